@@ -1,0 +1,86 @@
+import { z } from "zod";
+
+const watchdogSec = z.coerce
+  .number({ error: "must be a whole number of seconds" })
+  .int("must be a whole number of seconds")
+  .min(2, "must be at least 2 seconds")
+  .max(600, "must be at most 600 seconds");
+
+const runPath = z
+  .string()
+  .regex(/^\/[^\0]*$/, "must be an absolute path")
+  .refine((p) => !p.split("/").includes(".."), "must not contain '..'");
+
+export type BootOptions = {
+  watchdogSec: number;
+  run: string | null;
+};
+
+export const DEFAULT_BOOT_OPTIONS: BootOptions = { watchdogSec: 30, run: null };
+
+export type CmdlineProblem = { option: string; value: string; reason: string };
+
+const reasonOf = (error: z.ZodError): string => error.issues.map((i) => i.message).join("; ");
+
+/**
+ * The `anchor.*` kernel command-line options bay0 understands, each storing its
+ * validated value or returning why it refused it. They are a public interface:
+ * documented in README.md, changed only with a migration note.
+ */
+const OPTIONS: Record<string, (value: string, into: BootOptions) => string | null> = {
+  watchdog_sec: (value, into) => {
+    const parsed = watchdogSec.safeParse(value);
+    if (!parsed.success) return reasonOf(parsed.error);
+    into.watchdogSec = parsed.data;
+    return null;
+  },
+  run: (value, into) => {
+    const parsed = runPath.safeParse(value);
+    if (!parsed.success) return reasonOf(parsed.error);
+    into.run = parsed.data;
+    return null;
+  },
+};
+/** Splits a kernel command line into words, honouring double quotes like the kernel. */
+export function splitCmdline(text: string): string[] {
+  const words: string[] = [];
+  let current = "";
+  let quoted = false;
+  let inWord = false;
+  for (const ch of text) {
+    if (ch === '"') {
+      quoted = !quoted;
+      inWord = true;
+    } else if (!quoted && /\s/.test(ch)) {
+      if (inWord) words.push(current);
+      current = "";
+      inWord = false;
+    } else {
+      current += ch;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push(current);
+  return words;
+}
+
+/**
+ * Parses the `anchor.*` options of a kernel command line. Never throws: every
+ * bad or unknown option becomes a problem naming it, and its default is kept.
+ */
+export function parseCmdline(text: string): { options: BootOptions; problems: CmdlineProblem[] } {
+  const options: BootOptions = { ...DEFAULT_BOOT_OPTIONS };
+  const problems: CmdlineProblem[] = [];
+  for (const word of splitCmdline(text)) {
+    if (!word.startsWith("anchor.")) continue;
+    const eq = word.indexOf("=");
+    const name = (eq < 0 ? word : word.slice(0, eq)).slice("anchor.".length);
+    const value = eq < 0 ? "" : word.slice(eq + 1);
+    const option = `anchor.${name}`;
+    const apply = Object.hasOwn(OPTIONS, name) ? OPTIONS[name] : undefined;
+    const reason =
+      apply === undefined ? "unknown option" : eq < 0 ? "needs a value (name=value)" : apply(value, options);
+    if (reason !== null) problems.push({ option, value, reason });
+  }
+  return { options, problems };
+}

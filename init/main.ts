@@ -1,0 +1,128 @@
+/**
+ * bay0, PID 1 of Anchor OS. preinit has mounted /proc, /sys and /dev and made
+ * a read-only tmpfs the root; bay0 takes it from there. Each duty lives in its
+ * own file under init/; this file only wires the real edge (sys/) to them.
+ */
+import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { openLibc } from "../sys/libc-ffi.ts";
+import { RB } from "../sys/libc.ts";
+import { createLog, fdSink, kmsgSink, type Log, type Sink } from "../sys/log.ts";
+import { listProcesses } from "../sys/procfs.ts";
+import { createBunSpawner } from "../sys/spawn-bun.ts";
+import { EV_KEY, KEY_POWER, watchInputDevices } from "../sys/evdev.ts";
+import { parseCmdline } from "./cmdline.ts";
+import { guarded, installCrashGuards } from "./guard.ts";
+import { ESSENTIAL_MOUNTS, mountEssentials } from "./mounts.ts";
+import { loadModulesThenLock } from "./modules.ts";
+import { reapOrphans } from "./reaper.ts";
+import { runOnce } from "./run.ts";
+import { shutdown } from "./shutdown.ts";
+import { createPowerControl, installSignalHandlers } from "./signals.ts";
+import { installTestHooks } from "./test-hooks.ts";
+import { armWatchdog } from "./watchdog.ts";
+
+const HOSTNAME = "anchor";
+const SHUTDOWN_GRACE_MS = 5000;
+const REAP_SWEEP_MS = 5000;
+const ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/" };
+
+const readText = (path: string): string | null => {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return null;
+  }
+};
+
+function openLog(): Log {
+  const sinks: Sink[] = [fdSink(1)];
+  try {
+    // Without this the kernel rate-limits and drops bay0's lines.
+    writeFileSync("/proc/sys/kernel/printk_devkmsg", "on\n");
+    sinks.push(kmsgSink());
+  } catch {
+    // No /dev/kmsg: the console still gets every record.
+  }
+  return createLog(sinks);
+}
+
+const mountPoints = (): string[] =>
+  (readText("/proc/self/mountinfo") ?? "")
+    .split("\n")
+    .map((line) => line.split(" ")[4])
+    .filter((p): p is string => p !== undefined && p !== "");
+
+function main(): void {
+  const libc = openLibc();
+  const log = openLog();
+  installCrashGuards(log, libc);
+  const self = libc.getpid();
+
+  const { options, problems } = parseCmdline(readText("/proc/cmdline") ?? "");
+  for (const problem of problems) log.warn("cmdline.invalid", problem);
+
+  loadModulesThenLock({
+    libc,
+    log,
+    readText,
+    openRead: (path) => openSync(path, "r"),
+    close: closeSync,
+    writeText: (path, text) => writeFileSync(path, text),
+  });
+
+  const failures = mountEssentials(libc);
+  for (const failure of failures) log.error("bay0.error", { where: "mount", ...failure });
+  log.info("boot.mounted", {
+    mounts: ESSENTIAL_MOUNTS.map((m) => m.target).filter((t) => !failures.some((f) => f.target === t)),
+  });
+
+  const hostname = libc.sethostname(HOSTNAME);
+  if (!hostname.ok) log.error("bay0.error", { where: "sethostname", error: hostname.message });
+  const cad = libc.reboot(RB.DISABLE_CAD);
+  if (!cad.ok) log.error("bay0.error", { where: "disable-cad", error: cad.message });
+
+  armWatchdog(
+    { libc, log, open: (path) => openSync(path, "w"), every: (ms, fn) => setInterval(guarded(log, "watchdog", fn), ms) },
+    options.watchdogSec,
+  );
+
+  const spawner = createBunSpawner(ENV);
+  const reap = (): void => {
+    reapOrphans({ libc, log, processes: () => listProcesses(), isOwnChild: spawner.isOwn, self });
+  };
+  setInterval(guarded(log, "reaper", reap), REAP_SWEEP_MS);
+
+  const requestShutdown = createPowerControl(log, (action, reason) =>
+    shutdown(
+      { libc, log, self, processes: () => listProcesses(), mountPoints, sleep: Bun.sleep, reap, graceMs: SHUTDOWN_GRACE_MS },
+      action,
+      reason,
+    ),
+  );
+  installSignalHandlers(process, log, { shutdown: requestShutdown, childExited: reap });
+
+  const keyboards = watchInputDevices(
+    guarded(log, "input", (device, event) => {
+      if (event.type === EV_KEY && event.code === KEY_POWER && event.value === 1) {
+        log.info("power.button", { device });
+        requestShutdown("poweroff", "power-button");
+      }
+    }),
+    (device, error) => log.warn("input.error", { device, error: String(error) }),
+  );
+  log.info("input.watching", { devices: keyboards });
+
+  if (ANCHOR_TEST_HOOKS) installTestHooks(process, log);
+
+  const uptime = Number.parseFloat((readText("/proc/uptime") ?? "0").split(" ")[0] ?? "0");
+  log.info("bay0.ready", {
+    pid: self,
+    boot_ms: Math.round(uptime * 1000),
+    rss_kb: Math.round(process.memoryUsage().rss / 1024),
+  });
+  reap();
+
+  if (options.run !== null) void runOnce(spawner, log, options.run);
+}
+
+main();

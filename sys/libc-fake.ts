@@ -1,0 +1,60 @@
+import type { Libc, SysResult } from "./libc.ts";
+
+export type LibcCall = { fn: keyof Libc; args: unknown[] };
+
+/**
+ * A recording Libc for tests: every call is kept in `calls`, and `failures`
+ * makes chosen calls fail with an errno. Reaped children come from `zombies`.
+ */
+export class FakeLibc implements Libc {
+  readonly calls: LibcCall[] = [];
+  readonly failures = new Map<string, number>();
+  readonly zombies = new Map<number, { code: number; status: number }>();
+  pid = 1;
+
+  private record(fn: keyof Libc, args: unknown[], key = String(fn)): SysResult {
+    this.calls.push({ fn, args });
+    const errno = this.failures.get(key) ?? this.failures.get(String(fn));
+    return errno === undefined ? { ok: true, value: 0 } : { ok: false, errno, message: `fake errno ${errno}` };
+  }
+
+  mount(source: string, target: string, fstype: string, flags: bigint, data: string): SysResult {
+    return this.record("mount", [source, target, fstype, flags, data], `mount:${target}`);
+  }
+  umount2(target: string, flags: number): SysResult {
+    return this.record("umount2", [target, flags], `umount2:${target}`);
+  }
+  reboot(command: number): SysResult {
+    return this.record("reboot", [command]);
+  }
+  sethostname(name: string): SysResult {
+    return this.record("sethostname", [name]);
+  }
+  ioctlInt(fd: number, request: number, value: number): SysResult {
+    const result = this.record("ioctlInt", [fd, request, value]);
+    return result.ok ? { ok: true, value } : result;
+  }
+  ioctl(fd: number, request: number, arg: number): SysResult {
+    return this.record("ioctl", [fd, request, arg]);
+  }
+  reapPid(pid: number): SysResult & { status?: number; code?: number } {
+    const result = this.record("reapPid", [pid]);
+    const zombie = this.zombies.get(pid);
+    if (!result.ok || zombie === undefined) return result.ok ? { ok: true, value: 0 } : result;
+    this.zombies.delete(pid);
+    return { ok: true, value: pid, ...zombie };
+  }
+  kill(pid: number, signal: number): SysResult {
+    return this.record("kill", [pid, signal]);
+  }
+  sync(): void {
+    this.record("sync", []);
+  }
+  finitModule(fd: number): SysResult {
+    return this.record("finitModule", [fd]);
+  }
+  getpid(): number {
+    this.calls.push({ fn: "getpid", args: [] });
+    return this.pid;
+  }
+}

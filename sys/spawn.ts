@@ -1,0 +1,15 @@
+/** How a child bay0 spawned ended: an exit status, or the signal that killed it. */
+export type ChildExit = { status: number | null; signal: string | null };
+
+export type ChildStream = "stdout" | "stderr";
+
+export type Child = { pid: number; exited: Promise<ChildExit> };
+
+/**
+ * Starts programs for bay0 and remembers their PIDs while they live, so the
+ * orphan reaper leaves their exit statuses to the spawner.
+ */
+export interface Spawner {
+  spawn(argv: string[], onLine: (stream: ChildStream, line: string) => void): Child;
+  isOwn(pid: number): boolean;
+}
