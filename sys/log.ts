@@ -44,12 +44,13 @@ export function fdSink(fd: number): Sink {
   };
 }
 
-const KMSG_PRIORITY: Record<Level, number> = { debug: 7, info: 6, warn: 4, error: 3 };
-
 /**
- * Writes each line to /dev/kmsg at the record's syslog priority. Lines under
- * the console log level (boot with loglevel=4) are not echoed to the console.
+ * Syslog priorities in /dev/kmsg, one step milder than the record's level so
+ * that none reaches a console at loglevel=4: the console already has them.
  */
+const KMSG_PRIORITY: Record<Level, number> = { debug: 7, info: 6, warn: 5, error: 4 };
+
+/** Writes each line to /dev/kmsg, so `dmesg` shows bay0's records among the kernel's. */
 export function kmsgSink(path = "/dev/kmsg"): Sink {
   const fd = openSync(path, "w");
   return (line, record) => {

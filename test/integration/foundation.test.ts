@@ -1,0 +1,80 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Record } from "../qemu/vm.ts";
+import { BOOT_TIMEOUT_MS, parseMountinfo, useProbeVm } from "./helpers.ts";
+
+describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () => {
+  const booted = useProbeVm("foundation", "foundation.sh", { append: ["anchor.watchdog_sec=banana", "anchor.bogus=1"] });
+  let exited: Record;
+  let output: string[] = [];
+  beforeAll(async () => {
+    exited = await booted.vm.waitFor("run.exited", BOOT_TIMEOUT_MS);
+    output = booted.vm.runOutput();
+  });
+  const value = (key: string): string | undefined => output.find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1);
+
+  it("is PID 1 and reports ready with its pid and boot time", async () => {
+    const ready = await booted.vm.waitFor("bay0.ready", 0);
+    expect(ready.pid).toBe(1);
+    expect(ready.boot_ms).toBeGreaterThan(0);
+    expect(value("pid1-exe")).toBe("/sbin/bay0");
+    expect(value("hostname")).toBe("anchor");
+  });
+
+  it("mounts the essentials with the right options on a read-only root", () => {
+    const mounts = parseMountinfo(output.filter((l) => l.startsWith("mountinfo ")).map((l) => l.slice("mountinfo ".length)));
+    const at = (target: string) => {
+      const mount = mounts.get(target);
+      if (!mount) throw new Error(`${target} is not mounted: ${[...mounts.keys()].join(" ")}`);
+      return mount;
+    };
+    expect(at("/").options).toContain("ro");
+    for (const target of ["/run", "/tmp", "/dev/shm"]) {
+      expect(at(target).fstype).toBe("tmpfs");
+      expect(at(target).options).toEqual(expect.arrayContaining(["rw", "nosuid", "nodev"]));
+    }
+    expect(at("/dev/pts").fstype).toBe("devpts");
+    expect(at("/proc").fstype).toBe("proc");
+    expect(at("/sys").fstype).toBe("sysfs");
+    expect(at("/dev").fstype).toBe("devtmpfs");
+    expect(at("/sys/fs/cgroup").fstype).toBe("cgroup2");
+    expect(at("/sys/fs/cgroup").superOptions).toEqual(expect.arrayContaining(["nsdelegate", "memory_recursiveprot"]));
+    expect(at("/sys/kernel/security").fstype).toBe("securityfs");
+  });
+
+  it("reaps all 100 orphans while its own child keeps its real exit status", () => {
+    expect(value("orphans-started")).toBe("100");
+    expect(value("orphan-zombies")).toBe("0");
+    expect(value("orphans-left")).toBe("0");
+    const reapedSleeps = booted.vm.records.filter((r) => r.event === "child.reaped" && r.comm === "sleep" && r.status === 0);
+    expect(reapedSleeps.length).toBeGreaterThanOrEqual(100);
+    expect(exited.status).toBe(42);
+  });
+
+  it("logs an exception inside an event handler as bay0.error and keeps serving", () => {
+    const error = booted.vm.records.find((r) => r.event === "bay0.error" && r.where === "signal:SIGUSR1");
+    expect(error?.error).toMatch(/exception inside an event handler/);
+    expect(output).toContain("probe-done");
+    // bay0 went on to stream the probe's output and learn its exit after the throw.
+    expect(exited.hostMs).toBeGreaterThan(error?.hostMs ?? Infinity);
+  });
+
+  it("reports malformed anchor.* options and boots with the defaults", async () => {
+    const invalid = booted.vm.records.filter((r) => r.event === "cmdline.invalid");
+    expect(invalid.map((r) => r.option)).toEqual(["anchor.watchdog_sec", "anchor.bogus"]);
+    expect(invalid[0]?.reason).toMatch(/whole number/);
+    const armed = await booted.vm.waitFor("watchdog.armed", 0);
+    expect(armed.timeout_sec).toBe(30);
+  });
+
+  it("powers off in order on the ACPI power button, and QEMU exits by itself", async () => {
+    await booted.vm.powerdown();
+    await booted.vm.waitFor("power.button", 30_000);
+    const complete = await booted.vm.waitFor("shutdown.complete", 30_000);
+    expect(complete.action).toBe("poweroff");
+    expect(await booted.vm.waitForExit(30_000)).toBe(0);
+    const shutdownEvent = await booted.vm.qmp.waitForEvent("SHUTDOWN", 0);
+    expect(shutdownEvent.data?.reason).toBe("guest-shutdown");
+    const order = ["shutdown.begin", "shutdown.complete"].map((e) => booted.vm.records.findIndex((r) => r.event === e));
+    expect(order[0]).toBeLessThan(order[1] ?? -1);
+  });
+});

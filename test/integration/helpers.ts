@@ -1,0 +1,42 @@
+import { afterAll, beforeAll } from "vitest";
+import { testOverlay } from "../qemu/overlay.ts";
+import { Vm, type VmOptions } from "../qemu/vm.ts";
+
+/** How long a boot to bay0.ready may take under TCG on a busy 2-core machine. */
+export const BOOT_TIMEOUT_MS = 120_000;
+
+/**
+ * Boots one test VM (test overlay, an anchor.run probe) before a file's tests
+ * and stops it after them; tests read it through the returned holder.
+ */
+export function useProbeVm(name: string, probe: string, options: Partial<VmOptions> = {}): { vm: Vm } {
+  const holder = {} as { vm: Vm };
+  beforeAll(async () => {
+    holder.vm = await Vm.boot({
+      name,
+      noReboot: true,
+      overlay: testOverlay(),
+      ...options,
+      append: [`anchor.run=/test/${probe}`, ...(options.append ?? [])],
+    });
+    await holder.vm.waitFor("bay0.ready", BOOT_TIMEOUT_MS);
+  });
+  afterAll(async () => {
+    await holder.vm?.stop();
+  });
+  return holder;
+}
+
+/** Parses /proc/self/mountinfo lines into mount point, options, type and super options. */
+export function parseMountinfo(lines: string[]): Map<string, { options: string[]; fstype: string; superOptions: string[] }> {
+  const mounts = new Map<string, { options: string[]; fstype: string; superOptions: string[] }>();
+  for (const line of lines) {
+    const [left, right] = line.split(" - ");
+    const fields = left?.split(" ") ?? [];
+    const [fstype, , superOptions] = right?.split(" ") ?? [];
+    const target = fields[4];
+    if (target === undefined || fstype === undefined) continue;
+    mounts.set(target, { options: (fields[5] ?? "").split(","), fstype, superOptions: (superOptions ?? "").split(",") });
+  }
+  return mounts;
+}

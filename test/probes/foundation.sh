@@ -1,0 +1,22 @@
+#!/test/busybox sh
+# Foundation probe: reports what PID 1 looks like, makes 100 orphans for bay0
+# to reap, throws inside one of bay0's event handlers, and exits with 42 so
+# the test can check bay0 still learns its spawned children's real status.
+. /test/prelude.sh
+echo "pid1-exe=$(readlink /proc/1/exe)"
+echo "pid1-comm=$(cat /proc/1/comm)"
+echo "hostname=$(hostname)"
+while read -r line; do echo "mountinfo $line"; done < /proc/1/mountinfo
+i=0
+while [ "$i" -lt 100 ]; do
+  (sleep 1 &)
+  i=$((i + 1))
+done
+echo "orphans-started=$i"
+sleep 4
+echo "orphan-zombies=$(cat /proc/[0-9]*/stat 2>/dev/null | awk '$3 == "Z" && $4 == 1' | wc -l)"
+echo "orphans-left=$(cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(sleep)"' | wc -l)"
+kill -USR1 1
+sleep 1
+echo "probe-done"
+exit 42

@@ -1,0 +1,22 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { CpioEntry } from "../../uki/cpio.ts";
+import { OUT, ROOT } from "./vm.ts";
+
+const PROBES = join(ROOT, "test", "probes");
+
+/**
+ * The test-only files a boot adds to the image: busybox (from Debian's
+ * busybox-static) and the probe scripts at /test/, and, unless `release` is
+ * asked for, the test-hooks build of bay0 in place of the release one.
+ */
+export function testOverlay(options: { release?: boolean } = {}): CpioEntry[] {
+  const probes = readdirSync(PROBES).map(
+    (name): CpioEntry => ({ kind: "file", path: `test/${name}`, mode: 0o755, data: readFileSync(join(PROBES, name)) }),
+  );
+  return [
+    { kind: "file", path: "test/busybox", mode: 0o755, data: readFileSync("/bin/busybox") },
+    ...probes,
+    ...(options.release ? [] : [{ kind: "file" as const, path: "sbin/bay0", mode: 0o755, data: readFileSync(join(OUT, "test", "bay0")) }]),
+  ];
+}

@@ -1,0 +1,172 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { writeCpio, type CpioEntry } from "../../uki/cpio.ts";
+import { qemuArgs, type QemuBoot } from "../../uki/qemu.ts";
+import { Qmp } from "./qmp.ts";
+
+export const ROOT = join(import.meta.dirname, "..", "..");
+export const OUT = join(ROOT, "out");
+export const LOG_DIR = join(OUT, "test-logs");
+
+/** A bay0 log record as read off the serial console, with its host arrival time. */
+export type Record = { event: string; level: string; hostMs: number } & { [field: string]: unknown };
+
+export type VmOptions = Omit<QemuBoot, "kernel" | "initrd" | "serial" | "qmpSocket"> & {
+  /** Names the serial log file under out/test-logs/. */
+  name: string;
+  /** Files appended to the initramfs as a second, uncompressed cpio (test-only). */
+  overlay?: CpioEntry[];
+};
+
+/**
+ * Appends a cpio overlay to an initramfs without rebuilding it. The kernel
+ * unpacks concatenated archives in order (later files replace earlier ones);
+ * an uncompressed archive must start 4-byte aligned, and NUL padding is skipped.
+ */
+export function withOverlay(initrd: string, overlay: CpioEntry[], into: string): string {
+  const base = readFileSync(initrd);
+  const padding = (512 - (base.length % 512)) % 512;
+  writeFileSync(into, Buffer.concat([base, Buffer.alloc(padding), writeCpio(overlay)]));
+  return into;
+}
+
+/** One QEMU boot of out/ images: serial log, QMP, and waits on bay0's events. */
+export class Vm {
+  readonly records: Record[] = [];
+  readonly lines: string[] = [];
+  readonly logFile: string;
+  exitCode: number | null = null;
+  private readonly process: ChildProcess;
+  private readonly exited: Promise<number | null>;
+  private readonly listeners = new Set<() => void>();
+  private readonly scratch: string;
+  private partial = "";
+
+  private constructor(readonly qmp: Qmp, scratch: string, proc: ChildProcess, logFile: string) {
+    this.scratch = scratch;
+    this.process = proc;
+    this.logFile = logFile;
+    proc.stdout?.setEncoding("utf8");
+    proc.stdout?.on("data", (chunk: string) => this.onSerial(chunk));
+    proc.stderr?.setEncoding("utf8");
+    proc.stderr?.on("data", (chunk: string) => appendFileSync(logFile, `[qemu stderr] ${chunk}`));
+    this.exited = new Promise((resolve) =>
+      proc.on("exit", (code) => {
+        this.exitCode = code;
+        this.notify();
+        resolve(code);
+      }),
+    );
+  }
+
+  static async boot(options: VmOptions): Promise<Vm> {
+    mkdirSync(LOG_DIR, { recursive: true });
+    const scratch = mkdtempSync(join(tmpdir(), "anchor-vm-"));
+    const logFile = join(LOG_DIR, `${options.name}.serial.log`);
+    writeFileSync(logFile, "");
+    const initrd = options.overlay
+      ? withOverlay(join(OUT, "initramfs.img"), options.overlay, join(scratch, "initrd.img"))
+      : join(OUT, "initramfs.img");
+    const qmpSocket = join(scratch, "qmp.sock");
+    const args = qemuArgs({ ...options, kernel: join(OUT, "vmlinuz"), initrd, serial: "stdio", qmpSocket });
+    const proc = spawn("qemu-system-x86_64", args, { stdio: ["ignore", "pipe", "pipe"] });
+    const qmp = await Qmp.connect(qmpSocket);
+    return new Vm(qmp, scratch, proc, logFile);
+  }
+
+  /** Resolves with the first record matching (already seen or future); rejects on timeout or VM exit. */
+  waitFor(event: string, timeoutMs: number, match: (r: Record) => boolean = () => true): Promise<Record> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const found = this.records.find((r) => r.event === event && match(r));
+        if (found) {
+          done();
+          resolve(found);
+          return true;
+        }
+        if (this.exitCode !== null) {
+          done();
+          reject(new Error(`VM exited (${this.exitCode}) before ${event}; serial log: ${this.logFile}`));
+          return true;
+        }
+        return false;
+      };
+      const listener = (): void => void check();
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no ${event} within ${timeoutMs} ms; serial log: ${this.logFile}`));
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        this.listeners.delete(listener);
+      };
+      if (!check()) this.listeners.add(listener);
+    });
+  }
+
+  /** Output lines of the anchor.run program so far. */
+  runOutput(): string[] {
+    return this.records.filter((r) => r.event === "run.output").map((r) => String(r.line));
+  }
+
+  /** Resolves with QEMU's exit code once it has exited by itself; rejects on timeout. */
+  async waitForExit(timeoutMs: number): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`QEMU still running after ${timeoutMs} ms; serial log: ${this.logFile}`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  sendKeys(keys: string[]): Promise<unknown> {
+    return this.qmp.command("send-key", { keys: keys.map((k) => ({ type: "qcode", data: k })) });
+  }
+
+  screendump(file: string): Promise<unknown> {
+    return this.qmp.command("screendump", { filename: file, format: "png" });
+  }
+
+  powerdown(): Promise<unknown> {
+    return this.qmp.command("system_powerdown");
+  }
+
+  /** Stops QEMU (if still running) and removes scratch files; safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.exitCode === null) {
+      await this.qmp.command("quit").catch(() => undefined);
+      await this.waitForExit(10_000).catch(() => this.process.kill("SIGKILL"));
+    }
+    this.qmp.close();
+    rmSync(this.scratch, { recursive: true, force: true });
+  }
+
+  private onSerial(chunk: string): void {
+    appendFileSync(this.logFile, chunk);
+    this.partial += chunk;
+    const lines = this.partial.split("\n");
+    this.partial = lines.pop() ?? "";
+    const now = performance.now();
+    for (const raw of lines) {
+      const line = raw.replace(/\r$/, "");
+      this.lines.push(line);
+      if (!line.startsWith("{")) continue;
+      try {
+        const parsed = JSON.parse(line) as Record;
+        if (typeof parsed.event === "string") this.records.push({ ...parsed, hostMs: now });
+      } catch {
+        // Kernel output interleaved with a record: not a record.
+      }
+    }
+    this.notify();
+  }
+
+  private notify(): void {
+    for (const listener of [...this.listeners]) listener();
+  }
+}
