@@ -94,7 +94,7 @@ function main(): void {
 
   const requestShutdown = createPowerControl(log, (action, reason) =>
     shutdown(
-      { libc, log, self, processes: () => listProcesses(), mountPoints, sleep: Bun.sleep, reap, graceMs: SHUTDOWN_GRACE_MS },
+      { libc, log, self, processes: () => listProcesses(), mountPoints, sleep: Bun.sleep, now: Date.now, reap, graceMs: SHUTDOWN_GRACE_MS },
       action,
       reason,
     ),

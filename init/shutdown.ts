@@ -12,6 +12,7 @@ export type ShutdownDeps = {
   /** Mount points now, in mount order (from /proc/self/mountinfo). */
   mountPoints: () => string[];
   sleep: (ms: number) => Promise<void>;
+  now: () => number;
   /** Reaps exited orphans so they stop counting as alive. */
   reap: () => void;
   graceMs: number;
@@ -21,11 +22,11 @@ export type ShutdownDeps = {
 const KEEP_MOUNTED = new Set(["/", "/proc", "/sys", "/dev"]);
 
 async function waitForProcessesToExit(deps: ShutdownDeps, deadlineMs: number): Promise<number> {
-  const start = Date.now();
+  const start = deps.now();
   for (;;) {
     deps.reap();
     const alive = deps.processes().filter((p) => isUserProcess(p, deps.self) && p.state !== "Z").length;
-    if (alive === 0 || Date.now() - start >= deadlineMs) return alive;
+    if (alive === 0 || deps.now() - start >= deadlineMs) return alive;
     await deps.sleep(100);
   }
 }

@@ -3,19 +3,40 @@
  * steps. Artifacts (a public interface):
  *   out/vmlinuz         the kernel (Debian's stock kernel for now)
  *   out/initramfs.img   zstd-compressed cpio: preinit, bay0, its libraries, modules
- * With `--test-hooks` it also compiles out/test/bay0, a bay0 with fault
- * injection hooks that the integration tests overlay onto the image.
+ * Options: `--test-hooks` also compiles out/test/bay0, a bay0 with fault
+ * injection hooks that the integration tests overlay onto the image;
+ * `--out DIR` builds into DIR instead of out/ (reproducibility checks).
  */
 import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { z } from "zod";
 import { findStockKernel, parseShowDepends, STOCK_MODULES } from "../kernel/stock.ts";
 import { writeCpio, type CpioEntry } from "./cpio.ts";
 import { hostFile, osRelease, parseLdd, skeleton } from "./initramfs.ts";
 import { progress, runStep, type Step } from "./steps.ts";
 
 const ROOT = join(import.meta.dir, "..");
-const OUT = join(ROOT, "out");
+
+const cliSchema = z
+  .array(z.string())
+  .transform((args, ctx) => {
+    const parsed = { testHooks: false, out: join(ROOT, "out") };
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i];
+      if (arg === "--test-hooks") parsed.testHooks = true;
+      else if (arg === "--out" && args[i + 1] !== undefined && !args[i + 1]?.startsWith("--")) parsed.out = resolve(args[++i] ?? "");
+      else ctx.addIssue({ code: "custom", message: `unknown or incomplete argument '${arg}' (expected --test-hooks or --out DIR)` });
+    }
+    return parsed;
+  });
+
+const cli = cliSchema.safeParse(process.argv.slice(2));
+if (!cli.success) {
+  process.stderr.write(`[build] ${cli.error.issues.map((i) => i.message).join("; ")}\n`);
+  process.exit(2);
+}
+const { out: OUT, testHooks } = cli.data;
 const WORK = join(OUT, "build");
 const STAMPS = join(WORK, "stamps");
 const RUNTIME_DIRS = ["init", "sys", "rooms", "vault", "courier", "policies"];
@@ -66,6 +87,7 @@ function compileBay0(outfile: string, testHooks: boolean): void {
     "build",
     "--compile",
     "--minify",
+    "--bytecode",
     `--define`,
     `ANCHOR_TEST_HOOKS=${testHooks}`,
     join(ROOT, "init", "main.ts"),
@@ -137,7 +159,7 @@ const testSteps: Step[] = [
 
 async function main(): Promise<void> {
   mkdirSync(WORK, { recursive: true });
-  const selected = process.argv.includes("--test-hooks") ? [...steps, ...testSteps] : steps;
+  const selected = testHooks ? [...steps, ...testSteps] : steps;
   for (const step of selected) await runStep(step, STAMPS);
   progress("done", `kernel ${paths.vmlinuz}, initramfs ${paths.initramfs}`);
 }

@@ -28,6 +28,7 @@ describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () =
       return mount;
     };
     expect(at("/").options).toContain("ro");
+    expect(value("root-write")).toBe("refused");
     for (const target of ["/run", "/tmp", "/dev/shm"]) {
       expect(at(target).fstype).toBe("tmpfs");
       expect(at(target).options).toEqual(expect.arrayContaining(["rw", "nosuid", "nodev"]));
@@ -39,6 +40,10 @@ describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () =
     expect(at("/sys/fs/cgroup").fstype).toBe("cgroup2");
     expect(at("/sys/fs/cgroup").superOptions).toEqual(expect.arrayContaining(["nsdelegate", "memory_recursiveprot"]));
     expect(at("/sys/kernel/security").fstype).toBe("securityfs");
+  });
+
+  it("has moved the system root off the initramfs, so pivot_root works for rooms", () => {
+    expect(value("pivot-root")).toBe("ok");
   });
 
   it("reaps all 100 orphans while its own child keeps its real exit status", () => {

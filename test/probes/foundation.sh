@@ -1,5 +1,5 @@
 #!/test/busybox sh
-# Foundation probe: reports what PID 1 looks like, makes 100 orphans for bay0
+# Foundation probe: reports what PID 1 looks like, checks pivot_root works, makes 100 orphans for bay0
 # to reap, throws inside one of bay0's event handlers, and exits with 42 so
 # the test can check bay0 still learns its spawned children's real status.
 . /test/prelude.sh
@@ -7,6 +7,13 @@ echo "pid1-exe=$(readlink /proc/1/exe)"
 echo "pid1-comm=$(cat /proc/1/comm)"
 echo "hostname=$(hostname)"
 while read -r line; do echo "mountinfo $line"; done < /proc/1/mountinfo
+if touch /probe-write 2>/dev/null; then echo "root-write=allowed"; else echo "root-write=refused"; fi
+# Rooms need pivot_root, which the kernel refuses on the initramfs itself.
+if unshare -m sh -c 'mkdir -p /tmp/nr && mount -t tmpfs nr /tmp/nr && mkdir /tmp/nr/old && cd /tmp/nr && pivot_root . old && [ -d /old/proc ]'; then
+  echo "pivot-root=ok"
+else
+  echo "pivot-root=failed"
+fi
 i=0
 while [ "$i" -lt 100 ]; do
   (sleep 1 &)

@@ -18,6 +18,8 @@ export type VmOptions = Omit<QemuBoot, "kernel" | "initrd" | "serial" | "qmpSock
   name: string;
   /** Files appended to the initramfs as a second, uncompressed cpio (test-only). */
   overlay?: CpioEntry[];
+  /** Another initramfs than out/initramfs.img (benchmark baselines). */
+  initrd?: string;
 };
 
 /**
@@ -37,6 +39,8 @@ export class Vm {
   readonly records: Record[] = [];
   readonly lines: string[] = [];
   readonly logFile: string;
+  /** Host time (performance.now) when QEMU was started. */
+  readonly startedMs: number;
   exitCode: number | null = null;
   private readonly process: ChildProcess;
   private readonly exited: Promise<number | null>;
@@ -44,7 +48,8 @@ export class Vm {
   private readonly scratch: string;
   private partial = "";
 
-  private constructor(readonly qmp: Qmp, scratch: string, proc: ChildProcess, logFile: string) {
+  private constructor(readonly qmp: Qmp, scratch: string, proc: ChildProcess, logFile: string, startedMs: number) {
+    this.startedMs = startedMs;
     this.scratch = scratch;
     this.process = proc;
     this.logFile = logFile;
@@ -66,14 +71,14 @@ export class Vm {
     const scratch = mkdtempSync(join(tmpdir(), "anchor-vm-"));
     const logFile = join(LOG_DIR, `${options.name}.serial.log`);
     writeFileSync(logFile, "");
-    const initrd = options.overlay
-      ? withOverlay(join(OUT, "initramfs.img"), options.overlay, join(scratch, "initrd.img"))
-      : join(OUT, "initramfs.img");
+    const baseInitrd = options.initrd ?? join(OUT, "initramfs.img");
+    const initrd = options.overlay ? withOverlay(baseInitrd, options.overlay, join(scratch, "initrd.img")) : baseInitrd;
     const qmpSocket = join(scratch, "qmp.sock");
     const args = qemuArgs({ ...options, kernel: join(OUT, "vmlinuz"), initrd, serial: "stdio", qmpSocket });
+    const startedMs = performance.now();
     const proc = spawn("qemu-system-x86_64", args, { stdio: ["ignore", "pipe", "pipe"] });
     const qmp = await Qmp.connect(qmpSocket);
-    return new Vm(qmp, scratch, proc, logFile);
+    return new Vm(qmp, scratch, proc, logFile, startedMs);
   }
 
   /** Resolves with the first record matching (already seen or future); rejects on timeout or VM exit. */

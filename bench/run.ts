@@ -1,0 +1,91 @@
+/**
+ * `npm run bench`: measures the built image against baselines booted in the
+ * same run on the same kernel, and prints ratios (absolute times under TCG
+ * depend on the machine and its load; ratios much less so).
+ *   boot: QEMU start -> bay0.ready, vs. a busybox /init on the same kernel
+ *   bay0 RSS at ready, initramfs size
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { writeCpio } from "../uki/cpio.ts";
+import { OUT, Vm } from "../test/qemu/vm.ts";
+
+const RUNS = 3;
+const BOOT_TIMEOUT_MS = 180_000;
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+};
+
+/** The baseline: busybox as /init, printing a ready record once /proc is up, then powering off. */
+function busyboxInitramfs(dir: string): string {
+  const init = [
+    "#!/bin/busybox sh",
+    "/bin/busybox mount -t proc proc /proc",
+    'read up idle < /proc/uptime',
+    'echo "{\\"event\\":\\"busybox.ready\\",\\"level\\":\\"info\\",\\"uptime\\":\\"$up\\"}"',
+    "/bin/busybox poweroff -f",
+    "",
+  ].join("\n");
+  const cpio = join(dir, "busybox.cpio");
+  writeFileSync(
+    cpio,
+    writeCpio([
+      { kind: "file", path: "init", mode: 0o755, data: Buffer.from(init) },
+      { kind: "file", path: "bin/busybox", mode: 0o755, data: readFileSync("/bin/busybox") },
+      { kind: "dir", path: "proc", mode: 0o755 },
+      { kind: "char", path: "dev/console", mode: 0o600, major: 5, minor: 1 },
+    ]),
+  );
+  const image = join(dir, "busybox.img");
+  const zstd = spawnSync("zstd", ["-19", "-q", "-f", cpio, "-o", image]);
+  if (zstd.status !== 0) throw new Error(`zstd failed: ${zstd.stderr}`);
+  return image;
+}
+
+type Boot = { wallMs: number; guestMs: number; rssKb?: number };
+
+async function bootOnce(name: string, ready: string, initrd?: string): Promise<Boot> {
+  const vm = await Vm.boot({ name, noReboot: true, ...(initrd ? { initrd } : {}) });
+  try {
+    const record = await vm.waitFor(ready, BOOT_TIMEOUT_MS);
+    const guestMs = ready === "bay0.ready" ? Number(record.boot_ms) : Number.parseFloat(String(record.uptime)) * 1000;
+    return { wallMs: record.hostMs - vm.startedMs, guestMs, ...(typeof record.rss_kb === "number" ? { rssKb: record.rss_kb } : {}) };
+  } finally {
+    await vm.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const baseline = busyboxInitramfs(mkdtempSync(join(tmpdir(), "anchor-bench-")));
+  const bay0: Boot[] = [];
+  const busybox: Boot[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    // Alternate so that drift in machine load hits both alike.
+    busybox.push(await bootOnce(`bench-busybox-${i}`, "busybox.ready", baseline));
+    bay0.push(await bootOnce(`bench-bay0-${i}`, "bay0.ready"));
+    process.stdout.write(`[bench] boot run ${i + 1}/${RUNS} done\n`);
+  }
+  const wallBay0 = median(bay0.map((b) => b.wallMs));
+  const wallBusybox = median(busybox.map((b) => b.wallMs));
+  const guestBay0 = median(bay0.map((b) => b.guestMs));
+  const guestBusybox = median(busybox.map((b) => b.guestMs));
+  const rssMb = median(bay0.map((b) => b.rssKb ?? Number.NaN)) / 1024;
+  const sizeMb = statSync(join(OUT, "initramfs.img")).size / 1048576;
+  const rows: [string, string, string][] = [
+    ["boot to ready, wall (QEMU start)", `bay0 ${(wallBay0 / 1000).toFixed(2)} s vs busybox ${(wallBusybox / 1000).toFixed(2)} s`, `ratio ${(wallBay0 / wallBusybox).toFixed(2)} (target <= 1.5)`],
+    ["boot to ready, guest uptime", `bay0 ${(guestBay0 / 1000).toFixed(2)} s vs busybox ${(guestBusybox / 1000).toFixed(2)} s`, `ratio ${(guestBay0 / guestBusybox).toFixed(2)}`],
+    ["bay0 RSS at ready", `${rssMb.toFixed(1)} MB`, "target <= 48 MB"],
+    ["initramfs size", `${sizeMb.toFixed(1)} MiB (zstd -19)`, ""],
+  ];
+  process.stdout.write(`\nAnchor OS benchmark (median of ${RUNS}, TCG, same kernel)\n`);
+  for (const [what, value, note] of rows) process.stdout.write(`  ${what.padEnd(34)} ${value.padEnd(42)} ${note}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`[bench] failed: ${String(error)}\n`);
+  process.exit(1);
+});
