@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs the Debian packages that building, booting and testing Anchor OS
+# need on the host, and only those that are missing. Run as root.
+set -eu
+PACKAGES="qemu-system-x86 busybox-static linux-image-amd64 zstd cpio gcc libc6-dev kmod"
+missing=""
+for pkg in $PACKAGES; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $pkg"
+  fi
+done
+if [ -z "$missing" ]; then
+  echo "[host] packages present"
+  exit 0
+fi
+echo "[host] installing:$missing"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
