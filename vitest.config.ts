@@ -3,11 +3,12 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
+      { test: { name: "unit", include: ["test/unit/**/*.test.ts"], sequence: { groupOrder: 0 } } },
       {
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
+          sequence: { groupOrder: 1 },
           // Each file boots its own VMs under TCG; two files at once fill the two cores.
           maxWorkers: 2,
           testTimeout: 240_000,
