@@ -3,7 +3,7 @@
  * a read-only tmpfs the root; bay0 takes it from there. Each duty lives in its
  * own file under init/; this file only wires the real edge (sys/) to them.
  */
-import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { openLibc } from "../sys/libc-ffi.ts";
 import { RB } from "../sys/libc.ts";
 import { createLog, fdSink, kmsgSink, type Log, type Sink } from "../sys/log.ts";
@@ -12,6 +12,7 @@ import { createBunSpawner } from "../sys/spawn-bun.ts";
 import { EV_KEY, KEY_POWER, watchInputDevices } from "../sys/evdev.ts";
 import { parseCmdline } from "./cmdline.ts";
 import { guarded, installCrashGuards } from "./guard.ts";
+import { assessHardening, type ReadOnlyFs } from "./hardening.ts";
 import { ESSENTIAL_MOUNTS, mountEssentials } from "./mounts.ts";
 import { loadModulesThenLock } from "./modules.ts";
 import { reapOrphans } from "./reaper.ts";
@@ -19,6 +20,7 @@ import { runOnce } from "./run.ts";
 import { shutdown } from "./shutdown.ts";
 import { createPowerControl, installSignalHandlers } from "./signals.ts";
 import { installTestHooks } from "./test-hooks.ts";
+import { readPcrs } from "./tpm.ts";
 import { armWatchdog } from "./watchdog.ts";
 
 const HOSTNAME = "anchor";
@@ -45,6 +47,8 @@ function openLog(): Log {
   }
   return createLog(sinks);
 }
+
+const hostFs: ReadOnlyFs = { read: readText, exists: existsSync };
 
 const mountPoints = (): string[] =>
   (readText("/proc/self/mountinfo") ?? "")
@@ -75,6 +79,11 @@ function main(): void {
   log.info("boot.mounted", {
     mounts: ESSENTIAL_MOUNTS.map((m) => m.target).filter((t) => !failures.some((f) => f.target === t)),
   });
+
+  log.info("kernel.hardening", assessHardening(hostFs));
+  const pcrs = readPcrs(hostFs);
+  if (pcrs === null) log.warn("tpm.absent", { reason: "no TPM 2.0 PCR bank in sysfs" });
+  else log.info("tpm.pcrs", pcrs);
 
   const hostname = libc.sethostname(HOSTNAME);
   if (!hostname.ok) log.error("bay0.error", { where: "sethostname", error: hostname.message });

@@ -1,54 +1,69 @@
 /**
- * `npm run build`: builds Anchor OS images into out/ through named, cached
- * steps. Artifacts (a public interface):
- *   out/vmlinuz         the kernel (Debian's stock kernel for now)
- *   out/initramfs.img   zstd-compressed cpio: preinit, bay0, its libraries, modules
- * Options: `--test-hooks` also compiles out/test/bay0, a bay0 with fault
- * injection hooks that the integration tests overlay onto the image;
- * `--out DIR` builds into DIR instead of out/ (reproducibility checks).
+ * `npm run build`: builds Anchor OS into out/ through named, cached steps.
+ * Artifacts (a public interface):
+ *   out/vmlinuz         the kernel: the hardened build (kernel/), or Debian's with --stock-kernel
+ *   out/initramfs.img   zstd-compressed cpio: preinit, bay0, its libraries (+ modules for the stock kernel)
+ *   out/anchor.efi      the signed Unified Kernel Image (kernel + initramfs + command line + os-release)
+ *   out/esp/            an EFI System Partition tree that boots it (EFI/BOOT/BOOTX64.EFI)
+ * Options:
+ *   --test-hooks        also compile out/test/bay0, bay0 with fault-injection hooks for the tests
+ *   --stock-kernel      use Debian's stock kernel (fast fallback; needs modules, weaker hardening)
+ *   --keys DIR          sign with the owner's db.key/db.crt from DIR (default: Debian's snakeoil test key)
+ *   --out DIR           build into DIR instead of out/ (reproducibility checks)
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
+import { buildHardenedKernel, kernelCacheKey } from "../kernel/build.ts";
+import { bzImageRelease } from "../kernel/release.ts";
 import { findStockKernel, parseShowDepends, STOCK_MODULES } from "../kernel/stock.ts";
+import { BASE_CMDLINE } from "./cmdline.ts";
 import { writeCpio, type CpioEntry } from "./cpio.ts";
 import { hostFile, osRelease, parseLdd, skeleton } from "./initramfs.ts";
+import { sign, signingKey } from "./sign.ts";
 import { progress, runStep, type Step } from "./steps.ts";
+import { mergeSbat, parseObjdumpSections, ukiObjcopyArgs } from "./uki.ts";
 
 const ROOT = join(import.meta.dir, "..");
+const STUB = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
+const RUNTIME_DIRS = ["init", "sys", "rooms", "vault", "courier", "policies"];
+const ZSTD_LEVEL = "-19";
 
-const cliSchema = z
-  .array(z.string())
-  .transform((args, ctx) => {
-    const parsed = { testHooks: false, out: join(ROOT, "out") };
-    for (let i = 0; i < args.length; i++) {
-      const arg = args[i];
-      if (arg === "--test-hooks") parsed.testHooks = true;
-      else if (arg === "--out" && args[i + 1] !== undefined && !args[i + 1]?.startsWith("--")) parsed.out = resolve(args[++i] ?? "");
-      else ctx.addIssue({ code: "custom", message: `unknown or incomplete argument '${arg}' (expected --test-hooks or --out DIR)` });
-    }
-    return parsed;
-  });
+const cliSchema = z.array(z.string()).transform((args, ctx) => {
+  const parsed = { testHooks: false, stockKernel: false, keys: null as string | null, out: join(ROOT, "out") };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    const value = args[i + 1];
+    const hasValue = value !== undefined && !value.startsWith("--");
+    if (arg === "--test-hooks") parsed.testHooks = true;
+    else if (arg === "--stock-kernel") parsed.stockKernel = true;
+    else if (arg === "--out" && hasValue) parsed.out = resolve(args[++i] ?? "");
+    else if (arg === "--keys" && hasValue) parsed.keys = resolve(args[++i] ?? "");
+    else ctx.addIssue({ code: "custom", message: `unknown or incomplete argument '${arg}' (expected --test-hooks, --stock-kernel, --keys DIR or --out DIR)` });
+  }
+  return parsed;
+});
 
 const cli = cliSchema.safeParse(process.argv.slice(2));
 if (!cli.success) {
   process.stderr.write(`[build] ${cli.error.issues.map((i) => i.message).join("; ")}\n`);
   process.exit(2);
 }
-const { out: OUT, testHooks } = cli.data;
+const { out: OUT, testHooks, stockKernel, keys } = cli.data;
 const WORK = join(OUT, "build");
-const STAMPS = join(WORK, "stamps");
-const RUNTIME_DIRS = ["init", "sys", "rooms", "vault", "courier", "policies"];
-const ZSTD_LEVEL = "-19";
 
 const paths = {
   vmlinuz: join(OUT, "vmlinuz"),
   initramfs: join(OUT, "initramfs.img"),
+  uki: join(OUT, "anchor.efi"),
+  espBoot: join(OUT, "esp", "EFI", "BOOT", "BOOTX64.EFI"),
   preinit: join(WORK, "preinit"),
   bay0: join(WORK, "bay0"),
-  testBay0: join(OUT, "test", "bay0"),
   cpio: join(WORK, "initramfs.cpio"),
+  unsignedUki: join(WORK, "anchor-unsigned.efi"),
+  testBay0: join(OUT, "test", "bay0"),
 };
 
 function sh(step: string, argv: string[]): string {
@@ -78,32 +93,65 @@ function sourceFiles(dirs: string[]): string[] {
 }
 
 const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
-const kernel = findStockKernel();
+const stock = stockKernel ? findStockKernel() : null;
 const bunVersion = sh("bay0", [process.execPath, "--version"]).trim();
+const bay0Inputs = { files: [...sourceFiles(RUNTIME_DIRS), join(ROOT, "package-lock.json")], values: [bunVersion] };
 
-function compileBay0(outfile: string, testHooks: boolean): void {
-  sh("bay0", [
-    process.execPath,
-    "build",
-    "--compile",
-    "--minify",
-    "--bytecode",
-    `--define`,
-    `ANCHOR_TEST_HOOKS=${testHooks}`,
-    join(ROOT, "init", "main.ts"),
-    "--outfile",
-    outfile,
-  ]);
+function compileBay0(outfile: string, hooks: boolean): void {
+  sh("bay0", [process.execPath, "build", "--compile", "--minify", "--bytecode", "--define", `ANCHOR_TEST_HOOKS=${hooks}`, join(ROOT, "init", "main.ts"), "--outfile", outfile]);
 }
 
-const bay0Inputs = { files: [...sourceFiles(RUNTIME_DIRS), join(ROOT, "package-lock.json")], values: [bunVersion] };
+function stockModules(): string[] {
+  if (stock === null) return [];
+  return [...new Set(STOCK_MODULES.flatMap((m) => parseShowDepends(sh("initramfs", ["modprobe", "-S", stock.version, "--show-depends", m]))))];
+}
+
+function buildUki(): void {
+  const scratch = mkdtempSync(join(tmpdir(), "anchor-uki-"));
+  try {
+    const files = {
+      osrel: join(scratch, "osrel"),
+      cmdline: join(scratch, "cmdline"),
+      uname: join(scratch, "uname"),
+      sbat: join(scratch, "sbat"),
+    };
+    writeFileSync(files.osrel, osRelease(version));
+    writeFileSync(files.cmdline, BASE_CMDLINE.join(" "));
+    writeFileSync(files.uname, bzImageRelease(readFileSync(paths.vmlinuz)));
+    sh("uki", ["objcopy", "-O", "binary", "--only-section=.sbat", STUB, files.sbat]);
+    writeFileSync(files.sbat, mergeSbat(readFileSync(files.sbat, "utf8"), version));
+    const sections = [
+      { name: ".osrel", file: files.osrel },
+      { name: ".cmdline", file: files.cmdline },
+      { name: ".uname", file: files.uname },
+      { name: ".sbat", file: files.sbat },
+      { name: ".linux", file: paths.vmlinuz },
+      { name: ".initrd", file: paths.initramfs },
+    ].map((s) => ({ ...s, size: statSync(s.file).size }));
+    const stubSections = parseObjdumpSections(sh("uki", ["objdump", "-h", STUB]));
+    sh("uki", ["objcopy", ...ukiObjcopyArgs(stubSections, sections, STUB, paths.unsignedUki)]);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+function signUki(): void {
+  const scratch = mkdtempSync(join(tmpdir(), "anchor-sign-"));
+  try {
+    const key = signingKey(keys, scratch);
+    progress("sign", `signing with the ${key.owner === "owner" ? "owner's" : "snakeoil test"} key ${key.cert}`);
+    sign(paths.unsignedUki, paths.uki, key);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
 
 const steps: Step[] = [
   {
     name: "kernel",
-    inputs: { files: [kernel.vmlinuz], values: [kernel.version] },
+    inputs: stock ? { files: [stock.vmlinuz], values: ["stock", stock.version] } : { files: [], values: ["hardened", kernelCacheKey()] },
     outputs: [paths.vmlinuz],
-    run: () => copyFileSync(kernel.vmlinuz, paths.vmlinuz),
+    run: async () => copyFileSync(stock ? stock.vmlinuz : (await buildHardenedKernel()).bzImage, paths.vmlinuz),
   },
   {
     name: "preinit",
@@ -121,16 +169,11 @@ const steps: Step[] = [
   },
   {
     name: "initramfs",
-    inputs: {
-      files: [paths.preinit, paths.bay0],
-      values: [kernel.version, version, ZSTD_LEVEL, ...STOCK_MODULES],
-    },
+    inputs: { files: [paths.preinit, paths.bay0], values: [stock?.version ?? "hardened", version, ZSTD_LEVEL, ...STOCK_MODULES] },
     outputs: [paths.initramfs],
     run: () => {
       const libraries = parseLdd(sh("initramfs", ["ldd", paths.bay0]));
-      const modules = [
-        ...new Set(STOCK_MODULES.flatMap((m) => parseShowDepends(sh("initramfs", ["modprobe", "-S", kernel.version, "--show-depends", m])))),
-      ];
+      const modules = stockModules();
       progress("initramfs", `${libraries.length} libraries, ${modules.length} modules`);
       const entries: CpioEntry[] = [
         ...skeleton(),
@@ -138,13 +181,33 @@ const steps: Step[] = [
         hostFile(paths.bay0, 0o755, "sbin/bay0"),
         ...libraries.map((lib) => hostFile(lib)),
         ...modules.map((m) => hostFile(m, 0o644)),
-        { kind: "file", path: "lib/modules/anchor.order", mode: 0o644, data: Buffer.from(`${modules.join("\n")}\n`) },
+        ...(modules.length > 0
+          ? [{ kind: "file" as const, path: "lib/modules/anchor.order", mode: 0o644, data: Buffer.from(`${modules.join("\n")}\n`) }]
+          : []),
         { kind: "file", path: "etc/os-release", mode: 0o644, data: Buffer.from(osRelease(version)) },
       ];
       writeFileSync(paths.cpio, writeCpio(entries));
       progress("initramfs", `compressing with zstd ${ZSTD_LEVEL} (about a minute on 2 cores)`);
       sh("initramfs", ["zstd", ZSTD_LEVEL, "-T0", "-q", "-f", "--check", paths.cpio, "-o", paths.initramfs]);
     },
+  },
+  {
+    name: "uki",
+    inputs: { files: [paths.vmlinuz, paths.initramfs, STUB], values: [version, ...BASE_CMDLINE] },
+    outputs: [paths.unsignedUki],
+    run: buildUki,
+  },
+  {
+    name: "sign",
+    inputs: { files: keys ? [paths.unsignedUki, join(keys, "db.crt")] : [paths.unsignedUki], values: [keys ?? "snakeoil"] },
+    outputs: [paths.uki],
+    run: signUki,
+  },
+  {
+    name: "esp",
+    inputs: { files: [paths.uki], values: [] },
+    outputs: [paths.espBoot],
+    run: () => copyFileSync(paths.uki, paths.espBoot),
   },
 ];
 
@@ -159,9 +222,8 @@ const testSteps: Step[] = [
 
 async function main(): Promise<void> {
   mkdirSync(WORK, { recursive: true });
-  const selected = testHooks ? [...steps, ...testSteps] : steps;
-  for (const step of selected) await runStep(step, STAMPS);
-  progress("done", `kernel ${paths.vmlinuz}, initramfs ${paths.initramfs}`);
+  for (const step of testHooks ? [...steps, ...testSteps] : steps) await runStep(step, join(WORK, "stamps"));
+  progress("done", `${paths.uki} (${(statSync(paths.uki).size / 1048576).toFixed(1)} MiB), ${paths.vmlinuz}, ${paths.initramfs}`);
 }
 
 main().catch((error: unknown) => {

@@ -1,3 +1,5 @@
+import { BASE_CMDLINE } from "./cmdline.ts";
+
 /**
  * How Anchor OS boots under QEMU on these machines: TCG only (KVM guests hang
  * here), `-cpu max` (Bun needs AVX2), the i6300esb watchdog, a PS/2 keyboard
@@ -17,8 +19,6 @@ export type QemuBoot = {
   /** Serial console target, e.g. "stdio" or "mon:stdio". */
   serial: string;
 };
-
-export const BASE_CMDLINE = ["console=ttyS0", "loglevel=4", "panic=5"];
 
 export function qemuArgs(boot: QemuBoot): string[] {
   return [

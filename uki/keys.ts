@@ -1,0 +1,48 @@
+/**
+ * `bun uki/keys.ts DIR`: makes an owner's Secure Boot keys for a real device.
+ * Writes PK, KEK and db key pairs (db.key/db.crt sign Anchor OS: pass
+ * `--keys DIR` to the build), and the signed EFI signature lists to enroll
+ * in the firmware while it is in Setup Mode (PK.auth last: it ends Setup Mode):
+ *   efi-updatevar -f db.auth db; efi-updatevar -f KEK.auth KEK; efi-updatevar -f PK.auth PK
+ * or load them with the firmware's own key manager or KeyTool.
+ */
+import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { z } from "zod";
+
+const args = z
+  .tuple([z.string().min(1, "give the folder to write the keys into")])
+  .safeParse(process.argv.slice(2));
+if (!args.success) {
+  process.stderr.write("usage: bun uki/keys.ts DIR\n");
+  process.exit(2);
+}
+const dir = resolve(args.data[0]);
+if (existsSync(join(dir, "PK.key"))) {
+  process.stderr.write(`keys: ${dir} already holds keys; refusing to overwrite them\n`);
+  process.exit(1);
+}
+mkdirSync(dir, { recursive: true, mode: 0o700 });
+
+const run = (argv: string[]): void => {
+  const result = spawnSync(argv[0] ?? "", argv.slice(1), { cwd: dir, encoding: "utf8" });
+  if (result.status !== 0) {
+    process.stderr.write(`keys: ${argv.join(" ")} failed: ${result.stderr}\n`);
+    process.exit(1);
+  }
+};
+
+const owner = randomUUID();
+writeFileSync(join(dir, "owner.guid"), `${owner}\n`);
+for (const name of ["PK", "KEK", "db"]) {
+  run(["openssl", "req", "-new", "-x509", "-newkey", "rsa:3072", "-nodes", "-sha256", "-days", "3650",
+    "-subj", `/CN=Anchor OS owner ${name}/`, "-keyout", `${name}.key`, "-out", `${name}.crt`]);
+  run(["cert-to-efi-sig-list", "-g", owner, `${name}.crt`, `${name}.esl`]);
+}
+// Each list is signed by the key one level up; PK signs itself.
+run(["sign-efi-sig-list", "-g", owner, "-k", "PK.key", "-c", "PK.crt", "PK", "PK.esl", "PK.auth"]);
+run(["sign-efi-sig-list", "-g", owner, "-k", "PK.key", "-c", "PK.crt", "KEK", "KEK.esl", "KEK.auth"]);
+run(["sign-efi-sig-list", "-g", owner, "-k", "KEK.key", "-c", "KEK.crt", "db", "db.esl", "db.auth"]);
+process.stdout.write(`keys: written to ${dir}\n  build with: npm run build -- --keys ${dir}\n  enroll db.auth, KEK.auth, then PK.auth in Setup Mode\n`);

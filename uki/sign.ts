@@ -1,0 +1,49 @@
+/**
+ * Secure Boot signing with sbsign. Without owner keys the build signs with
+ * the snakeoil test key that Debian's ovmf package ships (and enrolls in its
+ * OVMF_VARS_4M.snakeoil.fd), so tests can boot with Secure Boot enforced.
+ * Real devices use the owner's own keys (`bun uki/keys.ts DIR`).
+ */
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export const SNAKEOIL = {
+  key: "/usr/share/ovmf/PkKek-1-snakeoil.key",
+  cert: "/usr/share/ovmf/PkKek-1-snakeoil.pem",
+  /** Debian encrypts the snakeoil key with this (public) passphrase. */
+  passphrase: "snakeoil",
+};
+
+export type SigningKey = { key: string; cert: string; owner: "snakeoil" | "owner" };
+
+function tool(argv: string[], what: string, input?: string): string {
+  const result = spawnSync(argv[0] ?? "", argv.slice(1), { encoding: "utf8", input });
+  if (result.error) throw new Error(`${what}: cannot run ${argv[0]}: ${result.error.message}`);
+  if (result.status !== 0) throw new Error(`${what} failed: ${result.stderr.trim()}`);
+  return result.stdout;
+}
+
+/** The key to sign with: the owner's db key from `keysDir`, else the snakeoil key (decrypted into `scratch`). */
+export function signingKey(keysDir: string | null, scratch: string): SigningKey {
+  if (keysDir !== null) {
+    const key = join(keysDir, "db.key");
+    const cert = join(keysDir, "db.crt");
+    for (const file of [key, cert]) if (!existsSync(file)) throw new Error(`owner key file ${file} is missing (make them with: bun uki/keys.ts ${keysDir})`);
+    return { key, cert, owner: "owner" };
+  }
+  const key = join(scratch, "snakeoil.key");
+  writeFileSync(key, "");
+  chmodSync(key, 0o600);
+  tool(["openssl", "rsa", "-in", SNAKEOIL.key, "-passin", `pass:${SNAKEOIL.passphrase}`, "-out", key], "decrypt snakeoil key");
+  return { key, cert: SNAKEOIL.cert, owner: "snakeoil" };
+}
+
+export function sign(input: string, output: string, key: SigningKey): void {
+  tool(["sbsign", "--key", key.key, "--cert", key.cert, "--output", output, input], "sbsign");
+}
+
+/** True when `file` carries a valid signature by `cert`. */
+export function verifySignature(file: string, cert: string): boolean {
+  return spawnSync("sbverify", ["--cert", cert, file], { encoding: "utf8" }).status === 0;
+}
