@@ -1,24 +1,55 @@
 /**
- * `npm run boot`: boots the built images in QEMU with the serial console on
- * this terminal (Ctrl-A X quits QEMU). Extra arguments are passed to the
- * kernel command line, e.g. `npm run boot -- anchor.watchdog_sec=10`.
+ * `npm run boot`: boots the built image in QEMU with the serial console on
+ * this terminal (Ctrl-A X quits QEMU).
+ *   npm run boot                       direct kernel boot of out/vmlinuz + out/initramfs.img
+ *   npm run boot -- anchor.watchdog_sec=10   ... with extra kernel options
+ *   npm run boot -- --uefi             the signed UKI from out/esp/ under OVMF with Secure
+ *                                      Boot enforced and a software TPM (state in out/tpm/)
  */
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { qemuArgs } from "./qemu.ts";
+import { z } from "zod";
+import { makeEspImage } from "./esp.ts";
+import { OVMF, qemuArgs, type BootMedia } from "./qemu.ts";
 
 const OUT = join(import.meta.dir, "..", "out");
-const kernel = join(OUT, "vmlinuz");
-const initrd = join(OUT, "initramfs.img");
-for (const file of [kernel, initrd]) {
+
+const cli = z
+  .array(z.string())
+  .transform((args) => ({ uefi: args.includes("--uefi"), append: args.filter((a) => a !== "--uefi") }))
+  .refine((c) => !(c.uefi && c.append.length > 0), "kernel options cannot be added to the signed UKI (its command line is part of the signature)")
+  .refine((c) => c.append.every((a) => !a.startsWith("--")), "unknown option (expected --uefi or kernel options)")
+  .safeParse(process.argv.slice(2));
+if (!cli.success) {
+  process.stderr.write(`boot: ${cli.error.issues.map((i) => i.message).join("; ")}\n`);
+  process.exit(2);
+}
+
+const need = (file: string): string => {
   if (!existsSync(file)) {
     process.stderr.write(`boot: ${file} is missing; run npm run build first\n`);
     process.exit(1);
   }
+  return file;
+};
+
+let media: BootMedia;
+let tpmSocket: string | undefined;
+if (cli.data.uefi) {
+  const scratch = mkdtempSync(join(tmpdir(), "anchor-boot-"));
+  const varsFile = join(scratch, "OVMF_VARS.fd");
+  copyFileSync(OVMF.vars, varsFile);
+  media = { kind: "uefi", espImage: makeEspImage(need(join(OUT, "esp")), join(scratch, "esp.img")), varsFile };
+  const tpmState = join(OUT, "tpm");
+  mkdirSync(tpmState, { recursive: true });
+  tpmSocket = join(scratch, "swtpm.sock");
+  spawn("swtpm", ["socket", "--tpm2", "--tpmstate", `dir=${tpmState}`, "--ctrl", `type=unixio,path=${tpmSocket}`], { stdio: "ignore" });
+  for (let i = 0; i < 100 && !existsSync(tpmSocket); i++) await Bun.sleep(50);
+} else {
+  media = { kind: "direct", kernel: need(join(OUT, "vmlinuz")), initrd: need(join(OUT, "initramfs.img")), append: cli.data.append };
 }
-process.stdout.write("boot: starting Anchor OS under QEMU (TCG); Ctrl-A X quits\n");
-const result = spawnSync("qemu-system-x86_64", qemuArgs({ kernel, initrd, append: process.argv.slice(2), serial: "mon:stdio" }), {
-  stdio: "inherit",
-});
+process.stdout.write(`boot: starting Anchor OS under QEMU (TCG${cli.data.uefi ? ", OVMF Secure Boot, swtpm" : ""}); Ctrl-A X quits\n`);
+const result = spawnSync("qemu-system-x86_64", qemuArgs({ media, serial: "mon:stdio", ...(tpmSocket ? { tpmSocket } : {}) }), { stdio: "inherit" });
 process.exit(result.status ?? 1);

@@ -17,17 +17,15 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { buildHardenedKernel, kernelCacheKey } from "../kernel/build.ts";
-import { bzImageRelease } from "../kernel/release.ts";
 import { findStockKernel, parseShowDepends, STOCK_MODULES } from "../kernel/stock.ts";
 import { BASE_CMDLINE } from "./cmdline.ts";
 import { writeCpio, type CpioEntry } from "./cpio.ts";
 import { hostFile, osRelease, parseLdd, skeleton } from "./initramfs.ts";
 import { sign, signingKey } from "./sign.ts";
 import { progress, runStep, type Step } from "./steps.ts";
-import { mergeSbat, parseObjdumpSections, ukiObjcopyArgs } from "./uki.ts";
+import { assembleUki, STUB } from "./uki.ts";
 
 const ROOT = join(import.meta.dir, "..");
-const STUB = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
 const RUNTIME_DIRS = ["init", "sys", "rooms", "vault", "courier", "policies"];
 const ZSTD_LEVEL = "-19";
 
@@ -107,32 +105,10 @@ function stockModules(): string[] {
 }
 
 function buildUki(): void {
-  const scratch = mkdtempSync(join(tmpdir(), "anchor-uki-"));
-  try {
-    const files = {
-      osrel: join(scratch, "osrel"),
-      cmdline: join(scratch, "cmdline"),
-      uname: join(scratch, "uname"),
-      sbat: join(scratch, "sbat"),
-    };
-    writeFileSync(files.osrel, osRelease(version));
-    writeFileSync(files.cmdline, BASE_CMDLINE.join(" "));
-    writeFileSync(files.uname, bzImageRelease(readFileSync(paths.vmlinuz)));
-    sh("uki", ["objcopy", "-O", "binary", "--only-section=.sbat", STUB, files.sbat]);
-    writeFileSync(files.sbat, mergeSbat(readFileSync(files.sbat, "utf8"), version));
-    const sections = [
-      { name: ".osrel", file: files.osrel },
-      { name: ".cmdline", file: files.cmdline },
-      { name: ".uname", file: files.uname },
-      { name: ".sbat", file: files.sbat },
-      { name: ".linux", file: paths.vmlinuz },
-      { name: ".initrd", file: paths.initramfs },
-    ].map((s) => ({ ...s, size: statSync(s.file).size }));
-    const stubSections = parseObjdumpSections(sh("uki", ["objdump", "-h", STUB]));
-    sh("uki", ["objcopy", ...ukiObjcopyArgs(stubSections, sections, STUB, paths.unsignedUki)]);
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
-  }
+  assembleUki(
+    { vmlinuz: paths.vmlinuz, initramfs: paths.initramfs, cmdline: BASE_CMDLINE.join(" "), osRelease: osRelease(version), version },
+    paths.unsignedUki,
+  );
 }
 
 function signUki(): void {

@@ -1,41 +1,68 @@
 import { BASE_CMDLINE } from "./cmdline.ts";
 
+/** Debian's OVMF with its snakeoil Secure Boot key enrolled (package ovmf). */
+export const OVMF = {
+  code: "/usr/share/OVMF/OVMF_CODE_4M.snakeoil.fd",
+  vars: "/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd",
+};
+
+/** Direct kernel boot (fast), or UEFI firmware booting the ESP (Secure Boot enforced). */
+export type BootMedia =
+  | { kind: "direct"; kernel: string; initrd: string; append?: string[] }
+  | { kind: "uefi"; espImage: string; varsFile: string };
+
 /**
  * How Anchor OS boots under QEMU on these machines: TCG only (KVM guests hang
- * here), `-cpu max` (Bun needs AVX2), the i6300esb watchdog, a PS/2 keyboard
- * and ACPI power button, the serial port as console.
+ * here), `-cpu max` (Bun needs AVX2), q35 with SMM (Secure Boot needs it),
+ * the i6300esb watchdog, a PS/2 keyboard and ACPI power button, the serial
+ * port as console.
  */
 export type QemuBoot = {
-  kernel: string;
-  initrd: string;
-  /** Extra kernel command-line words (anchor.* options and the like). */
-  append?: string[];
+  media: BootMedia;
   memoryMb?: number;
   /** What the watchdog does when it fires; QEMU's default is a reset. */
   watchdogAction?: "reset" | "poweroff" | "pause";
   /** Exit instead of rebooting (tests tell a reset from a power-off this way). */
   noReboot?: boolean;
   qmpSocket?: string;
+  /** A swtpm control socket: adds a TPM 2.0 (TIS). */
+  tpmSocket?: string;
   /** Serial console target, e.g. "stdio" or "mon:stdio". */
   serial: string;
 };
+
+function mediaArgs(media: BootMedia): string[] {
+  if (media.kind === "direct") {
+    return ["-kernel", media.kernel, "-initrd", media.initrd, "-append", [...BASE_CMDLINE, ...(media.append ?? [])].join(" ")];
+  }
+  return [
+    "-global", "driver=cfi.pflash01,property=secure,value=on",
+    "-drive", `if=pflash,format=raw,unit=0,file=${OVMF.code},readonly=on`,
+    "-drive", `if=pflash,format=raw,unit=1,file=${media.varsFile}`,
+    // snapshot=on: the firmware may write to the ESP; the image stays as built.
+    "-drive", `if=virtio,format=raw,file=${media.espImage},snapshot=on`,
+  ];
+}
 
 export function qemuArgs(boot: QemuBoot): string[] {
   return [
     "-accel", "tcg",
     "-cpu", "max",
-    "-machine", "q35",
+    "-machine", "q35,smm=on",
     "-m", String(boot.memoryMb ?? 1024),
     "-smp", "1",
     "-display", "none",
+    // No network card: rooms get no network, and OVMF would try PXE first.
+    "-nic", "none",
     ...(boot.serial.startsWith("mon:") ? [] : ["-monitor", "none"]),
     "-serial", boot.serial,
-    "-kernel", boot.kernel,
-    "-initrd", boot.initrd,
-    "-append", [...BASE_CMDLINE, ...(boot.append ?? [])].join(" "),
+    ...mediaArgs(boot.media),
     "-device", "i6300esb",
     "-action", `watchdog=${boot.watchdogAction ?? "reset"}`,
     ...(boot.noReboot ? ["-no-reboot"] : []),
     ...(boot.qmpSocket ? ["-qmp", `unix:${boot.qmpSocket},server=on,wait=off`] : []),
+    ...(boot.tpmSocket
+      ? ["-chardev", `socket,id=chrtpm,path=${boot.tpmSocket}`, "-tpmdev", "emulator,id=tpm0,chardev=chrtpm", "-device", "tpm-tis,tpmdev=tpm0"]
+      : []),
   ];
 }

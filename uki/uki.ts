@@ -1,3 +1,12 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bzImageRelease } from "../kernel/release.ts";
+
+/** systemd's EFI stub from Debian's systemd-boot-efi. */
+export const STUB = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
+
 /**
  * Assembles a Unified Kernel Image (UAPI UKI specification) from systemd's
  * EFI stub with objcopy: the stub's own sections stay, ours are appended
@@ -45,4 +54,37 @@ export function ukiObjcopyArgs(stub: PeSection[], sections: UkiSection[], stubFi
 export function mergeSbat(stubSbat: string, version: string, generation = 1): string {
   const lines = stubSbat.replace(/\0/g, "").split("\n").filter((l) => l.trim() !== "");
   return `${[...lines, `anchor,${generation},Anchor OS,anchor,${version},https://anchor-os.invalid/sbat`].join("\n")}\n`;
+}
+
+export type UkiInputs = { vmlinuz: string; initramfs: string; cmdline: string; osRelease: string; version: string };
+
+function objtool(argv: string[]): string {
+  const result = spawnSync(argv[0] ?? "", argv.slice(1), { encoding: "utf8", maxBuffer: 64 << 20 });
+  if (result.status !== 0) throw new Error(`${argv.join(" ")} failed: ${result.stderr || result.error?.message}`);
+  return result.stdout;
+}
+
+/** Writes an unsigned UKI to `output`: .osrel, .cmdline, .uname, .sbat, .linux, .initrd on the stub. */
+export function assembleUki(inputs: UkiInputs, output: string): void {
+  const scratch = mkdtempSync(join(tmpdir(), "anchor-uki-"));
+  try {
+    const file = (name: string, content: string): string => {
+      const path = join(scratch, name);
+      writeFileSync(path, content);
+      return path;
+    };
+    const stubSbat = join(scratch, "stub.sbat");
+    objtool(["objcopy", "-O", "binary", "--only-section=.sbat", STUB, stubSbat]);
+    const sections = [
+      { name: ".osrel", file: file("osrel", inputs.osRelease) },
+      { name: ".cmdline", file: file("cmdline", inputs.cmdline) },
+      { name: ".uname", file: file("uname", bzImageRelease(readFileSync(inputs.vmlinuz))) },
+      { name: ".sbat", file: file("sbat", mergeSbat(readFileSync(stubSbat, "utf8"), inputs.version)) },
+      { name: ".linux", file: inputs.vmlinuz },
+      { name: ".initrd", file: inputs.initramfs },
+    ].map((s) => ({ ...s, size: statSync(s.file).size }));
+    objtool(["objcopy", ...ukiObjcopyArgs(parseObjdumpSections(objtool(["objdump", "-h", STUB])), sections, STUB, output)]);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }

@@ -46,6 +46,12 @@ describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () =
     expect(value("pivot-root")).toBe("ok");
   });
 
+  it("runs the hardened kernel: no module support at all, lockdown in confidentiality mode", async () => {
+    expect(value("module-support")).toBe("absent");
+    expect(value("lockdown")).toBe("none integrity [confidentiality]");
+    expect(await booted.vm.waitFor("kernel.hardening", 0)).toMatchObject({ modules: "impossible", lockdown: "confidentiality" });
+  });
+
   it("reaps all 100 orphans while its own child keeps its real exit status", () => {
     expect(value("orphans-started")).toBe("100");
     expect(value("orphan-zombies")).toBe("0");

@@ -7,6 +7,8 @@ echo "pid1-exe=$(readlink /proc/1/exe)"
 echo "pid1-comm=$(cat /proc/1/comm)"
 echo "hostname=$(hostname)"
 while read -r line; do echo "mountinfo $line"; done < /proc/1/mountinfo
+echo "lockdown=$(cat /sys/kernel/security/lockdown)"
+if [ -e /proc/modules ]; then echo "module-support=present"; else echo "module-support=absent"; fi
 if touch /probe-write 2>/dev/null; then echo "root-write=allowed"; else echo "root-write=refused"; fi
 # Rooms need pivot_root, which the kernel refuses on the initramfs itself.
 if unshare -m sh -c 'mkdir -p /tmp/nr && mount -t tmpfs nr /tmp/nr && mkdir /tmp/nr/old && cd /tmp/nr && pivot_root . old && [ -d /old/proc ]'; then

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeCpio, type CpioEntry } from "../../uki/cpio.ts";
-import { qemuArgs, type QemuBoot } from "../../uki/qemu.ts";
+import { OVMF, qemuArgs, type BootMedia, type QemuBoot } from "../../uki/qemu.ts";
 import { Qmp } from "./qmp.ts";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
@@ -13,14 +13,29 @@ export const LOG_DIR = join(OUT, "test-logs");
 /** A bay0 log record as read off the serial console, with its host arrival time. */
 export type Record = { event: string; level: string; hostMs: number } & { [field: string]: unknown };
 
-export type VmOptions = Omit<QemuBoot, "kernel" | "initrd" | "serial" | "qmpSocket"> & {
+export type VmOptions = Pick<QemuBoot, "memoryMb" | "watchdogAction" | "noReboot"> & {
   /** Names the serial log file under out/test-logs/. */
   name: string;
+  /** Boot this ESP disk image under OVMF with Secure Boot, instead of out/vmlinuz + out/initramfs.img directly. */
+  uefiEsp?: string;
+  /** Kernel command-line words added on a direct boot. */
+  append?: string[];
   /** Files appended to the initramfs as a second, uncompressed cpio (test-only). */
   overlay?: CpioEntry[];
   /** Another initramfs than out/initramfs.img (benchmark baselines). */
   initrd?: string;
+  /** Attach a fresh swtpm TPM 2.0. */
+  tpm?: boolean;
 };
+
+async function startSwtpm(dir: string): Promise<{ socket: string; process: ChildProcess }> {
+  mkdirSync(dir, { recursive: true });
+  const socket = join(dir, "swtpm.sock");
+  const proc = spawn("swtpm", ["socket", "--tpm2", "--tpmstate", `dir=${dir}`, "--ctrl", `type=unixio,path=${socket}`], { stdio: "ignore" });
+  for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!existsSync(socket)) throw new Error("swtpm did not create its socket");
+  return { socket, process: proc };
+}
 
 /**
  * Appends a cpio overlay to an initramfs without rebuilding it. The kernel
@@ -48,7 +63,14 @@ export class Vm {
   private readonly scratch: string;
   private partial = "";
 
-  private constructor(readonly qmp: Qmp, scratch: string, proc: ChildProcess, logFile: string, startedMs: number) {
+  private constructor(
+    readonly qmp: Qmp,
+    scratch: string,
+    proc: ChildProcess,
+    logFile: string,
+    startedMs: number,
+    private readonly swtpm: ChildProcess | null,
+  ) {
     this.startedMs = startedMs;
     this.scratch = scratch;
     this.process = proc;
@@ -71,14 +93,23 @@ export class Vm {
     const scratch = mkdtempSync(join(tmpdir(), "anchor-vm-"));
     const logFile = join(LOG_DIR, `${options.name}.serial.log`);
     writeFileSync(logFile, "");
-    const baseInitrd = options.initrd ?? join(OUT, "initramfs.img");
-    const initrd = options.overlay ? withOverlay(baseInitrd, options.overlay, join(scratch, "initrd.img")) : baseInitrd;
+    let media: BootMedia;
+    if (options.uefiEsp !== undefined) {
+      const varsFile = join(scratch, "OVMF_VARS.fd");
+      copyFileSync(OVMF.vars, varsFile);
+      media = { kind: "uefi", espImage: options.uefiEsp, varsFile };
+    } else {
+      const baseInitrd = options.initrd ?? join(OUT, "initramfs.img");
+      const initrd = options.overlay ? withOverlay(baseInitrd, options.overlay, join(scratch, "initrd.img")) : baseInitrd;
+      media = { kind: "direct", kernel: join(OUT, "vmlinuz"), initrd, append: options.append ?? [] };
+    }
+    const tpm = options.tpm ? await startSwtpm(join(scratch, "tpm")) : null;
     const qmpSocket = join(scratch, "qmp.sock");
-    const args = qemuArgs({ ...options, kernel: join(OUT, "vmlinuz"), initrd, serial: "stdio", qmpSocket });
+    const args = qemuArgs({ ...options, media, serial: "stdio", qmpSocket, ...(tpm ? { tpmSocket: tpm.socket } : {}) });
     const startedMs = performance.now();
     const proc = spawn("qemu-system-x86_64", args, { stdio: ["ignore", "pipe", "pipe"] });
     const qmp = await Qmp.connect(qmpSocket);
-    return new Vm(qmp, scratch, proc, logFile, startedMs);
+    return new Vm(qmp, scratch, proc, logFile, startedMs, tpm?.process ?? null);
   }
 
   /** Resolves with the first record matching (already seen or future); rejects on timeout or VM exit. */
@@ -109,6 +140,18 @@ export class Vm {
       };
       if (!check()) this.listeners.add(listener);
     });
+  }
+
+  /** Resolves with the first console line matching `pattern` (firmware and kernel text included). */
+  async waitForLine(pattern: RegExp, timeoutMs: number): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.lines.find((l) => pattern.test(l)) ?? (pattern.test(this.partial) ? this.partial : undefined);
+      if (found !== undefined) return found;
+      if (this.exitCode !== null) throw new Error(`VM exited (${this.exitCode}) before a line matching ${pattern}; serial log: ${this.logFile}`);
+      if (Date.now() > deadline) throw new Error(`no line matching ${pattern} within ${timeoutMs} ms; serial log: ${this.logFile}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 
   /** Output lines of the anchor.run program so far. */
@@ -148,6 +191,7 @@ export class Vm {
       await this.waitForExit(10_000).catch(() => this.process.kill("SIGKILL"));
     }
     this.qmp.close();
+    this.swtpm?.kill();
     rmSync(this.scratch, { recursive: true, force: true });
   }
 

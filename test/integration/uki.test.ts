@@ -1,0 +1,106 @@
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BASE_CMDLINE } from "../../uki/cmdline.ts";
+import { makeEspImage } from "../../uki/esp.ts";
+import { osRelease } from "../../uki/initramfs.ts";
+import { sign, signingKey, SNAKEOIL, verifySignature } from "../../uki/sign.ts";
+import { assembleUki } from "../../uki/uki.ts";
+import { OUT, ROOT, Vm, type Record } from "../qemu/vm.ts";
+
+/** Firmware + stub + kernel under TCG; a TPM makes the firmware hash the whole image (slow). */
+const UEFI_BOOT_MS = 240_000;
+const ACCESS_DENIED = /Access Denied/;
+const scratch = mkdtempSync(join(tmpdir(), "anchor-uki-test-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** An ESP image holding `efi` as the removable-media boot loader. */
+function espWith(name: string, efi: string): string {
+  const dir = join(scratch, name);
+  mkdirSync(join(dir, "EFI", "BOOT"), { recursive: true });
+  copyFileSync(efi, join(dir, "EFI", "BOOT", "BOOTX64.EFI"));
+  return makeEspImage(dir, join(scratch, `${name}.img`));
+}
+
+async function bootUefi(name: string, efi: string, until: (vm: Vm) => Promise<unknown>): Promise<Vm> {
+  const vm = await Vm.boot({ name, uefiEsp: espWith(name, efi), tpm: true, noReboot: true });
+  try {
+    await until(vm);
+  } finally {
+    await vm.stop();
+  }
+  return vm;
+}
+
+const pcr11 = (vm: Vm): string => {
+  const record = vm.records.find((r) => r.event === "tpm.pcrs") as (Record & { pcrs: { [k: string]: string } }) | undefined;
+  const value = record?.pcrs["11"];
+  if (value === undefined) throw new Error(`no PCR 11 in ${vm.logFile}`);
+  return value;
+};
+
+describe("signed UKI under OVMF with Secure Boot enforced and a TPM", () => {
+  let signed: Vm;
+  let variant: Vm;
+
+  beforeAll(async () => {
+    signed = await bootUefi("uki-signed", join(OUT, "anchor.efi"), (vm) => vm.waitFor("bay0.ready", UEFI_BOOT_MS));
+    // The same kernel and initramfs, another command line, signed the same way.
+    const unsigned = join(scratch, "variant-unsigned.efi");
+    const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+    assembleUki(
+      {
+        vmlinuz: join(OUT, "vmlinuz"),
+        initramfs: join(OUT, "initramfs.img"),
+        cmdline: [...BASE_CMDLINE, "anchor.watchdog_sec=29"].join(" "),
+        osRelease: osRelease(version),
+        version,
+      },
+      unsigned,
+    );
+    const variantEfi = join(scratch, "variant.efi");
+    sign(unsigned, variantEfi, signingKey(null, scratch));
+    variant = await bootUefi("uki-variant", variantEfi, (vm) => vm.waitFor("bay0.ready", UEFI_BOOT_MS));
+  }, 2 * UEFI_BOOT_MS + 60_000);
+
+  it("is signed with the snakeoil test key the firmware trusts", () => {
+    expect(verifySignature(join(OUT, "anchor.efi"), SNAKEOIL.cert)).toBe(true);
+    expect(verifySignature(join(OUT, "build", "anchor-unsigned.efi"), SNAKEOIL.cert)).toBe(false);
+  });
+
+  it("boots with Secure Boot on and reaches bay0.ready", () => {
+    expect(signed.lines.some((l) => /EFI stub: UEFI Secure Boot is enabled/.test(l))).toBe(true);
+    expect(signed.records.some((r) => r.event === "bay0.ready")).toBe(true);
+  });
+
+  it("runs the hardened kernel: no module support, lockdown in confidentiality mode", () => {
+    const hardening = signed.records.find((r) => r.event === "kernel.hardening");
+    expect(hardening).toMatchObject({ modules: "impossible", lockdown: "confidentiality", kexec: "impossible", dev_mem: false });
+  });
+
+  it("logs the PCR 11 the stub measured, and it changes with the command line", () => {
+    const first = pcr11(signed);
+    expect(first).toMatch(/^[0-9a-f]{64}$/);
+    expect(first).not.toBe("0".repeat(64));
+    expect(variant.records.find((r) => r.event === "watchdog.armed")?.timeout_sec).toBe(29);
+    expect(pcr11(variant)).not.toBe(first);
+  });
+});
+
+describe("the firmware refuses UKIs that are not properly signed", () => {
+  it("refuses the UKI with one byte changed", async () => {
+    const image = readFileSync(join(OUT, "anchor.efi"));
+    const middle = Math.floor(image.length / 2);
+    image.writeUInt8((image.readUInt8(middle) ^ 0x01) & 0xff, middle);
+    const tampered = join(scratch, "tampered.efi");
+    writeFileSync(tampered, image);
+    const vm = await bootUefi("uki-tampered", tampered, (v) => v.waitForLine(ACCESS_DENIED, UEFI_BOOT_MS));
+    expect(vm.records.some((r) => r.event === "bay0.ready")).toBe(false);
+  }, UEFI_BOOT_MS + 30_000);
+
+  it("refuses the unsigned UKI", async () => {
+    const vm = await bootUefi("uki-unsigned", join(OUT, "build", "anchor-unsigned.efi"), (v) => v.waitForLine(ACCESS_DENIED, UEFI_BOOT_MS));
+    expect(vm.records.some((r) => r.event === "bay0.ready")).toBe(false);
+  }, UEFI_BOOT_MS + 30_000);
+});
