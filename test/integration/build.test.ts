@@ -16,7 +16,7 @@ describe("image build", () => {
       const build = spawnSync(bun, [join(ROOT, "uki", "build.ts"), "--out", out], { encoding: "utf8" });
       expect(build.status, build.stderr).toBe(0);
       expect(build.stdout).toMatch(/initramfs: building/);
-      for (const artifact of ["vmlinuz", "initramfs.img"]) expect(sha256(join(out, artifact))).toBe(sha256(join(OUT, artifact)));
+      for (const artifact of ["vmlinuz", "initramfs.img", "anchor.efi"]) expect(sha256(join(out, artifact))).toBe(sha256(join(OUT, artifact)));
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
