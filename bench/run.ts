@@ -3,13 +3,16 @@
  * same run on the same kernel, and prints ratios (absolute times under TCG
  * depend on the machine and its load; ratios much less so).
  *   boot: QEMU start -> bay0.ready, vs. a busybox /init on the same kernel
- *   bay0 RSS at ready, initramfs size
+ *   UKI boot: OVMF + Secure Boot + swtpm -> bay0.ready, vs. the direct -kernel boot
+ *   bay0 RSS at ready, initramfs and UKI sizes, the cold kernel build time
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { kernelCacheDir, kernelCacheKey, type KernelBuildRecord } from "../kernel/build.ts";
 import { writeCpio } from "../uki/cpio.ts";
+import { makeEspImage } from "../uki/esp.ts";
 import { OUT, Vm } from "../test/qemu/vm.ts";
 
 const RUNS = 3;
@@ -48,8 +51,8 @@ function busyboxInitramfs(dir: string): string {
 
 type Boot = { wallMs: number; guestMs: number; rssKb?: number };
 
-async function bootOnce(name: string, ready: string, initrd?: string): Promise<Boot> {
-  const vm = await Vm.boot({ name, noReboot: true, ...(initrd ? { initrd } : {}) });
+async function bootOnce(name: string, ready: string, media: { initrd?: string; uefiEsp?: string } = {}): Promise<Boot> {
+  const vm = await Vm.boot({ name, noReboot: true, ...media, tpm: media.uefiEsp !== undefined });
   try {
     const record = await vm.waitFor(ready, BOOT_TIMEOUT_MS);
     const guestMs = ready === "bay0.ready" ? Number(record.boot_ms) : Number.parseFloat(String(record.uptime)) * 1000;
@@ -60,26 +63,37 @@ async function bootOnce(name: string, ready: string, initrd?: string): Promise<B
 }
 
 async function main(): Promise<void> {
-  const baseline = busyboxInitramfs(mkdtempSync(join(tmpdir(), "anchor-bench-")));
+  const scratch = mkdtempSync(join(tmpdir(), "anchor-bench-"));
+  const baseline = busyboxInitramfs(scratch);
+  const espImage = makeEspImage(join(OUT, "esp"), join(scratch, "esp.img"));
   const bay0: Boot[] = [];
   const busybox: Boot[] = [];
+  const uefi: Boot[] = [];
   for (let i = 0; i < RUNS; i++) {
-    // Alternate so that drift in machine load hits both alike.
-    busybox.push(await bootOnce(`bench-busybox-${i}`, "busybox.ready", baseline));
+    // Interleave so that drift in machine load hits every kind alike.
+    busybox.push(await bootOnce(`bench-busybox-${i}`, "busybox.ready", { initrd: baseline }));
     bay0.push(await bootOnce(`bench-bay0-${i}`, "bay0.ready"));
+    uefi.push(await bootOnce(`bench-uefi-${i}`, "bay0.ready", { uefiEsp: espImage }));
     process.stdout.write(`[bench] boot run ${i + 1}/${RUNS} done\n`);
   }
   const wallBay0 = median(bay0.map((b) => b.wallMs));
   const wallBusybox = median(busybox.map((b) => b.wallMs));
   const guestBay0 = median(bay0.map((b) => b.guestMs));
   const guestBusybox = median(busybox.map((b) => b.guestMs));
+  const wallUefi = median(uefi.map((b) => b.wallMs));
   const rssMb = median(bay0.map((b) => b.rssKb ?? Number.NaN)) / 1024;
   const sizeMb = statSync(join(OUT, "initramfs.img")).size / 1048576;
+  const ukiMb = statSync(join(OUT, "anchor.efi")).size / 1048576;
+  const kernelRecord = join(kernelCacheDir(kernelCacheKey()), "build.json");
+  const kernelBuild = existsSync(kernelRecord) ? (JSON.parse(readFileSync(kernelRecord, "utf8")) as KernelBuildRecord) : null;
   const rows: [string, string, string][] = [
     ["boot to ready, wall (QEMU start)", `bay0 ${(wallBay0 / 1000).toFixed(2)} s vs busybox ${(wallBusybox / 1000).toFixed(2)} s`, `ratio ${(wallBay0 / wallBusybox).toFixed(2)} (target <= 1.5)`],
     ["boot to ready, guest uptime", `bay0 ${(guestBay0 / 1000).toFixed(2)} s vs busybox ${(guestBusybox / 1000).toFixed(2)} s`, `ratio ${(guestBay0 / guestBusybox).toFixed(2)}`],
+    ["UKI boot (OVMF, Secure Boot, swtpm)", `${(wallUefi / 1000).toFixed(2)} s vs direct ${(wallBay0 / 1000).toFixed(2)} s`, `ratio ${(wallUefi / wallBay0).toFixed(2)}`],
     ["bay0 RSS at ready", `${rssMb.toFixed(1)} MB`, "target <= 48 MB"],
     ["initramfs size", `${sizeMb.toFixed(1)} MiB (zstd -19)`, ""],
+    ["UKI size", `${ukiMb.toFixed(1)} MiB`, "target <= 45 MB"],
+    ["kernel build, cold", kernelBuild ? `${kernelBuild.seconds} s with ${kernelBuild.jobs} jobs` : "not recorded (cached before timing was kept)", "once per configuration"],
   ];
   process.stdout.write(`\nAnchor OS benchmark (median of ${RUNS}, TCG, same kernel)\n`);
   for (const [what, value, note] of rows) process.stdout.write(`  ${what.padEnd(34)} ${value.padEnd(42)} ${note}\n`);

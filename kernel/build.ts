@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, homedir } from "node:os";
 import { join } from "node:path";
 import { droppedOptions, parseKernelConfig } from "./config.ts";
@@ -16,11 +16,18 @@ const SOURCE_PACKAGE = "linux-source-6.1";
 const TARBALL = "/usr/src/linux-source-6.1.tar.xz";
 const FRAGMENT = join(import.meta.dir, "hardened.config");
 /** Bump when the recipe below changes in a way that changes the output. */
-const RECIPE = "1";
+const RECIPE = "2";
 const ARCH = "x86_64";
 const REPRODUCIBLE_ENV = { KBUILD_BUILD_TIMESTAMP: "1970-01-01", KBUILD_BUILD_USER: "anchor", KBUILD_BUILD_HOST: "anchor" };
 
 export type HardenedKernel = { bzImage: string; config: string; key: string; cached: boolean };
+
+/** Written next to a cached build: how long the cold build took (for `npm run bench`). */
+export type KernelBuildRecord = { seconds: number; jobs: number };
+
+export function kernelCacheDir(key: string): string {
+  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "anchor-os", "kernel", key);
+}
 
 const say = (message: string): void => {
   process.stdout.write(`[kernel] ${message}\n`);
@@ -61,8 +68,8 @@ export function kernelCacheKey(): string {
 
 export async function buildHardenedKernel(): Promise<HardenedKernel> {
   const key = kernelCacheKey();
-  const cacheRoot = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "anchor-os", "kernel");
-  const dir = join(cacheRoot, key);
+  const dir = kernelCacheDir(key);
+  const cacheRoot = join(dir, "..");
   const result = { bzImage: join(dir, "bzImage"), config: join(dir, "config"), key };
   if (existsSync(result.bzImage) && existsSync(result.config)) {
     say(`cached build ${key} (${dir})`);
@@ -88,11 +95,14 @@ export async function buildHardenedKernel(): Promise<HardenedKernel> {
     }
     const jobs = cpus().length;
     say(`compiling bzImage with ${jobs} jobs (10-15 minutes on 2 cores, once per configuration)`);
+    const started = Date.now();
     await makeWithProgress(work, jobs, join(work, "build.log"));
+    const record: KernelBuildRecord = { seconds: Math.round((Date.now() - started) / 1000), jobs };
     const staged = `${dir}.staged-${process.pid}`;
     mkdirSync(staged, { recursive: true });
     copyFileSync(join(work, "arch", "x86", "boot", "bzImage"), join(staged, "bzImage"));
     copyFileSync(join(work, ".config"), join(staged, "config"));
+    writeFileSync(join(staged, "build.json"), `${JSON.stringify(record)}\n`);
     rmSync(dir, { recursive: true, force: true });
     renameSync(staged, dir);
     say(`built ${key}`);
