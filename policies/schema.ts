@@ -1,0 +1,96 @@
+import { z } from "zod";
+
+/**
+ * The room policy schema: what a TOML file in policies/ may say. Every field
+ * but `name`, `image` and `command` has a safe default (all namespaces, no
+ * capabilities, no network, no vault, no nesting). Policies are spawn-time
+ * constraints, never changed while a room runs. Keys are a public interface.
+ */
+
+export const NAMESPACES = ["pid", "mount", "uts", "ipc", "network", "cgroup", "user"] as const;
+export type Namespace = (typeof NAMESPACES)[number];
+
+/** Capabilities a policy may grant inside its user namespace (the workshop's "root"). */
+export const CAPABILITIES = [
+  "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID",
+  "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_AUDIT_WRITE", "CAP_SETFCAP",
+] as const;
+
+export const UMBILICAL_REQUESTS = ["courier.send", "room.spawn", "room.status"] as const;
+
+export const RLIMITS = ["nofile", "nproc", "core", "stack", "fsize", "memlock"] as const;
+
+const SIZE = /^(\d+)([KMG]?)$/;
+const UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+
+/** "64M" -> bytes. */
+export function parseSize(text: string): number {
+  const m = SIZE.exec(text);
+  if (!m?.[1]) return Number.NaN;
+  return Number(m[1]) * (UNITS[m[2] ?? ""] ?? Number.NaN);
+}
+
+const size = (what: string, min: number) =>
+  z
+    .string({ error: `${what} must be a size such as "256M" (units K, M, G)` })
+    .regex(SIZE, `${what} must be a size such as "256M" (units K, M, G)`)
+    .transform(parseSize)
+    .refine((n) => n >= min, `${what} must be at least ${min} bytes`);
+
+const name = z
+  .string({ error: "must be a string" })
+  .regex(/^[a-z][a-z0-9-]{0,30}$/, "must be 1-31 lowercase letters, digits or '-', starting with a letter");
+
+const unique = <T extends z.ZodType>(item: T) =>
+  z.array(item).refine((a) => new Set(a).size === a.length, "must not repeat an entry");
+
+export const policySchema = z
+  .object({
+    name,
+    image: name.describe("base image name (out/images/NAME.squashfs)"),
+    command: z.array(z.string().min(1, "must not be empty"), { error: "must be a list of strings" }).min(1, "must name a program"),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a valid variable name"), z.string()).default({}),
+    hostname: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be a valid hostname").optional(),
+    user: z
+      .object({ uid: z.number().int().min(0).max(65535), gid: z.number().int().min(0).max(65535) }, { error: "must be a table with uid and gid" })
+      .strict()
+      .default({ uid: 1000, gid: 1000 }),
+    namespaces: unique(z.enum(NAMESPACES)).default([...NAMESPACES]),
+    limits: z
+      .object({
+        memory_max: size("memory_max", 4 * 1024 * 1024).default(256 * 1024 * 1024),
+        memory_swap_max: size("memory_swap_max", 0).default(0),
+        cpu_max: z.number().min(0.01, "cpu_max is a share of one CPU, at least 0.01").max(64).optional(),
+        cpu_weight: z.number().int().min(1).max(10000).default(100),
+        pids_max: z.number().int().min(1).max(4_194_304).default(256),
+        io_weight: z.number().int().min(1).max(10000).default(100),
+      })
+      .strict()
+      .default({ memory_max: 256 * 1024 * 1024, memory_swap_max: 0, cpu_weight: 100, pids_max: 256, io_weight: 100 }),
+    storage: z
+      .object({ tmpfs_size: size("tmpfs_size", 1024 * 1024).default(64 * 1024 * 1024) })
+      .strict()
+      .default({ tmpfs_size: 64 * 1024 * 1024 }),
+    seccomp: z
+      .object({
+        profile: z.literal("default", { error: 'only "default" exists (the containers-common allow-list)' }).default("default"),
+        deny: unique(z.string().regex(/^[a-z0-9_]+$/, "must be a syscall name")).default([]),
+      })
+      .strict()
+      .default({ profile: "default", deny: [] }),
+    capabilities: unique(z.enum(CAPABILITIES)).default([]),
+    rlimits: z.partialRecord(z.enum(RLIMITS), z.number().int().min(0)).default({}),
+    network: z.enum(["none", "loopback"], { error: 'must be "none" or "loopback"' }).default("none"),
+    vault: z
+      .object({ folder: z.string().regex(/^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/, "must be a relative path of lowercase names") })
+      .strict()
+      .optional(),
+    umbilical: z.object({ allow: unique(z.enum(UMBILICAL_REQUESTS)).default([]) }).strict().default({ allow: [] }),
+    nesting: z
+      .object({ allowed: z.boolean().default(false), max_depth: z.number().int().min(0).max(5).default(0) })
+      .strict()
+      .default({ allowed: false, max_depth: 0 }),
+  })
+  .strict();
+
+export type Policy = z.infer<typeof policySchema>;

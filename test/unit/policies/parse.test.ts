@@ -1,0 +1,124 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { formatPolicyError, locateKey, parsePolicy } from "../../../policies/parse.ts";
+
+const POLICIES = join(import.meta.dirname, "../../../policies");
+const MINIMAL = 'name = "t"\nimage = "minimal"\ncommand = ["/bin/true"]\n';
+
+describe("shipped policies", () => {
+  const files = readdirSync(POLICIES).filter((f) => f.endsWith(".toml"));
+  it("include web, work, workshop and the documented example", () => {
+    expect(files.sort()).toEqual(["example.toml", "web.toml", "work.toml", "workshop.toml"]);
+  });
+  it.each(files)("%s is valid", (file) => {
+    const result = parsePolicy(readFileSync(join(POLICIES, file), "utf8"), file);
+    expect(result.ok ? [] : result.errors.map(formatPolicyError)).toEqual([]);
+  });
+  it("the example documents every top-level field of the schema", () => {
+    const text = readFileSync(join(POLICIES, "example.toml"), "utf8");
+    for (const field of ["name", "image", "command", "env", "hostname", "user", "namespaces", "capabilities", "network", "[limits]", "[storage]", "[seccomp]", "[rlimits]", "[vault]", "[umbilical]", "[nesting]"]) {
+      expect(text).toContain(field);
+    }
+  });
+});
+
+describe("parsePolicy", () => {
+  it("fills safe defaults: all namespaces, no capabilities, no network, no vault, no nesting", () => {
+    const result = parsePolicy(MINIMAL, "t.toml");
+    if (!result.ok) throw new Error(result.errors.map(formatPolicyError).join("\n"));
+    expect(result.policy).toMatchObject({
+      namespaces: ["pid", "mount", "uts", "ipc", "network", "cgroup", "user"],
+      capabilities: [],
+      network: "none",
+      user: { uid: 1000, gid: 1000 },
+      umbilical: { allow: [] },
+      nesting: { allowed: false, max_depth: 0 },
+      limits: { memory_max: 256 * 1024 * 1024, pids_max: 256 },
+    });
+    expect(result.policy.vault).toBeUndefined();
+  });
+
+  it("names file, line, column and field for a bad value", () => {
+    const result = parsePolicy(`${MINIMAL}\n[limits]\nmemory_max = "lots"\n`, "policies/x.toml");
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.errors.map(formatPolicyError)).toEqual(['policies/x.toml:6:1: limits.memory_max: memory_max must be a size such as "256M" (units K, M, G)']);
+  });
+
+  it("reports unknown fields, wrong types and missing fields in plain words", () => {
+    const result = parsePolicy('name = "t"\nimage = 3\nnetwork = "internet"\ncolour = "red"\n', "t.toml");
+    if (result.ok) throw new Error("accepted");
+    expect(result.errors.map(formatPolicyError).sort()).toEqual([
+      "t.toml:1:1: command: is required",
+      "t.toml:2:1: image: must be a string",
+      't.toml:3:1: network: must be "none" or "loopback"',
+      "t.toml:4:1: colour: unknown field 'colour'",
+    ]);
+  });
+
+  it("reports TOML syntax errors with their position", () => {
+    const result = parsePolicy('name = "t"\ncommand = [\n', "t.toml");
+    if (result.ok) throw new Error("accepted");
+    expect(result.errors[0]).toMatchObject({ file: "t.toml", line: 3, field: "" });
+    expect(result.errors[0]?.message).toMatch(/^invalid TOML/);
+  });
+
+  it("refuses unknown capabilities and namespaces", () => {
+    const result = parsePolicy(`${MINIMAL}capabilities = ["CAP_SYS_ADMIN"]\nnamespaces = ["pid", "time"]\n`, "t.toml");
+    if (result.ok) throw new Error("accepted");
+    expect(result.errors.map((e) => e.field).sort()).toEqual(["capabilities.0", "namespaces.1"]);
+  });
+});
+
+describe("locateKey", () => {
+  const text = 'name = "x"\n\n[limits]\n  pids_max = 3\n[nesting]\nallowed = true\n';
+  it("finds keys in tables, tables, and falls back to the top", () => {
+    expect(locateKey(text, ["limits", "pids_max"])).toEqual({ line: 4, column: 3 });
+    expect(locateKey(text, ["nesting"])).toEqual({ line: 5, column: 1 });
+    expect(locateKey(text, ["nesting", "max_depth"])).toEqual({ line: 5, column: 1 });
+    expect(locateKey(text, ["name"])).toEqual({ line: 1, column: 1 });
+    expect(locateKey(text, ["nowhere"])).toEqual({ line: 1, column: 1 });
+  });
+});
+
+describe("parsePolicy under 10,000 generated bad policies", () => {
+  const badValue = fc.oneof(
+    fc.integer(),
+    fc.double(),
+    fc.string(),
+    fc.boolean(),
+    fc.array(fc.oneof(fc.string(), fc.integer()), { maxLength: 3 }),
+    fc.constant("-1M"),
+    fc.constant(""),
+  );
+  const toml = (v: unknown): string => (typeof v === "string" ? JSON.stringify(v) : Array.isArray(v) ? `[${v.map(toml).join(", ")}]` : Number.isNaN(v) ? "nan" : String(v));
+  const field = fc.constantFrom("name", "image", "command", "hostname", "network", "capabilities", "namespaces", "env", "user", "colour");
+  const table = fc.constantFrom("limits", "storage", "seccomp", "nesting", "umbilical", "vault", "rlimits", "nonsense");
+  const key = fc.constantFrom("memory_max", "pids_max", "cpu_max", "tmpfs_size", "deny", "allowed", "max_depth", "allow", "folder", "nofile", "x");
+  const garbage = fc.string({ maxLength: 60 });
+  const policyText = fc.oneof(
+    fc.tuple(field, badValue).map(([f, v]) => `${MINIMAL}${f} = ${toml(v)}\n`),
+    fc.tuple(table, key, badValue).map(([t, k, v]) => `${MINIMAL}[${t}]\n${k} = ${toml(v)}\n`),
+    garbage,
+    fc.tuple(garbage, garbage).map(([a, b]) => `${MINIMAL}${a}\n${b}`),
+  );
+
+  it("never throws, and every rejection carries a located message", () => {
+    let rejected = 0;
+    fc.assert(
+      fc.property(policyText, (text) => {
+        const result = parsePolicy(text, "gen.toml");
+        if (result.ok) return true;
+        rejected += 1;
+        return (
+          result.errors.length > 0 &&
+          result.errors.every((e) => e.message.length > 0 && e.line >= 1 && e.column >= 1 && e.file === "gen.toml")
+        );
+      }),
+      { numRuns: 10_000 },
+    );
+    expect(rejected).toBeGreaterThan(9_000);
+  });
+});
