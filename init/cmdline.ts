@@ -11,12 +11,19 @@ const runPath = z
   .regex(/^\/[^\0]*$/, "must be an absolute path")
   .refine((p) => !p.split("/").includes(".."), "must not contain '..'");
 
+const roomList = z
+  .string()
+  .regex(/^([a-z][a-z0-9-]{0,30})(,[a-z][a-z0-9-]{0,30})*$|^$/, "must be room names separated by commas")
+  .transform((s) => (s === "" ? [] : s.split(",")));
+
 export type BootOptions = {
   watchdogSec: number;
   run: string | null;
+  /** Rooms to start at boot; null: the image's /etc/anchor/autostart decides. */
+  autostart: string[] | null;
 };
 
-export const DEFAULT_BOOT_OPTIONS: BootOptions = { watchdogSec: 30, run: null };
+export const DEFAULT_BOOT_OPTIONS: BootOptions = { watchdogSec: 30, run: null, autostart: null };
 
 export type CmdlineProblem = { option: string; value: string; reason: string };
 
@@ -38,6 +45,12 @@ const OPTIONS: Record<string, (value: string, into: BootOptions) => string | nul
     const parsed = runPath.safeParse(value);
     if (!parsed.success) return reasonOf(parsed.error);
     into.run = parsed.data;
+    return null;
+  },
+  autostart: (value, into) => {
+    const parsed = roomList.safeParse(value);
+    if (!parsed.success) return reasonOf(parsed.error);
+    into.autostart = parsed.data;
     return null;
   },
 };

@@ -9,6 +9,7 @@ import { RB } from "../sys/libc.ts";
 import { createLog, fdSink, kmsgSink, type Log, type Sink } from "../sys/log.ts";
 import { listProcesses } from "../sys/procfs.ts";
 import { createBunSpawner } from "../sys/spawn-bun.ts";
+import { createBunToolRunner } from "../sys/tool-bun.ts";
 import { EV_KEY, KEY_POWER, watchInputDevices } from "../sys/evdev.ts";
 import { parseCmdline } from "./cmdline.ts";
 import { guarded, installCrashGuards } from "./guard.ts";
@@ -16,6 +17,7 @@ import { assessHardening, type ReadOnlyFs } from "./hardening.ts";
 import { ESSENTIAL_MOUNTS, mountEssentials } from "./mounts.ts";
 import { loadModulesThenLock } from "./modules.ts";
 import { reapOrphans } from "./reaper.ts";
+import { startRooms } from "./rooms.ts";
 import { runOnce } from "./run.ts";
 import { shutdown } from "./shutdown.ts";
 import { createPowerControl, installSignalHandlers } from "./signals.ts";
@@ -95,7 +97,9 @@ function main(): void {
     options.watchdogSec,
   );
 
-  const spawner = createBunSpawner(ENV);
+  const ownChildren = new Set<number>();
+  const spawner = createBunSpawner(ENV, ownChildren);
+  const tool = createBunToolRunner(ENV, ownChildren);
   const reap = (): void => {
     reapOrphans({ libc, log, processes: () => listProcesses(), isOwnChild: spawner.isOwn, self });
   };
@@ -121,7 +125,10 @@ function main(): void {
   );
   log.info("input.watching", { devices: keyboards });
 
-  if (ANCHOR_TEST_HOOKS) installTestHooks(process, log);
+  const rooms = startRooms({ libc, log, spawner, tool }, options.autostart);
+  if (rooms !== null) setInterval(guarded(log, "rooms.oom", () => rooms.supervisor.checkOom()), 2000);
+
+  if (ANCHOR_TEST_HOOKS) installTestHooks(process, log, rooms);
 
   const uptime = Number.parseFloat((readText("/proc/uptime") ?? "0").split(" ")[0] ?? "0");
   log.info("bay0.ready", {

@@ -1,14 +1,59 @@
+import { constants, mkdirSync, openSync } from "node:fs";
+import { createLineSplitter } from "../sys/lines.ts";
 import type { Log } from "../sys/log.ts";
 import type { SignalTarget } from "./signals.ts";
 import { guarded } from "./guard.ts";
+import type { Rooms } from "./rooms.ts";
+
+/** Test builds only: lines written here drive the rooms, as the umbilical and console will. */
+export const TEST_CONTROL_FIFO = "/run/anchor/test-control";
+
+const mkfifo = (path: string): void => {
+  const result = Bun.spawnSync(["/test/busybox", "mkfifo", "-m", "0600", path]);
+  if (result.exitCode !== 0) throw new Error(`mkfifo ${path} failed`);
+};
+
+/** Runs one control line: "start NAME", "kill ID", "reset ID", "freeze ID", "thaw ID", "spawn PARENT NAME". */
+async function control(rooms: Rooms, log: Log, line: string): Promise<void> {
+  const [verb, first = "", second = ""] = line.trim().split(/\s+/);
+  const { supervisor, policies } = rooms;
+  const policy = (name: string) => policies.get(name);
+  let outcome: { ok: boolean; reason?: string };
+  switch (verb) {
+    case "start": {
+      const p = policy(first);
+      outcome = p ? await supervisor.start(p) : { ok: false, reason: `no policy '${first}'` };
+      break;
+    }
+    case "spawn": {
+      const p = policy(second);
+      outcome = p ? await supervisor.spawnChild(first, p) : { ok: false, reason: `no policy '${second}'` };
+      break;
+    }
+    case "kill":
+      outcome = { ok: await supervisor.kill(first) };
+      break;
+    case "reset":
+      outcome = await supervisor.reset(first);
+      break;
+    case "freeze":
+    case "thaw":
+      outcome = { ok: supervisor.freeze(first, verb === "freeze") };
+      break;
+    default:
+      outcome = { ok: false, reason: `unknown command '${verb}'` };
+  }
+  log.info("test.control", { command: line.trim(), ok: outcome.ok, ...(outcome.reason ? { reason: outcome.reason } : {}) });
+}
 
 /**
- * Faults on demand, compiled only into test builds (ANCHOR_TEST_HOOKS): a
- * release bay0 has no SIGUSR1/SIGUSR2 listeners, so the kernel drops both.
+ * Faults and controls on demand, compiled only into test builds
+ * (ANCHOR_TEST_HOOKS): a release bay0 has no SIGUSR1/SIGUSR2 listeners, so
+ * the kernel drops both, and no control FIFO.
  *   SIGUSR1: throw inside an event handler (must become `bay0.error`).
  *   SIGUSR2: wedge the event loop (the watchdog must reset the machine).
  */
-export function installTestHooks(target: SignalTarget, log: Log): void {
+export function installTestHooks(target: SignalTarget, log: Log, rooms: Rooms | null): void {
   target.on(
     "SIGUSR1",
     guarded(log, "signal:SIGUSR1", () => {
@@ -23,4 +68,21 @@ export function installTestHooks(target: SignalTarget, log: Log): void {
       // Spin: timers, including the watchdog feed, never run again.
     }
   });
+  if (rooms === null) return;
+  try {
+    mkdirSync("/run/anchor", { recursive: true });
+    mkfifo(TEST_CONTROL_FIFO);
+    // Read-write, so the FIFO never reports end-of-file between writers.
+    const fd = openSync(TEST_CONTROL_FIFO, constants.O_RDWR | constants.O_NONBLOCK);
+    let queue = Promise.resolve();
+    const splitter = createLineSplitter((line) => {
+      queue = queue.then(() => control(rooms, log, line)).catch((error: unknown) => log.error("bay0.error", { where: "test-control", error: String(error) }));
+    });
+    void (async () => {
+      for await (const chunk of Bun.file(fd).stream()) splitter.push(chunk);
+    })();
+    log.info("test.control_ready", { fifo: TEST_CONTROL_FIFO });
+  } catch (error) {
+    log.error("bay0.error", { where: "test-control", error: String(error) });
+  }
 }

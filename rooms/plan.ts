@@ -17,6 +17,8 @@ export type RoomPlan = {
   policy: Policy;
   depth: number;
   dirs: {
+    /** Everything of this room's lives below here (one flat directory per room, nested or not). */
+    base: string;
     /** tmpfs of policy.storage.tmpfs_size holding upper/ and work/: every write lands here. */
     scratch: string;
     upper: string;
@@ -40,13 +42,15 @@ export function imageMountPoint(image: string): string {
 /** Plans a room; `parent` is the plan of the room that asked for it (nesting). */
 export function planRoom(policy: Policy, parent: RoomPlan | null = null): RoomPlan {
   const id = parent ? `${parent.id}/${policy.name}` : policy.name;
-  const base = `${ROOMS_RUN_DIR}/${id}`;
+  const flat = id.replaceAll("/", "--");
+  const base = `${ROOMS_RUN_DIR}/${flat}`;
   const node = `${ROOMS_CGROUP}/${id}`;
   return {
     id,
     policy,
     depth: parent ? parent.depth + 1 : 0,
     dirs: {
+      base,
       scratch: `${base}/scratch`,
       upper: `${base}/scratch/upper`,
       work: `${base}/scratch/work`,
@@ -57,6 +61,6 @@ export function planRoom(policy: Policy, parent: RoomPlan | null = null): RoomPl
     // The node holds the limits (and, for nesting, child nodes); the room's
     // own processes live in the leaf, honouring "no internal processes".
     cgroup: { node, leaf: `${node}/room` },
-    containerId: `anchor-${id.replaceAll("/", "--")}`,
+    containerId: `anchor-${flat}`,
   };
 }

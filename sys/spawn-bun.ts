@@ -7,9 +7,12 @@ async function pump(stream: ReadableStream<Uint8Array>, onLine: (line: string) =
   splitter.end();
 }
 
-/** The real spawner: Bun.spawn, whose pidfd-based wait keeps exit statuses exact. */
-export function createBunSpawner(env: Record<string, string>): Spawner {
-  const live = new Set<number>();
+/**
+ * The real spawner: Bun.spawn, whose pidfd-based wait keeps exit statuses
+ * exact. `live` holds the PIDs of every child bay0 started through Bun
+ * (shared with the tool runner), which the orphan reaper must not touch.
+ */
+export function createBunSpawner(env: Record<string, string>, live: Set<number> = new Set()): Spawner {
   return {
     isOwn: (pid) => live.has(pid),
     spawn(argv, onLine): Child {

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { makeEspImage } from "./esp.ts";
+import { listBuiltImages } from "./images.ts";
 import { OVMF, qemuArgs, type BootMedia } from "./qemu.ts";
 
 const OUT = join(import.meta.dir, "..", "out");
@@ -51,5 +52,5 @@ if (cli.data.uefi) {
   media = { kind: "direct", kernel: need(join(OUT, "vmlinuz")), initrd: need(join(OUT, "initramfs.img")), append: cli.data.append };
 }
 process.stdout.write(`boot: starting Anchor OS under QEMU (TCG${cli.data.uefi ? ", OVMF Secure Boot, swtpm" : ""}); Ctrl-A X quits\n`);
-const result = spawnSync("qemu-system-x86_64", qemuArgs({ media, serial: "mon:stdio", ...(tpmSocket ? { tpmSocket } : {}) }), { stdio: "inherit" });
+const result = spawnSync("qemu-system-x86_64", qemuArgs({ media, images: listBuiltImages(join(OUT, "images")), serial: "mon:stdio", ...(tpmSocket ? { tpmSocket } : {}) }), { stdio: "inherit" });
 process.exit(result.status ?? 1);

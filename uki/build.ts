@@ -5,6 +5,7 @@
  *   out/initramfs.img   zstd-compressed cpio: preinit, bay0, its libraries (+ modules for the stock kernel)
  *   out/anchor.efi      the signed Unified Kernel Image (kernel + initramfs + command line + os-release)
  *   out/esp/            an EFI System Partition tree that boots it (EFI/BOOT/BOOTX64.EFI)
+ *   out/images/NAME.squashfs   base images for rooms (attached as disks with serial img-NAME)
  * Options:
  *   --test-hooks        also compile out/test/bay0, bay0 with fault-injection hooks for the tests
  *   --stock-kernel      use Debian's stock kernel (fast fallback; needs modules, weaker hardening)
@@ -20,6 +21,7 @@ import { buildHardenedKernel, kernelCacheKey } from "../kernel/build.ts";
 import { findStockKernel, parseShowDepends, STOCK_MODULES } from "../kernel/stock.ts";
 import { BASE_CMDLINE } from "./cmdline.ts";
 import { writeCpio, type CpioEntry } from "./cpio.ts";
+import { buildMinimalImage } from "./images.ts";
 import { hostFile, osRelease, parseLdd, skeleton } from "./initramfs.ts";
 import { sign, signingKey } from "./sign.ts";
 import { progress, runStep, type Step } from "./steps.ts";
@@ -28,6 +30,11 @@ import { assembleUki, STUB } from "./uki.ts";
 const ROOT = join(import.meta.dir, "..");
 const RUNTIME_DIRS = ["init", "sys", "rooms", "vault", "courier", "policies"];
 const ZSTD_LEVEL = "-19";
+const CRUN = "/usr/bin/crun";
+const SECCOMP_PROFILE = "/usr/share/containers/seccomp.json";
+const POLICY_DIR = join(ROOT, "policies");
+/** Rooms bay0 starts at boot unless anchor.autostart= says otherwise. */
+const AUTOSTART = ["web", "work"];
 
 const cliSchema = z.array(z.string()).transform((args, ctx) => {
   const parsed = { testHooks: false, stockKernel: false, keys: null as string | null, out: join(ROOT, "out") };
@@ -62,6 +69,7 @@ const paths = {
   cpio: join(WORK, "initramfs.cpio"),
   unsignedUki: join(WORK, "anchor-unsigned.efi"),
   testBay0: join(OUT, "test", "bay0"),
+  minimalImage: join(OUT, "images", "minimal.squashfs"),
 };
 
 function sh(step: string, argv: string[]): string {
@@ -97,6 +105,13 @@ const bay0Inputs = { files: [...sourceFiles(RUNTIME_DIRS), join(ROOT, "package-l
 
 function compileBay0(outfile: string, hooks: boolean): void {
   sh("bay0", [process.execPath, "build", "--compile", "--minify", "--bytecode", "--define", `ANCHOR_TEST_HOOKS=${hooks}`, join(ROOT, "init", "main.ts"), "--outfile", outfile]);
+}
+
+function policyFiles(): string[] {
+  return readdirSync(POLICY_DIR)
+    .filter((f) => f.endsWith(".toml"))
+    .sort()
+    .map((f) => join(POLICY_DIR, f));
 }
 
 function stockModules(): string[] {
@@ -145,16 +160,23 @@ const steps: Step[] = [
   },
   {
     name: "initramfs",
-    inputs: { files: [paths.preinit, paths.bay0], values: [stock?.version ?? "hardened", version, ZSTD_LEVEL, ...STOCK_MODULES] },
+    inputs: {
+      files: [paths.preinit, paths.bay0, CRUN, SECCOMP_PROFILE, ...policyFiles()],
+      values: [stock?.version ?? "hardened", version, ZSTD_LEVEL, ...STOCK_MODULES, ...AUTOSTART],
+    },
     outputs: [paths.initramfs],
     run: () => {
-      const libraries = parseLdd(sh("initramfs", ["ldd", paths.bay0]));
+      const libraries = [...new Set([paths.bay0, CRUN].flatMap((bin) => parseLdd(sh("initramfs", ["ldd", bin]))))].sort();
       const modules = stockModules();
       progress("initramfs", `${libraries.length} libraries, ${modules.length} modules`);
       const entries: CpioEntry[] = [
         ...skeleton(),
         hostFile(paths.preinit, 0o755, "init"),
         hostFile(paths.bay0, 0o755, "sbin/bay0"),
+        hostFile(CRUN, 0o755, "usr/bin/crun"),
+        hostFile(SECCOMP_PROFILE, 0o644, "etc/anchor/seccomp.json"),
+        ...policyFiles().map((file) => hostFile(file, 0o644, `etc/anchor/policies/${file.split("/").pop() ?? ""}`)),
+        { kind: "file", path: "etc/anchor/autostart", mode: 0o644, data: Buffer.from(`${AUTOSTART.join("\n")}\n`) },
         ...libraries.map((lib) => hostFile(lib)),
         ...modules.map((m) => hostFile(m, 0o644)),
         ...(modules.length > 0
@@ -166,6 +188,12 @@ const steps: Step[] = [
       progress("initramfs", `compressing with zstd ${ZSTD_LEVEL} (about a minute on 2 cores)`);
       sh("initramfs", ["zstd", ZSTD_LEVEL, "-T0", "-q", "-f", "--check", paths.cpio, "-o", paths.initramfs]);
     },
+  },
+  {
+    name: "images",
+    inputs: { files: ["/bin/busybox", join(ROOT, "uki", "images.ts")], values: [] },
+    outputs: [paths.minimalImage],
+    run: () => buildMinimalImage(paths.minimalImage),
   },
   {
     name: "uki",

@@ -25,6 +25,8 @@ export type QemuBoot = {
   /** Exit instead of rebooting (tests tell a reset from a power-off this way). */
   noReboot?: boolean;
   qmpSocket?: string;
+  /** Base images, attached read-only as virtio disks with serial img-NAME (what bay0 looks for). */
+  images?: { name: string; file: string }[];
   /** A swtpm control socket: adds a TPM 2.0 (TIS). */
   tpmSocket?: string;
   /** Serial console target, e.g. "stdio" or "mon:stdio". */
@@ -57,6 +59,10 @@ export function qemuArgs(boot: QemuBoot): string[] {
     ...(boot.serial.startsWith("mon:") ? [] : ["-monitor", "none"]),
     "-serial", boot.serial,
     ...mediaArgs(boot.media),
+    ...(boot.images ?? []).flatMap((image, i) => [
+      "-drive", `if=none,id=img${i},format=raw,readonly=on,file=${image.file}`,
+      "-device", `virtio-blk-pci,drive=img${i},serial=img-${image.name}`,
+    ]),
     "-device", "i6300esb",
     "-action", `watchdog=${boot.watchdogAction ?? "reset"}`,
     ...(boot.noReboot ? ["-no-reboot"] : []),

@@ -56,6 +56,31 @@ export function mergeSbat(stubSbat: string, version: string, generation = 1): st
   return `${[...lines, `anchor,${generation},Anchor OS,anchor,${version},https://anchor-os.invalid/sbat`].join("\n")}\n`;
 }
 
+/**
+ * objcopy stamps PE images with the current time (and a checksum over it),
+ * and Debian's binutils has no switch to stop it: zero the timestamp and
+ * recompute the checksum, so the same inputs give the same UKI bytes.
+ */
+export function normalizePeHeader(image: Uint8Array): Uint8Array {
+  const view = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  const pe = view.getUint32(0x3c, true);
+  if (view.getUint32(pe, true) !== 0x00004550) throw new Error("not a PE image (no PE signature)");
+  const checksumAt = pe + 24 + 64;
+  view.setUint32(pe + 8, 0, true);
+  view.setUint32(checksumAt, 0, true);
+  let sum = 0;
+  for (let i = 0; i + 1 < image.length; i += 2) {
+    sum += view.getUint16(i, true);
+    sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
+  }
+  if (image.length % 2 === 1) {
+    sum += image[image.length - 1] ?? 0;
+    sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
+  }
+  view.setUint32(checksumAt, ((sum & 0xffff) + image.length) >>> 0, true);
+  return image;
+}
+
 export type UkiInputs = { vmlinuz: string; initramfs: string; cmdline: string; osRelease: string; version: string };
 
 function objtool(argv: string[]): string {
@@ -84,6 +109,7 @@ export function assembleUki(inputs: UkiInputs, output: string): void {
       { name: ".initrd", file: inputs.initramfs },
     ].map((s) => ({ ...s, size: statSync(s.file).size }));
     objtool(["objcopy", ...ukiObjcopyArgs(parseObjdumpSections(objtool(["objdump", "-h", STUB])), sections, STUB, output)]);
+    writeFileSync(output, normalizePeHeader(readFileSync(output)));
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

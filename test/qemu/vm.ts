@@ -3,6 +3,7 @@ import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readF
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeCpio, type CpioEntry } from "../../uki/cpio.ts";
+import { listBuiltImages } from "../../uki/images.ts";
 import { OVMF, qemuArgs, type BootMedia, type QemuBoot } from "../../uki/qemu.ts";
 import { Qmp } from "./qmp.ts";
 
@@ -26,6 +27,8 @@ export type VmOptions = Pick<QemuBoot, "memoryMb" | "watchdogAction" | "noReboot
   initrd?: string;
   /** Attach a fresh swtpm TPM 2.0. */
   tpm?: boolean;
+  /** Base image disks (default: every image in out/images/). */
+  images?: { name: string; file: string }[];
 };
 
 async function startSwtpm(dir: string): Promise<{ socket: string; process: ChildProcess }> {
@@ -105,7 +108,8 @@ export class Vm {
     }
     const tpm = options.tpm ? await startSwtpm(join(scratch, "tpm")) : null;
     const qmpSocket = join(scratch, "qmp.sock");
-    const args = qemuArgs({ ...options, media, serial: "stdio", qmpSocket, ...(tpm ? { tpmSocket: tpm.socket } : {}) });
+    const images = options.images ?? listBuiltImages(join(OUT, "images"));
+    const args = qemuArgs({ ...options, media, images, serial: "stdio", qmpSocket, ...(tpm ? { tpmSocket: tpm.socket } : {}) });
     const startedMs = performance.now();
     const proc = spawn("qemu-system-x86_64", args, { stdio: ["ignore", "pipe", "pipe"] });
     const qmp = await Qmp.connect(qmpSocket);

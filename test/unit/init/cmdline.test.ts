@@ -18,7 +18,7 @@ describe("parseCmdline", () => {
   it("reads valid options", () => {
     const { options, problems } = parseCmdline("anchor.watchdog_sec=10 anchor.run=/test/probe.sh");
     expect(problems).toEqual([]);
-    expect(options).toEqual({ watchdogSec: 10, run: "/test/probe.sh" });
+    expect(options).toEqual({ watchdogSec: 10, run: "/test/probe.sh", autostart: null });
   });
 
   it.each([
@@ -30,6 +30,8 @@ describe("parseCmdline", () => {
     ["anchor.run=relative/path", "anchor.run", /absolute path/],
     ["anchor.run=/test/../etc/x", "anchor.run", /'\.\.'/],
     ["anchor.nonsense=1", "anchor.nonsense", /unknown option/],
+    ["anchor.autostart=web,,work", "anchor.autostart", /room names/],
+    ["anchor.autostart=Web", "anchor.autostart", /room names/],
   ])("rejects %s naming the option and keeps the default", (line, option, reason) => {
     const { options, problems } = parseCmdline(`quiet ${line}`);
     expect(options).toEqual(DEFAULT_BOOT_OPTIONS);
@@ -38,9 +40,14 @@ describe("parseCmdline", () => {
     expect(problems[0]?.reason).toMatch(reason);
   });
 
+  it("reads the autostart list, and an empty one", () => {
+    expect(parseCmdline("anchor.autostart=web,work").options.autostart).toEqual(["web", "work"]);
+    expect(parseCmdline("anchor.autostart=").options.autostart).toEqual([]);
+  });
+
   it("keeps good options when another one is bad", () => {
     const { options, problems } = parseCmdline("anchor.watchdog_sec=x anchor.run=/bin/true");
-    expect(options).toEqual({ watchdogSec: 30, run: "/bin/true" });
+    expect(options).toEqual({ watchdogSec: 30, run: "/bin/true", autostart: null });
     expect(problems.map((p) => p.option)).toEqual(["anchor.watchdog_sec"]);
   });
 });

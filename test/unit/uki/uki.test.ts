@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mergeSbat, parseObjdumpSections, ukiObjcopyArgs } from "../../../uki/uki.ts";
+import { mergeSbat, normalizePeHeader, parseObjdumpSections, ukiObjcopyArgs } from "../../../uki/uki.ts";
 
 const OBJDUMP = `
 /usr/lib/systemd/boot/efi/linuxx64.efi.stub:     file format pei-x86-64
@@ -56,5 +56,26 @@ describe("mergeSbat", () => {
       "systemd,1,The systemd Developers,systemd,252,https://systemd.io/",
       "anchor,1,Anchor OS,anchor,0.1.0,https://anchor-os.invalid/sbat",
     ]);
+  });
+});
+
+describe("normalizePeHeader", () => {
+  it("zeroes the PE timestamp and sets a checksum that depends only on the content", () => {
+    const image = new Uint8Array(0x200);
+    const view = new DataView(image.buffer);
+    view.setUint32(0x3c, 0x80, true);
+    view.setUint32(0x80, 0x00004550, true);
+    view.setUint32(0x88, 0x12345678, true);
+    image[0x1ff] = 7;
+    const a = normalizePeHeader(image.slice());
+    view.setUint32(0x88, 0x9abcdef0, true);
+    const b = normalizePeHeader(image.slice());
+    expect(new DataView(a.buffer).getUint32(0x88, true)).toBe(0);
+    expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
+    expect(new DataView(a.buffer).getUint32(0x80 + 88, true)).toBeGreaterThan(0x200);
+  });
+
+  it("refuses what is not a PE image", () => {
+    expect(() => normalizePeHeader(new Uint8Array(0x100))).toThrow(/not a PE image/);
   });
 });

@@ -1,0 +1,97 @@
+/**
+ * Wires bay0's rooms at boot: loads the image's policies, mounts the base
+ * images, starts the autostart rooms. Policy and image problems are logged
+ * and skip only what they concern.
+ */
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { loadPolicies } from "../policies/load.ts";
+import type { Policy } from "../policies/schema.ts";
+import type { CgroupFs } from "../rooms/cgroup.ts";
+import { discoverImageDisks, mountImage, type ImageFs } from "../rooms/images.ts";
+import type { RootfsFs } from "../rooms/rootfs.ts";
+import { containersProfileSchema } from "../rooms/seccomp.ts";
+import { RoomSupervisor } from "../rooms/supervisor.ts";
+import type { Libc } from "../sys/libc.ts";
+import type { Log } from "../sys/log.ts";
+import type { Spawner } from "../sys/spawn.ts";
+import type { ToolRunner } from "../sys/tool.ts";
+
+export const POLICY_DIR = "/etc/anchor/policies";
+export const AUTOSTART_FILE = "/etc/anchor/autostart";
+export const SECCOMP_PROFILE = "/etc/anchor/seccomp.json";
+
+const readOrNull = (path: string): string | null => {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return null;
+  }
+};
+
+const cgroupFs: CgroupFs = {
+  mkdir: (path) => mkdirSync(path, { recursive: true }),
+  write: (path, value) => writeFileSync(path, value),
+  read: readOrNull,
+  rmdir: (path) => rmdirSync(path),
+};
+
+const rootfsFs: RootfsFs = {
+  mkdir: (path) => mkdirSync(path, { recursive: true, mode: 0o700 }),
+  chown: (path, uid, gid) => chownSync(path, uid, gid),
+  writeFile: (path, text) => writeFileSync(path, text),
+  remove: (path) => rmSync(path, { recursive: true, force: true }),
+};
+
+const imageFs: ImageFs = {
+  list: (dir) => (existsSync(dir) ? readdirSync(dir) : []),
+  read: readOrNull,
+  mkdir: (path) => mkdirSync(path, { recursive: true }),
+};
+
+export type Rooms = { supervisor: RoomSupervisor; policies: Map<string, Policy> };
+
+export function startRooms(deps: { libc: Libc; log: Log; spawner: Spawner; tool: ToolRunner }, autostart: string[] | null): Rooms | null {
+  const { libc, log } = deps;
+  const files = imageFs.list(POLICY_DIR).filter((f) => f.endsWith(".toml")).map((f) => ({ path: `${POLICY_DIR}/${f}`, text: readOrNull(`${POLICY_DIR}/${f}`) ?? "" }));
+  const { policies, rejected } = loadPolicies(files);
+  for (const error of rejected) log.error("policy.rejected", error);
+  log.info("policy.loaded", { policies: [...policies.keys()] });
+
+  const profile = containersProfileSchema.safeParse(JSON.parse(readOrNull(SECCOMP_PROFILE) ?? "null"));
+  if (!profile.success) {
+    log.error("rooms.unavailable", { reason: `seccomp profile ${SECCOMP_PROFILE} is missing or invalid` });
+    return null;
+  }
+
+  const images = new Set<string>();
+  for (const [name, device] of discoverImageDisks(imageFs)) {
+    const error = mountImage(libc, imageFs, name, device);
+    if (error === null) {
+      images.add(name);
+      log.info("image.mounted", { image: name, device });
+    } else log.error("image.failed", { image: name, device, error });
+  }
+
+  const supervisor = new RoomSupervisor({
+    ...deps,
+    cgroupFs,
+    rootfsFs,
+    seccompProfile: profile.data,
+    images: () => images,
+    now: () => performance.now(),
+    sleep: (ms) => Bun.sleep(ms),
+  });
+
+  const names = autostart ?? (readOrNull(AUTOSTART_FILE) ?? "").split(/\s+/).filter((n) => n !== "");
+  void (async () => {
+    for (const name of names) {
+      const policy = policies.get(name);
+      if (!policy) {
+        log.error("room.failed", { room: name, reason: `no valid policy named '${name}'` });
+        continue;
+      }
+      await supervisor.start(policy);
+    }
+  })();
+  return { supervisor, policies };
+}

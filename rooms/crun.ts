@@ -1,0 +1,22 @@
+import type { Child, ChildStream, Spawner } from "../sys/spawn.ts";
+import type { ToolRunner } from "../sys/tool.ts";
+import type { RoomPlan } from "./plan.ts";
+
+/** crun's state directory: on /run, so it is gone with every reboot. */
+export const CRUN_ROOT = "/run/crun";
+
+/**
+ * Runs the room's container in the foreground: crun creates the namespaces
+ * (clone3 into the room's cgroup), pivots into the room's root, applies
+ * seccomp, then execs the command; it exits with the command's status.
+ * The room's stdout and stderr come back on crun's.
+ */
+export function crunRun(spawner: Spawner, plan: RoomPlan, onLine: (stream: ChildStream, line: string) => void): Child {
+  return spawner.spawn(["crun", "--root", CRUN_ROOT, "run", "--bundle", plan.dirs.bundle, plan.containerId], onLine);
+}
+
+/** Forgets a stopped (or killed) container's state. */
+export async function crunDelete(tool: ToolRunner, plan: RoomPlan): Promise<string | null> {
+  const result = await tool(["crun", "--root", CRUN_ROOT, "delete", "--force", plan.containerId]);
+  return result.status === 0 ? null : result.stderr.trim();
+}

@@ -1,0 +1,63 @@
+/**
+ * Base images for rooms: read-only squashfs files in out/images/. Every
+ * file is owned by the first uid of the rooms' user-namespace range
+ * (ROOM_ID_MAP), which a room sees as its own root.
+ */
+import { spawnSync } from "node:child_process";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ROOM_ID_MAP } from "../rooms/plan.ts";
+
+function run(argv: string[], what: string): string {
+  const result = spawnSync(argv[0] ?? "", argv.slice(1), { encoding: "utf8", maxBuffer: 16 << 20 });
+  if (result.status !== 0) throw new Error(`${what}: ${argv.join(" ")} failed: ${result.stderr || result.error?.message}`);
+  return result.stdout;
+}
+
+/** Packs a directory tree into a reproducible squashfs owned by the rooms' root. */
+export function packSquashfs(tree: string, output: string): void {
+  run(
+    ["mksquashfs", tree, output, "-noappend", "-comp", "zstd", "-all-time", "0", "-mkfs-time", "0",
+      "-force-uid", String(ROOM_ID_MAP.hostId), "-force-gid", String(ROOM_ID_MAP.hostId), "-quiet", "-no-progress"],
+    "mksquashfs",
+  );
+}
+
+/** The minimal image: Debian's busybox-static and nothing else. */
+export function buildMinimalImage(output: string, busybox = "/bin/busybox"): void {
+  const tree = mkdtempSync(join(tmpdir(), "anchor-minimal-"));
+  try {
+    chmodSync(tree, 0o755);
+    for (const dir of ["bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "run", "root", "home", "var", "tmp"]) {
+      mkdirSync(join(tree, dir), { recursive: true, mode: 0o755 });
+    }
+    chmodSync(join(tree, "tmp"), 0o1777);
+    copyFileSync(busybox, join(tree, "bin", "busybox"));
+    chmodSync(join(tree, "bin", "busybox"), 0o755);
+    for (const applet of run([busybox, "--list-full"], "busybox").split("\n").filter((l) => l !== "")) {
+      if (applet === "bin/busybox") continue;
+      const depth = applet.split("/").length - 1;
+      symlinkSync(`${"../".repeat(depth)}bin/busybox`, join(tree, applet));
+    }
+    writeFileSync(join(tree, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n");
+    writeFileSync(join(tree, "etc", "group"), "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n");
+    packSquashfs(tree, output);
+  } finally {
+    rmSync(tree, { recursive: true, force: true });
+  }
+}
+
+/** The built base images in `dir` (out/images), as QEMU disk attachments. */
+export function listBuiltImages(dir: string): { name: string; file: string }[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => n.endsWith(".squashfs"))
+    .sort()
+    .map((n) => ({ name: n.replace(/\.squashfs$/, ""), file: join(dir, n) }));
+}
