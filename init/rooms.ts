@@ -36,7 +36,8 @@ const cgroupFs: CgroupFs = {
 };
 
 const rootfsFs: RootfsFs = {
-  mkdir: (path) => mkdirSync(path, { recursive: true, mode: 0o700 }),
+  // Traversable (not readable) by others: crun resolves the room's root from inside its user namespace.
+  mkdir: (path) => mkdirSync(path, { recursive: true, mode: 0o711 }),
   chown: (path, uid, gid) => chownSync(path, uid, gid),
   writeFile: (path, text) => writeFileSync(path, text),
   remove: (path) => rmSync(path, { recursive: true, force: true }),

@@ -55,11 +55,6 @@ export const MASKED_PATHS = [
 ];
 export const READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
-const AF_INET = 2;
-const AF_INET6 = 10;
-const AF_PACKET = 17;
-const EAFNOSUPPORT = 97;
-
 const MB = 1024 * 1024;
 const CPU_PERIOD_US = 100_000;
 
@@ -81,18 +76,6 @@ export function ociConfig(plan: RoomPlan, profile: ContainersProfile): OciConfig
   const { policy } = plan;
   const caps = [...policy.capabilities];
   const seccomp = buildSeccomp(profile, caps, policy.seccomp.deny);
-  if (policy.network === "none") {
-    // No sockets that could reach a network at all, not even loopback.
-    seccomp.syscalls.push({
-      names: ["socket"],
-      action: "SCMP_ACT_ERRNO",
-      errnoRet: EAFNOSUPPORT,
-      args: [{ index: 0, value: AF_INET, op: "SCMP_CMP_EQ" }],
-    });
-    for (const family of [AF_INET6, AF_PACKET]) {
-      seccomp.syscalls.push({ names: ["socket"], action: "SCMP_ACT_ERRNO", errnoRet: EAFNOSUPPORT, args: [{ index: 0, value: family, op: "SCMP_CMP_EQ" }] });
-    }
-  }
   const home = policy.user.uid === 0 ? "/root" : "/tmp";
   const env = {
     PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",

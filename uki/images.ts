@@ -24,8 +24,11 @@ export function packSquashfs(tree: string, output: string): void {
   );
 }
 
-/** The minimal image: Debian's busybox-static and nothing else. */
-export function buildMinimalImage(output: string, busybox = "/bin/busybox"): void {
+/** A file to add to an image tree: `path` inside the image, content from the host's `source`. */
+export type ExtraFile = { path: string; source: string; mode: number };
+
+/** The minimal image: Debian's busybox-static and nothing else (tests add their probes as `extra`). */
+export function buildMinimalImage(output: string, extra: ExtraFile[] = [], busybox = "/bin/busybox"): void {
   const tree = mkdtempSync(join(tmpdir(), "anchor-minimal-"));
   try {
     chmodSync(tree, 0o755);
@@ -42,6 +45,11 @@ export function buildMinimalImage(output: string, busybox = "/bin/busybox"): voi
     }
     writeFileSync(join(tree, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n");
     writeFileSync(join(tree, "etc", "group"), "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n");
+    for (const file of extra) {
+      mkdirSync(join(tree, file.path, ".."), { recursive: true });
+      copyFileSync(file.source, join(tree, file.path));
+      chmodSync(join(tree, file.path), file.mode);
+    }
     packSquashfs(tree, output);
   } finally {
     rmSync(tree, { recursive: true, force: true });

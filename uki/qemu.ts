@@ -27,6 +27,8 @@ export type QemuBoot = {
   qmpSocket?: string;
   /** Base images, attached read-only as virtio disks with serial img-NAME (what bay0 looks for). */
   images?: { name: string; file: string }[];
+  /** A host socket wired to a virtio-serial port named "anchor.test" (tests drive the guest through it). */
+  testPortSocket?: string;
   /** A swtpm control socket: adds a TPM 2.0 (TIS). */
   tpmSocket?: string;
   /** Serial console target, e.g. "stdio" or "mon:stdio". */
@@ -63,6 +65,13 @@ export function qemuArgs(boot: QemuBoot): string[] {
       "-drive", `if=none,id=img${i},format=raw,readonly=on,file=${image.file}`,
       "-device", `virtio-blk-pci,drive=img${i},serial=img-${image.name}`,
     ]),
+    ...(boot.testPortSocket
+      ? [
+          "-device", "virtio-serial-pci",
+          "-chardev", `socket,id=testport,path=${boot.testPortSocket},server=on,wait=off`,
+          "-device", "virtserialport,chardev=testport,name=anchor.test",
+        ]
+      : []),
     "-device", "i6300esb",
     "-action", `watchdog=${boot.watchdogAction ?? "reset"}`,
     ...(boot.noReboot ? ["-no-reboot"] : []),

@@ -24,7 +24,7 @@ done
 echo "orphans-started=$i"
 sleep 4
 echo "orphan-zombies=$(cat /proc/[0-9]*/stat 2>/dev/null | awk '$3 == "Z" && $4 == 1' | wc -l)"
-echo "orphans-left=$(cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(sleep)"' | wc -l)"
+echo "orphans-left=$(cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(sleep)" && $4 == 1' | wc -l)"
 kill -USR1 1
 sleep 1
 echo "probe-done"

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeCpio, type CpioEntry } from "../../uki/cpio.ts";
@@ -29,6 +30,8 @@ export type VmOptions = Pick<QemuBoot, "memoryMb" | "watchdogAction" | "noReboot
   tpm?: boolean;
   /** Base image disks (default: every image in out/images/). */
   images?: { name: string; file: string }[];
+  /** Add the "anchor.test" virtio-serial port; `send()` writes lines to it. */
+  testPort?: boolean;
 };
 
 async function startSwtpm(dir: string): Promise<{ socket: string; process: ChildProcess }> {
@@ -65,6 +68,7 @@ export class Vm {
   private readonly listeners = new Set<() => void>();
   private readonly scratch: string;
   private partial = "";
+  private testPort: Socket | null = null;
 
   private constructor(
     readonly qmp: Qmp,
@@ -109,11 +113,27 @@ export class Vm {
     const tpm = options.tpm ? await startSwtpm(join(scratch, "tpm")) : null;
     const qmpSocket = join(scratch, "qmp.sock");
     const images = options.images ?? listBuiltImages(join(OUT, "images"));
-    const args = qemuArgs({ ...options, media, images, serial: "stdio", qmpSocket, ...(tpm ? { tpmSocket: tpm.socket } : {}) });
+    const testPortSocket = options.testPort ? join(scratch, "test-port.sock") : undefined;
+    const args = qemuArgs({
+      ...options,
+      media,
+      images,
+      serial: "stdio",
+      qmpSocket,
+      ...(tpm ? { tpmSocket: tpm.socket } : {}),
+      ...(testPortSocket ? { testPortSocket } : {}),
+    });
     const startedMs = performance.now();
     const proc = spawn("qemu-system-x86_64", args, { stdio: ["ignore", "pipe", "pipe"] });
     const qmp = await Qmp.connect(qmpSocket);
-    return new Vm(qmp, scratch, proc, logFile, startedMs, tpm?.process ?? null);
+    const vm = new Vm(qmp, scratch, proc, logFile, startedMs, tpm?.process ?? null);
+    if (testPortSocket) {
+      vm.testPort = await new Promise<Socket>((resolve, reject) => {
+        const socket = connect(testPortSocket, () => resolve(socket));
+        socket.once("error", reject);
+      });
+    }
+    return vm;
   }
 
   /** Resolves with the first record matching (already seen or future); rejects on timeout or VM exit. */
@@ -176,6 +196,12 @@ export class Vm {
     }
   }
 
+  /** Writes one line to the guest's "anchor.test" port. */
+  send(line: string): void {
+    if (!this.testPort) throw new Error("VM booted without testPort");
+    this.testPort.write(`${line}\n`);
+  }
+
   sendKeys(keys: string[]): Promise<unknown> {
     return this.qmp.command("send-key", { keys: keys.map((k) => ({ type: "qcode", data: k })) });
   }
@@ -195,6 +221,7 @@ export class Vm {
       await this.waitForExit(10_000).catch(() => this.process.kill("SIGKILL"));
     }
     this.qmp.close();
+    this.testPort?.destroy();
     this.swtpm?.kill();
     rmSync(this.scratch, { recursive: true, force: true });
   }

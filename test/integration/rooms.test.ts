@@ -1,0 +1,141 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { listBuiltImages } from "../../uki/images.ts";
+import { testOverlay } from "../qemu/overlay.ts";
+import { probeImage } from "../qemu/probe-image.ts";
+import { OUT, Vm, type Record } from "../qemu/vm.ts";
+import { BOOT_TIMEOUT_MS } from "./helpers.ts";
+import { join } from "node:path";
+
+const ROOM_MS = 60_000;
+
+/** One boot for all room tests: web and work autostart; the tests start the rest through the test port. */
+describe("rooms", () => {
+  let vm: Vm;
+
+  beforeAll(async () => {
+    vm = await Vm.boot({
+      name: "rooms",
+      noReboot: true,
+      memoryMb: 1536,
+      testPort: true,
+      overlay: testOverlay({ roomPolicies: true }),
+      images: [...listBuiltImages(join(OUT, "images")), probeImage()],
+      append: ["anchor.run=/test/forward.sh"],
+    });
+    await vm.waitFor("bay0.ready", BOOT_TIMEOUT_MS);
+    await vm.waitFor("run.output", BOOT_TIMEOUT_MS, (r) => String(r.line).startsWith("forwarding"));
+  }, BOOT_TIMEOUT_MS + 30_000);
+  afterAll(async () => {
+    await vm?.stop();
+  });
+
+  const control = async (command: string): Promise<Record> => {
+    const seen = vm.records.filter((r) => r.event === "test.control").length;
+    vm.send(command);
+    const deadline = Date.now() + ROOM_MS;
+    for (;;) {
+      const done = vm.records.filter((r) => r.event === "test.control");
+      if (done.length > seen) {
+        const record = done.find((r, i) => i >= seen && r.command === command);
+        if (record) return record;
+      }
+      if (Date.now() > deadline) throw new Error(`no answer to '${command}'; serial log: ${vm.logFile}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const outputOf = (room: string): string[] => vm.records.filter((r) => r.event === "room.output" && r.room === room).map((r) => String(r.line));
+  const waitOutput = (room: string, pattern: RegExp) => vm.waitFor("room.output", ROOM_MS, (r) => r.room === room && pattern.test(String(r.line)));
+
+  it("starts the autostart rooms web and work from the image's policies", async () => {
+    for (const room of ["web", "work"]) {
+      const started = await vm.waitFor("room.started", ROOM_MS, (r) => r.room === room);
+      expect(started.spawn_ms).toBeGreaterThan(0);
+      await waitOutput(room, new RegExp(`${room} room ready`));
+    }
+  });
+
+  it("rejects a broken policy naming file and line, and loads the others", async () => {
+    const rejected = await vm.waitFor("policy.rejected", 0);
+    expect(rejected).toMatchObject({ file: "/etc/anchor/policies/broken.toml", line: 6, field: "limits.pids_max" });
+    const loaded = await vm.waitFor("policy.loaded", 0);
+    expect(loaded.policies).toEqual(expect.arrayContaining(["web", "work", "escape"]));
+  });
+
+  it("blocks every attempt of the escape catalogue", async () => {
+    expect((await control("start escape")).ok).toBe(true);
+    await vm.waitFor("room.exited", ROOM_MS, (r) => r.room === "escape");
+    const lines = outputOf("escape");
+    const attempts = lines.filter((l) => l.startsWith("attempt "));
+    expect(attempts.length).toBeGreaterThanOrEqual(30);
+    expect(attempts.filter((l) => !/ blocked /.test(l))).toEqual([]);
+  });
+
+  it("caps a fork bomb with pids.max while bay0 and the sibling rooms keep working", async () => {
+    expect((await control("start bomb")).ok).toBe(true);
+    await waitOutput("bomb", /can't fork|Resource temporarily unavailable/);
+    expect((await control("start peek")).ok).toBe(true);
+    await waitOutput("peek", /peek-sees/);
+    expect((await control("kill bomb")).ok).toBe(true);
+    await vm.waitFor("room.killed", ROOM_MS, (r) => r.room === "bomb");
+    expect(vm.records.some((r) => r.event === "room.exited" && (r.room === "web" || r.room === "work"))).toBe(false);
+  });
+
+  it("OOM-kills a memory hog inside its room only", async () => {
+    expect((await control("start hog")).ok).toBe(true);
+    const oom = await vm.waitFor("room.oom", ROOM_MS, (r) => r.room === "hog");
+    expect(oom.oom_kills).toBeGreaterThanOrEqual(1);
+    await waitOutput("hog", /hog-status=/);
+    expect(outputOf("hog")).not.toContain("hog-survived");
+    expect((await control("kill hog")).ok).toBe(true);
+  });
+
+  it("gives ENOSPC when a room fills its writable layer, inside only", async () => {
+    expect((await control("start filler")).ok).toBe(true);
+    await waitOutput("filler", /filler-status=/);
+    expect(outputOf("filler").join("\n")).toMatch(/No space left on device/);
+    expect((await control("kill filler")).ok).toBe(true);
+  });
+
+  it("forgets a room's writes on reset, and no other room ever saw them", async () => {
+    expect((await control("start amnesia")).ok).toBe(true);
+    await waitOutput("amnesia", /amnesia-fresh/);
+    expect(outputOf("peek")).toContain("peek-sees-nothing");
+    const reset = await control("reset amnesia");
+    expect(reset.ok).toBe(true);
+    const done = await vm.waitFor("room.reset", ROOM_MS, (r) => r.room === "amnesia");
+    expect(done.reset_ms).toBeGreaterThan(0);
+    await vm.waitFor("room.output", ROOM_MS, (r) => r.room === "amnesia" && r.hostMs > done.hostMs);
+    expect(outputOf("amnesia").filter((l) => l === "amnesia-fresh")).toHaveLength(2);
+    expect(outputOf("amnesia")).not.toContain("amnesia-secret-survived");
+  });
+
+  it("refuses a child wider than its parent, with the reason", async () => {
+    const answer = await control("spawn work wide");
+    expect(answer.ok).toBe(false);
+    expect(String(answer.reason)).toMatch(/limits.memory_max: .* exceeds the parent's/);
+    expect(vm.records.some((r) => r.event === "room.refused" && r.room === "work/wide")).toBe(true);
+  });
+
+  it("nests five levels deep, refuses a sixth, and a killed parent takes its children", async () => {
+    expect((await control("start n5")).ok).toBe(true);
+    let parent = "n5";
+    for (const name of ["n4", "n3", "n2", "n1", "n0"]) {
+      const answer = await control(`spawn ${parent} ${name}`);
+      expect(answer.ok, String(answer.reason)).toBe(true);
+      parent = `${parent}/${name}`;
+    }
+    const tooDeep = await control(`spawn ${parent} n0`);
+    expect(tooDeep.ok).toBe(false);
+    expect(String(tooDeep.reason)).toMatch(/depth 6 is deeper than the maximum of 5/);
+    expect((await control("kill n5")).ok).toBe(true);
+    const killed = vm.records.filter((r) => r.event === "room.killed" && String(r.room).startsWith("n5")).map((r) => r.room);
+    expect(killed.sort()).toEqual(["n5", "n5/n4", "n5/n4/n3", "n5/n4/n3/n2", "n5/n4/n3/n2/n1", "n5/n4/n3/n2/n1/n0"]);
+  });
+
+  it("freezes and thaws a room", async () => {
+    expect((await control("freeze web")).ok).toBe(true);
+    await vm.waitFor("room.frozen", ROOM_MS, (r) => r.room === "web");
+    expect((await control("thaw web")).ok).toBe(true);
+    await vm.waitFor("room.thawed", ROOM_MS, (r) => r.room === "web");
+  });
+});
