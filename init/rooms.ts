@@ -7,7 +7,7 @@ import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync,
 import { loadPolicies } from "../policies/load.ts";
 import type { Policy } from "../policies/schema.ts";
 import type { CgroupFs } from "../rooms/cgroup.ts";
-import { discoverImageDisks, mountImage, type ImageFs } from "../rooms/images.ts";
+import { discoverImageDisks, imageManifestSchema, mountImage, openVerified, type ImageFs } from "../rooms/images.ts";
 import type { RootfsFs } from "../rooms/rootfs.ts";
 import { containersProfileSchema } from "../rooms/seccomp.ts";
 import { RoomSupervisor } from "../rooms/supervisor.ts";
@@ -19,6 +19,7 @@ import type { ToolRunner } from "../sys/tool.ts";
 export const POLICY_DIR = "/etc/anchor/policies";
 export const AUTOSTART_FILE = "/etc/anchor/autostart";
 export const SECCOMP_PROFILE = "/etc/anchor/seccomp.json";
+export const IMAGE_MANIFEST = "/etc/anchor/images.json";
 
 const readOrNull = (path: string): string | null => {
   try {
@@ -64,14 +65,29 @@ export function startRooms(deps: { libc: Libc; log: Log; spawner: Spawner; tool:
     return null;
   }
 
+  const manifest = imageManifestSchema.safeParse(JSON.parse(readOrNull(IMAGE_MANIFEST) ?? "{}"));
+  if (!manifest.success) log.error("image.failed", { reason: `image manifest ${IMAGE_MANIFEST} is invalid: ${manifest.error.message}` });
+  const pinned = manifest.success ? manifest.data : {};
   const images = new Set<string>();
-  for (const [name, device] of discoverImageDisks(imageFs)) {
-    const error = mountImage(libc, imageFs, name, device);
-    if (error === null) {
-      images.add(name);
-      log.info("image.mounted", { image: name, device });
-    } else log.error("image.failed", { image: name, device, error });
-  }
+  const mountImages = async (): Promise<void> => {
+    for (const [name, disk] of discoverImageDisks(imageFs)) {
+      const entry = pinned[name];
+      if (entry === undefined) {
+        log.error("image.failed", { image: name, device: disk, error: "no root hash pinned for it in the image manifest" });
+        continue;
+      }
+      const verified = await openVerified(deps.tool, name, disk, entry);
+      if (!verified.ok) {
+        log.error("image.verity_failed", { image: name, device: disk, error: verified.error });
+        continue;
+      }
+      const error = mountImage(libc, imageFs, name, verified.device);
+      if (error === null) {
+        images.add(name);
+        log.info("image.mounted", { image: name, device: verified.device, root_hash: entry.root_hash });
+      } else log.error("image.failed", { image: name, device: verified.device, error });
+    }
+  };
 
   const supervisor = new RoomSupervisor({
     ...deps,
@@ -85,6 +101,7 @@ export function startRooms(deps: { libc: Libc; log: Log; spawner: Spawner; tool:
 
   const names = autostart ?? (readOrNull(AUTOSTART_FILE) ?? "").split(/\s+/).filter((n) => n !== "");
   void (async () => {
+    await mountImages();
     for (const name of names) {
       const policy = policies.get(name);
       if (!policy) {

@@ -1,5 +1,36 @@
+import { z } from "zod";
 import { MS, type Libc } from "../sys/libc.ts";
+import type { ToolRunner } from "../sys/tool.ts";
 import { imageMountPoint } from "./plan.ts";
+
+/** /etc/anchor/images.json: each base image's dm-verity root hash, pinned inside the signed UKI. */
+export const imageManifestSchema = z.record(
+  z.string().regex(/^[a-z][a-z0-9-]{0,30}$/),
+  z.object({ root_hash: z.string().regex(/^[0-9a-f]{64}$/), hash_offset: z.number().int().positive() }).strict(),
+);
+export type ImageManifest = z.infer<typeof imageManifestSchema>;
+export type ImageManifestEntry = ImageManifest[string];
+
+/**
+ * Checks the whole image against its pinned root hash (veritysetup open
+ * alone would accept a wrong hash and fail only on reads), then maps it as
+ * a dm-verity device that keeps checking every read. Returns the mapped
+ * device, or why the image must not be used.
+ */
+export async function openVerified(
+  tool: ToolRunner,
+  name: string,
+  device: string,
+  entry: ImageManifestEntry,
+): Promise<{ ok: true; device: string } | { ok: false; error: string }> {
+  const offset = `--hash-offset=${entry.hash_offset}`;
+  const verify = await tool(["veritysetup", "verify", device, device, entry.root_hash, offset]);
+  if (verify.status !== 0) return { ok: false, error: (verify.stderr || verify.stdout).trim() || `veritysetup verify exited ${verify.status}` };
+  const mapped = `anchor-image-${name}`;
+  const open = await tool(["veritysetup", "open", device, mapped, device, entry.root_hash, offset]);
+  if (open.status !== 0) return { ok: false, error: (open.stderr || open.stdout).trim() || `veritysetup open exited ${open.status}` };
+  return { ok: true, device: `/dev/mapper/${mapped}` };
+}
 
 export type ImageFs = {
   list(dir: string): string[];

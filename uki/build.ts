@@ -22,6 +22,7 @@ import { findStockKernel, parseShowDepends, STOCK_MODULES } from "../kernel/stoc
 import { BASE_CMDLINE } from "./cmdline.ts";
 import { writeCpio, type CpioEntry } from "./cpio.ts";
 import { buildMinimalImage } from "./images.ts";
+import { formatVerity } from "./verity.ts";
 import { hostFile, osRelease, parseLdd, skeleton } from "./initramfs.ts";
 import { sign, signingKey } from "./sign.ts";
 import { progress, runStep, type Step } from "./steps.ts";
@@ -31,6 +32,7 @@ const ROOT = join(import.meta.dir, "..");
 const RUNTIME_DIRS = ["init", "sys", "rooms", "vault", "courier", "policies"];
 const ZSTD_LEVEL = "-19";
 const CRUN = "/usr/bin/crun";
+const VERITYSETUP = "/usr/sbin/veritysetup";
 const SECCOMP_PROFILE = "/usr/share/containers/seccomp.json";
 const POLICY_DIR = join(ROOT, "policies");
 /** Rooms bay0 starts at boot unless anchor.autostart= says otherwise. */
@@ -70,6 +72,7 @@ const paths = {
   unsignedUki: join(WORK, "anchor-unsigned.efi"),
   testBay0: join(OUT, "test", "bay0"),
   minimalImage: join(OUT, "images", "minimal.squashfs"),
+  imageManifest: join(OUT, "images", "manifest.json"),
 };
 
 function sh(step: string, argv: string[]): string {
@@ -159,14 +162,25 @@ const steps: Step[] = [
     run: () => compileBay0(paths.bay0, false),
   },
   {
+    name: "images",
+    inputs: { files: ["/bin/busybox", join(ROOT, "uki", "images.ts"), join(ROOT, "uki", "verity.ts")], values: [] },
+    outputs: [paths.minimalImage, paths.imageManifest],
+    run: () => {
+      buildMinimalImage(paths.minimalImage);
+      const manifest = { minimal: formatVerity(paths.minimalImage) };
+      writeFileSync(paths.imageManifest, `${JSON.stringify(manifest, null, 2)}\n`);
+      progress("images", `minimal: verity root hash ${manifest.minimal.root_hash}`);
+    },
+  },
+  {
     name: "initramfs",
     inputs: {
-      files: [paths.preinit, paths.bay0, CRUN, SECCOMP_PROFILE, ...policyFiles()],
+      files: [paths.preinit, paths.bay0, CRUN, VERITYSETUP, SECCOMP_PROFILE, paths.imageManifest, ...policyFiles()],
       values: [stock?.version ?? "hardened", version, ZSTD_LEVEL, ...STOCK_MODULES, ...AUTOSTART],
     },
     outputs: [paths.initramfs],
     run: () => {
-      const libraries = [...new Set([paths.bay0, CRUN].flatMap((bin) => parseLdd(sh("initramfs", ["ldd", bin]))))].sort();
+      const libraries = [...new Set([paths.bay0, CRUN, VERITYSETUP].flatMap((bin) => parseLdd(sh("initramfs", ["ldd", bin]))))].sort();
       const modules = stockModules();
       progress("initramfs", `${libraries.length} libraries, ${modules.length} modules`);
       const entries: CpioEntry[] = [
@@ -174,6 +188,8 @@ const steps: Step[] = [
         hostFile(paths.preinit, 0o755, "init"),
         hostFile(paths.bay0, 0o755, "sbin/bay0"),
         hostFile(CRUN, 0o755, "usr/bin/crun"),
+        hostFile(VERITYSETUP, 0o755, "usr/sbin/veritysetup"),
+        hostFile(paths.imageManifest, 0o644, "etc/anchor/images.json"),
         hostFile(SECCOMP_PROFILE, 0o644, "etc/anchor/seccomp.json"),
         ...policyFiles().map((file) => hostFile(file, 0o644, `etc/anchor/policies/${file.split("/").pop() ?? ""}`)),
         { kind: "file", path: "etc/anchor/autostart", mode: 0o644, data: Buffer.from(`${AUTOSTART.join("\n")}\n`) },
@@ -188,12 +204,6 @@ const steps: Step[] = [
       progress("initramfs", `compressing with zstd ${ZSTD_LEVEL} (about a minute on 2 cores)`);
       sh("initramfs", ["zstd", ZSTD_LEVEL, "-T0", "-q", "-f", "--check", paths.cpio, "-o", paths.initramfs]);
     },
-  },
-  {
-    name: "images",
-    inputs: { files: ["/bin/busybox", join(ROOT, "uki", "images.ts")], values: [] },
-    outputs: [paths.minimalImage],
-    run: () => buildMinimalImage(paths.minimalImage),
   },
   {
     name: "uki",

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listBuiltImages } from "../../uki/images.ts";
 import { testOverlay } from "../qemu/overlay.ts";
-import { probeImage } from "../qemu/probe-image.ts";
+import { corruptedCopy, manifestWith, probeImage } from "../qemu/probe-image.ts";
 import { OUT, Vm, type Record } from "../qemu/vm.ts";
 import { BOOT_TIMEOUT_MS } from "./helpers.ts";
 import { join } from "node:path";
@@ -13,13 +13,15 @@ describe("rooms", () => {
   let vm: Vm;
 
   beforeAll(async () => {
+    const probe = probeImage();
+    const corrupt = corruptedCopy("corrupt", probe);
     vm = await Vm.boot({
       name: "rooms",
       noReboot: true,
       memoryMb: 1536,
       testPort: true,
-      overlay: testOverlay({ roomPolicies: true }),
-      images: [...listBuiltImages(join(OUT, "images")), probeImage()],
+      overlay: testOverlay({ roomPolicies: true, imageManifest: manifestWith([probe, corrupt]) }),
+      images: [...listBuiltImages(join(OUT, "images")), probe, corrupt],
       append: ["anchor.run=/test/forward.sh"],
     });
     await vm.waitFor("bay0.ready", BOOT_TIMEOUT_MS);
@@ -130,6 +132,17 @@ describe("rooms", () => {
     expect((await control("kill n5")).ok).toBe(true);
     const killed = vm.records.filter((r) => r.event === "room.killed" && String(r.room).startsWith("n5")).map((r) => r.room);
     expect(killed.sort()).toEqual(["n5", "n5/n4", "n5/n4/n3", "n5/n4/n3/n2", "n5/n4/n3/n2/n1", "n5/n4/n3/n2/n1/n0"]);
+  });
+
+  it("refuses a base image with one flipped byte (image.verity_failed); rooms on good images run", async () => {
+    const failed = await vm.waitFor("image.verity_failed", 0, (r) => r.image === "corrupt");
+    expect(String(failed.error)).toMatch(/verif|corrupt|fail/i);
+    expect(vm.records.some((r) => r.event === "image.mounted" && r.image === "corrupt")).toBe(false);
+    const answer = await control("start tampered");
+    expect(answer.ok).toBe(false);
+    expect(String(answer.reason)).toMatch(/image 'corrupt' is not available/);
+    expect(vm.records.filter((r) => r.event === "image.mounted").map((r) => r.image).sort()).toEqual(["minimal", "probe"]);
+    expect(vm.records.some((r) => r.event === "room.exited" && (r.room === "web" || r.room === "work"))).toBe(false);
   });
 
   it("freezes and thaws a room", async () => {
