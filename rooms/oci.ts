@@ -75,7 +75,7 @@ export function cgroupLimits(plan: RoomPlan): Record<string, string> {
 export function ociConfig(plan: RoomPlan, profile: ContainersProfile): OciConfig {
   const { policy } = plan;
   const caps = [...policy.capabilities];
-  const seccomp = buildSeccomp(profile, caps, policy.seccomp.deny);
+  const seccomp = buildSeccomp(profile, caps, policy.seccomp.deny, policy.network === "none");
   const home = policy.user.uid === 0 ? "/root" : "/tmp";
   const env = {
     PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",

@@ -62,13 +62,31 @@ const applies = (rule: z.infer<typeof ruleSchema>, caps: readonly string[]): boo
   return needs.every((c) => caps.includes(c)) && !unless.some((c) => caps.includes(c)) && (arches === undefined || arches.includes("amd64"));
 };
 
-/** The OCI `linux.seccomp` section for a room with `caps`, denying `deny` on top of the base rules. */
-export function buildSeccomp(profile: ContainersProfile, caps: readonly string[], deny: readonly string[]): OciSeccomp {
+const AF_UNIX = 1;
+const EAFNOSUPPORT = 97;
+
+/**
+ * A room without network may open Unix sockets only (its umbilical is one).
+ * libseccomp does not let a deny rule override an overlapping allow rule, so
+ * every base rule for socket(2) is replaced by two disjoint ones.
+ */
+const UNIX_SOCKETS_ONLY: OciSeccompRule[] = [
+  { names: ["socket"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value: AF_UNIX, op: "SCMP_CMP_EQ" }] },
+  { names: ["socket"], action: "SCMP_ACT_ERRNO", errnoRet: EAFNOSUPPORT, args: [{ index: 0, value: AF_UNIX, op: "SCMP_CMP_NE" }] },
+];
+
+/**
+ * The OCI `linux.seccomp` section for a room with `caps`, denying `deny` on
+ * top of the base rules; `unixSocketsOnly` for rooms without network.
+ */
+export function buildSeccomp(profile: ContainersProfile, caps: readonly string[], deny: readonly string[], unixSocketsOnly: boolean): OciSeccomp {
   const denied = new Set<string>([...ANCHOR_DENY, ...deny]);
   const syscalls: OciSeccompRule[] = [];
   for (const rule of profile.syscalls) {
     if (!applies(rule, caps)) continue;
-    const names = rule.action === "SCMP_ACT_ALLOW" ? rule.names.filter((n) => !denied.has(n)) : rule.names;
+    const names = (rule.action === "SCMP_ACT_ALLOW" ? rule.names.filter((n) => !denied.has(n)) : rule.names).filter(
+      (n) => !(unixSocketsOnly && n === "socket"),
+    );
     if (names.length === 0) continue;
     syscalls.push({
       names,
@@ -77,6 +95,7 @@ export function buildSeccomp(profile: ContainersProfile, caps: readonly string[]
       ...(rule.args && rule.args.length > 0 ? { args: rule.args } : {}),
     });
   }
+  if (unixSocketsOnly) syscalls.push(...UNIX_SOCKETS_ONLY);
   syscalls.push({ names: [...denied].sort(), action: "SCMP_ACT_ERRNO", errnoRet: EPERM });
   return {
     defaultAction: profile.defaultAction,

@@ -137,6 +137,8 @@ int main(void) {
   report("settimeofday", settimeofday(&tv, NULL));
   report("sethostname", sethostname("pwned", 5));
   report("iopl", syscall(SYS_iopl, 3));
+  report("socket-inet", socket(AF_INET, SOCK_STREAM, 0));
+  report("socket-inet6", socket(AF_INET6, SOCK_DGRAM, 0));
   report("socket-raw", socket(AF_INET, SOCK_RAW, IPPROTO_ICMP));
   report("socket-packet", socket(AF_PACKET, SOCK_RAW, 0));
   report("network-egress", connect_out());

@@ -61,6 +61,16 @@ describe("ociConfig", () => {
     expect(config.mounts.find((m) => m.destination === "/sys")?.options).toContain("ro");
   });
 
+  it("lets a room without network open Unix sockets only; a loopback room keeps the base socket rules", () => {
+    const none = ociConfig(planRoom(load("web.toml")), profile).linux.seccomp.syscalls.filter((r) => r.names.includes("socket"));
+    expect(none).toEqual([
+      { names: ["socket"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value: 1, op: "SCMP_CMP_EQ" }] },
+      { names: ["socket"], action: "SCMP_ACT_ERRNO", errnoRet: 97, args: [{ index: 0, value: 1, op: "SCMP_CMP_NE" }] },
+    ]);
+    const loopback = ociConfig(planRoom(load("workshop.toml")), profile).linux.seccomp.syscalls.filter((r) => r.names.includes("socket"));
+    expect(loopback.some((r) => r.action === "SCMP_ACT_ALLOW" && r.args?.[0]?.value !== 1)).toBe(true);
+  });
+
   it("denies Anchor's dangerous syscalls in every room", () => {
     const config = ociConfig(planRoom(load("web.toml")), profile);
     const denied = config.linux.seccomp.syscalls.find((r) => r.action === "SCMP_ACT_ERRNO" && r.names.includes("mount"));
