@@ -5,7 +5,9 @@
  *   out/initramfs.img   zstd-compressed cpio: preinit, bay0, its libraries (+ modules for the stock kernel)
  *   out/anchor.efi      the signed Unified Kernel Image (kernel + initramfs + command line + os-release)
  *   out/esp/            an EFI System Partition tree that boots it (EFI/BOOT/BOOTX64.EFI)
- *   out/images/NAME.squashfs   base images for rooms (attached as disks with serial img-NAME)
+ *   out/images/NAME.squashfs   base images for rooms, dm-verity hash tree appended (attached as
+ *                              disks with serial img-NAME): minimal (busybox), workshop (Debian)
+ *   out/images/manifest.json   their verity root hashes (the initramfs carries them)
  * Options:
  *   --test-hooks        also compile out/test/bay0, bay0 with fault-injection hooks for the tests
  *   --stock-kernel      use Debian's stock kernel (fast fallback; needs modules, weaker hardening)
@@ -21,7 +23,7 @@ import { buildHardenedKernel, kernelCacheKey } from "../kernel/build.ts";
 import { findStockKernel, parseShowDepends, STOCK_MODULES } from "../kernel/stock.ts";
 import { BASE_CMDLINE } from "./cmdline.ts";
 import { writeCpio, type CpioEntry } from "./cpio.ts";
-import { buildMinimalImage } from "./images.ts";
+import { buildMinimalImage, buildWorkshopImage, hostDebianMirror } from "./images.ts";
 import { formatVerity } from "./verity.ts";
 import { hostFile, osRelease, parseLdd, skeleton } from "./initramfs.ts";
 import { sign, signingKey } from "./sign.ts";
@@ -72,6 +74,7 @@ const paths = {
   unsignedUki: join(WORK, "anchor-unsigned.efi"),
   testBay0: join(OUT, "test", "bay0"),
   minimalImage: join(OUT, "images", "minimal.squashfs"),
+  workshopImage: join(OUT, "images", "workshop.squashfs"),
   imageManifest: join(OUT, "images", "manifest.json"),
 };
 
@@ -164,12 +167,14 @@ const steps: Step[] = [
   {
     name: "images",
     inputs: { files: ["/bin/busybox", join(ROOT, "uki", "images.ts"), join(ROOT, "uki", "verity.ts")], values: [] },
-    outputs: [paths.minimalImage, paths.imageManifest],
+    outputs: [paths.minimalImage, paths.workshopImage, paths.imageManifest],
     run: () => {
       buildMinimalImage(paths.minimalImage);
-      const manifest = { minimal: formatVerity(paths.minimalImage) };
+      progress("images", "workshop: debootstrap of Debian 12 minbase (about a minute)");
+      buildWorkshopImage(paths.workshopImage, hostDebianMirror());
+      const manifest = { minimal: formatVerity(paths.minimalImage), workshop: formatVerity(paths.workshopImage) };
       writeFileSync(paths.imageManifest, `${JSON.stringify(manifest, null, 2)}\n`);
-      progress("images", `minimal: verity root hash ${manifest.minimal.root_hash}`);
+      for (const [name, entry] of Object.entries(manifest)) progress("images", `${name}: verity root hash ${entry.root_hash}`);
     },
   },
   {

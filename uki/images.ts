@@ -4,7 +4,7 @@
  * (ROOM_ID_MAP), which a room sees as its own root.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOM_ID_MAP } from "../rooms/plan.ts";
@@ -68,4 +68,37 @@ export function listBuiltImages(dir: string): { name: string; file: string }[] {
     .filter((n) => n.endsWith(".squashfs"))
     .sort()
     .map((n) => ({ name: n.replace(/\.squashfs$/, ""), file: join(dir, n) }));
+}
+
+/** The Debian mirror this host's apt uses (first URIs: of its deb822 sources): the workshop comes from there. */
+export function hostDebianMirror(sources = "/etc/apt/sources.list.d/debian.sources"): string {
+  let text = "";
+  try {
+    text = readFileSync(sources, "utf8");
+  } catch {
+    throw new Error(`cannot read ${sources}: the workshop image is debootstrapped from this host's Debian mirror`);
+  }
+  const mirror = /^URIs:\s*(\S+)/m.exec(text)?.[1];
+  if (mirror === undefined) throw new Error(`no URIs: line in ${sources}`);
+  return mirror;
+}
+
+/**
+ * The workshop image: a minimal Debian 12 userland (debootstrap minbase)
+ * for the developer's room, where root (in its user namespace) may install
+ * anything into its own writable layer. Logs and caches are left out.
+ */
+export function buildWorkshopImage(output: string, mirror: string): void {
+  const tree = mkdtempSync(join(tmpdir(), "anchor-workshop-"));
+  try {
+    run(["debootstrap", "--variant=minbase", "bookworm", tree, mirror], "debootstrap");
+    for (const dir of ["var/log", "var/cache/apt", "var/lib/apt/lists", "var/cache/ldconfig"]) {
+      rmSync(join(tree, dir), { recursive: true, force: true });
+      mkdirSync(join(tree, dir), { recursive: true, mode: 0o755 });
+    }
+    chmodSync(tree, 0o755);
+    packSquashfs(tree, output);
+  } finally {
+    rmSync(tree, { recursive: true, force: true });
+  }
 }

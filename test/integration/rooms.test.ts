@@ -22,6 +22,7 @@ describe("rooms", () => {
       testPort: true,
       overlay: testOverlay({ roomPolicies: true, imageManifest: manifestWith([probe, corrupt]) }),
       images: [...listBuiltImages(join(OUT, "images")), probe, corrupt],
+      // Checking the whole Debian workshop image at boot takes a while under TCG.
       append: ["anchor.run=/test/forward.sh"],
     });
     await vm.waitFor("bay0.ready", BOOT_TIMEOUT_MS);
@@ -143,6 +144,18 @@ describe("rooms", () => {
     expect(String(answer.reason)).toMatch(/image 'corrupt' is not available/);
     expect(vm.records.filter((r) => r.event === "image.mounted").map((r) => r.image).sort()).toEqual(["minimal", "probe"]);
     expect(vm.records.some((r) => r.event === "room.exited" && (r.room === "web" || r.room === "work"))).toBe(false);
+  });
+
+  it("gives the workshop root inside its own user namespace: it installs a package into its own layer, and nothing outside", async () => {
+    expect((await control("start workshop-probe")).ok).toBe(true);
+    await waitOutput("workshop-probe", /workshop-probe-done/);
+    const lines = outputOf("workshop-probe");
+    expect(lines).toContain("uid=0");
+    expect(lines).toContain("uid_map=0 100000 65536");
+    expect(lines).toContain("hello from the workshop");
+    expect(lines).toEqual(expect.arrayContaining(["workshop-mount=refused", "workshop-sys=refused", "workshop-sees-own-pids"]));
+    expect((await control("reset workshop-probe")).ok).toBe(true);
+    await vm.waitFor("room.reset", ROOM_MS, (r) => r.room === "workshop-probe");
   });
 
   it("freezes and thaws a room", async () => {

@@ -28,7 +28,7 @@ export type VmOptions = Pick<QemuBoot, "memoryMb" | "watchdogAction" | "noReboot
   initrd?: string;
   /** Attach a fresh swtpm TPM 2.0. */
   tpm?: boolean;
-  /** Base image disks (default: every image in out/images/). */
+  /** Base image disks (default: the minimal image, which web and work use). */
   images?: { name: string; file: string }[];
   /** Add the "anchor.test" virtio-serial port; `send()` writes lines to it. */
   testPort?: boolean;
@@ -112,7 +112,7 @@ export class Vm {
     }
     const tpm = options.tpm ? await startSwtpm(join(scratch, "tpm")) : null;
     const qmpSocket = join(scratch, "qmp.sock");
-    const images = options.images ?? listBuiltImages(join(OUT, "images"));
+    const images = options.images ?? listBuiltImages(join(OUT, "images")).filter((i) => i.name === "minimal");
     const testPortSocket = options.testPort ? join(scratch, "test-port.sock") : undefined;
     const args = qemuArgs({
       ...options,
