@@ -5,15 +5,20 @@
  *   boot: QEMU start -> bay0.ready, vs. a busybox /init on the same kernel
  *   UKI boot: OVMF + Secure Boot + swtpm -> bay0.ready, vs. the direct -kernel boot
  *   bay0 RSS at ready, initramfs and UKI sizes, the cold kernel build time
+ *   rooms (one VM, test build of bay0): spawn latency (policy -> `true` has
+ *   exited) vs bare crun on the same bundle, bwrap and a plain fork+exec;
+ *   reset time; bay0's RSS with three rooms running
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { kernelCacheDir, kernelCacheKey, type KernelBuildRecord } from "../kernel/build.ts";
 import { writeCpio } from "../uki/cpio.ts";
 import { makeEspImage } from "../uki/esp.ts";
-import { OUT, Vm } from "../test/qemu/vm.ts";
+import type { CpioEntry } from "../uki/cpio.ts";
+import { testOverlay } from "../test/qemu/overlay.ts";
+import { OUT, ROOT, Vm, type Record } from "../test/qemu/vm.ts";
 
 const RUNS = 3;
 const BOOT_TIMEOUT_MS = 180_000;
@@ -62,6 +67,73 @@ async function bootOnce(name: string, ready: string, media: { initrd?: string; u
   }
 }
 
+const BENCH_ROOMS = join(ROOT, "bench", "rooms");
+
+/** The test overlay plus the bench's policies, its in-guest script and bwrap (whose libraries the image has). */
+function roomsOverlay(): CpioEntry[] {
+  const policies = join(BENCH_ROOMS, "policies");
+  return [
+    ...testOverlay(),
+    ...readdirSync(policies).map((n): CpioEntry => ({ kind: "file", path: `etc/anchor/policies/${n}`, mode: 0o644, data: readFileSync(join(policies, n)) })),
+    { kind: "file", path: "bench/compare.sh", mode: 0o755, data: readFileSync(join(BENCH_ROOMS, "compare.sh")) },
+    { kind: "file", path: "usr/bin/bwrap", mode: 0o755, data: readFileSync("/usr/bin/bwrap") },
+  ];
+}
+
+const guestMs = (r: Record): number => Date.parse(String(r.ts));
+
+type RoomFigures = { spawn: number; crun: number; bwrap: number; plain: number; reset: number; rssMb: number };
+
+async function roomsBench(): Promise<RoomFigures> {
+  const vm = await Vm.boot({
+    name: "bench-rooms",
+    noReboot: true,
+    memoryMb: 1536,
+    testPort: true,
+    overlay: roomsOverlay(),
+    append: ["anchor.run=/test/forward.sh"],
+  });
+  try {
+    await vm.waitFor("run.output", BOOT_TIMEOUT_MS, (r) => String(r.line).startsWith("forwarding"));
+    await vm.waitFor("room.started", BOOT_TIMEOUT_MS, (r) => r.room === "work");
+    const spawns: number[] = [];
+    for (let i = 0; i < RUNS + 2; i++) {
+      const before = vm.records.length;
+      await vm.control("start true");
+      const exited = await vm.waitFor("room.exited", 60_000, (r) => r.room === "true" && vm.records.indexOf(r) >= before);
+      const starting = vm.records.find((r, j) => j >= before && r.event === "room.starting" && r.room === "true");
+      if (starting) spawns.push(guestMs(exited) - guestMs(starting));
+      await vm.waitFor("room.removed", 60_000, (r) => r.room === "true" && vm.records.indexOf(r) >= before);
+    }
+    await vm.control("bundle true");
+    const bundle = await vm.waitFor("test.bundle", 30_000);
+    vm.send(`sh /bench/compare.sh ${String(bundle.bundle)} ${RUNS}`);
+    await vm.waitFor("run.output", 300_000, (r) => r.line === "bench-done");
+    const figures = (name: string): number[] =>
+      vm.runOutput().filter((l) => l.startsWith(`bench ${name}-ms=`)).map((l) => Number.parseFloat(l.split("=")[1] ?? ""));
+    const resets: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const before = vm.records.length;
+      await vm.control("reset web");
+      const reset = await vm.waitFor("room.reset", 60_000, (r) => r.room === "web" && vm.records.indexOf(r) >= before);
+      resets.push(Number(reset.reset_ms));
+    }
+    await vm.control("start idle");
+    vm.send("sh grep VmRSS /proc/1/status");
+    const rss = await vm.waitFor("run.output", 30_000, (r) => String(r.line).startsWith("VmRSS:"));
+    return {
+      spawn: median(spawns.slice(2)),
+      crun: median(figures("crun")),
+      bwrap: median(figures("bwrap")),
+      plain: median(figures("plain")),
+      reset: median(resets),
+      rssMb: Number.parseInt(String(rss.line).replace(/\D+/g, ""), 10) / 1024,
+    };
+  } finally {
+    await vm.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), "anchor-bench-"));
   const baseline = busyboxInitramfs(scratch);
@@ -95,6 +167,13 @@ async function main(): Promise<void> {
     ["UKI size", `${ukiMb.toFixed(1)} MiB`, "target <= 45 MB"],
     ["kernel build, cold", kernelBuild ? `${kernelBuild.seconds} s with ${kernelBuild.jobs} jobs` : "not recorded (cached before timing was kept)", "once per configuration"],
   ];
+  const rooms = await roomsBench();
+  rows.push(
+    ["room spawn (policy -> true exited)", `${rooms.spawn.toFixed(0)} ms vs bare crun ${rooms.crun.toFixed(0)} ms`, `ratio ${(rooms.spawn / rooms.crun).toFixed(2)} (target <= 1.2)`],
+    ["  baselines", `bwrap ${rooms.bwrap.toFixed(0)} ms, plain fork+exec ${rooms.plain.toFixed(0)} ms`, `crun/bwrap ${(rooms.crun / rooms.bwrap).toFixed(2)}`],
+    ["room reset", `${rooms.reset.toFixed(0)} ms`, `ratio to spawn ${(rooms.reset / rooms.spawn).toFixed(2)} (target <= 2)`],
+    ["bay0 RSS, three rooms running", `${rooms.rssMb.toFixed(1)} MB`, "target <= 48 MB"],
+  );
   process.stdout.write(`\nAnchor OS benchmark (median of ${RUNS}, TCG, same kernel)\n`);
   for (const [what, value, note] of rows) process.stdout.write(`  ${what.padEnd(34)} ${value.padEnd(42)} ${note}\n`);
 }

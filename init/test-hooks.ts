@@ -3,6 +3,7 @@ import { createLineSplitter } from "../sys/lines.ts";
 import type { Log } from "../sys/log.ts";
 import type { SignalTarget } from "./signals.ts";
 import { guarded } from "./guard.ts";
+import { planRoom } from "../rooms/plan.ts";
 import type { Rooms } from "./rooms.ts";
 
 /** Test builds only: lines written here drive the rooms, as the umbilical and console will. */
@@ -13,7 +14,11 @@ const mkfifo = (path: string): void => {
   if (result.exitCode !== 0) throw new Error(`mkfifo ${path} failed`);
 };
 
-/** Runs one control line: "start NAME", "kill ID", "reset ID", "freeze ID", "thaw ID", "spawn PARENT NAME". */
+/**
+ * Runs one control line: "start NAME", "kill ID", "reset ID", "freeze ID",
+ * "thaw ID", "spawn PARENT NAME", or "bundle NAME" (prepare a room's bundle
+ * without running it, for benchmarks of bare crun).
+ */
 async function control(rooms: Rooms, log: Log, line: string): Promise<void> {
   const [verb, first = "", second = ""] = line.trim().split(/\s+/);
   const { supervisor, policies } = rooms;
@@ -28,6 +33,14 @@ async function control(rooms: Rooms, log: Log, line: string): Promise<void> {
     case "spawn": {
       const p = policy(second);
       outcome = p ? await supervisor.spawnChild(first, p) : { ok: false, reason: `no policy '${second}'` };
+      break;
+    }
+    case "bundle": {
+      const p = policy(first);
+      const plan = p ? planRoom(p) : null;
+      const error = plan ? supervisor.prepare(plan) : `no policy '${first}'`;
+      outcome = error === null ? { ok: true } : { ok: false, reason: error };
+      if (plan && error === null) log.info("test.bundle", { bundle: plan.dirs.bundle, cgroup: plan.cgroup.leaf });
       break;
     }
     case "kill":

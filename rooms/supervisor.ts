@@ -138,23 +138,32 @@ export class RoomSupervisor {
     return { ok: false, reason: reasons.map((r) => `${r.field}: ${r.reason}`).join("; ") };
   }
 
-  private async launch(plan: RoomPlan, parent: string | null): Promise<StartResult> {
-    const { log, libc } = this.deps;
-    const startedAt = this.deps.now();
-    if (this.rooms.has(plan.id)) return { ok: false, reason: `room '${plan.id}' is already running` };
-    log.info("room.starting", { room: plan.id, image: plan.policy.image, parent });
-    if (!this.deps.images().has(plan.policy.image)) return this.failed(plan, `image '${plan.policy.image}' is not available`);
-    const limits = cgroupLimits(plan);
+  /**
+   * Everything a room needs before crun runs it: its cgroup node with limits,
+   * its root (image + tmpfs overlay) and its OCI bundle. Returns why not, or null.
+   */
+  prepare(plan: RoomPlan): string | null {
+    if (!this.deps.images().has(plan.policy.image)) return `image '${plan.policy.image}' is not available`;
     try {
-      prepareRoomCgroup(this.deps.cgroupFs, plan, limits);
+      prepareRoomCgroup(this.deps.cgroupFs, plan, cgroupLimits(plan));
     } catch (error) {
-      return this.failed(plan, error instanceof CgroupError ? error.message : String(error));
+      return error instanceof CgroupError ? error.message : String(error);
     }
-    const rootfsError = prepareRootfs(libc, this.deps.rootfsFs, plan);
-    if (rootfsError !== null) return this.failed(plan, rootfsError);
+    const rootfsError = prepareRootfs(this.deps.libc, this.deps.rootfsFs, plan);
+    if (rootfsError !== null) return rootfsError;
     const config = ociConfig(plan, this.deps.seccompProfile);
     config.linux.resources.unified = leafLimits(this.deps.cgroupFs, config.linux.resources.unified);
     this.deps.rootfsFs.writeFile(`${plan.dirs.bundle}/config.json`, JSON.stringify(config));
+    return null;
+  }
+
+  private async launch(plan: RoomPlan, parent: string | null): Promise<StartResult> {
+    const { log } = this.deps;
+    const startedAt = this.deps.now();
+    if (this.rooms.has(plan.id)) return { ok: false, reason: `room '${plan.id}' is already running` };
+    log.info("room.starting", { room: plan.id, image: plan.policy.image, parent });
+    const notReady = this.prepare(plan);
+    if (notReady !== null) return this.failed(plan, notReady);
 
     const output = createOutputLimiter(log, plan.id, this.deps.now);
     let child;
@@ -199,6 +208,7 @@ export class RoomSupervisor {
     teardownRootfs(this.deps.libc, this.deps.rootfsFs, room.plan);
     removeRoomCgroup(this.deps.cgroupFs, room.plan);
     this.rooms.delete(id);
+    log.debug("room.removed", { room: id });
   }
 
   private checkOomOf(room: LiveRoom): void {

@@ -31,20 +31,7 @@ describe("rooms", () => {
     await vm?.stop();
   });
 
-  const control = async (command: string): Promise<Record> => {
-    const seen = vm.records.filter((r) => r.event === "test.control").length;
-    vm.send(command);
-    const deadline = Date.now() + ROOM_MS;
-    for (;;) {
-      const done = vm.records.filter((r) => r.event === "test.control");
-      if (done.length > seen) {
-        const record = done.find((r, i) => i >= seen && r.command === command);
-        if (record) return record;
-      }
-      if (Date.now() > deadline) throw new Error(`no answer to '${command}'; serial log: ${vm.logFile}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
+  const control = (command: string): Promise<Record> => vm.control(command, ROOM_MS);
   const outputOf = (room: string): string[] => vm.records.filter((r) => r.event === "room.output" && r.room === room).map((r) => String(r.line));
   const waitOutput = (room: string, pattern: RegExp) => vm.waitFor("room.output", ROOM_MS, (r) => r.room === room && pattern.test(String(r.line)));
 

@@ -196,6 +196,22 @@ export class Vm {
     }
   }
 
+  /**
+   * Sends a control line to bay0 (test builds, through the "anchor.test"
+   * port and the forward.sh probe) and resolves with its `test.control` answer.
+   */
+  async control(command: string, timeoutMs = 60_000): Promise<Record> {
+    const seen = this.records.filter((r) => r.event === "test.control").length;
+    this.send(command);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const answer = this.records.filter((r) => r.event === "test.control").find((r, i) => i >= seen && r.command === command);
+      if (answer) return answer;
+      if (this.exitCode !== null || Date.now() > deadline) throw new Error(`no answer to '${command}'; serial log: ${this.logFile}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** Writes one line to the guest's "anchor.test" port. */
   send(line: string): void {
     if (!this.testPort) throw new Error("VM booted without testPort");
