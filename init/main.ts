@@ -128,7 +128,7 @@ function main(): void {
   const rooms = startRooms({ libc, log, spawner, tool }, options.autostart);
   if (rooms !== null) setInterval(guarded(log, "rooms.oom", () => rooms.supervisor.checkOom()), 2000);
 
-  if (ANCHOR_TEST_HOOKS) installTestHooks(process, log, rooms);
+  if (ANCHOR_TEST_HOOKS) installTestHooks(process, log, libc, rooms);
 
   const uptime = Number.parseFloat((readText("/proc/uptime") ?? "0").split(" ")[0] ?? "0");
   log.info("bay0.ready", {

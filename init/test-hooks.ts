@@ -1,5 +1,6 @@
 import { constants, mkdirSync, openSync } from "node:fs";
 import { createLineSplitter } from "../sys/lines.ts";
+import type { Libc } from "../sys/libc.ts";
 import type { Log } from "../sys/log.ts";
 import type { SignalTarget } from "./signals.ts";
 import { guarded } from "./guard.ts";
@@ -8,11 +9,6 @@ import type { Rooms } from "./rooms.ts";
 
 /** Test builds only: lines written here drive the rooms, as the umbilical and console will. */
 export const TEST_CONTROL_FIFO = "/run/anchor/test-control";
-
-const mkfifo = (path: string): void => {
-  const result = Bun.spawnSync(["/test/busybox", "mkfifo", "-m", "0600", path]);
-  if (result.exitCode !== 0) throw new Error(`mkfifo ${path} failed`);
-};
 
 /**
  * Runs one control line: "start NAME", "kill ID", "reset ID", "freeze ID",
@@ -66,7 +62,7 @@ async function control(rooms: Rooms, log: Log, line: string): Promise<void> {
  *   SIGUSR1: throw inside an event handler (must become `bay0.error`).
  *   SIGUSR2: wedge the event loop (the watchdog must reset the machine).
  */
-export function installTestHooks(target: SignalTarget, log: Log, rooms: Rooms | null): void {
+export function installTestHooks(target: SignalTarget, log: Log, libc: Libc, rooms: Rooms | null): void {
   target.on(
     "SIGUSR1",
     guarded(log, "signal:SIGUSR1", () => {
@@ -84,7 +80,8 @@ export function installTestHooks(target: SignalTarget, log: Log, rooms: Rooms | 
   if (rooms === null) return;
   try {
     mkdirSync("/run/anchor", { recursive: true });
-    mkfifo(TEST_CONTROL_FIFO);
+    const fifo = libc.mkfifo(TEST_CONTROL_FIFO, 0o600);
+    if (!fifo.ok) throw new Error(`mkfifo ${TEST_CONTROL_FIFO}: ${fifo.message}`);
     // Read-write, so the FIFO never reports end-of-file between writers.
     const fd = openSync(TEST_CONTROL_FIFO, constants.O_RDWR | constants.O_NONBLOCK);
     let queue = Promise.resolve();

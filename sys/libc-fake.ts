@@ -53,6 +53,9 @@ export class FakeLibc implements Libc {
   finitModule(fd: number): SysResult {
     return this.record("finitModule", [fd]);
   }
+  mkfifo(path: string, mode: number): SysResult {
+    return this.record("mkfifo", [path, mode]);
+  }
   getpid(): number {
     this.calls.push({ fn: "getpid", args: [] });
     return this.pid;

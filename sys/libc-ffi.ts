@@ -7,7 +7,7 @@ const WNOHANG = 1;
 const SYS_FINIT_MODULE = 313;
 const SIGINFO_BYTES = 128;
 
-const { i32, i64, u64, ptr: pointer } = FFIType;
+const { i32, i64, u32, u64, ptr: pointer } = FFIType;
 
 /** Opens libc through bun:ffi. Only `init/` calls this; tests use the fake. */
 export function openLibc(): Libc {
@@ -22,6 +22,7 @@ export function openLibc(): Libc {
     sync: { args: [], returns: FFIType.void },
     syscall: { args: [i64, i32, pointer, i32], returns: i64 },
     getpid: { args: [], returns: i32 },
+    mkfifo: { args: [pointer, u32], returns: i32 },
     strerror: { args: [i32], returns: FFIType.cstring },
     __errno_location: { args: [], returns: pointer },
   });
@@ -63,5 +64,6 @@ export function openLibc(): Libc {
     sync: () => c.sync(),
     finitModule: (fd) => check(c.syscall(BigInt(SYS_FINIT_MODULE), fd, cstr(""), 0)),
     getpid: () => c.getpid(),
+    mkfifo: (path, mode) => check(c.mkfifo(cstr(path), mode)),
   };
 }

@@ -22,6 +22,7 @@ export interface Libc {
   kill(pid: number, signal: number): SysResult;
   sync(): void;
   finitModule(fd: number): SysResult;
+  mkfifo(path: string, mode: number): SysResult;
   getpid(): number;
 }
 
