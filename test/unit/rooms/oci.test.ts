@@ -10,7 +10,8 @@ import { planRoom } from "../../../rooms/plan.ts";
 import { ANCHOR_DENY, containersProfileSchema } from "../../../rooms/seccomp.ts";
 
 const POLICIES = join(import.meta.dirname, "../../../policies");
-const SCHEMA_DIR = join(import.meta.dirname, "../../../../shared/oci-runtime-spec-schema");
+/** The official OCI runtime-spec JSON schema (draft-04), vendored with its licence. */
+const SCHEMA_DIR = join(import.meta.dirname, "../../fixtures/oci-runtime-spec-schema");
 const profile = containersProfileSchema.parse(JSON.parse(readFileSync("/usr/share/containers/seccomp.json", "utf8")));
 
 function load(file: string): Policy {
