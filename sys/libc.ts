@@ -31,11 +31,6 @@ export const MS = {
   NOSUID: 2n,
   NODEV: 4n,
   NOEXEC: 8n,
-  REMOUNT: 32n,
-  BIND: 4096n,
-  MOVE: 8192n,
-  STRICTATIME: 1n << 24n,
-  RELATIME: 1n << 21n,
 } as const;
 
 export const MNT_DETACH = 2;
