@@ -179,7 +179,8 @@ export class RoomSupervisor {
     this.rooms.set(plan.id, room);
 
     while (!isPopulated(this.deps.cgroupFs, plan.cgroup.leaf)) {
-      if (!this.rooms.has(plan.id)) return { ok: false, reason: `room '${plan.id}' exited while starting` };
+      // A quick command can run and end before we look: its room.exited tells how.
+      if (!this.rooms.has(plan.id)) return { ok: true, plan };
       if (this.deps.now() - startedAt > STARTED_TIMEOUT_MS) break;
       await this.deps.sleep(STARTED_POLL_MS);
     }

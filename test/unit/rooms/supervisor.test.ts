@@ -131,3 +131,14 @@ describe("RoomSupervisor", () => {
     expect(w.supervisor.freeze("nope", true)).toBe(false);
   });
 });
+
+describe("RoomSupervisor with a room that ends at once", () => {
+  it("counts a start whose command already ended as started", async () => {
+    const w = world();
+    const starting = w.supervisor.start(policy('name = "quick"'));
+    w.spawned[0]?.end({ status: 0, signal: null });
+    const files = w.files;
+    files.set("/sys/fs/cgroup/rooms/quick/room/cgroup.events", "populated 0\n");
+    expect((await starting).ok).toBe(true);
+  });
+});
