@@ -3,7 +3,7 @@
  * then kernel/hardened.config on top. The result is cached outside the
  * checkout, keyed by source version + fragment + this recipe, because a cold
  * build takes 10-15 minutes on two cores. Fails if any fragment option did
- * not take effect. Run alone with `bun kernel/build.ts`.
+ * not take effect. Run alone with `npx bun kernel/build.ts`.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";

@@ -1,5 +1,5 @@
 /**
- * `bun uki/keys.ts DIR`: makes an owner's Secure Boot keys for a real device.
+ * `npx bun uki/keys.ts DIR`: makes an owner's Secure Boot keys for a real device.
  * Writes PK, KEK and db key pairs (db.key/db.crt sign Anchor OS: pass
  * `--keys DIR` to the build), and the signed EFI signature lists to enroll
  * in the firmware while it is in Setup Mode (PK.auth last: it ends Setup Mode):
@@ -16,7 +16,7 @@ const args = z
   .tuple([z.string().min(1, "give the folder to write the keys into")])
   .safeParse(process.argv.slice(2));
 if (!args.success) {
-  process.stderr.write("usage: bun uki/keys.ts DIR\n");
+  process.stderr.write("usage: npx bun uki/keys.ts DIR\n");
   process.exit(2);
 }
 const dir = resolve(args.data[0]);

@@ -29,7 +29,7 @@ export function signingKey(keysDir: string | null, scratch: string): SigningKey 
   if (keysDir !== null) {
     const key = join(keysDir, "db.key");
     const cert = join(keysDir, "db.crt");
-    for (const file of [key, cert]) if (!existsSync(file)) throw new Error(`owner key file ${file} is missing (make them with: bun uki/keys.ts ${keysDir})`);
+    for (const file of [key, cert]) if (!existsSync(file)) throw new Error(`owner key file ${file} is missing (make them with: npx bun uki/keys.ts ${keysDir})`);
     return { key, cert, owner: "owner" };
   }
   const key = join(scratch, "snakeoil.key");
