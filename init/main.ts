@@ -3,9 +3,10 @@
  * a read-only tmpfs the root; bay0 takes it from there. Each duty lives in its
  * own file under init/; this file only wires the real edge (sys/) to them.
  */
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, writeFileSync } from "node:fs";
 import { openLibc } from "../sys/libc-ffi.ts";
 import { RB } from "../sys/libc.ts";
+import { readTextOrNull } from "../sys/files.ts";
 import { createLog, fdSink, kmsgSink, type Log, type Sink } from "../sys/log.ts";
 import { listProcesses } from "../sys/procfs.ts";
 import { createBunSpawner } from "../sys/spawn-bun.ts";
@@ -30,13 +31,6 @@ const SHUTDOWN_GRACE_MS = 5000;
 const REAP_SWEEP_MS = 5000;
 const ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/" };
 
-const readText = (path: string): string | null => {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return null;
-  }
-};
 
 function openLog(): Log {
   const sinks: Sink[] = [fdSink(1)];
@@ -50,10 +44,10 @@ function openLog(): Log {
   return createLog(sinks);
 }
 
-const hostFs: ReadOnlyFs = { read: readText, exists: existsSync };
+const hostFs: ReadOnlyFs = { read: readTextOrNull, exists: existsSync };
 
 const mountPoints = (): string[] =>
-  (readText("/proc/self/mountinfo") ?? "")
+  (readTextOrNull("/proc/self/mountinfo") ?? "")
     .split("\n")
     .map((line) => line.split(" ")[4])
     .filter((p): p is string => p !== undefined && p !== "");
@@ -64,13 +58,13 @@ function main(): void {
   installCrashGuards(log, libc);
   const self = libc.getpid();
 
-  const { options, problems } = parseCmdline(readText("/proc/cmdline") ?? "");
+  const { options, problems } = parseCmdline(readTextOrNull("/proc/cmdline") ?? "");
   for (const problem of problems) log.warn("cmdline.invalid", problem);
 
   loadModulesThenLock({
     libc,
     log,
-    readText,
+    readText: readTextOrNull,
     openRead: (path) => openSync(path, "r"),
     close: closeSync,
     writeText: (path, text) => writeFileSync(path, text),
@@ -125,18 +119,18 @@ function main(): void {
   );
   log.info("input.watching", { devices: keyboards });
 
-  const rooms = startRooms({ libc, log, spawner, tool }, options.autostart);
-  if (rooms !== null) setInterval(guarded(log, "rooms.oom", () => rooms.supervisor.checkOom()), 2000);
-
-  if (ANCHOR_TEST_HOOKS) installTestHooks(process, log, libc, rooms);
-
-  const uptime = Number.parseFloat((readText("/proc/uptime") ?? "0").split(" ")[0] ?? "0");
+  const uptime = Number.parseFloat((readTextOrNull("/proc/uptime") ?? "0").split(" ")[0] ?? "0");
   log.info("bay0.ready", {
     pid: self,
     boot_ms: Math.round(uptime * 1000),
     rss_kb: Math.round(process.memoryUsage().rss / 1024),
   });
   reap();
+
+  // Rooms come after ready: bay0's own duties first, the policy and image work after.
+  const rooms = startRooms({ libc, log, spawner, tool }, options.autostart);
+  if (rooms !== null) setInterval(guarded(log, "rooms.oom", () => rooms.supervisor.checkOom()), 2000);
+  if (ANCHOR_TEST_HOOKS) installTestHooks(process, log, libc, rooms);
 
   if (options.run !== null) void runOnce(spawner, log, options.run);
 }

@@ -3,7 +3,7 @@
  * images, starts the autostart rooms. Policy and image problems are logged
  * and skip only what they concern.
  */
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { loadPolicies } from "../policies/load.ts";
 import type { Policy } from "../policies/schema.ts";
 import type { CgroupFs } from "../rooms/cgroup.ts";
@@ -11,6 +11,7 @@ import { discoverImageDisks, imageManifestSchema, mountImage, openVerified, type
 import type { RootfsFs } from "../rooms/rootfs.ts";
 import { containersProfileSchema } from "../rooms/seccomp.ts";
 import { RoomSupervisor } from "../rooms/supervisor.ts";
+import { readJsonOrNull, readTextOrNull } from "../sys/files.ts";
 import type { Libc } from "../sys/libc.ts";
 import type { Log } from "../sys/log.ts";
 import type { Spawner } from "../sys/spawn.ts";
@@ -21,18 +22,10 @@ export const AUTOSTART_FILE = "/etc/anchor/autostart";
 export const SECCOMP_PROFILE = "/etc/anchor/seccomp.json";
 export const IMAGE_MANIFEST = "/etc/anchor/images.json";
 
-const readOrNull = (path: string): string | null => {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return null;
-  }
-};
-
 const cgroupFs: CgroupFs = {
   mkdir: (path) => mkdirSync(path, { recursive: true }),
   write: (path, value) => writeFileSync(path, value),
-  read: readOrNull,
+  read: readTextOrNull,
   rmdir: (path) => rmdirSync(path),
 };
 
@@ -46,7 +39,7 @@ const rootfsFs: RootfsFs = {
 
 const imageFs: ImageFs = {
   list: (dir) => (existsSync(dir) ? readdirSync(dir) : []),
-  read: readOrNull,
+  read: readTextOrNull,
   mkdir: (path) => mkdirSync(path, { recursive: true }),
 };
 
@@ -54,18 +47,18 @@ export type Rooms = { supervisor: RoomSupervisor; policies: Map<string, Policy> 
 
 export function startRooms(deps: { libc: Libc; log: Log; spawner: Spawner; tool: ToolRunner }, autostart: string[] | null): Rooms | null {
   const { libc, log } = deps;
-  const files = imageFs.list(POLICY_DIR).filter((f) => f.endsWith(".toml")).map((f) => ({ path: `${POLICY_DIR}/${f}`, text: readOrNull(`${POLICY_DIR}/${f}`) ?? "" }));
+  const files = imageFs.list(POLICY_DIR).filter((f) => f.endsWith(".toml")).map((f) => ({ path: `${POLICY_DIR}/${f}`, text: readTextOrNull(`${POLICY_DIR}/${f}`) ?? "" }));
   const { policies, rejected } = loadPolicies(files);
   for (const error of rejected) log.error("policy.rejected", error);
   log.info("policy.loaded", { policies: [...policies.keys()] });
 
-  const profile = containersProfileSchema.safeParse(JSON.parse(readOrNull(SECCOMP_PROFILE) ?? "null"));
+  const profile = containersProfileSchema.safeParse(readJsonOrNull(SECCOMP_PROFILE));
   if (!profile.success) {
     log.error("rooms.unavailable", { reason: `seccomp profile ${SECCOMP_PROFILE} is missing or invalid` });
     return null;
   }
 
-  const manifest = imageManifestSchema.safeParse(JSON.parse(readOrNull(IMAGE_MANIFEST) ?? "{}"));
+  const manifest = imageManifestSchema.safeParse(readJsonOrNull(IMAGE_MANIFEST) ?? {});
   if (!manifest.success) log.error("image.failed", { reason: `image manifest ${IMAGE_MANIFEST} is invalid: ${manifest.error.message}` });
   const pinned = manifest.success ? manifest.data : {};
   const images = new Set<string>();
@@ -99,7 +92,7 @@ export function startRooms(deps: { libc: Libc; log: Log; spawner: Spawner; tool:
     sleep: (ms) => Bun.sleep(ms),
   });
 
-  const names = autostart ?? (readOrNull(AUTOSTART_FILE) ?? "").split(/\s+/).filter((n) => n !== "");
+  const names = autostart ?? (readTextOrNull(AUTOSTART_FILE) ?? "").split(/\s+/).filter((n) => n !== "");
   void (async () => {
     await mountImages();
     for (const name of names) {

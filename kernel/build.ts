@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, homedir } from "node:os";
 import { join } from "node:path";
+import { runHostTool } from "../sys/host-tool.ts";
 import { droppedOptions, parseKernelConfig } from "./config.ts";
 
 const SOURCE_PACKAGE = "linux-source-6.1";
@@ -33,10 +34,9 @@ const say = (message: string): void => {
   process.stdout.write(`[kernel] ${message}\n`);
 };
 
-function run(cwd: string, argv: string[], what: string): void {
-  const result = spawnSync(argv[0] ?? "", argv.slice(1), { cwd, encoding: "utf8", env: { ...process.env, ...REPRODUCIBLE_ENV }, maxBuffer: 256 << 20 });
-  if (result.status !== 0) throw new Error(`${what} failed (${argv.join(" ")}):\n${(result.stderr || result.stdout).slice(-4000)}`);
-}
+const run = (cwd: string, argv: string[]): void => {
+  runHostTool(argv, { cwd, env: REPRODUCIBLE_ENV });
+};
 
 /** `make bzImage` with a progress line every 30 s (objects compiled so far). */
 function makeWithProgress(cwd: string, jobs: number, logFile: string): Promise<void> {
@@ -80,11 +80,11 @@ export async function buildHardenedKernel(): Promise<HardenedKernel> {
   mkdirSync(work, { recursive: true });
   try {
     say(`unpacking ${TARBALL}`);
-    run(work, ["tar", "-xf", TARBALL, "--strip-components=1"], "unpack");
+    run(work, ["tar", "-xf", TARBALL, "--strip-components=1"]);
     say("configuring: tinyconfig + kernel/hardened.config");
-    run(work, ["make", `ARCH=${ARCH}`, "tinyconfig"], "tinyconfig");
-    run(work, ["scripts/kconfig/merge_config.sh", "-m", ".config", FRAGMENT], "merge_config");
-    run(work, ["make", `ARCH=${ARCH}`, "olddefconfig"], "olddefconfig");
+    run(work, ["make", `ARCH=${ARCH}`, "tinyconfig"]);
+    run(work, ["scripts/kconfig/merge_config.sh", "-m", ".config", FRAGMENT]);
+    run(work, ["make", `ARCH=${ARCH}`, "olddefconfig"]);
     const dropped = droppedOptions(parseKernelConfig(readFileSync(FRAGMENT, "utf8")), parseKernelConfig(readFileSync(join(work, ".config"), "utf8")));
     if (dropped.length > 0) {
       throw new Error(

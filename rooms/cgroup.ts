@@ -34,14 +34,14 @@ export function availableControllers(fs: CgroupFs): string[] {
 
 /**
  * Prepares a room's cgroup node: every interior node on the way (from the
- * root down to the node itself) delegates the controllers to its children,
- * and the node gets the room's limits, which bound the room and all its
+ * root down to the node itself) delegates the available controllers to its
+ * children, and the node gets the room's limits (already reduced to those
+ * controllers by `availableLimits`), which bound the room and all its
  * descendants. Processes go only into leaves (crun creates plan.cgroup.leaf):
  * cgroup v2 refuses processes in a node with controllers enabled, and a
  * process whose move failed would run unconfined. Throws CgroupError.
  */
-export function prepareRoomCgroup(fs: CgroupFs, plan: RoomPlan, limits: Record<string, string>): void {
-  const controllers = availableControllers(fs);
+export function prepareRoomCgroup(fs: CgroupFs, plan: RoomPlan, controllers: string[], limits: Record<string, string>): void {
   const enable = controllers.map((c) => `+${c}`).join(" ");
   const parts = plan.cgroup.node.split("/").filter((p) => p !== "");
   let path = CGROUP_ROOT;
@@ -51,15 +51,11 @@ export function prepareRoomCgroup(fs: CgroupFs, plan: RoomPlan, limits: Record<s
     fs.mkdir(path);
     write(fs, `${path}/cgroup.subtree_control`, enable);
   }
-  for (const [file, value] of Object.entries(limits)) {
-    const controller = file.split(".")[0] ?? "";
-    if (controllers.includes(controller)) write(fs, `${CGROUP_ROOT}${plan.cgroup.node}/${file}`, value);
-  }
+  for (const [file, value] of Object.entries(limits)) write(fs, `${CGROUP_ROOT}${plan.cgroup.node}/${file}`, value);
 }
 
-/** The unified limits crun may write on the leaf: only files of available controllers. */
-export function leafLimits(fs: CgroupFs, limits: Record<string, string>): Record<string, string> {
-  const controllers = availableControllers(fs);
+/** The limits whose controller the kernel offers (io needs an io controller such as iocost). */
+export function availableLimits(controllers: string[], limits: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(limits).filter(([file]) => controllers.includes(file.split(".")[0] ?? "")));
 }
 

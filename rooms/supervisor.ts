@@ -5,11 +5,12 @@ import type { Log } from "../sys/log.ts";
 import type { ChildExit, Spawner } from "../sys/spawn.ts";
 import type { ToolRunner } from "../sys/tool.ts";
 import {
+  availableControllers,
+  availableLimits,
   CgroupError,
   freezeRoomCgroup,
   isPopulated,
   killRoomCgroup,
-  leafLimits,
   oomKills,
   prepareRoomCgroup,
   removeRoomCgroup,
@@ -39,7 +40,6 @@ export type RoomDeps = {
 type LiveRoom = {
   plan: RoomPlan;
   parent: string | null;
-  startedAt: number;
   /** Why it is ending, when bay0 ended it. */
   ending: "killed" | "reset" | null;
   exited: Promise<void>;
@@ -144,15 +144,17 @@ export class RoomSupervisor {
    */
   prepare(plan: RoomPlan): string | null {
     if (!this.deps.images().has(plan.policy.image)) return `image '${plan.policy.image}' is not available`;
+    const controllers = availableControllers(this.deps.cgroupFs);
+    const limits = availableLimits(controllers, cgroupLimits(plan));
     try {
-      prepareRoomCgroup(this.deps.cgroupFs, plan, cgroupLimits(plan));
+      prepareRoomCgroup(this.deps.cgroupFs, plan, controllers, limits);
     } catch (error) {
       return error instanceof CgroupError ? error.message : String(error);
     }
     const rootfsError = prepareRootfs(this.deps.libc, this.deps.rootfsFs, plan);
     if (rootfsError !== null) return rootfsError;
     const config = ociConfig(plan, this.deps.seccompProfile);
-    config.linux.resources.unified = leafLimits(this.deps.cgroupFs, config.linux.resources.unified);
+    config.linux.resources.unified = limits;
     this.deps.rootfsFs.writeFile(`${plan.dirs.bundle}/config.json`, JSON.stringify(config));
     return null;
   }
@@ -172,7 +174,7 @@ export class RoomSupervisor {
     } catch (error) {
       return this.failed(plan, `crun: ${String(error)}`);
     }
-    const room: LiveRoom = { plan, parent, startedAt, ending: null, exited: Promise.resolve(), oomKills: 0 };
+    const room: LiveRoom = { plan, parent, ending: null, exited: Promise.resolve(), oomKills: 0 };
     room.exited = child.exited.then((exit) => this.onExit(room, exit, output.flush)).catch((error: unknown) => {
       log.error("room.error", { room: plan.id, error: String(error) });
     });

@@ -6,14 +6,15 @@
  *   npm run boot -- --uefi             the signed UKI from out/esp/ under OVMF with Secure
  *                                      Boot enforced and a software TPM (state in out/tpm/)
  */
-import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { makeEspImage } from "./esp.ts";
 import { listBuiltImages } from "./images.ts";
 import { OVMF, qemuArgs, type BootMedia } from "./qemu.ts";
+import { startSwtpm } from "./swtpm.ts";
 
 const OUT = join(import.meta.dir, "..", "out");
 
@@ -43,11 +44,7 @@ if (cli.data.uefi) {
   const varsFile = join(scratch, "OVMF_VARS.fd");
   copyFileSync(OVMF.vars, varsFile);
   media = { kind: "uefi", espImage: makeEspImage(need(join(OUT, "esp")), join(scratch, "esp.img")), varsFile };
-  const tpmState = join(OUT, "tpm");
-  mkdirSync(tpmState, { recursive: true });
-  tpmSocket = join(scratch, "swtpm.sock");
-  spawn("swtpm", ["socket", "--tpm2", "--tpmstate", `dir=${tpmState}`, "--ctrl", `type=unixio,path=${tpmSocket}`], { stdio: "ignore" });
-  for (let i = 0; i < 100 && !existsSync(tpmSocket); i++) await Bun.sleep(50);
+  tpmSocket = (await startSwtpm(join(OUT, "tpm"), scratch)).socket;
 } else {
   media = { kind: "direct", kernel: need(join(OUT, "vmlinuz")), initrd: need(join(OUT, "initramfs.img")), append: cli.data.append };
 }

@@ -14,12 +14,12 @@
  *   --keys DIR          sign with the owner's db.key/db.crt from DIR (default: Debian's snakeoil test key)
  *   --out DIR           build into DIR instead of out/ (reproducibility checks)
  */
-import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { buildHardenedKernel, kernelCacheKey } from "../kernel/build.ts";
+import { runHostTool } from "../sys/host-tool.ts";
 import { findStockKernel, parseShowDepends, STOCK_MODULES } from "../kernel/stock.ts";
 import { BASE_CMDLINE } from "./cmdline.ts";
 import { writeCpio, type CpioEntry } from "./cpio.ts";
@@ -78,13 +78,6 @@ const paths = {
   imageManifest: join(OUT, "images", "manifest.json"),
 };
 
-function sh(step: string, argv: string[]): string {
-  const result = spawnSync(argv[0] ?? "", argv.slice(1), { encoding: "utf8", maxBuffer: 64 << 20 });
-  if (result.error) throw new Error(`${step}: cannot run ${argv[0]}: ${result.error.message}`);
-  if (result.status !== 0) throw new Error(`${step}: ${argv.join(" ")} failed (${result.status}):\n${result.stderr}`);
-  return result.stdout;
-}
-
 function sourceFiles(dirs: string[]): string[] {
   const files: string[] = [];
   const walk = (dir: string): void => {
@@ -106,11 +99,11 @@ function sourceFiles(dirs: string[]): string[] {
 
 const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 const stock = stockKernel ? findStockKernel() : null;
-const bunVersion = sh("bay0", [process.execPath, "--version"]).trim();
+const bunVersion = runHostTool([process.execPath, "--version"]).trim();
 const bay0Inputs = { files: [...sourceFiles(RUNTIME_DIRS), join(ROOT, "package-lock.json")], values: [bunVersion] };
 
 function compileBay0(outfile: string, hooks: boolean): void {
-  sh("bay0", [process.execPath, "build", "--compile", "--minify", "--bytecode", "--define", `ANCHOR_TEST_HOOKS=${hooks}`, join(ROOT, "init", "main.ts"), "--outfile", outfile]);
+  runHostTool([process.execPath, "build", "--compile", "--minify", "--bytecode", "--define", `ANCHOR_TEST_HOOKS=${hooks}`, join(ROOT, "init", "main.ts"), "--outfile", outfile]);
 }
 
 function policyFiles(): string[] {
@@ -122,7 +115,7 @@ function policyFiles(): string[] {
 
 function stockModules(): string[] {
   if (stock === null) return [];
-  return [...new Set(STOCK_MODULES.flatMap((m) => parseShowDepends(sh("initramfs", ["modprobe", "-S", stock.version, "--show-depends", m]))))];
+  return [...new Set(STOCK_MODULES.flatMap((m) => parseShowDepends(runHostTool(["modprobe", "-S", stock.version, "--show-depends", m]))))];
 }
 
 function buildUki(): void {
@@ -152,10 +145,10 @@ const steps: Step[] = [
   },
   {
     name: "preinit",
-    inputs: { files: [join(ROOT, "init", "preinit.c")], values: [sh("preinit", ["gcc", "--version"])] },
+    inputs: { files: [join(ROOT, "init", "preinit.c")], values: [runHostTool(["gcc", "--version"])] },
     outputs: [paths.preinit],
     run: () => {
-      sh("preinit", ["gcc", "-static", "-Os", "-s", "-Wall", "-Wextra", "-Werror", "-o", paths.preinit, join(ROOT, "init", "preinit.c")]);
+      runHostTool(["gcc", "-static", "-Os", "-s", "-Wall", "-Wextra", "-Werror", "-o", paths.preinit, join(ROOT, "init", "preinit.c")]);
     },
   },
   {
@@ -185,7 +178,7 @@ const steps: Step[] = [
     },
     outputs: [paths.initramfs],
     run: () => {
-      const libraries = [...new Set([paths.bay0, CRUN, VERITYSETUP].flatMap((bin) => parseLdd(sh("initramfs", ["ldd", bin]))))].sort();
+      const libraries = [...new Set([paths.bay0, CRUN, VERITYSETUP].flatMap((bin) => parseLdd(runHostTool(["ldd", bin]))))].sort();
       const modules = stockModules();
       progress("initramfs", `${libraries.length} libraries, ${modules.length} modules`);
       const entries: CpioEntry[] = [
@@ -207,7 +200,7 @@ const steps: Step[] = [
       ];
       writeFileSync(paths.cpio, writeCpio(entries));
       progress("initramfs", `compressing with zstd ${ZSTD_LEVEL} (about a minute on 2 cores)`);
-      sh("initramfs", ["zstd", ZSTD_LEVEL, "-T0", "-q", "-f", "--check", paths.cpio, "-o", paths.initramfs]);
+      runHostTool(["zstd", ZSTD_LEVEL, "-T0", "-q", "-f", "--check", paths.cpio, "-o", paths.initramfs]);
     },
   },
   {

@@ -2,9 +2,9 @@
  * Makes a FAT disk image of an ESP tree (dosfstools + mtools, no mounting):
  * what QEMU boots under OVMF and what a user writes to a real ESP.
  */
-import { spawnSync } from "node:child_process";
 import { readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { runHostTool } from "../sys/host-tool.ts";
 
 function treeKiB(dir: string): number {
   let total = 0;
@@ -23,8 +23,7 @@ export function makeEspImage(espDir: string, image: string): string {
     ["mkfs.vfat", "-C", "-n", "ANCHOR-ESP", image, String(sizeKiB)],
     ["mcopy", "-s", "-i", image, ...readdirSync(espDir).map((n) => join(espDir, n)), "::/"],
   ]) {
-    const result = spawnSync(argv[0] ?? "", argv.slice(1), { encoding: "utf8" });
-    if (result.status !== 0) throw new Error(`${argv[0]} failed: ${result.stderr || result.error?.message}`);
+    runHostTool(argv);
   }
   return image;
 }

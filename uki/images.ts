@@ -3,25 +3,16 @@
  * file is owned by the first uid of the rooms' user-namespace range
  * (ROOM_ID_MAP), which a room sees as its own root.
  */
-import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOM_ID_MAP } from "../rooms/plan.ts";
-
-function run(argv: string[], what: string): string {
-  const result = spawnSync(argv[0] ?? "", argv.slice(1), { encoding: "utf8", maxBuffer: 16 << 20 });
-  if (result.status !== 0) throw new Error(`${what}: ${argv.join(" ")} failed: ${result.stderr || result.error?.message}`);
-  return result.stdout;
-}
+import { runHostTool } from "../sys/host-tool.ts";
 
 /** Packs a directory tree into a reproducible squashfs owned by the rooms' root. */
 export function packSquashfs(tree: string, output: string): void {
-  run(
-    ["mksquashfs", tree, output, "-noappend", "-comp", "zstd", "-all-time", "0", "-mkfs-time", "0",
-      "-force-uid", String(ROOM_ID_MAP.hostId), "-force-gid", String(ROOM_ID_MAP.hostId), "-quiet", "-no-progress"],
-    "mksquashfs",
-  );
+  runHostTool(["mksquashfs", tree, output, "-noappend", "-comp", "zstd", "-all-time", "0", "-mkfs-time", "0",
+      "-force-uid", String(ROOM_ID_MAP.hostId), "-force-gid", String(ROOM_ID_MAP.hostId), "-quiet", "-no-progress"]);
 }
 
 /** A file to add to an image tree: `path` inside the image, content from the host's `source`. */
@@ -38,7 +29,7 @@ export function buildMinimalImage(output: string, extra: ExtraFile[] = [], busyb
     chmodSync(join(tree, "tmp"), 0o1777);
     copyFileSync(busybox, join(tree, "bin", "busybox"));
     chmodSync(join(tree, "bin", "busybox"), 0o755);
-    for (const applet of run([busybox, "--list-full"], "busybox").split("\n").filter((l) => l !== "")) {
+    for (const applet of runHostTool([busybox, "--list-full"]).split("\n").filter((l) => l !== "")) {
       if (applet === "bin/busybox") continue;
       const depth = applet.split("/").length - 1;
       symlinkSync(`${"../".repeat(depth)}bin/busybox`, join(tree, applet));
@@ -91,7 +82,7 @@ export function hostDebianMirror(sources = "/etc/apt/sources.list.d/debian.sourc
 export function buildWorkshopImage(output: string, mirror: string): void {
   const tree = mkdtempSync(join(tmpdir(), "anchor-workshop-"));
   try {
-    run(["debootstrap", "--variant=minbase", "bookworm", tree, mirror], "debootstrap");
+    runHostTool(["debootstrap", "--variant=minbase", "bookworm", tree, mirror]);
     for (const dir of ["var/log", "var/cache/apt", "var/lib/apt/lists", "var/cache/ldconfig"]) {
       rmSync(join(tree, dir), { recursive: true, force: true });
       mkdirSync(join(tree, dir), { recursive: true, mode: 0o755 });

@@ -6,11 +6,11 @@
  *   efi-updatevar -f db.auth db; efi-updatevar -f KEK.auth KEK; efi-updatevar -f PK.auth PK
  * or load them with the firmware's own key manager or KeyTool.
  */
-import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
+import { runHostTool } from "../sys/host-tool.ts";
 
 const args = z
   .tuple([z.string().min(1, "give the folder to write the keys into")])
@@ -27,9 +27,10 @@ if (existsSync(join(dir, "PK.key"))) {
 mkdirSync(dir, { recursive: true, mode: 0o700 });
 
 const run = (argv: string[]): void => {
-  const result = spawnSync(argv[0] ?? "", argv.slice(1), { cwd: dir, encoding: "utf8" });
-  if (result.status !== 0) {
-    process.stderr.write(`keys: ${argv.join(" ")} failed: ${result.stderr}\n`);
+  try {
+    runHostTool(argv, { cwd: dir });
+  } catch (error) {
+    process.stderr.write(`keys: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   }
 };

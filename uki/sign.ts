@@ -7,6 +7,7 @@
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { runHostTool } from "../sys/host-tool.ts";
 
 export const SNAKEOIL = {
   key: "/usr/share/ovmf/PkKek-1-snakeoil.key",
@@ -16,13 +17,6 @@ export const SNAKEOIL = {
 };
 
 export type SigningKey = { key: string; cert: string; owner: "snakeoil" | "owner" };
-
-function tool(argv: string[], what: string, input?: string): string {
-  const result = spawnSync(argv[0] ?? "", argv.slice(1), { encoding: "utf8", input });
-  if (result.error) throw new Error(`${what}: cannot run ${argv[0]}: ${result.error.message}`);
-  if (result.status !== 0) throw new Error(`${what} failed: ${result.stderr.trim()}`);
-  return result.stdout;
-}
 
 /** The key to sign with: the owner's db key from `keysDir`, else the snakeoil key (decrypted into `scratch`). */
 export function signingKey(keysDir: string | null, scratch: string): SigningKey {
@@ -35,12 +29,12 @@ export function signingKey(keysDir: string | null, scratch: string): SigningKey 
   const key = join(scratch, "snakeoil.key");
   writeFileSync(key, "");
   chmodSync(key, 0o600);
-  tool(["openssl", "rsa", "-in", SNAKEOIL.key, "-passin", `pass:${SNAKEOIL.passphrase}`, "-out", key], "decrypt snakeoil key");
+  runHostTool(["openssl", "rsa", "-in", SNAKEOIL.key, "-passin", `pass:${SNAKEOIL.passphrase}`, "-out", key]);
   return { key, cert: SNAKEOIL.cert, owner: "snakeoil" };
 }
 
 export function sign(input: string, output: string, key: SigningKey): void {
-  tool(["sbsign", "--key", key.key, "--cert", key.cert, "--output", output, input], "sbsign");
+  runHostTool(["sbsign", "--key", key.key, "--cert", key.cert, "--output", output, input]);
 }
 
 /** True when `file` carries a valid signature by `cert`. */

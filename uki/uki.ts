@@ -1,8 +1,8 @@
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bzImageRelease } from "../kernel/release.ts";
+import { runHostTool } from "../sys/host-tool.ts";
 
 /** systemd's EFI stub from Debian's systemd-boot-efi. */
 export const STUB = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
@@ -83,12 +83,6 @@ export function normalizePeHeader(image: Uint8Array): Uint8Array {
 
 export type UkiInputs = { vmlinuz: string; initramfs: string; cmdline: string; osRelease: string; version: string };
 
-function objtool(argv: string[]): string {
-  const result = spawnSync(argv[0] ?? "", argv.slice(1), { encoding: "utf8", maxBuffer: 64 << 20 });
-  if (result.status !== 0) throw new Error(`${argv.join(" ")} failed: ${result.stderr || result.error?.message}`);
-  return result.stdout;
-}
-
 /** Writes an unsigned UKI to `output`: .osrel, .cmdline, .uname, .sbat, .linux, .initrd on the stub. */
 export function assembleUki(inputs: UkiInputs, output: string): void {
   const scratch = mkdtempSync(join(tmpdir(), "anchor-uki-"));
@@ -99,7 +93,7 @@ export function assembleUki(inputs: UkiInputs, output: string): void {
       return path;
     };
     const stubSbat = join(scratch, "stub.sbat");
-    objtool(["objcopy", "-O", "binary", "--only-section=.sbat", STUB, stubSbat]);
+    runHostTool(["objcopy", "-O", "binary", "--only-section=.sbat", STUB, stubSbat]);
     const sections = [
       { name: ".osrel", file: file("osrel", inputs.osRelease) },
       { name: ".cmdline", file: file("cmdline", inputs.cmdline) },
@@ -108,7 +102,7 @@ export function assembleUki(inputs: UkiInputs, output: string): void {
       { name: ".linux", file: inputs.vmlinuz },
       { name: ".initrd", file: inputs.initramfs },
     ].map((s) => ({ ...s, size: statSync(s.file).size }));
-    objtool(["objcopy", ...ukiObjcopyArgs(parseObjdumpSections(objtool(["objdump", "-h", STUB])), sections, STUB, output)]);
+    runHostTool(["objcopy", ...ukiObjcopyArgs(parseObjdumpSections(runHostTool(["objdump", "-h", STUB])), sections, STUB, output)]);
     writeFileSync(output, normalizePeHeader(readFileSync(output)));
   } finally {
     rmSync(scratch, { recursive: true, force: true });

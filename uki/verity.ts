@@ -4,18 +4,12 @@
  * manifest inside the initramfs, so the UKI's signature covers every image.
  * Salt and UUID derive from the image's content: same image, same bytes.
  */
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync, statSync, truncateSync } from "node:fs";
 import type { ImageManifestEntry } from "../rooms/images.ts";
+import { runHostTool } from "../sys/host-tool.ts";
 
 const BLOCK = 4096;
-
-function veritysetup(args: string[]): string {
-  const result = spawnSync("veritysetup", args, { encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`veritysetup ${args.join(" ")} failed: ${result.stderr || result.error?.message}`);
-  return result.stdout;
-}
 
 /** Pads `image` (a squashfs) to whole blocks, appends its hash tree, returns its manifest entry. */
 export function formatVerity(image: string): ImageManifestEntry {
@@ -23,8 +17,8 @@ export function formatVerity(image: string): ImageManifestEntry {
   const dataBytes = Math.ceil(statSync(image).size / BLOCK) * BLOCK;
   truncateSync(image, dataBytes);
   const uuid = `${digest.slice(0, 8)}-${digest.slice(8, 12)}-4${digest.slice(13, 16)}-8${digest.slice(17, 20)}-${digest.slice(20, 32)}`;
-  const out = veritysetup([
-    "format", image, image,
+  const out = runHostTool([
+    "veritysetup", "format", image, image,
     `--hash-offset=${dataBytes}`, `--data-blocks=${dataBytes / BLOCK}`,
     "--data-block-size=4096", "--hash-block-size=4096", "--hash=sha256",
     `--salt=${digest}`, `--uuid=${uuid}`,

@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeCpio, type CpioEntry } from "../../uki/cpio.ts";
 import { listBuiltImages } from "../../uki/images.ts";
+import { startSwtpm } from "../../uki/swtpm.ts";
 import { OVMF, qemuArgs, type BootMedia, type QemuBoot } from "../../uki/qemu.ts";
 import { Qmp } from "./qmp.ts";
 
@@ -33,15 +34,6 @@ export type VmOptions = Pick<QemuBoot, "memoryMb" | "watchdogAction" | "noReboot
   /** Add the "anchor.test" virtio-serial port; `send()` writes lines to it. */
   testPort?: boolean;
 };
-
-async function startSwtpm(dir: string): Promise<{ socket: string; process: ChildProcess }> {
-  mkdirSync(dir, { recursive: true });
-  const socket = join(dir, "swtpm.sock");
-  const proc = spawn("swtpm", ["socket", "--tpm2", "--tpmstate", `dir=${dir}`, "--ctrl", `type=unixio,path=${socket}`], { stdio: "ignore" });
-  for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!existsSync(socket)) throw new Error("swtpm did not create its socket");
-  return { socket, process: proc };
-}
 
 /**
  * Appends a cpio overlay to an initramfs without rebuilding it. The kernel

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parsePolicy } from "../../../policies/parse.ts";
-import { CgroupError, killRoomCgroup, leafLimits, oomKills, prepareRoomCgroup, type CgroupFs } from "../../../rooms/cgroup.ts";
+import { availableControllers, availableLimits, CgroupError, killRoomCgroup, oomKills, prepareRoomCgroup, type CgroupFs } from "../../../rooms/cgroup.ts";
 import { planRoom } from "../../../rooms/plan.ts";
 
 function fakeFs(files: Record<string, string> = {}, failing: string[] = []) {
@@ -23,10 +23,16 @@ if (!result.ok) throw new Error("fixture");
 const parent = planRoom({ ...result.policy, name: "work" });
 const kid = planRoom(result.policy, parent);
 
+/** What the supervisor does: limits reduced to the offered controllers, then the node prepared. */
+function prepare(fs: CgroupFs, plan: typeof parent, limits: Record<string, string>): void {
+  const controllers = availableControllers(fs);
+  prepareRoomCgroup(fs, plan, controllers, availableLimits(controllers, limits));
+}
+
 describe("prepareRoomCgroup", () => {
   it("delegates controllers down every interior node and puts limits on the room's node, never on a leaf", () => {
     const { fs, writes, dirs } = fakeFs({ "/sys/fs/cgroup/cgroup.controllers": "cpuset cpu io memory pids\n" });
-    prepareRoomCgroup(fs, kid, { "memory.max": "1024", "pids.max": "5", "io.weight": "default 100" });
+    prepare(fs, kid, { "memory.max": "1024", "pids.max": "5", "io.weight": "default 100" });
     expect(dirs).toEqual(["/sys/fs/cgroup/rooms", "/sys/fs/cgroup/rooms/work", "/sys/fs/cgroup/rooms/work/kid"]);
     expect(writes).toEqual([
       ["/sys/fs/cgroup/cgroup.subtree_control", "+cpu +memory +pids +io"],
@@ -41,16 +47,16 @@ describe("prepareRoomCgroup", () => {
 
   it("skips controllers the kernel does not offer", () => {
     const { fs, writes } = fakeFs({ "/sys/fs/cgroup/cgroup.controllers": "cpu memory pids\n" });
-    prepareRoomCgroup(fs, parent, { "io.weight": "default 100", "pids.max": "5" });
+    prepare(fs, parent, { "io.weight": "default 100", "pids.max": "5" });
     expect(writes.at(-1)).toEqual(["/sys/fs/cgroup/rooms/work/pids.max", "5"]);
     expect(writes.some(([file]) => file.endsWith("io.weight"))).toBe(false);
-    expect(leafLimits(fs, { "io.weight": "default 1", "memory.max": "1" })).toEqual({ "memory.max": "1" });
+    expect(availableLimits(availableControllers(fs), { "io.weight": "default 1", "memory.max": "1" })).toEqual({ "memory.max": "1" });
   });
 
   it("fails loudly, naming the file, when a write fails: a room must not run unconfined", () => {
     const { fs } = fakeFs({ "/sys/fs/cgroup/cgroup.controllers": "memory pids" }, ["/sys/fs/cgroup/rooms/work/pids.max"]);
-    expect(() => prepareRoomCgroup(fs, parent, { "pids.max": "5" })).toThrow(CgroupError);
-    expect(() => prepareRoomCgroup(fs, parent, { "pids.max": "5" })).toThrow(/rooms\/work\/pids.max/);
+    expect(() => prepare(fs, parent, { "pids.max": "5" })).toThrow(CgroupError);
+    expect(() => prepare(fs, parent, { "pids.max": "5" })).toThrow(/rooms\/work\/pids.max/);
   });
 });
 

@@ -1,0 +1,21 @@
+import { readFileSync } from "node:fs";
+
+/** A small file's text (/proc, /sys, /etc), or null when it cannot be read. */
+export function readTextOrNull(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return null;
+  }
+}
+
+/** A JSON file's value, or null when it is missing or not JSON (the caller's schema says what is valid). */
+export function readJsonOrNull(path: string): unknown {
+  const text = readTextOrNull(path);
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
+}
