@@ -1,5 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import type { Record } from "../qemu/vm.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { OUT, type Record } from "../qemu/vm.ts";
 import { BOOT_TIMEOUT_MS, parseMountinfo, useProbeVm } from "./helpers.ts";
 
 describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () => {
@@ -75,6 +77,12 @@ describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () =
     expect(invalid[0]?.reason).toMatch(/whole number/);
     const armed = await booted.vm.waitFor("watchdog.armed", 0);
     expect(armed.timeout_sec).toBe(30);
+  });
+
+  it("answers QMP screendump with a PNG of the screen", async () => {
+    const file = join(OUT, "test-logs", "foundation.png");
+    await booted.vm.screendump(file);
+    expect(readFileSync(file).subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
   });
 
   it("powers off in order on the ACPI power button, and QEMU exits by itself", async () => {

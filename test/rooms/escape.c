@@ -95,6 +95,31 @@ static long sees_host_init(void) {
   return -1;
 }
 
+/* bay0's environment (PATH as bay0 sets it) must not be readable as PID 1's here. */
+static long read_host_init_environ(void) {
+  char env[4096] = {0};
+  FILE *f = fopen("/proc/1/environ", "r");
+  if (!f) return -1;
+  size_t n = fread(env, 1, sizeof env - 1, f);
+  fclose(f);
+  for (size_t i = 0; i < n; i++) {
+    if (strncmp(env + i, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", 34) == 0 && env[i + 34] == 0) return 0;
+  }
+  errno = ENOENT; /* PID 1 here is the room's own first process */
+  return -1;
+}
+
+/* In its own PID namespace the catalogue is PID 1 and alone: any other PID belongs to someone else. */
+static long see_other_processes(void) {
+  for (int pid = 2; pid < 4096; pid++) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d", pid);
+    if (access(path, F_OK) == 0) return 0;
+  }
+  errno = ESRCH;
+  return -1;
+}
+
 static long user_namespace(void) {
   return unshare(CLONE_NEWUSER);
 }
@@ -115,6 +140,8 @@ int main(void) {
   report("process_vm_readv-init", process_vm_readv(1, &local, 1, &remote, 1, 0));
   report("signal-process-outside", signal_outside());
   report("see-host-init", sees_host_init());
+  report("read-host-init-environ", read_host_init_environ());
+  report("see-other-processes", see_other_processes());
   report("write-proc-sys", write_file("/proc/sys/kernel/hostname", "pwned"));
   report("write-sysrq-trigger", write_file("/proc/sysrq-trigger", "b"));
   report("write-sys", write_file("/sys/kernel/uevent_helper", "/tmp/x"));
