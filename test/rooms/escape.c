@@ -83,13 +83,19 @@ static long connect_out(void) {
   return rc;
 }
 
-static long sees_host_init(void) {
-  char cmd[64] = {0};
-  FILE *f = fopen("/proc/1/cmdline", "r");
+/* Reads up to size-1 bytes of a file, NUL-terminated; -1 (errno set) if it cannot be opened. */
+static long read_file(const char *path, char *buf, size_t size) {
+  FILE *f = fopen(path, "r");
   if (!f) return -1;
-  size_t n = fread(cmd, 1, sizeof cmd - 1, f);
+  size_t n = fread(buf, 1, size - 1, f);
   fclose(f);
-  cmd[n] = 0;
+  buf[n] = 0;
+  return (long)n;
+}
+
+static long sees_host_init(void) {
+  char cmd[64];
+  if (read_file("/proc/1/cmdline", cmd, sizeof cmd) < 0) return -1;
   if (strstr(cmd, "bay0") != NULL) return 0;
   errno = ENOENT; /* PID 1 here is the room's own first process */
   return -1;
@@ -97,12 +103,10 @@ static long sees_host_init(void) {
 
 /* bay0's environment (PATH as bay0 sets it) must not be readable as PID 1's here. */
 static long read_host_init_environ(void) {
-  char env[4096] = {0};
-  FILE *f = fopen("/proc/1/environ", "r");
-  if (!f) return -1;
-  size_t n = fread(env, 1, sizeof env - 1, f);
-  fclose(f);
-  for (size_t i = 0; i < n; i++) {
+  char env[4096];
+  long n = read_file("/proc/1/environ", env, sizeof env);
+  if (n < 0) return -1;
+  for (long i = 0; i < n; i++) {
     if (strncmp(env + i, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", 34) == 0 && env[i + 34] == 0) return 0;
   }
   errno = ENOENT; /* PID 1 here is the room's own first process */
