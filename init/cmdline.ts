@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { nameSchema } from "../policies/schema.ts";
 
 const watchdogSec = z.coerce
   .number({ error: "must be a whole number of seconds" })
@@ -13,8 +14,8 @@ const runPath = z
 
 const roomList = z
   .string()
-  .regex(/^([a-z][a-z0-9-]{0,30})(,[a-z][a-z0-9-]{0,30})*$|^$/, "must be room names separated by commas")
-  .transform((s) => (s === "" ? [] : s.split(",")));
+  .transform((s) => (s === "" ? [] : s.split(",")))
+  .refine((names) => names.every((n) => nameSchema.safeParse(n).success), "must be room names separated by commas");
 
 export type BootOptions = {
   watchdogSec: number;

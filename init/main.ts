@@ -6,8 +6,9 @@
 import { closeSync, existsSync, openSync, writeFileSync } from "node:fs";
 import { openLibc } from "../sys/libc-ffi.ts";
 import { RB } from "../sys/libc.ts";
+import { openCharDevice } from "../sys/devices.ts";
 import { readTextOrNull } from "../sys/files.ts";
-import { createLog, fdSink, kmsgSink, type Log, type Sink } from "../sys/log.ts";
+import { consoleSink, createLog, kmsgSink, type Log, type Sink } from "../sys/log.ts";
 import { listProcesses } from "../sys/procfs.ts";
 import { createBunSpawner } from "../sys/spawn-bun.ts";
 import { createBunToolRunner } from "../sys/tool-bun.ts";
@@ -18,9 +19,10 @@ import { assessHardening, type ReadOnlyFs } from "./hardening.ts";
 import { ESSENTIAL_MOUNTS, mountEssentials } from "./mounts.ts";
 import { loadModulesThenLock } from "./modules.ts";
 import { reapOrphans } from "./reaper.ts";
-import { startRooms } from "./rooms.ts";
+import { startRooms, type Rooms } from "./rooms.ts";
 import { runOnce } from "./run.ts";
 import { shutdown } from "./shutdown.ts";
+import { hardenSysctls } from "./sysctl.ts";
 import { createPowerControl, installSignalHandlers } from "./signals.ts";
 import { installTestHooks } from "./test-hooks.ts";
 import { readPcrs } from "./tpm.ts";
@@ -33,7 +35,12 @@ const ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/" };
 
 
 function openLog(): Log {
-  const sinks: Sink[] = [fdSink(1)];
+  const sinks: Sink[] = [];
+  try {
+    sinks.push(consoleSink());
+  } catch {
+    // No console device: /dev/kmsg still gets every record.
+  }
   try {
     // Without this the kernel rate-limits and drops bay0's lines.
     writeFileSync("/proc/sys/kernel/printk_devkmsg", "on\n");
@@ -76,6 +83,7 @@ function main(): void {
     mounts: ESSENTIAL_MOUNTS.map((m) => m.target).filter((t) => !failures.some((f) => f.target === t)),
   });
 
+  hardenSysctls((path, value) => writeFileSync(path, value), log);
   log.info("kernel.hardening", assessHardening(hostFs));
   const pcrs = readPcrs(hostFs);
   if (pcrs === null) log.warn("tpm.absent", { reason: "no TPM 2.0 PCR bank in sysfs" });
@@ -86,8 +94,16 @@ function main(): void {
   const cad = libc.reboot(RB.DISABLE_CAD);
   if (!cad.ok) log.error("bay0.error", { where: "disable-cad", error: cad.message });
 
-  armWatchdog(
-    { libc, log, open: (path) => openSync(path, "w"), every: (ms, fn) => setInterval(guarded(log, "watchdog", fn), ms) },
+  const watchdog = armWatchdog(
+    {
+      libc,
+      log,
+      open: openCharDevice,
+      every: (ms, fn) => {
+        const timer = setInterval(guarded(log, "watchdog", fn), ms);
+        return () => clearInterval(timer);
+      },
+    },
     options.watchdogSec,
   );
 
@@ -99,9 +115,22 @@ function main(): void {
   };
   setInterval(guarded(log, "reaper", reap), REAP_SWEEP_MS);
 
+  let rooms: Rooms | null = null;
   const requestShutdown = createPowerControl(log, (action, reason) =>
     shutdown(
-      { libc, log, self, processes: () => listProcesses(), mountPoints, sleep: Bun.sleep, now: Date.now, reap, graceMs: SHUTDOWN_GRACE_MS },
+      {
+        libc,
+        log,
+        self,
+        processes: () => listProcesses(),
+        mountPoints,
+        sleep: Bun.sleep,
+        now: Date.now,
+        reap,
+        stopStarting: () => rooms?.supervisor.stopAccepting(),
+        stopWatchdog: () => watchdog?.stop(),
+        graceMs: SHUTDOWN_GRACE_MS,
+      },
       action,
       reason,
     ),
@@ -128,9 +157,10 @@ function main(): void {
   reap();
 
   // Rooms come after ready: bay0's own duties first, the policy and image work after.
-  const rooms = startRooms({ libc, log, spawner, tool }, options.autostart);
-  if (rooms !== null) setInterval(guarded(log, "rooms.oom", () => rooms.supervisor.checkOom()), 2000);
-  if (ANCHOR_TEST_HOOKS) installTestHooks(process, log, libc, rooms);
+  rooms = startRooms({ libc, log, spawner, tool }, options.autostart);
+  const started = rooms;
+  if (started !== null) setInterval(guarded(log, "rooms.oom", () => started.supervisor.checkOom()), 2000);
+  if (ANCHOR_TEST_HOOKS) installTestHooks(process, log, libc, started);
 
   if (options.run !== null) void runOnce(spawner, log, options.run);
 }

@@ -34,6 +34,7 @@ const rootfsFs: RootfsFs = {
   mkdir: (path) => mkdirSync(path, { recursive: true, mode: 0o711 }),
   chown: (path, uid, gid) => chownSync(path, uid, gid),
   writeFile: (path, text) => writeFileSync(path, text),
+  read: readTextOrNull,
   remove: (path) => rmSync(path, { recursive: true, force: true }),
 };
 
@@ -101,8 +102,9 @@ export function startRooms(deps: { libc: Libc; log: Log; spawner: Spawner; tool:
         log.error("room.failed", { room: name, reason: `no valid policy named '${name}'` });
         continue;
       }
-      await supervisor.start(policy);
+      // start() never throws by contract; this guard keeps one broken room from stopping the rest if it ever did.
+      await supervisor.start(policy).catch((error: unknown) => log.error("room.failed", { room: name, reason: String(error) }));
     }
-  })();
+  })().catch((error: unknown) => log.error("bay0.error", { where: "rooms.autostart", error: String(error) }));
   return { supervisor, policies };
 }

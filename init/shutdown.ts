@@ -15,8 +15,15 @@ export type ShutdownDeps = {
   now: () => number;
   /** Reaps exited orphans so they stop counting as alive. */
   reap: () => void;
+  /** Refuses new rooms from now on (called first). */
+  stopStarting: () => void;
+  /** Ends the watchdog's feeding: the last resort when the kernel will not reboot. */
+  stopWatchdog: () => void;
   graceMs: number;
 };
+
+const REBOOT_RETRIES = 3;
+const REBOOT_RETRY_MS = 1000;
 
 /** Mounts the kernel or preinit set up, and the root: left in place. */
 const KEEP_MOUNTED = new Set(["/", "/proc", "/sys", "/dev"]);
@@ -32,13 +39,17 @@ async function waitForProcessesToExit(deps: ShutdownDeps, deadlineMs: number): P
 }
 
 /**
- * The orderly end of a boot: SIGTERM to every process, a grace period,
- * SIGKILL to what is left, sync, unmount, and only after `shutdown.complete`
- * is logged, reboot(2). Returns only if the final reboot call fails.
+ * The orderly end of a boot: no new rooms, SIGTERM to every process, a grace
+ * period, SIGKILL to what is left, sync, unmount, and only after
+ * `shutdown.complete` is logged, reboot(2). Should the kernel refuse, bay0
+ * retries, falls back to power-off, and at last stops feeding the watchdog
+ * so the hardware resets the machine: it never stays up with everything
+ * dead. Returns only if every attempt failed.
  */
 export async function shutdown(deps: ShutdownDeps, action: ShutdownAction, reason: string): Promise<void> {
   const { libc, log } = deps;
   log.info("shutdown.begin", { action, reason });
+  deps.stopStarting();
   libc.kill(-1, SIG.SIGTERM);
   libc.kill(-1, SIG.SIGCONT);
   const lingering = await waitForProcessesToExit(deps, deps.graceMs);
@@ -55,6 +66,12 @@ export async function shutdown(deps: ShutdownDeps, action: ShutdownAction, reaso
   }
   libc.sync();
   log.info("shutdown.complete", { action, unmount_failed: failed });
-  const result = libc.reboot(action === "poweroff" ? RB.POWER_OFF : RB.AUTOBOOT);
-  if (!result.ok) log.error("bay0.error", { where: "shutdown", error: `reboot(2) failed: ${result.message}` });
+  const attempts: ShutdownAction[] = [...Array<ShutdownAction>(REBOOT_RETRIES).fill(action), ...(action === "reboot" ? ["poweroff" as const] : [])];
+  for (const [i, attempt] of attempts.entries()) {
+    const result = libc.reboot(attempt === "poweroff" ? RB.POWER_OFF : RB.AUTOBOOT);
+    if (result.ok) return;
+    log.error("bay0.error", { where: "shutdown", error: `reboot(2) for ${attempt} failed: ${result.message}`, attempt: i + 1 });
+    await deps.sleep(REBOOT_RETRY_MS);
+  }
+  deps.stopWatchdog();
 }

@@ -12,6 +12,9 @@ export function formatPolicyError(e: PolicyError): string {
   return `${e.file}:${e.line}:${e.column}: ${e.field === "" ? "" : `${e.field}: `}${e.message}`;
 }
 
+/** A key as a literal inside a regular expression: keys come from the policy file, so any character may appear. */
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+
 const headerOf = (line: string): string[] | null => {
   const m = /^\s*\[\s*([A-Za-z0-9_.\s"-]+?)\s*\]\s*(#.*)?$/.exec(line);
   return m?.[1] === undefined ? null : m[1].split(".").map((p) => p.trim().replace(/^"|"$/g, ""));
@@ -38,9 +41,9 @@ export function locateKey(text: string, path: (string | number)[]): { line: numb
         continue;
       }
       const inTable = current.join(".") === table.join(".");
-      const direct = new RegExp(`^\\s*("?)${key.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\1\\s*=`).exec(line);
+      const direct = new RegExp(`^\\s*("?)${escapeRegExp(key)}\\1\\s*=`).exec(line);
       if (inTable && direct) return { line: i + 1, column: line.indexOf(key) + 1 - (direct[1] ? 1 : 0) };
-      const dotted = table.length > 0 && current.length === 0 && new RegExp(`^\\s*${table.join("\\.")}\\.${key}\\s*=`).test(line);
+      const dotted = table.length > 0 && current.length === 0 && new RegExp(`^\\s*${[...table, key].map(escapeRegExp).join("\\.")}\\s*=`).test(line);
       if (dotted) return { line: i + 1, column: line.search(/\S/) + 1 };
     }
   }

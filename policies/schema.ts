@@ -37,12 +37,39 @@ const size = (what: string, min: number) =>
     .transform(parseSize)
     .refine((n) => n >= min, `${what} must be at least ${min} bytes`);
 
-const name = z
-  .string({ error: "must be a string" })
-  .regex(/^[a-z][a-z0-9-]{0,30}$/, "must be 1-31 lowercase letters, digits or '-', starting with a letter");
-
 const unique = <T extends z.ZodType>(item: T) =>
   z.array(item).refine((a) => new Set(a).size === a.length, "must not repeat an entry");
+
+/**
+ * A room or image name: it becomes a path segment, a cgroup and a crun
+ * container id. "--" is reserved because it joins a nested room's names in
+ * flat paths ("a/b" is "a--b"), and "room" because it names every room's own
+ * leaf cgroup beside its children's nodes: either would let two rooms share
+ * one identity.
+ */
+export const RESERVED_ROOM_NAMES: readonly string[] = Object.freeze(["room"]);
+export const nameSchema = z
+  .string({ error: "must be a string" })
+  .regex(/^[a-z][a-z0-9-]{0,30}$/, "must be 1-31 lowercase letters, digits or '-', starting with a letter")
+  .refine((n) => !n.includes("--"), "must not contain '--' (it joins nested rooms' names)")
+  .superRefine((n, ctx) => {
+    if (RESERVED_ROOM_NAMES.includes(n)) ctx.addIssue({ code: "custom", message: `'${n}' is reserved (it names a room's own cgroup)` });
+  });
+const name = nameSchema;
+
+/**
+ * Invariant 3: no room shares a namespace with the host or another room. The
+ * key stays (policies written for it keep working) but must name them all.
+ */
+const namespaces = unique(z.enum(NAMESPACES))
+  .default([...NAMESPACES])
+  .superRefine((list, ctx) => {
+    const missing = NAMESPACES.filter((n) => !list.includes(n));
+    if (missing.length > 0) {
+      ctx.addIssue({ code: "custom", message: `must list every namespace: rooms never share the host's (missing ${missing.join(", ")})` });
+    }
+  });
+
 
 export const policySchema = z
   .object({
@@ -55,7 +82,7 @@ export const policySchema = z
       .object({ uid: z.number().int().min(0).max(65535), gid: z.number().int().min(0).max(65535) }, { error: "must be a table with uid and gid" })
       .strict()
       .default({ uid: 1000, gid: 1000 }),
-    namespaces: unique(z.enum(NAMESPACES)).default([...NAMESPACES]),
+    namespaces,
     limits: z
       .object({
         memory_max: size("memory_max", 4 * 1024 * 1024).default(256 * 1024 * 1024),

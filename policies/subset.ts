@@ -23,6 +23,7 @@ export function subsetViolations(parent: Policy, child: Policy, parentDepth: num
   };
 
   if (!parent.nesting.allowed) add("nesting.allowed", `room '${parent.name}' may not spawn child rooms`);
+  if (!parent.umbilical.allow.includes("room.spawn")) add("umbilical.allow", `room '${parent.name}' may not ask for child rooms (no "room.spawn")`);
   if (parentDepth + 1 > MAX_NESTING_DEPTH) add("nesting", `depth ${parentDepth + 1} is deeper than the maximum of ${MAX_NESTING_DEPTH}`);
   if (parent.nesting.max_depth < 1) add("nesting.max_depth", `room '${parent.name}' allows no further nesting levels`);
   if (child.nesting.allowed && !parent.nesting.allowed) add("nesting.allowed", "a child may not nest when its parent may not");
@@ -49,8 +50,6 @@ export function subsetViolations(parent: Policy, child: Policy, parentDepth: num
     else if (value !== undefined) limit(`rlimits.${name}`, mine, value);
   }
 
-  const missing = parent.namespaces.filter((n) => !child.namespaces.includes(n));
-  if (missing.length > 0) add("namespaces", `would share the host's ${missing.join(", ")} namespace(s) that the parent keeps apart`);
   const allowedSyscalls = notSubset(parent.seccomp.deny, child.seccomp.deny);
   if (allowedSyscalls.length > 0) add("seccomp.deny", `would allow ${allowedSyscalls.join(", ")}, which the parent denies`);
   const caps = notSubset(child.capabilities, parent.capabilities);
@@ -62,5 +61,6 @@ export function subsetViolations(parent: Policy, child: Policy, parentDepth: num
   const requests = notSubset(child.umbilical.allow, parent.umbilical.allow);
   if (requests.length > 0) add("umbilical.allow", `${requests.join(", ")} not allowed to the parent`);
   if (child.user.uid === 0 && parent.user.uid !== 0) add("user.uid", "a child may not run as root when its parent does not");
+  if (child.user.gid === 0 && parent.user.gid !== 0) add("user.gid", "a child may not run in group root when its parent does not");
   return v;
 }

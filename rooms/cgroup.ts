@@ -59,6 +59,11 @@ export function availableLimits(controllers: string[], limits: Record<string, st
   return Object.fromEntries(Object.entries(limits).filter(([file]) => controllers.includes(file.split(".")[0] ?? "")));
 }
 
+/** Moves a process into a leaf cgroup (cgroup.procs); throws CgroupError. */
+export function moveIntoCgroup(fs: CgroupFs, leaf: string, pid: number): void {
+  write(fs, `${CGROUP_ROOT}${leaf}/cgroup.procs`, String(pid));
+}
+
 /** Kills every process in the room and its descendant rooms at once (cgroup.kill). */
 export function killRoomCgroup(fs: CgroupFs, plan: RoomPlan): void {
   write(fs, `${CGROUP_ROOT}${plan.cgroup.node}/cgroup.kill`, "1");

@@ -9,10 +9,12 @@ export const CRUN_ROOT = "/run/crun";
  * Runs the room's container in the foreground: crun creates the namespaces
  * (clone3 into the room's cgroup), pivots into the room's root, applies
  * seccomp, then execs the command; it exits with the command's status.
- * The room's stdout and stderr come back on crun's.
+ * The pid file appears once the room's process exists, so a crun that fails
+ * before then is told apart from a command that ends at once. The room's
+ * stdout and stderr come back on crun's.
  */
 export function crunRun(spawner: Spawner, plan: RoomPlan, onLine: (stream: ChildStream, line: string) => void): Child {
-  return spawner.spawn(["crun", "--root", CRUN_ROOT, "run", "--bundle", plan.dirs.bundle, plan.containerId], onLine);
+  return spawner.spawn(["crun", "--root", CRUN_ROOT, "run", "--bundle", plan.dirs.bundle, "--pid-file", plan.dirs.pidFile, plan.containerId], onLine);
 }
 
 /** Forgets a stopped (or killed) container's state. */

@@ -1,11 +1,12 @@
 import { z } from "zod";
+import { nameSchema } from "../policies/schema.ts";
 import { MS, type Libc } from "../sys/libc.ts";
 import type { ToolRunner } from "../sys/tool.ts";
 import { imageMountPoint } from "./plan.ts";
 
 /** /etc/anchor/images.json: each base image's dm-verity root hash, pinned inside the signed UKI. */
 export const imageManifestSchema = z.record(
-  z.string().regex(/^[a-z][a-z0-9-]{0,30}$/),
+  nameSchema,
   z.object({ root_hash: z.string().regex(/^[0-9a-f]{64}$/), hash_offset: z.number().int().positive() }).strict(),
 );
 export type ImageManifest = z.infer<typeof imageManifestSchema>;

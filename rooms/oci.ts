@@ -33,7 +33,7 @@ export type OciConfig = {
 type DeviceRule = { allow: boolean; type?: "c"; major?: number; minor?: number; access: string };
 
 /** Deny every device, then allow the harmless ones crun creates in a room's /dev. */
-const DEVICES: DeviceRule[] = [
+const DEVICES: readonly Readonly<DeviceRule>[] = Object.freeze([
   { allow: false, access: "rwm" },
   ...[
     [1, 3], // null
@@ -44,18 +44,17 @@ const DEVICES: DeviceRule[] = [
     [5, 0], // tty
     [5, 2], // ptmx
   ].map(([major, minor]): DeviceRule => ({ allow: true, type: "c", major: major ?? 0, minor: minor ?? 0, access: "rwm" })),
-  { allow: true, type: "c", major: 136, access: "rwm" }, // pts
-];
+  { allow: true, type: "c" as const, major: 136, access: "rwm" }, // pts
+].map((rule): Readonly<DeviceRule> => Object.freeze(rule)));
 
 /** Kernel paths a room must not read (masked) or write (read-only), as in runc/crun defaults and more. */
-export const MASKED_PATHS = [
-  "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+export const MASKED_PATHS: readonly string[] = Object.freeze([
+  "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
   "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/proc/kallsyms", "/proc/kmsg",
   "/sys/firmware", "/sys/devices/virtual/powercap", "/sys/kernel/security", "/sys/fs/selinux",
-];
-export const READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+]);
+export const READONLY_PATHS: readonly string[] = Object.freeze(["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]);
 
-const MB = 1024 * 1024;
 const CPU_PERIOD_US = 100_000;
 
 /** cgroup v2 limit files and their values for a room (written by crun on the leaf, by bay0 on the node). */
@@ -71,11 +70,15 @@ export function cgroupLimits(plan: RoomPlan): Record<string, string> {
   };
 }
 
-/** Policy + plan -> the config.json crun runs. Pure: the same inputs give the same document. */
-export function ociConfig(plan: RoomPlan, profile: ContainersProfile): OciConfig {
+/**
+ * Policy + plan -> the config.json crun runs. `limits` are the cgroup limits
+ * the kernel can apply (cgroupLimits reduced to its controllers). Pure: the
+ * same inputs give the same document, and it is exactly what crun receives.
+ */
+export function ociConfig(plan: RoomPlan, profile: ContainersProfile, limits: Record<string, string>): OciConfig {
   const { policy } = plan;
   const caps = [...policy.capabilities];
-  const seccomp = buildSeccomp(profile, caps, policy.seccomp.deny, policy.network === "none");
+  const seccomp = buildSeccomp(profile, caps, policy.seccomp.deny, policy.network);
   const home = policy.user.uid === 0 ? "/root" : "/tmp";
   const env = {
     PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -83,7 +86,6 @@ export function ociConfig(plan: RoomPlan, profile: ContainersProfile): OciConfig
     TERM: "dumb",
     ...policy.env,
   };
-  const shm = Math.max(1, Math.min(64, Math.floor(policy.storage.tmpfs_size / MB / 4)));
   const idMap = [{ containerID: 0, hostID: ROOM_ID_MAP.hostId, size: ROOM_ID_MAP.size }];
   return {
     ociVersion: "1.0.2",
@@ -104,9 +106,9 @@ export function ociConfig(plan: RoomPlan, profile: ContainersProfile): OciConfig
     hostname: policy.hostname ?? policy.name,
     mounts: [
       { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
-      { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+      { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", `size=${plan.storage.devBytes}`] },
       { destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"] },
-      { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", `size=${shm}m`] },
+      { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", `size=${plan.storage.shmBytes}`] },
       { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
       { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
       { destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["nosuid", "noexec", "nodev", "relatime", "ro"] },
@@ -116,9 +118,9 @@ export function ociConfig(plan: RoomPlan, profile: ContainersProfile): OciConfig
       gidMappings: idMap,
       namespaces: policy.namespaces.map((type) => ({ type })),
       cgroupsPath: plan.cgroup.leaf,
-      resources: { unified: cgroupLimits(plan), devices: DEVICES },
-      maskedPaths: MASKED_PATHS,
-      readonlyPaths: READONLY_PATHS,
+      resources: { unified: { ...limits }, devices: DEVICES.map((rule) => ({ ...rule })) },
+      maskedPaths: [...MASKED_PATHS],
+      readonlyPaths: [...READONLY_PATHS],
       seccomp,
     },
   };

@@ -19,14 +19,22 @@ export type RoomPlan = {
   dirs: {
     /** Everything of this room's lives below here (one flat directory per room, nested or not). */
     base: string;
-    /** tmpfs of policy.storage.tmpfs_size holding upper/ and work/: every write lands here. */
+    /** tmpfs of storage.scratchBytes holding upper/ and work/: every write to the root lands here. */
     scratch: string;
     upper: string;
     work: string;
     /** overlay of the image (lower) and scratch/upper: the room's root. */
     rootfs: string;
     bundle: string;
+    /** crun writes the room's first pid here once its namespaces and cgroup exist. */
+    pidFile: string;
   };
+  /**
+   * Where the room's writes may go, in bytes, together exactly the policy's
+   * storage.tmpfs_size: /dev (device nodes and symlinks only), /dev/shm, and
+   * the overlay's upper layer (everything else).
+   */
+  storage: { devBytes: number; shmBytes: number; scratchBytes: number };
   /** The image's read-only mount point. */
   imageMount: string;
   /** cgroup v2 paths below /sys/fs/cgroup: limits on `node`, processes only in the leaf. */
@@ -35,6 +43,16 @@ export type RoomPlan = {
   containerId: string;
 };
 
+const PAGE = 4096;
+const DEV_BYTES = 64 * PAGE;
+const SHM_MAX_BYTES = 64 * 1024 * 1024;
+
+/** Splits a room's storage promise between /dev, /dev/shm and the writable layer. */
+export function splitStorage(totalBytes: number): RoomPlan["storage"] {
+  const shmBytes = Math.min(SHM_MAX_BYTES, Math.floor(totalBytes / 4 / PAGE) * PAGE);
+  return { devBytes: DEV_BYTES, shmBytes, scratchBytes: totalBytes - DEV_BYTES - shmBytes };
+}
+
 export function imageMountPoint(image: string): string {
   return `${ROOMS_RUN_DIR}/.images/${image}`;
 }
@@ -42,6 +60,7 @@ export function imageMountPoint(image: string): string {
 /** Plans a room; `parent` is the plan of the room that asked for it (nesting). */
 export function planRoom(policy: Policy, parent: RoomPlan | null = null): RoomPlan {
   const id = parent ? `${parent.id}/${policy.name}` : policy.name;
+  // Injective because names may not contain "--" (policies/schema.ts).
   const flat = id.replaceAll("/", "--");
   const base = `${ROOMS_RUN_DIR}/${flat}`;
   const node = `${ROOMS_CGROUP}/${id}`;
@@ -56,10 +75,13 @@ export function planRoom(policy: Policy, parent: RoomPlan | null = null): RoomPl
       work: `${base}/scratch/work`,
       rootfs: `${base}/rootfs`,
       bundle: `${base}/bundle`,
+      pidFile: `${base}/crun.pid`,
     },
+    storage: splitStorage(policy.storage.tmpfs_size),
     imageMount: imageMountPoint(policy.image),
     // The node holds the limits (and, for nesting, child nodes); the room's
     // own processes live in the leaf, honouring "no internal processes".
+    // "room" is a reserved name, so no child node can be this leaf.
     cgroup: { node, leaf: `${node}/room` },
     containerId: `anchor-${flat}`,
   };

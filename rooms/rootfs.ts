@@ -5,6 +5,8 @@ export type RootfsFs = {
   mkdir(path: string): void;
   chown(path: string, uid: number, gid: number): void;
   writeFile(path: string, text: string): void;
+  /** A file's text, or null when it does not exist (or cannot be read). */
+  read(path: string): string | null;
   remove(path: string): void;
 };
 
@@ -17,7 +19,7 @@ export type RootfsFs = {
 export function prepareRootfs(libc: Libc, fs: RootfsFs, plan: RoomPlan): string | null {
   const { dirs } = plan;
   for (const dir of [dirs.scratch, dirs.rootfs, dirs.bundle]) fs.mkdir(dir);
-  const tmpfs = libc.mount("room-scratch", dirs.scratch, "tmpfs", MS.NOSUID | MS.NODEV, `size=${plan.policy.storage.tmpfs_size},mode=0700`);
+  const tmpfs = libc.mount("room-scratch", dirs.scratch, "tmpfs", MS.NOSUID | MS.NODEV, `size=${plan.storage.scratchBytes},mode=0700`);
   if (!tmpfs.ok) return `tmpfs on ${dirs.scratch}: ${tmpfs.message}`;
   fs.mkdir(dirs.upper);
   fs.mkdir(dirs.work);

@@ -53,7 +53,27 @@ export const ANCHOR_DENY = [
 ] as const;
 
 const EPERM = 1;
-const ARCHITECTURES = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"];
+const ENOSYS = 38;
+const EAFNOSUPPORT = 97;
+
+/**
+ * Only the native system-call table: a 32-bit (or x32) program would bypass
+ * every argument check written for x86_64 numbers (socketcall multiplexes
+ * socket(2), for one), so libseccomp kills any other architecture outright.
+ */
+const ARCHITECTURES = ["SCMP_ARCH_X86_64"];
+
+/** CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET: what clone(2) makes namespaces with. */
+export const CLONE_NAMESPACE_FLAGS = 0x7e02_0000;
+
+/** Socket families a room may open, by its policy's network mode. */
+export const SOCKET_FAMILIES: Readonly<Record<"none" | "loopback", readonly number[]>> = Object.freeze({
+  none: Object.freeze([1]), // AF_UNIX: the umbilical is one
+  loopback: Object.freeze([1, 2, 10]), // AF_UNIX, AF_INET, AF_INET6 on the room's own lo
+});
+
+/** Base-profile rules for these calls are dropped: Anchor writes its own, argument-checked ones. */
+const REWRITTEN = new Set(["clone", "clone3", "socket"]);
 
 const applies = (rule: z.infer<typeof ruleSchema>, caps: readonly string[]): boolean => {
   const needs = rule.includes?.caps ?? [];
@@ -62,31 +82,45 @@ const applies = (rule: z.infer<typeof ruleSchema>, caps: readonly string[]): boo
   return needs.every((c) => caps.includes(c)) && !unless.some((c) => caps.includes(c)) && (arches === undefined || arches.includes("amd64"));
 };
 
-const AF_UNIX = 1;
-const EAFNOSUPPORT = 97;
+const socketArg = (value: number, op: "SCMP_CMP_EQ" | "SCMP_CMP_GT") => [{ index: 0, value, op }];
 
 /**
- * A room without network may open Unix sockets only (its umbilical is one).
- * libseccomp does not let a deny rule override an overlapping allow rule, so
- * every base rule for socket(2) is replaced by two disjoint ones.
+ * socket(2) allowed for `families` only; every other family gets
+ * EAFNOSUPPORT. libseccomp does not let a deny rule override an overlapping
+ * allow rule, and takes one comparison per argument, so the refusals are
+ * spelled out as disjoint rules: each value in a gap, then "above the last".
  */
-const UNIX_SOCKETS_ONLY: OciSeccompRule[] = [
-  { names: ["socket"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value: AF_UNIX, op: "SCMP_CMP_EQ" }] },
-  { names: ["socket"], action: "SCMP_ACT_ERRNO", errnoRet: EAFNOSUPPORT, args: [{ index: 0, value: AF_UNIX, op: "SCMP_CMP_NE" }] },
+export function socketRules(families: readonly number[]): OciSeccompRule[] {
+  const allowed = [...families].sort((a, b) => a - b);
+  const rules: OciSeccompRule[] = allowed.map((f) => ({ names: ["socket"], action: "SCMP_ACT_ALLOW", args: socketArg(f, "SCMP_CMP_EQ") }));
+  const refuse = (args: OciSeccompRule["args"]): OciSeccompRule => ({ names: ["socket"], action: "SCMP_ACT_ERRNO", errnoRet: EAFNOSUPPORT, args });
+  const last = allowed.at(-1) ?? -1;
+  for (let f = 0; f < last; f++) if (!allowed.includes(f)) rules.push(refuse(socketArg(f, "SCMP_CMP_EQ")));
+  rules.push(refuse(socketArg(last, "SCMP_CMP_GT")));
+  return rules;
+}
+
+/**
+ * Process creation without new namespaces (as moby's default profile does):
+ * clone(2) only when no CLONE_NEW* flag is set, and clone3(2), whose flags
+ * sit in memory that seccomp cannot read, answered ENOSYS so that libc falls
+ * back to clone(2).
+ */
+const PROCESS_RULES: OciSeccompRule[] = [
+  { names: ["clone"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ" }] },
+  { names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: ENOSYS },
 ];
 
 /**
- * The OCI `linux.seccomp` section for a room with `caps`, denying `deny` on
- * top of the base rules; `unixSocketsOnly` for rooms without network.
+ * The OCI `linux.seccomp` section for a room with `caps` and `network`,
+ * denying `deny` on top of the base rules.
  */
-export function buildSeccomp(profile: ContainersProfile, caps: readonly string[], deny: readonly string[], unixSocketsOnly: boolean): OciSeccomp {
+export function buildSeccomp(profile: ContainersProfile, caps: readonly string[], deny: readonly string[], network: "none" | "loopback"): OciSeccomp {
   const denied = new Set<string>([...ANCHOR_DENY, ...deny]);
   const syscalls: OciSeccompRule[] = [];
   for (const rule of profile.syscalls) {
     if (!applies(rule, caps)) continue;
-    const names = (rule.action === "SCMP_ACT_ALLOW" ? rule.names.filter((n) => !denied.has(n)) : rule.names).filter(
-      (n) => !(unixSocketsOnly && n === "socket"),
-    );
+    const names = rule.names.filter((n) => !REWRITTEN.has(n) && !(rule.action === "SCMP_ACT_ALLOW" && denied.has(n)));
     if (names.length === 0) continue;
     syscalls.push({
       names,
@@ -95,7 +129,7 @@ export function buildSeccomp(profile: ContainersProfile, caps: readonly string[]
       ...(rule.args && rule.args.length > 0 ? { args: rule.args } : {}),
     });
   }
-  if (unixSocketsOnly) syscalls.push(...UNIX_SOCKETS_ONLY);
+  syscalls.push(...PROCESS_RULES, ...socketRules(SOCKET_FAMILIES[network]));
   syscalls.push({ names: [...denied].sort(), action: "SCMP_ACT_ERRNO", errnoRet: EPERM });
   return {
     defaultAction: profile.defaultAction,

@@ -1,6 +1,6 @@
 import type { Policy } from "../policies/schema.ts";
 import { subsetViolations, type SubsetViolation } from "../policies/subset.ts";
-import type { Libc } from "../sys/libc.ts";
+import { SIG, type Libc } from "../sys/libc.ts";
 import type { Log } from "../sys/log.ts";
 import type { ChildExit, Spawner } from "../sys/spawn.ts";
 import type { ToolRunner } from "../sys/tool.ts";
@@ -11,6 +11,7 @@ import {
   freezeRoomCgroup,
   isPopulated,
   killRoomCgroup,
+  moveIntoCgroup,
   oomKills,
   prepareRoomCgroup,
   removeRoomCgroup,
@@ -40,8 +41,16 @@ export type RoomDeps = {
 type LiveRoom = {
   plan: RoomPlan;
   parent: string | null;
+  /** crun's pid: the room's monitor, whose exit is the room's end. */
+  pid: number;
+  /** True once crun wrote the pid file: the room's namespaces and cgroup exist. */
+  started: boolean;
   /** Why it is ending, when bay0 ended it. */
   ending: "killed" | "reset" | null;
+  /** Why a start failed after crun was spawned (else crun's own last words say why). */
+  failure: string | null;
+  /** crun's last stderr lines, bounded: the reason when it fails before the room exists. */
+  crunErrors: string[];
   exited: Promise<void>;
   oomKills: number;
 };
@@ -50,14 +59,23 @@ export type StartResult = { ok: true; plan: RoomPlan } | { ok: false; reason: st
 
 const STARTED_POLL_MS = 10;
 const STARTED_TIMEOUT_MS = 60_000;
+const EMPTY_WAIT_POLLS = 200;
+const CRUN_ERROR_LINES = 3;
+const CRUN_ERROR_CHARS = 300;
+/** Live children one room may have: each costs bay0 a crun monitor and bookkeeping. */
+export const MAX_CHILDREN = 8;
+
+const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /**
  * bay0's rooms: starts them from policies, tracks them, learns of their
  * exits, and kills, resets, freezes or nests them on request. Every failure
- * is logged and confined to the room it concerns; nothing here throws.
+ * is logged and confined to the room it concerns; nothing here throws, and
+ * every start ends in exactly one `room.started` or `room.failed`.
  */
 export class RoomSupervisor {
   private readonly rooms = new Map<string, LiveRoom>();
+  private stopping = false;
 
   constructor(private readonly deps: RoomDeps) {}
 
@@ -69,6 +87,11 @@ export class RoomSupervisor {
     return this.rooms.has(id);
   }
 
+  /** From now on every start is refused: the machine is shutting down. */
+  stopAccepting(): void {
+    this.stopping = true;
+  }
+
   /** Starts a top-level room from its policy. */
   start(policy: Policy): Promise<StartResult> {
     return this.launch(planRoom(policy), null);
@@ -76,13 +99,17 @@ export class RoomSupervisor {
 
   /**
    * Starts a child of a running room. The child's policy must be a subset
-   * of its parent's (monotonic capability loss) and the depth at most 5.
+   * of its parent's (monotonic capability loss), the depth at most 5, and
+   * the parent below MAX_CHILDREN live children.
    */
   spawnChild(parentId: string, policy: Policy): Promise<StartResult> {
     const parent = this.rooms.get(parentId);
-    if (!parent) return Promise.resolve(this.refuse(`${parentId}/${policy.name}`, [{ field: "parent", reason: `room '${parentId}' is not running` }]));
+    const id = `${parentId}/${policy.name}`;
+    if (!parent) return Promise.resolve(this.refuse(id, [{ field: "parent", reason: `room '${parentId}' is not running` }]));
     const violations = subsetViolations(parent.plan.policy, policy, parent.plan.depth);
-    if (violations.length > 0) return Promise.resolve(this.refuse(`${parentId}/${policy.name}`, violations));
+    const children = [...this.rooms.values()].filter((r) => r.parent === parentId).length;
+    if (children >= MAX_CHILDREN) violations.push({ field: "nesting", reason: `room '${parentId}' already has ${children} child rooms, the most one room may have` });
+    if (violations.length > 0) return Promise.resolve(this.refuse(id, violations));
     return this.launch(planRoom(policy, parent.plan), parentId);
   }
 
@@ -92,11 +119,7 @@ export class RoomSupervisor {
     if (!room) return false;
     const family = [...this.rooms.values()].filter((r) => r.plan.id === id || r.plan.id.startsWith(`${id}/`));
     for (const member of family) member.ending ??= member === room ? why : "killed";
-    try {
-      killRoomCgroup(this.deps.cgroupFs, room.plan);
-    } catch (error) {
-      this.deps.log.error("room.error", { room: id, error: String(error) });
-    }
+    this.killCgroup(room);
     await Promise.all(family.map((m) => m.exited));
     return true;
   }
@@ -123,7 +146,7 @@ export class RoomSupervisor {
       this.deps.log.info(frozen ? "room.frozen" : "room.thawed", { room: id });
       return true;
     } catch (error) {
-      this.deps.log.error("room.error", { room: id, error: String(error) });
+      this.deps.log.error("room.error", { room: id, error: describe(error) });
       return false;
     }
   }
@@ -140,78 +163,131 @@ export class RoomSupervisor {
 
   /**
    * Everything a room needs before crun runs it: its cgroup node with limits,
-   * its root (image + tmpfs overlay) and its OCI bundle. Returns why not, or null.
+   * its root (image + tmpfs overlay) and its OCI bundle. Returns why not, or
+   * null. Never throws.
    */
   prepare(plan: RoomPlan): string | null {
-    if (!this.deps.images().has(plan.policy.image)) return `image '${plan.policy.image}' is not available`;
-    const controllers = availableControllers(this.deps.cgroupFs);
-    const limits = availableLimits(controllers, cgroupLimits(plan));
     try {
+      if (!this.deps.images().has(plan.policy.image)) return `image '${plan.policy.image}' is not available`;
+      const controllers = availableControllers(this.deps.cgroupFs);
+      const limits = availableLimits(controllers, cgroupLimits(plan));
       prepareRoomCgroup(this.deps.cgroupFs, plan, controllers, limits);
+      const rootfsError = prepareRootfs(this.deps.libc, this.deps.rootfsFs, plan);
+      if (rootfsError !== null) return rootfsError;
+      this.deps.rootfsFs.writeFile(`${plan.dirs.bundle}/config.json`, JSON.stringify(ociConfig(plan, this.deps.seccompProfile, limits)));
+      return null;
     } catch (error) {
-      return error instanceof CgroupError ? error.message : String(error);
+      return error instanceof CgroupError ? error.message : `preparing the room: ${describe(error)}`;
     }
-    const rootfsError = prepareRootfs(this.deps.libc, this.deps.rootfsFs, plan);
-    if (rootfsError !== null) return rootfsError;
-    const config = ociConfig(plan, this.deps.seccompProfile);
-    config.linux.resources.unified = limits;
-    this.deps.rootfsFs.writeFile(`${plan.dirs.bundle}/config.json`, JSON.stringify(config));
-    return null;
   }
 
   private async launch(plan: RoomPlan, parent: string | null): Promise<StartResult> {
     const { log } = this.deps;
-    const startedAt = this.deps.now();
+    if (this.stopping) return this.refuse(plan.id, [{ field: "bay0", reason: "the machine is shutting down" }]);
     if (this.rooms.has(plan.id)) return { ok: false, reason: `room '${plan.id}' is already running` };
+    const startedAt = this.deps.now();
     log.info("room.starting", { room: plan.id, image: plan.policy.image, parent });
     const notReady = this.prepare(plan);
     if (notReady !== null) return this.failed(plan, notReady);
 
-    const output = createOutputLimiter(log, plan.id, this.deps.now);
-    let child;
+    let room: LiveRoom;
     try {
-      child = crunRun(this.deps.spawner, plan, output.line);
+      const output = createOutputLimiter(log, plan.id, this.deps.now);
+      const crunErrors: string[] = [];
+      const child = crunRun(this.deps.spawner, plan, (stream, line) => {
+        if (stream === "stderr") crunErrors.splice(0, Math.max(0, crunErrors.length + 1 - CRUN_ERROR_LINES), line.slice(0, CRUN_ERROR_CHARS));
+        output.line(stream, line);
+      });
+      room = { plan, parent, pid: child.pid, started: false, ending: null, failure: null, crunErrors, exited: Promise.resolve(), oomKills: 0 };
+      const live = room;
+      this.rooms.set(plan.id, live);
+      live.exited = child.exited
+        .then((exit) => this.onExit(live, exit, output.flush, startedAt))
+        .catch((error: unknown) => log.error("room.error", { room: plan.id, error: describe(error) }))
+        .finally(() => this.forget(live));
     } catch (error) {
-      return this.failed(plan, `crun: ${String(error)}`);
+      return this.failed(plan, `crun: ${describe(error)}`);
     }
-    const room: LiveRoom = { plan, parent, ending: null, exited: Promise.resolve(), oomKills: 0 };
-    room.exited = child.exited.then((exit) => this.onExit(room, exit, output.flush)).catch((error: unknown) => {
-      log.error("room.error", { room: plan.id, error: String(error) });
-    });
-    this.rooms.set(plan.id, room);
 
-    while (!isPopulated(this.deps.cgroupFs, plan.cgroup.leaf)) {
-      // A quick command can run and end before we look: its room.exited tells how.
-      if (!this.rooms.has(plan.id)) return { ok: true, plan };
-      if (this.deps.now() - startedAt > STARTED_TIMEOUT_MS) break;
+    const parentPlan = parent === null ? null : this.rooms.get(parent)?.plan;
+    if (parentPlan) {
+      // A child's crun monitor runs inside its parent's limits, not bay0's.
+      try {
+        moveIntoCgroup(this.deps.cgroupFs, parentPlan.cgroup.leaf, room.pid);
+      } catch (error) {
+        return this.abort(room, `crun monitor: ${describe(error)}`);
+      }
+    }
+
+    while (!this.markStartedIfCreated(room, startedAt)) {
+      if (!this.rooms.has(plan.id)) break;
+      if (this.deps.now() - startedAt > STARTED_TIMEOUT_MS) return this.abort(room, `crun did not create the room within ${STARTED_TIMEOUT_MS / 1000} s`);
       await this.deps.sleep(STARTED_POLL_MS);
     }
-    log.info("room.started", { room: plan.id, spawn_ms: this.deps.now() - startedAt, pid: child.pid });
-    return { ok: true, plan };
+    await (room.started ? Promise.resolve() : room.exited);
+    return room.started ? { ok: true, plan } : { ok: false, reason: room.failure ?? this.crunFailure(room) };
   }
 
-  private async onExit(room: LiveRoom, exit: ChildExit, flush: () => void): Promise<void> {
+  /** Ends a start that went wrong after crun was spawned; onExit logs `room.failed`. */
+  private async abort(room: LiveRoom, reason: string): Promise<StartResult> {
+    room.failure = reason;
+    const killed = this.deps.libc.kill(room.pid, SIG.SIGKILL);
+    if (!killed.ok) this.deps.log.warn("room.error", { room: room.plan.id, error: `killing crun: ${killed.message}` });
+    this.killCgroup(room);
+    await room.exited;
+    return { ok: false, reason };
+  }
+
+  /** True once crun has created the room (its pid file exists); logs `room.started` the first time. */
+  private markStartedIfCreated(room: LiveRoom, startedAt: number): boolean {
+    if (room.started) return true;
+    if (room.failure !== null || this.deps.rootfsFs.read(room.plan.dirs.pidFile) === null) return false;
+    room.started = true;
+    this.deps.log.info("room.started", { room: room.plan.id, spawn_ms: this.deps.now() - startedAt, pid: room.pid });
+    return true;
+  }
+
+  private crunFailure(room: LiveRoom): string {
+    return room.crunErrors.length > 0 ? `crun: ${room.crunErrors.join(" / ")}` : "crun ended before the room existed";
+  }
+
+  private async onExit(room: LiveRoom, exit: ChildExit, flush: () => void, startedAt: number): Promise<void> {
     const { log } = this.deps;
     const id = room.plan.id;
     flush();
+    this.markStartedIfCreated(room, startedAt);
     this.checkOomOf(room);
-    if (room.ending === null) log.info("room.exited", { room: id, status: exit.status, signal: exit.signal });
+    if (!room.started) {
+      const reason = room.failure ?? (room.ending === null ? this.crunFailure(room) : "killed while starting");
+      log.error("room.failed", { room: id, reason, status: exit.status, signal: exit.signal });
+    }
+    else if (room.ending === null) log.info("room.exited", { room: id, status: exit.status, signal: exit.signal });
     else log.info("room.killed", { room: id, reason: room.ending, status: exit.status, signal: exit.signal });
     // A room that ends on its own still takes its child rooms with it.
-    if (room.ending === null && isPopulated(this.deps.cgroupFs, room.plan.cgroup.node)) {
-      try {
-        killRoomCgroup(this.deps.cgroupFs, room.plan);
-      } catch (error) {
-        log.error("room.error", { room: id, error: String(error) });
-      }
-    }
-    const deleteError = await crunDelete(this.deps.tool, room.plan);
+    if (room.ending === null && isPopulated(this.deps.cgroupFs, room.plan.cgroup.node)) this.killCgroup(room);
+    const deleteError = await crunDelete(this.deps.tool, room.plan).catch((error: unknown) => describe(error));
     if (deleteError !== null && deleteError !== "") log.warn("room.cleanup", { room: id, error: deleteError });
-    for (let i = 0; i < 200 && isPopulated(this.deps.cgroupFs, room.plan.cgroup.leaf); i++) await this.deps.sleep(10);
-    teardownRootfs(this.deps.libc, this.deps.rootfsFs, room.plan);
-    removeRoomCgroup(this.deps.cgroupFs, room.plan);
-    this.rooms.delete(id);
-    log.debug("room.removed", { room: id });
+    for (let i = 0; i < EMPTY_WAIT_POLLS && isPopulated(this.deps.cgroupFs, room.plan.cgroup.leaf); i++) await this.deps.sleep(10);
+  }
+
+  /** The last step of every room, however it ended: its root and cgroup go, and bay0 forgets it. */
+  private forget(room: LiveRoom): void {
+    try {
+      teardownRootfs(this.deps.libc, this.deps.rootfsFs, room.plan);
+      removeRoomCgroup(this.deps.cgroupFs, room.plan);
+    } catch (error) {
+      this.deps.log.warn("room.cleanup", { room: room.plan.id, error: describe(error) });
+    }
+    this.rooms.delete(room.plan.id);
+    this.deps.log.debug("room.removed", { room: room.plan.id });
+  }
+
+  private killCgroup(room: LiveRoom): void {
+    try {
+      killRoomCgroup(this.deps.cgroupFs, room.plan);
+    } catch (error) {
+      this.deps.log.error("room.error", { room: room.plan.id, error: describe(error) });
+    }
   }
 
   private checkOomOf(room: LiveRoom): void {
@@ -222,13 +298,14 @@ export class RoomSupervisor {
     }
   }
 
+  /** A start that failed before crun ran: logged, and nothing of the room may linger. */
   private failed(plan: RoomPlan, reason: string): StartResult {
     this.deps.log.error("room.failed", { room: plan.id, reason });
     try {
       teardownRootfs(this.deps.libc, this.deps.rootfsFs, plan);
       removeRoomCgroup(this.deps.cgroupFs, plan);
-    } catch {
-      // Best effort: nothing of a room that never ran may linger, but a failed cleanup must not throw.
+    } catch (error) {
+      this.deps.log.warn("room.cleanup", { room: plan.id, error: describe(error) });
     }
     return { ok: false, reason };
   }

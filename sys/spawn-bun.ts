@@ -1,6 +1,21 @@
 import { createLineSplitter } from "./lines.ts";
 import type { Child, ChildExit, ChildStream, Spawner } from "./spawn.ts";
 
+/** The part of a Bun subprocess bay0 uses (tests pass look-alikes). */
+export type StartedProcess = {
+  readonly pid: number;
+  readonly stdout: ReadableStream<Uint8Array>;
+  readonly stderr: ReadableStream<Uint8Array>;
+  readonly exited: Promise<number>;
+  readonly exitCode: number | null;
+  readonly signalCode: string | number | null;
+};
+
+export type StartProcess = (argv: string[], env: Record<string, string>) => StartedProcess;
+
+/** Bun.spawn with stdin closed and both output streams piped to bay0. */
+export const bunStart: StartProcess = (argv, env) => Bun.spawn(argv, { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+
 async function pump(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
   const splitter = createLineSplitter(onLine);
   for await (const chunk of stream) splitter.push(chunk);
@@ -8,24 +23,34 @@ async function pump(stream: ReadableStream<Uint8Array>, onLine: (line: string) =
 }
 
 /**
+ * Registers a started process in `live` until Bun has waited for it: from
+ * then on its pid may be reused by an orphan that the reaper must see, even
+ * while a grandchild still holds the pipes open. Resolves when it exited.
+ */
+export function registerUntilExit(live: { add(pid: number): void; delete(pid: number): void }, proc: StartedProcess): Promise<number> {
+  live.add(proc.pid);
+  return proc.exited.finally(() => live.delete(proc.pid));
+}
+
+/**
  * The real spawner: Bun.spawn, whose pidfd-based wait keeps exit statuses
  * exact. `live` holds the PIDs of every child bay0 started through Bun
  * (shared with the tool runner), which the orphan reaper must not touch.
  */
-export function createBunSpawner(env: Record<string, string>, live: Set<number> = new Set()): Spawner {
+export function createBunSpawner(env: Record<string, string>, live: Set<number> = new Set(), start: StartProcess = bunStart): Spawner {
   return {
     isOwn: (pid) => live.has(pid),
     spawn(argv, onLine): Child {
-      const proc = Bun.spawn(argv, { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-      live.add(proc.pid);
+      const proc = start(argv, env);
+      const waited = registerUntilExit(live, proc);
       const streams = (["stdout", "stderr"] as const).map((name: ChildStream) =>
         pump(proc[name], (line) => onLine(name, line)).catch(() => undefined),
       );
       const exited = (async (): Promise<ChildExit> => {
-        await proc.exited;
+        await waited;
         await Promise.all(streams);
         return { status: proc.exitCode, signal: proc.signalCode === null ? null : String(proc.signalCode) };
-      })().finally(() => live.delete(proc.pid));
+      })();
       return { pid: proc.pid, exited };
     },
   };

@@ -1,17 +1,20 @@
+import { bunStart, registerUntilExit, type StartProcess } from "./spawn-bun.ts";
 import type { ToolResult, ToolRunner } from "./tool.ts";
 
+const text = (stream: ReadableStream<Uint8Array>): Promise<string> => new Response(stream).text().catch(() => "");
+
 /** The real runner: Bun.spawn, so the reaper leaves its children alone (registered like the spawner's). */
-export function createBunToolRunner(env: Record<string, string>, register: { add(pid: number): void; delete(pid: number): void }): ToolRunner {
+export function createBunToolRunner(
+  env: Record<string, string>,
+  register: { add(pid: number): void; delete(pid: number): void },
+  start: StartProcess = bunStart,
+): ToolRunner {
   return async (argv) => {
-    const proc = Bun.spawn(argv, { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-    register.add(proc.pid);
-    try {
-      const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-      await proc.exited;
-      const result: ToolResult = { status: proc.exitCode, stdout, stderr };
-      return result;
-    } finally {
-      register.delete(proc.pid);
-    }
+    const proc = start(argv, env);
+    const exited = registerUntilExit(register, proc);
+    const [stdout, stderr] = await Promise.all([text(proc.stdout), text(proc.stderr)]);
+    await exited;
+    const result: ToolResult = { status: proc.exitCode, stdout, stderr };
+    return result;
   };
 }

@@ -35,7 +35,8 @@ const RUNTIME_DIRS = ["init", "sys", "rooms", "vault", "courier", "policies"];
 const ZSTD_LEVEL = "-19";
 const CRUN = "/usr/bin/crun";
 const VERITYSETUP = "/usr/sbin/veritysetup";
-const SECCOMP_PROFILE = "/usr/share/containers/seccomp.json";
+/** The rooms' seccomp base profile, pinned in the tree (rooms/seccomp-base/README.md). */
+const SECCOMP_PROFILE = join(ROOT, "rooms", "seccomp-base", "containers-common.json");
 const POLICY_DIR = join(ROOT, "policies");
 /** Rooms bay0 starts at boot unless anchor.autostart= says otherwise. */
 const AUTOSTART = ["web", "work"];

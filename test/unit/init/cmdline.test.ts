@@ -32,6 +32,8 @@ describe("parseCmdline", () => {
     ["anchor.nonsense=1", "anchor.nonsense", /unknown option/],
     ["anchor.autostart=web,,work", "anchor.autostart", /room names/],
     ["anchor.autostart=Web", "anchor.autostart", /room names/],
+    ["anchor.autostart=a--b", "anchor.autostart", /room names/],
+    ["anchor.autostart=web,room", "anchor.autostart", /room names/],
   ])("rejects %s naming the option and keeps the default", (line, option, reason) => {
     const { options, problems } = parseCmdline(`quiet ${line}`);
     expect(options).toEqual(DEFAULT_BOOT_OPTIONS);

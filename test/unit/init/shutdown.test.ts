@@ -27,6 +27,8 @@ function setup(alive: () => ProcStat[]) {
     },
     now: () => clock,
     reap: () => undefined,
+    stopStarting: () => timeline.push("stop-starting"),
+    stopWatchdog: () => timeline.push("stop-watchdog"),
     graceMs: 1000,
   };
   const origReboot = libc.reboot.bind(libc);
@@ -67,5 +69,27 @@ describe("shutdown", () => {
     await shutdown(deps, "poweroff", "test");
     expect(libc.calls.filter((c) => c.fn === "umount2" && c.args[0] === "/tmp").map((c) => c.args[1])).toEqual([0, MNT_DETACH]);
     expect(records.find((r) => r.event === "shutdown.complete")?.unmount_failed).toEqual(["/tmp"]);
+  });
+
+  it("refuses new rooms before it signals anyone", async () => {
+    const { libc, deps, timeline } = setup(() => []);
+    await shutdown(deps, "poweroff", "test");
+    expect(timeline.indexOf("stop-starting")).toBe(1);
+    expect(libc.calls[0]).toEqual({ fn: "kill", args: [-1, SIG.SIGTERM] });
+  });
+
+  it("retries a refused reboot, falls back to power-off, then stops feeding the watchdog so the hardware resets", async () => {
+    const { libc, deps, timeline, records } = setup(() => []);
+    libc.failures.set("reboot", 1);
+    await shutdown(deps, "reboot", "test");
+    expect(libc.calls.filter((c) => c.fn === "reboot").map((c) => c.args[0])).toEqual([RB.AUTOBOOT, RB.AUTOBOOT, RB.AUTOBOOT, RB.POWER_OFF]);
+    expect(records.filter((r) => r.event === "bay0.error")).toHaveLength(4);
+    expect(timeline.at(-1)).toBe("stop-watchdog");
+  });
+
+  it("keeps the watchdog fed when the reboot goes through", async () => {
+    const { deps, timeline } = setup(() => []);
+    await shutdown(deps, "reboot", "test");
+    expect(timeline).not.toContain("stop-watchdog");
   });
 });

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
+import { stringify as stringifyToml } from "smol-toml";
 import { describe, expect, it } from "vitest";
 import { formatPolicyError, locateKey, parsePolicy } from "../../../policies/parse.ts";
 
@@ -120,5 +121,61 @@ describe("parsePolicy under 10,000 generated bad policies", () => {
       { numRuns: 10_000 },
     );
     expect(rejected).toBeGreaterThan(9_000);
+  });
+});
+
+describe("parsePolicy under arbitrary keys, tables and values", () => {
+  const anyKey = fc.oneof(fc.string({ minLength: 1 }), fc.constantFrom("pids_max(", "a.b", "[x]", "(?<", "\\", "$", "*", '"', "limits", "name"));
+  const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+    leaf: fc.oneof(fc.string(), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean()),
+    node: fc.oneof(
+      { depthSize: "small" },
+      tie("leaf"),
+      fc.array(tie("leaf"), { maxLength: 3 }),
+      fc.dictionary(anyKey, tie("node"), { maxKeys: 3 }).map((d) => ({ ...d })),
+    ),
+  })).node;
+  /** Valid TOML for any document: keys and tables of any name, values of any shape, written by smol-toml. */
+  const document = fc.dictionary(anyKey, value, { maxKeys: 6 }).map((d) => stringifyToml({ name: "t", image: "minimal", command: ["/bin/true"], ...d }));
+
+  it("keeps the reported case: a key with regular-expression characters in a table", () => {
+    const result = parsePolicy(`${MINIMAL}[limits]\n"pids_max(" = 5\n`, "odd.toml");
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.errors[0]).toMatchObject({ field: "limits.pids_max(", line: 5, message: "unknown field 'pids_max('" });
+    const dotted = parsePolicy(`${MINIMAL}limits."(+" = 1\n`, "odd.toml");
+    expect(dotted.ok).toBe(false);
+  });
+
+  it("never throws on any document, and every rejection is located", () => {
+    fc.assert(
+      fc.property(document, (text) => {
+        const result = parsePolicy(text, "any.toml");
+        return result.ok || (result.errors.length > 0 && result.errors.every((e) => e.message.length > 0 && e.line >= 1 && e.column >= 1));
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+});
+
+describe("room identities", () => {
+  const named = (name: string) => parsePolicy(`name = ${JSON.stringify(name)}\nimage = "minimal"\ncommand = ["/bin/true"]\n`, "n.toml");
+
+  it("refuses '--', which joins nested names: a top-level 'a--b' would be the child b of a", () => {
+    const result = named("a--b");
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.errors[0]?.message).toMatch(/must not contain '--'/);
+    expect(named("a-b").ok).toBe(true);
+  });
+
+  it("refuses 'room', which names every room's own leaf cgroup", () => {
+    const result = named("room");
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.errors[0]?.message).toMatch(/'room' is reserved/);
+  });
+
+  it("refuses a policy that drops a namespace, naming the missing one", () => {
+    const result = parsePolicy(`${MINIMAL}namespaces = ["pid", "mount", "uts", "ipc", "network", "cgroup"]\n`, "ns.toml");
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.errors[0]).toMatchObject({ field: "namespaces", line: 4, message: expect.stringMatching(/missing user/) });
   });
 });

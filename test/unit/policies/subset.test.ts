@@ -13,7 +13,6 @@ const PARENT_TEXT = `
 user = { uid = 0, gid = 0 }
 capabilities = ["CAP_CHOWN", "CAP_KILL"]
 network = "loopback"
-namespaces = ["pid", "mount", "uts", "ipc", "network", "user"]
 [limits]
 memory_max = "512M"
 memory_swap_max = "64M"
@@ -54,7 +53,6 @@ describe("subsetViolations", () => {
 
   it("accepts a strictly narrower child", () => {
     const narrow = policy(`
-namespaces = ["pid", "mount", "uts", "ipc", "network", "user", "cgroup"]
 [limits]
 memory_max = "64M"
 cpu_max = 0.5
@@ -82,7 +80,6 @@ folder = "work/drafts"
     ["tmpfs_size", 'tmpfs_size = "128M"', 'tmpfs_size = "129M"', "storage.tmpfs_size"],
     ["rlimit raised", "nofile = 1024", "nofile = 4096", "rlimits.nofile"],
     ["rlimit dropped", "nofile = 1024", "", "rlimits.nofile"],
-    ["namespace dropped", '"network", "user"]', '"network"]', "namespaces"],
     ["syscall re-allowed", 'deny = ["ptrace"]', "deny = []", "seccomp.deny"],
     ["capability added", 'capabilities = ["CAP_CHOWN", "CAP_KILL"]', 'capabilities = ["CAP_CHOWN", "CAP_KILL", "CAP_SETUID"]', "capabilities"],
     ["vault outside", 'folder = "work"', 'folder = "personal"', "vault.folder"],
@@ -104,8 +101,21 @@ folder = "work/drafts"
   });
 
   it("refuses root in the child when the parent is not root", () => {
-    const parent = { ...PARENT, user: { uid: 1000, gid: 1000 } };
+    const parent = { ...PARENT, user: { uid: 1000, gid: 0 } };
     expect(subsetViolations(parent, policy(EQUAL), 0).map((v) => v.field)).toEqual(["user.uid"]);
+  });
+
+  it("refuses group root in the child when the parent's group is not root", () => {
+    const parent = { ...PARENT, user: { uid: 0, gid: 1000 } };
+    expect(subsetViolations(parent, policy(EQUAL), 0).map((v) => v.field)).toEqual(["user.gid"]);
+  });
+
+  it("refuses any child when the parent may not ask for one over the umbilical", () => {
+    const parent = { ...PARENT, umbilical: { allow: ["courier.send" as const] } };
+    const child = policy(EQUAL.replace('allow = ["courier.send", "room.spawn"]', 'allow = ["courier.send"]'));
+    const reasons = subsetViolations(parent, child, 0);
+    expect(reasons.map((v) => v.field)).toEqual(["umbilical.allow"]);
+    expect(reasons[0]?.reason).toMatch(/no "room.spawn"/);
   });
 
   it("refuses any child when the parent may not nest", () => {

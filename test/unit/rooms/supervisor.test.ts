@@ -1,14 +1,17 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parsePolicy } from "../../../policies/parse.ts";
 import type { Policy } from "../../../policies/schema.ts";
 import { containersProfileSchema } from "../../../rooms/seccomp.ts";
-import { RoomSupervisor } from "../../../rooms/supervisor.ts";
+import { MAX_CHILDREN, RoomSupervisor, type RoomDeps } from "../../../rooms/supervisor.ts";
 import { FakeLibc } from "../../../sys/libc-fake.ts";
 import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";
 import type { ChildExit, ChildStream } from "../../../sys/spawn.ts";
 
-const profile = containersProfileSchema.parse(JSON.parse(readFileSync("/usr/share/containers/seccomp.json", "utf8")));
+const profile = containersProfileSchema.parse(
+  JSON.parse(readFileSync(join(import.meta.dirname, "../../../rooms/seccomp-base/containers-common.json"), "utf8")),
+);
 
 function policy(text: string): Policy {
   const head = text.includes("image =") ? "" : 'image = "minimal"\n';
@@ -17,14 +20,31 @@ function policy(text: string): Policy {
   return result.policy;
 }
 
-/** A world of fakes: cgroup files, a spawner whose children end when told, a tool runner. */
-function world() {
+type Spawned = { argv: string[]; pid: number; end: (exit: ChildExit) => void; onLine: (s: ChildStream, l: string) => void; cgroup: string };
+
+/**
+ * A world of fakes: cgroup files, a spawner whose children end when told (or
+ * when cgroup.kill hits the node they live under), a tool runner, a clock.
+ * `crun` says what the fake crun does on start: create the room (write its
+ * pid file and populate its leaf), or fail before it exists.
+ */
+function world(options: { crun?: "creates" | "fails" | "hangs" } = {}) {
   const records: LogRecord[] = [];
   const files = new Map<string, string>([["/sys/fs/cgroup/cgroup.controllers", "cpu memory pids"]]);
-  const spawned: { argv: string[]; end: (exit: ChildExit) => void; onLine: (s: ChildStream, l: string) => void }[] = [];
+  const spawned: Spawned[] = [];
   const tools: string[][] = [];
   const libc = new FakeLibc();
-  const supervisor = new RoomSupervisor({
+  let clock = 0;
+  const endChild = (child: Spawned, exit: ChildExit): void => {
+    files.set(`${child.cgroup}/cgroup.events`, "populated 0\n");
+    child.end(exit);
+  };
+  libc.kill = (pid, signal) => {
+    libc.calls.push({ fn: "kill", args: [pid, signal] });
+    for (const child of spawned.filter((c) => c.pid === pid)) endChild(child, { status: null, signal: "SIGKILL" });
+    return { ok: true, value: 0 };
+  };
+  const deps: RoomDeps = {
     libc,
     log: createLog([memorySink(records)]),
     spawner: {
@@ -34,18 +54,21 @@ function world() {
         const exited = new Promise<ChildExit>((resolve) => {
           end = resolve;
         });
-        // crun has put the room's first process into its leaf cgroup.
-        const leaf = argv.at(-1)?.replace("anchor-", "").replaceAll("--", "/") ?? "";
-        files.set(`/sys/fs/cgroup/rooms/${leaf}/room/cgroup.events`, "populated 1\n");
-        spawned.push({
-          argv,
-          onLine,
-          end: (exit) => {
-            files.set(`/sys/fs/cgroup/rooms/${leaf}/room/cgroup.events`, "populated 0\n");
-            end(exit);
-          },
-        });
-        return { pid: 100 + spawned.length, exited };
+        const id = argv.at(-1)?.replace("anchor-", "").replaceAll("--", "/") ?? "";
+        const cgroup = `/sys/fs/cgroup/rooms/${id}/room`;
+        const child: Spawned = { argv, pid: 100 + spawned.length, onLine, end, cgroup };
+        spawned.push(child);
+        const mode = options.crun ?? "creates";
+        if (mode === "creates") {
+          files.set(argv[argv.indexOf("--pid-file") + 1] ?? "", "4242");
+          files.set(`${cgroup}/cgroup.events`, "populated 1\n");
+        } else if (mode === "fails") {
+          queueMicrotask(() => {
+            onLine("stderr", "crun: cannot set up the room: Invalid argument");
+            endChild(child, { status: 1, signal: null });
+          });
+        }
+        return { pid: child.pid, exited };
       },
     },
     tool: async (argv) => {
@@ -56,21 +79,38 @@ function world() {
       mkdir: () => undefined,
       write: (path, value) => {
         files.set(path, value);
-        if (path.endsWith("/cgroup.kill")) for (const child of spawned) child.end({ status: null, signal: "SIGKILL" });
+        // cgroup.kill kills what lives in that cgroup and below it, nothing else.
+        if (path.endsWith("/cgroup.kill")) {
+          const node = path.slice(0, -"/cgroup.kill".length);
+          for (const child of spawned.filter((c) => c.cgroup.startsWith(`${node}/`))) endChild(child, { status: null, signal: "SIGKILL" });
+        }
       },
       read: (path) => files.get(path) ?? null,
       rmdir: () => undefined,
     },
-    rootfsFs: { mkdir: () => undefined, chown: () => undefined, writeFile: (path, text) => files.set(path, text), remove: () => undefined },
+    rootfsFs: {
+      mkdir: () => undefined,
+      chown: () => undefined,
+      writeFile: (path, text) => files.set(path, text),
+      read: (path) => files.get(path) ?? null,
+      remove: (path) => {
+        for (const key of [...files.keys()]) if (key.startsWith(`${path}/`)) files.delete(key);
+      },
+    },
     seccompProfile: profile,
     images: () => new Set(["minimal"]),
-    now: () => 0,
-    sleep: async () => undefined,
-  });
-  return { supervisor, records, files, spawned, tools, libc };
+    now: () => clock,
+    sleep: async (ms) => {
+      clock += ms;
+      await Promise.resolve();
+    },
+  };
+  return { supervisor: new RoomSupervisor(deps), deps, records, files, spawned, tools, libc };
 }
 
 const flush = () => new Promise((r) => setTimeout(r, 0));
+
+const PARENT = 'name = "parent"\n[nesting]\nallowed = true\nmax_depth = 1\n[umbilical]\nallow = ["room.spawn"]';
 
 describe("RoomSupervisor", () => {
   it("prepares cgroup, root and bundle, runs crun, streams output, and cleans up after the exit", async () => {
@@ -80,7 +120,9 @@ describe("RoomSupervisor", () => {
     expect(w.files.get("/sys/fs/cgroup/rooms/web/pids.max")).toBe("256");
     expect(JSON.parse(w.files.get("/run/rooms/web/bundle/config.json") ?? "{}").linux.cgroupsPath).toBe("/rooms/web/room");
     expect(w.libc.calls.filter((c) => c.fn === "mount").map((c) => c.args[2])).toEqual(["tmpfs", "overlay"]);
-    expect(w.spawned[0]?.argv).toEqual(["crun", "--root", "/run/crun", "run", "--bundle", "/run/rooms/web/bundle", "anchor-web"]);
+    expect(w.spawned[0]?.argv).toEqual([
+      "crun", "--root", "/run/crun", "run", "--bundle", "/run/rooms/web/bundle", "--pid-file", "/run/rooms/web/crun.pid", "anchor-web",
+    ]);
     w.spawned[0]?.onLine("stdout", "hello");
     w.spawned[0]?.end({ status: 3, signal: null });
     await flush();
@@ -94,7 +136,7 @@ describe("RoomSupervisor", () => {
   it("refuses a room whose image is missing, and a wider child, with reasons", async () => {
     const w = world();
     expect(await w.supervisor.start(policy('name = "x"\nimage = "nope"'))).toEqual({ ok: false, reason: "image 'nope' is not available" });
-    await w.supervisor.start(policy('name = "parent"\n[nesting]\nallowed = true\nmax_depth = 1'));
+    await w.supervisor.start(policy(PARENT));
     const refused = await w.supervisor.spawnChild("parent", policy('name = "kid"\n[limits]\npids_max = 9999'));
     expect(refused.ok).toBe(false);
     expect(w.records.find((r) => r.event === "room.refused")).toMatchObject({ room: "parent/kid" });
@@ -103,7 +145,7 @@ describe("RoomSupervisor", () => {
 
   it("kills a room and its children through cgroup.kill, and resets a room to a fresh start", async () => {
     const w = world();
-    await w.supervisor.start(policy('name = "parent"\n[nesting]\nallowed = true\nmax_depth = 1'));
+    await w.supervisor.start(policy(PARENT));
     const kid = await w.supervisor.spawnChild("parent", policy('name = "kid"'));
     expect(kid.ok).toBe(true);
     expect(await w.supervisor.kill("parent")).toBe(true);
@@ -132,13 +174,111 @@ describe("RoomSupervisor", () => {
   });
 });
 
-describe("RoomSupervisor with a room that ends at once", () => {
-  it("counts a start whose command already ended as started", async () => {
+describe("RoomSupervisor: every start ends in room.started or room.failed, whatever goes wrong", () => {
+  const outcome = (w: ReturnType<typeof world>, room: string) =>
+    w.records.filter((r) => (r.event === "room.started" || r.event === "room.failed") && r.room === room).map((r) => r.event);
+
+  it("counts a command that ends at once as started: crun had created the room", async () => {
     const w = world();
     const starting = w.supervisor.start(policy('name = "quick"'));
     w.spawned[0]?.end({ status: 0, signal: null });
-    const files = w.files;
-    files.set("/sys/fs/cgroup/rooms/quick/room/cgroup.events", "populated 0\n");
     expect((await starting).ok).toBe(true);
+    await flush();
+    expect(w.records.map((r) => r.event)).toEqual(["room.starting", "room.started", "room.exited", "room.removed"]);
+  });
+
+  it("reports a crun that fails before the room exists as room.failed with crun's words, never as started", async () => {
+    const w = world({ crun: "fails" });
+    const result = await w.supervisor.start(policy('name = "web"'));
+    expect(result).toEqual({ ok: false, reason: "crun: crun: cannot set up the room: Invalid argument" });
+    expect(outcome(w, "web")).toEqual(["room.failed"]);
+    expect(w.records.some((r) => r.event === "room.exited")).toBe(false);
+    expect(w.supervisor.isRunning("web")).toBe(false);
+  });
+
+  it("gives up on a crun that never creates the room: kills it and reports room.failed, not room.started", async () => {
+    const w = world({ crun: "hangs" });
+    const result = await w.supervisor.start(policy('name = "web"'));
+    expect(result.ok).toBe(false);
+    expect(result.ok ? "" : result.reason).toMatch(/did not create the room within 60 s/);
+    expect(w.libc.calls.find((c) => c.fn === "kill")?.args).toEqual([100, 9]);
+    expect(outcome(w, "web")).toEqual(["room.failed"]);
+    expect(w.supervisor.isRunning("web")).toBe(false);
+  });
+
+  it("turns a throwing preparation into room.failed, and the next start works", async () => {
+    const w = world();
+    const writeFile = w.deps.rootfsFs.writeFile;
+    w.deps.rootfsFs.writeFile = () => {
+      throw new Error("ENOSPC: no space left on /run");
+    };
+    const result = await w.supervisor.start(policy('name = "web"'));
+    expect(result).toEqual({ ok: false, reason: "preparing the room: ENOSPC: no space left on /run" });
+    expect(outcome(w, "web")).toEqual(["room.failed"]);
+    w.deps.rootfsFs.writeFile = writeFile;
+    expect((await w.supervisor.start(policy('name = "web"'))).ok).toBe(true);
+  });
+
+  it("turns a throwing spawn into room.failed", async () => {
+    const w = world();
+    w.deps.spawner.spawn = () => {
+      throw new Error("EAGAIN: no more processes");
+    };
+    expect(await w.supervisor.start(policy('name = "web"'))).toEqual({ ok: false, reason: "crun: EAGAIN: no more processes" });
+    expect(outcome(w, "web")).toEqual(["room.failed"]);
+  });
+
+  it("forgets a room whose cleanup throws, so it can start again instead of being 'already running' forever", async () => {
+    const w = world();
+    await w.supervisor.start(policy('name = "web"'));
+    w.deps.tool = async () => {
+      throw new Error("crun delete exploded");
+    };
+    w.deps.rootfsFs.remove = () => {
+      throw new Error("EBUSY");
+    };
+    w.spawned[0]?.end({ status: 0, signal: null });
+    await flush();
+    await flush();
+    expect(w.supervisor.isRunning("web")).toBe(false);
+    expect(w.records.filter((r) => r.event === "room.cleanup").map((r) => r.error)).toEqual(["crun delete exploded", "EBUSY"]);
+    expect((await w.supervisor.start(policy('name = "web"'))).ok).toBe(true);
+  });
+
+  it("refuses every start once shutdown has begun", async () => {
+    const w = world();
+    w.supervisor.stopAccepting();
+    const result = await w.supervisor.start(policy('name = "web"'));
+    expect(result).toEqual({ ok: false, reason: "bay0: the machine is shutting down" });
+    expect(w.spawned).toHaveLength(0);
+  });
+});
+
+describe("RoomSupervisor nesting", () => {
+  it("runs a child's crun monitor inside its parent's leaf cgroup, so the parent's limits bound it", async () => {
+    const w = world();
+    await w.supervisor.start(policy(PARENT));
+    const kid = await w.supervisor.spawnChild("parent", policy('name = "kid"'));
+    expect(kid.ok).toBe(true);
+    expect(w.files.get("/sys/fs/cgroup/rooms/parent/room/cgroup.procs")).toBe(String(w.spawned[1]?.pid));
+    expect(w.files.has("/sys/fs/cgroup/rooms/web/room/cgroup.procs")).toBe(false);
+  });
+
+  it(`refuses a child beyond ${MAX_CHILDREN} live children of one room`, async () => {
+    const w = world();
+    await w.supervisor.start(policy(PARENT));
+    for (let i = 0; i < MAX_CHILDREN; i++) expect((await w.supervisor.spawnChild("parent", policy(`name = "kid${i}"`))).ok).toBe(true);
+    const refused = await w.supervisor.spawnChild("parent", policy('name = "onemore"'));
+    expect(refused.ok).toBe(false);
+    expect(refused.ok ? "" : refused.reason).toMatch(/already has 8 child rooms/);
+  });
+
+  it("kills only the room the cgroup.kill names, and its children", async () => {
+    const w = world();
+    await w.supervisor.start(policy(PARENT));
+    await w.supervisor.start(policy('name = "web"'));
+    await w.supervisor.spawnChild("parent", policy('name = "kid"'));
+    expect(await w.supervisor.kill("parent")).toBe(true);
+    expect(w.supervisor.list().map((r) => r.id)).toEqual(["web"]);
   });
 });

@@ -1,0 +1,61 @@
+import { describe, expect, it } from "vitest";
+import { createBunSpawner, type StartedProcess } from "../../../sys/spawn-bun.ts";
+import { createBunToolRunner } from "../../../sys/tool-bun.ts";
+
+/** A look-alike of a Bun subprocess whose exit and output streams the test controls. */
+function fakeProcess(pid: number) {
+  let exit: (code: number) => void = () => undefined;
+  const controllers: ReadableStreamDefaultController<Uint8Array>[] = [];
+  const stream = (): ReadableStream<Uint8Array> => new ReadableStream({ start: (c) => void controllers.push(c) });
+  const proc = {
+    pid,
+    stdout: stream(),
+    stderr: stream(),
+    exitCode: null as number | null,
+    signalCode: null,
+    exited: new Promise<number>((resolve) => {
+      exit = resolve;
+    }),
+  };
+  return {
+    proc: proc as StartedProcess,
+    exit(code: number) {
+      proc.exitCode = code;
+      exit(code);
+    },
+    closeStreams: () => controllers.forEach((c) => c.close()),
+    failStreams: () => controllers.forEach((c) => c.error(new Error("pipe broke"))),
+  };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+describe("createBunSpawner", () => {
+  it("stops calling a pid its own once Bun has waited for it, even while a grandchild keeps its pipes open", async () => {
+    const fake = fakeProcess(4321);
+    const spawner = createBunSpawner({}, new Set(), () => fake.proc);
+    const child = spawner.spawn(["crun"], () => undefined);
+    expect(spawner.isOwn(4321)).toBe(true);
+    fake.exit(0);
+    await tick();
+    // The pipes are still open (a grandchild holds them): the pid may already belong to an orphan.
+    expect(spawner.isOwn(4321)).toBe(false);
+    fake.closeStreams();
+    expect(await child.exited).toEqual({ status: 0, signal: null });
+  });
+});
+
+describe("createBunToolRunner", () => {
+  it("keeps a tool registered until Bun has waited for it, even when its output streams fail first", async () => {
+    const fake = fakeProcess(99);
+    const live = new Set<number>();
+    const run = createBunToolRunner({}, live, () => fake.proc)(["veritysetup"]);
+    fake.failStreams();
+    await tick();
+    await tick();
+    expect(live.has(99)).toBe(true);
+    fake.exit(3);
+    expect(await run).toEqual({ status: 3, stdout: "", stderr: "" });
+    expect(live.has(99)).toBe(false);
+  });
+});
