@@ -63,8 +63,9 @@ const EAFNOSUPPORT = 97;
  */
 const ARCHITECTURES = ["SCMP_ARCH_X86_64"];
 
-/** CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET: what clone(2) makes namespaces with. */
-export const CLONE_NAMESPACE_FLAGS = 0x7e02_0000;
+/** CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET: the flags clone(2) makes namespaces with. */
+const CLONE_NEW_FLAGS: readonly number[] = Object.freeze([0x2_0000, 0x200_0000, 0x400_0000, 0x800_0000, 0x1000_0000, 0x2000_0000, 0x4000_0000]);
+export const CLONE_NAMESPACE_FLAGS = CLONE_NEW_FLAGS.reduce((all, flag) => all | flag, 0);
 
 /** Socket families a room may open, by its policy's network mode. */
 export const SOCKET_FAMILIES: Readonly<Record<"none" | "loopback", readonly number[]>> = Object.freeze({
@@ -108,6 +109,10 @@ export function socketRules(families: readonly number[]): OciSeccompRule[] {
  */
 const PROCESS_RULES: OciSeccompRule[] = [
   { names: ["clone"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ" }] },
+  // EPERM (not the profile's default ENOSYS) so a program learns it is refused, not that clone is missing.
+  ...CLONE_NEW_FLAGS.map(
+    (flag): OciSeccompRule => ({ names: ["clone"], action: "SCMP_ACT_ERRNO", errnoRet: EPERM, args: [{ index: 0, value: flag, valueTwo: flag, op: "SCMP_CMP_MASKED_EQ" }] }),
+  ),
   { names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: ENOSYS },
 ];
 

@@ -20,6 +20,8 @@ export type BootMedia =
 export type QemuBoot = {
   media: BootMedia;
   memoryMb?: number;
+  /** Leave out the i6300esb watchdog (a machine without one). */
+  noWatchdog?: boolean;
   /** What the watchdog does when it fires; QEMU's default is a reset. */
   watchdogAction?: "reset" | "poweroff" | "pause";
   /** Exit instead of rebooting (tests tell a reset from a power-off this way). */
@@ -72,8 +74,7 @@ export function qemuArgs(boot: QemuBoot): string[] {
           "-device", "virtserialport,chardev=testport,name=anchor.test",
         ]
       : []),
-    "-device", "i6300esb",
-    "-action", `watchdog=${boot.watchdogAction ?? "reset"}`,
+    ...(boot.noWatchdog ? [] : ["-device", "i6300esb", "-action", `watchdog=${boot.watchdogAction ?? "reset"}`]),
     ...(boot.noReboot ? ["-no-reboot"] : []),
     ...(boot.qmpSocket ? ["-qmp", `unix:${boot.qmpSocket},server=on,wait=off`] : []),
     ...(boot.tpmSocket

@@ -54,6 +54,22 @@ describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () =
     expect(await booted.vm.waitFor("kernel.hardening", 0)).toMatchObject({ modules: "impossible", lockdown: "confidentiality" });
   });
 
+  it("sets the fs.protected_* and kernel hardening sysctls before anything else runs", async () => {
+    const sysctls = Object.fromEntries(
+      booted.vm.runOutput().filter((l) => l.startsWith("sysctl ")).map((l) => l.slice("sysctl ".length).split("=") as [string, string]),
+    );
+    expect(sysctls).toEqual({
+      "fs/protected_hardlinks": "1",
+      "fs/protected_symlinks": "1",
+      "fs/protected_fifos": "1",
+      "fs/protected_regular": "1",
+      "kernel/kptr_restrict": "2",
+      "vm/mmap_min_addr": "65536",
+    });
+    const hardened = await booted.vm.waitFor("sysctl.hardened", 0);
+    expect(hardened.failed).toEqual([]);
+  });
+
   it("reaps all 100 orphans while its own child keeps its real exit status", () => {
     expect(value("orphans-started")).toBe("100");
     expect(value("orphan-zombies")).toBe("0");

@@ -24,8 +24,17 @@ describe("Ctrl-Alt-Del: orderly reboot that escalates to SIGKILL", () => {
   });
 });
 
-describe("SIGTERM to PID 1: orderly power-off", () => {
-  const booted = useProbeVm("sigterm", "sigterm.sh");
+describe("SIGTERM to PID 1: orderly power-off, on a machine without a watchdog", () => {
+  const booted = useProbeVm("sigterm", "sigterm.sh", { noWatchdog: true });
+
+  it("reports the missing watchdog as watchdog.absent and leaves no file in its place", async () => {
+    const { vm } = booted;
+    const absent = await vm.waitFor("watchdog.absent", BOOT_TIMEOUT_MS);
+    expect(absent.device).toBe("/dev/watchdog");
+    expect(vm.records.some((r) => r.event === "watchdog.armed")).toBe(false);
+    await vm.waitFor("run.output", BOOT_TIMEOUT_MS, (r) => String(r.line).startsWith("watchdog-node="));
+    expect(vm.runOutput()).toContain("watchdog-node=none");
+  });
 
   it("powers off after logging shutdown.complete", async () => {
     const { vm } = booted;

@@ -8,6 +8,9 @@ echo "pid1-comm=$(cat /proc/1/comm)"
 echo "hostname=$(hostname)"
 while read -r line; do echo "mountinfo $line"; done < /proc/1/mountinfo
 echo "lockdown=$(cat /sys/kernel/security/lockdown)"
+for s in fs/protected_hardlinks fs/protected_symlinks fs/protected_fifos fs/protected_regular kernel/kptr_restrict vm/mmap_min_addr; do
+  echo "sysctl $s=$(cat /proc/sys/$s)"
+done
 if [ -e /proc/modules ]; then echo "module-support=present"; else echo "module-support=absent"; fi
 if touch /probe-write 2>/dev/null; then echo "root-write=allowed"; else echo "root-write=refused"; fi
 # Rooms need pivot_root, which the kernel refuses on the initramfs itself.

@@ -16,7 +16,7 @@ export const LOG_DIR = join(OUT, "test-logs");
 /** A bay0 log record as read off the serial console, with its host arrival time. */
 export type Record = { event: string; level: string; hostMs: number } & { [field: string]: unknown };
 
-export type VmOptions = Pick<QemuBoot, "memoryMb" | "watchdogAction" | "noReboot"> & {
+export type VmOptions = Pick<QemuBoot, "memoryMb" | "watchdogAction" | "noReboot" | "noWatchdog"> & {
   /** Names the serial log file under out/test-logs/. */
   name: string;
   /** Boot this ESP disk image under OVMF with Secure Boot, instead of out/vmlinuz + out/initramfs.img directly. */
@@ -33,7 +33,24 @@ export type VmOptions = Pick<QemuBoot, "memoryMb" | "watchdogAction" | "noReboot
   images?: { name: string; file: string }[];
   /** Add the "anchor.test" virtio-serial port; `send()` writes lines to it. */
   testPort?: boolean;
+  /** Carry the serial console over a Unix socket instead of stdout, so a test can stop reading it (`pauseSerial`). */
+  serialSocket?: boolean;
 };
+
+async function connectWithRetry(path: string, timeoutMs: number): Promise<Socket> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await new Promise<Socket>((resolve, reject) => {
+        const socket = connect(path, () => resolve(socket));
+        socket.once("error", reject);
+      });
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`${path} not reachable: ${String(error)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
 
 /**
  * Appends a cpio overlay to an initramfs without rebuilding it. The kernel
@@ -61,6 +78,7 @@ export class Vm {
   private readonly scratch: string;
   private partial = "";
   private testPort: Socket | null = null;
+  private serial: Socket | null = null;
 
   private constructor(
     readonly qmp: Qmp,
@@ -106,19 +124,27 @@ export class Vm {
     const qmpSocket = join(scratch, "qmp.sock");
     const images = options.images ?? listBuiltImages(join(OUT, "images")).filter((i) => i.name === "minimal");
     const testPortSocket = options.testPort ? join(scratch, "test-port.sock") : undefined;
+    const serialSocket = options.serialSocket ? join(scratch, "serial.sock") : undefined;
     const args = qemuArgs({
       ...options,
       media,
       images,
-      serial: "stdio",
+      // wait=on: QEMU starts the machine only once the test reads the console, so no line is lost.
+      serial: serialSocket ? `unix:${serialSocket},server=on,wait=on` : "stdio",
       qmpSocket,
       ...(tpm ? { tpmSocket: tpm.socket } : {}),
       ...(testPortSocket ? { testPortSocket } : {}),
     });
     const startedMs = performance.now();
     const proc = spawn("qemu-system-x86_64", args, { stdio: ["ignore", "pipe", "pipe"] });
+    const serial = serialSocket ? await connectWithRetry(serialSocket, 20_000) : null;
     const qmp = await Qmp.connect(qmpSocket);
     const vm = new Vm(qmp, scratch, proc, logFile, startedMs, tpm?.process ?? null);
+    if (serial) {
+      vm.serial = serial;
+      serial.setEncoding("utf8");
+      serial.on("data", (chunk: string) => vm.onSerial(chunk));
+    }
     if (testPortSocket) {
       vm.testPort = await new Promise<Socket>((resolve, reject) => {
         const socket = connect(testPortSocket, () => resolve(socket));
@@ -204,6 +230,16 @@ export class Vm {
     }
   }
 
+  /** Stops reading the serial console (serialSocket boots): the guest's UART soon finds nobody listening. */
+  pauseSerial(): void {
+    if (!this.serial) throw new Error("VM booted without serialSocket");
+    this.serial.pause();
+  }
+
+  resumeSerial(): void {
+    this.serial?.resume();
+  }
+
   /** Writes one line to the guest's "anchor.test" port. */
   send(line: string): void {
     if (!this.testPort) throw new Error("VM booted without testPort");
@@ -230,6 +266,7 @@ export class Vm {
     }
     this.qmp.close();
     this.testPort?.destroy();
+    this.serial?.destroy();
     this.swtpm?.kill();
     rmSync(this.scratch, { recursive: true, force: true });
   }

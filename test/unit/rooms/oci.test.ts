@@ -95,9 +95,13 @@ describe("ociConfig", () => {
   it("allows clone only without namespace flags and answers clone3 with ENOSYS; no base rule for either survives", () => {
     for (const file of ["web.toml", "workshop.toml"]) {
       const rules = configOf(planRoom(load(file))).linux.seccomp.syscalls;
-      expect(rules.filter((r) => r.names.includes("clone"))).toEqual([
-        { names: ["clone"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ" }] },
-      ]);
+      const clone = rules.filter((r) => r.names.includes("clone"));
+      expect(clone[0]).toEqual({ names: ["clone"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ" }] });
+      // Each namespace flag alone is refused with EPERM; together the refusals cover exactly the allow rule's mask.
+      const refused = clone.slice(1);
+      expect(refused.every((r) => r.action === "SCMP_ACT_ERRNO" && r.errnoRet === 1 && r.args?.[0]?.value === r.args?.[0]?.valueTwo)).toBe(true);
+      expect(refused.reduce((mask, r) => mask | (r.args?.[0]?.value ?? 0), 0)).toBe(CLONE_NAMESPACE_FLAGS);
+      expect(refused).toHaveLength(7);
       expect(rules.filter((r) => r.names.includes("clone3"))).toEqual([{ names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: 38 }]);
     }
     // CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET
