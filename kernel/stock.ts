@@ -9,6 +9,12 @@ export const STOCK_MODULES = [
   "i6300esb", // the QEMU target's hardware watchdog (pulls in watchdog core)
   "button", // ACPI power button -> evdev KEY_POWER
   "evdev", // /dev/input/event* for the power button and keyboards
+  "virtio_pci", // the QEMU target's disks and ports sit on virtio-pci
+  "virtio_blk", // base images arrive as virtio disks
+  "virtio_console", // the test port (virtio-serial)
+  "dm-verity", // every base image is mapped through dm-verity
+  "squashfs", // base images
+  "overlay", // each room's root: image + tmpfs
 ] as const;
 
 export type StockKernel = { version: string; vmlinuz: string; modulesDir: string };

@@ -25,8 +25,10 @@ export type VmOptions = Pick<QemuBoot, "memoryMb" | "watchdogAction" | "noReboot
   append?: string[];
   /** Files appended to the initramfs as a second, uncompressed cpio (test-only). */
   overlay?: CpioEntry[];
-  /** Another initramfs than out/initramfs.img (benchmark baselines). */
+  /** Another initramfs than out/initramfs.img (benchmark baselines, the stock-kernel build). */
   initrd?: string;
+  /** Another kernel than out/vmlinuz (the stock-kernel build). */
+  kernel?: string;
   /** Attach a fresh swtpm TPM 2.0. */
   tpm?: boolean;
   /** Base image disks (default: the minimal image, which web and work use). */
@@ -118,7 +120,7 @@ export class Vm {
     } else {
       const baseInitrd = options.initrd ?? join(OUT, "initramfs.img");
       const initrd = options.overlay ? withOverlay(baseInitrd, options.overlay, join(scratch, "initrd.img")) : baseInitrd;
-      media = { kind: "direct", kernel: join(OUT, "vmlinuz"), initrd, append: options.append ?? [] };
+      media = { kind: "direct", kernel: options.kernel ?? join(OUT, "vmlinuz"), initrd, append: options.append ?? [] };
     }
     const tpm = options.tpm ? await startSwtpm(join(scratch, "tpm")) : null;
     const qmpSocket = join(scratch, "qmp.sock");

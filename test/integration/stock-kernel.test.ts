@@ -1,0 +1,49 @@
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { testOverlay } from "../qemu/overlay.ts";
+import { manifestWith, probeImage } from "../qemu/probe-image.ts";
+import { OUT, ROOT, Vm } from "../qemu/vm.ts";
+import { BOOT_TIMEOUT_MS } from "./helpers.ts";
+
+const STOCK = join(OUT, "stock");
+
+/**
+ * Debian's stock kernel (`npm run build -- --stock-kernel`) has 32-bit
+ * emulation, where socketcall(2) would open any socket family past the
+ * x86-64 argument checks: the rooms' filter must kill a 32-bit call outright.
+ */
+describe("rooms on Debian's stock kernel", () => {
+  let vm: Vm;
+
+  beforeAll(async () => {
+    const build = spawnSync(join(ROOT, "node_modules", ".bin", "bun"), [join(ROOT, "uki", "build.ts"), "--stock-kernel", "--out", STOCK], { encoding: "utf8" });
+    if (build.status !== 0) throw new Error(`stock-kernel build failed: ${build.stderr}`);
+    const probe = probeImage();
+    vm = await Vm.boot({
+      name: "stock-kernel",
+      noReboot: true,
+      testPort: true,
+      kernel: join(STOCK, "vmlinuz"),
+      initrd: join(STOCK, "initramfs.img"),
+      overlay: testOverlay({ roomPolicies: true, imageManifest: manifestWith([probe]) }),
+      images: [probe],
+      append: ["anchor.run=/test/forward.sh", "anchor.autostart="],
+    });
+    await vm.waitFor("run.output", BOOT_TIMEOUT_MS, (r) => String(r.line).startsWith("forwarding"));
+    await vm.waitFor("image.mounted", BOOT_TIMEOUT_MS, (r) => r.image === "probe");
+  }, 2 * BOOT_TIMEOUT_MS);
+  afterAll(async () => {
+    await vm?.stop();
+  });
+
+  it("kills a room's 32-bit socketcall with SIGSYS, where the kernel would have served it", async () => {
+    const loaded = await vm.waitFor("modules.loaded", 0);
+    expect(loaded.modules_disabled).toBe(true);
+    expect((await vm.control("start escape-ia32", 60_000)).ok).toBe(true);
+    const exited = await vm.waitFor("room.exited", 60_000, (r) => r.room === "escape-ia32");
+    expect(exited.status).toBe(0);
+    const lines = vm.records.filter((r) => r.event === "room.output" && r.room === "escape-ia32").map((r) => String(r.line));
+    expect(lines).toEqual(["attempt socketcall-int80-inet blocked (SIGSYS)", "attempts=1 mode=ia32"]);
+  });
+});
