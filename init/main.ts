@@ -3,16 +3,18 @@
  * a read-only tmpfs the root; bay0 takes it from there. Each duty lives in its
  * own file under init/; this file only wires the real edge (sys/) to them.
  */
-import { closeSync, existsSync, openSync, writeFileSync } from "node:fs";
+import { closeSync, constants, existsSync, openSync, writeFileSync } from "node:fs";
 import { openLibc } from "../sys/libc-ffi.ts";
 import { RB } from "../sys/libc.ts";
 import { openCharDevice } from "../sys/devices.ts";
 import { readTextOrNull } from "../sys/files.ts";
-import { consoleSink, createLog, kmsgSink, type Log, type Sink } from "../sys/log.ts";
+import { consoleSink, createLog, kmsgSink, relaySink, type Log, type Sink } from "../sys/log.ts";
 import { listProcesses } from "../sys/procfs.ts";
 import { createBunSpawner } from "../sys/spawn-bun.ts";
 import { createBunToolRunner } from "../sys/tool-bun.ts";
-import { EV_KEY, KEY_POWER, watchInputDevices } from "../sys/evdev.ts";
+import { EVIOCGRAB, inputDeviceName, watchInputDevices } from "../sys/evdev.ts";
+import { startConsole, type TrustedConsole } from "./console/start.ts";
+import { createInputRouter } from "./input.ts";
 import { parseCmdline } from "./cmdline.ts";
 import { guarded, installCrashGuards } from "./guard.ts";
 import { assessHardening, type ReadOnlyFs } from "./hardening.ts";
@@ -31,11 +33,15 @@ import { armWatchdog } from "./watchdog.ts";
 const HOSTNAME = "anchor";
 const SHUTDOWN_GRACE_MS = 5000;
 const REAP_SWEEP_MS = 5000;
+const INPUT_RESCAN_MS = 2000;
 const ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/" };
 
 
+/** The trusted console joins the log once it exists (it shows recent events and rooms' ends). */
+const consoleFeed = relaySink();
+
 function openLog(): Log {
-  const sinks: Sink[] = [];
+  const sinks: Sink[] = [consoleFeed.sink];
   try {
     sinks.push(consoleSink());
   } catch {
@@ -137,16 +143,26 @@ function main(): void {
   );
   installSignalHandlers(process, log, { shutdown: requestShutdown, childExited: reap });
 
-  const keyboards = watchInputDevices(
-    guarded(log, "input", (device, event) => {
-      if (event.type === EV_KEY && event.code === KEY_POWER && event.value === 1) {
-        log.info("power.button", { device });
-        requestShutdown("poweroff", "power-button");
-      }
-    }),
-    (device, error) => log.warn("input.error", { device, error: String(error) }),
-  );
-  log.info("input.watching", { devices: keyboards });
+  let trusted: TrustedConsole | null = null;
+  const route = createInputRouter({
+    power: (device) => {
+      log.info("power.button", { device });
+      requestShutdown("poweroff", "power-button");
+    },
+    ctrlAltDel: (device) => {
+      log.info("input.ctrl_alt_del", { device });
+      requestShutdown("reboot", "ctrl-alt-del");
+    },
+    key: (key) => trusted?.key(key),
+  });
+  const grab = (device: string, fd: number): void => {
+    // Grabbed, no key reaches anything but bay0: not the kernel's VT, not a room.
+    const grabbed = libc.ioctl(fd, EVIOCGRAB, 1);
+    log.info("input.grabbed", { device, name: inputDeviceName(device), ok: grabbed.ok, ...(grabbed.ok ? {} : { error: grabbed.message }) });
+  };
+  const input = watchInputDevices(guarded(log, "input", route), (device, error) => log.warn("input.error", { device, error: String(error) }), grab);
+  log.info("input.watching", { devices: input.devices() });
+  setInterval(guarded(log, "input.rescan", () => input.rescan()), INPUT_RESCAN_MS);
 
   const uptime = Number.parseFloat((readTextOrNull("/proc/uptime") ?? "0").split(" ")[0] ?? "0");
   log.info("bay0.ready", {
@@ -160,6 +176,21 @@ function main(): void {
   rooms = startRooms({ libc, log, spawner, tool }, options.autostart);
   const started = rooms;
   if (started !== null) setInterval(guarded(log, "rooms.oom", () => started.supervisor.checkOom()), 2000);
+  trusted = startConsole({
+    libc,
+    log,
+    supervisor: started?.supervisor ?? null,
+    policies: started?.policies ?? new Map(),
+    watchdog: () => (watchdog === null ? "absent" : `armed, ${options.watchdogSec} s`),
+    openTty: () => {
+      try {
+        return openSync("/dev/tty0", constants.O_RDWR | constants.O_NOCTTY);
+      } catch {
+        return null;
+      }
+    },
+  });
+  if (trusted !== null) consoleFeed.attach(trusted.record);
   if (ANCHOR_TEST_HOOKS) installTestHooks(process, log, libc, started);
 
   if (options.run !== null) void runOnce(spawner, log, options.run);

@@ -15,7 +15,9 @@ import {
   oomKills,
   prepareRoomCgroup,
   removeRoomCgroup,
+  roomUsage,
   type CgroupFs,
+  type RoomUsage,
 } from "./cgroup.ts";
 import { crunDelete, crunRun } from "./crun.ts";
 import { cgroupLimits, ociConfig } from "./oci.ts";
@@ -45,6 +47,8 @@ type LiveRoom = {
   pid: number;
   /** True once crun wrote the pid file: the room's namespaces and cgroup exist. */
   started: boolean;
+  startedAt: number;
+  frozen: boolean;
   /** Why it is ending, when bay0 ended it. */
   ending: "killed" | "reset" | null;
   /** Why a start failed after crun was spawned (else crun's own last words say why). */
@@ -81,6 +85,18 @@ export class RoomSupervisor {
 
   list(): { id: string; name: string; depth: number; parent: string | null }[] {
     return [...this.rooms.values()].map((r) => ({ id: r.plan.id, name: r.plan.policy.name, depth: r.plan.depth, parent: r.parent }));
+  }
+
+  /** Every live room with its state and usage now (the console's dashboard). */
+  snapshot(): { id: string; started: boolean; frozen: boolean; uptimeMs: number; usage: RoomUsage }[] {
+    const now = this.deps.now();
+    return [...this.rooms.values()].map((r) => ({
+      id: r.plan.id,
+      started: r.started,
+      frozen: r.frozen,
+      uptimeMs: now - r.startedAt,
+      usage: roomUsage(this.deps.cgroupFs, r.plan),
+    }));
   }
 
   isRunning(id: string): boolean {
@@ -143,6 +159,7 @@ export class RoomSupervisor {
     if (!room) return false;
     try {
       freezeRoomCgroup(this.deps.cgroupFs, room.plan, frozen);
+      room.frozen = frozen;
       this.deps.log.info(frozen ? "room.frozen" : "room.thawed", { room: id });
       return true;
     } catch (error) {
@@ -198,7 +215,7 @@ export class RoomSupervisor {
         if (stream === "stderr") crunErrors.splice(0, Math.max(0, crunErrors.length + 1 - CRUN_ERROR_LINES), line.slice(0, CRUN_ERROR_CHARS));
         output.line(stream, line);
       });
-      room = { plan, parent, pid: child.pid, started: false, ending: null, failure: null, crunErrors, exited: Promise.resolve(), oomKills: 0 };
+      room = { plan, parent, pid: child.pid, started: false, startedAt, frozen: false, ending: null, failure: null, crunErrors, exited: Promise.resolve(), oomKills: 0 };
       const live = room;
       this.rooms.set(plan.id, live);
       live.exited = child.exited

@@ -171,6 +171,17 @@ export function kmsgSink(path = "/dev/kmsg"): Sink {
   };
 }
 
+/** A sink whose target is attached later (a consumer that starts after the log). */
+export function relaySink(): { sink: Sink; attach(target: (record: LogRecord) => void): void } {
+  let target: ((record: LogRecord) => void) | null = null;
+  return {
+    sink: (_line, record) => target?.(record),
+    attach: (t) => {
+      target = t;
+    },
+  };
+}
+
 /** Collects records in memory (tests). */
 export function memorySink(records: LogRecord[]): Sink {
   return (_line, record) => {

@@ -38,6 +38,9 @@ const VERITYSETUP = "/usr/sbin/veritysetup";
 /** The rooms' seccomp base profile, pinned in the tree (rooms/seccomp-base/README.md). */
 const SECCOMP_PROFILE = join(ROOT, "rooms", "seccomp-base", "containers-common.json");
 const POLICY_DIR = join(ROOT, "policies");
+/** The trusted console's font: Debian's fonts-spleen (BSD-2-Clause), shipped with its copyright file. */
+const CONSOLE_FONT = "/usr/share/consolefonts/spleen-16x32.psfu.gz";
+const CONSOLE_FONT_COPYRIGHT = "/usr/share/doc/fonts-spleen/copyright";
 /** Rooms bay0 starts at boot unless anchor.autostart= says otherwise. */
 const AUTOSTART = ["web", "work"];
 
@@ -174,7 +177,7 @@ const steps: Step[] = [
   {
     name: "initramfs",
     inputs: {
-      files: [paths.preinit, paths.bay0, CRUN, VERITYSETUP, SECCOMP_PROFILE, paths.imageManifest, ...policyFiles()],
+      files: [paths.preinit, paths.bay0, CRUN, VERITYSETUP, SECCOMP_PROFILE, CONSOLE_FONT, CONSOLE_FONT_COPYRIGHT, paths.imageManifest, ...policyFiles()],
       values: [stock?.version ?? "hardened", version, ZSTD_LEVEL, ...STOCK_MODULES, ...AUTOSTART],
     },
     outputs: [paths.initramfs],
@@ -190,6 +193,8 @@ const steps: Step[] = [
         hostFile(VERITYSETUP, 0o755, "usr/sbin/veritysetup"),
         hostFile(paths.imageManifest, 0o644, "etc/anchor/images.json"),
         hostFile(SECCOMP_PROFILE, 0o644, "etc/anchor/seccomp.json"),
+        hostFile(CONSOLE_FONT, 0o644, CONSOLE_FONT.slice(1)),
+        hostFile(CONSOLE_FONT_COPYRIGHT, 0o644, CONSOLE_FONT_COPYRIGHT.slice(1)),
         ...policyFiles().map((file) => hostFile(file, 0o644, `etc/anchor/policies/${file.split("/").pop() ?? ""}`)),
         { kind: "file", path: "etc/anchor/autostart", mode: 0o644, data: Buffer.from(`${AUTOSTART.join("\n")}\n`) },
         ...libraries.map((lib) => hostFile(lib)),

@@ -1,0 +1,147 @@
+import type { Log, LogRecord } from "../../sys/log.ts";
+import { drawDashboard, type RoomRow } from "./dashboard.ts";
+import type { Font } from "./font.ts";
+import type { Chord, Key } from "./keymap.ts";
+import { INITIAL_LAUNCHER, launcherKey, type Command, type Entry, type LauncherState } from "./launcher.ts";
+import { createPainter, layout, type Surface } from "./painter.ts";
+
+/** What the console needs of bay0's rooms. */
+export type ConsoleRooms = {
+  policies(): string[];
+  snapshot(): { id: string; started: boolean; frozen: boolean; uptimeMs: number; usage: { memoryCurrent: number | null; memoryMax: number | null; pids: number | null; cpuUsec: number | null } }[];
+  start(name: string): Promise<{ ok: boolean; reason?: string }>;
+  kill(id: string): Promise<boolean>;
+  reset(id: string): Promise<{ ok: boolean; reason?: string }>;
+  freeze(id: string, frozen: boolean): boolean;
+};
+
+export type ConsoleDeps = {
+  log: Log;
+  surface: Surface;
+  font: Font;
+  rooms: ConsoleRooms;
+  watchdog: () => string;
+  vault: () => string;
+  now: () => Date;
+  /** Monotonic milliseconds (CPU shares are measured over these). */
+  clockMs: () => number;
+};
+
+const EVENTS_KEPT = 4;
+/** Log events worth a line on the dashboard; never anything typed. */
+const SHOWN_EVENTS = /^(room\.(started|exited|killed|failed|refused|oom|reset|frozen|thawed)|image\.(mounted|verity_failed|failed)|policy\.rejected|watchdog\.|shutdown\.begin|bay0\.error)/;
+const ENDED: Record<string, (r: LogRecord) => string> = {
+  "room.exited": (r) => (r.status === null || r.status === undefined ? `exited ${String(r.signal)}` : `exited ${String(r.status)}`),
+  "room.killed": () => "killed",
+  "room.failed": () => "failed",
+};
+
+/**
+ * The trusted console: bay0 draws the dashboard and launcher on the
+ * framebuffer, and only keys bay0 read from grabbed keyboards drive it.
+ * `record` is a log sink (state changes and recent events), `key` takes
+ * decoded keys, `refresh` redraws (what changed only).
+ */
+export function createConsole(deps: ConsoleDeps) {
+  const { cols, rows } = layout(deps.surface, deps.font);
+  const painter = createPainter(deps.surface, deps.font);
+  let launcher: LauncherState = { ...INITIAL_LAUNCHER };
+  const ended = new Map<string, string>();
+  const events: string[] = [];
+  const cpu = new Map<string, { usec: number; atMs: number; percent: number | null }>();
+
+  const roomRows = (): RoomRow[] => {
+    const live = deps.rooms.snapshot();
+    const nowMs = deps.clockMs();
+    const rowsOut: RoomRow[] = live.map((room) => {
+      const last = cpu.get(room.id);
+      let percent = last?.percent ?? null;
+      if (room.usage.cpuUsec !== null) {
+        if (last !== undefined && nowMs > last.atMs) percent = Math.max(0, ((room.usage.cpuUsec - last.usec) / 1000 / (nowMs - last.atMs)) * 100);
+        cpu.set(room.id, { usec: room.usage.cpuUsec, atMs: nowMs, percent });
+      }
+      return {
+        name: room.id,
+        running: true,
+        frozen: room.frozen,
+        state: room.frozen ? "frozen" : room.started ? "running" : "starting",
+        memoryCurrent: room.usage.memoryCurrent,
+        memoryMax: room.usage.memoryMax,
+        cpuPercent: percent,
+        pids: room.usage.pids,
+        uptimeSec: room.uptimeMs / 1000,
+      };
+    });
+    for (const id of [...cpu.keys()]) if (!live.some((r) => r.id === id)) cpu.delete(id);
+    const idle = deps.rooms
+      .policies()
+      .filter((name) => !live.some((r) => r.id === name))
+      .map((name): RoomRow => ({ name, running: false, frozen: false, state: ended.get(name) ?? "", memoryCurrent: null, memoryMax: null, cpuPercent: null, pids: null, uptimeSec: null }));
+    return [...rowsOut, ...idle].sort((a, b) => a.name.localeCompare(b.name));
+  };
+
+  let current: RoomRow[] = [];
+  const refresh = (): void => {
+    current = roomRows();
+    painter.paint(
+      drawDashboard(cols, rows, {
+        now: deps.now(),
+        focus: "bay0",
+        vault: deps.vault(),
+        watchdog: deps.watchdog(),
+        launcher,
+        rows: current,
+        events,
+      }),
+    );
+  };
+
+  const act = async (command: Command): Promise<void> => {
+    const room = command.kind === "start" ? command.name : command.id;
+    const action = command.kind === "freeze" ? (command.frozen ? "freeze" : "thaw") : command.kind;
+    deps.log.info("console.action", { action, room });
+    let reason: string | null = null;
+    if (command.kind === "start") {
+      const result = await deps.rooms.start(command.name);
+      if (!result.ok) reason = result.reason ?? "refused";
+    } else if (command.kind === "reset") {
+      const result = await deps.rooms.reset(command.id);
+      if (!result.ok) reason = result.reason ?? "reset failed";
+    } else if (command.kind === "kill") {
+      if (!(await deps.rooms.kill(command.id))) reason = `${command.id} is not running`;
+    } else if (command.kind === "freeze") {
+      if (!deps.rooms.freeze(command.id, command.frozen)) reason = `${command.id} could not be ${command.frozen ? "frozen" : "thawed"}`;
+    } else {
+      reason = `${command.id} has no terminal`;
+    }
+    if (reason !== null) launcher = { ...launcher, message: `${room}: ${reason}` };
+    refresh();
+  };
+
+  return {
+    cols,
+    rows,
+    refresh,
+    key(key: Key | Chord): void {
+      if (key === "ctrl-alt-del") return;
+      if (key === "secure-attention") {
+        launcher = { ...INITIAL_LAUNCHER };
+        deps.log.info("console.action", { action: "focus", room: "bay0" });
+        refresh();
+        return;
+      }
+      const entries: Entry[] = current.map((r) => ({ name: r.name, running: r.running, frozen: r.frozen }));
+      const next = launcherKey(launcher, key, entries);
+      launcher = next.state;
+      refresh();
+      if (next.command) void act(next.command).catch((error: unknown) => deps.log.error("bay0.error", { where: "console", error: String(error) }));
+    },
+    record(record: LogRecord): void {
+      if (typeof record.room === "string" && ENDED[record.event]) ended.set(record.room, (ENDED[record.event] as (r: LogRecord) => string)(record));
+      if (typeof record.room === "string" && record.event === "room.started") ended.delete(record.room);
+      if (!SHOWN_EVENTS.test(record.event)) return;
+      events.push(`${record.ts.slice(11, 19)} ${record.event}${typeof record.room === "string" ? ` ${record.room}` : ""}`);
+      if (events.length > EVENTS_KEPT) events.shift();
+    },
+  };
+}

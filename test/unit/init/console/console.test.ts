@@ -1,0 +1,70 @@
+import { readFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { createConsole, type ConsoleRooms } from "../../../../init/console/console.ts";
+import { parsePsf2 } from "../../../../init/console/font.ts";
+import type { Key } from "../../../../init/console/keymap.ts";
+import { createLog, memorySink, type LogRecord } from "../../../../sys/log.ts";
+
+const font = parsePsf2(gunzipSync(readFileSync("/usr/share/consolefonts/spleen-16x32.psfu.gz")));
+const char = (c: string): Key => ({ name: "char", char: c, ctrl: false, alt: false, shift: false });
+const enter: Key = { name: "Enter", ctrl: false, alt: false, shift: false };
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+function setup(startResult: { ok: boolean; reason?: string } = { ok: true }) {
+  const records: LogRecord[] = [];
+  const started: string[] = [];
+  const rooms: ConsoleRooms = {
+    policies: () => ["shell", "web"],
+    snapshot: () => [],
+    start: async (name) => {
+      started.push(name);
+      return startResult;
+    },
+    kill: async () => true,
+    reset: async () => ({ ok: true }),
+    freeze: () => true,
+  };
+  let writes = 0;
+  const console = createConsole({
+    log: createLog([memorySink(records)]),
+    surface: { width: 1280, height: 800, stride: 5120, write: () => void (writes += 1) },
+    font,
+    rooms,
+    watchdog: () => "armed, 30 s",
+    vault: () => "not set up",
+    now: () => new Date("2026-12-01T10:00:00Z"),
+    clockMs: () => 0,
+  });
+  return { console, records, started, writes: () => writes };
+}
+
+describe("createConsole", () => {
+  it("starts what the person picked and logs the action, never the keys", async () => {
+    const { console, records, started } = setup();
+    console.refresh();
+    for (const key of [char("s"), char("h"), enter]) console.key(key);
+    await tick();
+    expect(started).toEqual(["shell"]);
+    expect(records).toEqual([expect.objectContaining({ event: "console.action", action: "start", room: "shell" })]);
+    expect(JSON.stringify(records)).not.toMatch(/"sh"|"char"/);
+  });
+
+  it("shows a refused start's reason on screen", async () => {
+    const { console, writes } = setup({ ok: false, reason: "image 'minimal' is not available" });
+    console.refresh();
+    const before = writes();
+    console.key(char("w"));
+    console.key(enter);
+    await tick();
+    expect(writes()).toBeGreaterThan(before);
+  });
+
+  it("redraws nothing when nothing changed", () => {
+    const { console, writes } = setup();
+    console.refresh();
+    const before = writes();
+    console.refresh();
+    expect(writes()).toBe(before);
+  });
+});

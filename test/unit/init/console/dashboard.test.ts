@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import { drawDashboard, roomColour, type RoomRow } from "../../../../init/console/dashboard.ts";
+import { INITIAL_LAUNCHER } from "../../../../init/console/launcher.ts";
+
+const row = (name: string, extra: Partial<RoomRow> = {}): RoomRow => ({
+  name, running: true, frozen: false, state: "running", memoryCurrent: 12 * 1048576, memoryMax: 512 * 1048576, cpuPercent: 3.4, pids: 2, uptimeSec: 80, ...extra,
+});
+
+describe("drawDashboard", () => {
+  const view = {
+    now: new Date("2026-12-01T09:05:00Z"),
+    focus: "bay0",
+    vault: "not set up",
+    watchdog: "armed, 30 s",
+    launcher: INITIAL_LAUNCHER,
+    rows: [row("web"), row("work", { frozen: true, state: "frozen" }), row("shell", { running: false, state: "exited 3" })],
+    events: ["09:04:59 room.started web"],
+  };
+
+  it("puts ANCHOR, whose screen it is, the vault and the time on the trust line", () => {
+    const grid = drawDashboard(80, 25, view);
+    expect(grid.rowText(0)).toMatch(/^ ANCHOR  bay0 +vault: not set up  09:05 $/);
+    expect(grid.bg[0]).toBe(grid.bg[79]);
+  });
+
+  it("lists every room with state, memory, CPU, pids and uptime; the selection is marked", () => {
+    const grid = drawDashboard(80, 25, view);
+    const text = [...Array(25).keys()].map((r) => grid.rowText(r));
+    expect(text[3]).toMatch(/^> web +running +12M\/512M +3% +2 +1m20s/);
+    expect(text[4]).toMatch(/^ {2}work +frozen/);
+    expect(text[5]).toMatch(/^ {2}shell +exited 3 *$/);
+    expect(text.join("\n")).toContain("Watchdog: armed, 30 s");
+    expect(text.join("\n")).toContain("room.started web");
+    expect(grid.fg[3 * 80 + 2]).toBe(roomColour("web"));
+  });
+
+  it("fits 1024x768 (64 columns) without losing the trust line", () => {
+    expect(drawDashboard(64, 24, view).rowText(0)).toMatch(/^ ANCHOR  bay0 +vault: not set up  09:05 $/);
+  });
+});

@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import type { Key } from "../../../../init/console/keymap.ts";
+import { INITIAL_LAUNCHER, launcherKey, visibleEntries, type Entry, type LauncherState } from "../../../../init/console/launcher.ts";
+
+const entries: Entry[] = [
+  { name: "shell", running: false, frozen: false },
+  { name: "web", running: true, frozen: false },
+  { name: "work", running: true, frozen: true },
+  { name: "workshop", running: false, frozen: false },
+];
+const char = (c: string, mods: Partial<Key> = {}): Key => ({ name: "char", char: c, ctrl: false, alt: false, shift: false, ...mods });
+const named = (name: Key["name"]): Key => ({ name, ctrl: false, alt: false, shift: false });
+
+function type(keys: Key[], from: LauncherState = INITIAL_LAUNCHER) {
+  let state = from;
+  const commands = [];
+  for (const key of keys) {
+    const next = launcherKey(state, key, entries);
+    state = next.state;
+    if (next.command) commands.push(next.command);
+  }
+  return { state, commands };
+}
+
+describe("launcherKey", () => {
+  it("filters by typed letters, Backspace edits, Esc clears", () => {
+    const { state } = type([char("w"), char("o")]);
+    expect(visibleEntries(state, entries).map((e) => e.name)).toEqual(["work", "workshop"]);
+    expect(type([named("Backspace")], state).state.filter).toBe("w");
+    expect(type([named("Esc")], state).state).toEqual(INITIAL_LAUNCHER);
+  });
+
+  it("starts the selected policy with Enter, or focuses a running room", () => {
+    expect(type([char("s"), char("h"), named("Enter")]).commands).toEqual([{ kind: "start", name: "shell" }]);
+    expect(type([named("Down"), named("Enter")]).commands).toEqual([{ kind: "focus", id: "web" }]);
+    // Down stops at the last entry; Up from there selects the one before it.
+    expect(type([named("Down"), named("Down"), named("Down"), named("Down"), named("Down"), named("Up"), named("Enter")]).commands).toEqual([
+      { kind: "focus", id: "work" },
+    ]);
+  });
+
+  it("kills only after y, resets and freezes or thaws the selected running room", () => {
+    const asked = type([char("w"), char("e"), char("k", { ctrl: true })]);
+    expect(asked.state.message).toBe("Kill web? y/n");
+    expect(asked.commands).toEqual([]);
+    expect(type([char("y")], asked.state).commands).toEqual([{ kind: "kill", id: "web" }]);
+    expect(type([char("n")], asked.state)).toEqual({ state: { ...asked.state, confirmKill: null, message: null }, commands: [] });
+    expect(type([char("w"), char("e"), char("r", { ctrl: true })]).commands).toEqual([{ kind: "reset", id: "web" }]);
+    expect(type([char("w"), char("o"), char("f", { ctrl: true })]).commands).toEqual([{ kind: "freeze", id: "work", frozen: false }]);
+    expect(type([char("s"), char("k", { ctrl: true })]).state.message).toBe("shell is not running");
+  });
+
+  it("ignores what cannot be part of a room name", () => {
+    expect(type([char("$"), char("A"), char(" ")]).state.filter).toBe("");
+  });
+});
