@@ -1,4 +1,4 @@
-import { constants, openSync, writeSync } from "node:fs";
+import { constants, openSync, writeFileSync, writeSync } from "node:fs";
 import { readTextOrNull } from "./files.ts";
 
 /** A 32-bpp XRGB8888 framebuffer that bay0 writes with pwrite (no mmap needed). */
@@ -31,6 +31,12 @@ export function openFramebuffer(device = "/dev/fb0", sysfs = "/sys/class/graphic
     fd = openSync(device, constants.O_RDWR);
   } catch (error) {
     throw new NoFramebuffer(`${device}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  try {
+    // Without fbcon nothing has set the display mode yet: a pan commits the fbdev helper's mode to the screen.
+    writeFileSync(`${sysfs}/pan`, "0,0");
+  } catch (error) {
+    throw new NoFramebuffer(`${sysfs}/pan: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
   return { device, width, height, stride, write: (offset, bytes) => void writeSync(fd, bytes, 0, bytes.byteLength, offset) };
 }

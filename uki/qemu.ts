@@ -20,6 +20,10 @@ export type BootMedia =
 export type QemuBoot = {
   media: BootMedia;
   memoryMb?: number;
+  /** The display: QEMU's standard VGA (bochs DRM in the guest) by default, a size for it, or none (headless). */
+  display?: "none" | { xres: number; yres: number };
+  /** Add an xHCI controller with a USB keyboard (QEMU then sends its keys there). */
+  usbKeyboard?: boolean;
   /** Leave out the i6300esb watchdog (a machine without one). */
   noWatchdog?: boolean;
   /** What the watchdog does when it fires; QEMU's default is a reset. */
@@ -58,6 +62,8 @@ export function qemuArgs(boot: QemuBoot): string[] {
     "-m", String(boot.memoryMb ?? 1024),
     "-smp", "1",
     "-display", "none",
+    ...(boot.display === "none" ? ["-vga", "none"] : boot.display ? ["-vga", "none", "-device", `VGA,xres=${boot.display.xres},yres=${boot.display.yres}`] : ["-vga", "std"]),
+    ...(boot.usbKeyboard ? ["-device", "qemu-xhci", "-device", "usb-kbd"] : []),
     // No network card: rooms get no network, and OVMF would try PXE first.
     "-nic", "none",
     ...(boot.serial.startsWith("mon:") ? [] : ["-monitor", "none"]),

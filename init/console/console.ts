@@ -77,7 +77,9 @@ export function createConsole(deps: ConsoleDeps) {
       .policies()
       .filter((name) => !live.some((r) => r.id === name))
       .map((name): RoomRow => ({ name, running: false, frozen: false, state: ended.get(name) ?? "", memoryCurrent: null, memoryMax: null, cpuPercent: null, pids: null, uptimeSec: null }));
-    return [...rowsOut, ...idle].sort((a, b) => a.name.localeCompare(b.name));
+    // Running rooms first, then the policies one could start.
+    const byName = (a: RoomRow, b: RoomRow): number => a.name.localeCompare(b.name);
+    return [...rowsOut.sort(byName), ...idle.sort(byName)];
   };
 
   let current: RoomRow[] = [];

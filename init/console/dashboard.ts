@@ -45,7 +45,11 @@ export function roomColour(name: string): number {
 }
 
 const two = (n: number): string => String(n).padStart(2, "0");
-const mib = (bytes: number | null): string => (bytes === null ? "-" : `${Math.round(bytes / 1048576)}M`);
+const mib = (bytes: number | null): string => {
+  if (bytes === null) return "-";
+  const m = bytes / 1048576;
+  return m < 10 ? `${m.toFixed(1)}M` : `${Math.round(m)}M`;
+};
 const duration = (sec: number | null): string => {
   if (sec === null) return "";
   const s = Math.floor(sec);

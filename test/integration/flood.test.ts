@@ -24,6 +24,7 @@ describe("a room flooding a console nobody reads", () => {
       testPort: true,
       serialSocket: true,
       watchdogAction: "poweroff",
+      display: "none",
       overlay: testOverlay({ roomPolicies: true, imageManifest: manifestWith([probe]) }),
       images: [probe],
       append: ["anchor.run=/test/forward.sh", "anchor.autostart=", `anchor.watchdog_sec=${WATCHDOG_SEC}`],
@@ -33,6 +34,12 @@ describe("a room flooding a console nobody reads", () => {
   }, BOOT_TIMEOUT_MS + 30_000);
   afterAll(async () => {
     await vm?.stop();
+  });
+
+  it("boots headless without a display: console.absent with the reason, and rooms run as ever", async () => {
+    const absent = await vm.waitFor("console.absent", 0);
+    expect(String(absent.reason)).toMatch(/no framebuffer/);
+    expect(vm.records.some((r) => r.event === "console.ready")).toBe(false);
   });
 
   it("keeps the watchdog fed and answers, dropping what the console cannot take, and writes only printable ASCII", async () => {

@@ -16,7 +16,7 @@ export const LOG_DIR = join(OUT, "test-logs");
 /** A bay0 log record as read off the serial console, with its host arrival time. */
 export type Record = { event: string; level: string; hostMs: number } & { [field: string]: unknown };
 
-export type VmOptions = Pick<QemuBoot, "memoryMb" | "watchdogAction" | "noReboot" | "noWatchdog"> & {
+export type VmOptions = Pick<QemuBoot, "memoryMb" | "watchdogAction" | "noReboot" | "noWatchdog" | "display" | "usbKeyboard"> & {
   /** Names the serial log file under out/test-logs/. */
   name: string;
   /** Boot this ESP disk image under OVMF with Secure Boot, instead of out/vmlinuz + out/initramfs.img directly. */
@@ -252,8 +252,8 @@ export class Vm {
     return this.qmp.command("send-key", { keys: keys.map((k) => ({ type: "qcode", data: k })) });
   }
 
-  screendump(file: string): Promise<unknown> {
-    return this.qmp.command("screendump", { filename: file, format: "png" });
+  screendump(file: string, format: "png" | "ppm" = "png"): Promise<unknown> {
+    return this.qmp.command("screendump", { filename: file, format });
   }
 
   powerdown(): Promise<unknown> {

@@ -13,7 +13,7 @@ describe("drawDashboard", () => {
     vault: "not set up",
     watchdog: "armed, 30 s",
     launcher: INITIAL_LAUNCHER,
-    rows: [row("web"), row("work", { frozen: true, state: "frozen" }), row("shell", { running: false, state: "exited 3" })],
+    rows: [row("web"), row("work", { frozen: true, state: "frozen", memoryCurrent: 300 * 1024 }), row("shell", { running: false, state: "exited 3" })],
     events: ["09:04:59 room.started web"],
   };
 
@@ -27,7 +27,7 @@ describe("drawDashboard", () => {
     const grid = drawDashboard(80, 25, view);
     const text = [...Array(25).keys()].map((r) => grid.rowText(r));
     expect(text[3]).toMatch(/^> web +running +12M\/512M +3% +2 +1m20s/);
-    expect(text[4]).toMatch(/^ {2}work +frozen/);
+    expect(text[4]).toMatch(/^ {2}work +frozen +0\.3M\/512M/);
     expect(text[5]).toMatch(/^ {2}shell +exited 3 *$/);
     expect(text.join("\n")).toContain("Watchdog: armed, 30 s");
     expect(text.join("\n")).toContain("room.started web");

@@ -9,8 +9,8 @@ import { renderSpan } from "../../../../init/console/render.ts";
 const font = parsePsf2(gunzipSync(readFileSync("/usr/share/consolefonts/spleen-16x32.psfu.gz")));
 
 /** A 32-bpp surface in memory that records every write. */
-function surface(width: number, height: number) {
-  const stride = width * 4 + 64;
+function surface(width: number, height: number, padding = 64) {
+  const stride = width * 4 + padding;
   const bytes = new Uint8Array(stride * height);
   const writes: { offset: number; length: number }[] = [];
   return {
@@ -78,6 +78,24 @@ describe("painter", () => {
     expect(s.writes.every((w) => w.length === 64)).toBe(true);
     expect(s.writes[0]?.offset).toBe(32 * s.stride + 3 * 16 * 4);
     expect(painter.paint(second)).toBe(0);
+  });
+
+  it("writes a row that fills whole lines as one block when a change reaches its end (fbdev drops one-line damage there)", () => {
+    const s = surface(160, 64, 0);
+    const painter = createPainter(s, font);
+    const blank = new Grid(10, 2, 0xffffff, 0);
+    painter.paint(blank);
+    expect(s.writes).toHaveLength(2);
+    expect(s.writes[0]).toEqual({ offset: 0, length: 160 * 4 * 32 });
+    s.writes.length = 0;
+    const changed = new Grid(10, 2, 0xffffff, 0);
+    changed.put(1, 9, "Z", 0xffffff, 0);
+    changed.put(0, 2, "a", 0xffffff, 0);
+    painter.paint(changed);
+    // Row 0 changed in its middle: line by line. Row 1 changed at its end: the whole row in one write.
+    expect(s.writes.filter((w) => w.length === 64)).toHaveLength(32);
+    expect(s.writes.at(-1)).toEqual({ offset: 32 * s.stride, length: 160 * 4 * 32 });
+    expect(s.writes.every((w) => (w.offset + w.length) % s.stride !== 0 || w.length > s.stride)).toBe(true);
   });
 
   it("renders a span exactly as its cells (what the tests read back from a screendump)", () => {
