@@ -134,6 +134,58 @@ async function roomsBench(): Promise<RoomFigures> {
   }
 }
 
+type ConsoleFigures = { keyToScreenMs: number; cpuPercent: number; rssMb: number };
+
+/** bay0's CPU share (of one CPU) over `seconds`, and its RSS, read from /proc/1 by the forward probe. */
+async function bay0Load(vm: Vm, seconds: number): Promise<{ cpuPercent: number; rssMb: number }> {
+  vm.send(`sh a=$(cut -d' ' -f14,15 /proc/1/stat); sleep ${seconds}; b=$(cut -d' ' -f14,15 /proc/1/stat); echo "load $a $b $(grep VmRSS /proc/1/status | tr -dc 0-9)"`);
+  const line = await vm.waitFor("run.output", (seconds + 60) * 1000, (r) => String(r.line).startsWith("load "));
+  const [u1 = 0, s1 = 0, u2 = 0, s2 = 0, rssKb = 0] = String(line.line).split(" ").slice(1).map(Number);
+  const ticks = u2 + s2 - (u1 + s1);
+  return { cpuPercent: (ticks / 100 / seconds) * 100, rssMb: rssKb / 1024 };
+}
+
+/** The trusted console: key press to changed screen, and what an idle dashboard costs against a headless boot. */
+async function consoleBench(): Promise<{ shown: ConsoleFigures; headless: { cpuPercent: number; rssMb: number } }> {
+  const boot = (name: string, display: boolean) =>
+    Vm.boot({ name, noReboot: true, testPort: true, usbKeyboard: display, ...(display ? {} : { display: "none" as const }), overlay: roomsOverlay(), append: ["anchor.run=/test/forward.sh"] });
+  const headlessVm = await boot("bench-headless", false);
+  let headless;
+  try {
+    await headlessVm.waitFor("room.started", BOOT_TIMEOUT_MS, (r) => r.room === "work");
+    headless = await bay0Load(headlessVm, 10);
+  } finally {
+    await headlessVm.stop();
+  }
+  const vm = await boot("bench-console", true);
+  try {
+    await vm.waitFor("room.started", BOOT_TIMEOUT_MS, (r) => r.room === "work");
+    const load = await bay0Load(vm, 10);
+    const scratch = mkdtempSync(join(tmpdir(), "anchor-bench-screen-"));
+    const dump = async (i: number): Promise<Buffer> => {
+      const file = join(scratch, `s${i}.ppm`);
+      await vm.screendump(file, "ppm");
+      return readFileSync(file);
+    };
+    const latencies: number[] = [];
+    let n = 0;
+    for (let i = 0; i < RUNS + 2; i++) {
+      const before = await dump(n++);
+      const sent = performance.now();
+      await vm.sendKeys([i % 2 === 0 ? "x" : "backspace"]);
+      for (;;) {
+        const now = await dump(n++);
+        if (!now.equals(before)) break;
+        if (performance.now() - sent > 10_000) throw new Error("the screen did not change within 10 s of a key");
+      }
+      latencies.push(performance.now() - sent);
+    }
+    return { shown: { keyToScreenMs: median(latencies.slice(2)), ...load }, headless };
+  } finally {
+    await vm.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), "anchor-bench-"));
   const baseline = busyboxInitramfs(scratch);
@@ -173,6 +225,12 @@ async function main(): Promise<void> {
     ["  baselines", `bwrap ${rooms.bwrap.toFixed(0)} ms, plain fork+exec ${rooms.plain.toFixed(0)} ms`, `crun/bwrap ${(rooms.crun / rooms.bwrap).toFixed(2)}`],
     ["room reset", `${rooms.reset.toFixed(0)} ms`, `ratio to spawn ${(rooms.reset / rooms.spawn).toFixed(2)} (target <= 2)`],
     ["bay0 RSS, three rooms running", `${rooms.rssMb.toFixed(1)} MB`, "target <= 48 MB"],
+  );
+  const screen = await consoleBench();
+  rows.push(
+    ["console: key press -> screen changed", `${screen.shown.keyToScreenMs.toFixed(0)} ms`, "QMP send-key to the first differing screendump"],
+    ["console: bay0 CPU, dashboard idle", `${screen.shown.cpuPercent.toFixed(1)} % vs headless ${screen.headless.cpuPercent.toFixed(1)} %`, `difference ${(screen.shown.cpuPercent - screen.headless.cpuPercent).toFixed(1)} points`],
+    ["console: bay0 RSS, dashboard idle", `${screen.shown.rssMb.toFixed(1)} MB vs headless ${screen.headless.rssMb.toFixed(1)} MB`, `ratio ${(screen.shown.rssMb / screen.headless.rssMb).toFixed(2)}`],
   );
   process.stdout.write(`\nAnchor OS benchmark (median of ${RUNS}, TCG, same kernel)\n`);
   for (const [what, value, note] of rows) process.stdout.write(`  ${what.padEnd(34)} ${value.padEnd(42)} ${note}\n`);

@@ -191,7 +191,7 @@ function main(): void {
     },
   });
   if (trusted !== null) consoleFeed.attach(trusted.record);
-  if (ANCHOR_TEST_HOOKS) installTestHooks(process, log, libc, started);
+  if (ANCHOR_TEST_HOOKS) installTestHooks(process, log, libc, started, trusted);
 
   if (options.run !== null) void runOnce(spawner, log, options.run);
 }

@@ -6,16 +6,18 @@ import type { SignalTarget } from "./signals.ts";
 import { guarded } from "./guard.ts";
 import { planRoom } from "../rooms/plan.ts";
 import type { Rooms } from "./rooms.ts";
+import type { TrustedConsole } from "./console/start.ts";
 
 /** Test builds only: lines written here drive the rooms, as the umbilical and console will. */
 export const TEST_CONTROL_FIFO = "/run/anchor/test-control";
 
 /**
  * Runs one control line: "start NAME", "kill ID", "reset ID", "freeze ID",
- * "thaw ID", "spawn PARENT NAME", or "bundle NAME" (prepare a room's bundle
- * without running it, for benchmarks of bare crun).
+ * "thaw ID", "spawn PARENT NAME", "bundle NAME" (prepare a room's bundle
+ * without running it, for benchmarks of bare crun), "prompt-secret" or
+ * "prompt-choice [TIMEOUT_MS]" (open a console prompt).
  */
-async function control(rooms: Rooms, log: Log, line: string): Promise<void> {
+async function control(rooms: Rooms, log: Log, line: string, screen: TrustedConsole | null): Promise<void> {
   const [verb, first = "", second = ""] = line.trim().split(/\s+/);
   const { supervisor, policies } = rooms;
   const policy = (name: string) => policies.get(name);
@@ -49,6 +51,23 @@ async function control(rooms: Rooms, log: Log, line: string): Promise<void> {
     case "thaw":
       outcome = { ok: supervisor.freeze(first, verb === "freeze") };
       break;
+    case "prompt-secret":
+    case "prompt-choice": {
+      if (screen === null) {
+        outcome = { ok: false, reason: "no console" };
+        break;
+      }
+      // Answered in the background: the test types while this waits. The answer is logged by its shape only.
+      const asked =
+        verb === "prompt-secret"
+          ? screen.ask({ kind: "secret", title: "Test: unlock", label: "PIN", minLength: 4, maxLength: 32 })
+          : screen.ask({ kind: "choice", title: "Test: send file?", lines: ["from: web", "report.pdf"], choices: ["Deny", "Allow to work"], timeoutMs: Number(first) || 30_000 });
+      void asked.then((answer) =>
+        log.info("test.prompt", answer.kind === "secret" ? { kind: "secret", length: answer.value?.length ?? null } : { kind: "choice", index: answer.index, timed_out: answer.timedOut }),
+      );
+      outcome = { ok: true };
+      break;
+    }
     default:
       outcome = { ok: false, reason: `unknown command '${verb}'` };
   }
@@ -62,7 +81,7 @@ async function control(rooms: Rooms, log: Log, line: string): Promise<void> {
  *   SIGUSR1: throw inside an event handler (must become `bay0.error`).
  *   SIGUSR2: wedge the event loop (the watchdog must reset the machine).
  */
-export function installTestHooks(target: SignalTarget, log: Log, libc: Libc, rooms: Rooms | null): void {
+export function installTestHooks(target: SignalTarget, log: Log, libc: Libc, rooms: Rooms | null, screen: TrustedConsole | null): void {
   target.on(
     "SIGUSR1",
     guarded(log, "signal:SIGUSR1", () => {
@@ -86,7 +105,7 @@ export function installTestHooks(target: SignalTarget, log: Log, libc: Libc, roo
     const fd = openSync(TEST_CONTROL_FIFO, constants.O_RDWR | constants.O_NONBLOCK);
     let queue = Promise.resolve();
     const splitter = createLineSplitter((line) => {
-      queue = queue.then(() => control(rooms, log, line)).catch((error: unknown) => log.error("bay0.error", { where: "test-control", error: String(error) }));
+      queue = queue.then(() => control(rooms, log, line, screen)).catch((error: unknown) => log.error("bay0.error", { where: "test-control", error: String(error) }));
     });
     void (async () => {
       for await (const chunk of Bun.file(fd).stream()) splitter.push(chunk);

@@ -4,6 +4,7 @@ import type { Font } from "./font.ts";
 import type { Chord, Key } from "./keymap.ts";
 import { INITIAL_LAUNCHER, launcherKey, type Command, type Entry, type LauncherState } from "./launcher.ts";
 import { createPainter, layout, type Surface } from "./painter.ts";
+import { drawPrompt, openPrompt, promptKey, type PromptAnswer, type PromptRequest, type PromptState } from "./prompt.ts";
 
 /** What the console needs of bay0's rooms. */
 export type ConsoleRooms = {
@@ -28,6 +29,8 @@ export type ConsoleDeps = {
 };
 
 const EVENTS_KEPT = 4;
+/** Prompts waiting behind the open one; more are refused at once with their default. */
+const PROMPTS_QUEUED = 4;
 /** Log events worth a line on the dashboard; never anything typed. */
 const SHOWN_EVENTS = /^(room\.(started|exited|killed|failed|refused|oom|reset|frozen|thawed)|image\.(mounted|verity_failed|failed)|policy\.rejected|watchdog\.|shutdown\.begin|bay0\.error)/;
 const ENDED: Record<string, (r: LogRecord) => string> = {
@@ -82,20 +85,41 @@ export function createConsole(deps: ConsoleDeps) {
     return [...rowsOut.sort(byName), ...idle.sort(byName)];
   };
 
+  type OpenPrompt = { state: PromptState; resolve: (answer: PromptAnswer) => void; deadlineMs: number | null };
+  let prompt: OpenPrompt | null = null;
+  const waiting: { request: PromptRequest; resolve: (answer: PromptAnswer) => void }[] = [];
+  const defaultAnswer = (request: PromptRequest, timedOut: boolean): PromptAnswer =>
+    request.kind === "secret" ? { kind: "secret", value: null } : { kind: "choice", index: 0, timedOut };
+  const show = (next: { request: PromptRequest; resolve: (answer: PromptAnswer) => void } | undefined): void => {
+    prompt =
+      next === undefined
+        ? null
+        : { state: openPrompt(next.request), resolve: next.resolve, deadlineMs: next.request.kind === "choice" ? deps.clockMs() + next.request.timeoutMs : null };
+  };
+  /** Ends the open prompt: logged without what was typed, answered, and the next one shown. */
+  const finish = (answer: PromptAnswer, outcome: "answered" | "cancelled" | "timeout"): void => {
+    if (prompt === null) return;
+    deps.log.info("console.prompt", { kind: prompt.state.request.kind, title: prompt.state.request.title, outcome });
+    const { resolve } = prompt;
+    show(waiting.shift());
+    resolve(answer);
+  };
+
   let current: RoomRow[] = [];
   const refresh = (): void => {
+    if (prompt?.deadlineMs != null && deps.clockMs() >= prompt.deadlineMs) finish(defaultAnswer(prompt.state.request, true), "timeout");
     current = roomRows();
-    painter.paint(
-      drawDashboard(cols, rows, {
-        now: deps.now(),
-        focus: "bay0",
-        vault: deps.vault(),
-        watchdog: deps.watchdog(),
-        launcher,
-        rows: current,
-        events,
-      }),
-    );
+    const grid = drawDashboard(cols, rows, {
+      now: deps.now(),
+      focus: "bay0",
+      vault: deps.vault(),
+      watchdog: deps.watchdog(),
+      launcher,
+      rows: current,
+      events,
+    });
+    if (prompt !== null) drawPrompt(grid, prompt.state, prompt.deadlineMs === null ? null : Math.max(0, Math.ceil((prompt.deadlineMs - deps.clockMs()) / 1000)));
+    painter.paint(grid);
   };
 
   const act = async (command: Command): Promise<void> => {
@@ -124,8 +148,30 @@ export function createConsole(deps: ConsoleDeps) {
     cols,
     rows,
     refresh,
+    /**
+     * Asks the person: one prompt at a time, over any screen, taking every
+     * key until it is answered; the others wait (a few) or get their default.
+     */
+    ask(request: PromptRequest): Promise<PromptAnswer> {
+      return new Promise((resolve) => {
+        if (prompt === null) show({ request, resolve });
+        else if (waiting.length < PROMPTS_QUEUED) waiting.push({ request, resolve });
+        else resolve(defaultAnswer(request, false));
+        refresh();
+      });
+    },
     key(key: Key | Chord): void {
       if (key === "ctrl-alt-del") return;
+      if (prompt !== null && key !== "secure-attention") {
+        const next = promptKey(prompt.state, key);
+        prompt.state = next.state;
+        if (next.answer) {
+          const cancelled = next.answer.kind === "secret" ? next.answer.value === null : key.name === "Esc";
+          finish(next.answer, cancelled ? "cancelled" : "answered");
+        }
+        refresh();
+        return;
+      }
       if (key === "secure-attention") {
         launcher = { ...INITIAL_LAUNCHER };
         deps.log.info("console.action", { action: "focus", room: "bay0" });

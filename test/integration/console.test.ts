@@ -65,7 +65,7 @@ describe("the trusted console", () => {
     await vm.waitFor("room.started", WAIT_MS, (r) => r.room === "work");
     const text = await waitScreen(/^. work +running/);
     expect(text[0]).toMatch(/^ ANCHOR  bay0 +vault: not set up  \d\d:\d\d $/);
-    expect(text.some((l) => /^. web +running +\d+M\/512M/.test(l))).toBe(true);
+    expect(text.some((l) => /^. web +running +[\d.]+M\/512M/.test(l))).toBe(true);
     expect(text.some((l) => l.includes("Watchdog: armed, 30 s"))).toBe(true);
   });
 
@@ -98,5 +98,27 @@ describe("the trusted console", () => {
     const text = await screenText();
     expect(text.join("\n")).not.toContain("anchor-kmsg-probe");
     expect(text[0]).toMatch(/^ ANCHOR  bay0/);
+  });
+
+  it("asks for a secret with a masked prompt: dots on the screen, no trace in the serial log or the kernel log", async () => {
+    expect((await vm.control("prompt-secret", WAIT_MS)).ok).toBe(true);
+    await waitScreen(/Test: unlock/);
+    await type("4711");
+    await waitScreen(/PIN: \u2022\u2022\u2022\u2022_/);
+    await vm.sendKeys(["ret"]);
+    expect(await vm.waitFor("test.prompt", WAIT_MS, (r) => r.kind === "secret")).toMatchObject({ length: 4 });
+    expect(vm.records.find((r) => r.event === "console.prompt")).toMatchObject({ kind: "secret", outcome: "answered" });
+    vm.send("sh if dmesg | grep -q 4711; then echo kmsg-holds-it; else echo kmsg-clean; fi");
+    const kmsg = await vm.waitFor("run.output", WAIT_MS, (r) => String(r.line).startsWith("kmsg-"));
+    expect(kmsg.line).toBe("kmsg-clean");
+    expect(vm.lines.filter((l) => l.includes("4711"))).toEqual([]);
+  });
+
+  it("denies a question nobody answers when its time runs out", async () => {
+    expect((await vm.control("prompt-choice 4000", WAIT_MS)).ok).toBe(true);
+    await waitScreen(/Test: send file\?/);
+    const answer = await vm.waitFor("test.prompt", WAIT_MS, (r) => r.kind === "choice");
+    expect(answer).toMatchObject({ index: 0, timed_out: true });
+    expect(vm.records.filter((r) => r.event === "console.prompt").at(-1)).toMatchObject({ kind: "choice", outcome: "timeout" });
   });
 });

@@ -11,7 +11,7 @@ const char = (c: string): Key => ({ name: "char", char: c, ctrl: false, alt: fal
 const enter: Key = { name: "Enter", ctrl: false, alt: false, shift: false };
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
-function setup(startResult: { ok: boolean; reason?: string } = { ok: true }) {
+function setup(startResult: { ok: boolean; reason?: string } = { ok: true }, clock = { ms: 0 }) {
   const records: LogRecord[] = [];
   const started: string[] = [];
   const rooms: ConsoleRooms = {
@@ -34,7 +34,7 @@ function setup(startResult: { ok: boolean; reason?: string } = { ok: true }) {
     watchdog: () => "armed, 30 s",
     vault: () => "not set up",
     now: () => new Date("2026-12-01T10:00:00Z"),
-    clockMs: () => 0,
+    clockMs: () => clock.ms,
   });
   return { console, records, started, writes: () => writes };
 }
@@ -66,5 +66,31 @@ describe("createConsole", () => {
     const before = writes();
     console.refresh();
     expect(writes()).toBe(before);
+  });
+
+  it("gives a prompt every key until it is answered, one at a time, and logs no secret", async () => {
+    const { console, records, started } = setup();
+    console.refresh();
+    const first = console.ask({ kind: "secret", title: "Unlock", label: "PIN", minLength: 4, maxLength: 8 });
+    const second = console.ask({ kind: "choice", title: "Send?", lines: [], choices: ["Deny", "Allow"], timeoutMs: 1000 });
+    for (const c of "4711") console.key(char(c));
+    console.key(enter);
+    expect(await first).toEqual({ kind: "secret", value: "4711" });
+    expect(started).toEqual([]);
+    console.key({ name: "Down", ctrl: false, alt: false, shift: false });
+    console.key(enter);
+    expect(await second).toEqual({ kind: "choice", index: 1, timedOut: false });
+    expect(records.filter((r) => r.event === "console.prompt").map((r) => r.outcome)).toEqual(["answered", "answered"]);
+    expect(JSON.stringify(records)).not.toContain("4711");
+  });
+
+  it("answers a question nobody answers with its default when time runs out", async () => {
+    const clock = { ms: 0 };
+    const { console, records } = setup({ ok: true }, clock);
+    const asked = console.ask({ kind: "choice", title: "Send?", lines: [], choices: ["Deny", "Allow"], timeoutMs: 30_000 });
+    clock.ms = 30_001;
+    console.refresh();
+    expect(await asked).toEqual({ kind: "choice", index: 0, timedOut: true });
+    expect(records.at(-1)).toMatchObject({ event: "console.prompt", outcome: "timeout" });
   });
 });

@@ -1,0 +1,66 @@
+import { COLOURS } from "./dashboard.ts";
+import type { Grid } from "./grid.ts";
+import type { Key } from "./keymap.ts";
+
+/**
+ * What bay0 may ask the person at the trusted console: a secret (a PIN, a
+ * recovery key: typed masked, never shown, logged or given to a room), or
+ * a question with choices whose default, on Esc or on timeout, is the
+ * first choice (callers put "deny" there).
+ */
+export type PromptRequest =
+  | { kind: "secret"; title: string; label: string; minLength: number; maxLength: number }
+  | { kind: "choice"; title: string; lines: string[]; choices: string[]; timeoutMs: number };
+
+export type PromptAnswer =
+  | { kind: "secret"; value: string | null }
+  | { kind: "choice"; index: number; timedOut: boolean };
+
+export type PromptState = { request: PromptRequest; typed: string; selected: number; note: string | null };
+
+export const openPrompt = (request: PromptRequest): PromptState => ({ request, typed: "", selected: 0, note: null });
+
+/** One key for the open prompt: the next state, and the answer once there is one. */
+export function promptKey(state: PromptState, key: Key): { state: PromptState; answer?: PromptAnswer } {
+  const { request } = state;
+  if (request.kind === "secret") {
+    if (key.name === "Esc") return { state, answer: { kind: "secret", value: null } };
+    if (key.name === "Backspace") return { state: { ...state, typed: state.typed.slice(0, -1), note: null } };
+    if (key.name === "Enter") {
+      if (state.typed.length < request.minLength) return { state: { ...state, note: `at least ${request.minLength} characters` } };
+      return { state, answer: { kind: "secret", value: state.typed } };
+    }
+    if (key.name === "char" && key.char !== undefined && !key.ctrl && !key.alt && state.typed.length < request.maxLength) {
+      return { state: { ...state, typed: state.typed + key.char, note: null } };
+    }
+    return { state };
+  }
+  const last = request.choices.length - 1;
+  if (key.name === "Esc") return { state, answer: { kind: "choice", index: 0, timedOut: false } };
+  if (key.name === "Up" || key.name === "Left") return { state: { ...state, selected: Math.max(0, state.selected - 1) } };
+  if (key.name === "Down" || key.name === "Right" || key.name === "Tab") return { state: { ...state, selected: Math.min(last, state.selected + 1) } };
+  if (key.name === "Enter") return { state, answer: { kind: "choice", index: state.selected, timedOut: false } };
+  return { state };
+}
+
+/** Draws the prompt as a box over the screen below the trust line; a secret shows one dot per character typed. */
+export function drawPrompt(grid: Grid, state: PromptState, secondsLeft: number | null): void {
+  const { request } = state;
+  const width = Math.min(grid.cols - 4, 60);
+  const left = Math.floor((grid.cols - width) / 2);
+  const body =
+    request.kind === "secret"
+      ? [`${request.label}: ${"\u2022".repeat(state.typed.length)}_`, state.note ?? "", "Enter to confirm, Esc to cancel"]
+      : [
+          ...request.lines,
+          "",
+          ...request.choices.map((c, i) => `${i === state.selected ? ">" : " "} ${c}`),
+          "",
+          `Enter to choose, Esc for "${request.choices[0] ?? ""}"${secondsLeft === null ? "" : ` (${secondsLeft} s)`}`,
+        ];
+  const top = Math.max(2, Math.floor((grid.rows - body.length - 4) / 2));
+  const bg = COLOURS.trustBackground;
+  for (let r = top; r < top + body.length + 4 && r < grid.rows; r++) grid.put(r, left, " ".repeat(width), COLOURS.text, bg);
+  grid.put(top + 1, left + 2, request.title.slice(0, width - 4), COLOURS.anchor, bg);
+  body.forEach((line, i) => grid.put(top + 3 + i, left + 2, line.slice(0, width - 4), i === body.length - 1 ? COLOURS.dim : COLOURS.text, bg));
+}

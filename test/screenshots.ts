@@ -1,0 +1,54 @@
+/**
+ * `npm run screenshots`: boots the image with its shipped policies under
+ * QEMU (the test build of bay0, for the test port that opens prompts) and
+ * saves real screendumps of the trusted console into test/screenshots/, the
+ * pictures the README shows.
+ */
+import { join } from "node:path";
+import { listBuiltImages } from "../uki/images.ts";
+import { testOverlay } from "./qemu/overlay.ts";
+import { OUT, ROOT, Vm } from "./qemu/vm.ts";
+
+const DIR = join(ROOT, "test", "screenshots");
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<void> {
+  const vm = await Vm.boot({
+    name: "screenshots",
+    noReboot: true,
+    testPort: true,
+    usbKeyboard: true,
+    memoryMb: 1536,
+    overlay: testOverlay(),
+    images: listBuiltImages(join(OUT, "images")),
+    append: ["anchor.run=/test/forward.sh"],
+  });
+  try {
+    const shot = async (name: string): Promise<void> => {
+      await pause(1500); // two refreshes: the screen has settled
+      await vm.screendump(join(DIR, `${name}.png`));
+      process.stdout.write(`[screenshots] ${name}.png\n`);
+    };
+    await vm.waitFor("room.started", 180_000, (r) => r.room === "work");
+    await vm.control("start workshop");
+    await shot("dashboard");
+    for (const key of ["w", "o"]) await vm.sendKeys([key]);
+    await shot("launcher-filter");
+    await vm.sendKeys(["esc"]);
+    await vm.control("prompt-secret");
+    for (const key of ["1", "2", "3", "4", "5", "6"]) await vm.sendKeys([key]);
+    await shot("prompt-pin");
+    await vm.sendKeys(["esc"]);
+    await vm.control("prompt-choice 60000");
+    await vm.sendKeys(["down"]);
+    await shot("prompt-choice");
+    await vm.sendKeys(["esc"]);
+  } finally {
+    await vm.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`[screenshots] failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { Grid } from "../../../../init/console/grid.ts";
+import type { Key } from "../../../../init/console/keymap.ts";
+import { drawPrompt, openPrompt, promptKey, type PromptRequest, type PromptState } from "../../../../init/console/prompt.ts";
+
+const char = (c: string): Key => ({ name: "char", char: c, ctrl: false, alt: false, shift: false });
+const named = (name: Key["name"]): Key => ({ name, ctrl: false, alt: false, shift: false });
+const secret: PromptRequest = { kind: "secret", title: "Unlock the vault", label: "PIN", minLength: 4, maxLength: 8 };
+const choice: PromptRequest = { kind: "choice", title: "Send report.pdf?", lines: ["from web"], choices: ["Deny", "To work", "To the vault"], timeoutMs: 30_000 };
+
+function press(state: PromptState, keys: Key[]) {
+  let s = state;
+  for (const key of keys) {
+    const next = promptKey(s, key);
+    s = next.state;
+    if (next.answer) return { state: s, answer: next.answer };
+  }
+  return { state: s, answer: undefined };
+}
+
+describe("secret prompts", () => {
+  it("take typed characters, edit with Backspace, insist on the minimum length, answer on Enter", () => {
+    const short = press(openPrompt(secret), [char("1"), char("2"), char("3"), named("Enter")]);
+    expect(short.answer).toBeUndefined();
+    expect(short.state.note).toBe("at least 4 characters");
+    expect(press(short.state, [char("9"), named("Backspace"), char("4"), named("Enter")]).answer).toEqual({ kind: "secret", value: "1234" });
+    expect(press(openPrompt(secret), [char("1"), named("Esc")]).answer).toEqual({ kind: "secret", value: null });
+  });
+
+  it("show a dot per character and never the characters", () => {
+    const { state } = press(openPrompt(secret), [char("4"), char("7"), char("1"), char("1")]);
+    const grid = new Grid(80, 25);
+    drawPrompt(grid, state, null);
+    const text = [...Array(25).keys()].map((r) => grid.rowText(r)).join("\n");
+    expect(text).toContain("PIN: \u2022\u2022\u2022\u2022_");
+    expect(text).not.toMatch(/4711|4|7/);
+  });
+});
+
+describe("choice prompts", () => {
+  it("default to the first choice (deny) on Esc, and move the selection with the arrows", () => {
+    expect(press(openPrompt(choice), [named("Down"), named("Esc")]).answer).toEqual({ kind: "choice", index: 0, timedOut: false });
+    expect(press(openPrompt(choice), [named("Down"), named("Down"), named("Down"), named("Up"), named("Enter")]).answer).toEqual({ kind: "choice", index: 1, timedOut: false });
+  });
+
+  it("show the choices, the selection and the time left", () => {
+    const grid = new Grid(80, 25);
+    drawPrompt(grid, openPrompt(choice), 12);
+    const text = [...Array(25).keys()].map((r) => grid.rowText(r)).join("\n");
+    expect(text).toContain("> Deny");
+    expect(text).toContain('Esc for "Deny" (12 s)');
+  });
+});
