@@ -108,6 +108,8 @@ export const policySchema = z
     capabilities: unique(z.enum(CAPABILITIES)).default([]),
     rlimits: z.partialRecord(z.enum(RLIMITS), z.number().int().min(0)).default({}),
     network: z.enum(["none", "loopback"], { error: 'must be "none" or "loopback"' }).default("none"),
+    /** A pseudo-terminal that the trusted console shows, and types into, full-screen. */
+    terminal: z.boolean({ error: "must be true or false" }).default(false),
     vault: z
       .object({ folder: z.string().regex(/^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/, "must be a relative path of lowercase names") })
       .strict()

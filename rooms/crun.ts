@@ -11,10 +11,12 @@ export const CRUN_ROOT = "/run/crun";
  * seccomp, then execs the command; it exits with the command's status.
  * The pid file appears once the room's process exists, so a crun that fails
  * before then is told apart from a command that ends at once. The room's
- * stdout and stderr come back on crun's.
+ * stdout and stderr come back on crun's; with a terminal, crun sends the
+ * pseudo-terminal's master over the console socket instead.
  */
 export function crunRun(spawner: Spawner, plan: RoomPlan, onLine: (stream: ChildStream, line: string) => void): Child {
-  return spawner.spawn(["crun", "--root", CRUN_ROOT, "run", "--bundle", plan.dirs.bundle, "--pid-file", plan.dirs.pidFile, plan.containerId], onLine);
+  const terminal = plan.policy.terminal ? ["--console-socket", plan.dirs.consoleSocket] : [];
+  return spawner.spawn(["crun", "--root", CRUN_ROOT, "run", "--bundle", plan.dirs.bundle, "--pid-file", plan.dirs.pidFile, ...terminal, plan.containerId], onLine);
 }
 
 /** Forgets a stopped (or killed) container's state. */

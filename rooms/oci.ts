@@ -83,14 +83,14 @@ export function ociConfig(plan: RoomPlan, profile: ContainersProfile, limits: Re
   const env = {
     PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     HOME: home,
-    TERM: "dumb",
+    TERM: policy.terminal ? "xterm-256color" : "dumb",
     ...policy.env,
   };
   const idMap = [{ containerID: 0, hostID: ROOM_ID_MAP.hostId, size: ROOM_ID_MAP.size }];
   return {
     ociVersion: "1.0.2",
     process: {
-      terminal: false,
+      terminal: policy.terminal,
       user: { uid: policy.user.uid, gid: policy.user.gid },
       args: [...policy.command],
       env: Object.entries(env).map(([k, v]) => `${k}=${v}`),

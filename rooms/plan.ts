@@ -28,6 +28,8 @@ export type RoomPlan = {
     bundle: string;
     /** crun writes the room's first pid here once its namespaces and cgroup exist. */
     pidFile: string;
+    /** Where crun hands over the room's terminal (policy.terminal): a Unix socket bay0 listens on. */
+    consoleSocket: string;
   };
   /**
    * Where the room's writes may go, in bytes, together exactly the policy's
@@ -76,6 +78,7 @@ export function planRoom(policy: Policy, parent: RoomPlan | null = null): RoomPl
       rootfs: `${base}/rootfs`,
       bundle: `${base}/bundle`,
       pidFile: `${base}/crun.pid`,
+      consoleSocket: `${base}/console.sock`,
     },
     storage: splitStorage(policy.storage.tmpfs_size),
     imageMount: imageMountPoint(policy.image),

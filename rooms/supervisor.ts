@@ -55,6 +55,10 @@ type LiveRoom = {
   failure: string | null;
   /** crun's last stderr lines, bounded: the reason when it fails before the room exists. */
   crunErrors: string[];
+  /** A terminal room's console socket while bay0 waits for crun to send the terminal: listener, then connection. */
+  console: { listener: number; connection: number | null } | null;
+  /** The terminal has been handed to its consumer (or is not wanted). */
+  terminalDone: boolean;
   exited: Promise<void>;
   oomKills: number;
 };
@@ -77,9 +81,13 @@ const describe = (error: unknown): string => (error instanceof Error ? error.mes
  * is logged and confined to the room it concerns; nothing here throws, and
  * every start ends in exactly one `room.started` or `room.failed`.
  */
+/** Who takes a terminal room's pseudo-terminal master (the trusted console); it then owns and closes the fd. */
+export type TerminalHandler = (room: string, masterFd: number) => void;
+
 export class RoomSupervisor {
   private readonly rooms = new Map<string, LiveRoom>();
   private stopping = false;
+  private terminalHandler: TerminalHandler | null = null;
 
   constructor(private readonly deps: RoomDeps) {}
 
@@ -101,6 +109,11 @@ export class RoomSupervisor {
 
   isRunning(id: string): boolean {
     return this.rooms.has(id);
+  }
+
+  /** Terminals of rooms started from now on go to `handler`; without one, bay0 closes them. */
+  onTerminal(handler: TerminalHandler): void {
+    this.terminalHandler = handler;
   }
 
   /** From now on every start is refused: the machine is shutting down. */
@@ -207,6 +220,12 @@ export class RoomSupervisor {
     const notReady = this.prepare(plan);
     if (notReady !== null) return this.failed(plan, notReady);
 
+    let console: LiveRoom["console"] = null;
+    if (plan.policy.terminal) {
+      const listener = this.deps.libc.listenUnix(plan.dirs.consoleSocket);
+      if (!listener.ok) return this.failed(plan, `console socket ${plan.dirs.consoleSocket}: ${listener.message}`);
+      console = { listener: listener.value, connection: null };
+    }
     let room: LiveRoom;
     try {
       const output = createOutputLimiter(log, plan.id, this.deps.now);
@@ -215,7 +234,21 @@ export class RoomSupervisor {
         if (stream === "stderr") crunErrors.splice(0, Math.max(0, crunErrors.length + 1 - CRUN_ERROR_LINES), line.slice(0, CRUN_ERROR_CHARS));
         output.line(stream, line);
       });
-      room = { plan, parent, pid: child.pid, started: false, startedAt, frozen: false, ending: null, failure: null, crunErrors, exited: Promise.resolve(), oomKills: 0 };
+      room = {
+        plan,
+        parent,
+        pid: child.pid,
+        started: false,
+        startedAt,
+        frozen: false,
+        ending: null,
+        failure: null,
+        crunErrors,
+        console,
+        terminalDone: console === null,
+        exited: Promise.resolve(),
+        oomKills: 0,
+      };
       const live = room;
       this.rooms.set(plan.id, live);
       live.exited = child.exited
@@ -223,6 +256,7 @@ export class RoomSupervisor {
         .catch((error: unknown) => log.error("room.error", { room: plan.id, error: describe(error) }))
         .finally(() => this.forget(live));
     } catch (error) {
+      if (console !== null) this.deps.libc.close(console.listener);
       return this.failed(plan, `crun: ${describe(error)}`);
     }
 
@@ -236,7 +270,7 @@ export class RoomSupervisor {
       }
     }
 
-    while (!this.markStartedIfCreated(room, startedAt)) {
+    while (!(this.takeTerminal(room) && this.markStartedIfCreated(room, startedAt))) {
       if (!this.rooms.has(plan.id)) break;
       if (this.deps.now() - startedAt > STARTED_TIMEOUT_MS) return this.abort(room, `crun did not create the room within ${STARTED_TIMEOUT_MS / 1000} s`);
       await this.deps.sleep(STARTED_POLL_MS);
@@ -253,6 +287,36 @@ export class RoomSupervisor {
     this.killCgroup(room);
     await room.exited;
     return { ok: false, reason };
+  }
+
+  /**
+   * For a terminal room: accepts crun's connection on the console socket and
+   * takes the pseudo-terminal master it sends, non-blocking, to the handler.
+   * True once that is done (at once for rooms without a terminal).
+   */
+  private takeTerminal(room: LiveRoom): boolean {
+    if (room.terminalDone || room.console === null) return true;
+    const { libc } = this.deps;
+    if (room.console.connection === null) {
+      const accepted = libc.accept(room.console.listener);
+      if (!accepted.ok) return false;
+      room.console.connection = accepted.value;
+    }
+    const received = libc.receiveFd(room.console.connection);
+    if (!received.ok) return false;
+    this.closeConsole(room);
+    room.terminalDone = true;
+    libc.setNonBlocking(received.value);
+    if (this.terminalHandler === null) libc.close(received.value);
+    else this.terminalHandler(room.plan.id, received.value);
+    return true;
+  }
+
+  private closeConsole(room: LiveRoom): void {
+    if (room.console === null) return;
+    if (room.console.connection !== null) this.deps.libc.close(room.console.connection);
+    this.deps.libc.close(room.console.listener);
+    room.console = null;
   }
 
   /** True once crun has created the room (its pid file exists); logs `room.started` the first time. */
@@ -289,6 +353,7 @@ export class RoomSupervisor {
 
   /** The last step of every room, however it ended: its root and cgroup go, and bay0 forgets it. */
   private forget(room: LiveRoom): void {
+    this.closeConsole(room);
     try {
       teardownRootfs(this.deps.libc, this.deps.rootfsFs, room.plan);
       removeRoomCgroup(this.deps.cgroupFs, room.plan);

@@ -60,4 +60,22 @@ export class FakeLibc implements Libc {
     this.calls.push({ fn: "getpid", args: [] });
     return this.pid;
   }
+  listenUnix(path: string): SysResult {
+    return this.record("listenUnix", [path]);
+  }
+  accept(fd: number): SysResult {
+    return this.record("accept", [fd]);
+  }
+  receiveFd(fd: number): SysResult {
+    return this.record("receiveFd", [fd]);
+  }
+  setNonBlocking(fd: number): SysResult {
+    return this.record("setNonBlocking", [fd]);
+  }
+  setWindowSize(fd: number, rows: number, cols: number): SysResult {
+    return this.record("setWindowSize", [fd, rows, cols]);
+  }
+  close(fd: number): SysResult {
+    return this.record("close", [fd]);
+  }
 }

@@ -6,6 +6,18 @@ const WEXITED = 4;
 const WNOHANG = 1;
 const SYS_FINIT_MODULE = 313;
 const SIGINFO_BYTES = 128;
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+const MSG_CMSG_CLOEXEC = 0x40000000;
+const SOL_SOCKET = 1;
+const SCM_RIGHTS = 1;
+const F_GETFL = 3;
+const F_SETFL = 4;
+const O_NONBLOCK = 0o4000;
+const TIOCSWINSZ = 0x5414;
+const SUN_PATH_BYTES = 108;
 
 const { i32, i64, u32, u64, ptr: pointer } = FFIType;
 
@@ -23,6 +35,13 @@ export function openLibc(): Libc {
     syscall: { args: [i64, i32, pointer, i32], returns: i64 },
     getpid: { args: [], returns: i32 },
     mkfifo: { args: [pointer, u32], returns: i32 },
+    socket: { args: [i32, i32, i32], returns: i32 },
+    bind: { args: [i32, pointer, u32], returns: i32 },
+    listen: { args: [i32, i32], returns: i32 },
+    accept4: { args: [i32, pointer, pointer, i32], returns: i32 },
+    recvmsg: { args: [i32, pointer, i32], returns: i64 },
+    fcntl: { args: [i32, i32, i32], returns: i32 },
+    close: { args: [i32], returns: i32 },
     strerror: { args: [i32], returns: FFIType.cstring },
     __errno_location: { args: [], returns: pointer },
   });
@@ -65,5 +84,51 @@ export function openLibc(): Libc {
     finitModule: (fd) => check(c.syscall(BigInt(SYS_FINIT_MODULE), fd, cstr(""), 0)),
     getpid: () => c.getpid(),
     mkfifo: (path, mode) => check(c.mkfifo(cstr(path), mode)),
+    listenUnix: (path) => {
+      const name = Buffer.from(path, "utf8");
+      if (name.length >= SUN_PATH_BYTES) return { ok: false, errno: 36, message: `socket path too long: ${path}` };
+      const fd = c.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (fd < 0) return check(fd);
+      // struct sockaddr_un: sa_family_t (u16), then the NUL-terminated path.
+      const address = Buffer.alloc(2 + SUN_PATH_BYTES);
+      address.writeUInt16LE(AF_UNIX, 0);
+      name.copy(address, 2);
+      const bound = check(c.bind(fd, address, address.length));
+      const listening = bound.ok ? check(c.listen(fd, 1)) : bound;
+      if (!listening.ok) {
+        c.close(fd);
+        return listening;
+      }
+      return { ok: true, value: fd };
+    },
+    accept: (fd) => check(c.accept4(fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC)),
+    receiveFd: (fd) => {
+      // struct msghdr (x86-64): name, namelen, iov, iovlen, control, controllen, flags.
+      const data = new Uint8Array(256);
+      const iov = new BigUint64Array([BigInt(ptr(data)), BigInt(data.length)]);
+      const control = new Uint8Array(24); // CMSG_SPACE(sizeof(int))
+      const header = new BigUint64Array(7);
+      header[2] = BigInt(ptr(iov));
+      header[3] = 1n;
+      header[4] = BigInt(ptr(control));
+      header[5] = BigInt(control.length);
+      const received = check(c.recvmsg(fd, ptr(header), MSG_CMSG_CLOEXEC));
+      if (!received.ok) return received;
+      // struct cmsghdr: u64 len, i32 level, i32 type, then the int.
+      const view = new DataView(control.buffer);
+      if (view.getInt32(8, true) !== SOL_SOCKET || view.getInt32(12, true) !== SCM_RIGHTS) {
+        return { ok: false, errno: 71, message: "no file descriptor in the message" };
+      }
+      return { ok: true, value: view.getInt32(16, true) };
+    },
+    setNonBlocking: (fd) => {
+      const flags = c.fcntl(fd, F_GETFL, 0);
+      return flags < 0 ? check(flags) : check(c.fcntl(fd, F_SETFL, flags | O_NONBLOCK));
+    },
+    setWindowSize: (fd, rows, cols) => {
+      const size = new Uint16Array([rows, cols, 0, 0]);
+      return check(c.ioctl(fd, BigInt(TIOCSWINSZ), ptr(size)));
+    },
+    close: (fd) => check(c.close(fd)),
   };
 }

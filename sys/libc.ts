@@ -24,7 +24,19 @@ export interface Libc {
   finitModule(fd: number): SysResult;
   mkfifo(path: string, mode: number): SysResult;
   getpid(): number;
+  /** A non-blocking Unix stream socket listening at `path`: its fd. */
+  listenUnix(path: string): SysResult;
+  /** accept(2) on a non-blocking listener: the connection's fd, or EAGAIN when nobody connected yet. */
+  accept(fd: number): SysResult;
+  /** One file descriptor sent over a Unix socket (SCM_RIGHTS): the new fd, or EAGAIN when none arrived yet. */
+  receiveFd(fd: number): SysResult;
+  setNonBlocking(fd: number): SysResult;
+  /** TIOCSWINSZ: a terminal's size in cells. */
+  setWindowSize(fd: number, rows: number, cols: number): SysResult;
+  close(fd: number): SysResult;
 }
+
+export const EAGAIN = 11;
 
 export const MS = {
   RDONLY: 1n,

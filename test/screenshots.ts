@@ -43,6 +43,18 @@ async function main(): Promise<void> {
     await vm.sendKeys(["down"]);
     await shot("prompt-choice");
     await vm.sendKeys(["esc"]);
+    const type = async (text: string): Promise<void> => {
+      for (const ch of text) await vm.sendKeys(ch === " " ? ["spc"] : ch === "-" ? ["minus"] : [ch]);
+    };
+    await type("workshop");
+    await vm.sendKeys(["ret"]);
+    await pause(1000);
+    await type("uname -a");
+    await vm.sendKeys(["ret"]);
+    await type("id");
+    await vm.sendKeys(["ret"]);
+    await shot("terminal");
+    await vm.sendKeys(["ctrl", "alt", "esc"]);
   } finally {
     await vm.stop();
   }

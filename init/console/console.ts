@@ -1,5 +1,7 @@
 import type { Log, LogRecord } from "../../sys/log.ts";
-import { drawDashboard, type RoomRow } from "./dashboard.ts";
+import { drawDashboard, drawTrustLine, COLOURS, type RoomRow } from "./dashboard.ts";
+import { Grid } from "./grid.ts";
+import { createTerminal } from "./terminal.ts";
 import type { Font } from "./font.ts";
 import type { Chord, Key } from "./keymap.ts";
 import { INITIAL_LAUNCHER, launcherKey, type Command, type Entry, type LauncherState } from "./launcher.ts";
@@ -16,8 +18,20 @@ export type ConsoleRooms = {
   freeze(id: string, frozen: boolean): boolean;
 };
 
+/** Reading and writing a room terminal's pseudo-terminal master (the edge: sys/). */
+export type TerminalIo = {
+  /** Streams the fd's output to onChunk, waiting for each to be taken; resolves when the room side is gone. */
+  read(fd: number, onChunk: (chunk: Uint8Array) => Promise<void>): Promise<void>;
+  /** Writes without blocking; what the terminal cannot take now is dropped (keys, replies). */
+  write(fd: number, text: string): void;
+  resize(fd: number, rows: number, cols: number): void;
+  close(fd: number): void;
+  sleep(ms: number): Promise<void>;
+};
+
 export type ConsoleDeps = {
   log: Log;
+  terminals: TerminalIo;
   surface: Surface;
   font: Font;
   rooms: ConsoleRooms;
@@ -29,6 +43,11 @@ export type ConsoleDeps = {
 };
 
 const EVENTS_KEPT = 4;
+/** A room terminal's output budget: what bay0 parses per second for it; beyond, the room waits (its writes block). */
+const TERMINAL_BYTES_PER_SECOND = 64 * 1024;
+const TERMINAL_BURST_BYTES = 256 * 1024;
+/** Terminal output is shown this soon after it arrives (typing must feel immediate). */
+const ECHO_MS = 30;
 /** Prompts waiting behind the open one; more are refused at once with their default. */
 const PROMPTS_QUEUED = 4;
 /** Log events worth a line on the dashboard; never anything typed. */
@@ -105,11 +124,62 @@ export function createConsole(deps: ConsoleDeps) {
     resolve(answer);
   };
 
+  type Session = { fd: number; terminal: ReturnType<typeof createTerminal> };
+  const sessions = new Map<string, Session>();
+  let focus = "bay0";
+  /** Rooms started from the console whose terminal should take the focus once it arrives. */
+  const focusOnArrival = new Set<string>();
+  let echoTimer: ReturnType<typeof setTimeout> | null = null;
+  const soon = (): void => {
+    echoTimer ??= setTimeout(() => {
+      echoTimer = null;
+      refresh();
+    }, ECHO_MS);
+  };
+  const setFocus = (room: string): void => {
+    if (focus === room) return;
+    focus = room;
+    deps.log.info("console.action", { action: "focus", room });
+  };
+
+  /** Takes a terminal room's pseudo-terminal: sized to the screen under the trust line, read with a budget, closed when the room is gone. */
+  const attach = (room: string, fd: number): void => {
+    const screen = { cols, rows: rows - 1 };
+    deps.terminals.resize(fd, screen.rows, screen.cols);
+    const terminal = createTerminal(screen, (reply) => deps.terminals.write(fd, reply));
+    sessions.set(room, { fd, terminal });
+    if (focusOnArrival.delete(room)) setFocus(room);
+    let tokens = TERMINAL_BURST_BYTES;
+    let last = deps.clockMs();
+    void deps.terminals
+      .read(fd, async (chunk) => {
+        for (;;) {
+          const now = deps.clockMs();
+          tokens = Math.min(TERMINAL_BURST_BYTES, tokens + ((now - last) / 1000) * TERMINAL_BYTES_PER_SECOND);
+          last = now;
+          if (tokens >= chunk.length || tokens >= TERMINAL_BURST_BYTES) break;
+          await deps.terminals.sleep(50);
+        }
+        tokens -= chunk.length;
+        await new Promise<void>((done) => terminal.write(chunk, done));
+        if (focus === room) soon();
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        sessions.delete(room);
+        terminal.dispose();
+        deps.terminals.close(fd);
+        if (focus === room) setFocus("bay0");
+        refresh();
+      });
+  };
+
   let current: RoomRow[] = [];
   const refresh = (): void => {
     if (prompt?.deadlineMs != null && deps.clockMs() >= prompt.deadlineMs) finish(defaultAnswer(prompt.state.request, true), "timeout");
     current = roomRows();
-    const grid = drawDashboard(cols, rows, {
+    const session = sessions.get(focus);
+    const grid = session ? new Grid(cols, rows, COLOURS.text, COLOURS.background) : drawDashboard(cols, rows, {
       now: deps.now(),
       focus: "bay0",
       vault: deps.vault(),
@@ -118,6 +188,10 @@ export function createConsole(deps: ConsoleDeps) {
       rows: current,
       events,
     });
+    if (session) {
+      drawTrustLine(grid, deps.now(), focus, deps.vault());
+      session.terminal.draw(grid);
+    }
     if (prompt !== null) drawPrompt(grid, prompt.state, prompt.deadlineMs === null ? null : Math.max(0, Math.ceil((prompt.deadlineMs - deps.clockMs()) / 1000)));
     painter.paint(grid);
   };
@@ -125,10 +199,12 @@ export function createConsole(deps: ConsoleDeps) {
   const act = async (command: Command): Promise<void> => {
     const room = command.kind === "start" ? command.name : command.id;
     const action = command.kind === "freeze" ? (command.frozen ? "freeze" : "thaw") : command.kind;
-    deps.log.info("console.action", { action, room });
+    if (command.kind !== "focus") deps.log.info("console.action", { action, room });
     let reason: string | null = null;
     if (command.kind === "start") {
+      focusOnArrival.add(command.name);
       const result = await deps.rooms.start(command.name);
+      focusOnArrival.delete(command.name);
       if (!result.ok) reason = result.reason ?? "refused";
     } else if (command.kind === "reset") {
       const result = await deps.rooms.reset(command.id);
@@ -137,6 +213,8 @@ export function createConsole(deps: ConsoleDeps) {
       if (!(await deps.rooms.kill(command.id))) reason = `${command.id} is not running`;
     } else if (command.kind === "freeze") {
       if (!deps.rooms.freeze(command.id, command.frozen)) reason = `${command.id} could not be ${command.frozen ? "frozen" : "thawed"}`;
+    } else if (sessions.has(command.id)) {
+      setFocus(command.id);
     } else {
       reason = `${command.id} has no terminal`;
     }
@@ -173,9 +251,16 @@ export function createConsole(deps: ConsoleDeps) {
         return;
       }
       if (key === "secure-attention") {
-        launcher = { ...INITIAL_LAUNCHER };
-        deps.log.info("console.action", { action: "focus", room: "bay0" });
+        // Home, with the room just left selected, so Ctrl-R or Ctrl-K acts on it.
+        launcher = { ...INITIAL_LAUNCHER, selected: Math.max(0, current.findIndex((r) => r.name === focus)) };
+        setFocus("bay0");
         refresh();
+        return;
+      }
+      const session = sessions.get(focus);
+      if (session) {
+        const bytes = session.terminal.keyBytes(key);
+        if (bytes !== null) deps.terminals.write(session.fd, bytes);
         return;
       }
       const entries: Entry[] = current.map((r) => ({ name: r.name, running: r.running, frozen: r.frozen }));
@@ -184,6 +269,7 @@ export function createConsole(deps: ConsoleDeps) {
       refresh();
       if (next.command) void act(next.command).catch((error: unknown) => deps.log.error("bay0.error", { where: "console", error: String(error) }));
     },
+    attach,
     record(record: LogRecord): void {
       if (typeof record.room === "string" && ENDED[record.event]) ended.set(record.room, (ENDED[record.event] as (r: LogRecord) => string)(record));
       if (typeof record.room === "string" && record.event === "room.started") ended.delete(record.room);

@@ -3,6 +3,7 @@ import { gunzipSync } from "node:zlib";
 import type { Policy } from "../../policies/schema.ts";
 import type { RoomSupervisor } from "../../rooms/supervisor.ts";
 import { openFramebuffer } from "../../sys/framebuffer.ts";
+import { ptyIo } from "../../sys/pty.ts";
 import type { Libc } from "../../sys/libc.ts";
 import type { Log } from "../../sys/log.ts";
 import { createConsole } from "./console.ts";
@@ -46,6 +47,7 @@ export function startConsole(deps: {
   const supervisor = deps.supervisor;
   const trusted = createConsole({
     log,
+    terminals: ptyIo(deps.libc),
     surface,
     font,
     watchdog: deps.watchdog,
@@ -66,10 +68,12 @@ export function startConsole(deps: {
       freeze: (id, frozen) => supervisor?.freeze(id, frozen) ?? false,
     },
   });
+  supervisor?.onTerminal(trusted.attach);
   trusted.refresh();
   setInterval(() => {
     try {
-      trusted.refresh();
+      supervisor?.onTerminal(trusted.attach);
+  trusted.refresh();
     } catch (error) {
       log.error("bay0.error", { where: "console.refresh", error: String(error) });
     }

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { listBuiltImages } from "../../uki/images.ts";
 import { testOverlay } from "../qemu/overlay.ts";
 import { manifestWith, probeImage } from "../qemu/probe-image.ts";
 import { consoleFont, readPpm, readText } from "../qemu/screen.ts";
@@ -30,8 +31,13 @@ describe("the trusted console", () => {
       await new Promise((r) => setTimeout(r, 300));
     }
   };
+  /** QMP qcodes for the characters the tests type (US layout). */
+  const QCODES: { [ch: string]: string[] } = {
+    " ": ["spc"], "-": ["minus"], ".": ["dot"], "/": ["slash"], "=": ["equal"],
+    $: ["shift", "4"], "(": ["shift", "9"], ")": ["shift", "0"], "*": ["shift", "8"],
+  };
   const type = async (text: string): Promise<void> => {
-    for (const ch of text) await vm.sendKeys([ch === "-" ? "minus" : ch]);
+    for (const ch of text) await vm.sendKeys(QCODES[ch] ?? [ch]);
   };
 
   beforeAll(async () => {
@@ -42,10 +48,12 @@ describe("the trusted console", () => {
       testPort: true,
       usbKeyboard: true,
       overlay: testOverlay({ roomPolicies: true, imageManifest: manifestWith([probe]) }),
-      images: [probe, { name: "minimal", file: join(OUT, "images", "minimal.squashfs") }],
+      memoryMb: 1536,
+      images: [probe, ...listBuiltImages(join(OUT, "images"))],
       append: ["anchor.run=/test/forward.sh"],
     });
     await vm.waitFor("run.output", BOOT_TIMEOUT_MS, (r) => String(r.line).startsWith("forwarding"));
+    for (const image of ["minimal", "probe", "workshop"]) await vm.waitFor("image.mounted", BOOT_TIMEOUT_MS, (r) => r.image === image);
   }, BOOT_TIMEOUT_MS + 30_000);
   afterAll(async () => {
     await vm?.stop();
@@ -56,9 +64,14 @@ describe("the trusted console", () => {
     expect(ready).toMatchObject({ width: 1280, height: 800, font: "spleen-16x32", cell_width: 16, cell_height: 32, cols: 80, rows: 25 });
   });
 
-  it("grabs every keyboard, the USB one included", async () => {
+  it("grabs every keyboard, the USB one included, and one plugged in later", async () => {
     const grabbed = vm.records.filter((r) => r.event === "input.grabbed");
     expect(grabbed.filter((r) => r.ok).map((r) => r.name)).toEqual(expect.arrayContaining(["QEMU QEMU USB Keyboard", "AT Translated Set 2 keyboard"]));
+    const before = grabbed.length;
+    await vm.qmp.command("device_add", { driver: "usb-kbd", id: "hotplugged" });
+    const late = await vm.waitFor("input.grabbed", WAIT_MS, (r) => vm.records.filter((x) => x.event === "input.grabbed").indexOf(r) >= before);
+    expect(late).toMatchObject({ name: "QEMU QEMU USB Keyboard", ok: true });
+    await vm.qmp.command("device_del", { id: "hotplugged" });
   });
 
   it("shows the trust line and the dashboard listing web and work, read back from the pixels", async () => {
@@ -120,5 +133,93 @@ describe("the trusted console", () => {
     const answer = await vm.waitFor("test.prompt", WAIT_MS, (r) => r.kind === "choice");
     expect(answer).toMatchObject({ index: 0, timed_out: true });
     expect(vm.records.filter((r) => r.event === "console.prompt").at(-1)).toMatchObject({ kind: "choice", outcome: "timeout" });
+  });
+
+  it("starts shell from the launcher into its own terminal: the shell computes, Ctrl-Alt-Esc never reaches it, exit 3 ends the room", async () => {
+    await vm.sendKeys(["esc"]);
+    await type("shell");
+    await vm.sendKeys(["ret"]);
+    await vm.waitFor("room.started", WAIT_MS, (r) => r.room === "shell");
+    await vm.waitFor("console.action", WAIT_MS, (r) => r.action === "focus" && r.room === "shell");
+    await waitScreen(/^ ANCHOR  shell /);
+    await waitScreen(/^\/ \$ *$/);
+    await type("echo $((6*7))");
+    await vm.sendKeys(["ret"]);
+    await waitScreen(/^42 *$/);
+    // cat -v shows any byte it is given: were the secure attention key delivered, "^[" would appear.
+    await type("cat -v");
+    await vm.sendKeys(["ret"]);
+    await vm.sendKeys(["ctrl", "alt", "esc"]);
+    await waitScreen(/^ ANCHOR  bay0 /);
+    await waitScreen(/^. shell +running/);
+    await type("shell");
+    await vm.sendKeys(["ret"]);
+    await waitScreen(/^ ANCHOR  shell /);
+    await type("xyz");
+    await vm.sendKeys(["ret"]);
+    const echoed = await waitScreen(/^xyz *$/);
+    expect(echoed.join("\n")).not.toContain("^[");
+    await vm.sendKeys(["ctrl", "d"]);
+    await type("exit 3");
+    await vm.sendKeys(["ret"]);
+    const exited = await vm.waitFor("room.exited", WAIT_MS, (r) => r.room === "shell");
+    expect(exited.status).toBe(3);
+    await waitScreen(/^ ANCHOR  bay0 /);
+    await waitScreen(/^. shell +exited 3/);
+  });
+
+  it("keeps the trust line bay0's, pixel for pixel, while a room's terminal floods it with screen-control sequences; the dashboard still answers", async () => {
+    await vm.sendKeys(["esc"]);
+    await type("hostile");
+    await vm.sendKeys(["ret"]);
+    await vm.waitFor("room.started", WAIT_MS, (r) => r.room === "hostile");
+    await waitScreen(/flood line/);
+    const trustRow = async (i: number): Promise<{ text: string; pixels: Buffer }> => {
+      const file = join(OUT, "test-logs", `console-hostile-${i}.ppm`);
+      await vm.screendump(file, "ppm");
+      const screen = readPpm(file);
+      return { text: readText(screen, font)[0] ?? "", pixels: Buffer.from(screen.rgb.subarray(0, screen.width * font.height * 3)) };
+    };
+    const rows: { text: string; pixels: Buffer }[] = [];
+    for (let i = 0; i < 4; i++) rows.push(await trustRow(i));
+    for (const row of rows) expect(row.text).toMatch(/^ ANCHOR  hostile +vault: not set up  \d\d:\d\d $/);
+    // Same minute, same pixels: nothing the room sent drew on the top row.
+    const sameMinute = rows.filter((r) => r.text === rows[0]?.text);
+    expect(sameMinute.length).toBeGreaterThanOrEqual(2);
+    for (const row of sameMinute) expect(row.pixels.equals(sameMinute[0]?.pixels ?? Buffer.alloc(0))).toBe(true);
+    await vm.sendKeys(["ctrl", "alt", "esc"]);
+    await waitScreen(/^. hostile +running/);
+    await type("q");
+    await waitScreen(/^ Find: q_/);
+    expect(vm.qmp.events.filter((e) => e.event === "WATCHDOG")).toEqual([]);
+    await vm.sendKeys(["esc"]);
+    await type("hostile");
+    await vm.sendKeys(["ctrl", "k"]);
+    await vm.sendKeys(["y"]);
+    await vm.waitFor("room.killed", WAIT_MS, (r) => r.room === "hostile");
+  });
+
+  it("launches the workshop from the keyboard into a root bash, resets it with Ctrl-R, and kills it", async () => {
+    await vm.sendKeys(["esc"]);
+    await type("workshop");
+    await vm.sendKeys(["ret"]);
+    await vm.waitFor("room.started", WAIT_MS, (r) => r.room === "workshop");
+    await waitScreen(/^ ANCHOR  workshop /);
+    await waitScreen(/^root@workshop:\/# *$/);
+    await type("id -u");
+    await vm.sendKeys(["ret"]);
+    await waitScreen(/^0 *$/);
+    await vm.sendKeys(["ctrl", "alt", "esc"]);
+    await waitScreen(/^> workshop +running/);
+    await vm.sendKeys(["ctrl", "r"]);
+    await vm.waitFor("room.reset", WAIT_MS, (r) => r.room === "workshop");
+    expect(vm.records.filter((r) => r.event === "console.action" && r.room === "workshop").map((r) => r.action)).toEqual(["start", "focus", "reset"]);
+    await vm.sendKeys(["ret"]);
+    await waitScreen(/^ ANCHOR  workshop /);
+    await waitScreen(/^root@workshop:\/# *$/);
+    await vm.sendKeys(["ctrl", "alt", "esc"]);
+    await vm.sendKeys(["ctrl", "k"]);
+    await vm.sendKeys(["y"]);
+    await vm.waitFor("room.killed", WAIT_MS, (r) => r.room === "workshop" && r.reason === "killed");
   });
 });

@@ -10,8 +10,8 @@ const MINIMAL = 'name = "t"\nimage = "minimal"\ncommand = ["/bin/true"]\n';
 
 describe("shipped policies", () => {
   const files = readdirSync(POLICIES).filter((f) => f.endsWith(".toml"));
-  it("include web, work, workshop and the documented example", () => {
-    expect(files.sort()).toEqual(["example.toml", "web.toml", "work.toml", "workshop.toml"]);
+  it("include web, work, workshop, shell and the documented example", () => {
+    expect(files.sort()).toEqual(["example.toml", "shell.toml", "web.toml", "work.toml", "workshop.toml"]);
   });
   it.each(files)("%s is valid", (file) => {
     const result = parsePolicy(readFileSync(join(POLICIES, file), "utf8"), file);

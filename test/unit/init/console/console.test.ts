@@ -28,6 +28,7 @@ function setup(startResult: { ok: boolean; reason?: string } = { ok: true }, clo
   let writes = 0;
   const console = createConsole({
     log: createLog([memorySink(records)]),
+    terminals: { read: () => new Promise(() => undefined), write: () => undefined, resize: () => undefined, close: () => undefined, sleep: async () => undefined },
     surface: { width: 1280, height: 800, stride: 5120, write: () => void (writes += 1) },
     font,
     rooms,
@@ -92,5 +93,60 @@ describe("createConsole", () => {
     console.refresh();
     expect(await asked).toEqual({ kind: "choice", index: 0, timedOut: true });
     expect(records.at(-1)).toMatchObject({ event: "console.prompt", outcome: "timeout" });
+  });
+
+  it("focuses a terminal room started from the launcher, types into it, and gives Ctrl-Alt-Esc to no room", async () => {
+    const written: string[] = [];
+    let feed: (chunk: Uint8Array) => Promise<void> = async () => undefined;
+    let end: () => void = () => undefined;
+    const records: LogRecord[] = [];
+    let screen: ReturnType<typeof createConsole> | null = null;
+    screen = createConsole({
+      log: createLog([memorySink(records)]),
+      terminals: {
+        read: (_fd, onChunk) => {
+          feed = onChunk;
+          return new Promise<void>((resolve) => {
+            end = resolve;
+          });
+        },
+        write: (_fd, text) => void written.push(text),
+        resize: () => undefined,
+        close: () => undefined,
+        sleep: async () => undefined,
+      },
+      surface: { width: 1280, height: 800, stride: 5120, write: () => undefined },
+      font,
+      rooms: {
+        policies: () => ["shell"],
+        snapshot: () => [],
+        // The terminal arrives while the room starts, as crun hands it over.
+        start: async (name) => {
+          screen?.attach(name, 42);
+          return { ok: true };
+        },
+        kill: async () => true,
+        reset: async () => ({ ok: true }),
+        freeze: () => true,
+      },
+      watchdog: () => "armed",
+      vault: () => "not set up",
+      now: () => new Date(0),
+      clockMs: () => 0,
+    });
+    for (const c of "shell") screen.key(char(c));
+    screen.key(enter);
+    await tick();
+    expect(records.filter((r) => r.event === "console.action").map((r) => `${String(r.action)} ${String(r.room)}`)).toEqual(["start shell", "focus shell"]);
+    await feed(new TextEncoder().encode("/ $ "));
+    screen.key(char("l"));
+    screen.key(enter);
+    expect(written).toEqual(["l", "\r"]);
+    screen.key("secure-attention");
+    screen.key(char("x"));
+    expect(written).toEqual(["l", "\r"]);
+    expect(records.at(-1)).toMatchObject({ action: "focus", room: "bay0" });
+    end();
+    await tick();
   });
 });
