@@ -8,6 +8,7 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
+          globalSetup: ["test/integration/global-setup.ts"],
           sequence: { groupOrder: 1 },
           // Each file boots its own VMs under TCG; two files at once fill the two cores.
           maxWorkers: 2,
