@@ -9,7 +9,7 @@ import { RB } from "../sys/libc.ts";
 import { openCharDevice } from "../sys/devices.ts";
 import { readTextOrNull } from "../sys/files.ts";
 import { consoleSink, createLog, kmsgSink, relaySink, type Log, type Sink } from "../sys/log.ts";
-import { listProcesses } from "../sys/procfs.ts";
+import { listProcesses, mountPoints } from "../sys/procfs.ts";
 import { createBunSpawner } from "../sys/spawn-bun.ts";
 import { createBunToolRunner } from "../sys/tool-bun.ts";
 import { EVIOCGRAB, inputDeviceName, watchInputDevices } from "../sys/evdev.ts";
@@ -58,12 +58,6 @@ function openLog(): Log {
 }
 
 const hostFs: ReadOnlyFs = { read: readTextOrNull, exists: existsSync };
-
-const mountPoints = (): string[] =>
-  (readTextOrNull("/proc/self/mountinfo") ?? "")
-    .split("\n")
-    .map((line) => line.split(" ")[4])
-    .filter((p): p is string => p !== undefined && p !== "");
 
 function main(): void {
   const libc = openLibc();
@@ -129,7 +123,7 @@ function main(): void {
         log,
         self,
         processes: () => listProcesses(),
-        mountPoints,
+        mountPoints: () => mountPoints(),
         sleep: Bun.sleep,
         now: Date.now,
         reap,

@@ -3,15 +3,13 @@
  * images, starts the autostart rooms. Policy and image problems are logged
  * and skip only what they concern.
  */
-import { chownSync, existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { loadPolicies } from "../policies/load.ts";
 import type { Policy } from "../policies/schema.ts";
-import type { CgroupFs } from "../rooms/cgroup.ts";
-import { discoverImageDisks, imageManifestSchema, mountImage, openVerified, type ImageFs } from "../rooms/images.ts";
-import type { RootfsFs } from "../rooms/rootfs.ts";
+import { discoverImageDisks, imageManifestSchema, mountImage, openVerified } from "../rooms/images.ts";
 import { containersProfileSchema } from "../rooms/seccomp.ts";
 import { RoomSupervisor } from "../rooms/supervisor.ts";
 import { readJsonOrNull, readTextOrNull } from "../sys/files.ts";
+import { cgroupFs, imageFs, rootfsFs } from "../sys/fs-node.ts";
 import type { Libc } from "../sys/libc.ts";
 import type { Log } from "../sys/log.ts";
 import type { Spawner } from "../sys/spawn.ts";
@@ -21,28 +19,6 @@ export const POLICY_DIR = "/etc/anchor/policies";
 export const AUTOSTART_FILE = "/etc/anchor/autostart";
 export const SECCOMP_PROFILE = "/etc/anchor/seccomp.json";
 export const IMAGE_MANIFEST = "/etc/anchor/images.json";
-
-const cgroupFs: CgroupFs = {
-  mkdir: (path) => mkdirSync(path, { recursive: true }),
-  write: (path, value) => writeFileSync(path, value),
-  read: readTextOrNull,
-  rmdir: (path) => rmdirSync(path),
-};
-
-const rootfsFs: RootfsFs = {
-  // Traversable (not readable) by others: crun resolves the room's root from inside its user namespace.
-  mkdir: (path) => mkdirSync(path, { recursive: true, mode: 0o711 }),
-  chown: (path, uid, gid) => chownSync(path, uid, gid),
-  writeFile: (path, text) => writeFileSync(path, text),
-  read: readTextOrNull,
-  remove: (path) => rmSync(path, { recursive: true, force: true }),
-};
-
-const imageFs: ImageFs = {
-  list: (dir) => (existsSync(dir) ? readdirSync(dir) : []),
-  read: readTextOrNull,
-  mkdir: (path) => mkdirSync(path, { recursive: true }),
-};
 
 export type Rooms = { supervisor: RoomSupervisor; policies: Map<string, Policy> };
 

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, homedir } from "node:os";
 import { join } from "node:path";
-import { runHostTool } from "../sys/host-tool.ts";
+import { runHostTool } from "../uki/host-tool.ts";
 import { droppedOptions, parseKernelConfig } from "./config.ts";
 
 const SOURCE_PACKAGE = "linux-source-6.1";

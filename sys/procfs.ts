@@ -34,3 +34,17 @@ export function listProcesses(procRoot = "/proc"): ProcStat[] {
 export function isUserProcess(stat: ProcStat, self: number): boolean {
   return stat.pid !== self && stat.pid !== 2 && stat.ppid !== 2;
 }
+
+/** Mount points now, in mount order (from /proc/self/mountinfo). */
+export function mountPoints(mountinfo = "/proc/self/mountinfo"): string[] {
+  let text = "";
+  try {
+    text = readFileSync(mountinfo, "utf8");
+  } catch {
+    return [];
+  }
+  return text
+    .split("\n")
+    .map((line) => line.split(" ")[4])
+    .filter((p): p is string => p !== undefined && p !== "");
+}

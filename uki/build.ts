@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { buildHardenedKernel, kernelCacheKey } from "../kernel/build.ts";
-import { runHostTool } from "../sys/host-tool.ts";
+import { runHostTool } from "./host-tool.ts";
 import { findStockKernel, parseShowDepends, STOCK_MODULES } from "../kernel/stock.ts";
 import { BASE_CMDLINE } from "./cmdline.ts";
 import { writeCpio, type CpioEntry } from "./cpio.ts";

@@ -4,7 +4,7 @@
  */
 import { readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { runHostTool } from "../sys/host-tool.ts";
+import { runHostTool } from "./host-tool.ts";
 
 function treeKiB(dir: string): number {
   let total = 0;

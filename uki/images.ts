@@ -7,7 +7,7 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOM_ID_MAP } from "../rooms/plan.ts";
-import { runHostTool } from "../sys/host-tool.ts";
+import { runHostTool } from "./host-tool.ts";
 
 /** Packs a directory tree into a reproducible squashfs owned by the rooms' root. */
 export function packSquashfs(tree: string, output: string): void {

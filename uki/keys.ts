@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
-import { runHostTool } from "../sys/host-tool.ts";
+import { runHostTool } from "./host-tool.ts";
 
 const args = z
   .tuple([z.string().min(1, "give the folder to write the keys into")])

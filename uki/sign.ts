@@ -7,7 +7,7 @@
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runHostTool } from "../sys/host-tool.ts";
+import { runHostTool } from "./host-tool.ts";
 
 export const SNAKEOIL = {
   key: "/usr/share/ovmf/PkKek-1-snakeoil.key",

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bzImageRelease } from "../kernel/release.ts";
-import { runHostTool } from "../sys/host-tool.ts";
+import { runHostTool } from "./host-tool.ts";
 
 /** systemd's EFI stub from Debian's systemd-boot-efi. */
 export const STUB = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync, statSync, truncateSync } from "node:fs";
 import type { ImageManifestEntry } from "../rooms/images.ts";
-import { runHostTool } from "../sys/host-tool.ts";
+import { runHostTool } from "./host-tool.ts";
 
 const BLOCK = 4096;
 

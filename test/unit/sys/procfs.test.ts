@@ -1,5 +1,8 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { isUserProcess, parseProcStat } from "../../../sys/procfs.ts";
+import { isUserProcess, mountPoints, parseProcStat } from "../../../sys/procfs.ts";
 
 describe("parseProcStat", () => {
   it("reads pid, comm, state and ppid", () => {
@@ -20,5 +23,14 @@ describe("isUserProcess", () => {
     expect(isUserProcess({ pid: 2, comm: "kthreadd", state: "S", ppid: 0 }, 1)).toBe(false);
     expect(isUserProcess({ pid: 9, comm: "kworker/0:1", state: "I", ppid: 2 }, 1)).toBe(false);
     expect(isUserProcess({ pid: 90, comm: "sh", state: "S", ppid: 1 }, 1)).toBe(true);
+  });
+});
+
+describe("mountPoints", () => {
+  it("lists mount points in mount order from mountinfo, and nothing when it cannot be read", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "mi-")), "mountinfo");
+    writeFileSync(file, "22 1 0:21 / / ro,relatime - tmpfs root rw\n23 22 0:5 / /proc rw - proc proc rw\n24 22 0:22 / /run rw,nosuid - tmpfs run rw\n");
+    expect(mountPoints(file)).toEqual(["/", "/proc", "/run"]);
+    expect(mountPoints(join(file, "missing"))).toEqual([]);
   });
 });
