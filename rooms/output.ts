@@ -17,8 +17,8 @@ export function loggedBytes(line: string): number {
   return cost;
 }
 
-/** A token bucket: `rate` tokens a second, at most `burst` saved. */
-function bucket(burst: number, rate: number, now: () => number) {
+/** A token bucket: `rate` tokens a second, at most `burst` saved (room output to the log, and to a terminal). */
+export function tokenBucket(burst: number, rate: number, now: () => number) {
   let tokens = burst;
   let last = now();
   return {
@@ -40,8 +40,8 @@ function bucket(burst: number, rate: number, now: () => number) {
  * counted in `room.output_dropped`.
  */
 export function createOutputLimiter(log: Log, room: string, now: () => number) {
-  const lines = bucket(LINES_BURST, LINES_PER_SECOND, now);
-  const bytes = bucket(BYTES_BURST, BYTES_PER_SECOND, now);
+  const lines = tokenBucket(LINES_BURST, LINES_PER_SECOND, now);
+  const bytes = tokenBucket(BYTES_BURST, BYTES_PER_SECOND, now);
   let dropped = 0;
   const flush = (): void => {
     if (dropped > 0) log.warn("room.output_dropped", { room, lines: dropped });

@@ -1,3 +1,4 @@
+import { tokenBucket } from "../../rooms/output.ts";
 import type { Log, LogRecord } from "../../sys/log.ts";
 import { drawDashboard, drawTrustLine, COLOURS, type RoomRow } from "./dashboard.ts";
 import { Grid } from "./grid.ts";
@@ -149,18 +150,11 @@ export function createConsole(deps: ConsoleDeps) {
     const terminal = createTerminal(screen, (reply) => deps.terminals.write(fd, reply));
     sessions.set(room, { fd, terminal });
     if (focusOnArrival.delete(room)) setFocus(room);
-    let tokens = TERMINAL_BURST_BYTES;
-    let last = deps.clockMs();
+    const budget = tokenBucket(TERMINAL_BURST_BYTES, TERMINAL_BYTES_PER_SECOND, deps.clockMs);
     void deps.terminals
       .read(fd, async (chunk) => {
-        for (;;) {
-          const now = deps.clockMs();
-          tokens = Math.min(TERMINAL_BURST_BYTES, tokens + ((now - last) / 1000) * TERMINAL_BYTES_PER_SECOND);
-          last = now;
-          if (tokens >= chunk.length || tokens >= TERMINAL_BURST_BYTES) break;
-          await deps.terminals.sleep(50);
-        }
-        tokens -= chunk.length;
+        // Not reading is the back-pressure: the room's writes wait in the kernel until bay0 takes more.
+        while (!budget.take(Math.min(chunk.length, TERMINAL_BURST_BYTES))) await deps.terminals.sleep(50);
         await new Promise<void>((done) => terminal.write(chunk, done));
         if (focus === room) soon();
       })
@@ -174,24 +168,23 @@ export function createConsole(deps: ConsoleDeps) {
       });
   };
 
+  /** The launcher's list as last drawn (the keys act on what the person sees). */
   let current: RoomRow[] = [];
-  const refresh = (): void => {
-    if (prompt?.deadlineMs != null && deps.clockMs() >= prompt.deadlineMs) finish(defaultAnswer(prompt.state.request, true), "timeout");
-    current = roomRows();
+  const drawScreen = (): Grid => {
     const session = sessions.get(focus);
-    const grid = session ? new Grid(cols, rows, COLOURS.text, COLOURS.background) : drawDashboard(cols, rows, {
-      now: deps.now(),
-      focus: "bay0",
-      vault: deps.vault(),
-      watchdog: deps.watchdog(),
-      launcher,
-      rows: current,
-      events,
-    });
     if (session) {
+      // A room's terminal: its cells and the trust line; no room usage is read while it shows.
+      const grid = new Grid(cols, rows, COLOURS.text, COLOURS.background);
       drawTrustLine(grid, deps.now(), focus, deps.vault());
       session.terminal.draw(grid);
+      return grid;
     }
+    current = roomRows();
+    return drawDashboard(cols, rows, { now: deps.now(), focus: "bay0", vault: deps.vault(), watchdog: deps.watchdog(), launcher, rows: current, events });
+  };
+  const refresh = (): void => {
+    if (prompt?.deadlineMs != null && deps.clockMs() >= prompt.deadlineMs) finish(defaultAnswer(prompt.state.request, true), "timeout");
+    const grid = drawScreen();
     if (prompt !== null) drawPrompt(grid, prompt.state, prompt.deadlineMs === null ? null : Math.max(0, Math.ceil((prompt.deadlineMs - deps.clockMs()) / 1000)));
     painter.paint(grid);
   };
@@ -252,8 +245,9 @@ export function createConsole(deps: ConsoleDeps) {
       }
       if (key === "secure-attention") {
         // Home, with the room just left selected, so Ctrl-R or Ctrl-K acts on it.
-        launcher = { ...INITIAL_LAUNCHER, selected: Math.max(0, current.findIndex((r) => r.name === focus)) };
+        const left = focus;
         setFocus("bay0");
+        launcher = { ...INITIAL_LAUNCHER, selected: Math.max(0, roomRows().findIndex((r) => r.name === left)) };
         refresh();
         return;
       }
@@ -271,7 +265,8 @@ export function createConsole(deps: ConsoleDeps) {
     },
     attach,
     record(record: LogRecord): void {
-      if (typeof record.room === "string" && ENDED[record.event]) ended.set(record.room, (ENDED[record.event] as (r: LogRecord) => string)(record));
+      const end = ENDED[record.event];
+      if (typeof record.room === "string" && end !== undefined) ended.set(record.room, end(record));
       if (typeof record.room === "string" && record.event === "room.started") ended.delete(record.room);
       if (!SHOWN_EVENTS.test(record.event)) return;
       events.push(`${record.ts.slice(11, 19)} ${record.event}${typeof record.room === "string" ? ` ${record.room}` : ""}`);

@@ -1,11 +1,10 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listBuiltImages } from "../../uki/images.ts";
-import { testOverlay } from "../qemu/overlay.ts";
-import { manifestWith, probeImage } from "../qemu/probe-image.ts";
+import { probeImage } from "../qemu/probe-image.ts";
 import { consoleFont, readPpm, readText } from "../qemu/screen.ts";
 import { OUT, Vm } from "../qemu/vm.ts";
-import { BOOT_TIMEOUT_MS } from "./helpers.ts";
+import { BOOT_TIMEOUT_MS, bootRoomsVm } from "./helpers.ts";
 
 const font = consoleFont();
 const WAIT_MS = 60_000;
@@ -42,18 +41,14 @@ describe("the trusted console", () => {
 
   beforeAll(async () => {
     const probe = probeImage();
-    vm = await Vm.boot({
+    vm = await bootRoomsVm({
       name: "console",
-      noReboot: true,
-      testPort: true,
       usbKeyboard: true,
-      overlay: testOverlay({ roomPolicies: true, imageManifest: manifestWith([probe]) }),
       memoryMb: 1536,
+      pinned: [probe],
       images: [probe, ...listBuiltImages(join(OUT, "images"))],
-      append: ["anchor.run=/test/forward.sh"],
+      mounted: ["minimal", "probe", "workshop"],
     });
-    await vm.waitFor("run.output", BOOT_TIMEOUT_MS, (r) => String(r.line).startsWith("forwarding"));
-    for (const image of ["minimal", "probe", "workshop"]) await vm.waitFor("image.mounted", BOOT_TIMEOUT_MS, (r) => r.image === image);
   }, BOOT_TIMEOUT_MS + 30_000);
   afterAll(async () => {
     await vm?.stop();

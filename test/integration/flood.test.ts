@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testOverlay } from "../qemu/overlay.ts";
-import { manifestWith, probeImage } from "../qemu/probe-image.ts";
+import { probeImage } from "../qemu/probe-image.ts";
 import { Vm } from "../qemu/vm.ts";
-import { BOOT_TIMEOUT_MS } from "./helpers.ts";
+import { BOOT_TIMEOUT_MS, bootRoomsVm } from "./helpers.ts";
 
 const WATCHDOG_SEC = 10;
 /** Long enough for the console's buffers to fill and then for the watchdog to fire three times over, were bay0 waiting on the line. */
@@ -18,19 +17,16 @@ describe("a room flooding a console nobody reads", () => {
 
   beforeAll(async () => {
     const probe = probeImage();
-    vm = await Vm.boot({
+    vm = await bootRoomsVm({
       name: "flood",
-      noReboot: true,
-      testPort: true,
       serialSocket: true,
       watchdogAction: "poweroff",
       display: "none",
-      overlay: testOverlay({ roomPolicies: true, imageManifest: manifestWith([probe]) }),
+      pinned: [probe],
       images: [probe],
-      append: ["anchor.run=/test/forward.sh", "anchor.autostart=", `anchor.watchdog_sec=${WATCHDOG_SEC}`],
+      mounted: ["probe"],
+      append: ["anchor.autostart=", `anchor.watchdog_sec=${WATCHDOG_SEC}`],
     });
-    await vm.waitFor("run.output", BOOT_TIMEOUT_MS, (r) => String(r.line).startsWith("forwarding"));
-    await vm.waitFor("image.mounted", BOOT_TIMEOUT_MS, (r) => r.image === "probe");
   }, BOOT_TIMEOUT_MS + 30_000);
   afterAll(async () => {
     await vm?.stop();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll } from "vitest";
 import { testOverlay } from "../qemu/overlay.ts";
+import { manifestWith, type TestImage } from "../qemu/probe-image.ts";
 import { Vm, type VmOptions } from "../qemu/vm.ts";
 
 /** How long a boot to bay0.ready may take under TCG on a busy 2-core machine. */
@@ -25,6 +26,25 @@ export function useProbeVm(name: string, probe: string, options: Partial<VmOptio
     await holder.vm?.stop();
   });
   return holder;
+}
+
+/**
+ * Boots a VM for tests that drive rooms: the test policies, the test images
+ * pinned beside the built ones, and the test port forwarded to bay0 by the
+ * forward.sh probe. Resolves once the port forwards and `mounted` images are up.
+ */
+export async function bootRoomsVm(options: VmOptions & { pinned: TestImage[]; mounted: string[] }): Promise<Vm> {
+  const { pinned, mounted, ...boot } = options;
+  const vm = await Vm.boot({
+    noReboot: true,
+    testPort: true,
+    ...boot,
+    overlay: testOverlay({ roomPolicies: true, imageManifest: manifestWith(pinned) }),
+    append: ["anchor.run=/test/forward.sh", ...(boot.append ?? [])],
+  });
+  await vm.waitFor("run.output", BOOT_TIMEOUT_MS, (r) => String(r.line).startsWith("forwarding"));
+  for (const image of mounted) await vm.waitFor("image.mounted", BOOT_TIMEOUT_MS, (r) => r.image === image);
+  return vm;
 }
 
 /** Parses /proc/self/mountinfo lines into mount point, options, type and super options. */

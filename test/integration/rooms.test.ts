@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listBuiltImages } from "../../uki/images.ts";
-import { testOverlay } from "../qemu/overlay.ts";
-import { corruptedCopy, manifestWith, probeImage } from "../qemu/probe-image.ts";
+import { corruptedCopy, probeImage } from "../qemu/probe-image.ts";
 import { OUT, Vm, type Record } from "../qemu/vm.ts";
-import { BOOT_TIMEOUT_MS } from "./helpers.ts";
+import { BOOT_TIMEOUT_MS, bootRoomsVm } from "./helpers.ts";
 import { join } from "node:path";
 
 const ROOM_MS = 60_000;
@@ -15,18 +14,13 @@ describe("rooms", () => {
   beforeAll(async () => {
     const probe = probeImage();
     const corrupt = corruptedCopy("corrupt", probe);
-    vm = await Vm.boot({
+    vm = await bootRoomsVm({
       name: "rooms",
-      noReboot: true,
       memoryMb: 1536,
-      testPort: true,
-      overlay: testOverlay({ roomPolicies: true, imageManifest: manifestWith([probe, corrupt]) }),
+      pinned: [probe, corrupt],
       images: [...listBuiltImages(join(OUT, "images")), probe, corrupt],
-      append: ["anchor.run=/test/forward.sh"],
+      mounted: ["probe"],
     });
-    await vm.waitFor("bay0.ready", BOOT_TIMEOUT_MS);
-    await vm.waitFor("run.output", BOOT_TIMEOUT_MS, (r) => String(r.line).startsWith("forwarding"));
-    await vm.waitFor("image.mounted", BOOT_TIMEOUT_MS, (r) => r.image === "probe");
   }, BOOT_TIMEOUT_MS + 30_000);
   afterAll(async () => {
     await vm?.stop();

@@ -1,10 +1,9 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testOverlay } from "../qemu/overlay.ts";
-import { manifestWith, probeImage } from "../qemu/probe-image.ts";
+import { probeImage } from "../qemu/probe-image.ts";
 import { OUT, ROOT, Vm } from "../qemu/vm.ts";
-import { BOOT_TIMEOUT_MS } from "./helpers.ts";
+import { BOOT_TIMEOUT_MS, bootRoomsVm } from "./helpers.ts";
 
 const STOCK = join(OUT, "stock");
 
@@ -20,18 +19,15 @@ describe("rooms on Debian's stock kernel", () => {
     const build = spawnSync(join(ROOT, "node_modules", ".bin", "bun"), [join(ROOT, "uki", "build.ts"), "--stock-kernel", "--out", STOCK], { encoding: "utf8" });
     if (build.status !== 0) throw new Error(`stock-kernel build failed: ${build.stderr}`);
     const probe = probeImage();
-    vm = await Vm.boot({
+    vm = await bootRoomsVm({
       name: "stock-kernel",
-      noReboot: true,
-      testPort: true,
       kernel: join(STOCK, "vmlinuz"),
       initrd: join(STOCK, "initramfs.img"),
-      overlay: testOverlay({ roomPolicies: true, imageManifest: manifestWith([probe]) }),
+      pinned: [probe],
       images: [probe],
-      append: ["anchor.run=/test/forward.sh", "anchor.autostart="],
+      mounted: ["probe"],
+      append: ["anchor.autostart="],
     });
-    await vm.waitFor("run.output", BOOT_TIMEOUT_MS, (r) => String(r.line).startsWith("forwarding"));
-    await vm.waitFor("image.mounted", BOOT_TIMEOUT_MS, (r) => r.image === "probe");
   }, 2 * BOOT_TIMEOUT_MS);
   afterAll(async () => {
     await vm?.stop();
