@@ -231,7 +231,10 @@ export class RoomSupervisor {
       const output = createOutputLimiter(log, plan.id, this.deps.now);
       const crunErrors: string[] = [];
       const child = crunRun(this.deps.spawner, plan, (stream, line) => {
-        if (stream === "stderr") crunErrors.splice(0, Math.max(0, crunErrors.length + 1 - CRUN_ERROR_LINES), line.slice(0, CRUN_ERROR_CHARS));
+        if (stream === "stderr") {
+          crunErrors.push(line.slice(0, CRUN_ERROR_CHARS));
+          if (crunErrors.length > CRUN_ERROR_LINES) crunErrors.shift();
+        }
         output.line(stream, line);
       });
       room = {

@@ -64,6 +64,7 @@ function world(options: { crun?: "creates" | "fails" | "hangs" } = {}) {
           files.set(`${cgroup}/cgroup.events`, "populated 1\n");
         } else if (mode === "fails") {
           queueMicrotask(() => {
+            for (const early of ["crun: starting", "crun: reading config", "crun: mounting"]) onLine("stderr", early);
             onLine("stderr", "crun: cannot set up the room: Invalid argument");
             endChild(child, { status: 1, signal: null });
           });
@@ -190,7 +191,8 @@ describe("RoomSupervisor: every start ends in room.started or room.failed, whate
   it("reports a crun that fails before the room exists as room.failed with crun's words, never as started", async () => {
     const w = world({ crun: "fails" });
     const result = await w.supervisor.start(policy('name = "web"'));
-    expect(result).toEqual({ ok: false, reason: "crun: crun: cannot set up the room: Invalid argument" });
+    // crun's last three lines, in the order it wrote them.
+    expect(result).toEqual({ ok: false, reason: "crun: crun: reading config / crun: mounting / crun: cannot set up the room: Invalid argument" });
     expect(outcome(w, "web")).toEqual(["room.failed"]);
     expect(w.records.some((r) => r.event === "room.exited")).toBe(false);
     expect(w.supervisor.isRunning("web")).toBe(false);
