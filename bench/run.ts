@@ -15,7 +15,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { kernelCacheDir, kernelCacheKey, type KernelBuildRecord } from "../kernel/build.ts";
 import { writeCpio } from "../uki/cpio.ts";
-import { makeEspImage } from "../uki/esp.ts";
 import type { CpioEntry } from "../uki/cpio.ts";
 import { testOverlay } from "../test/qemu/overlay.ts";
 import { readPpm } from "../test/qemu/screen.ts";
@@ -57,8 +56,8 @@ function busyboxInitramfs(dir: string): string {
 
 type Boot = { wallMs: number; guestMs: number; rssKb?: number };
 
-async function bootOnce(name: string, ready: string, media: { initrd?: string; uefiEsp?: string } = {}): Promise<Boot> {
-  const vm = await Vm.boot({ name, noReboot: true, ...media, tpm: media.uefiEsp !== undefined });
+async function bootOnce(name: string, ready: string, media: { initrd?: string; uefiDisk?: string } = {}): Promise<Boot> {
+  const vm = await Vm.boot({ name, noReboot: true, ...media, tpm: media.uefiDisk !== undefined });
   try {
     const record = await vm.waitFor(ready, BOOT_TIMEOUT_MS);
     const guestMs = ready === "bay0.ready" ? Number(record.boot_ms) : Number.parseFloat(String(record.uptime)) * 1000;
@@ -193,7 +192,6 @@ async function consoleBench(): Promise<{ shown: ConsoleFigures; headless: { cpuP
 async function main(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), "anchor-bench-"));
   const baseline = busyboxInitramfs(scratch);
-  const espImage = makeEspImage(join(OUT, "esp"), join(scratch, "esp.img"));
   const bay0: Boot[] = [];
   const busybox: Boot[] = [];
   const uefi: Boot[] = [];
@@ -201,7 +199,7 @@ async function main(): Promise<void> {
     // Interleave so that drift in machine load hits every kind alike.
     busybox.push(await bootOnce(`bench-busybox-${i}`, "busybox.ready", { initrd: baseline }));
     bay0.push(await bootOnce(`bench-bay0-${i}`, "bay0.ready"));
-    uefi.push(await bootOnce(`bench-uefi-${i}`, "bay0.ready", { uefiEsp: espImage }));
+    uefi.push(await bootOnce(`bench-uefi-${i}`, "bay0.ready", { uefiDisk: join(OUT, "anchor.img") }));
     process.stdout.write(`[bench] boot run ${i + 1}/${RUNS} done\n`);
   }
   const wallBay0 = median(bay0.map((b) => b.wallMs));

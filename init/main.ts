@@ -80,7 +80,9 @@ function main(): void {
   const failures = mountEssentials(libc);
   for (const failure of failures) log.error("bay0.error", { where: "mount", ...failure });
   log.info("boot.mounted", {
-    mounts: ESSENTIAL_MOUNTS.map((m) => m.target).filter((t) => !failures.some((f) => f.target === t)),
+    mounts: ESSENTIAL_MOUNTS.filter((m) => !m.onlyIfPresent || existsSync(m.target))
+      .map((m) => m.target)
+      .filter((t) => !failures.some((f) => f.target === t)),
   });
 
   hardenSysctls((path, value) => writeFileSync(path, value), log);

@@ -1,7 +1,7 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { MS, type Libc } from "../sys/libc.ts";
 
-export type MountSpec = { source: string; target: string; fstype: string; flags: bigint; data: string };
+export type MountSpec = { source: string; target: string; fstype: string; flags: bigint; data: string; onlyIfPresent?: true };
 
 /**
  * The essentials bay0 mounts on top of what preinit left (/, /proc, /sys,
@@ -32,6 +32,15 @@ export const ESSENTIAL_MOUNTS: readonly MountSpec[] = [
     flags: MS.NOSUID | MS.NODEV | MS.NOEXEC,
     data: "",
   },
+  // Read-only: bay0 only reads the stub's LoaderDevicePartUUID; nothing may rewrite firmware variables. Absent on a non-EFI boot.
+  {
+    source: "efivarfs",
+    target: "/sys/firmware/efi/efivars",
+    fstype: "efivarfs",
+    flags: MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC,
+    data: "",
+    onlyIfPresent: true,
+  },
 ];
 
 export type MountFailure = { target: string; error: string };
@@ -45,9 +54,11 @@ export function mountEssentials(
   libc: Libc,
   specs: readonly MountSpec[] = ESSENTIAL_MOUNTS,
   makeDir: (path: string) => void = (path) => mkdirSync(path, { recursive: true }),
+  present: (path: string) => boolean = existsSync,
 ): MountFailure[] {
   const failures: MountFailure[] = [];
   for (const spec of specs) {
+    if (spec.onlyIfPresent && !present(spec.target)) continue;
     try {
       if (spec.target.startsWith("/dev/")) makeDir(spec.target);
     } catch (error) {

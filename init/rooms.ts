@@ -3,9 +3,14 @@
  * images, starts the autostart rooms. Policy and image problems are logged
  * and skip only what they concern.
  */
+import { constants } from "node:fs";
 import { loadPolicies } from "../policies/load.ts";
 import type { Policy } from "../policies/schema.ts";
-import { discoverImageDisks, imageManifestSchema, mountImage, openVerified } from "../rooms/images.ts";
+import { chooseBootDisk, disksWithGpt, parseLoaderPartUuid, PARTITION } from "../rooms/boot-disk.ts";
+import { imageManifestSchema, mountImage, openVerified } from "../rooms/images.ts";
+import { readDisks, readLoaderPartUuidVariable, readWhole } from "../sys/block-devices.ts";
+import { openCharDevice } from "../sys/devices.ts";
+import { deviceMapper } from "../sys/device-mapper.ts";
 import { containersProfileSchema } from "../rooms/seccomp.ts";
 import { RoomSupervisor } from "../rooms/supervisor.ts";
 import { readJsonOrNull, readTextOrNull } from "../sys/files.ts";
@@ -19,6 +24,27 @@ export const POLICY_DIR = "/etc/anchor/policies";
 export const AUTOSTART_FILE = "/etc/anchor/autostart";
 export const SECCOMP_PROFILE = "/etc/anchor/seccomp.json";
 export const IMAGE_MANIFEST = "/etc/anchor/images.json";
+
+const DM_CONTROL = "/dev/mapper/control";
+
+/** Slot A's images partition on the disk bay0 booted from; other disks' Anchor partitions are logged and left alone. */
+async function findSlotPartition(log: Log): Promise<{ device: string; majorMinor: string } | null> {
+  const raw = await readDisks((disk, error) => log.warn("image.ignored", { disk, reason: `unreadable: ${error}` }));
+  const efivar = await readLoaderPartUuidVariable();
+  const choice = chooseBootDisk(disksWithGpt(raw), efivar === null ? null : parseLoaderPartUuid(efivar));
+  for (const disk of choice.ignored) {
+    if (choice.ok && disk === choice.disk) continue;
+    log.warn("image.ignored", { disk: disk.name, partitions: disk.partitions.map((p) => p.label), reason: choice.ok ? "not the boot disk" : choice.reason });
+  }
+  if (!choice.ok) {
+    log.error("image.failed", { reason: `no boot disk: ${choice.reason}` });
+    return null;
+  }
+  const slot = choice.disk.partitions.find((p) => p.label === PARTITION.imagesA.label);
+  log.info("image.boot_disk", { disk: choice.disk.name, how: choice.how, slot: slot?.device ?? null });
+  if (slot === undefined) log.error("image.failed", { reason: `the boot disk ${choice.disk.name} has no ${PARTITION.imagesA.label} partition` });
+  return slot ?? null;
+}
 
 export type Rooms = { supervisor: RoomSupervisor; policies: Map<string, Policy> };
 
@@ -40,15 +66,20 @@ export function startRooms(deps: { libc: Libc; log: Log; spawner: Spawner; tool:
   const pinned = manifest.success ? manifest.data : {};
   const images = new Set<string>();
   const mountImages = async (): Promise<void> => {
-    for (const [name, disk] of discoverImageDisks(imageFs)) {
-      const entry = pinned[name];
-      if (entry === undefined) {
-        log.error("image.failed", { image: name, device: disk, error: "no root hash pinned for it in the image manifest" });
-        continue;
-      }
-      const verified = await openVerified(deps.tool, name, disk, entry);
+    const slot = await findSlotPartition(log);
+    if (slot === null) return;
+    let control: number;
+    try {
+      control = openCharDevice(DM_CONTROL, constants.O_RDWR);
+    } catch (error) {
+      log.error("image.failed", { reason: String(error) });
+      return;
+    }
+    const dm = deviceMapper(libc, control);
+    for (const [name, entry] of Object.entries(pinned)) {
+      const verified = await openVerified(dm, readWhole, name, slot.majorMinor, entry);
       if (!verified.ok) {
-        log.error("image.verity_failed", { image: name, device: disk, error: verified.error });
+        log.error("image.verity_failed", { image: name, partition: slot.device, error: verified.error });
         continue;
       }
       const error = mountImage(libc, imageFs, name, verified.device);

@@ -12,14 +12,14 @@ export class DeviceError extends Error {
 }
 
 /**
- * Opens an existing character device for writing. Never creates anything:
+ * Opens an existing character device (for writing unless `flags` say else). Never creates anything:
  * with O_CREAT a missing /dev/watchdog would become a regular file that
  * takes every write and feeds nothing. Throws DeviceError.
  */
-export function openCharDevice(path: string): number {
+export function openCharDevice(path: string, flags: number = constants.O_WRONLY): number {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_WRONLY | constants.O_NOCTTY);
+    fd = openSync(path, flags | constants.O_NOCTTY);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const absent = code === "ENOENT" || code === "ENODEV" || code === "ENXIO";

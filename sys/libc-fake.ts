@@ -34,6 +34,9 @@ export class FakeLibc implements Libc {
     const result = this.record("ioctlInt", [fd, request, value]);
     return result.ok ? { ok: true, value } : result;
   }
+  ioctlBuffer(fd: number, request: number, buffer: Uint8Array): SysResult {
+    return this.record("ioctlBuffer", [fd, request, buffer.length]);
+  }
   ioctl(fd: number, request: number, arg: number): SysResult {
     return this.record("ioctl", [fd, request, arg]);
   }

@@ -70,6 +70,7 @@ export function openLibc(): Libc {
       const result = check(c.ioctl(fd, BigInt(request), ptr(arg)));
       return result.ok ? { ok: true, value: arg[0] ?? 0 } : result;
     },
+    ioctlBuffer: (fd, request, buffer) => check(c.ioctl(fd, BigInt(request), ptr(buffer))),
     ioctl: (fd, request, arg) => check(c.ioctl(fd, BigInt(request), arg === 0 ? null : (arg as Pointer))),
     reapPid: (pid) => {
       const info = new Int32Array(SIGINFO_BYTES / 4);

@@ -17,6 +17,8 @@ export interface Libc {
   ioctlInt(fd: number, request: number, value: number): SysResult;
   /** ioctl with no argument or an integer argument passed by value. */
   ioctl(fd: number, request: number, arg: number): SysResult;
+  /** ioctl whose argument points to `buffer`, which the kernel may fill in. */
+  ioctlBuffer(fd: number, request: number, buffer: Uint8Array): SysResult;
   /** waitid(P_PID, pid, …, WEXITED | WNOHANG): the raw status (0 when none). */
   reapPid(pid: number): SysResult & { status?: number; code?: number };
   kill(pid: number, signal: number): SysResult;

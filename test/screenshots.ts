@@ -5,9 +5,9 @@
  * pictures the README shows.
  */
 import { join } from "node:path";
-import { listBuiltImages } from "../uki/images.ts";
 import { testOverlay } from "./qemu/overlay.ts";
-import { OUT, ROOT, Vm } from "./qemu/vm.ts";
+import { builtImages } from "./qemu/probe-image.ts";
+import { ROOT, Vm } from "./qemu/vm.ts";
 
 const DIR = join(ROOT, "test", "screenshots");
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -20,7 +20,7 @@ async function main(): Promise<void> {
     usbKeyboard: true,
     memoryMb: 1536,
     overlay: testOverlay(),
-    images: listBuiltImages(join(OUT, "images")),
+    images: builtImages(),
     append: ["anchor.run=/test/forward.sh"],
   });
   try {

@@ -1,28 +1,31 @@
 /**
- * `npm run boot`: boots the built image in QEMU with the serial console on
- * this terminal (Ctrl-A X quits QEMU).
- *   npm run boot                       direct kernel boot of out/vmlinuz + out/initramfs.img
- *   npm run boot -- anchor.watchdog_sec=10   ... with extra kernel options
- *   npm run boot -- --uefi             the signed UKI from out/esp/ under OVMF with Secure
- *                                      Boot enforced and a software TPM (state in out/tpm/)
+ * `npm run boot`: boots Anchor OS in QEMU the way a device boots, with the
+ * serial console on this terminal (Ctrl-A X quits QEMU).
+ *   npm run boot               out/disk.img (a writable copy of out/anchor.img) under OVMF with
+ *                              Secure Boot enforced and a software TPM whose state is in out/tpm/
+ *   npm run boot -- --direct   fast path: direct kernel boot of out/vmlinuz + out/initramfs.img,
+ *                              out/anchor.img attached unchanged
+ *   npm run boot -- --direct anchor.watchdog_sec=10   ... with extra kernel options
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
-import { makeEspImage } from "./esp.ts";
-import { listBuiltImages } from "./images.ts";
-import { OVMF, qemuArgs, type BootMedia } from "./qemu.ts";
+import { PARTITION } from "../rooms/boot-disk.ts";
+import { diskPartitions } from "./disk.ts";
+import { OVMF, qemuArgs, type BootMedia, type DiskAttachment } from "./qemu.ts";
 import { startSwtpm } from "./swtpm.ts";
 
 const OUT = join(import.meta.dir, "..", "out");
+const IMAGE = join(OUT, "anchor.img");
+const DISK = join(OUT, "disk.img");
 
 const cli = z
   .array(z.string())
-  .transform((args) => ({ uefi: args.includes("--uefi"), append: args.filter((a) => a !== "--uefi") }))
-  .refine((c) => !(c.uefi && c.append.length > 0), "kernel options cannot be added to the signed UKI (its command line is part of the signature)")
-  .refine((c) => c.append.every((a) => !a.startsWith("--")), "unknown option (expected --uefi or kernel options)")
+  .transform((args) => ({ direct: args.includes("--direct"), append: args.filter((a) => a !== "--direct") }))
+  .refine((c) => c.direct || c.append.length === 0, "kernel options need --direct (the signed UKI's command line is part of its signature)")
+  .refine((c) => c.append.every((a) => !a.startsWith("--")), "unknown option (expected --direct and kernel options)")
   .safeParse(process.argv.slice(2));
 if (!cli.success) {
   process.stderr.write(`boot: ${cli.error.issues.map((i) => i.message).join("; ")}\n`);
@@ -37,17 +40,57 @@ const need = (file: string): string => {
   return file;
 };
 
+/**
+ * Brings out/disk.img up to date with a newer out/anchor.img the way an
+ * update would: every partition but the vault is rewritten, so what the
+ * vault stores survives rebuilds. A changed partition table starts afresh.
+ */
+function refreshDeviceDisk(): void {
+  if (!existsSync(DISK) || diskPartitions(DISK).length === 0) {
+    copyFileSync(IMAGE, DISK);
+    process.stdout.write(`boot: ${DISK} made from ${IMAGE}\n`);
+    return;
+  }
+  if (statSync(DISK).mtimeMs >= statSync(IMAGE).mtimeMs) return;
+  const built = diskPartitions(IMAGE);
+  const current = diskPartitions(DISK);
+  const same = built.length === current.length && built.every((p, i) => p.label === current[i]?.label && p.start === current[i]?.start && (p.label === PARTITION.vault.label || p.size === current[i]?.size));
+  if (!same) {
+    copyFileSync(IMAGE, DISK);
+    process.stdout.write(`boot: ${IMAGE} has another partition table; ${DISK} made afresh (its vault is gone)\n`);
+    return;
+  }
+  const from = openSync(IMAGE, "r");
+  const to = openSync(DISK, "r+");
+  const chunk = Buffer.alloc(1 << 20);
+  for (const part of built.filter((p) => p.label !== PARTITION.vault.label)) {
+    for (let done = 0; done < part.size; ) {
+      const n = readSync(from, chunk, 0, Math.min(chunk.length, part.size - done), part.start + done);
+      writeSync(to, chunk, 0, n, part.start + done);
+      done += n;
+    }
+  }
+  closeSync(from);
+  closeSync(to);
+  process.stdout.write(`boot: ${DISK} updated from ${IMAGE} (the vault partition kept)\n`);
+}
+
 let media: BootMedia;
+let disks: DiskAttachment[];
 let tpmSocket: string | undefined;
-if (cli.data.uefi) {
+if (cli.data.direct) {
+  media = { kind: "direct", kernel: need(join(OUT, "vmlinuz")), initrd: need(join(OUT, "initramfs.img")), append: cli.data.append };
+  disks = [{ file: need(IMAGE), snapshot: true }];
+} else {
+  need(IMAGE);
+  refreshDeviceDisk();
   const scratch = mkdtempSync(join(tmpdir(), "anchor-boot-"));
   const varsFile = join(scratch, "OVMF_VARS.fd");
   copyFileSync(OVMF.vars, varsFile);
-  media = { kind: "uefi", espImage: makeEspImage(need(join(OUT, "esp")), join(scratch, "esp.img")), varsFile };
+  media = { kind: "uefi", varsFile };
+  disks = [{ file: DISK }];
   tpmSocket = (await startSwtpm(join(OUT, "tpm"), scratch)).socket;
-} else {
-  media = { kind: "direct", kernel: need(join(OUT, "vmlinuz")), initrd: need(join(OUT, "initramfs.img")), append: cli.data.append };
 }
-process.stdout.write(`boot: starting Anchor OS under QEMU (TCG${cli.data.uefi ? ", OVMF Secure Boot, swtpm" : ""}); Ctrl-A X quits\n`);
-const result = spawnSync("qemu-system-x86_64", qemuArgs({ media, images: listBuiltImages(join(OUT, "images")), serial: "mon:stdio", ...(tpmSocket ? { tpmSocket } : {}) }), { stdio: "inherit" });
+process.stdout.write(`boot: starting Anchor OS under QEMU (TCG${cli.data.direct ? ", direct kernel boot" : ", OVMF Secure Boot, swtpm"}); Ctrl-A X quits\n`);
+const result = spawnSync("qemu-system-x86_64", qemuArgs({ media, disks, serial: "mon:stdio", ...(tpmSocket ? { tpmSocket } : {}) }), { stdio: "inherit" });
 process.exit(result.status ?? 1);

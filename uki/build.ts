@@ -5,9 +5,10 @@
  *   out/initramfs.img   zstd-compressed cpio: preinit, bay0, its libraries (+ modules for the stock kernel)
  *   out/anchor.efi      the signed Unified Kernel Image (kernel + initramfs + command line + os-release)
  *   out/esp/            an EFI System Partition tree that boots it (EFI/BOOT/BOOTX64.EFI)
- *   out/images/NAME.squashfs   base images for rooms, dm-verity hash tree appended (attached as
- *                              disks with serial img-NAME): minimal (busybox), workshop (Debian)
- *   out/images/manifest.json   their verity root hashes (the initramfs carries them)
+ *   out/images/NAME.squashfs   base images for rooms, dm-verity hash tree appended:
+ *                              minimal (busybox), workshop (Debian)
+ *   out/images/manifest.json   their verity parameters and places in slot A (the initramfs carries it)
+ *   out/anchor.img      the GPT disk a machine boots: ESP, images slot A, empty slot B, vault (uki/disk.ts)
  * Options:
  *   --test-hooks        also compile out/test/bay0, bay0 with fault-injection hooks for the tests
  *   --stock-kernel      use Debian's stock kernel (fast fallback; needs modules, weaker hardening)
@@ -22,9 +23,10 @@ import { buildHardenedKernel, kernelCacheKey } from "../kernel/build.ts";
 import { runHostTool } from "./host-tool.ts";
 import { findStockKernel, parseShowDepends, STOCK_MODULES } from "../kernel/stock.ts";
 import { BASE_CMDLINE } from "./cmdline.ts";
-import { writeCpio, type CpioEntry } from "./cpio.ts";
+import { appendArchive, writeCpio, type CpioEntry } from "./cpio.ts";
 import { buildMinimalImage, buildWorkshopImage, hostDebianMirror } from "./images.ts";
 import { formatVerity } from "./verity.ts";
+import { buildDiskImage, slotManifest, type VerityImage } from "./disk.ts";
 import { hostFile, osRelease, parseLdd, skeleton } from "./initramfs.ts";
 import { sign, signingKey } from "./sign.ts";
 import { progress, runStep, type Step } from "./steps.ts";
@@ -34,7 +36,6 @@ const ROOT = join(import.meta.dir, "..");
 const RUNTIME_DIRS = ["init", "sys", "rooms", "vault", "courier", "policies"];
 const ZSTD_LEVEL = "-19";
 const CRUN = "/usr/bin/crun";
-const VERITYSETUP = "/usr/sbin/veritysetup";
 /** The rooms' seccomp base profile, pinned in the tree (rooms/seccomp-base/README.md). */
 const SECCOMP_PROFILE = join(ROOT, "rooms", "seccomp-base", "containers-common.json");
 const POLICY_DIR = join(ROOT, "policies");
@@ -76,10 +77,18 @@ const paths = {
   bay0: join(WORK, "bay0"),
   cpio: join(WORK, "initramfs.cpio"),
   unsignedUki: join(WORK, "anchor-unsigned.efi"),
+  bay0Image: join(WORK, "bay0.squashfs"),
   testBay0: join(OUT, "test", "bay0"),
+  testBay0Image: join(OUT, "test", "bay0.squashfs"),
   minimalImage: join(OUT, "images", "minimal.squashfs"),
   workshopImage: join(OUT, "images", "workshop.squashfs"),
   imageManifest: join(OUT, "images", "manifest.json"),
+  disk: join(OUT, "anchor.img"),
+};
+
+const builtImages = (): VerityImage[] => {
+  const verity = JSON.parse(readFileSync(join(WORK, "verity.json"), "utf8")) as Record<string, VerityImage["verity"]>;
+  return Object.entries(verity).map(([name, entry]) => ({ name, file: join(OUT, "images", `${name}.squashfs`), verity: entry }));
 };
 
 function sourceFiles(dirs: string[]): string[] {
@@ -108,6 +117,23 @@ const bay0Inputs = { files: [...sourceFiles(RUNTIME_DIRS), join(ROOT, "package-l
 
 function compileBay0(outfile: string, hooks: boolean): void {
   runHostTool([process.execPath, "build", "--compile", "--minify", "--bytecode", "--define", `ANCHOR_TEST_HOOKS=${hooks}`, join(ROOT, "init", "main.ts"), "--outfile", outfile]);
+}
+
+/**
+ * How bay0's executable is packed (chosen by measurement, see README
+ * "Footprint"): xz with the x86 branch filter in 1 MiB blocks.
+ */
+const BAY0_SQUASHFS = ["-comp", "xz", "-Xbcj", "x86", "-b", "1M"];
+
+/** bay0 alone in a reproducible squashfs, which preinit mounts at /usr/lib/bay0. */
+function packBay0(bin: string, output: string): void {
+  const tree = mkdtempSync(join(tmpdir(), "anchor-bay0-"));
+  try {
+    copyFileSync(bin, join(tree, "bay0"));
+    runHostTool(["mksquashfs", tree, output, "-noappend", ...BAY0_SQUASHFS, "-all-root", "-all-time", "0", "-mkfs-time", "0", "-quiet", "-no-progress"]);
+  } finally {
+    rmSync(tree, { recursive: true, force: true });
+  }
 }
 
 function policyFiles(): string[] {
@@ -162,14 +188,22 @@ const steps: Step[] = [
     run: () => compileBay0(paths.bay0, false),
   },
   {
+    name: "bay0-image",
+    inputs: { files: [paths.bay0], values: BAY0_SQUASHFS },
+    outputs: [paths.bay0Image],
+    run: () => packBay0(paths.bay0, paths.bay0Image),
+  },
+  {
     name: "images",
-    inputs: { files: ["/bin/busybox", join(ROOT, "uki", "images.ts"), join(ROOT, "uki", "verity.ts")], values: [] },
-    outputs: [paths.minimalImage, paths.workshopImage, paths.imageManifest],
+    inputs: { files: ["/bin/busybox", ...["images.ts", "verity.ts", "disk.ts"].map((f) => join(ROOT, "uki", f))], values: [] },
+    outputs: [paths.minimalImage, paths.workshopImage, paths.imageManifest, join(WORK, "verity.json")],
     run: () => {
       buildMinimalImage(paths.minimalImage);
       progress("images", "workshop: debootstrap of Debian 12 minbase (about a minute)");
       buildWorkshopImage(paths.workshopImage, hostDebianMirror());
-      const manifest = { minimal: formatVerity(paths.minimalImage), workshop: formatVerity(paths.workshopImage) };
+      const verity = { minimal: formatVerity(paths.minimalImage), workshop: formatVerity(paths.workshopImage) };
+      writeFileSync(join(WORK, "verity.json"), JSON.stringify(verity));
+      const manifest = slotManifest(builtImages());
       writeFileSync(paths.imageManifest, `${JSON.stringify(manifest, null, 2)}\n`);
       for (const [name, entry] of Object.entries(manifest)) progress("images", `${name}: verity root hash ${entry.root_hash}`);
     },
@@ -177,20 +211,19 @@ const steps: Step[] = [
   {
     name: "initramfs",
     inputs: {
-      files: [paths.preinit, paths.bay0, CRUN, VERITYSETUP, SECCOMP_PROFILE, CONSOLE_FONT, CONSOLE_FONT_COPYRIGHT, paths.imageManifest, ...policyFiles()],
+      files: [paths.preinit, paths.bay0Image, CRUN, SECCOMP_PROFILE, CONSOLE_FONT, CONSOLE_FONT_COPYRIGHT, paths.imageManifest, ...policyFiles()],
       values: [stock?.version ?? "hardened", version, ZSTD_LEVEL, ...STOCK_MODULES, ...AUTOSTART],
     },
     outputs: [paths.initramfs],
     run: () => {
-      const libraries = [...new Set([paths.bay0, CRUN, VERITYSETUP].flatMap((bin) => parseLdd(runHostTool(["ldd", bin]))))].sort();
+      const libraries = [...new Set([paths.bay0, CRUN].flatMap((bin) => parseLdd(runHostTool(["ldd", bin]))))].sort();
       const modules = stockModules();
       progress("initramfs", `${libraries.length} libraries, ${modules.length} modules`);
       const entries: CpioEntry[] = [
         ...skeleton(),
         hostFile(paths.preinit, 0o755, "init"),
-        hostFile(paths.bay0, 0o755, "sbin/bay0"),
+        { kind: "dir", path: "usr/lib/bay0", mode: 0o755 },
         hostFile(CRUN, 0o755, "usr/bin/crun"),
-        hostFile(VERITYSETUP, 0o755, "usr/sbin/veritysetup"),
         hostFile(paths.imageManifest, 0o644, "etc/anchor/images.json"),
         hostFile(SECCOMP_PROFILE, 0o644, "etc/anchor/seccomp.json"),
         hostFile(CONSOLE_FONT, 0o644, CONSOLE_FONT.slice(1)),
@@ -205,8 +238,9 @@ const steps: Step[] = [
         { kind: "file", path: "etc/os-release", mode: 0o644, data: Buffer.from(osRelease(version)) },
       ];
       writeFileSync(paths.cpio, writeCpio(entries));
-      progress("initramfs", `compressing with zstd ${ZSTD_LEVEL} (about a minute on 2 cores)`);
       runHostTool(["zstd", ZSTD_LEVEL, "-T0", "-q", "-f", "--check", paths.cpio, "-o", paths.initramfs]);
+      // bay0's squashfs is compressed already: it follows as a plain archive, which the kernel only copies.
+      writeFileSync(paths.initramfs, appendArchive(readFileSync(paths.initramfs), [hostFile(paths.bay0Image, 0o444, "bay0.squashfs")]));
     },
   },
   {
@@ -227,14 +261,25 @@ const steps: Step[] = [
     outputs: [paths.espBoot],
     run: () => copyFileSync(paths.uki, paths.espBoot),
   },
+  {
+    name: "disk",
+    inputs: { files: [paths.uki, paths.imageManifest, paths.minimalImage, paths.workshopImage, join(ROOT, "uki", "disk.ts")], values: [] },
+    outputs: [paths.disk],
+    run: () => {
+      buildDiskImage({ output: paths.disk, uki: paths.uki, images: builtImages(), seed: readFileSync(paths.imageManifest, "utf8") });
+    },
+  },
 ];
 
 const testSteps: Step[] = [
   {
     name: "bay0-test",
     inputs: { ...bay0Inputs, values: [...bay0Inputs.values, "test-hooks"] },
-    outputs: [paths.testBay0],
-    run: () => compileBay0(paths.testBay0, true),
+    outputs: [paths.testBay0, paths.testBay0Image],
+    run: () => {
+      compileBay0(paths.testBay0, true);
+      packBay0(paths.testBay0, paths.testBay0Image);
+    },
   },
 ];
 

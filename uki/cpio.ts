@@ -105,3 +105,14 @@ export function writeCpio(entries: readonly CpioEntry[]): Uint8Array {
   }
   return out;
 }
+
+/**
+ * Appends an uncompressed archive of `entries` to an initramfs. The kernel
+ * unpacks concatenated archives in order (later files replace earlier
+ * ones); an uncompressed one must start 4-byte aligned, and NUL padding
+ * between archives is skipped.
+ */
+export function appendArchive(initramfs: Uint8Array, entries: readonly CpioEntry[]): Buffer {
+  const padding = (512 - (initramfs.length % 512)) % 512;
+  return Buffer.concat([initramfs, Buffer.alloc(padding), writeCpio(entries)]);
+}

@@ -3,7 +3,7 @@
  * file is owned by the first uid of the rooms' user-namespace range
  * (ROOM_ID_MAP), which a room sees as its own root.
  */
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOM_ID_MAP } from "../rooms/plan.ts";
@@ -45,20 +45,6 @@ export function buildMinimalImage(output: string, extra: ExtraFile[] = [], busyb
   } finally {
     rmSync(tree, { recursive: true, force: true });
   }
-}
-
-/** The built base images in `dir` (out/images), as QEMU disk attachments. */
-export function listBuiltImages(dir: string): { name: string; file: string }[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return names
-    .filter((n) => n.endsWith(".squashfs"))
-    .sort()
-    .map((n) => ({ name: n.replace(/\.squashfs$/, ""), file: join(dir, n) }));
 }
 
 /** The Debian mirror this host's apt uses (first URIs: of its deb822 sources): the workshop comes from there. */

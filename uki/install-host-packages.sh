@@ -2,7 +2,7 @@
 # Installs the Debian packages that building, booting and testing Anchor OS
 # need on the host, and only those that are missing. Run as root.
 set -eu
-PACKAGES="qemu-system-x86 ovmf swtpm swtpm-tools busybox-static zstd cpio gcc libc6-dev make flex bison bc libelf-dev libssl-dev xz-utils binutils linux-source-6.1 systemd-boot-efi sbsigntool efitools openssl dosfstools mtools kmod crun golang-github-containers-common squashfs-tools debootstrap cryptsetup-bin bubblewrap linux-image-amd64 fonts-spleen"
+PACKAGES="qemu-system-x86 ovmf swtpm swtpm-tools busybox-static zstd cpio gcc libc6-dev make flex bison bc libelf-dev libssl-dev xz-utils binutils linux-source-6.1 systemd-boot-efi sbsigntool efitools openssl dosfstools mtools kmod crun golang-github-containers-common squashfs-tools debootstrap cryptsetup-bin bubblewrap linux-image-amd64 fonts-spleen fdisk qemu-utils"
 missing=""
 for pkg in $PACKAGES; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then

@@ -6,10 +6,11 @@ export const OVMF = {
   vars: "/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd",
 };
 
-/** Direct kernel boot (fast), or UEFI firmware booting the ESP (Secure Boot enforced). */
-export type BootMedia =
-  | { kind: "direct"; kernel: string; initrd: string; append?: string[] }
-  | { kind: "uefi"; espImage: string; varsFile: string };
+/** Direct kernel boot (fast), or UEFI firmware booting the first disk's ESP (Secure Boot enforced). */
+export type BootMedia = { kind: "direct"; kernel: string; initrd: string; append?: string[] } | { kind: "uefi"; varsFile: string };
+
+/** A disk image attached as a virtio disk: `snapshot` keeps the file as it was (writes go to a temporary overlay). */
+export type DiskAttachment = { file: string; snapshot?: boolean; readonly?: boolean };
 
 /**
  * How Anchor OS boots under QEMU on these machines: TCG only (KVM guests hang
@@ -31,8 +32,8 @@ export type QemuBoot = {
   /** Exit instead of rebooting (tests tell a reset from a power-off this way). */
   noReboot?: boolean;
   qmpSocket?: string;
-  /** Base images, attached read-only as virtio disks with serial img-NAME (what bay0 looks for). */
-  images?: { name: string; file: string }[];
+  /** Disks in order; a UEFI boot starts from the first one. */
+  disks?: DiskAttachment[];
   /** A host socket wired to a virtio-serial port named "anchor.test" (tests drive the guest through it). */
   testPortSocket?: string;
   /** A swtpm control socket: adds a TPM 2.0 (TIS). */
@@ -49,8 +50,6 @@ function mediaArgs(media: BootMedia): string[] {
     "-global", "driver=cfi.pflash01,property=secure,value=on",
     "-drive", `if=pflash,format=raw,unit=0,file=${OVMF.code},readonly=on`,
     "-drive", `if=pflash,format=raw,unit=1,file=${media.varsFile}`,
-    // snapshot=on: the firmware may write to the ESP; the image stays as built.
-    "-drive", `if=virtio,format=raw,file=${media.espImage},snapshot=on`,
   ];
 }
 
@@ -69,9 +68,9 @@ export function qemuArgs(boot: QemuBoot): string[] {
     ...(boot.serial.startsWith("mon:") ? [] : ["-monitor", "none"]),
     "-serial", boot.serial,
     ...mediaArgs(boot.media),
-    ...(boot.images ?? []).flatMap((image, i) => [
-      "-drive", `if=none,id=img${i},format=raw,readonly=on,file=${image.file}`,
-      "-device", `virtio-blk-pci,drive=img${i},serial=img-${image.name}`,
+    ...(boot.disks ?? []).flatMap((disk, i) => [
+      "-drive", `if=none,id=disk${i},format=raw,file=${disk.file}${disk.snapshot ? ",snapshot=on" : ""}${disk.readonly ? ",readonly=on" : ""}`,
+      "-device", `virtio-blk-pci,drive=disk${i}${i === 0 && boot.media.kind === "uefi" ? ",bootindex=0" : ""}`,
     ]),
     ...(boot.testPortSocket
       ? [

@@ -12,7 +12,7 @@ import { runHostTool } from "./host-tool.ts";
 const BLOCK = 4096;
 
 /** Pads `image` (a squashfs) to whole blocks, appends its hash tree, returns its manifest entry. */
-export function formatVerity(image: string): ImageManifestEntry {
+export function formatVerity(image: string): Omit<ImageManifestEntry, "offset"> {
   const digest = createHash("sha256").update(readFileSync(image)).digest("hex");
   const dataBytes = Math.ceil(statSync(image).size / BLOCK) * BLOCK;
   truncateSync(image, dataBytes);
@@ -25,5 +25,5 @@ export function formatVerity(image: string): ImageManifestEntry {
   ]);
   const rootHash = /Root hash:\s+([0-9a-f]{64})/.exec(out)?.[1];
   if (rootHash === undefined) throw new Error(`veritysetup printed no root hash:\n${out}`);
-  return { root_hash: rootHash, hash_offset: dataBytes };
+  return { root_hash: rootHash, salt: digest, hash_offset: dataBytes, size: Math.ceil(statSync(image).size / BLOCK) * BLOCK };
 }

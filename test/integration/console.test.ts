@@ -1,7 +1,6 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { listBuiltImages } from "../../uki/images.ts";
-import { probeImage } from "../qemu/probe-image.ts";
+import { builtImages, probeImage } from "../qemu/probe-image.ts";
 import { consoleFont, readPpm, readText } from "../qemu/screen.ts";
 import { OUT, Vm } from "../qemu/vm.ts";
 import { BOOT_TIMEOUT_MS, bootRoomsVm } from "./helpers.ts";
@@ -45,8 +44,7 @@ describe("the trusted console", () => {
       name: "console",
       usbKeyboard: true,
       memoryMb: 1536,
-      pinned: [probe],
-      images: [probe, ...listBuiltImages(join(OUT, "images"))],
+      images: [probe, ...builtImages()],
       mounted: ["minimal", "probe", "workshop"],
     });
   }, BOOT_TIMEOUT_MS + 30_000);

@@ -22,7 +22,6 @@ describe("a room flooding a console nobody reads", () => {
       serialSocket: true,
       watchdogAction: "poweroff",
       display: "none",
-      pinned: [probe],
       images: [probe],
       mounted: ["probe"],
       append: ["anchor.autostart=", `anchor.watchdog_sec=${WATCHDOG_SEC}`],

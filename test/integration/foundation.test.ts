@@ -18,7 +18,7 @@ describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () =
     const ready = await booted.vm.waitFor("bay0.ready", 0);
     expect(ready.pid).toBe(1);
     expect(ready.boot_ms).toBeGreaterThan(0);
-    expect(value("pid1-exe")).toBe("/sbin/bay0");
+    expect(value("pid1-exe")).toBe("/usr/lib/bay0/bay0");
     expect(value("hostname")).toBe("anchor");
   });
 

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll } from "vitest";
 import { testOverlay } from "../qemu/overlay.ts";
-import { manifestWith, type TestImage } from "../qemu/probe-image.ts";
 import { Vm, type VmOptions } from "../qemu/vm.ts";
 
 /** How long a boot to bay0.ready may take under TCG on a busy 2-core machine. */
@@ -30,16 +29,16 @@ export function useProbeVm(name: string, probe: string, options: Partial<VmOptio
 
 /**
  * Boots a VM for tests that drive rooms: the test policies, the test images
- * pinned beside the built ones, and the test port forwarded to bay0 by the
+ * on its disk (`images`), and the test port forwarded to bay0 by the
  * forward.sh probe. Resolves once the port forwards and `mounted` images are up.
  */
-export async function bootRoomsVm(options: VmOptions & { pinned: TestImage[]; mounted: string[] }): Promise<Vm> {
-  const { pinned, mounted, ...boot } = options;
+export async function bootRoomsVm(options: VmOptions & { mounted: string[] }): Promise<Vm> {
+  const { mounted, ...boot } = options;
   const vm = await Vm.boot({
     noReboot: true,
     testPort: true,
     ...boot,
-    overlay: testOverlay({ roomPolicies: true, imageManifest: manifestWith(pinned) }),
+    overlay: testOverlay({ roomPolicies: true }),
     append: ["anchor.run=/test/forward.sh", ...(boot.append ?? [])],
   });
   await vm.waitFor("run.output", BOOT_TIMEOUT_MS, (r) => String(r.line).startsWith("forwarding"));

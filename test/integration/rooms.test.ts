@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { listBuiltImages } from "../../uki/images.ts";
-import { corruptedCopy, probeImage } from "../qemu/probe-image.ts";
-import { OUT, Vm, type Record } from "../qemu/vm.ts";
+import { builtImages, corruptedCopy, probeImage } from "../qemu/probe-image.ts";
+import { Vm, type Record } from "../qemu/vm.ts";
 import { BOOT_TIMEOUT_MS, bootRoomsVm } from "./helpers.ts";
-import { join } from "node:path";
 
 const ROOM_MS = 60_000;
 
@@ -17,8 +15,7 @@ describe("rooms", () => {
     vm = await bootRoomsVm({
       name: "rooms",
       memoryMb: 1536,
-      pinned: [probe, corrupt],
-      images: [...listBuiltImages(join(OUT, "images")), probe, corrupt],
+      images: [...builtImages(), probe, corrupt],
       mounted: ["probe"],
     });
   }, BOOT_TIMEOUT_MS + 30_000);

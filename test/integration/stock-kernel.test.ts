@@ -23,7 +23,6 @@ describe("rooms on Debian's stock kernel", () => {
       name: "stock-kernel",
       kernel: join(STOCK, "vmlinuz"),
       initrd: join(STOCK, "initramfs.img"),
-      pinned: [probe],
       images: [probe],
       mounted: ["probe"],
       append: ["anchor.autostart="],

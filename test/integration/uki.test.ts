@@ -1,12 +1,13 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BASE_CMDLINE } from "../../uki/cmdline.ts";
-import { makeEspImage } from "../../uki/esp.ts";
+import { buildDiskImage } from "../../uki/disk.ts";
 import { osRelease } from "../../uki/initramfs.ts";
 import { sign, signingKey, SNAKEOIL, verifySignature } from "../../uki/sign.ts";
 import { assembleUki } from "../../uki/uki.ts";
+import { builtImages } from "../qemu/probe-image.ts";
 import { OUT, ROOT, Vm, type Record } from "../qemu/vm.ts";
 
 /** Firmware + stub + kernel under TCG; a TPM makes the firmware hash the whole image (slow). */
@@ -15,16 +16,16 @@ const ACCESS_DENIED = /Access Denied/;
 const scratch = mkdtempSync(join(tmpdir(), "anchor-uki-test-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-/** An ESP image holding `efi` as the removable-media boot loader. */
-function espWith(name: string, efi: string): string {
-  const dir = join(scratch, name);
-  mkdirSync(join(dir, "EFI", "BOOT"), { recursive: true });
-  copyFileSync(efi, join(dir, "EFI", "BOOT", "BOOTX64.EFI"));
-  return makeEspImage(dir, join(scratch, `${name}.img`));
+/** The Anchor disk with `efi` on its ESP as the removable-media boot loader (out/anchor.img itself for the built UKI). */
+function diskWith(name: string, efi: string): string {
+  if (efi === join(OUT, "anchor.efi")) return join(OUT, "anchor.img");
+  const disk = join(scratch, `${name}.img`);
+  buildDiskImage({ output: disk, uki: efi, images: builtImages(), seed: name });
+  return disk;
 }
 
 async function bootUefi(name: string, efi: string, until: (vm: Vm) => Promise<unknown>): Promise<Vm> {
-  const vm = await Vm.boot({ name, uefiEsp: espWith(name, efi), tpm: true, noReboot: true });
+  const vm = await Vm.boot({ name, uefiDisk: diskWith(name, efi), tpm: true, noReboot: true });
   try {
     await until(vm);
   } finally {
@@ -45,7 +46,9 @@ describe("signed UKI under OVMF with Secure Boot enforced and a TPM", () => {
   let variant: Vm;
 
   beforeAll(async () => {
-    signed = await bootUefi("uki-signed", join(OUT, "anchor.efi"), (vm) => vm.waitFor("bay0.ready", UEFI_BOOT_MS));
+    signed = await bootUefi("uki-signed", join(OUT, "anchor.efi"), async (vm) => {
+      for (const room of ["web", "work"]) await vm.waitFor("room.started", UEFI_BOOT_MS, (r) => r.room === room);
+    });
     // The same kernel and initramfs, another command line, signed the same way.
     const unsigned = join(scratch, "variant-unsigned.efi");
     const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
@@ -69,9 +72,13 @@ describe("signed UKI under OVMF with Secure Boot enforced and a TPM", () => {
     expect(verifySignature(join(OUT, "build", "anchor-unsigned.efi"), SNAKEOIL.cert)).toBe(false);
   });
 
-  it("boots with Secure Boot on and reaches bay0.ready", () => {
+  it("boots out/anchor.img with Secure Boot on and starts web and work from its slot-A images partition", () => {
     expect(signed.lines.some((l) => /EFI stub: UEFI Secure Boot is enabled/.test(l))).toBe(true);
     expect(signed.records.some((r) => r.event === "bay0.ready")).toBe(true);
+    // The stub reported the ESP it was started from; bay0 found its disk by that, not by guessing.
+    expect(signed.records.find((r) => r.event === "image.boot_disk")).toMatchObject({ disk: "vda", how: "loader-partition", slot: "/dev/vda2" });
+    expect(signed.records.filter((r) => r.event === "image.mounted").map((r) => r.image)).toEqual(["minimal", "workshop"]);
+    expect(signed.records.filter((r) => r.event === "room.started").map((r) => r.room)).toEqual(["web", "work"]);
   });
 
   it("runs the hardened kernel: no module support, lockdown in confidentiality mode", () => {
@@ -88,7 +95,7 @@ describe("signed UKI under OVMF with Secure Boot enforced and a TPM", () => {
   });
 });
 
-describe("the firmware refuses UKIs that are not properly signed", () => {
+describe("the firmware refuses a disk whose UKI is not properly signed", () => {
   it("refuses the UKI with one byte changed", async () => {
     const image = readFileSync(join(OUT, "anchor.efi"));
     const middle = Math.floor(image.length / 2);

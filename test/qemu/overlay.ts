@@ -11,7 +11,7 @@ const ROOM_POLICIES = join(ROOT, "test", "rooms", "policies");
  * busybox-static) and the probe scripts at /test/, and, unless `release` is
  * asked for, the test-hooks build of bay0 in place of the release one.
  */
-export function testOverlay(options: { release?: boolean; roomPolicies?: boolean; imageManifest?: object } = {}): CpioEntry[] {
+export function testOverlay(options: { release?: boolean; roomPolicies?: boolean } = {}): CpioEntry[] {
   const probes = readdirSync(PROBES).map(
     (name): CpioEntry => ({ kind: "file", path: `test/${name}`, mode: 0o755, data: readFileSync(join(PROBES, name)) }),
   );
@@ -23,9 +23,6 @@ export function testOverlay(options: { release?: boolean; roomPolicies?: boolean
           (name): CpioEntry => ({ kind: "file", path: `etc/anchor/policies/${name}`, mode: 0o644, data: readFileSync(join(ROOM_POLICIES, name)) }),
         )
       : []),
-    ...(options.imageManifest
-      ? [{ kind: "file" as const, path: "etc/anchor/images.json", mode: 0o644, data: Buffer.from(JSON.stringify(options.imageManifest)) }]
-      : []),
-    ...(options.release ? [] : [{ kind: "file" as const, path: "sbin/bay0", mode: 0o755, data: readFileSync(join(OUT, "test", "bay0")) }]),
+    ...(options.release ? [] : [{ kind: "file" as const, path: "bay0.squashfs", mode: 0o444, data: readFileSync(join(OUT, "test", "bay0.squashfs")) }]),
   ];
 }

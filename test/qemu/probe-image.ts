@@ -1,16 +1,15 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ImageManifest, ImageManifestEntry } from "../../rooms/images.ts";
+import { imageManifestSchema, type ImageManifest } from "../../rooms/images.ts";
+import { buildDiskImage, slotManifest, type VerityImage } from "../../uki/disk.ts";
 import { buildMinimalImage } from "../../uki/images.ts";
 import { formatVerity } from "../../uki/verity.ts";
-import { OUT, ROOT } from "./vm.ts";
+import { OUT, ROOT } from "./paths.ts";
 
 const SOURCES = join(ROOT, "test", "rooms");
 const IMAGE = join(OUT, "test", "images", "probe.squashfs");
 const ENTRY = join(OUT, "test", "images", "probe.json");
-
-export type TestImage = { name: string; file: string; entry: ImageManifestEntry };
 
 const newest = (dir: string): number => Math.max(...readdirSync(dir).map((n) => statSync(join(dir, n)).mtimeMs));
 
@@ -19,7 +18,7 @@ const newest = (dir: string): number => Math.max(...readdirSync(dir).map((n) => 
  * catalogue (test/rooms/escape.c, compiled static) and the room-side
  * scripts of test/rooms/. Rebuilt when those sources change.
  */
-export function probeImage(): TestImage {
+export function probeImage(): VerityImage {
   if (!existsSync(ENTRY) || statSync(ENTRY).mtimeMs < newest(SOURCES)) {
     mkdirSync(join(OUT, "test", "images"), { recursive: true });
     const escape = join(OUT, "test", "escape");
@@ -32,21 +31,31 @@ export function probeImage(): TestImage {
     ]);
     writeFileSync(ENTRY, JSON.stringify(formatVerity(IMAGE)));
   }
-  return { name: "probe", file: IMAGE, entry: JSON.parse(readFileSync(ENTRY, "utf8")) as ImageManifestEntry };
+  return { name: "probe", file: IMAGE, verity: JSON.parse(readFileSync(ENTRY, "utf8")) as VerityImage["verity"] };
 }
 
 /** A copy of a verity image with one byte of its data flipped, pinned with the original's root hash. */
-export function corruptedCopy(name: string, original: TestImage): TestImage {
+export function corruptedCopy(name: string, original: VerityImage): VerityImage {
   const bytes = readFileSync(original.file);
-  const at = Math.floor(original.entry.hash_offset / 2);
+  const at = Math.floor(original.verity.hash_offset / 2);
   bytes.writeUInt8((bytes.readUInt8(at) ^ 0x01) & 0xff, at);
   const file = join(OUT, "test", "images", `${name}.squashfs`);
   writeFileSync(file, bytes);
-  return { name, file, entry: original.entry };
+  return { name, file, verity: original.verity };
 }
 
-/** The built image manifest (out/images/manifest.json) plus test images: what the test overlay pins. */
-export function manifestWith(images: TestImage[]): ImageManifest {
-  const built = JSON.parse(readFileSync(join(OUT, "images", "manifest.json"), "utf8")) as ImageManifest;
-  return { ...built, ...Object.fromEntries(images.map((i) => [i.name, i.entry])) };
+/** The images `npm run build` made (out/images), with their verity parameters. */
+export function builtImages(): VerityImage[] {
+  const manifest = imageManifestSchema.parse(JSON.parse(readFileSync(join(OUT, "images", "manifest.json"), "utf8")));
+  return Object.entries(manifest).map(([name, { offset: _offset, ...verity }]) => ({ name, file: join(OUT, "images", `${name}.squashfs`), verity }));
+}
+
+/**
+ * A disk for a direct test boot: the Anchor layout with `images` in slot A
+ * and an empty ESP, plus the manifest that pins them (the test overlay
+ * carries it in place of the built one).
+ */
+export function testDisk(file: string, images: VerityImage[]): { file: string; manifest: ImageManifest } {
+  buildDiskImage({ output: file, uki: null, images, seed: file });
+  return { file, manifest: slotManifest(images) };
 }

@@ -3,15 +3,16 @@ import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmS
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeCpio, type CpioEntry } from "../../uki/cpio.ts";
-import { listBuiltImages } from "../../uki/images.ts";
+import { appendArchive, type CpioEntry } from "../../uki/cpio.ts";
+import type { VerityImage } from "../../uki/disk.ts";
 import { startSwtpm } from "../../uki/swtpm.ts";
-import { OVMF, qemuArgs, type BootMedia, type QemuBoot } from "../../uki/qemu.ts";
+import { OVMF, qemuArgs, type BootMedia, type DiskAttachment, type QemuBoot } from "../../uki/qemu.ts";
+import { builtImages, testDisk } from "./probe-image.ts";
 import { Qmp } from "./qmp.ts";
 
-export const ROOT = join(import.meta.dirname, "..", "..");
-export const OUT = join(ROOT, "out");
-export const LOG_DIR = join(OUT, "test-logs");
+import { LOG_DIR, OUT } from "./paths.ts";
+
+export { LOG_DIR, OUT, ROOT } from "./paths.ts";
 
 /** A bay0 log record as read off the serial console, with its host arrival time. */
 export type Record = { event: string; level: string; hostMs: number } & { [field: string]: unknown };
@@ -19,8 +20,10 @@ export type Record = { event: string; level: string; hostMs: number } & { [field
 export type VmOptions = Pick<QemuBoot, "memoryMb" | "watchdogAction" | "noReboot" | "noWatchdog" | "display" | "usbKeyboard"> & {
   /** Names the serial log file under out/test-logs/. */
   name: string;
-  /** Boot this ESP disk image under OVMF with Secure Boot, instead of out/vmlinuz + out/initramfs.img directly. */
-  uefiEsp?: string;
+  /** Boot this disk image (an Anchor disk: out/anchor.img or a variant) under OVMF with Secure Boot, instead of out/vmlinuz + out/initramfs.img directly. */
+  uefiDisk?: string;
+  /** Keep what the guest writes to `uefiDisk` (default: a snapshot, the file stays as it was). */
+  persistDisk?: boolean;
   /** Kernel command-line words added on a direct boot. */
   append?: string[];
   /** Files appended to the initramfs as a second, uncompressed cpio (test-only). */
@@ -31,8 +34,10 @@ export type VmOptions = Pick<QemuBoot, "memoryMb" | "watchdogAction" | "noReboot
   kernel?: string;
   /** Attach a fresh swtpm TPM 2.0. */
   tpm?: boolean;
-  /** Base image disks (default: the minimal image, which web and work use). */
-  images?: { name: string; file: string }[];
+  /** Direct boots: the images of slot A on a test disk, pinned by the overlay (default: the built minimal image, which web and work use). */
+  images?: VerityImage[];
+  /** More disks attached after the boot disk (a USB stick someone plugged in). */
+  extraDisks?: string[];
   /** Add the "anchor.test" virtio-serial port; `send()` writes lines to it. */
   testPort?: boolean;
   /** Carry the serial console over a Unix socket instead of stdout, so a test can stop reading it (`pauseSerial`). */
@@ -54,15 +59,9 @@ async function connectWithRetry(path: string, timeoutMs: number): Promise<Socket
   }
 }
 
-/**
- * Appends a cpio overlay to an initramfs without rebuilding it. The kernel
- * unpacks concatenated archives in order (later files replace earlier ones);
- * an uncompressed archive must start 4-byte aligned, and NUL padding is skipped.
- */
+/** An initramfs with `overlay` appended (its files replace the image's). */
 export function withOverlay(initrd: string, overlay: CpioEntry[], into: string): string {
-  const base = readFileSync(initrd);
-  const padding = (512 - (base.length % 512)) % 512;
-  writeFileSync(into, Buffer.concat([base, Buffer.alloc(padding), writeCpio(overlay)]));
+  writeFileSync(into, appendArchive(readFileSync(initrd), overlay));
   return into;
 }
 
@@ -113,24 +112,27 @@ export class Vm {
     const logFile = join(LOG_DIR, `${options.name}.serial.log`);
     writeFileSync(logFile, "");
     let media: BootMedia;
-    if (options.uefiEsp !== undefined) {
+    let bootDisk: DiskAttachment;
+    if (options.uefiDisk !== undefined) {
       const varsFile = join(scratch, "OVMF_VARS.fd");
       copyFileSync(OVMF.vars, varsFile);
-      media = { kind: "uefi", espImage: options.uefiEsp, varsFile };
+      media = { kind: "uefi", varsFile };
+      bootDisk = { file: options.uefiDisk, snapshot: options.persistDisk !== true };
     } else {
-      const baseInitrd = options.initrd ?? join(OUT, "initramfs.img");
-      const initrd = options.overlay ? withOverlay(baseInitrd, options.overlay, join(scratch, "initrd.img")) : baseInitrd;
+      const disk = testDisk(join(scratch, "disk.img"), options.images ?? builtImages().filter((i) => i.name === "minimal"));
+      const pin: CpioEntry = { kind: "file", path: "etc/anchor/images.json", mode: 0o644, data: Buffer.from(JSON.stringify(disk.manifest)) };
+      const initrd = withOverlay(options.initrd ?? join(OUT, "initramfs.img"), [...(options.overlay ?? []), pin], join(scratch, "initrd.img"));
       media = { kind: "direct", kernel: options.kernel ?? join(OUT, "vmlinuz"), initrd, append: options.append ?? [] };
+      bootDisk = { file: disk.file };
     }
     const tpm = options.tpm ? await startSwtpm(join(scratch, "tpm")) : null;
     const qmpSocket = join(scratch, "qmp.sock");
-    const images = options.images ?? listBuiltImages(join(OUT, "images")).filter((i) => i.name === "minimal");
     const testPortSocket = options.testPort ? join(scratch, "test-port.sock") : undefined;
     const serialSocket = options.serialSocket ? join(scratch, "serial.sock") : undefined;
     const args = qemuArgs({
       ...options,
       media,
-      images,
+      disks: [bootDisk, ...(options.extraDisks ?? []).map((file) => ({ file, readonly: true }))],
       // wait=on: QEMU starts the machine only once the test reads the console, so no line is lost.
       serial: serialSocket ? `unix:${serialSocket},server=on,wait=on` : "stdio",
       qmpSocket,

@@ -218,7 +218,7 @@ static outcome chroot_climb(void) {
     if (chroot("/tmp/jail") < 0) _exit(errno);
     for (int i = 0; i < 64; i++) chdir("..");
     chroot(".");
-    _exit(access("/sbin/bay0", F_OK) == 0 ? 0 : errno);
+    _exit(access("/usr/lib/bay0/bay0", F_OK) == 0 ? 0 : errno);
   }
   return child_outcome(pid);
 }

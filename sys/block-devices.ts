@@ -1,0 +1,82 @@
+/**
+ * The machine's disks as bay0 sees them: each whole disk's first sectors
+ * (where its GPT lives) and its partitions' device nodes and numbers, read
+ * without blocking PID 1 (a slow USB stick stalls only this promise).
+ */
+import { open, readFile } from "node:fs/promises";
+import { readdirSync } from "node:fs";
+import { readTextOrNull } from "./files.ts";
+
+/** Enough for the protective MBR, the GPT header and 128 entries on 512- or 4096-byte sectors. */
+const HEAD_BYTES = 65536;
+const VIRTUAL = /^(loop|dm-|ram|zram|sr|nbd)/;
+
+export type RawDisk = {
+  name: string;
+  sectorSize: number;
+  head: Uint8Array;
+  /** Partition number -> device node and major:minor. */
+  partitions: Map<number, { device: string; majorMinor: string }>;
+};
+
+async function readHead(device: string): Promise<Uint8Array> {
+  const file = await open(device, "r");
+  try {
+    const buffer = new Uint8Array(HEAD_BYTES);
+    const { bytesRead } = await file.read(buffer, 0, HEAD_BYTES, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await file.close();
+  }
+}
+
+/** Every real disk; one that cannot be read is reported through `unreadable` and left out. */
+export async function readDisks(unreadable: (disk: string, error: string) => void): Promise<RawDisk[]> {
+  const disks: RawDisk[] = [];
+  for (const name of readdirSync("/sys/block").filter((n) => !VIRTUAL.test(n)).sort()) {
+    const partitions = new Map<number, { device: string; majorMinor: string }>();
+    for (const child of readdirSync(`/sys/block/${name}`)) {
+      const number = Number.parseInt(readTextOrNull(`/sys/block/${name}/${child}/partition`) ?? "", 10);
+      const majorMinor = readTextOrNull(`/sys/block/${name}/${child}/dev`)?.trim();
+      if (Number.isInteger(number) && majorMinor !== undefined) partitions.set(number, { device: `/dev/${child}`, majorMinor });
+    }
+    try {
+      const sectorSize = Number.parseInt(readTextOrNull(`/sys/block/${name}/queue/logical_block_size`) ?? "512", 10);
+      disks.push({ name, sectorSize, head: await readHead(`/dev/${name}`), partitions });
+    } catch (error) {
+      unreadable(name, String(error));
+    }
+  }
+  return disks;
+}
+
+/** The EFI stub's LoaderDevicePartUUID variable (efivarfs), or null on a boot without it. */
+export async function readLoaderPartUuidVariable(): Promise<Uint8Array | null> {
+  try {
+    return await readFile("/sys/firmware/efi/efivars/LoaderDevicePartUUID-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f");
+  } catch {
+    return null;
+  }
+}
+
+/** Reads a block device end to end (a dm-verity device checks every block): null, or the read error. */
+export async function readWhole(device: string): Promise<string | null> {
+  let file: Awaited<ReturnType<typeof open>>;
+  try {
+    file = await open(device, "r");
+  } catch (error) {
+    return `cannot open ${device}: ${String(error)}`;
+  }
+  const buffer = new Uint8Array(1 << 20);
+  try {
+    for (let position = 0; ; ) {
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, position);
+      if (bytesRead === 0) return null;
+      position += bytesRead;
+    }
+  } catch (error) {
+    return `reading ${device}: ${String(error)}`;
+  } finally {
+    await file.close();
+  }
+}

@@ -1,0 +1,77 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { chooseBootDisk, crc32, parseGpt, parseLoaderPartUuid, PARTITION, type Disk } from "../../../rooms/boot-disk.ts";
+import { buildDiskImage } from "../../../uki/disk.ts";
+
+const scratch = mkdtempSync(join(tmpdir(), "anchor-gpt-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe("parseGpt", () => {
+  // The table comes from sfdisk (util-linux), the field tool the build uses.
+  const image = join(scratch, "disk.img");
+  const layout = buildDiskImage({ output: image, uki: null, images: [], seed: "unit" });
+  const head = readFileSync(image).subarray(0, 65536);
+
+  it("reads labels, types, UUIDs and extents as sfdisk wrote them", () => {
+    const gpt = parseGpt(head, 512);
+    expect(gpt.ok).toBe(true);
+    if (!gpt.ok) return;
+    expect(gpt.partitions.map((p) => [p.number, p.label, p.type, p.uuid])).toEqual(layout.map((p, i) => [i + 1, p.label, p.type, p.uuid]));
+    expect(gpt.partitions[1]?.firstLba).toBe(BigInt(((layout[1]?.startMib ?? 0) * 1048576) / 512));
+    expect(gpt.partitions.map((p) => p.label)).toEqual([PARTITION.esp.label, PARTITION.imagesA.label, PARTITION.imagesB.label, PARTITION.vault.label]);
+  });
+
+  it("refuses a header or entry table whose CRC does not match, and a disk with no GPT", () => {
+    const header = Uint8Array.from(head);
+    header[512 + 40] = (header[512 + 40] ?? 0) ^ 1;
+    expect(parseGpt(header, 512)).toEqual({ ok: false, error: "GPT header CRC mismatch" });
+    const entries = Uint8Array.from(head);
+    entries[1024 + 56] = (entries[1024 + 56] ?? 0) ^ 1;
+    expect(parseGpt(entries, 512)).toEqual({ ok: false, error: "GPT entries CRC mismatch" });
+    expect(parseGpt(new Uint8Array(4096), 512)).toEqual({ ok: false, error: "no GPT signature" });
+  });
+
+  it("computes the IEEE CRC-32", () => {
+    expect(crc32(new TextEncoder().encode("123456789"))).toBe(0xcbf43926);
+  });
+});
+
+const part = (label: string, uuid: string): Disk["partitions"][number] => ({
+  number: 1, type: "t", uuid, label, firstLba: 2048n, lastLba: 4095n, device: `/dev/${uuid}`, majorMinor: "254:1",
+});
+const disk = (name: string, ...partitions: Disk["partitions"]): Disk => ({ name, partitions });
+const ESP_A = "11111111-1111-4111-8111-111111111111";
+const ESP_B = "22222222-2222-4222-8222-222222222222";
+
+describe("chooseBootDisk", () => {
+  const boot = disk("vda", part("anchor-esp", ESP_A), part("anchor-images-a", "a"));
+  const stick = disk("sda", part("anchor-images-a", "b"), part("anchor-esp", ESP_B));
+  const other = disk("vdb", part("data", "c"));
+
+  it("takes the disk holding the firmware's boot partition and ignores other Anchor disks", () => {
+    const choice = chooseBootDisk([stick, boot, other], ESP_A.toUpperCase());
+    expect(choice).toMatchObject({ ok: true, how: "loader-partition", disk: { name: "vda" } });
+    expect(choice.ignored.map((d) => d.name)).toEqual(["sda"]);
+  });
+
+  it("falls back to the only Anchor disk when the firmware reported none", () => {
+    expect(chooseBootDisk([other, boot], null)).toMatchObject({ ok: true, how: "only-anchor-disk", disk: { name: "vda" } });
+  });
+
+  it("refuses to guess between two Anchor disks or two holders of the boot partition", () => {
+    expect(chooseBootDisk([boot, stick], null)).toMatchObject({ ok: false, ignored: [{ name: "vda" }, { name: "sda" }] });
+    const twin = disk("sdb", part("anchor-esp", ESP_A));
+    expect(chooseBootDisk([boot, twin], ESP_A)).toMatchObject({ ok: false, reason: `2 disks hold the boot partition ${ESP_A}` });
+    expect(chooseBootDisk([stick], ESP_A)).toMatchObject({ ok: false });
+  });
+});
+
+describe("parseLoaderPartUuid", () => {
+  it("reads the attributes then the UTF-16LE GUID, and refuses anything else", () => {
+    const value = Buffer.concat([Buffer.from([6, 0, 0, 0]), Buffer.from(`${ESP_A.toUpperCase()}\0`, "utf16le")]);
+    expect(parseLoaderPartUuid(value)).toBe(ESP_A);
+    expect(parseLoaderPartUuid(Buffer.concat([Buffer.from([6, 0, 0, 0]), Buffer.from("not-a-guid", "utf16le")]))).toBeNull();
+  });
+});

@@ -1,0 +1,102 @@
+/**
+ * The attack-surface budget (`npm test` runs this first): counts the lines
+ * of code that go into bay0, meaning the sources Bun's bundler keeps in the
+ * release executable, without comments and blank lines, per folder. It lists
+ * bay0's runtime dependencies and fails when a folder exceeds what README.md's
+ * budget table allows, or when a dependency is not in that table.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+const ROOT = join(import.meta.dir, "..");
+const TABLE_START = "<!-- budget:start -->";
+const TABLE_END = "<!-- budget:end -->";
+
+type Metafile = { outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }> };
+
+/** Lines that are neither blank nor only comment (line comments, block comments and their continuation lines). */
+export function codeLines(source: string): number {
+  let count = 0;
+  let inBlock = false;
+  for (const raw of source.split("\n")) {
+    const line = raw.trim();
+    if (inBlock) {
+      if (line.includes("*/")) inBlock = false;
+      continue;
+    }
+    if (line === "" || line.startsWith("//")) continue;
+    if (line.startsWith("/*")) {
+      inBlock = !line.includes("*/");
+      continue;
+    }
+    count++;
+  }
+  return count;
+}
+
+/** The README's table: folder (or dependency) -> allowed lines (null for a dependency row). */
+export function parseBudgetTable(readme: string): { folders: Map<string, number>; dependencies: Set<string>; total: number } {
+  const start = readme.indexOf(TABLE_START);
+  const end = readme.indexOf(TABLE_END);
+  if (start < 0 || end < start) throw new Error(`README.md has no budget table between ${TABLE_START} and ${TABLE_END}`);
+  const folders = new Map<string, number>();
+  const dependencies = new Set<string>();
+  let total = 0;
+  for (const row of readme.slice(start, end).split("\n")) {
+    const cells = row.split("|").map((c) => c.trim());
+    const name = /^`([^`]+)`$/.exec(cells[1] ?? "")?.[1];
+    if (name === undefined) continue;
+    const allowed = Number.parseInt(cells[3] ?? "", 10);
+    if (name.endsWith("/") && Number.isInteger(allowed)) folders.set(name.slice(0, -1), allowed);
+    else if (name === "bay0") total = allowed;
+    else dependencies.add(name);
+  }
+  return { folders, dependencies, total };
+}
+
+async function main(): Promise<void> {
+  const build = await Bun.build({ entrypoints: [join(ROOT, "init", "main.ts")], target: "bun", minify: true, metafile: true, define: { ANCHOR_TEST_HOOKS: "false" } });
+  if (!build.success) throw new Error(`bundling bay0 failed: ${build.logs.join("\n")}`);
+  const metafile = (build as unknown as { metafile: Metafile }).metafile;
+  const kept = new Set(Object.values(metafile.outputs).flatMap((o) => Object.entries(o.inputs).filter(([, i]) => i.bytesInOutput > 0).map(([file]) => file)));
+  const perFolder = new Map<string, number>();
+  const packages = new Set<string>();
+  for (const file of kept) {
+    const pkg = /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(file)?.[1];
+    if (pkg !== undefined) packages.add(pkg);
+    else if (file.endsWith(".ts")) {
+      const folder = file.includes("/") ? file.slice(0, file.lastIndexOf("/")) : ".";
+      perFolder.set(folder, (perFolder.get(folder) ?? 0) + codeLines(readFileSync(join(ROOT, file), "utf8")));
+    }
+  }
+  const problems: string[] = [];
+  let budget: ReturnType<typeof parseBudgetTable> = { folders: new Map(), dependencies: new Set(), total: 0 };
+  try {
+    budget = parseBudgetTable(readFileSync(join(ROOT, "README.md"), "utf8"));
+  } catch (error) {
+    problems.push(String(error));
+  }
+  const declared = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies;
+  const say = (line: string): void => void process.stdout.write(`[budget] ${line}\n`);
+  let total = 0;
+  for (const [folder, lines] of [...perFolder].sort()) {
+    const top = folder.split("/")[0] ?? folder;
+    total += lines;
+    say(`${folder.padEnd(14)} ${String(lines).padStart(5)} lines`);
+    if (!budget.folders.has(top)) problems.push(`${folder}/ goes into bay0 but README.md's budget table has no row for ${top}/`);
+  }
+  for (const [folder, allowed] of budget.folders) {
+    const lines = [...perFolder].filter(([f]) => f === folder || f.startsWith(`${folder}/`)).reduce((n, [, l]) => n + l, 0);
+    if (lines > allowed) problems.push(`${folder}/ has ${lines} lines of bay0 code; README.md allows ${allowed}`);
+  }
+  say(`${"bay0".padEnd(14)} ${String(total).padStart(5)} lines (README allows ${budget.total})`);
+  if (total > budget.total) problems.push(`bay0 has ${total} lines; README.md allows ${budget.total}`);
+  say(`runtime dependencies (${packages.size}): ${[...packages].sort().join(", ")}`);
+  for (const pkg of packages) if (!budget.dependencies.has(pkg)) problems.push(`dependency ${pkg} is in bay0 but not in README.md's budget table`);
+  for (const pkg of Object.keys(declared)) if (!packages.has(pkg)) problems.push(`dependency ${pkg} is declared but bay0 does not use it`);
+  if (packages.size > 6) problems.push(`bay0 has ${packages.size} runtime dependencies; the spec allows 6`);
+  for (const problem of problems) process.stderr.write(`[budget] over budget: ${problem}\n`);
+  if (problems.length > 0) process.exit(1);
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,145 @@
+/**
+ * out/anchor.img: the GPT disk a machine boots (written with dd to a USB
+ * stick or the device's disk). Made with field tools: sfdisk writes the
+ * table, mkfs.vfat + mtools the ESP; the slot's images are copied in at
+ * their manifest offsets. Partition UUIDs, the FAT volume id and every
+ * timestamp are fixed, so one tree gives one image.
+ */
+import { createHash } from "node:crypto";
+import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseGpt, PARTITION } from "../rooms/boot-disk.ts";
+import type { ImageManifest, ImageManifestEntry } from "../rooms/images.ts";
+import { runHostTool } from "./host-tool.ts";
+
+const MiB = 1048576;
+const SECTOR = 512;
+/** Sized for two UKIs of up to 60 MiB each (the running one and an update). */
+export const ESP_MIB = 128;
+/** The vault partition as built: a placeholder the vault grows to the end of the disk on first boot. */
+export const VAULT_MIB = 16;
+/** FAT keeps no time before 1980: every ESP file and directory gets this one (1980-01-02). */
+const FAT_EPOCH = 315619200;
+
+export type VerityImage = { name: string; file: string; verity: Omit<ImageManifestEntry, "offset"> };
+
+const alignUp = (n: number, to: number): number => Math.ceil(n / to) * to;
+
+/** Places the images one after another in a slot, each 1 MiB aligned, in name order. */
+export function slotManifest(images: VerityImage[]): ImageManifest {
+  const manifest: ImageManifest = {};
+  let offset = 0;
+  for (const image of [...images].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    manifest[image.name] = { ...image.verity, offset };
+    offset = alignUp(offset + image.verity.size, MiB);
+  }
+  return manifest;
+}
+
+/** A slot's size: its images plus half again for the updates that will replace them, in 64 MiB steps. */
+export function slotMib(manifest: ImageManifest): number {
+  const used = Math.max(0, ...Object.values(manifest).map((e) => e.offset + e.size));
+  return Math.max(128, alignUp(Math.ceil((used * 1.5) / MiB), 64));
+}
+
+/** A UUID (version 4 layout) derived from `seed`: stable for the same inputs. */
+export function derivedUuid(seed: string): string {
+  const h = createHash("sha256").update(seed).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((Number.parseInt(h[16] ?? "0", 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+export type DiskLayout = { label: string; type: string; uuid: string; startMib: number; sizeMib: number }[];
+
+/** The partitions of the disk, in order: ESP, slot A, slot B (empty), vault (placeholder). */
+export function diskLayout(slotSizeMib: number, seed: string): DiskLayout {
+  const parts = [
+    { ...PARTITION.esp, sizeMib: ESP_MIB },
+    { ...PARTITION.imagesA, sizeMib: slotSizeMib },
+    { ...PARTITION.imagesB, sizeMib: slotSizeMib },
+    { ...PARTITION.vault, sizeMib: VAULT_MIB },
+  ];
+  let startMib = 1;
+  return parts.map((p) => {
+    const placed = { label: p.label, type: p.type, uuid: derivedUuid(`${seed}:${p.label}`), startMib, sizeMib: p.sizeMib };
+    startMib += p.sizeMib;
+    return placed;
+  });
+}
+
+/** sfdisk's input for the layout. */
+export function sfdiskScript(layout: DiskLayout, diskUuid: string): string {
+  const lines = ["label: gpt", `label-id: ${diskUuid}`, "unit: sectors", "first-lba: 2048", `sector-size: ${SECTOR}`, ""];
+  for (const p of layout) {
+    lines.push(`start=${(p.startMib * MiB) / SECTOR}, size=${(p.sizeMib * MiB) / SECTOR}, type=${p.type}, uuid=${p.uuid}, name="${p.label}"`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+function writeAt(fd: number, file: string, offset: number): void {
+  const bytes = readFileSync(file);
+  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done, offset + done);
+}
+
+/** An ESP FAT image holding the UKI as EFI/BOOT/BOOTX64.EFI. */
+function espImage(uki: string, scratch: string): string {
+  const image = join(scratch, "esp.img");
+  const staged = join(scratch, "BOOTX64.EFI");
+  copyFileSync(uki, staged);
+  utimesSync(staged, FAT_EPOCH, FAT_EPOCH);
+  const env = { SOURCE_DATE_EPOCH: String(FAT_EPOCH) };
+  runHostTool(["mkfs.vfat", "-C", "-F", "32", "-n", "ANCHOR-ESP", "-i", "414e4348", "--invariant", image, String(ESP_MIB * 1024)], { env });
+  runHostTool(["mmd", "-i", image, "::/EFI", "::/EFI/BOOT"], { env });
+  runHostTool(["mcopy", "-m", "-i", image, staged, "::/EFI/BOOT/BOOTX64.EFI"], { env });
+  return image;
+}
+
+/**
+ * Writes the disk image: the table, the ESP (unless `uki` is null: test
+ * disks booted directly), slot A's images at their manifest offsets. Empty
+ * space stays sparse in the file. Returns the layout written.
+ */
+export function buildDiskImage(options: { output: string; uki: string | null; images: VerityImage[]; seed: string }): DiskLayout {
+  const manifest = slotManifest(options.images);
+  const layout = diskLayout(slotMib(manifest), options.seed);
+  const last = layout[layout.length - 1];
+  const totalBytes = ((last?.startMib ?? 0) + (last?.sizeMib ?? 0) + 1) * MiB;
+  const scratch = mkdtempSync(join(tmpdir(), "anchor-disk-"));
+  try {
+    rmSync(options.output, { force: true });
+    closeSync(openSync(options.output, "w"));
+    truncateSync(options.output, totalBytes);
+    const script = join(scratch, "layout.sfdisk");
+    writeFileSync(script, sfdiskScript(layout, derivedUuid(`${options.seed}:disk`)));
+    runHostTool(["sh", "-c", `sfdisk --quiet --no-reread --no-tell-kernel "$0" < "$1"`, options.output, script]);
+    const fd = openSync(options.output, "r+");
+    try {
+      const [esp, slotA] = layout;
+      if (esp && options.uki !== null) writeAt(fd, espImage(options.uki, scratch), esp.startMib * MiB);
+      for (const image of options.images) {
+        const entry = manifest[image.name];
+        if (slotA && entry) writeAt(fd, image.file, slotA.startMib * MiB + entry.offset);
+      }
+    } finally {
+      closeSync(fd);
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  if (statSync(options.output).size !== totalBytes) throw new Error(`${options.output} has the wrong size`);
+  return layout;
+}
+
+/** A disk image file's partitions (from its primary GPT): label, start and size in bytes; none without a GPT. */
+export function diskPartitions(file: string): { label: string; start: number; size: number }[] {
+  const fd = openSync(file, "r");
+  const head = new Uint8Array(65536);
+  try {
+    readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const gpt = parseGpt(head, SECTOR);
+  if (!gpt.ok) return [];
+  return gpt.partitions.map((p) => ({ label: p.label, start: Number(p.firstLba) * SECTOR, size: Number(p.lastLba - p.firstLba + 1n) * SECTOR }));
+}
