@@ -9,7 +9,7 @@ import { RB } from "../sys/libc.ts";
 import { openCharDevice } from "../sys/devices.ts";
 import { readTextOrNull } from "../sys/files.ts";
 import { consoleSink, createLog, kmsgSink, relaySink, type Log, type Sink } from "../sys/log.ts";
-import { listProcesses, mountPoints } from "../sys/procfs.ts";
+import { listProcesses, memoryInUseKb, mountPoints } from "../sys/procfs.ts";
 import { createBunSpawner } from "../sys/spawn-bun.ts";
 import { createBunToolRunner } from "../sys/tool-bun.ts";
 import { EVIOCGRAB, inputDeviceName, watchInputDevices } from "../sys/evdev.ts";
@@ -165,6 +165,7 @@ function main(): void {
     pid: self,
     boot_ms: Math.round(uptime * 1000),
     rss_kb: Math.round(process.memoryUsage().rss / 1024),
+    mem_used_kb: memoryInUseKb(readTextOrNull("/proc/meminfo") ?? ""),
   });
   reap();
 

@@ -7,7 +7,7 @@
  *      pivot_root accepts (it refuses the parentless initial rootfs),
  *   2. mounts /proc, /sys and /dev (devtmpfs) in it,
  *   3. mounts bay0's squashfs (/bay0.squashfs, through a read-only loop
- *      device) at /usr/lib/bay0: the ~110 MB Bun executable stays
+ *      device) at /usr/lib/bay0, unless bay0 is a plain file there already: the ~110 MB Bun executable stays
  *      compressed in RAM, and only the pages bay0 touches are unpacked,
  *      into page cache the kernel may reclaim,
  *   4. makes it the root and remounts it read-only,
@@ -79,11 +79,14 @@ int main(void) {
   if (mount_or_fail("proc", NEW_ROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=0") != 0) return 1;
   if (mount_or_fail("sysfs", NEW_ROOT "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) return 1;
   if (mount_or_fail("devtmpfs", NEW_ROOT "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755") != 0) return 1;
-  char loop[64];
-  int loop_fd = attach_loop(BAY0_IMAGE, loop, sizeof loop);
-  if (loop_fd < 0) return 1;
-  if (mount(loop, NEW_ROOT BAY0_DIR, "squashfs", MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) != 0) return fail("mount", BAY0_DIR), 1;
-  close(loop_fd);
+  /* Debian's stock kernel has loop and squashfs as modules, not loaded yet: that build carries bay0 as a plain file. */
+  if (access(NEW_ROOT BAY0, X_OK) != 0) {
+    char loop[64];
+    int loop_fd = attach_loop(BAY0_IMAGE, loop, sizeof loop);
+    if (loop_fd < 0) return 1;
+    if (mount(loop, NEW_ROOT BAY0_DIR, "squashfs", MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) != 0) return fail("mount", BAY0_DIR), 1;
+    close(loop_fd);
+  }
   if (chdir(NEW_ROOT) != 0) return fail("chdir", NEW_ROOT), 1;
   if (mount(".", "/", NULL, MS_MOVE, NULL) != 0) return fail("move root to", "/"), 1;
   if (chroot(".") != 0 || chdir("/") != 0) return fail("chroot", NEW_ROOT), 1;

@@ -69,7 +69,7 @@ export async function openVerified(
   if (unreadable === null) return { ok: true, device: verity.device };
   dm.remove(verityName);
   dm.remove(extentName);
-  return { ok: false, error: `${unreadable} (the image does not match its pinned root hash)` };
+  return { ok: false, error: `dm-verity refused a block (${unreadable}): the image does not match its pinned root hash` };
 }
 
 export type ImageFs = {

@@ -48,3 +48,14 @@ export function mountPoints(mountinfo = "/proc/self/mountinfo"): string[] {
     .map((line) => line.split(" ")[4])
     .filter((p): p is string => p !== undefined && p !== "");
 }
+
+/** Memory in use (MemTotal - MemAvailable, KiB) from /proc/meminfo's text, or null if it lacks either. */
+export function memoryInUseKb(meminfo: string): number | null {
+  const field = (name: string): number | undefined => {
+    const value = new RegExp(`^${name}:\\s+(\\d+) kB$`, "m").exec(meminfo)?.[1];
+    return value === undefined ? undefined : Number(value);
+  };
+  const total = field("MemTotal");
+  const available = field("MemAvailable");
+  return total === undefined || available === undefined ? null : total - available;
+}

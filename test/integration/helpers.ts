@@ -32,13 +32,13 @@ export function useProbeVm(name: string, probe: string, options: Partial<VmOptio
  * on its disk (`images`), and the test port forwarded to bay0 by the
  * forward.sh probe. Resolves once the port forwards and `mounted` images are up.
  */
-export async function bootRoomsVm(options: VmOptions & { mounted: string[] }): Promise<Vm> {
-  const { mounted, ...boot } = options;
+export async function bootRoomsVm(options: VmOptions & { mounted: string[]; plainBay0?: boolean }): Promise<Vm> {
+  const { mounted, plainBay0, ...boot } = options;
   const vm = await Vm.boot({
     noReboot: true,
     testPort: true,
     ...boot,
-    overlay: testOverlay({ roomPolicies: true }),
+    overlay: testOverlay({ roomPolicies: true, plainBay0: plainBay0 === true }),
     append: ["anchor.run=/test/forward.sh", ...(boot.append ?? [])],
   });
   await vm.waitFor("run.output", BOOT_TIMEOUT_MS, (r) => String(r.line).startsWith("forwarding"));

@@ -25,6 +25,7 @@ describe("rooms on Debian's stock kernel", () => {
       initrd: join(STOCK, "initramfs.img"),
       images: [probe],
       mounted: ["probe"],
+      plainBay0: true,
       append: ["anchor.autostart="],
     });
   }, 2 * BOOT_TIMEOUT_MS);

@@ -54,7 +54,7 @@ describe("openVerified", () => {
   it("removes both devices when a block does not match", async () => {
     const dm = fakeDm();
     const result = await openVerified(dm, async () => "reading /dev/dm-1: EIO", "minimal", "254:2", entry);
-    expect(result).toEqual({ ok: false, error: "reading /dev/dm-1: EIO (the image does not match its pinned root hash)" });
+    expect(result).toEqual({ ok: false, error: "dm-verity refused a block (reading /dev/dm-1: EIO): the image does not match its pinned root hash" });
     expect(dm.live.size).toBe(0);
   });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { isUserProcess, mountPoints, parseProcStat } from "../../../sys/procfs.ts";
+import { isUserProcess, mountPoints, parseProcStat, memoryInUseKb } from "../../../sys/procfs.ts";
 
 describe("parseProcStat", () => {
   it("reads pid, comm, state and ppid", () => {
@@ -32,5 +32,12 @@ describe("mountPoints", () => {
     writeFileSync(file, "22 1 0:21 / / ro,relatime - tmpfs root rw\n23 22 0:5 / /proc rw - proc proc rw\n24 22 0:22 / /run rw,nosuid - tmpfs run rw\n");
     expect(mountPoints(file)).toEqual(["/", "/proc", "/run"]);
     expect(mountPoints(join(file, "missing"))).toEqual([]);
+  });
+});
+
+describe("memoryInUseKb", () => {
+  it("is MemTotal minus MemAvailable, and null when either is missing", () => {
+    expect(memoryInUseKb("MemTotal:        1000000 kB\nMemFree:          900000 kB\nMemAvailable:     950000 kB\n")).toBe(50000);
+    expect(memoryInUseKb("MemTotal:        1000000 kB\n")).toBeNull();
   });
 });
