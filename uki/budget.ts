@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
-const ROOT = join(import.meta.dir, "..");
+const ROOT = join(import.meta.dirname, "..");
 const TABLE_START = "<!-- budget:start -->";
 const TABLE_END = "<!-- budget:end -->";
 

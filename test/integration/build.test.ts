@@ -4,21 +4,61 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { PARTITION } from "../../rooms/boot-disk.ts";
+import { diskPartitions } from "../../uki/disk.ts";
 import { OUT, ROOT } from "../qemu/vm.ts";
 
 const sha256 = (path: string): string => createHash("sha256").update(readFileSync(path)).digest("hex");
 
+/** Byte offsets where two equally long buffers differ, as [first, last] runs. */
+function differences(a: Buffer, b: Buffer): [number, number][] {
+  expect(a.length).toBe(b.length);
+  const runs: [number, number][] = [];
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === b[i]) continue;
+    const last = runs.at(-1);
+    if (last !== undefined && i - last[1] <= 64) last[1] = i;
+    else runs.push([i, i]);
+  }
+  return runs;
+}
+
+/** The PE certificate table (security data directory) of a signed image: [start, end). */
+function certificateTable(image: Buffer): [number, number] {
+  const pe = image.readUInt32LE(0x3c);
+  const optional = pe + 24;
+  const directories = optional + (image.readUInt16LE(optional) === 0x20b ? 112 : 96);
+  const start = image.readUInt32LE(directories + 4 * 8);
+  return [start, start + image.readUInt32LE(directories + 4 * 8 + 4)];
+}
+
 describe("image build", () => {
-  it("gives the same bytes when the same tree is built again from scratch", () => {
+  it("gives the same bytes when the same tree is built again from scratch, but for the signature's time", () => {
     const out = mkdtempSync(join(tmpdir(), "anchor-rebuild-"));
     try {
       const bun = join(ROOT, "node_modules", ".bin", "bun");
       const build = spawnSync(bun, [join(ROOT, "uki", "build.ts"), "--out", out], { encoding: "utf8" });
       expect(build.status, build.stderr).toBe(0);
       expect(build.stdout).toMatch(/initramfs: building/);
-      // The signed out/anchor.efi differs by its signature, which carries the signing time.
       for (const artifact of ["vmlinuz", "initramfs.img", "build/anchor-unsigned.efi", "images/minimal.squashfs"]) {
         expect(sha256(join(out, artifact)), artifact).toBe(sha256(join(OUT, artifact)));
+      }
+      // The signed UKIs differ only inside their signatures, which carry the signing time.
+      const uki = readFileSync(join(OUT, "anchor.efi"));
+      const [certStart, certEnd] = certificateTable(uki);
+      expect(certificateTable(readFileSync(join(out, "anchor.efi")))).toEqual([certStart, certEnd]);
+      for (const [first, last] of differences(uki, readFileSync(join(out, "anchor.efi")))) {
+        expect(first).toBeGreaterThanOrEqual(certStart);
+        expect(last).toBeLessThan(certEnd);
+      }
+      // The disk images differ only there too: in the UKI's signature on the ESP. (The initramfs, which pins
+      // every image's root hash, matched above, so the images in slot A are the same.)
+      const disk = readFileSync(join(OUT, "anchor.img"));
+      const esp = diskPartitions(join(OUT, "anchor.img")).find((p) => p.label === PARTITION.esp.label);
+      const ukiAt = disk.indexOf(uki.subarray(0, 65536), esp?.start ?? 0);
+      expect(ukiAt).toBeGreaterThan(esp?.start ?? 0);
+      for (const [first, last] of differences(disk, readFileSync(join(out, "anchor.img")))) {
+        expect(first >= ukiAt + certStart && last < ukiAt + certEnd, `anchor.img differs at ${first}..${last}`).toBe(true);
       }
     } finally {
       rmSync(out, { recursive: true, force: true });
