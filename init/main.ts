@@ -13,7 +13,7 @@ import { listProcesses, memoryInUseKb, mountPoints } from "../sys/procfs.ts";
 import { createBunSpawner } from "../sys/spawn-bun.ts";
 import { createBunToolRunner } from "../sys/tool-bun.ts";
 import { EVIOCGRAB, inputDeviceName, watchInputDevices } from "../sys/evdev.ts";
-import { startConsole, type TrustedConsole } from "./console/start.ts";
+import type { TrustedConsole } from "./console/start.ts";
 import { createInputRouter } from "./input.ts";
 import { parseCmdline } from "./cmdline.ts";
 import { guarded, installCrashGuards } from "./guard.ts";
@@ -21,7 +21,7 @@ import { assessHardening, type ReadOnlyFs } from "./hardening.ts";
 import { ESSENTIAL_MOUNTS, mountEssentials } from "./mounts.ts";
 import { loadModulesThenLock } from "./modules.ts";
 import { reapOrphans } from "./reaper.ts";
-import { startRooms, type Rooms } from "./rooms.ts";
+import type { Rooms } from "./rooms.ts";
 import { runOnce } from "./run.ts";
 import { shutdown } from "./shutdown.ts";
 import { hardenSysctls } from "./sysctl.ts";
@@ -169,28 +169,32 @@ function main(): void {
   });
   reap();
 
-  // Rooms come after ready: bay0's own duties first, the policy and image work after.
-  rooms = startRooms({ libc, log, spawner, tool }, options.autostart);
-  const started = rooms;
-  if (started !== null) setInterval(guarded(log, "rooms.oom", () => started.supervisor.checkOom()), 2000);
-  trusted = startConsole({
-    libc,
-    log,
-    supervisor: started?.supervisor ?? null,
-    policies: started?.policies ?? new Map(),
-    watchdog: () => (watchdog === null ? "absent" : `armed, ${options.watchdogSec} s`),
-    openTty: () => {
-      try {
-        return openSync("/dev/tty0", constants.O_RDWR | constants.O_NOCTTY);
-      } catch {
-        return null;
-      }
-    },
-  });
-  if (trusted !== null) consoleFeed.attach(trusted.record);
-  if (ANCHOR_TEST_HOOKS) installTestHooks(process, log, libc, started, trusted);
-
-  if (options.run !== null) void runOnce(spawner, log, options.run);
+  // Rooms and the console come after ready, loaded only then: bay0's own duties first (the watchdog is
+  // fed meanwhile), the policy, image and screen work after. Evaluating their modules takes a second under TCG.
+  const startWorld = async (): Promise<void> => {
+    const [{ startRooms }, { startConsole }] = await Promise.all([import("./rooms.ts"), import("./console/start.ts")]);
+    rooms = startRooms({ libc, log, spawner, tool }, options.autostart);
+    const started = rooms;
+    if (started !== null) setInterval(guarded(log, "rooms.oom", () => started.supervisor.checkOom()), 2000);
+    trusted = startConsole({
+      libc,
+      log,
+      supervisor: started?.supervisor ?? null,
+      policies: started?.policies ?? new Map(),
+      watchdog: () => (watchdog === null ? "absent" : `armed, ${options.watchdogSec} s`),
+      openTty: () => {
+        try {
+          return openSync("/dev/tty0", constants.O_RDWR | constants.O_NOCTTY);
+        } catch {
+          return null;
+        }
+      },
+    });
+    if (trusted !== null) consoleFeed.attach(trusted.record);
+    if (ANCHOR_TEST_HOOKS) installTestHooks(process, log, libc, started, trusted);
+    if (options.run !== null) void runOnce(spawner, log, options.run);
+  };
+  startWorld().catch((error: unknown) => log.error("bay0.error", { where: "start", error: String(error) }));
 }
 
 main();
