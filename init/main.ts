@@ -3,7 +3,8 @@
  * a read-only tmpfs the root; bay0 takes it from there. Each duty lives in its
  * own file under init/; this file only wires the real edge (sys/) to them.
  */
-import { closeSync, constants, existsSync, openSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, constants, existsSync, mkdirSync, openSync, writeFileSync } from "node:fs";
+import { auditRecorder } from "../courier/audit.ts";
 import { openLibc } from "../sys/libc-ffi.ts";
 import { RB } from "../sys/libc.ts";
 import { openCharDevice } from "../sys/devices.ts";
@@ -39,9 +40,12 @@ const ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/" };
 
 /** The trusted console joins the log once it exists (it shows recent events and rooms' ends). */
 const consoleFeed = relaySink();
+/** The audit log joins once /run is mounted (courier/audit.ts chooses the events it keeps). */
+const auditFeed = relaySink();
+const AUDIT_DIR = "/run/anchor";
 
 function openLog(): Log {
-  const sinks: Sink[] = [consoleFeed.sink];
+  const sinks: Sink[] = [consoleFeed.sink, auditFeed.sink];
   try {
     sinks.push(consoleSink());
   } catch {
@@ -84,6 +88,14 @@ function main(): void {
       .map((m) => m.target)
       .filter((t) => !failures.some((f) => f.target === t)),
   });
+
+  try {
+    mkdirSync(AUDIT_DIR, { recursive: true, mode: 0o700 });
+    const boot = readTextOrNull("/proc/sys/kernel/random/boot_id")?.trim() ?? "unknown";
+    auditFeed.attach(auditRecorder(boot, (line) => appendFileSync(`${AUDIT_DIR}/audit.jsonl`, line, { mode: 0o600 })));
+  } catch (error) {
+    log.error("bay0.error", { where: "audit", error: String(error) });
+  }
 
   hardenSysctls((path, value) => writeFileSync(path, value), log);
   log.info("kernel.hardening", assessHardening(hostFs));

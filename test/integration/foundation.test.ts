@@ -1,7 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { OUT, type Record } from "../qemu/vm.ts";
+import { OUT, ROOT, type Record } from "../qemu/vm.ts";
 import { BOOT_TIMEOUT_MS, parseMountinfo, useProbeVm } from "./helpers.ts";
 
 describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () => {
@@ -85,6 +87,28 @@ describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () =
     expect(output).toContain("probe-done");
     // bay0 went on to stream the probe's output and learn its exit after the throw.
     expect(exited.hostMs).toBeGreaterThan(error?.hostMs ?? Infinity);
+  });
+
+  it("keeps a hash-chained audit log under /run/anchor that the host verifier accepts, and breaks on one edit", () => {
+    const lines = output.filter((l) => l.startsWith("audit ")).map((l) => l.slice("audit ".length));
+    const events = lines.map((l) => (JSON.parse(l) as { event: string; room?: string }));
+    expect(events.map((e) => e.event)).toContain("watchdog.armed");
+    expect(events.filter((e) => e.event === "room.started").map((e) => e.room)).toEqual(["web", "work"]);
+    const dir = mkdtempSync(join(tmpdir(), "anchor-audit-"));
+    try {
+      const verify = (text: string) => {
+        writeFileSync(join(dir, "audit.jsonl"), text);
+        return spawnSync(join(ROOT, "node_modules", ".bin", "bun"), [join(ROOT, "courier", "audit-cli.ts"), "verify", join(dir, "audit.jsonl")], { encoding: "utf8" });
+      };
+      const intact = verify(`${lines.join("\n")}\n`);
+      expect(intact.status, intact.stderr).toBe(0);
+      expect(intact.stdout).toMatch(new RegExp(`intact, ${lines.length} records`));
+      const edited = verify(`${lines.map((l, i) => (i === 1 ? l.replace('"room":"web"', '"room":"wab"') : l)).join("\n")}\n`);
+      expect(edited.status).toBe(1);
+      expect(edited.stdout).toMatch(/broken at line 3: prev does not match/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("reports malformed anchor.* options and boots with the defaults", async () => {

@@ -30,5 +30,12 @@ echo "orphan-zombies=$(cat /proc/[0-9]*/stat 2>/dev/null | awk '$3 == "Z" && $4 
 echo "orphans-left=$(cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(sleep)" && $4 == 1' | wc -l)"
 kill -USR1 1
 sleep 1
+# The audit log, once both autostart rooms are in it.
+i=0
+while [ "$i" -lt 60 ] && [ "$(grep -c '"event":"room.started"' /run/anchor/audit.jsonl 2>/dev/null)" != 2 ]; do
+  sleep 1
+  i=$((i + 1))
+done
+while read -r line; do echo "audit $line"; done < /run/anchor/audit.jsonl
 echo "probe-done"
 exit 42
