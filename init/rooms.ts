@@ -11,6 +11,7 @@ import { imageManifestSchema, mountImage, openVerified } from "../rooms/images.t
 import { readDisks, readLoaderPartUuidVariable, readWhole } from "../sys/block-devices.ts";
 import { openCharDevice } from "../sys/devices.ts";
 import { deviceMapper } from "../sys/device-mapper.ts";
+import { createUmbilical } from "./umbilical.ts";
 import { containersProfileSchema } from "../rooms/seccomp.ts";
 import { RoomSupervisor } from "../rooms/supervisor.ts";
 import { readJsonOrNull, readTextOrNull } from "../sys/files.ts";
@@ -90,8 +91,9 @@ export function startRooms(deps: { libc: Libc; log: Log; spawner: Spawner; tool:
     }
   };
 
-  const supervisor = new RoomSupervisor({
+  const supervisor: RoomSupervisor = new RoomSupervisor({
     ...deps,
+    umbilical: createUmbilical(log, () => supervisor),
     cgroupFs,
     rootfsFs,
     seccompProfile: profile.data,

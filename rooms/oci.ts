@@ -1,5 +1,5 @@
 import { RLIMITS } from "../policies/schema.ts";
-import { ROOM_ID_MAP, type RoomPlan } from "./plan.ts";
+import { ROOM_ID_MAP, UMBILICAL_PATH, type RoomPlan } from "./plan.ts";
 import { buildSeccomp, type ContainersProfile, type OciSeccomp } from "./seccomp.ts";
 
 /** The subset of the OCI runtime-spec config that rooms use. */
@@ -112,6 +112,9 @@ export function ociConfig(plan: RoomPlan, profile: ContainersProfile, limits: Re
       { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
       { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
       { destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["nosuid", "noexec", "nodev", "relatime", "ro"] },
+      ...(policy.umbilical.allow.length > 0
+        ? [{ destination: UMBILICAL_PATH, type: "bind", source: plan.dirs.umbilical, options: ["bind", "nosuid", "nodev", "noexec"] }]
+        : []),
     ],
     linux: {
       uidMappings: idMap,

@@ -9,6 +9,8 @@ export const ROOM_ID_MAP = { hostId: 100_000, size: 65_536 } as const;
 
 export const ROOMS_RUN_DIR = "/run/rooms";
 export const ROOMS_CGROUP = "/rooms";
+/** Where a room finds its umbilical (a public interface: anchorctl connects here). */
+export const UMBILICAL_PATH = "/run/anchor/umbilical";
 
 /** Everything needed to start one room, derived from its policy alone. */
 export type RoomPlan = {
@@ -30,6 +32,8 @@ export type RoomPlan = {
     pidFile: string;
     /** Where crun hands over the room's terminal (policy.terminal): a Unix socket bay0 listens on. */
     consoleSocket: string;
+    /** The room's umbilical socket, bind-mounted into it at UMBILICAL_PATH when its policy allows any request. */
+    umbilical: string;
   };
   /**
    * Where the room's writes may go, in bytes, together exactly the policy's
@@ -79,6 +83,7 @@ export function planRoom(policy: Policy, parent: RoomPlan | null = null): RoomPl
       bundle: `${base}/bundle`,
       pidFile: `${base}/crun.pid`,
       consoleSocket: `${base}/console.sock`,
+      umbilical: `${base}/umbilical.sock`,
     },
     storage: splitStorage(policy.storage.tmpfs_size),
     imageMount: imageMountPoint(policy.image),

@@ -38,6 +38,8 @@ export type RoomDeps = {
   images: () => Set<string>;
   now: () => number;
   sleep: (ms: number) => Promise<void>;
+  /** The room's umbilical socket (init/umbilical.ts): made before crun runs, gone with the room. */
+  umbilical?: { open(plan: RoomPlan): string | null; close(plan: RoomPlan): void };
 };
 
 type LiveRoom = {
@@ -217,7 +219,7 @@ export class RoomSupervisor {
     if (this.rooms.has(plan.id)) return { ok: false, reason: `room '${plan.id}' is already running` };
     const startedAt = this.deps.now();
     log.info("room.starting", { room: plan.id, image: plan.policy.image, parent });
-    const notReady = this.prepare(plan);
+    const notReady = this.prepare(plan) ?? this.deps.umbilical?.open(plan) ?? null;
     if (notReady !== null) return this.failed(plan, notReady);
 
     let console: LiveRoom["console"] = null;
@@ -358,6 +360,7 @@ export class RoomSupervisor {
   private forget(room: LiveRoom): void {
     this.closeConsole(room);
     try {
+      this.deps.umbilical?.close(room.plan);
       teardownRootfs(this.deps.libc, this.deps.rootfsFs, room.plan);
       removeRoomCgroup(this.deps.cgroupFs, room.plan);
     } catch (error) {
@@ -387,6 +390,7 @@ export class RoomSupervisor {
   private failed(plan: RoomPlan, reason: string): StartResult {
     this.deps.log.error("room.failed", { room: plan.id, reason });
     try {
+      this.deps.umbilical?.close(plan);
       teardownRootfs(this.deps.libc, this.deps.rootfsFs, plan);
       removeRoomCgroup(this.deps.cgroupFs, plan);
     } catch (error) {

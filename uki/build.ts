@@ -196,7 +196,7 @@ const steps: Step[] = [
   },
   {
     name: "images",
-    inputs: { files: ["/bin/busybox", ...["images.ts", "verity.ts", "disk.ts"].map((f) => join(ROOT, "uki", f))], values: [] },
+    inputs: { files: ["/bin/busybox", join(ROOT, "courier", "anchorctl.c"), ...["images.ts", "verity.ts", "disk.ts"].map((f) => join(ROOT, "uki", f))], values: [] },
     outputs: [paths.minimalImage, paths.workshopImage, paths.imageManifest, join(WORK, "verity.json")],
     run: () => {
       buildMinimalImage(paths.minimalImage);

@@ -15,6 +15,15 @@ export function packSquashfs(tree: string, output: string): void {
       "-force-uid", String(ROOM_ID_MAP.hostId), "-force-gid", String(ROOM_ID_MAP.hostId), "-quiet", "-no-progress"]);
 }
 
+const ANCHORCTL_SOURCE = join(import.meta.dirname, "..", "courier", "anchorctl.c");
+
+/** anchorctl, the rooms' umbilical client (courier/anchorctl.c), static, at /usr/bin/anchorctl in `tree`. */
+function addAnchorctl(tree: string): void {
+  mkdirSync(join(tree, "usr", "bin"), { recursive: true, mode: 0o755 });
+  runHostTool(["gcc", "-static", "-Os", "-s", "-Wall", "-Wextra", "-Werror", "-o", join(tree, "usr", "bin", "anchorctl"), ANCHORCTL_SOURCE]);
+  chmodSync(join(tree, "usr", "bin", "anchorctl"), 0o755);
+}
+
 /** A file to add to an image tree: `path` inside the image, content from the host's `source`. */
 export type ExtraFile = { path: string; source: string; mode: number };
 
@@ -36,6 +45,7 @@ export function buildMinimalImage(output: string, extra: ExtraFile[] = [], busyb
     }
     writeFileSync(join(tree, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n");
     writeFileSync(join(tree, "etc", "group"), "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n");
+    addAnchorctl(tree);
     for (const file of extra) {
       mkdirSync(join(tree, file.path, ".."), { recursive: true });
       copyFileSync(file.source, join(tree, file.path));
@@ -74,6 +84,7 @@ export function buildWorkshopImage(output: string, mirror: string): void {
       mkdirSync(join(tree, dir), { recursive: true, mode: 0o755 });
     }
     chmodSync(tree, 0o755);
+    addAnchorctl(tree);
     packSquashfs(tree, output);
   } finally {
     rmSync(tree, { recursive: true, force: true });

@@ -151,6 +151,25 @@ describe("rooms", () => {
     await vm.waitFor("room.reset", ROOM_MS, (r) => r.room === "workshop-probe");
   });
 
+  it("gives a room with grants its umbilical: anchorctl status answers, an ungranted request is refused, a child has none", async () => {
+    expect((await control("start umbilical")).ok).toBe(true);
+    await waitOutput("umbilical", /^umbilical-done$/);
+    const lines = outputOf("umbilical");
+    const status = JSON.parse(lines[0] ?? "{}") as { ok: boolean; room: string; limits: { pids_max: number } };
+    expect(status).toMatchObject({ ok: true, room: "umbilical", state: "running", limits: { memory_max: 256 * 1024 * 1024, pids_max: 256 } });
+    expect(lines).toContain("status-exit=0");
+    expect(lines).toContain('{"ok":false,"error":{"code":"not_allowed","message":"this room\'s policy does not allow courier.send"}}');
+    expect(lines).toContain("send-exit=1");
+    expect(lines).toContain('{"ok":true,"room":"umbilical/kid"}');
+    expect(lines).toContain("spawn-exit=0");
+    expect(lines.find((l) => l.includes('"code":"malformed"'))).toMatch(/"code":"malformed","message":"umbilical:umbilical:\d+:\d+/);
+    expect(lines).toContain("bad-spawn-exit=1");
+    await vm.waitFor("room.output", ROOM_MS, (r) => r.room === "umbilical/kid" && r.line === "kid-umbilical=absent");
+    const requests = vm.records.filter((r) => r.event === "umbilical.request" && r.room === "umbilical").map((r) => [r.type, r.ok]);
+    expect(requests).toEqual([["room.status", true], ["room.spawn", true], ["room.spawn", false]]);
+    expect(vm.records.find((r) => r.event === "umbilical.refused" && r.room === "umbilical")).toMatchObject({ code: "not_allowed" });
+  });
+
   it("freezes and thaws a room", async () => {
     expect((await control("freeze web")).ok).toBe(true);
     await vm.waitFor("room.frozen", ROOM_MS, (r) => r.room === "web");

@@ -19,7 +19,7 @@ const newest = (dir: string): number => Math.max(...readdirSync(dir).map((n) => 
  * scripts of test/rooms/. Rebuilt when those sources change.
  */
 export function probeImage(): VerityImage {
-  if (!existsSync(ENTRY) || statSync(ENTRY).mtimeMs < newest(SOURCES)) {
+  if (!existsSync(ENTRY) || statSync(ENTRY).mtimeMs < Math.max(newest(SOURCES), statSync(join(ROOT, "courier", "anchorctl.c")).mtimeMs)) {
     mkdirSync(join(OUT, "test", "images"), { recursive: true });
     const escape = join(OUT, "test", "escape");
     const cc = spawnSync("gcc", ["-static", "-O1", "-Wall", "-Werror", "-o", escape, join(SOURCES, "escape.c")], { encoding: "utf8" });

@@ -1,0 +1,110 @@
+/**
+ * Serves the umbilical: one Unix socket per room whose policy allows any
+ * request, bind-mounted into that room only (rooms/oci.ts). The room is the
+ * socket a request came in on, never what the request claims. Nothing here
+ * waits on a peer: Bun's sockets are non-blocking, a reply that the peer does
+ * not read is dropped with the connection, and each room has its own rate.
+ */
+import { chmodSync, rmSync } from "node:fs";
+import type { Socket, UnixSocketListener } from "bun";
+import { admit, encodeFrame, frameReader, refusal, type Refusal, type Reply, type UmbilicalRequest } from "../courier/umbilical.ts";
+import { formatPolicyError, parsePolicy } from "../policies/parse.ts";
+import { tokenBucket } from "../rooms/output.ts";
+import type { RoomPlan } from "../rooms/plan.ts";
+import type { RoomSupervisor } from "../rooms/supervisor.ts";
+import type { Log } from "../sys/log.ts";
+
+const REQUESTS_BURST = 10;
+const REQUESTS_PER_SECOND = 2;
+/** Refusals a connection may collect before bay0 hangs up on it. */
+const ABUSE_LIMIT = 5;
+
+type Connection = { read: ReturnType<typeof frameReader>; refusals: number; busy: boolean };
+
+export type Umbilical = { open(plan: RoomPlan): string | null; close(plan: RoomPlan): void };
+
+export function createUmbilical(log: Log, supervisor: () => RoomSupervisor | null): Umbilical {
+  const listeners = new Map<string, UnixSocketListener<Connection>>();
+
+  const answer = async (plan: RoomPlan, request: UmbilicalRequest): Promise<Reply> => {
+    const rooms = supervisor();
+    if (rooms === null) return refusal("unavailable", "rooms are unavailable");
+    switch (request.type) {
+      case "room.status": {
+        const self = rooms.snapshot().find((r) => r.id === plan.id);
+        const { limits } = plan.policy;
+        return { ok: true, room: plan.id, state: self?.frozen ? "frozen" : "running", uptime_ms: Math.round(self?.uptimeMs ?? 0), limits: { memory_max: limits.memory_max, pids_max: limits.pids_max, cpu_max: limits.cpu_max ?? null } };
+      }
+      case "room.spawn": {
+        const parsed = parsePolicy(request.policy, `${plan.id}:umbilical`);
+        if (!parsed.ok) return refusal("malformed", parsed.errors.map(formatPolicyError).join("; "));
+        const started = await rooms.spawnChild(plan.id, parsed.policy);
+        return started.ok ? { ok: true, room: started.plan.id } : refusal("refused", started.reason);
+      }
+      case "courier.send":
+        return refusal("unavailable", "the courier is not part of this build yet");
+    }
+  };
+
+  const open = (plan: RoomPlan): string | null => {
+    const allow = plan.policy.umbilical.allow;
+    if (allow.length === 0) return null;
+    const rate = tokenBucket(REQUESTS_BURST, REQUESTS_PER_SECOND, () => performance.now());
+    const send = (socket: Socket<Connection>, reply: Reply): void => {
+      const frame = encodeFrame(reply);
+      // Bun keeps no unsent bytes: a peer whose socket buffer is full gets no partial frame, only the end.
+      if (socket.write(frame) < frame.length) socket.end();
+    };
+    const refuse = (socket: Socket<Connection>, type: string, reply: Refusal, close = false): void => {
+      log.warn("umbilical.refused", { room: plan.id, type, code: reply.error.code, reason: reply.error.message });
+      send(socket, reply);
+      socket.data.refusals += 1;
+      if (close || socket.data.refusals >= ABUSE_LIMIT) socket.end();
+    };
+    const serve = async (socket: Socket<Connection>, body: string): Promise<void> => {
+      const admitted = admit(body, allow);
+      if (!admitted.ok) return refuse(socket, "?", admitted.reply);
+      const { type } = admitted.request;
+      if (!rate.take(1)) return refuse(socket, type, refusal("rate_limited", `more than ${REQUESTS_PER_SECOND} requests a second`));
+      // One request at a time per connection: a room cannot pile up work in bay0.
+      if (socket.data.busy) return refuse(socket, type, refusal("rate_limited", "one request at a time"));
+      socket.data.busy = true;
+      const reply = await answer(plan, admitted.request).catch((error: unknown) => refusal("unavailable", String(error)));
+      socket.data.busy = false;
+      log.info("umbilical.request", { room: plan.id, type, ok: reply.ok, ...(reply.ok ? {} : { code: reply.error.code }) });
+      if (!reply.ok) socket.data.refusals += 1;
+      send(socket, reply);
+    };
+    try {
+      rmSync(plan.dirs.umbilical, { force: true });
+      const listener = Bun.listen<Connection>({
+        unix: plan.dirs.umbilical,
+        socket: {
+          open: (socket) => {
+            socket.data = { read: frameReader(), refusals: 0, busy: false };
+          },
+          data: (socket, chunk) => {
+            const { bodies, oversized } = socket.data.read(chunk);
+            for (const body of bodies) void serve(socket, body).catch((error: unknown) => log.error("bay0.error", { where: "umbilical", room: plan.id, error: String(error) }));
+            if (oversized) refuse(socket, "?", refusal("oversized", "a frame over 64 KiB"), true);
+          },
+        },
+      });
+      // Only this room sees the socket (its directory is bay0's, the bind mount is the room's): its mapped users may connect.
+      chmodSync(plan.dirs.umbilical, 0o666);
+      listeners.set(plan.id, listener);
+      return null;
+    } catch (error) {
+      return `umbilical ${plan.dirs.umbilical}: ${String(error)}`;
+    }
+  };
+
+  return {
+    open,
+    close: (plan) => {
+      listeners.get(plan.id)?.stop(true);
+      listeners.delete(plan.id);
+      rmSync(plan.dirs.umbilical, { force: true });
+    },
+  };
+}
