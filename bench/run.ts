@@ -221,7 +221,7 @@ async function main(): Promise<void> {
     ["UKI boot (out/anchor.img: OVMF, SB, swtpm)", `${(wallUefi / 1000).toFixed(2)} s vs direct ${(wallBay0 / 1000).toFixed(2)} s`, `ratio ${(wallUefi / wallBay0).toFixed(2)} (target <= 2)`],
     ["memory in use at ready", `bay0 ${memBay0.toFixed(1)} MiB vs busybox ${memBusybox.toFixed(1)} MiB`, `+${(memBay0 - memBusybox).toFixed(1)} MiB (target <= +72)`],
     ["bay0 RSS at ready", `${rssMb.toFixed(1)} MB`, "target <= 48 MB"],
-    ["initramfs size", `${sizeMb.toFixed(1)} MiB (zstd cpio + bay0 xz squashfs)`, ""],
+    ["initramfs size", `${sizeMb.toFixed(1)} MiB (zstd cpio + bay0 zstd squashfs)`, ""],
     ["UKI size", `${ukiMb.toFixed(1)} MiB`, "target <= 40 MiB"],
     ["kernel build, cold", kernelBuild ? `${kernelBuild.seconds} s with ${kernelBuild.jobs} jobs` : "not recorded (cached before timing was kept)", "once per configuration"],
   ];
