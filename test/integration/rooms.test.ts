@@ -170,6 +170,18 @@ describe("rooms", () => {
     expect(vm.records.find((r) => r.event === "umbilical.refused" && r.room === "umbilical")).toMatchObject({ code: "not_allowed" });
   });
 
+  it("answers a hostile room's oversized, malformed and flooding frames with refusals and closes on it; a fresh connection is served", async () => {
+    expect((await control("start umbilical-abuse")).ok).toBe(true);
+    await vm.waitFor("room.exited", ROOM_MS, (r) => r.room === "umbilical-abuse");
+    const lines = outputOf("umbilical-abuse");
+    expect(lines).toContain("oversized replies=1 last=oversized closed=yes");
+    expect(lines).toContain("malformed replies=5 last=malformed closed=yes");
+    expect(lines.find((l) => l.startsWith("flood "))).toMatch(/^flood replies=[5-9] last=rate_limited closed=yes$/);
+    expect(lines).toContain("after replies=1 last=none closed=no");
+    const codes = new Set(vm.records.filter((r) => r.event === "umbilical.refused" && r.room === "umbilical-abuse").map((r) => r.code));
+    expect([...codes].sort()).toEqual(["malformed", "oversized", "rate_limited"]);
+  });
+
   it("freezes and thaws a room", async () => {
     expect((await control("freeze web")).ok).toBe(true);
     await vm.waitFor("room.frozen", ROOM_MS, (r) => r.room === "web");

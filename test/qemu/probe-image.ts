@@ -14,19 +14,21 @@ const ENTRY = join(OUT, "test", "images", "probe.json");
 const newest = (dir: string): number => Math.max(...readdirSync(dir).map((n) => statSync(join(dir, n)).mtimeMs));
 
 /**
- * The "probe" base image for room tests: the minimal image plus the escape
- * catalogue (test/rooms/escape.c, compiled static) and the room-side
- * scripts of test/rooms/. Rebuilt when those sources change.
+ * The "probe" base image for room tests: the minimal image plus the room-side
+ * programs of test/rooms/ (the escape catalogue escape.c and the others,
+ * compiled static) and its scripts. Rebuilt when those sources change.
  */
 export function probeImage(): VerityImage {
   if (!existsSync(ENTRY) || statSync(ENTRY).mtimeMs < Math.max(newest(SOURCES), statSync(join(ROOT, "courier", "anchorctl.c")).mtimeMs)) {
     mkdirSync(join(OUT, "test", "images"), { recursive: true });
-    const escape = join(OUT, "test", "escape");
-    const cc = spawnSync("gcc", ["-static", "-O1", "-Wall", "-Werror", "-o", escape, join(SOURCES, "escape.c")], { encoding: "utf8" });
-    if (cc.status !== 0) throw new Error(`compiling escape.c failed: ${cc.stderr}`);
+    const programs = readdirSync(SOURCES).filter((n) => n.endsWith(".c")).map((n) => n.replace(/\.c$/, ""));
+    for (const program of programs) {
+      const cc = spawnSync("gcc", ["-static", "-O1", "-Wall", "-Werror", "-o", join(OUT, "test", program), join(SOURCES, `${program}.c`)], { encoding: "utf8" });
+      if (cc.status !== 0) throw new Error(`compiling ${program}.c failed: ${cc.stderr}`);
+    }
     const scripts = readdirSync(SOURCES).filter((n) => n.endsWith(".sh"));
     buildMinimalImage(IMAGE, [
-      { path: "probe/escape", source: escape, mode: 0o755 },
+      ...programs.map((p) => ({ path: `probe/${p}`, source: join(OUT, "test", p), mode: 0o755 })),
       ...scripts.map((n) => ({ path: `probe/${n}`, source: join(SOURCES, n), mode: 0o755 })),
     ]);
     writeFileSync(ENTRY, JSON.stringify(formatVerity(IMAGE)));
