@@ -2,8 +2,11 @@
  * The audit log: append-only JSON lines, each carrying the SHA-256 of the
  * line before it (`prev`; the first line's is 64 zeros) and its place in
  * the boot (`seq`), so an edit, insertion, deletion or reordering breaks
- * the chain at that line. Pure: bay0 appends through `auditSink`, and the
- * host verifier (`npm run audit -- verify FILE`) runs the same code.
+ * the chain at that line. Each line's hash is also extended into TPM PCR 15
+ * (AUDIT_PCR), which only a reboot resets: the PCR then holds the chain's
+ * head out of the file's reach, so a log cut short at its end no longer
+ * replays to it. Pure: bay0 appends through `auditRecorder`, and the host
+ * verifier (`npm run audit -- verify FILE [--pcr HEX]`) runs the same code.
  */
 import { createHash } from "node:crypto";
 import type { LogRecord } from "../sys/log.ts";
@@ -15,6 +18,31 @@ const AUDITED = /^(room\.(started|failed|exited|killed|reset|refused|oom)|image\
 
 const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
 
+/** Unused by the firmware and systemd's stub, and not resettable by software (locality 0). */
+export const AUDIT_PCR = 15;
+
+/** The SHA-256 PCR value after extending a fresh (zero) PCR with every line's hash, in order. */
+export function replayPcr(lines: string[]): string {
+  let pcr = Buffer.alloc(32);
+  for (const line of lines) pcr = createHash("sha256").update(pcr).update(Buffer.from(sha256(line), "hex")).digest();
+  return pcr.toString("hex");
+}
+
+/** TPM2_PCR_Extend of the SHA-256 bank of `pcr` with `digest` (hex), under an empty password session. */
+export function pcrExtendCommand(pcr: number, digest: string): Uint8Array {
+  const command = Buffer.alloc(65);
+  command.writeUInt16BE(0x8002, 0); // TPM_ST_SESSIONS
+  command.writeUInt32BE(65, 2);
+  command.writeUInt32BE(0x182, 6); // TPM_CC_PCR_Extend
+  command.writeUInt32BE(pcr, 10);
+  command.writeUInt32BE(9, 14); // authorization area: TPM_RS_PW, empty nonce, no attributes, empty password
+  command.writeUInt32BE(0x40000009, 18);
+  command.writeUInt32BE(1, 27); // TPML_DIGEST_VALUES: one digest (bytes 22-26, nonce size, attributes and hmac size, stay zero)
+  command.writeUInt16BE(0x000b, 31); // TPM_ALG_SHA256
+  Buffer.from(digest, "hex").copy(command, 33);
+  return command;
+}
+
 export type AuditChain = { seq: number; head: string };
 
 /** The next line of the chain for `record` (an object without seq/prev), and the chain after it. */
@@ -23,10 +51,15 @@ export function appendRecord(chain: AuditChain, boot: string, record: Record<str
   return { line, chain: { seq: chain.seq + 1, head: sha256(line) } };
 }
 
-export type Verdict = { ok: true; records: number; head: string } | { ok: false; line: number; reason: string; records: number };
+export type Verdict = { ok: true; records: number; head: string; pcr: string } | { ok: false; line: number; reason: string; records: number };
 
-/** Replays a log: the first broken line (1-based) and why, or the record count and the chain's head. */
-export function verifyAudit(text: string): Verdict {
+/**
+ * Replays a log: the first broken line (1-based) and why, or the record
+ * count, the chain's head and the PCR value it replays to. Given the PCR as
+ * the TPM holds it (`anchor`), a log that ends early or was rewritten whole
+ * is broken too.
+ */
+export function verifyAudit(text: string, anchor: string | null = null): Verdict {
   const lines = text.split("\n");
   if (lines.at(-1) === "") lines.pop();
   let head = GENESIS;
@@ -44,16 +77,24 @@ export function verifyAudit(text: string): Verdict {
     if (prev !== head) return broken("prev does not match the line before: that line or this one was changed");
     head = sha256(line);
   }
-  return { ok: true, records: lines.length, head };
+  const pcr = replayPcr(lines);
+  if (anchor !== null && anchor.toLowerCase() !== pcr) {
+    return { ok: false, line: lines.length + 1, reason: `the log does not replay to PCR ${AUDIT_PCR} as the TPM holds it: records were cut from its end, or it was rewritten`, records: lines.length };
+  }
+  return { ok: true, records: lines.length, head, pcr };
 }
 
-/** Takes every log record, chains the audited ones and hands each line to `append` (the file under /run/anchor/). */
-export function auditRecorder(boot: string, append: (line: string) => void): (record: LogRecord) => void {
+/**
+ * Takes every log record, chains the audited ones and hands each line to
+ * `append` (the file under /run/anchor/) and its hash to `anchor` (the TPM).
+ */
+export function auditRecorder(boot: string, append: (line: string) => void, anchor: (hash: string) => void): (record: LogRecord) => void {
   let chain: AuditChain = { seq: 0, head: GENESIS };
   return (record) => {
     if (!AUDITED.test(record.event)) return;
     const next = appendRecord(chain, boot, record);
     append(`${next.line}\n`);
+    anchor(next.chain.head);
     chain = next.chain;
   };
 }

@@ -4,7 +4,8 @@
  * own file under init/; this file only wires the real edge (sys/) to them.
  */
 import { appendFileSync, closeSync, constants, existsSync, mkdirSync, openSync, writeFileSync } from "node:fs";
-import { auditRecorder } from "../courier/audit.ts";
+import { AUDIT_PCR, auditRecorder, pcrExtendCommand } from "../courier/audit.ts";
+import { tpmQueue } from "../sys/tpm-device.ts";
 import { openLibc } from "../sys/libc-ffi.ts";
 import { RB } from "../sys/libc.ts";
 import { openCharDevice } from "../sys/devices.ts";
@@ -92,7 +93,17 @@ function main(): void {
   try {
     mkdirSync(AUDIT_DIR, { recursive: true, mode: 0o700 });
     const boot = readTextOrNull("/proc/sys/kernel/random/boot_id")?.trim() ?? "unknown";
-    auditFeed.attach(auditRecorder(boot, (line) => appendFileSync(`${AUDIT_DIR}/audit.jsonl`, line, { mode: 0o600 })));
+    // One warning, not one per record: the log says once that its tail is not anchored.
+    let unanchored = false;
+    const unanchor = (error: string): void => {
+      if (!unanchored) log.warn("audit.unanchored", { pcr: AUDIT_PCR, error });
+      unanchored = true;
+    };
+    const hasTpm = existsSync("/dev/tpmrm0");
+    if (!hasTpm) unanchor("no TPM");
+    const tpm = tpmQueue(unanchor);
+    const anchor = (hash: string): void => void (hasTpm && tpm(pcrExtendCommand(AUDIT_PCR, hash)));
+    auditFeed.attach(auditRecorder(boot, (line) => appendFileSync(`${AUDIT_DIR}/audit.jsonl`, line, { mode: 0o600 }), anchor));
   } catch (error) {
     log.error("bay0.error", { where: "audit", error: String(error) });
   }

@@ -32,8 +32,8 @@ export function createUmbilical(log: Log, supervisor: () => RoomSupervisor | nul
     switch (request.type) {
       case "room.status": {
         const self = rooms.snapshot().find((r) => r.id === plan.id);
-        const { limits } = plan.policy;
-        return { ok: true, room: plan.id, state: self?.frozen ? "frozen" : "running", uptime_ms: Math.round(self?.uptimeMs ?? 0), limits: { memory_max: limits.memory_max, pids_max: limits.pids_max, cpu_max: limits.cpu_max ?? null } };
+        const { memory_max, pids_max, cpu_max } = plan.policy.limits;
+        return { ok: true, room: plan.id, state: self?.frozen ? "frozen" : "running", uptime_ms: Math.round(self?.uptimeMs ?? 0), limits: { memory_max, pids_max, cpu_max: cpu_max ?? null } };
       }
       case "room.spawn": {
         const parsed = parsePolicy(request.policy, `${plan.id}:umbilical`);

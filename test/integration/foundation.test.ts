@@ -7,7 +7,7 @@ import { OUT, ROOT, type Record } from "../qemu/vm.ts";
 import { BOOT_TIMEOUT_MS, parseMountinfo, useProbeVm } from "./helpers.ts";
 
 describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () => {
-  const booted = useProbeVm("foundation", "foundation.sh", { append: ["anchor.watchdog_sec=banana", "anchor.bogus=1"] });
+  const booted = useProbeVm("foundation", "foundation.sh", { append: ["anchor.watchdog_sec=banana", "anchor.bogus=1"], tpm: true });
   let exited: Record;
   let output: string[] = [];
   beforeAll(async () => {
@@ -89,20 +89,25 @@ describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () =
     expect(exited.hostMs).toBeGreaterThan(error?.hostMs ?? Infinity);
   });
 
-  it("keeps a hash-chained audit log under /run/anchor that the host verifier accepts, and breaks on one edit", () => {
+  it("keeps a hash-chained audit log under /run/anchor, anchored in PCR 15, that the host verifier accepts; one edit or a cut tail breaks it", () => {
     const lines = output.filter((l) => l.startsWith("audit ")).map((l) => l.slice("audit ".length));
     const events = lines.map((l) => (JSON.parse(l) as { event: string; room?: string }));
     expect(events.map((e) => e.event)).toContain("watchdog.armed");
     expect(events.filter((e) => e.event === "room.started").map((e) => e.room)).toEqual(["web", "work"]);
     const dir = mkdtempSync(join(tmpdir(), "anchor-audit-"));
     try {
-      const verify = (text: string) => {
+      const pcr = value("audit-pcr") ?? "";
+      expect(pcr).toMatch(/^[0-9A-F]{64}$/i);
+      const verify = (text: string, ...extra: string[]) => {
         writeFileSync(join(dir, "audit.jsonl"), text);
-        return spawnSync(join(ROOT, "node_modules", ".bin", "bun"), [join(ROOT, "courier", "audit-cli.ts"), "verify", join(dir, "audit.jsonl")], { encoding: "utf8" });
+        return spawnSync(join(ROOT, "node_modules", ".bin", "bun"), [join(ROOT, "courier", "audit-cli.ts"), "verify", join(dir, "audit.jsonl"), ...extra], { encoding: "utf8" });
       };
-      const intact = verify(`${lines.join("\n")}\n`);
-      expect(intact.status, intact.stderr).toBe(0);
-      expect(intact.stdout).toMatch(new RegExp(`intact, ${lines.length} records`));
+      const intact = verify(`${lines.join("\n")}\n`, "--pcr", pcr);
+      expect(intact.status, intact.stdout + intact.stderr).toBe(0);
+      expect(intact.stdout).toMatch(new RegExp(`intact, ${lines.length} records, .* \\(matches the TPM\\)`));
+      const cut = verify(`${lines.slice(0, -1).join("\n")}\n`, "--pcr", pcr);
+      expect(cut.status).toBe(1);
+      expect(cut.stdout).toMatch(/cut from its end/);
       const edited = verify(`${lines.map((l, i) => (i === 1 ? l.replace('"room":"web"', '"room":"wab"') : l)).join("\n")}\n`);
       expect(edited.status).toBe(1);
       expect(edited.stdout).toMatch(/broken at line 3: prev does not match/);

@@ -36,6 +36,13 @@ while [ "$i" -lt 60 ] && [ "$(grep -c '"event":"room.started"' /run/anchor/audit
   sleep 1
   i=$((i + 1))
 done
+# PCR 15 holds the chain's head; read it once it has settled (extends are queued behind the TPM).
+pcr=""
+while [ "$pcr" != "$(cat /sys/class/tpm/tpm0/pcr-sha256/15)" ]; do
+  pcr=$(cat /sys/class/tpm/tpm0/pcr-sha256/15)
+  sleep 1
+done
+echo "audit-pcr=$pcr"
 while read -r line; do echo "audit $line"; done < /run/anchor/audit.jsonl
 echo "probe-done"
 exit 42

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { appendRecord, auditRecorder, GENESIS, verifyAudit, type AuditChain } from "../../../courier/audit.ts";
+import { createHash } from "node:crypto";
+import { appendRecord, auditRecorder, GENESIS, pcrExtendCommand, replayPcr, verifyAudit, type AuditChain } from "../../../courier/audit.ts";
 import type { LogRecord } from "../../../sys/log.ts";
 
 const record = (event: string, fields: Record<string, unknown> = {}): LogRecord => ({ ts: "2026-12-01T00:00:00.000Z", level: "info", event, ...fields });
@@ -23,7 +24,7 @@ describe("the audit chain", () => {
   it("verifies an intact log and names its head", () => {
     const verdict = verifyAudit(text(lines));
     expect(verdict).toMatchObject({ ok: true, records: 3 });
-    expect(verifyAudit("")).toEqual({ ok: true, records: 0, head: GENESIS });
+    expect(verifyAudit("")).toEqual({ ok: true, records: 0, head: GENESIS, pcr: "0".repeat(64) });
   });
 
   it("finds an edited record at the line after it", () => {
@@ -47,10 +48,35 @@ describe("the audit chain", () => {
 describe("auditRecorder", () => {
   it("keeps only the audited events, chained from the genesis", () => {
     const out: string[] = [];
-    const recorder = auditRecorder("boot-1", (line) => out.push(line));
+    const anchored: string[] = [];
+    const recorder = auditRecorder("boot-1", (line) => out.push(line), (hash) => anchored.push(hash));
     for (const r of [record("room.started", { room: "web" }), record("input.grabbed"), record("console.prompt", { kind: "choice" }), record("room.output", { line: "x" })]) recorder(r);
     expect(out.map((l) => (JSON.parse(l) as { event: string }).event)).toEqual(["room.started", "console.prompt"]);
     expect(JSON.parse(out[0] ?? "{}")).toMatchObject({ seq: 0, prev: GENESIS, boot: "boot-1" });
     expect(verifyAudit(out.join(""))).toMatchObject({ ok: true, records: 2 });
+    expect(anchored).toEqual(out.map((l) => createHash("sha256").update(l.trimEnd()).digest("hex")));
+  });
+});
+
+describe("the TPM anchor", () => {
+  const lines = chainOf([record("room.started", { room: "web" }), record("room.exited", { room: "web" })]);
+
+  it("replays the lines' hashes as PCR extends from zero", () => {
+    const sha = (b: Buffer | string): Buffer => createHash("sha256").update(b).digest();
+    const expected = sha(Buffer.concat([sha(Buffer.concat([Buffer.alloc(32), sha(lines[0] ?? "")])), sha(lines[1] ?? "")]));
+    expect(replayPcr(lines)).toBe(expected.toString("hex"));
+  });
+
+  it("catches a log cut short at its end, which the chain alone cannot", () => {
+    const pcr = replayPcr(lines);
+    expect(verifyAudit(text(lines), pcr)).toMatchObject({ ok: true, records: 2, pcr });
+    expect(verifyAudit(text(lines.slice(0, 1)))).toMatchObject({ ok: true, records: 1 });
+    expect(verifyAudit(text(lines.slice(0, 1)), pcr)).toMatchObject({ ok: false, line: 2, reason: expect.stringMatching(/cut from its end/) });
+  });
+
+  it("encodes TPM2_PCR_Extend for the SHA-256 bank under an empty password session", () => {
+    const command = Buffer.from(pcrExtendCommand(15, "ab".repeat(32)));
+    expect(command.subarray(0, 35).toString("hex")).toBe(`80020000004100000182${"0000000f"}00000009${"40000009"}0000000000000000010${"00b"}abab`);
+    expect(command.length).toBe(65);
   });
 });
