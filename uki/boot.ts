@@ -8,12 +8,11 @@
  *   npm run boot -- --direct anchor.watchdog_sec=10   ... with extra kernel options
  */
 import { spawnSync } from "node:child_process";
-import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readSync, statSync, writeSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
-import { PARTITION } from "../rooms/boot-disk.ts";
-import { diskPartitions } from "./disk.ts";
+import { refreshDeviceDisk } from "./disk.ts";
 import { OVMF, qemuArgs, type BootMedia, type DiskAttachment } from "./qemu.ts";
 import { startSwtpm } from "./swtpm.ts";
 
@@ -40,41 +39,6 @@ const need = (file: string): string => {
   return file;
 };
 
-/**
- * Brings out/disk.img up to date with a newer out/anchor.img the way an
- * update would: every partition but the vault is rewritten, so what the
- * vault stores survives rebuilds. A changed partition table starts afresh.
- */
-function refreshDeviceDisk(): void {
-  if (!existsSync(DISK) || diskPartitions(DISK).length === 0) {
-    copyFileSync(IMAGE, DISK);
-    process.stdout.write(`boot: ${DISK} made from ${IMAGE}\n`);
-    return;
-  }
-  if (statSync(DISK).mtimeMs >= statSync(IMAGE).mtimeMs) return;
-  const built = diskPartitions(IMAGE);
-  const current = diskPartitions(DISK);
-  const same = built.length === current.length && built.every((p, i) => p.label === current[i]?.label && p.start === current[i]?.start && (p.label === PARTITION.vault.label || p.size === current[i]?.size));
-  if (!same) {
-    copyFileSync(IMAGE, DISK);
-    process.stdout.write(`boot: ${IMAGE} has another partition table; ${DISK} made afresh (its vault is gone)\n`);
-    return;
-  }
-  const from = openSync(IMAGE, "r");
-  const to = openSync(DISK, "r+");
-  const chunk = Buffer.alloc(1 << 20);
-  for (const part of built.filter((p) => p.label !== PARTITION.vault.label)) {
-    for (let done = 0; done < part.size; ) {
-      const n = readSync(from, chunk, 0, Math.min(chunk.length, part.size - done), part.start + done);
-      writeSync(to, chunk, 0, n, part.start + done);
-      done += n;
-    }
-  }
-  closeSync(from);
-  closeSync(to);
-  process.stdout.write(`boot: ${DISK} updated from ${IMAGE} (the vault partition kept)\n`);
-}
-
 let media: BootMedia;
 let disks: DiskAttachment[];
 let tpmSocket: string | undefined;
@@ -82,8 +46,7 @@ if (cli.data.direct) {
   media = { kind: "direct", kernel: need(join(OUT, "vmlinuz")), initrd: need(join(OUT, "initramfs.img")), append: cli.data.append };
   disks = [{ file: need(IMAGE), snapshot: true }];
 } else {
-  need(IMAGE);
-  refreshDeviceDisk();
+  process.stdout.write(`boot: ${DISK}: ${refreshDeviceDisk(need(IMAGE), DISK)}\n`);
   const scratch = mkdtempSync(join(tmpdir(), "anchor-boot-"));
   const varsFile = join(scratch, "OVMF_VARS.fd");
   copyFileSync(OVMF.vars, varsFile);

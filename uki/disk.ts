@@ -6,7 +6,7 @@
  * timestamp are fixed, so one tree gives one image.
  */
 import { createHash } from "node:crypto";
-import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseGpt, PARTITION } from "../rooms/boot-disk.ts";
@@ -142,4 +142,37 @@ export function diskPartitions(file: string): { label: string; start: number; si
   const gpt = parseGpt(head, SECTOR);
   if (!gpt.ok) return [];
   return gpt.partitions.map((p) => ({ label: p.label, start: Number(p.firstLba) * SECTOR, size: Number(p.lastLba - p.firstLba + 1n) * SECTOR }));
+}
+
+/**
+ * Brings a device's disk (`npm run boot`'s out/disk.img) up to date with a
+ * newer built image the way an update would: every partition but the vault
+ * is rewritten, so what the vault stores survives rebuilds. A disk that is
+ * missing or has another partition table starts afresh. Says what it did.
+ */
+export function refreshDeviceDisk(image: string, disk: string): string {
+  const current = existsSync(disk) ? diskPartitions(disk) : [];
+  const built = diskPartitions(image);
+  const same = current.length === built.length && built.every((p, i) => p.label === current[i]?.label && p.start === current[i]?.start && (p.label === PARTITION.vault.label || p.size === current[i]?.size));
+  if (!same) {
+    copyFileSync(image, disk);
+    return current.length === 0 ? `made from ${image}` : `made afresh from ${image}, whose partition table differs (its vault is gone)`;
+  }
+  if (statSync(disk).mtimeMs >= statSync(image).mtimeMs) return "up to date";
+  const from = openSync(image, "r");
+  const to = openSync(disk, "r+");
+  try {
+    const chunk = Buffer.alloc(MiB);
+    for (const part of built.filter((p) => p.label !== PARTITION.vault.label)) {
+      for (let done = 0; done < part.size; ) {
+        const n = readSync(from, chunk, 0, Math.min(chunk.length, part.size - done), part.start + done);
+        writeSync(to, chunk, 0, n, part.start + done);
+        done += n;
+      }
+    }
+  } finally {
+    closeSync(from);
+    closeSync(to);
+  }
+  return `updated from ${image}, the vault partition kept`;
 }
