@@ -45,22 +45,11 @@ static int json_string(char *out, size_t size, size_t *len, const char *text, si
   return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len) {
-  const char *p = data;
-  while (len > 0) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return -1;
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
-static int read_all(int fd, void *data, size_t len) {
+/* Moves exactly `len` bytes to or from the socket (send when `out`), retrying short transfers. */
+static int transfer(int fd, void *data, size_t len, int out) {
   char *p = data;
   while (len > 0) {
-    ssize_t n = read(fd, p, len);
+    ssize_t n = out ? write(fd, p, len) : read(fd, p, len);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return -1;
     p += n;
@@ -100,12 +89,12 @@ int main(int argc, char **argv) {
     return 2;
   }
   unsigned char header[4] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16), (unsigned char)(len >> 8), (unsigned char)len};
-  if (write_all(fd, header, 4) != 0 || write_all(fd, request, len) != 0) return fprintf(stderr, "anchorctl: sending: %s\n", strerror(errno)), 2;
+  if (transfer(fd, header, 4, 1) != 0 || transfer(fd, request, len, 1) != 0) return fprintf(stderr, "anchorctl: sending: %s\n", strerror(errno)), 2;
 
   static char reply[MAX_FRAME + 1];
-  if (read_all(fd, header, 4) != 0) return fputs("anchorctl: bay0 closed the umbilical without a reply\n", stderr), 2;
+  if (transfer(fd, header, 4, 0) != 0) return fputs("anchorctl: bay0 closed the umbilical without a reply\n", stderr), 2;
   size_t reply_len = (size_t)header[0] << 24 | (size_t)header[1] << 16 | (size_t)header[2] << 8 | header[3];
-  if (reply_len > MAX_FRAME || read_all(fd, reply, reply_len) != 0) return fputs("anchorctl: unreadable reply\n", stderr), 2;
+  if (reply_len > MAX_FRAME || transfer(fd, reply, reply_len, 0) != 0) return fputs("anchorctl: unreadable reply\n", stderr), 2;
   reply[reply_len] = '\0';
   close(fd);
   int ok = strncmp(reply, "{\"ok\":true", 10) == 0;

@@ -32,6 +32,7 @@ export function encodeFrame(reply: Reply): Uint8Array {
 
 /** Splits a byte stream into frame bodies; an announced length over the limit ends the stream (`oversized`). */
 export function frameReader(): (chunk: Uint8Array) => { bodies: string[]; oversized: boolean } {
+  const decoder = new TextDecoder();
   let pending = new Uint8Array(0);
   return (chunk) => {
     const joined = new Uint8Array(pending.length + chunk.length);
@@ -43,7 +44,7 @@ export function frameReader(): (chunk: Uint8Array) => { bodies: string[]; oversi
       const length = new DataView(joined.buffer, at).getUint32(0);
       if (length > MAX_FRAME_BYTES) return { bodies, oversized: true };
       if (joined.length - at - 4 < length) break;
-      bodies.push(new TextDecoder("utf-8", { fatal: false }).decode(joined.subarray(at + 4, at + 4 + length)));
+      bodies.push(decoder.decode(joined.subarray(at + 4, at + 4 + length)));
       at += 4 + length;
     }
     pending = joined.slice(at);

@@ -20,7 +20,7 @@ import { createInputRouter } from "./input.ts";
 import { parseCmdline } from "./cmdline.ts";
 import { guarded, installCrashGuards } from "./guard.ts";
 import { assessHardening, type ReadOnlyFs } from "./hardening.ts";
-import { ESSENTIAL_MOUNTS, mountEssentials } from "./mounts.ts";
+import { mountEssentials } from "./mounts.ts";
 import { loadModulesThenLock } from "./modules.ts";
 import { reapOrphans } from "./reaper.ts";
 import type { Rooms } from "./rooms.ts";
@@ -82,13 +82,9 @@ function main(): void {
     writeText: (path, text) => writeFileSync(path, text),
   });
 
-  const failures = mountEssentials(libc);
+  const { mounted, failures } = mountEssentials(libc);
   for (const failure of failures) log.error("bay0.error", { where: "mount", ...failure });
-  log.info("boot.mounted", {
-    mounts: ESSENTIAL_MOUNTS.filter((m) => !m.onlyIfPresent || existsSync(m.target))
-      .map((m) => m.target)
-      .filter((t) => !failures.some((f) => f.target === t)),
-  });
+  log.info("boot.mounted", { mounts: mounted });
 
   try {
     mkdirSync(AUDIT_DIR, { recursive: true, mode: 0o700 });

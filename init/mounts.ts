@@ -55,7 +55,8 @@ export function mountEssentials(
   specs: readonly MountSpec[] = ESSENTIAL_MOUNTS,
   makeDir: (path: string) => void = (path) => mkdirSync(path, { recursive: true }),
   present: (path: string) => boolean = existsSync,
-): MountFailure[] {
+): { mounted: string[]; failures: MountFailure[] } {
+  const mounted: string[] = [];
   const failures: MountFailure[] = [];
   for (const spec of specs) {
     if (spec.onlyIfPresent && !present(spec.target)) continue;
@@ -66,7 +67,8 @@ export function mountEssentials(
       continue;
     }
     const result = libc.mount(spec.source, spec.target, spec.fstype, spec.flags, spec.data);
-    if (!result.ok) failures.push({ target: spec.target, error: result.message });
+    if (result.ok) mounted.push(spec.target);
+    else failures.push({ target: spec.target, error: result.message });
   }
-  return failures;
+  return { mounted, failures };
 }

@@ -34,7 +34,6 @@ async function findSlotPartition(log: Log): Promise<{ device: string; majorMinor
   const efivar = await readLoaderPartUuidVariable();
   const choice = chooseBootDisk(disksWithGpt(raw), efivar === null ? null : parseLoaderPartUuid(efivar));
   for (const disk of choice.ignored) {
-    if (choice.ok && disk === choice.disk) continue;
     log.warn("image.ignored", { disk: disk.name, partitions: disk.partitions.map((p) => p.label), reason: choice.ok ? "not the boot disk" : choice.reason });
   }
   if (!choice.ok) {
@@ -77,17 +76,22 @@ export function startRooms(deps: { libc: Libc; log: Log; spawner: Spawner; tool:
       return;
     }
     const dm = deviceMapper(libc, control);
-    for (const [name, entry] of Object.entries(pinned)) {
-      const verified = await openVerified(dm, readWhole, name, slot.majorMinor, entry);
-      if (!verified.ok) {
-        log.error("image.verity_failed", { image: name, partition: slot.device, error: verified.error });
-        continue;
+    try {
+      for (const [name, entry] of Object.entries(pinned)) {
+        const verified = await openVerified(dm, readWhole, name, slot.majorMinor, entry);
+        if (!verified.ok) {
+          log.error("image.verity_failed", { image: name, partition: slot.device, error: verified.error });
+          continue;
+        }
+        const error = mountImage(libc, imageFs, name, verified.device);
+        if (error === null) {
+          images.add(name);
+          log.info("image.mounted", { image: name, device: verified.device, root_hash: entry.root_hash });
+        } else log.error("image.failed", { image: name, device: verified.device, error });
       }
-      const error = mountImage(libc, imageFs, name, verified.device);
-      if (error === null) {
-        images.add(name);
-        log.info("image.mounted", { image: name, device: verified.device, root_hash: entry.root_hash });
-      } else log.error("image.failed", { image: name, device: verified.device, error });
+    } finally {
+      // The mapped devices stay; the control handle is needed only to make them.
+      libc.close(control);
     }
   };
 

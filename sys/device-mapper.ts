@@ -43,10 +43,10 @@ export function dmIoctlBuffer(name: string, flags: number, target?: DmTarget): U
   return buffer;
 }
 
-/** The minor number in the reply's `dev` (the kernel's huge_encode_dev). */
-export function replyMinor(reply: Uint8Array): number {
+/** The device number in the kernel's reply (`dev`, as huge_encode_dev packs it). */
+export function replyDevice(reply: Uint8Array): { major: number; minor: number } {
   const dev = Number(new DataView(reply.buffer, reply.byteOffset).getBigUint64(DEV_AT, true));
-  return (dev & 0xff) | ((dev >>> 12) & 0xfff00);
+  return { major: (dev & 0xfff00) >>> 8, minor: (dev & 0xff) | ((dev >>> 12) & 0xfff00) };
 }
 
 export type DeviceMapper = {
@@ -74,8 +74,7 @@ export function deviceMapper(libc: Libc, control: number): DeviceMapper {
         remove(name);
         return { ok: false, error: failed };
       }
-      const minor = replyMinor(created);
-      const major = Number((new DataView(created.buffer).getBigUint64(DEV_AT, true) & 0xfff00n) >> 8n);
+      const { major, minor } = replyDevice(created);
       return { ok: true, device: `/dev/dm-${minor}`, majorMinor: `${major}:${minor}` };
     },
   };

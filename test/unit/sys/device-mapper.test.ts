@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DM, dmIoctlBuffer, replyMinor } from "../../../sys/device-mapper.ts";
+import { DM, dmIoctlBuffer, replyDevice } from "../../../sys/device-mapper.ts";
 
 describe("dm ioctl encoding", () => {
   it("uses _IOWR(0xfd, nr, struct dm_ioctl) request numbers", () => {
@@ -21,10 +21,10 @@ describe("dm ioctl encoding", () => {
     expect(new TextDecoder().decode(buffer.subarray(352, 363))).toBe("254:2 2048\0");
   });
 
-  it("decodes the minor number of the kernel's reply (huge_encode_dev)", () => {
+  it("decodes the device number of the kernel's reply (huge_encode_dev)", () => {
     const reply = new Uint8Array(312);
     new DataView(reply.buffer).setBigUint64(40, BigInt((253 << 8) | 3 | (0x100 << 12)), true);
-    expect(replyMinor(reply)).toBe(0x103);
+    expect(replyDevice(reply)).toEqual({ major: 253, minor: 0x103 });
   });
 
   it("refuses names the kernel would cut", () => {
