@@ -32,13 +32,12 @@ export function dmIoctlBuffer(name: string, flags: number, target?: DmTarget): U
   if (target !== undefined) {
     view.setUint32(20, 1, true);
     const params = new TextEncoder().encode(`${target.params}\0`);
-    const specAt = HEADER_BYTES;
-    view.setBigUint64(specAt, 0n, true);
-    view.setBigUint64(specAt + 8, BigInt(target.sectors), true);
-    view.setUint32(specAt + 20, SPEC_BYTES + Math.ceil(params.length / 8) * 8, true);
-    buffer.set(new TextEncoder().encode(target.type), specAt + 24);
-    if (specAt + SPEC_BYTES + params.length > BUFFER_BYTES) throw new Error("device-mapper table too long");
-    buffer.set(params, specAt + SPEC_BYTES);
+    view.setBigUint64(HEADER_BYTES, 0n, true);
+    view.setBigUint64(HEADER_BYTES + 8, BigInt(target.sectors), true);
+    view.setUint32(HEADER_BYTES + 20, SPEC_BYTES + Math.ceil(params.length / 8) * 8, true);
+    buffer.set(new TextEncoder().encode(target.type), HEADER_BYTES + 24);
+    if (HEADER_BYTES + SPEC_BYTES + params.length > BUFFER_BYTES) throw new Error("device-mapper table too long");
+    buffer.set(params, HEADER_BYTES + SPEC_BYTES);
   }
   return buffer;
 }
