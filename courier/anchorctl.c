@@ -11,6 +11,7 @@
  * Frames: 4-byte big-endian length, then UTF-8 JSON, at most 64 KiB.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,8 +75,13 @@ int main(int argc, char **argv) {
     if (json_string(request, sizeof request, &len, policy, n) != 0) return usage();
     request[len++] = '}';
   } else if (argc == 3 && strcmp(argv[1], "send") == 0) {
+    /* bay0 resolves the path from the room's root, so a relative one is made absolute here. */
+    static char path[PATH_MAX * 2];
+    char cwd[PATH_MAX] = "";
+    if (argv[2][0] != '/' && getcwd(cwd, sizeof cwd) == NULL) return fprintf(stderr, "anchorctl: getcwd: %s\n", strerror(errno)), 2;
+    int n = snprintf(path, sizeof path, "%s%s%s", cwd, cwd[0] != '\0' ? "/" : "", argv[2]);
     len = (size_t)snprintf(request, sizeof request, "{\"type\":\"courier.send\",\"path\":");
-    if (json_string(request, sizeof request, &len, argv[2], strlen(argv[2])) != 0) return usage();
+    if (n < 0 || (size_t)n >= sizeof path || json_string(request, sizeof request, &len, path, (size_t)n) != 0) return usage();
     request[len++] = '}';
   } else {
     return usage();

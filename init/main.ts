@@ -192,7 +192,7 @@ function main(): void {
   // fed meanwhile), the policy, image and screen work after. Evaluating their modules takes a second under TCG.
   const startWorld = async (): Promise<void> => {
     const [{ startRooms }, { startConsole }] = await Promise.all([import("./rooms.ts"), import("./console/start.ts")]);
-    rooms = startRooms({ libc, log, spawner, tool }, options.autostart);
+    rooms = startRooms({ libc, log, spawner, tool, ask: () => trusted?.ask ?? null }, options.autostart);
     const started = rooms;
     if (started !== null) setInterval(guarded(log, "rooms.oom", () => started.supervisor.checkOom()), 2000);
     trusted = startConsole({
@@ -216,4 +216,7 @@ function main(): void {
   startWorld().catch((error: unknown) => log.error("bay0.error", { where: "start", error: String(error) }));
 }
 
-main();
+// The courier is this same program, started by bay0 under crun as a room's user (courier/sandbox.ts). preinit
+// execs bay0 with no arguments, so the machine's PID 1 is never the courier (which is PID 1 of its own namespace).
+if (process.argv[2] === "courier") void import("../courier/deliver.ts").then(({ runCourier }) => runCourier(process.argv.slice(3)));
+else main();

@@ -11,6 +11,8 @@ import { imageManifestSchema, mountImage, openVerified } from "../rooms/images.t
 import { readDisks, readLoaderPartUuidVariable, readWhole } from "../sys/block-devices.ts";
 import { openCharDevice } from "../sys/devices.ts";
 import { deviceMapper } from "../sys/device-mapper.ts";
+import type { PromptAnswer, PromptRequest } from "./console/prompt.ts";
+import { createCourier } from "./courier.ts";
 import { createUmbilical } from "./umbilical.ts";
 import { containersProfileSchema } from "../rooms/seccomp.ts";
 import { RoomSupervisor } from "../rooms/supervisor.ts";
@@ -48,7 +50,9 @@ async function findSlotPartition(log: Log): Promise<{ device: string; majorMinor
 
 export type Rooms = { supervisor: RoomSupervisor; policies: Map<string, Policy> };
 
-export function startRooms(deps: { libc: Libc; log: Log; spawner: Spawner; tool: ToolRunner }, autostart: string[] | null): Rooms | null {
+type RoomsDeps = { libc: Libc; log: Log; spawner: Spawner; tool: ToolRunner; ask: () => ((request: PromptRequest) => Promise<PromptAnswer>) | null };
+
+export function startRooms({ ask, ...deps }: RoomsDeps, autostart: string[] | null): Rooms | null {
   const { libc, log } = deps;
   const files = imageFs.list(POLICY_DIR).filter((f) => f.endsWith(".toml")).map((f) => ({ path: `${POLICY_DIR}/${f}`, text: readTextOrNull(`${POLICY_DIR}/${f}`) ?? "" }));
   const { policies, rejected } = loadPolicies(files);
@@ -97,7 +101,12 @@ export function startRooms(deps: { libc: Libc; log: Log; spawner: Spawner; tool:
 
   const supervisor: RoomSupervisor = new RoomSupervisor({
     ...deps,
-    umbilical: createUmbilical(log, () => supervisor),
+    umbilical: createUmbilical(log, () => supervisor, createCourier({
+      ...deps,
+      profile: profile.data,
+      ask,
+      running: () => supervisor.list().filter((room) => room.started).map((room) => room.plan),
+    })),
     cgroupFs,
     rootfsFs,
     seccompProfile: profile.data,

@@ -1,4 +1,5 @@
-import { constants, mkdirSync, openSync } from "node:fs";
+import { constants, mkdirSync, openSync, readFileSync } from "node:fs";
+import { verifyAudit } from "../courier/audit.ts";
 import { createLineSplitter } from "../sys/lines.ts";
 import type { Libc } from "../sys/libc.ts";
 import type { Log } from "../sys/log.ts";
@@ -15,7 +16,8 @@ export const TEST_CONTROL_FIFO = "/run/anchor/test-control";
  * Runs one control line: "start NAME", "kill ID", "reset ID", "freeze ID",
  * "thaw ID", "spawn PARENT NAME", "bundle NAME" (prepare a room's bundle
  * without running it, for benchmarks of bare crun), "prompt-secret" or
- * "prompt-choice [TIMEOUT_MS]" (open a console prompt).
+ * "prompt-choice [TIMEOUT_MS]" (open a console prompt), "audit" (verify
+ * bay0's audit log and log which events it holds).
  */
 async function control(rooms: Rooms, log: Log, line: string, screen: TrustedConsole | null): Promise<void> {
   const [verb, first = "", second = ""] = line.trim().split(/\s+/);
@@ -66,6 +68,14 @@ async function control(rooms: Rooms, log: Log, line: string, screen: TrustedCons
         log.info("test.prompt", answer.kind === "secret" ? { kind: "secret", length: answer.value?.length ?? null } : { kind: "choice", index: answer.index, timed_out: answer.timedOut }),
       );
       outcome = { ok: true };
+      break;
+    }
+    case "audit": {
+      const text = readFileSync("/run/anchor/audit.jsonl", "utf8");
+      const verdict = verifyAudit(text);
+      const events = text.split("\n").filter((l) => l !== "").map((l) => String((JSON.parse(l) as { event?: unknown }).event));
+      log.info("test.audit", { ...verdict, events: [...new Set(events)] });
+      outcome = { ok: verdict.ok };
       break;
     }
     default:

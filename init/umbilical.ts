@@ -11,6 +11,7 @@ import { admit, encodeFrame, frameReader, refusal, type Refusal, type Reply, typ
 import { formatPolicyError, parsePolicy } from "../policies/parse.ts";
 import { tokenBucket } from "../rooms/output.ts";
 import type { RoomPlan } from "../rooms/plan.ts";
+import type { Courier } from "./courier.ts";
 import type { RoomSupervisor } from "../rooms/supervisor.ts";
 import type { Log } from "../sys/log.ts";
 
@@ -23,7 +24,7 @@ type Connection = { read: ReturnType<typeof frameReader>; refusals: number; busy
 
 export type Umbilical = { open(plan: RoomPlan): string | null; close(plan: RoomPlan): void };
 
-export function createUmbilical(log: Log, supervisor: () => RoomSupervisor | null): Umbilical {
+export function createUmbilical(log: Log, supervisor: () => RoomSupervisor | null, courier: Courier): Umbilical {
   const listeners = new Map<string, UnixSocketListener<Connection>>();
 
   const answer = async (plan: RoomPlan, request: UmbilicalRequest): Promise<Reply> => {
@@ -42,7 +43,7 @@ export function createUmbilical(log: Log, supervisor: () => RoomSupervisor | nul
         return started.ok ? { ok: true, room: started.plan.id } : refusal("refused", started.reason);
       }
       case "courier.send":
-        return refusal("unavailable", "the courier is not part of this build yet");
+        return courier(plan, request.path);
     }
   };
 

@@ -37,6 +37,8 @@ const size = (what: string, min: number) =>
     .transform(parseSize)
     .refine((n) => n >= min, `${what} must be at least ${min} bytes`);
 
+const DEFAULT_COURIER_MAX = 1024 ** 3;
+
 const unique = <T extends z.ZodType>(item: T) =>
   z.array(item).refine((a) => new Set(a).size === a.length, "must not repeat an entry");
 
@@ -115,6 +117,11 @@ export const policySchema = z
       .strict()
       .optional(),
     umbilical: z.object({ allow: unique(z.enum(UMBILICAL_REQUESTS)).default([]) }).strict().default({ allow: [] }),
+    /** What the courier may carry: files this room sends (at most max_size, each approved by the person) and whether it accepts deliveries into /inbox. */
+    courier: z
+      .object({ deliveries: z.boolean({ error: "must be true or false" }).default(false), max_size: size("max_size", 0).default(DEFAULT_COURIER_MAX) })
+      .strict()
+      .default({ deliveries: false, max_size: DEFAULT_COURIER_MAX }),
     nesting: z
       .object({ allowed: z.boolean().default(false), max_depth: z.number().int().min(0).max(5).default(0) })
       .strict()

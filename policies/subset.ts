@@ -58,6 +58,8 @@ export function subsetViolations(parent: Policy, child: Policy, parentDepth: num
   if (child.vault !== undefined && (parent.vault === undefined || !within(child.vault.folder, parent.vault.folder))) {
     add("vault.folder", `'${child.vault.folder}' is outside the parent's ${parent.vault ? `'${parent.vault.folder}'` : "(no vault access)"}`);
   }
+  if (child.courier.deliveries && !parent.courier.deliveries) add("courier.deliveries", "a child may not accept deliveries when its parent does not");
+  limit("courier.max_size", child.courier.max_size, parent.courier.max_size);
   const requests = notSubset(child.umbilical.allow, parent.umbilical.allow);
   if (requests.length > 0) add("umbilical.allow", `${requests.join(", ")} not allowed to the parent`);
   if (child.user.uid === 0 && parent.user.uid !== 0) add("user.uid", "a child may not run as root when its parent does not");

@@ -33,7 +33,7 @@ export type OciConfig = {
 type DeviceRule = { allow: boolean; type?: "c"; major?: number; minor?: number; access: string };
 
 /** Deny every device, then allow the harmless ones crun creates in a room's /dev. */
-const DEVICES: readonly Readonly<DeviceRule>[] = Object.freeze([
+export const DEVICES: readonly Readonly<DeviceRule>[] = Object.freeze([
   { allow: false, access: "rwm" },
   ...[
     [1, 3], // null

@@ -93,8 +93,8 @@ export class RoomSupervisor {
 
   constructor(private readonly deps: RoomDeps) {}
 
-  list(): { id: string; name: string; depth: number; parent: string | null }[] {
-    return [...this.rooms.values()].map((r) => ({ id: r.plan.id, name: r.plan.policy.name, depth: r.plan.depth, parent: r.parent }));
+  list(): { id: string; parent: string | null; started: boolean; plan: RoomPlan }[] {
+    return [...this.rooms.values()].map((r) => ({ id: r.plan.id, parent: r.parent, started: r.started, plan: r.plan }));
   }
 
   /** Every live room with its state and usage now (the console's dashboard). */

@@ -81,4 +81,7 @@ export class FakeLibc implements Libc {
   close(fd: number): SysResult {
     return this.record("close", [fd]);
   }
+  openat2(dirFd: number, path: string, flags: number, resolve: number): SysResult {
+    return this.record("openat2", [dirFd, path, flags, resolve]);
+  }
 }

@@ -5,6 +5,8 @@ const P_PID = 1;
 const WEXITED = 4;
 const WNOHANG = 1;
 const SYS_FINIT_MODULE = 313;
+const SYS_OPENAT2 = 437;
+const OPEN_HOW_BYTES = 24;
 const SIGINFO_BYTES = 128;
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
@@ -32,7 +34,7 @@ export function openLibc(): Libc {
     waitid: { args: [i32, i32, pointer, i32], returns: i32 },
     kill: { args: [i32, i32], returns: i32 },
     sync: { args: [], returns: FFIType.void },
-    syscall: { args: [i64, i32, pointer, i32], returns: i64 },
+    syscall: { args: [i64, i32, pointer, pointer, u64], returns: i64 },
     getpid: { args: [], returns: i32 },
     mkfifo: { args: [pointer, u32], returns: i32 },
     socket: { args: [i32, i32, i32], returns: i32 },
@@ -82,7 +84,7 @@ export function openLibc(): Libc {
     },
     kill: (pid, signal) => check(c.kill(pid, signal)),
     sync: () => c.sync(),
-    finitModule: (fd) => check(c.syscall(BigInt(SYS_FINIT_MODULE), fd, cstr(""), 0)),
+    finitModule: (fd) => check(c.syscall(BigInt(SYS_FINIT_MODULE), fd, cstr(""), null, 0n)),
     getpid: () => c.getpid(),
     mkfifo: (path, mode) => check(c.mkfifo(cstr(path), mode)),
     listenUnix: (path) => {
@@ -131,5 +133,10 @@ export function openLibc(): Libc {
       return check(c.ioctl(fd, BigInt(TIOCSWINSZ), ptr(size)));
     },
     close: (fd) => check(c.close(fd)),
+    openat2: (dirFd, path, flags, resolve) => {
+      // struct open_how: u64 flags, u64 mode, u64 resolve.
+      const how = new BigUint64Array([BigInt(flags), 0n, BigInt(resolve)]);
+      return check(c.syscall(BigInt(SYS_OPENAT2), dirFd, cstr(path), ptr(how), BigInt(OPEN_HOW_BYTES)));
+    },
   };
 }

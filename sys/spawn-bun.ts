@@ -11,10 +11,11 @@ export type StartedProcess = {
   readonly signalCode: string | number | null;
 };
 
-export type StartProcess = (argv: string[], env: Record<string, string>) => StartedProcess;
+export type StartProcess = (argv: string[], env: Record<string, string>, fds?: number[]) => StartedProcess;
 
-/** Bun.spawn with stdin closed and both output streams piped to bay0. */
-export const bunStart: StartProcess = (argv, env) => Bun.spawn(argv, { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+/** Bun.spawn with both output streams piped to bay0, and stdin (and fds 3…) given or closed. */
+export const bunStart: StartProcess = (argv, env, [stdin, ...extra] = []) =>
+  Bun.spawn(argv, { env, stdio: [stdin ?? "ignore", "pipe", "pipe", ...extra] });
 
 async function pump(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
   const splitter = createLineSplitter(onLine);
@@ -40,8 +41,8 @@ export function registerUntilExit(live: { add(pid: number): void; delete(pid: nu
 export function createBunSpawner(env: Record<string, string>, live: Set<number> = new Set(), start: StartProcess = bunStart): Spawner {
   return {
     isOwn: (pid) => live.has(pid),
-    spawn(argv, onLine): Child {
-      const proc = start(argv, env);
+    spawn(argv, onLine, fds): Child {
+      const proc = start(argv, env, fds);
       const waited = registerUntilExit(live, proc);
       const streams = (["stdout", "stderr"] as const).map((name: ChildStream) =>
         pump(proc[name], (line) => onLine(name, line)).catch(() => undefined),

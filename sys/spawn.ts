@@ -10,6 +10,7 @@ export type Child = { pid: number; exited: Promise<ChildExit> };
  * orphan reaper leaves their exit statuses to the spawner.
  */
 export interface Spawner {
-  spawn(argv: string[], onLine: (stream: ChildStream, line: string) => void): Child;
+  /** `fds`: the child's stdin, then its fds 3, 4, …, else stdin is closed. */
+  spawn(argv: string[], onLine: (stream: ChildStream, line: string) => void, fds?: number[]): Child;
   isOwn(pid: number): boolean;
 }

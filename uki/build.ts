@@ -15,7 +15,7 @@
  *   --keys DIR          sign with the owner's db.key/db.crt from DIR (default: Debian's snakeoil test key)
  *   --out DIR           build into DIR instead of out/ (reproducibility checks)
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
@@ -125,11 +125,14 @@ function compileBay0(outfile: string, hooks: boolean): void {
  * boots 5 s slower under TCG; 256 KiB blocks are larger and no faster.
  */
 const BAY0_SQUASHFS = ["-comp", "zstd", "-Xcompression-level", "19", "-b", "1M"];
+/** Readable by the courier, which runs this same executable as a room's user. */
+const BAY0_DIR_MODE = 0o755;
 
 /** bay0 alone in a reproducible squashfs, which preinit mounts at /usr/lib/bay0. */
 function packBay0(bin: string, output: string): void {
   const tree = mkdtempSync(join(tmpdir(), "anchor-bay0-"));
   try {
+    chmodSync(tree, BAY0_DIR_MODE);
     copyFileSync(bin, join(tree, "bay0"));
     runHostTool(["mksquashfs", tree, output, "-noappend", ...BAY0_SQUASHFS, "-all-root", "-all-time", "0", "-mkfs-time", "0", "-quiet", "-no-progress"]);
   } finally {
@@ -190,7 +193,7 @@ const steps: Step[] = [
   },
   {
     name: "bay0-image",
-    inputs: { files: [paths.bay0], values: BAY0_SQUASHFS },
+    inputs: { files: [paths.bay0], values: [...BAY0_SQUASHFS, String(BAY0_DIR_MODE)] },
     outputs: [paths.bay0Image],
     run: () => packBay0(paths.bay0, paths.bay0Image),
   },
@@ -275,7 +278,7 @@ const steps: Step[] = [
 const testSteps: Step[] = [
   {
     name: "bay0-test",
-    inputs: { ...bay0Inputs, values: [...bay0Inputs.values, "test-hooks"] },
+    inputs: { ...bay0Inputs, values: [...bay0Inputs.values, "test-hooks", ...BAY0_SQUASHFS, String(BAY0_DIR_MODE)] },
     outputs: [paths.testBay0, paths.testBay0Image],
     run: () => {
       compileBay0(paths.testBay0, true);

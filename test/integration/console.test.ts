@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { builtImages, probeImage } from "../qemu/probe-image.ts";
 import { consoleFont, readPpm, readText } from "../qemu/screen.ts";
 import { OUT, Vm } from "../qemu/vm.ts";
-import { BOOT_TIMEOUT_MS, bootRoomsVm } from "./helpers.ts";
+import { BOOT_TIMEOUT_MS, bootRoomsVm, screenReader } from "./helpers.ts";
 
 const font = consoleFont();
 const WAIT_MS = 60_000;
@@ -11,24 +11,10 @@ const WAIT_MS = 60_000;
 /** One boot with a display and a USB keyboard: the dashboard, the launcher, keys, and what may never reach the screen. */
 describe("the trusted console", () => {
   let vm: Vm;
-  let shots = 0;
 
-  /** The screen as text, read back from a QMP screendump with the console's font. */
-  const screenText = async (): Promise<string[]> => {
-    const file = join(OUT, "test-logs", `console-${shots++}.ppm`);
-    await vm.screendump(file, "ppm");
-    return readText(readPpm(file), font);
-  };
-  /** Polls the screen until a line matches (the dashboard redraws twice a second). */
-  const waitScreen = async (pattern: RegExp, timeoutMs = 15_000): Promise<string[]> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const text = await screenText();
-      if (text.some((l) => pattern.test(l))) return text;
-      if (Date.now() > deadline) throw new Error(`no screen line matching ${pattern}; screen:\n${text.join("\n")}`);
-      await new Promise((r) => setTimeout(r, 300));
-    }
-  };
+  const screen = screenReader(() => vm, "console");
+  const screenText = screen.text;
+  const waitScreen = screen.wait;
   /** QMP qcodes for the characters the tests type (US layout). */
   const QCODES: { [ch: string]: string[] } = {
     " ": ["spc"], "-": ["minus"], ".": ["dot"], "/": ["slash"], "=": ["equal"],

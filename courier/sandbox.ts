@@ -1,0 +1,54 @@
+import { DEVICES, MASKED_PATHS, READONLY_PATHS, type OciConfig } from "../rooms/oci.ts";
+import { ROOM_ID_MAP, ROOMS_CGROUP, type RoomPlan } from "../rooms/plan.ts";
+import { buildSeccomp, type ContainersProfile } from "../rooms/seccomp.ts";
+import { NAMESPACES } from "../policies/schema.ts";
+
+/** Where bay0's executable lives (preinit mounts it there): the courier is the same program in courier mode. */
+export const BAY0_DIR = "/usr/lib/bay0";
+/** Read-only: bay0 and the libraries it links; nothing of any room, no secret of bay0's. */
+const PROGRAM_DIRS = [BAY0_DIR, "/lib", "/lib64"];
+/** Made by bay0 in the courier's root before crun runs: the root belongs to bay0, so the courier cannot add to it. */
+export const MOUNT_POINTS: readonly string[] = ["/proc", "/dev", ...PROGRAM_DIRS];
+const COURIER_LIMITS = { "memory.max": String(192 * 1024 * 1024), "memory.swap.max": "0", "pids.max": "32" };
+
+/**
+ * The OCI config crun runs one courier with: every namespace, the receiving
+ * room's user (so what it writes belongs to that room), no capabilities,
+ * the rooms' seccomp filter, an empty read-only root holding only its own
+ * program, and its own small cgroup. The source file and the destination
+ * folder are not in its tree: they arrive as open file descriptors. Pure.
+ */
+export function courierConfig(id: string, receiver: RoomPlan, root: string, args: string[], profile: ContainersProfile): OciConfig {
+  const idMap = [{ containerID: 0, hostID: ROOM_ID_MAP.hostId, size: ROOM_ID_MAP.size }];
+  const readOnly = ["bind", "ro", "nosuid", "nodev"];
+  return {
+    ociVersion: "1.0.2",
+    process: {
+      terminal: false,
+      user: { ...receiver.policy.user },
+      args: [`${BAY0_DIR}/bay0`, "courier", ...args],
+      env: ["PATH=/usr/lib/bay0"],
+      cwd: "/",
+      capabilities: { bounding: [], effective: [], permitted: [] },
+      rlimits: [],
+      noNewPrivileges: true,
+    },
+    root: { path: root, readonly: true },
+    hostname: "courier",
+    mounts: [
+      { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
+      { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "mode=755", "size=64k"] },
+      ...PROGRAM_DIRS.map((dir) => ({ destination: dir, type: "bind", source: dir, options: readOnly })),
+    ],
+    linux: {
+      uidMappings: idMap,
+      gidMappings: idMap,
+      namespaces: NAMESPACES.map((type) => ({ type })),
+      cgroupsPath: `${ROOMS_CGROUP}/.courier-${id}`,
+      resources: { unified: { ...COURIER_LIMITS }, devices: DEVICES.map((rule) => ({ ...rule })) },
+      maskedPaths: [...MASKED_PATHS],
+      readonlyPaths: [...READONLY_PATHS],
+      seccomp: buildSeccomp(profile, [], [], "none"),
+    },
+  };
+}

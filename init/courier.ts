@@ -1,0 +1,133 @@
+/**
+ * What bay0 does with a room's courier.send: one transfer at a time, a few
+ * waiting. The file is opened confined to the sender's root and hashed, the
+ * person sees it at the trusted prompt and picks where it goes, and a courier
+ * process (courier/deliver.ts, confined by crun) copies it there. Every
+ * decision and outcome is logged, and so audited.
+ */
+import { randomUUID } from "node:crypto";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { z } from "zod";
+import { decide, destinations, QUEUE_LIMIT, refuseBySize, transferPrompt, type Transfer } from "../courier/arbiter.ts";
+import { fileNameOf } from "../courier/names.ts";
+import { courierConfig, MOUNT_POINTS } from "../courier/sandbox.ts";
+import { refusal, type Reply } from "../courier/umbilical.ts";
+import { CRUN_ROOT } from "../rooms/crun.ts";
+import { ROOM_ID_MAP, ROOMS_RUN_DIR, type RoomPlan } from "../rooms/plan.ts";
+import type { ContainersProfile } from "../rooms/seccomp.ts";
+import type { Libc } from "../sys/libc.ts";
+import type { Log } from "../sys/log.ts";
+import { closeFd, closeInbox, openInbox, openRoomFile, sha256Of, type Inbox } from "../sys/room-files.ts";
+import type { Spawner } from "../sys/spawn.ts";
+import type { PromptAnswer, PromptRequest } from "./console/prompt.ts";
+
+/** Beside the rooms' own directories (no room is called ".courier"), traversable by the couriers' user namespaces. */
+const COURIER_DIR = `${ROOMS_RUN_DIR}/.courier`;
+const resultSchema = z.union([z.object({ ok: z.literal(true), name: z.string() }), z.object({ ok: z.literal(false), reason: z.string() })]);
+
+export type CourierDeps = {
+  libc: Libc;
+  log: Log;
+  spawner: Spawner;
+  profile: ContainersProfile;
+  /** Rooms running now. */
+  running: () => RoomPlan[];
+  /** The trusted console's prompt, once there is one. */
+  ask: () => ((request: PromptRequest) => Promise<PromptAnswer>) | null;
+};
+
+export type Courier = (sender: RoomPlan, path: string) => Promise<Reply>;
+
+const hostIds = (plan: RoomPlan): { uid: number; gid: number } => ({ uid: ROOM_ID_MAP.hostId + plan.policy.user.uid, gid: ROOM_ID_MAP.hostId + plan.policy.user.gid });
+
+export function createCourier(deps: CourierDeps): Courier {
+  const { libc, log } = deps;
+  let waiting = 0;
+  let queue: Promise<unknown> = Promise.resolve();
+
+  const deny = (sender: RoomPlan, file: string, by: "human" | "timeout" | "policy", reason: string): Reply => {
+    log.warn("courier.denied", { room: sender.id, file, by, reason });
+    return refusal("refused", reason);
+  };
+
+  /** Runs the courier process for an approved transfer and reports what landed. */
+  const carry = async (item: Transfer, sender: RoomPlan, receiver: RoomPlan, source: number): Promise<Reply> => {
+    const id = randomUUID().slice(0, 8);
+    const staging = `.courier-${id}`;
+    const bundle = `${COURIER_DIR}/${id}`;
+    const startedMs = performance.now();
+    const about = { room: sender.id, to: receiver.id, file: item.name, size: item.size, sha256: item.sha256 };
+    const fail = (reason: string): Reply => {
+      log.error("courier.failed", { ...about, reason });
+      return refusal("refused", `not delivered: ${reason}`);
+    };
+    let inbox: Inbox | null = null;
+    try {
+      if (!deps.running().some((room) => room.id === receiver.id)) return fail(`${receiver.id} is no longer running`);
+      inbox = openInbox(libc, receiver.dirs.rootfs, hostIds(receiver), staging);
+      if (inbox.freeBytes < item.size) return fail(`${receiver.id} has ${inbox.freeBytes} bytes free for a file of ${item.size}`);
+      for (const dir of MOUNT_POINTS) mkdirSync(`${bundle}/root${dir}`, { recursive: true, mode: 0o755 });
+      writeFileSync(`${bundle}/config.json`, JSON.stringify(courierConfig(id, receiver, `${bundle}/root`, [item.name, String(item.size), item.sha256], deps.profile)));
+      let said = "";
+      let complaint = "";
+      const child = deps.spawner.spawn(
+        ["crun", "--root", CRUN_ROOT, "run", "--preserve-fds", "2", "--bundle", bundle, `anchor-courier-${id}`],
+        (stream, line) => void (stream === "stdout" ? (said = line.slice(0, 1024)) : (complaint = line.slice(0, 300))),
+        [source, inbox.fd, inbox.staging.fd],
+      );
+      const exit = await child.exited;
+      let parsed: unknown = null;
+      try {
+        parsed = JSON.parse(said);
+      } catch {
+        // Not the courier's line: the reason is crun's last words below.
+      }
+      const result = resultSchema.safeParse(parsed);
+      if (!result.success) return fail(`the courier ended (${exit.status ?? exit.signal ?? "?"}) without a result: ${complaint}`);
+      if (!result.data.ok) return fail(result.data.reason);
+      log.info("courier.delivered", { ...about, file: result.data.name, ms: Math.round(performance.now() - startedMs) });
+      return { ok: true, delivered: { to: receiver.id, path: `/inbox/${result.data.name}`, size: item.size, sha256: item.sha256 } };
+    } catch (error) {
+      return fail(error instanceof Error ? error.message : String(error));
+    } finally {
+      if (inbox !== null) closeInbox(inbox);
+      rmSync(bundle, { recursive: true, force: true });
+    }
+  };
+
+  const transfer = async (sender: RoomPlan, path: string): Promise<Reply> => {
+    const named = fileNameOf(path);
+    if (!named.ok) return deny(sender, path, "policy", named.reason);
+    const source = openRoomFile(libc, sender.dirs.rootfs, path, hostIds(sender));
+    if (!source.ok) return deny(sender, path, "policy", source.reason);
+    try {
+      const tooBig = refuseBySize(sender, source.size);
+      if (tooBig !== null) return deny(sender, named.name, "policy", tooBig);
+      const sha256 = await sha256Of(source.fd, source.size);
+      if (sha256 === null) return deny(sender, named.name, "policy", "the file shrank while it was read");
+      const item: Transfer = { from: sender.id, name: named.name, size: source.size, sha256 };
+      log.info("courier.requested", { room: sender.id, file: item.name, size: item.size, sha256 });
+      const to = destinations(sender, deps.running());
+      if (to.length === 0) return deny(sender, item.name, "policy", "no running room accepts deliveries");
+      const ask = deps.ask();
+      if (ask === null) return deny(sender, item.name, "policy", "there is no trusted console to ask");
+      const answer = await ask(transferPrompt(item, to));
+      const decision = decide(answer.kind === "choice" ? answer : { index: 0, timedOut: false }, to);
+      if (!decision.approved) return deny(sender, item.name, decision.by, decision.reason);
+      log.info("courier.approved", { room: sender.id, to: decision.to.room.id, file: item.name, size: item.size, sha256, by: "human" });
+      return await carry(item, sender, decision.to.room, source.fd);
+    } finally {
+      closeFd(source.fd);
+    }
+  };
+
+  return (sender, path) => {
+    if (waiting >= QUEUE_LIMIT) return Promise.resolve(deny(sender, path, "policy", `${QUEUE_LIMIT} transfers are already waiting`));
+    waiting += 1;
+    const run = queue.then(() => transfer(sender, path)).catch((error: unknown) => refusal("unavailable", String(error)));
+    queue = run.finally(() => {
+      waiting -= 1;
+    });
+    return run;
+  };
+}

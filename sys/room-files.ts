@@ -1,0 +1,124 @@
+import { closeSync, constants, fchownSync, fstatSync, mkdirSync, openSync, read, rmSync, statfsSync, type Stats } from "node:fs";
+import { promisify } from "node:util";
+import { AT_FDCWD, O_PATH, RESOLVE, type Libc } from "./libc.ts";
+
+/**
+ * The courier's files, opened from bay0's side inside a room's root (its
+ * overlay as bay0 mounted it, holding no /proc, /sys or /dev of the room's):
+ * every lookup stays in that root and that filesystem and never follows a
+ * magic link, and a file is opened for reading only once it is known to be
+ * regular, so no fifo, device or socket is ever opened.
+ */
+const CONFINED = RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS | RESOLVE.NO_XDEV;
+const ELOOP = 40;
+const ENOENT = 2;
+const EXDEV = 18;
+const CHUNK_BYTES = 1 << 20;
+const readAt = promisify(read);
+
+const through = (fd: number, name = ""): string => `/proc/self/fd/${fd}${name === "" ? "" : `/${name}`}`;
+
+function kindOf(stats: Stats): string | null {
+  if (stats.isFile()) return null;
+  if (stats.isSymbolicLink()) return "a symlink";
+  if (stats.isFIFO()) return "a fifo";
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return "a device";
+  if (stats.isDirectory()) return "a directory";
+  return stats.isSocket() ? "a socket" : "not a regular file";
+}
+
+function openRoot(libc: Libc, rootDir: string): number {
+  const root = libc.openat2(AT_FDCWD, rootDir, O_PATH | constants.O_DIRECTORY, 0);
+  if (!root.ok) throw new Error(`${rootDir}: ${root.message}`);
+  return root.value;
+}
+
+/** Whether the mode bits let `reader` (host ids) read the file: bay0 must not read for a room what it could not read itself. */
+const readableBy = (stats: Stats, reader: { uid: number; gid: number }): boolean =>
+  (stats.mode & (stats.uid === reader.uid ? 0o400 : stats.gid === reader.gid ? 0o040 : 0o004)) !== 0;
+
+/** Opens `path` (as the room names it) read-only: the fd and its size, or why it is refused. */
+export function openRoomFile(libc: Libc, rootDir: string, path: string, reader: { uid: number; gid: number }): { ok: true; fd: number; size: number } | { ok: false; reason: string } {
+  const root = openRoot(libc, rootDir);
+  const handle = libc.openat2(root, path, O_PATH | constants.O_NOFOLLOW, CONFINED);
+  libc.close(root);
+  if (!handle.ok) {
+    const reason = { [ENOENT]: "no such file in the room", [EXDEV]: "outside the room's own files", [ELOOP]: "a link leads out of the room" }[handle.errno];
+    return { ok: false, reason: reason ?? handle.message };
+  }
+  try {
+    const stats = fstatSync(handle.value);
+    const kind = kindOf(stats);
+    if (kind !== null) return { ok: false, reason: `${path} is ${kind}; only a regular file can be sent` };
+    if (!readableBy(stats, reader)) return { ok: false, reason: `${path} is not readable by the room's user` };
+    // The O_PATH handle pins the inode that was checked: this opens exactly it, whatever the path says now.
+    return { ok: true, fd: openSync(through(handle.value), constants.O_RDONLY | constants.O_NOCTTY | constants.O_NONBLOCK), size: stats.size };
+  } finally {
+    libc.close(handle.value);
+  }
+}
+
+export type Inbox = { fd: number; freeBytes: number; staging: { fd: number; parent: number; name: string } };
+
+/** A directory of `owner`'s below `parentFd`, made if missing; `created` says whether bay0 made it. */
+function ownDir(libc: Libc, parentFd: number, name: string, owner: { uid: number; gid: number }): number {
+  let created = false;
+  try {
+    mkdirSync(through(parentFd, name), 0o755);
+    created = true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
+  const dir = libc.openat2(parentFd, name, constants.O_RDONLY | constants.O_DIRECTORY, CONFINED | RESOLVE.NO_SYMLINKS);
+  if (!dir.ok) throw new Error(`the room's /${name} is not a directory of its own (${dir.message})`);
+  if (created) fchownSync(dir.value, owner.uid, owner.gid);
+  return dir.value;
+}
+
+/**
+ * The receiving room's /inbox, made on first use owned by the room's user,
+ * the bytes free there, and a staging directory on the same filesystem that
+ * the room cannot see: below its root's /proc, which its own procfs covers
+ * (no room may mount or unmount). The courier writes there and links the
+ * checked file into /inbox, so no partial file ever shows in the room.
+ */
+export function openInbox(libc: Libc, rootDir: string, owner: { uid: number; gid: number }, stagingName: string): Inbox {
+  const root = openRoot(libc, rootDir);
+  const handles: number[] = [];
+  try {
+    const fd = ownDir(libc, root, "inbox", owner);
+    handles.push(fd);
+    const parent = libc.openat2(root, "proc", O_PATH | constants.O_DIRECTORY, CONFINED | RESOLVE.NO_SYMLINKS);
+    if (!parent.ok) throw new Error(`the room's root has no /proc to stage in (${parent.message})`);
+    handles.push(parent.value);
+    const staging = ownDir(libc, parent.value, stagingName, owner);
+    const space = statfsSync(through(fd));
+    return { fd, freeBytes: space.bavail * space.bsize, staging: { fd: staging, parent: parent.value, name: stagingName } };
+  } catch (error) {
+    for (const fd of handles) closeSync(fd);
+    throw error;
+  } finally {
+    libc.close(root);
+  }
+}
+
+/** Drops the staging directory with whatever a failed courier left in it, and closes the inbox. */
+export function closeInbox(inbox: Inbox): void {
+  rmSync(through(inbox.staging.parent, inbox.staging.name), { recursive: true, force: true });
+  for (const fd of [inbox.staging.fd, inbox.staging.parent, inbox.fd]) closeSync(fd);
+}
+
+/** The SHA-256 of a file's first `size` bytes, read in chunks off the event loop; null when it holds fewer. */
+export async function sha256Of(fd: number, size: number): Promise<string | null> {
+  const hasher = new Bun.CryptoHasher("sha256");
+  const buffer = Buffer.alloc(Math.min(CHUNK_BYTES, Math.max(size, 1)));
+  for (let at = 0; at < size; ) {
+    const { bytesRead } = await readAt(fd, buffer, 0, Math.min(buffer.length, size - at), at);
+    if (bytesRead === 0) return null;
+    hasher.update(buffer.subarray(0, bytesRead));
+    at += bytesRead;
+  }
+  return hasher.digest("hex");
+}
+
+export const closeFd = (fd: number): void => closeSync(fd);

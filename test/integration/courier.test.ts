@@ -1,0 +1,130 @@
+import { createHash } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { builtImages, probeImage } from "../qemu/probe-image.ts";
+import type { Record, Vm } from "../qemu/vm.ts";
+import { BOOT_TIMEOUT_MS, bootRoomsVm, screenReader } from "./helpers.ts";
+
+const WAIT_MS = 60_000;
+const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
+
+/**
+ * One boot with a screen and a keyboard: courier-send (test/rooms/courier-send.sh)
+ * asks for hostile paths, then for files the test answers at the trusted
+ * prompt with QMP keys; courier-inbox reports what lands in its /inbox.
+ */
+describe("the courier", () => {
+  let vm: Vm;
+  const screen = screenReader(() => vm, "courier");
+  const outputOf = (room: string): string[] => vm.records.filter((r) => r.event === "room.output" && r.room === room).map((r) => String(r.line));
+  const waitOutput = (room: string, pattern: RegExp, timeoutMs = WAIT_MS): Promise<Record> =>
+    vm.waitFor("room.output", timeoutMs, (r) => r.room === room && pattern.test(String(r.line)));
+  const reply = async (label: string): Promise<string> => String((await waitOutput("courier-send", new RegExp(`^${label} exit=`), 90_000)).line);
+  /** Waits for the prompt about the next requested file; returns its screen. */
+  const prompted = async (file: string, count: number): Promise<string[]> => {
+    await vm.waitFor("courier.requested", WAIT_MS, (r) => r.file === file && vm.records.filter((x) => x.event === "courier.requested").indexOf(r) === count);
+    return screen.wait(new RegExp(`file:   ${file.replace(".", "\\.")}`));
+  };
+
+  beforeAll(async () => {
+    vm = await bootRoomsVm({ name: "courier", usbKeyboard: true, memoryMb: 1536, images: [probeImage(), ...builtImages()], mounted: ["probe", "workshop"] });
+    await vm.waitFor("room.started", WAIT_MS, (r) => r.room === "work");
+    expect((await vm.control("start courier-inbox", WAIT_MS)).ok).toBe(true);
+    await waitOutput("courier-inbox", /^inbox ready$/);
+    // First and alone: transfers are taken one at a time, so it must not queue behind the sender's prompts.
+    expect((await vm.control("start courier-device", WAIT_MS)).ok).toBe(true);
+    await vm.waitFor("room.exited", WAIT_MS, (r) => r.room === "courier-device");
+    expect((await vm.control("start courier-send", WAIT_MS)).ok).toBe(true);
+  }, BOOT_TIMEOUT_MS + 90_000);
+  afterAll(async () => {
+    await vm?.stop();
+  });
+
+  it("refuses a symlink, a path out of the room, a fifo, a directory, a device node, a file over the policy's size, without asking", async () => {
+    await waitOutput("courier-send", /^prompts next$/);
+    const lines = outputOf("courier-send");
+    const line = (label: string): string => lines.find((l) => l.startsWith(`${label} exit=`)) ?? "";
+    expect(line("symlink")).toMatch(/^symlink exit=1 .*"code":"refused".*shadow-link is a symlink; only a regular file can be sent/);
+    expect(line("dotdot")).toMatch(/^dotdot exit=1 .*no such file in the room/);
+    expect(line("fifo")).toMatch(/^fifo exit=1 .*pipe is a fifo/);
+    expect(line("folder")).toMatch(/^folder exit=1 .*folder is a directory/);
+    expect(line("too-big")).toMatch(/^too-big exit=1 .*the file is 2000000 bytes; courier-send's policy sends at most 1048576/);
+    expect(line("missing")).toMatch(/^missing exit=1 .*no such file in the room/);
+    const device = await vm.waitFor("room.output", 0, (r) => r.room === "courier-device");
+    expect(device.line).toMatch(/\/dev\/null is a device; only a regular file can be sent/);
+    const denied = vm.records.filter((r) => r.event === "courier.denied");
+    expect(denied.length).toBeGreaterThanOrEqual(7);
+    expect(denied.every((r) => r.by === "policy")).toBe(true);
+    expect(vm.records.some((r) => r.event === "console.prompt")).toBe(false);
+  });
+
+  it("shows the sender, name, size and full SHA-256; the destination picked with the keys gets the file, owned by its user", async () => {
+    const text = await prompted("report.txt", 0);
+    const hash = sha256("quarterly figures: 42\n");
+    const shown = text.join("\n");
+    for (const expected of ["from:   courier-send", "file:   report.txt", "size:   22 bytes", `sha256: ${hash.slice(0, 32)}`, `        ${hash.slice(32)}`, "> Deny", "  Deliver to courier-inbox: /inbox", "  Deliver to work: /inbox"]) {
+      expect(shown).toContain(expected);
+    }
+    await vm.sendKeys(["down"]);
+    await screen.wait(/> Deliver to courier-inbox: \/inbox/);
+    await vm.sendKeys(["ret"]);
+    expect(await reply("report")).toMatch(new RegExp(`^report exit=0 \\{"ok":true,"delivered":\\{"to":"courier-inbox","path":"/inbox/report.txt","size":22,"sha256":"${hash}"\\}\\}$`));
+    await waitOutput("courier-inbox", new RegExp(`^inbox: report.txt ${hash} 22 user$`));
+    expect(vm.records.find((r) => r.event === "courier.approved")).toMatchObject({ room: "courier-send", to: "courier-inbox", file: "report.txt", size: 22, sha256: hash, by: "human" });
+    expect(vm.records.find((r) => r.event === "courier.delivered")).toMatchObject({ room: "courier-send", to: "courier-inbox", file: "report.txt", sha256: hash });
+  });
+
+  it("delivers an empty file", async () => {
+    await prompted("empty.txt", 1);
+    await vm.sendKeys(["down"]);
+    await vm.sendKeys(["ret"]);
+    expect(await reply("empty")).toMatch(/^empty exit=0 .*"path":"\/inbox\/empty.txt","size":0/);
+    await waitOutput("courier-inbox", new RegExp(`^inbox: empty.txt ${sha256("")} 0 user$`));
+  });
+
+  it("delivers nothing when the file changed after the person approved it", async () => {
+    await prompted("changing.txt", 2);
+    await waitOutput("courier-send", /^changed now$/);
+    await vm.sendKeys(["down"]);
+    await vm.sendKeys(["ret"]);
+    expect(await reply("changing")).toMatch(/^changing exit=1 .*not delivered: the file changed after it was approved/);
+    expect(vm.records.find((r) => r.event === "courier.failed")).toMatchObject({ file: "changing.txt", to: "courier-inbox" });
+  });
+
+  it("delivers exactly the approved bytes of a file that grew meanwhile", async () => {
+    await prompted("growing.log", 3);
+    await waitOutput("courier-send", /^grown now$/);
+    await vm.sendKeys(["down"]);
+    await vm.sendKeys(["ret"]);
+    expect(await reply("growing")).toMatch(/^growing exit=0 /);
+    await waitOutput("courier-inbox", new RegExp(`^inbox: growing.log ${sha256("line 1\n")} 7 user$`));
+  });
+
+  it("never overwrites: the same name again lands beside it with a suffix", async () => {
+    await prompted("report.txt", 4);
+    await vm.sendKeys(["down"]);
+    await vm.sendKeys(["ret"]);
+    expect(await reply("again")).toMatch(/^again exit=0 .*"path":"\/inbox\/report-2.txt"/);
+    await waitOutput("courier-inbox", /^inbox: report-2.txt /);
+  });
+
+  it("denies on Esc and at the 30 s timeout; anchorctl says why and fails", async () => {
+    await prompted("report.txt", 5);
+    await vm.sendKeys(["down"]);
+    await vm.sendKeys(["esc"]);
+    expect(await reply("esc")).toMatch(/^esc exit=1 .*"code":"refused","message":"denied at the console"/);
+    await prompted("report.txt", 6);
+    expect(await reply("timeout")).toMatch(/^timeout exit=1 .*nobody answered within 30 s/);
+    const denied = vm.records.filter((r) => r.event === "courier.denied" && r.file === "report.txt");
+    expect(denied.map((r) => r.by)).toEqual(["human", "timeout"]);
+    await waitOutput("courier-send", /^courier-send-done$/);
+  });
+
+  it("never shows the receiving room a partial file, and every step is in the audit log, which verifies", async () => {
+    const landed = outputOf("courier-inbox").filter((l) => l.startsWith("inbox: ")).map((l) => l.split(" ")[1]);
+    expect(landed).toEqual(["report.txt", "empty.txt", "growing.log", "report-2.txt"]);
+    expect((await vm.control("audit", WAIT_MS)).ok).toBe(true);
+    const audit = await vm.waitFor("test.audit", WAIT_MS);
+    expect(audit.ok).toBe(true);
+    expect(audit.events).toEqual(expect.arrayContaining(["courier.requested", "courier.approved", "courier.delivered", "courier.denied", "courier.failed", "console.prompt"]));
+  });
+});

@@ -1,0 +1,35 @@
+#!/bin/sh
+# Runs in the "courier-send" room: hostile paths first (each refused before any prompt),
+# then files the test answers at the trusted prompt, one at a time, in this order.
+cd /tmp
+printf 'quarterly figures: 42\n' > report.txt
+ln -s /etc/shadow shadow-link
+mkfifo pipe
+mkdir folder
+: > empty.txt
+head -c 2000000 /dev/zero > big.bin
+printf 'version one\n' > changing.txt
+printf 'line 1\n' > growing.log
+send() {
+  label=$1
+  shift
+  reply=$(anchorctl send "$@" 2>&1)
+  echo "$label exit=$? $reply"
+}
+send symlink shadow-link
+send dotdot ../../../../../../etc/anchor/images.json
+send fifo pipe
+send folder folder
+send too-big big.bin
+send missing nothing-here.txt
+echo "prompts next"
+send report report.txt
+send empty empty.txt
+(sleep 4; printf 'version TWO\n' > changing.txt; echo "changed now") &
+send changing changing.txt
+(sleep 4; echo 'line 2' >> growing.log; echo "grown now") &
+send growing growing.log
+send again report.txt
+send esc report.txt
+send timeout report.txt
+echo "courier-send-done"
