@@ -33,6 +33,9 @@ allow = ["courier.send", "room.spawn"]
 [nesting]
 allowed = true
 max_depth = 3
+[courier]
+deliveries = true
+max_size = "64M"
 `;
 const PARENT = policy(PARENT_TEXT);
 
@@ -65,6 +68,8 @@ deny = ["ptrace", "mount"]
 nofile = 64
 [vault]
 folder = "work/drafts"
+[courier]
+max_size = "1M"
 `);
     expect(fields(narrow)).toEqual([]);
   });
@@ -86,8 +91,14 @@ folder = "work/drafts"
     ["vault sibling prefix", 'folder = "work"', 'folder = "workbench"', "vault.folder"],
     ["umbilical widened", 'allow = ["courier.send", "room.spawn"]', 'allow = ["courier.send", "room.spawn", "room.status"]', "umbilical.allow"],
     ["nesting deeper", "max_depth = 2", "max_depth = 3", "nesting.max_depth"],
+    ["courier size", 'max_size = "64M"', 'max_size = "65M"', "courier.max_size"],
   ])("refuses a wider %s", (_what, from, to, field) => {
     expect(fields(replace(from, to))).toEqual([field]);
+  });
+
+  it("refuses deliveries when the parent accepts none", () => {
+    const parent = { ...PARENT, courier: { deliveries: false, max_size: PARENT.courier.max_size } };
+    expect(subsetViolations(parent, policy(EQUAL), 0).map((v) => v.field)).toEqual(["courier.deliveries"]);
   });
 
   it("refuses wider network", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { codeLines, parseBudgetTable } from "../../../uki/budget.ts";
+import { codeLines, parseBudgetTable, reachable } from "../../../uki/budget.ts";
 
 describe("codeLines", () => {
   it("counts code, not blank lines or comments", () => {
@@ -27,5 +27,19 @@ describe("parseBudgetTable", () => {
 
   it("refuses a README without the table", () => {
     expect(() => parseBudgetTable("# nothing")).toThrow(/no budget table/);
+  });
+});
+
+describe("reachable", () => {
+  it("follows imports from the entry and stops at the helper's entry, so code only the helper runs is counted apart", () => {
+    const inputs = {
+      "init/main.ts": { imports: [{ path: "sys/log.ts" }, { path: "courier/deliver.ts" }, { path: "fs" }] },
+      "sys/log.ts": { imports: [] },
+      "courier/deliver.ts": { imports: [{ path: "courier/names.ts" }, { path: "courier/copy.ts" }] },
+      "courier/names.ts": { imports: [] },
+      "courier/copy.ts": { imports: [] },
+    };
+    expect([...reachable(inputs, "init/main.ts", "courier/deliver.ts")].sort()).toEqual(["init/main.ts", "sys/log.ts"]);
+    expect([...reachable(inputs, "init/main.ts", null)]).toHaveLength(5);
   });
 });

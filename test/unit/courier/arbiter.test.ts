@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { decide, destinations, PROMPT_TIMEOUT_MS, refuseBySize, transferPrompt } from "../../../courier/arbiter.ts";
+import { policySchema } from "../../../policies/schema.ts";
+import { planRoom } from "../../../rooms/plan.ts";
+
+const room = (name: string, courier: { deliveries?: boolean; max_size?: string } = {}) =>
+  planRoom(policySchema.parse({ name, image: "minimal", command: ["/bin/true"], courier }));
+
+const SHA = "ab".repeat(32);
+
+describe("the arbiter", () => {
+  const sender = room("web", { deliveries: true, max_size: "1M" });
+  const running = [room("work", { deliveries: true }), sender, room("shell"), room("archive", { deliveries: true })];
+
+  it("offers only running rooms that accept deliveries, never the sender, in a fixed order", () => {
+    expect(destinations(sender, running).map((d) => d.room.id)).toEqual(["archive", "work"]);
+    expect(destinations(sender, [sender])).toEqual([]);
+  });
+
+  it("refuses a file over the sender's max_size, naming both sizes", () => {
+    expect(refuseBySize(sender, 1024 * 1024)).toBeNull();
+    expect(refuseBySize(sender, 1024 * 1024 + 1)).toBe("the file is 1048577 bytes; web's policy sends at most 1048576");
+  });
+
+  it("shows the sender, name, size and the whole hash, with Deny first and a 30 s timeout", () => {
+    const prompt = transferPrompt({ from: "web", name: "report.pdf", size: 3 * 1024 * 1024, sha256: SHA }, destinations(sender, running));
+    expect(prompt).toEqual({
+      kind: "choice",
+      title: "Courier: web sends a file",
+      lines: ["from:   web", "file:   report.pdf", "size:   3145728 bytes (3.0 MiB)", `sha256: ${SHA.slice(0, 32)}`, `        ${SHA.slice(32)}`],
+      choices: ["Deny", "Deliver to archive: /inbox", "Deliver to work: /inbox"],
+      timeoutMs: PROMPT_TIMEOUT_MS,
+    });
+    expect(transferPrompt({ from: "web", name: "a", size: 1536, sha256: SHA }, []).lines[2]).toBe("size:   1536 bytes (1.5 KiB)");
+  });
+
+  it("approves only the destination the person picked; Deny, Esc and the timeout deny and say by whom", () => {
+    const to = destinations(sender, running);
+    expect(decide({ index: 2, timedOut: false }, to)).toEqual({ approved: true, to: to[1] });
+    expect(decide({ index: 0, timedOut: false }, to)).toEqual({ approved: false, by: "human", reason: "denied at the console" });
+    expect(decide({ index: 0, timedOut: true }, to)).toEqual({ approved: false, by: "timeout", reason: "nobody answered within 30 s" });
+    expect(decide({ index: 9, timedOut: false }, to)).toMatchObject({ approved: false, by: "human" });
+  });
+});
