@@ -30,8 +30,11 @@ export function encodeFrame(reply: Reply): Uint8Array {
   return frame;
 }
 
-/** Splits a byte stream into frame bodies; an announced length over the limit ends the stream (`oversized`). */
-export function frameReader(): (chunk: Uint8Array) => { bodies: string[]; oversized: boolean } {
+/**
+ * Splits a byte stream into frame bodies; an announced length over the limit
+ * ends the stream (`oversized`). `pending` counts the bytes of a frame not yet whole.
+ */
+export function frameReader(): (chunk: Uint8Array) => { bodies: string[]; oversized: boolean; pending: number } {
   const decoder = new TextDecoder();
   let pending = new Uint8Array(0);
   return (chunk) => {
@@ -42,13 +45,13 @@ export function frameReader(): (chunk: Uint8Array) => { bodies: string[]; oversi
     let at = 0;
     while (joined.length - at >= 4) {
       const length = new DataView(joined.buffer, at).getUint32(0);
-      if (length > MAX_FRAME_BYTES) return { bodies, oversized: true };
+      if (length > MAX_FRAME_BYTES) return { bodies, oversized: true, pending: 0 };
       if (joined.length - at - 4 < length) break;
       bodies.push(decoder.decode(joined.subarray(at + 4, at + 4 + length)));
       at += 4 + length;
     }
     pending = joined.slice(at);
-    return { bodies, oversized: false };
+    return { bodies, oversized: false, pending: pending.length };
   };
 }
 

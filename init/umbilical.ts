@@ -19,13 +19,22 @@ const REQUESTS_BURST = 10;
 const REQUESTS_PER_SECOND = 2;
 /** Refusals a connection may collect before bay0 hangs up on it. */
 const ABUSE_LIMIT = 5;
+/** Connections one room may hold open at once; more are closed on arrival. */
+const CONNECTIONS_PER_ROOM = 4;
+/** A frame must arrive whole this soon after its first byte, and an idle connection (no request pending) is closed after IDLE_MS. */
+const FRAME_MS = 10_000;
+const IDLE_MS = 60_000;
+const SWEEP_MS = 5_000;
+/** Refusals logged (and so audited) per room: beyond, they are counted into the next one logged, so a flood cannot flood the log. */
+const LOGGED_BURST = 20;
+const LOGGED_PER_SECOND = 1;
 
-type Connection = { read: ReturnType<typeof frameReader>; refusals: number; busy: boolean };
+type Connection = { read: ReturnType<typeof frameReader>; refusals: number; busy: boolean; closing: boolean; partialSince: number | null; activeAt: number };
 
 export type Umbilical = { open(plan: RoomPlan): string | null; close(plan: RoomPlan): void };
 
 export function createUmbilical(log: Log, supervisor: () => RoomSupervisor | null, courier: Courier): Umbilical {
-  const listeners = new Map<string, UnixSocketListener<Connection>>();
+  const listeners = new Map<string, { listener: UnixSocketListener<Connection>; sweep: ReturnType<typeof setInterval> }>();
 
   const answer = async (plan: RoomPlan, request: UmbilicalRequest): Promise<Reply> => {
     const rooms = supervisor();
@@ -50,18 +59,37 @@ export function createUmbilical(log: Log, supervisor: () => RoomSupervisor | nul
   const open = (plan: RoomPlan): string | null => {
     const allow = plan.policy.umbilical.allow;
     if (allow.length === 0) return null;
-    const rate = tokenBucket(REQUESTS_BURST, REQUESTS_PER_SECOND, () => performance.now());
+    const now = (): number => performance.now();
+    const rate = tokenBucket(REQUESTS_BURST, REQUESTS_PER_SECOND, now);
+    const logged = tokenBucket(LOGGED_BURST, LOGGED_PER_SECOND, now);
+    let unlogged = 0;
+    const live = new Set<Socket<Connection>>();
+    const hangUp = (socket: Socket<Connection>): void => {
+      socket.data.closing = true;
+      socket.end();
+    };
     const send = (socket: Socket<Connection>, reply: Reply): void => {
       const frame = encodeFrame(reply);
       // Bun keeps no unsent bytes: a peer whose socket buffer is full gets no partial frame, only the end.
-      if (socket.write(frame) < frame.length) socket.end();
+      if (socket.write(frame) < frame.length) hangUp(socket);
     };
     const refuse = (socket: Socket<Connection>, type: string, reply: Refusal, close = false): void => {
-      log.warn("umbilical.refused", { room: plan.id, type, code: reply.error.code, reason: reply.error.message });
+      if (logged.take(1)) {
+        log.warn("umbilical.refused", { room: plan.id, type, code: reply.error.code, reason: reply.error.message, ...(unlogged > 0 ? { unlogged } : {}) });
+        unlogged = 0;
+      } else unlogged += 1;
       send(socket, reply);
       socket.data.refusals += 1;
-      if (close || socket.data.refusals >= ABUSE_LIMIT) socket.end();
+      if (close || socket.data.refusals >= ABUSE_LIMIT) hangUp(socket);
     };
+    // Slow or silent peers hold nothing for long: a half-sent frame or an idle connection is closed.
+    const sweep = setInterval(() => {
+      const t = now();
+      for (const socket of live) {
+        const { partialSince, busy, activeAt } = socket.data;
+        if ((partialSince !== null && t - partialSince > FRAME_MS) || (!busy && t - activeAt > IDLE_MS)) hangUp(socket);
+      }
+    }, SWEEP_MS);
     const serve = async (socket: Socket<Connection>, body: string): Promise<void> => {
       const admitted = admit(body, allow);
       if (!admitted.ok) return refuse(socket, "?", admitted.reply);
@@ -72,6 +100,7 @@ export function createUmbilical(log: Log, supervisor: () => RoomSupervisor | nul
       socket.data.busy = true;
       const reply = await answer(plan, admitted.request).catch((error: unknown) => refusal("unavailable", String(error)));
       socket.data.busy = false;
+      socket.data.activeAt = now();
       log.info("umbilical.request", { room: plan.id, type, ok: reply.ok, ...(reply.ok ? {} : { code: reply.error.code }) });
       if (!reply.ok) socket.data.refusals += 1;
       send(socket, reply);
@@ -82,20 +111,31 @@ export function createUmbilical(log: Log, supervisor: () => RoomSupervisor | nul
         unix: plan.dirs.umbilical,
         socket: {
           open: (socket) => {
-            socket.data = { read: frameReader(), refusals: 0, busy: false };
+            socket.data = { read: frameReader(), refusals: 0, busy: false, closing: false, partialSince: null, activeAt: now() };
+            if (live.size >= CONNECTIONS_PER_ROOM) return refuse(socket, "?", refusal("rate_limited", `more than ${CONNECTIONS_PER_ROOM} connections`), true);
+            live.add(socket);
           },
+          close: (socket) => void live.delete(socket),
           data: (socket, chunk) => {
-            const { bodies, oversized } = socket.data.read(chunk);
-            for (const body of bodies) void serve(socket, body).catch((error: unknown) => log.error("bay0.error", { where: "umbilical", room: plan.id, error: String(error) }));
+            if (socket.data.closing) return;
+            const { bodies, oversized, pending } = socket.data.read(chunk);
+            socket.data.activeAt = now();
+            socket.data.partialSince = pending === 0 ? null : (socket.data.partialSince ?? now());
+            for (const body of bodies) {
+              // What follows a hang-up in the same chunk is never served.
+              if (socket.data.closing) return;
+              void serve(socket, body).catch((error: unknown) => log.error("bay0.error", { where: "umbilical", room: plan.id, error: String(error) }));
+            }
             if (oversized) refuse(socket, "?", refusal("oversized", "a frame over 64 KiB"), true);
           },
         },
       });
       // Only this room sees the socket (its directory is bay0's, the bind mount is the room's): its mapped users may connect.
       chmodSync(plan.dirs.umbilical, 0o666);
-      listeners.set(plan.id, listener);
+      listeners.set(plan.id, { listener, sweep });
       return null;
     } catch (error) {
+      clearInterval(sweep);
       return `umbilical ${plan.dirs.umbilical}: ${String(error)}`;
     }
   };
@@ -103,7 +143,9 @@ export function createUmbilical(log: Log, supervisor: () => RoomSupervisor | nul
   return {
     open,
     close: (plan) => {
-      listeners.get(plan.id)?.stop(true);
+      const open = listeners.get(plan.id);
+      open?.listener.stop(true);
+      if (open) clearInterval(open.sweep);
       listeners.delete(plan.id);
       rmSync(plan.dirs.umbilical, { force: true });
     },

@@ -182,6 +182,23 @@ describe("rooms", () => {
     expect([...codes].sort()).toEqual(["malformed", "oversized", "rate_limited"]);
   });
 
+  it("survives 10^5 hostile frames: each answered or its connection closed, a slow-loris cut, the refusals' log bounded, a sibling served throughout", async () => {
+    const errors = vm.records.filter((r) => r.event === "bay0.error").length;
+    expect((await control("start umbilical-sibling")).ok).toBe(true);
+    expect((await control("start umbilical-storm")).ok).toBe(true);
+    const storm = await vm.waitFor("room.output", 600_000, (r) => r.room === "umbilical-storm" && String(r.line).startsWith("storm "));
+    expect(storm.line).toMatch(/^storm frames=1\d{5} connections=\d+ left_open=0 refused_dial=\d+ slowloris_closed=yes$/);
+    expect(Number(/frames=(\d+)/.exec(String(storm.line))?.[1])).toBeGreaterThanOrEqual(100_000);
+    // bay0 still answers its own control line at once, and its sibling was served the whole time.
+    expect((await vm.control("freeze nobody", 10_000)).ok).toBe(false);
+    const sibling = await vm.waitFor("room.output", 120_000, (r) => r.room === "umbilical-sibling" && String(r.line).startsWith("sibling "));
+    expect(sibling.line).toMatch(/^sibling ok=120 failed=0$/);
+    const refused = vm.records.filter((r) => r.event === "umbilical.refused" && r.room === "umbilical-storm");
+    expect(refused.length).toBeLessThan(1000);
+    expect(refused.some((r) => Number(r.unlogged) > 0)).toBe(true);
+    expect(vm.records.filter((r) => r.event === "bay0.error").length).toBe(errors);
+  });
+
   it("freezes and thaws a room", async () => {
     expect((await control("freeze web")).ok).toBe(true);
     await vm.waitFor("room.frozen", ROOM_MS, (r) => r.room === "web");

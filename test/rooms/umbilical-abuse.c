@@ -3,8 +3,11 @@
  * hostile room would: an oversized frame, a stream of malformed frames, a
  * flood of valid ones. For each it prints how many replies bay0 sent and
  * whether bay0 then closed the connection, then checks that a fresh
- * connection is still served.
+ * connection is still served. With "storm", it sends 10^5 generated frames
+ * of every bad kind instead, plus a slow-loris, and counts the frames bay0
+ * neither answered nor closed the connection on.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -47,7 +50,76 @@ static void replies(const char *what, int fd) {
   close(fd);
 }
 
-int main(void) {
+#define STORM_FRAMES 100000
+#define PER_CONNECTION 1000
+
+/* Reads replies until bay0 closes or 5 s pass in silence: whether it closed. */
+static int drained_to_close(int fd) {
+  struct timeval timeout = {.tv_sec = 5};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  static char buffer[65536];
+  for (;;) {
+    ssize_t got = recv(fd, buffer, sizeof buffer, 0);
+    if (got <= 0) return got == 0 || errno == ECONNRESET;
+  }
+}
+
+static int storm(void) {
+  static const char *kinds[] = {
+      "{", "[]", "{\"type\":5}", "{\"type\":\"room.status\",\"extra\":1}", "{\"type\":\"vault.open\"}",
+      "{\"type\":\"courier.send\",\"path\":\"/etc/passwd\"}", "{\"type\":\"room.status\"}", "\xff\xfe\xfd", "null",
+  };
+  const int nkinds = (int)(sizeof kinds / sizeof kinds[0]);
+  static unsigned char batch[PER_CONNECTION * 64];
+  long frames = 0;
+  int connections = 0, left_open = 0, refused_dial = 0;
+  while (frames < STORM_FRAMES) {
+    int fd = dial();
+    if (fd < 0) {
+      refused_dial++;
+      usleep(10000);
+      continue;
+    }
+    int kind = connections % (nkinds + 2);
+    size_t length = 0;
+    int count = 1;
+    if (kind == nkinds) { /* an announced length far over the limit */
+      memcpy(batch, "\x7f\xff\xff\xffxxxx", 8);
+      length = 8;
+    } else if (kind == nkinds + 1) { /* truncated: a frame that never ends, then our end */
+      memcpy(batch, "\x00\x00\x01\x00{\"type\"", 12);
+      length = 12;
+    } else {
+      size_t body = strlen(kinds[kind]);
+      for (count = 0; count < PER_CONNECTION; count++) {
+        batch[length] = 0, batch[length + 1] = 0, batch[length + 2] = (unsigned char)(body >> 8), batch[length + 3] = (unsigned char)body;
+        memcpy(batch + length + 4, kinds[kind], body);
+        length += 4 + body;
+      }
+    }
+    if (send(fd, batch, length, MSG_NOSIGNAL) < 0 && errno != EPIPE && errno != ECONNRESET) perror("send");
+    if (kind == nkinds + 1) shutdown(fd, SHUT_WR);
+    if (!drained_to_close(fd)) left_open++;
+    close(fd);
+    frames += count;
+    connections++;
+  }
+  /* Slow-loris: a frame one byte a second; bay0 must hang up within its frame deadline. */
+  int fd = dial();
+  const char *slow = "\x00\x00\x00\x40{\"type\":\"room.status\"";
+  int slow_closed = 0;
+  for (int i = 0; i < 30 && !slow_closed; i++) {
+    if (send(fd, slow + (i % 8), 1, MSG_NOSIGNAL) < 0) slow_closed = 1;
+    char probe;
+    if (recv(fd, &probe, 1, MSG_DONTWAIT) == 0) slow_closed = 1;
+    sleep(1);
+  }
+  printf("storm frames=%ld connections=%d left_open=%d refused_dial=%d slowloris_closed=%s\n", frames, connections, left_open, refused_dial, slow_closed ? "yes" : "no");
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "storm") == 0) return storm();
   int fd = dial();
   frame(fd, NULL, 65537);
   replies("oversized", fd);
