@@ -1,5 +1,5 @@
 import { DEVICES, MASKED_PATHS, READONLY_PATHS, type OciConfig } from "../rooms/oci.ts";
-import { ROOM_ID_MAP, ROOMS_CGROUP, type RoomPlan } from "../rooms/plan.ts";
+import { ROOM_ID_MAP, type RoomPlan } from "../rooms/plan.ts";
 import { buildSeccomp, type ContainersProfile } from "../rooms/seccomp.ts";
 import { NAMESPACES } from "../policies/schema.ts";
 
@@ -9,13 +9,15 @@ export const BAY0_DIR = "/usr/lib/bay0";
 const PROGRAM_DIRS = [BAY0_DIR, "/lib", "/lib64"];
 /** Made by bay0 in the courier's root before crun runs: the root belongs to bay0, so the courier cannot add to it. */
 export const MOUNT_POINTS: readonly string[] = ["/proc", "/dev", ...PROGRAM_DIRS];
-const COURIER_LIMITS = { "memory.max": String(192 * 1024 * 1024), "memory.swap.max": "0", "pids.max": "32" };
+const COURIER_LIMITS = { "pids.max": "32" };
 
 /**
  * The OCI config crun runs one courier with: every namespace, the receiving
  * room's user (so what it writes belongs to that room), no capabilities,
  * the rooms' seccomp filter, an empty read-only root holding only its own
- * program, and its own small cgroup. The source file and the destination
+ * program, and a cgroup inside the receiving room's: what it writes into a
+ * room's RAM-backed storage is charged to that room's memory limit, and stays
+ * charged there when the courier is gone. The source file and the destination
  * folder are not in its tree: they arrive as open file descriptors. Pure.
  */
 export function courierConfig(id: string, receiver: RoomPlan, root: string, args: string[], profile: ContainersProfile): OciConfig {
@@ -44,7 +46,7 @@ export function courierConfig(id: string, receiver: RoomPlan, root: string, args
       uidMappings: idMap,
       gidMappings: idMap,
       namespaces: NAMESPACES.map((type) => ({ type })),
-      cgroupsPath: `${ROOMS_CGROUP}/.courier-${id}`,
+      cgroupsPath: `${receiver.cgroup.node}/.courier-${id}`,
       resources: { unified: { ...COURIER_LIMITS }, devices: DEVICES.map((rule) => ({ ...rule })) },
       maskedPaths: [...MASKED_PATHS],
       readonlyPaths: [...READONLY_PATHS],

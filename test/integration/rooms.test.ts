@@ -155,6 +155,7 @@ describe("rooms", () => {
     expect((await control("start umbilical")).ok).toBe(true);
     await waitOutput("umbilical", /^umbilical-done$/);
     const lines = outputOf("umbilical");
+    expect(lines.find((l) => l.startsWith("sockets="))).toMatch(/^sockets=\/run\/anchor\/umbilical\s*$/);
     const status = JSON.parse(lines[0] ?? "{}") as { ok: boolean; room: string; limits: { pids_max: number } };
     expect(status).toMatchObject({ ok: true, room: "umbilical", state: "running", limits: { memory_max: 256 * 1024 * 1024, pids_max: 256 } });
     expect(lines).toContain("status-exit=0");

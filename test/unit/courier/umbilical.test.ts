@@ -10,18 +10,19 @@ const frame = (text: string): Uint8Array => {
 };
 
 describe("frameReader", () => {
-  it("splits frames however the stream cuts them", () => {
+  it("splits frames however the stream cuts them, counting the bytes of a frame not yet whole", () => {
     const read = frameReader();
     const bytes = new Uint8Array([...frame('{"type":"room.status"}'), ...frame("{}")]);
-    expect(read(bytes.subarray(0, 3))).toEqual({ bodies: [], oversized: false });
-    expect(read(bytes.subarray(3, 20))).toEqual({ bodies: [], oversized: false });
-    expect(read(bytes.subarray(20))).toEqual({ bodies: ['{"type":"room.status"}', "{}"], oversized: false });
+    expect(read(bytes.subarray(0, 3))).toEqual({ bodies: [], oversized: false, pending: 3 });
+    expect(read(bytes.subarray(3, 20))).toEqual({ bodies: [], oversized: false, pending: 20 });
+    expect(read(bytes.subarray(20, 27))).toEqual({ bodies: ['{"type":"room.status"}'], oversized: false, pending: 1 });
+    expect(read(bytes.subarray(27))).toEqual({ bodies: ["{}"], oversized: false, pending: 0 });
   });
 
   it("stops at a length over 64 KiB before reading its body", () => {
     const header = new Uint8Array(4);
     new DataView(header.buffer).setUint32(0, MAX_FRAME_BYTES + 1);
-    expect(frameReader()(header)).toEqual({ bodies: [], oversized: true });
+    expect(frameReader()(header)).toEqual({ bodies: [], oversized: true, pending: 0 });
   });
 
   it("writes replies in the same framing", () => {
