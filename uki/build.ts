@@ -28,7 +28,7 @@ import { buildMinimalImage, buildWorkshopImage, hostDebianMirror } from "./image
 import { formatVerity } from "./verity.ts";
 import { buildDiskImage, slotManifest, type VerityImage } from "./disk.ts";
 import { hostFile, osRelease, parseLdd, skeleton } from "./initramfs.ts";
-import { sign, signingKey } from "./sign.ts";
+import { pcrSigningKey, sign, signingKey } from "./sign.ts";
 import { progress, runStep, type Step } from "./steps.ts";
 import { assembleUki, STUB } from "./uki.ts";
 
@@ -153,10 +153,13 @@ function stockModules(): string[] {
 }
 
 function buildUki(): void {
-  assembleUki(
-    { vmlinuz: paths.vmlinuz, initramfs: paths.initramfs, cmdline: BASE_CMDLINE.join(" "), osRelease: osRelease(version), version },
-    paths.unsignedUki,
-  );
+  const scratch = mkdtempSync(join(tmpdir(), "anchor-uki-key-"));
+  try {
+    const pcrKey = pcrSigningKey(keys, scratch);
+    assembleUki({ vmlinuz: paths.vmlinuz, initramfs: paths.initramfs, cmdline: BASE_CMDLINE.join(" "), osRelease: osRelease(version), version, pcrKey }, paths.unsignedUki);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
 function signUki(): void {
@@ -249,7 +252,7 @@ const steps: Step[] = [
   },
   {
     name: "uki",
-    inputs: { files: [paths.vmlinuz, paths.initramfs, STUB], values: [version, ...BASE_CMDLINE] },
+    inputs: { files: [paths.vmlinuz, paths.initramfs, STUB, ...(keys ? [join(keys, "pcr.key")] : [])], values: [version, ...BASE_CMDLINE, keys ?? "snakeoil", "pcrsig"] },
     outputs: [paths.unsignedUki],
     run: buildUki,
   },

@@ -1,7 +1,8 @@
 /**
  * `npx bun uki/keys.ts DIR`: makes an owner's Secure Boot keys for a real device.
  * Writes PK, KEK and db key pairs (db.key/db.crt sign Anchor OS: pass
- * `--keys DIR` to the build), and the signed EFI signature lists to enroll
+ * `--keys DIR` to the build), pcr.key (signs the PCR 11 policy that the vault
+ * is sealed to, so a new UKI from the same owner unseals it), and the signed EFI signature lists to enroll
  * in the firmware while it is in Setup Mode (PK.auth last: it ends Setup Mode):
  *   efi-updatevar -f db.auth db; efi-updatevar -f KEK.auth KEK; efi-updatevar -f PK.auth PK
  * or load them with the firmware's own key manager or KeyTool.
@@ -42,6 +43,8 @@ for (const name of ["PK", "KEK", "db"]) {
     "-subj", `/CN=Anchor OS owner ${name}/`, "-keyout", `${name}.key`, "-out", `${name}.crt`]);
   run(["cert-to-efi-sig-list", "-g", owner, `${name}.crt`, `${name}.esl`]);
 }
+// The vault's PCR 11 policy is signed with RSA 2048: RSA 4096 fails to unseal on real TPMs (systemd#35448).
+run(["openssl", "genrsa", "-out", "pcr.key", "2048"]);
 // Each list is signed by the key one level up; PK signs itself.
 run(["sign-efi-sig-list", "-g", owner, "-k", "PK.key", "-c", "PK.crt", "PK", "PK.esl", "PK.auth"]);
 run(["sign-efi-sig-list", "-g", owner, "-k", "PK.key", "-c", "PK.crt", "KEK", "KEK.esl", "KEK.auth"]);

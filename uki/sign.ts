@@ -5,7 +5,7 @@
  * Real devices use the owner's own keys (`bun uki/keys.ts DIR`).
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runHostTool } from "./host-tool.ts";
 
@@ -31,6 +31,18 @@ export function signingKey(keysDir: string | null, scratch: string): SigningKey 
   chmodSync(key, 0o600);
   runHostTool(["openssl", "rsa", "-in", SNAKEOIL.key, "-passin", `pass:${SNAKEOIL.passphrase}`, "-out", key]);
   return { key, cert: SNAKEOIL.cert, owner: "snakeoil" };
+}
+
+/**
+ * The key that signs the vault's PCR 11 policy (.pcrsig): the owner's RSA-2048
+ * `pcr.key` (RSA 4096 fails on real TPMs, systemd#35448), else the snakeoil
+ * key, which is RSA 2048 too. Returns the private key's PEM.
+ */
+export function pcrSigningKey(keysDir: string | null, scratch: string): string {
+  if (keysDir === null) return readFileSync(signingKey(null, scratch).key, "utf8");
+  const key = join(keysDir, "pcr.key");
+  if (!existsSync(key)) throw new Error(`owner key file ${key} is missing (make it with: openssl genrsa -out ${key} 2048)`);
+  return readFileSync(key, "utf8");
 }
 
 export function sign(input: string, output: string, key: SigningKey): void {

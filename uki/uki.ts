@@ -1,8 +1,10 @@
+import { createPublicKey } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bzImageRelease } from "../kernel/release.ts";
 import { runHostTool } from "./host-tool.ts";
+import { measuredPcr11, pcrSignature } from "./pcr-policy.ts";
 
 /** systemd's EFI stub from Debian's systemd-boot-efi. */
 export const STUB = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
@@ -81,9 +83,21 @@ export function normalizePeHeader(image: Uint8Array): Uint8Array {
   return image;
 }
 
-export type UkiInputs = { vmlinuz: string; initramfs: string; cmdline: string; osRelease: string; version: string };
+export type UkiInputs = {
+  vmlinuz: string;
+  initramfs: string;
+  cmdline: string;
+  osRelease: string;
+  version: string;
+  /** PEM of the RSA key that signs the PCR 11 policy (uki/sign.ts pcrSigningKey). */
+  pcrKey: string;
+};
 
-/** Writes an unsigned UKI to `output`: .osrel, .cmdline, .uname, .sbat, .linux, .initrd on the stub. */
+/**
+ * Writes an unsigned UKI to `output`: .osrel, .cmdline, .uname, .sbat, .linux,
+ * .initrd and .pcrpkey on the stub, then .pcrsig, the signed policy for the
+ * PCR 11 those sections produce (uki/pcr-policy.ts).
+ */
 export function assembleUki(inputs: UkiInputs, output: string): void {
   const scratch = mkdtempSync(join(tmpdir(), "anchor-uki-"));
   try {
@@ -101,8 +115,12 @@ export function assembleUki(inputs: UkiInputs, output: string): void {
       { name: ".sbat", file: file("sbat", mergeSbat(readFileSync(stubSbat, "utf8"), inputs.version)) },
       { name: ".linux", file: inputs.vmlinuz },
       { name: ".initrd", file: inputs.initramfs },
-    ].map((s) => ({ ...s, size: statSync(s.file).size }));
-    runHostTool(["objcopy", ...ukiObjcopyArgs(parseObjdumpSections(runHostTool(["objdump", "-h", STUB])), sections, STUB, output)]);
+      { name: ".pcrpkey", file: file("pcrpkey", createPublicKey(inputs.pcrKey).export({ type: "spki", format: "pem" }).toString()) },
+    ];
+    const measured = new Map(sections.map((s) => [s.name, readFileSync(s.file)]));
+    sections.push({ name: ".pcrsig", file: file("pcrsig", pcrSignature(measuredPcr11(measured), inputs.pcrKey)) });
+    const sized = sections.map((s) => ({ ...s, size: statSync(s.file).size }));
+    runHostTool(["objcopy", ...ukiObjcopyArgs(parseObjdumpSections(runHostTool(["objdump", "-h", STUB])), sized, STUB, output)]);
     writeFileSync(output, normalizePeHeader(readFileSync(output)));
   } finally {
     rmSync(scratch, { recursive: true, force: true });

@@ -1,3 +1,5 @@
+import { spawnSync } from "node:child_process";
+import { createPublicKey, verify } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -5,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BASE_CMDLINE } from "../../uki/cmdline.ts";
 import { buildDiskImage } from "../../uki/disk.ts";
 import { osRelease } from "../../uki/initramfs.ts";
-import { sign, signingKey, SNAKEOIL, verifySignature } from "../../uki/sign.ts";
+import { policyPcrDigest } from "../../uki/pcr-policy.ts";
+import { pcrSigningKey, sign, signingKey, SNAKEOIL, verifySignature } from "../../uki/sign.ts";
 import { assembleUki } from "../../uki/uki.ts";
 import { builtImages } from "../qemu/probe-image.ts";
 import { OUT, ROOT, Vm, type Record } from "../qemu/vm.ts";
@@ -34,6 +37,14 @@ async function bootUefi(name: string, efi: string, until: (vm: Vm) => Promise<un
   return vm;
 }
 
+/** One section of a PE file, as text. */
+function section(efi: string, name: string): string {
+  const file = join(scratch, `section${name}`);
+  const run = spawnSync("objcopy", ["-O", "binary", `--only-section=${name}`, efi, file], { encoding: "utf8" });
+  if (run.status !== 0) throw new Error(`objcopy ${name}: ${run.stderr}`);
+  return readFileSync(file, "utf8");
+}
+
 const pcr11 = (vm: Vm): string => {
   const record = vm.records.find((r) => r.event === "tpm.pcrs") as (Record & { pcrs: { [k: string]: string } }) | undefined;
   const value = record?.pcrs["11"];
@@ -59,6 +70,7 @@ describe("signed UKI under OVMF with Secure Boot enforced and a TPM", () => {
         cmdline: [...BASE_CMDLINE, "anchor.watchdog_sec=29"].join(" "),
         osRelease: osRelease(version),
         version,
+        pcrKey: pcrSigningKey(null, scratch),
       },
       unsigned,
     );
@@ -92,6 +104,20 @@ describe("signed UKI under OVMF with Secure Boot enforced and a TPM", () => {
     expect(first).not.toBe("0".repeat(64));
     expect(variant.records.find((r) => r.event === "watchdog.armed")?.timeout_sec).toBe(29);
     expect(pcr11(variant)).not.toBe(first);
+  });
+
+  it("carries in .pcrsig the owner's signed policy for exactly the PCR 11 the stub measured, for either command line", () => {
+    for (const [vm, efi] of [[signed, join(OUT, "anchor.efi")], [variant, join(scratch, "variant.efi")]] as const) {
+      const signature = JSON.parse(section(efi, ".pcrsig")) as { sha256: { pcrs: number[]; pol: string; sig: string }[] };
+      const [entry] = signature.sha256;
+      expect(entry?.pcrs).toEqual([11]);
+      expect(entry?.pol).toBe(policyPcrDigest(pcr11(vm)));
+      const key = createPublicKey(section(efi, ".pcrpkey"));
+      expect(verify("sha256", Buffer.from(entry?.pol ?? "", "hex"), key, Buffer.from(entry?.sig ?? "", "base64"))).toBe(true);
+    }
+    expect(createPublicKey(section(join(OUT, "anchor.efi"), ".pcrpkey")).export({ type: "spki", format: "pem" })).toBe(
+      createPublicKey(readFileSync(SNAKEOIL.cert)).export({ type: "spki", format: "pem" }),
+    );
   });
 });
 
