@@ -6,7 +6,7 @@
  *   out/anchor.efi      the signed Unified Kernel Image (kernel + initramfs + command line + os-release)
  *   out/esp/            an EFI System Partition tree that boots it (EFI/BOOT/BOOTX64.EFI)
  *   out/images/NAME.squashfs   base images for rooms, dm-verity hash tree appended:
- *                              minimal (busybox), workshop (Debian)
+ *                              minimal (busybox), workshop (Debian); and vault-tools, the vault's programs
  *   out/images/manifest.json   their verity parameters and places in slot A (the initramfs carries it)
  *   out/anchor.img      the GPT disk a machine boots: ESP, images slot A, empty slot B, vault (uki/disk.ts)
  * Options:
@@ -31,6 +31,7 @@ import { hostFile, osRelease, parseLdd, skeleton } from "./initramfs.ts";
 import { pcrSigningKey, sign, signingKey } from "./sign.ts";
 import { progress, runStep, type Step } from "./steps.ts";
 import { assembleUki, STUB } from "./uki.ts";
+import { buildVaultTools, vaultToolInputs } from "./vault-tools.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const RUNTIME_DIRS = ["init", "sys", "rooms", "vault", "courier", "policies"];
@@ -83,13 +84,18 @@ const paths = {
   minimalImage: join(OUT, "images", "minimal.squashfs"),
   workshopImage: join(OUT, "images", "workshop.squashfs"),
   imageManifest: join(OUT, "images", "manifest.json"),
+  vaultToolsImage: join(OUT, "images", "vault-tools.squashfs"),
   disk: join(OUT, "anchor.img"),
 };
 
-const builtImages = (): VerityImage[] => {
-  const verity = JSON.parse(readFileSync(join(WORK, "verity.json"), "utf8")) as Record<string, VerityImage["verity"]>;
-  return Object.entries(verity).map(([name, entry]) => ({ name, file: join(OUT, "images", `${name}.squashfs`), verity: entry }));
-};
+/** The rooms' images and the vault's tools, each with its verity parameters. */
+const VERITY_RECORDS = [join(WORK, "verity.json"), join(WORK, "vault-tools.verity.json")];
+
+const builtImages = (): VerityImage[] =>
+  VERITY_RECORDS.flatMap((record) => {
+    const verity = JSON.parse(readFileSync(record, "utf8")) as Record<string, VerityImage["verity"]>;
+    return Object.entries(verity).map(([name, entry]) => ({ name, file: join(OUT, "images", `${name}.squashfs`), verity: entry }));
+  });
 
 function sourceFiles(dirs: string[]): string[] {
   const files: string[] = [];
@@ -203,13 +209,29 @@ const steps: Step[] = [
   {
     name: "images",
     inputs: { files: ["/bin/busybox", join(ROOT, "courier", "anchorctl.c"), ...["images.ts", "verity.ts", "disk.ts"].map((f) => join(ROOT, "uki", f))], values: [] },
-    outputs: [paths.minimalImage, paths.workshopImage, paths.imageManifest, join(WORK, "verity.json")],
+    outputs: [paths.minimalImage, paths.workshopImage, join(WORK, "verity.json")],
     run: () => {
       buildMinimalImage(paths.minimalImage);
       progress("images", "workshop: debootstrap of Debian 12 minbase (about a minute)");
       buildWorkshopImage(paths.workshopImage, hostDebianMirror());
       const verity = { minimal: formatVerity(paths.minimalImage), workshop: formatVerity(paths.workshopImage) };
       writeFileSync(join(WORK, "verity.json"), JSON.stringify(verity));
+    },
+  },
+  {
+    name: "vault-tools",
+    inputs: { files: [...vaultToolInputs(), join(ROOT, "uki", "vault-tools.ts"), join(ROOT, "uki", "verity.ts")], values: [] },
+    outputs: [paths.vaultToolsImage, join(WORK, "vault-tools.verity.json")],
+    run: () => {
+      buildVaultTools(paths.vaultToolsImage);
+      writeFileSync(join(WORK, "vault-tools.verity.json"), JSON.stringify({ "vault-tools": formatVerity(paths.vaultToolsImage) }));
+    },
+  },
+  {
+    name: "manifest",
+    inputs: { files: [...VERITY_RECORDS, join(ROOT, "uki", "disk.ts")], values: [] },
+    outputs: [paths.imageManifest],
+    run: () => {
       const manifest = slotManifest(builtImages());
       writeFileSync(paths.imageManifest, `${JSON.stringify(manifest, null, 2)}\n`);
       for (const [name, entry] of Object.entries(manifest)) progress("images", `${name}: verity root hash ${entry.root_hash}`);
@@ -270,7 +292,7 @@ const steps: Step[] = [
   },
   {
     name: "disk",
-    inputs: { files: [paths.uki, paths.imageManifest, paths.minimalImage, paths.workshopImage, join(ROOT, "uki", "disk.ts")], values: [] },
+    inputs: { files: [paths.uki, paths.imageManifest, paths.minimalImage, paths.workshopImage, paths.vaultToolsImage, join(ROOT, "uki", "disk.ts")], values: [] },
     outputs: [paths.disk],
     run: () => {
       buildDiskImage({ output: paths.disk, uki: paths.uki, images: builtImages(), seed: readFileSync(paths.imageManifest, "utf8") });

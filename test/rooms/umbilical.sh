@@ -3,7 +3,8 @@
 anchorctl status
 echo "status-exit=$?"
 # Every socket this room can find: its own umbilical, none of another room's (or bay0's).
-echo "sockets=$(find / -type s 2>/dev/null | grep -v '^/proc/' | tr '\n' ' ')"
+# (test -S, not find -type s: find trusts readdir's type, which is the bind mount's target file, not the socket.)
+echo "sockets=$(find / -path /proc -prune -o -path /sys -prune -o -print 2>/dev/null | while read -r f; do [ -S "$f" ] && printf '%s ' "$f"; done)"
 anchorctl send /etc/passwd
 echo "send-exit=$?"
 cat > /tmp/kid.toml <<'POLICY'
