@@ -89,7 +89,7 @@ describe("signed UKI under OVMF with Secure Boot enforced and a TPM", () => {
     expect(signed.records.some((r) => r.event === "bay0.ready")).toBe(true);
     // The stub reported the ESP it was started from; bay0 found its disk by that, not by guessing.
     expect(signed.records.find((r) => r.event === "image.boot_disk")).toMatchObject({ disk: "vda", how: "loader-partition", slot: "/dev/vda2" });
-    expect(signed.records.filter((r) => r.event === "image.mounted").map((r) => r.image)).toEqual(["minimal", "workshop"]);
+    expect(signed.records.filter((r) => r.event === "image.mounted").map((r) => r.image)).toEqual(["minimal", "vault-tools", "workshop"]);
     expect(signed.records.filter((r) => r.event === "room.started").map((r) => r.room)).toEqual(["web", "work"]);
   });
 
