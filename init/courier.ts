@@ -73,7 +73,7 @@ export function createCourier(deps: CourierDeps): Courier {
       const child = deps.spawner.spawn(
         ["crun", "--root", CRUN_ROOT, "run", "--preserve-fds", "2", "--bundle", bundle, `anchor-courier-${id}`],
         (stream, line) => void (stream === "stdout" ? (said = line.slice(0, 1024)) : (complaint = line.slice(0, 300))),
-        [source, inbox.fd, inbox.staging.fd],
+        { fds: [source, inbox.fd, inbox.staging.fd] },
       );
       const exit = await child.exited;
       let parsed: unknown = null;

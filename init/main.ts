@@ -10,6 +10,7 @@ import { openLibc } from "../sys/libc-ffi.ts";
 import { RB } from "../sys/libc.ts";
 import { openCharDevice } from "../sys/devices.ts";
 import { readTextOrNull } from "../sys/files.ts";
+import { readHead } from "../sys/block-devices.ts";
 import { consoleSink, createLog, kmsgSink, relaySink, type Log, type Sink } from "../sys/log.ts";
 import { listProcesses, memoryInUseKb, mountPoints } from "../sys/procfs.ts";
 import { createBunSpawner } from "../sys/spawn-bun.ts";
@@ -159,6 +160,7 @@ function main(): void {
   installSignalHandlers(process, log, { shutdown: requestShutdown, childExited: reap });
 
   let trusted: TrustedConsole | null = null;
+  let vault: { state: () => string } | null = null;
   const route = createInputRouter({
     power: (device) => {
       log.info("power.button", { device });
@@ -191,7 +193,7 @@ function main(): void {
   // Rooms and the console come after ready, loaded only then: bay0's own duties first (the watchdog is
   // fed meanwhile), the policy, image and screen work after. Evaluating their modules takes a second under TCG.
   const startWorld = async (): Promise<void> => {
-    const [{ startRooms }, { startConsole }] = await Promise.all([import("./rooms.ts"), import("./console/start.ts")]);
+    const [{ startRooms }, { startConsole }, { startVault }] = await Promise.all([import("./rooms.ts"), import("./console/start.ts"), import("./vault.ts")]);
     rooms = startRooms({ libc, log, spawner, tool, ask: () => trusted?.ask ?? null }, options.autostart);
     const started = rooms;
     if (started !== null) setInterval(guarded(log, "rooms.oom", () => started.supervisor.checkOom()), 2000);
@@ -201,6 +203,7 @@ function main(): void {
       supervisor: started?.supervisor ?? null,
       policies: started?.policies ?? new Map(),
       watchdog: () => (watchdog === null ? "absent" : `armed, ${options.watchdogSec} s`),
+      vault: () => vault?.state() ?? "not set up",
       openTty: () => {
         try {
           return openSync("/dev/tty0", constants.O_RDWR | constants.O_NOCTTY);
@@ -210,6 +213,10 @@ function main(): void {
       },
     });
     if (trusted !== null) consoleFeed.attach(trusted.record);
+    const partition = (await started?.vault) ?? null;
+    // A failed read is a null answer: the vault then reports the failure as "unknown".
+    const tpm = tpmQueue(() => undefined);
+    if (partition !== null) vault = startVault({ libc, log, spawner, tool, tpm, readHead: (device, bytes) => readHead(device, bytes).catch(() => null), ask: () => trusted?.ask ?? null }, partition);
     if (ANCHOR_TEST_HOOKS) installTestHooks(process, log, libc, started, trusted);
     if (options.run !== null) void runOnce(spawner, log, options.run);
   };
@@ -218,5 +225,7 @@ function main(): void {
 
 // The courier is this same program, started by bay0 under crun as a room's user (courier/sandbox.ts). preinit
 // execs bay0 with no arguments, so the machine's PID 1 is never the courier (which is PID 1 of its own namespace).
+// The vault's provisioning is a helper in the same way (vault/provision.ts), started by bay0 as root.
 if (process.argv[2] === "courier") void import("../courier/deliver.ts").then(({ runCourier }) => runCourier(process.argv.slice(3)));
+else if (process.argv[2] === "vault-provision") void import("../vault/provision.ts").then(({ runProvision }) => runProvision(process.argv.slice(3)));
 else main();

@@ -14,6 +14,7 @@ import { deviceMapper } from "../sys/device-mapper.ts";
 import type { PromptAnswer, PromptRequest } from "./console/prompt.ts";
 import { createCourier } from "./courier.ts";
 import { createUmbilical } from "./umbilical.ts";
+import type { VaultPartition } from "./vault.ts";
 import { containersProfileSchema } from "../rooms/seccomp.ts";
 import { RoomSupervisor } from "../rooms/supervisor.ts";
 import { readJsonOrNull, readTextOrNull } from "../sys/files.ts";
@@ -30,8 +31,11 @@ export const IMAGE_MANIFEST = "/etc/anchor/images.json";
 
 const DM_CONTROL = "/dev/mapper/control";
 
-/** Slot A's images partition on the disk bay0 booted from; other disks' Anchor partitions are logged and left alone. */
-async function findSlotPartition(log: Log): Promise<{ device: string; majorMinor: string } | null> {
+/**
+ * Slot A's images partition and the vault's partition on the disk bay0
+ * booted from; other disks' Anchor partitions are logged and left alone.
+ */
+async function findBootPartitions(log: Log): Promise<{ slot: { device: string; majorMinor: string } | null; vault: VaultPartition | null }> {
   const raw = await readDisks((disk, error) => log.warn("image.ignored", { disk, reason: `unreadable: ${error}` }));
   const efivar = await readLoaderPartUuidVariable();
   const choice = chooseBootDisk(disksWithGpt(raw), efivar === null ? null : parseLoaderPartUuid(efivar));
@@ -40,15 +44,17 @@ async function findSlotPartition(log: Log): Promise<{ device: string; majorMinor
   }
   if (!choice.ok) {
     log.error("image.failed", { reason: `no boot disk: ${choice.reason}` });
-    return null;
+    return { slot: null, vault: null };
   }
   const slot = choice.disk.partitions.find((p) => p.label === PARTITION.imagesA.label);
+  const vault = choice.disk.partitions.find((p) => p.label === PARTITION.vault.label);
   log.info("image.boot_disk", { disk: choice.disk.name, how: choice.how, slot: slot?.device ?? null });
   if (slot === undefined) log.error("image.failed", { reason: `the boot disk ${choice.disk.name} has no ${PARTITION.imagesA.label} partition` });
-  return slot ?? null;
+  return { slot: slot ?? null, vault: vault === undefined ? null : { device: vault.device, disk: `/dev/${choice.disk.name}`, number: vault.number } };
 }
 
-export type Rooms = { supervisor: RoomSupervisor; policies: Map<string, Policy> };
+/** `vault`: the boot disk's vault partition, once the images (the vault's tools among them) are mounted. */
+export type Rooms = { supervisor: RoomSupervisor; policies: Map<string, Policy>; vault: Promise<VaultPartition | null> };
 
 type RoomsDeps = { libc: Libc; log: Log; spawner: Spawner; tool: ToolRunner; ask: () => ((request: PromptRequest) => Promise<PromptAnswer>) | null };
 
@@ -69,15 +75,15 @@ export function startRooms({ ask, ...deps }: RoomsDeps, autostart: string[] | nu
   if (!manifest.success) log.error("image.failed", { reason: `image manifest ${IMAGE_MANIFEST} is invalid: ${manifest.error.message}` });
   const pinned = manifest.success ? manifest.data : {};
   const images = new Set<string>();
-  const mountImages = async (): Promise<void> => {
-    const slot = await findSlotPartition(log);
-    if (slot === null) return;
+  const mountImages = async (): Promise<VaultPartition | null> => {
+    const { slot, vault } = await findBootPartitions(log);
+    if (slot === null) return vault;
     let control: number;
     try {
       control = openCharDevice(DM_CONTROL, constants.O_RDWR);
     } catch (error) {
       log.error("image.failed", { reason: String(error) });
-      return;
+      return vault;
     }
     const dm = deviceMapper(libc, control);
     try {
@@ -97,6 +103,7 @@ export function startRooms({ ask, ...deps }: RoomsDeps, autostart: string[] | nu
       // The mapped devices stay; the control handle is needed only to make them.
       libc.close(control);
     }
+    return vault;
   };
 
   const supervisor: RoomSupervisor = new RoomSupervisor({
@@ -116,8 +123,12 @@ export function startRooms({ ask, ...deps }: RoomsDeps, autostart: string[] | nu
   });
 
   const names = autostart ?? (readTextOrNull(AUTOSTART_FILE) ?? "").split(/\s+/).filter((n) => n !== "");
+  const mounted = mountImages().catch((error: unknown) => {
+    log.error("bay0.error", { where: "images", error: String(error) });
+    return null;
+  });
   void (async () => {
-    await mountImages();
+    await mounted;
     for (const name of names) {
       const policy = policies.get(name);
       if (!policy) {
@@ -128,5 +139,5 @@ export function startRooms({ ask, ...deps }: RoomsDeps, autostart: string[] | nu
       await supervisor.start(policy).catch((error: unknown) => log.error("room.failed", { room: name, reason: String(error) }));
     }
   })().catch((error: unknown) => log.error("bay0.error", { where: "rooms.autostart", error: String(error) }));
-  return { supervisor, policies };
+  return { supervisor, policies, vault: mounted };
 }

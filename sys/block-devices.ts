@@ -19,11 +19,12 @@ export type RawDisk = {
   partitions: Map<number, { device: string; majorMinor: string }>;
 };
 
-async function readHead(device: string): Promise<Uint8Array> {
+/** The first `bytes` of a block device (fewer if it is smaller); throws when it cannot be read. */
+export async function readHead(device: string, bytes = HEAD_BYTES): Promise<Uint8Array> {
   const file = await open(device, "r");
   try {
-    const buffer = new Uint8Array(HEAD_BYTES);
-    const { bytesRead } = await file.read(buffer, 0, HEAD_BYTES, 0);
+    const buffer = new Uint8Array(bytes);
+    const { bytesRead } = await file.read(buffer, 0, bytes, 0);
     return buffer.subarray(0, bytesRead);
   } finally {
     await file.close();
@@ -80,3 +81,4 @@ export async function readWhole(device: string): Promise<string | null> {
     await file.close();
   }
 }
+

@@ -41,8 +41,8 @@ export function registerUntilExit(live: { add(pid: number): void; delete(pid: nu
 export function createBunSpawner(env: Record<string, string>, live: Set<number> = new Set(), start: StartProcess = bunStart): Spawner {
   return {
     isOwn: (pid) => live.has(pid),
-    spawn(argv, onLine, fds): Child {
-      const proc = start(argv, env, fds);
+    spawn(argv, onLine, options = {}): Child {
+      const proc = start(argv, { ...env, ...options.env }, options.fds);
       const waited = registerUntilExit(live, proc);
       const streams = (["stdout", "stderr"] as const).map((name: ChildStream) =>
         pump(proc[name], (line) => onLine(name, line)).catch(() => undefined),

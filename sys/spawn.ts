@@ -10,7 +10,7 @@ export type Child = { pid: number; exited: Promise<ChildExit> };
  * orphan reaper leaves their exit statuses to the spawner.
  */
 export interface Spawner {
-  /** `fds`: the child's stdin, then its fds 3, 4, …, else stdin is closed. */
-  spawn(argv: string[], onLine: (stream: ChildStream, line: string) => void, fds?: number[]): Child;
+  /** `fds`: the child's stdin, then its fds 3, 4, …, else stdin is closed; `env` adds to the spawner's environment. */
+  spawn(argv: string[], onLine: (stream: ChildStream, line: string) => void, options?: { fds?: number[]; env?: Record<string, string> }): Child;
   isOwn(pid: number): boolean;
 }

@@ -1,3 +1,4 @@
 /** Runs an external tool (crun, veritysetup, ...) to completion. */
 export type ToolResult = { status: number | null; stdout: string; stderr: string };
-export type ToolRunner = (argv: string[]) => Promise<ToolResult>;
+/** `env` adds to the runner's environment (a secret for the tool goes there, never into argv). */
+export type ToolRunner = (argv: string[], env?: Record<string, string>) => Promise<ToolResult>;

@@ -18,14 +18,17 @@ type Metafile = {
   outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }>;
 };
 
-/** The courier helper: bay0's executable runs it as a confined, unprivileged process, never as PID 1. */
-export const HELPER_ENTRY = "courier/deliver.ts";
+/**
+ * Helpers: bay0's executable runs them as separate processes, never as PID 1
+ * (the courier confined and unprivileged, the vault's provisioning as root).
+ */
+export const HELPER_ENTRIES: readonly string[] = ["courier/deliver.ts", "vault/provision.ts"];
 
-/** Files reachable from `entry` through imports, not entering `stop`. */
-export function reachable(inputs: Metafile["inputs"], entry: string, stop: string | null): Set<string> {
+/** Files reachable from `entry` through imports, not entering `stops`. */
+export function reachable(inputs: Metafile["inputs"], entry: string, stops: readonly string[]): Set<string> {
   const seen = new Set<string>();
   const visit = (file: string): void => {
-    if (seen.has(file) || file === stop || inputs[file] === undefined) return;
+    if (seen.has(file) || stops.includes(file) || inputs[file] === undefined) return;
     seen.add(file);
     for (const { path } of inputs[file].imports) visit(path);
   };
@@ -79,7 +82,7 @@ async function main(): Promise<void> {
   const metafile = (build as unknown as { metafile: Metafile }).metafile;
   // A file whose code was compiled out still leaves a few bytes of the bundler's module shim.
   const kept = new Set(Object.values(metafile.outputs).flatMap((o) => Object.entries(o.inputs).filter(([, i]) => i.bytesInOutput > SHIM_BYTES).map(([file]) => file)));
-  const pid1 = reachable(metafile.inputs, "init/main.ts", HELPER_ENTRY);
+  const pid1 = reachable(metafile.inputs, "init/main.ts", HELPER_ENTRIES);
   const helper = [...kept].filter((file) => !pid1.has(file));
   const perFolder = new Map<string, number>();
   const packages = new Set<string>();
@@ -114,7 +117,7 @@ async function main(): Promise<void> {
   }
   say(`${"bay0".padEnd(14)} ${String(total).padStart(5)} lines (README allows ${budget.total})`);
   const helperLines = helper.filter((f) => f.endsWith(".ts")).reduce((n, f) => n + codeLines(readFileSync(join(ROOT, f), "utf8")), 0);
-  say(`outside PID 1: ${helperLines} lines of the courier helper (${helper.join(", ")}), in the same executable`);
+  say(`outside PID 1: ${helperLines} lines of helpers (${helper.join(", ")}), in the same executable`);
   if (total > budget.total) problems.push(`bay0 has ${total} lines; README.md allows ${budget.total}`);
   say(`runtime dependencies (${packages.size}): ${[...packages].sort().join(", ")}`);
   for (const pkg of packages) if (!budget.dependencies.has(pkg)) problems.push(`dependency ${pkg} is in bay0 but not in README.md's budget table`);

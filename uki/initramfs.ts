@@ -19,7 +19,7 @@ export function hostFile(path: string, mode = 0o755, at = path): CpioEntry {
 /** The directories and device node every Anchor OS root needs before bay0 runs. */
 export function skeleton(): CpioEntry[] {
   return [
-    ...["proc", "sys", "dev", "run", "tmp", "etc", "sbin", "lib"].map(
+    ...["proc", "sys", "dev", "run", "tmp", "etc", "sbin", "lib", "persist"].map(
       (path): CpioEntry => ({ kind: "dir", path, mode: path === "tmp" ? 0o1777 : 0o755 }),
     ),
     // The kernel opens /dev/console for init's stdio before anything is mounted.

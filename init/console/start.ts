@@ -30,6 +30,7 @@ export function startConsole(deps: {
   supervisor: RoomSupervisor | null;
   policies: Map<string, Policy>;
   watchdog: () => string;
+  vault: () => string;
   openTty: () => number | null;
 }): TrustedConsole | null {
   const { log } = deps;
@@ -51,7 +52,7 @@ export function startConsole(deps: {
     surface,
     font,
     watchdog: deps.watchdog,
-    vault: () => "not set up",
+    vault: deps.vault,
     now: () => new Date(),
     clockMs: () => performance.now(),
     rooms: {

@@ -34,6 +34,8 @@ export type VmOptions = Pick<QemuBoot, "memoryMb" | "watchdogAction" | "noReboot
   kernel?: string;
   /** Attach a fresh swtpm TPM 2.0. */
   tpm?: boolean;
+  /** Attach a swtpm TPM 2.0 whose state lives in this directory, so it survives across boots (implies tpm). */
+  tpmState?: string;
   /** Direct boots: the images of slot A on a test disk, pinned by the overlay (default: the built minimal image, which web and work use). */
   images?: VerityImage[];
   /** More disks attached after the boot disk (a USB stick someone plugged in). */
@@ -125,7 +127,7 @@ export class Vm {
       media = { kind: "direct", kernel: options.kernel ?? join(OUT, "vmlinuz"), initrd, append: options.append ?? [] };
       bootDisk = { file: disk.file };
     }
-    const tpm = options.tpm ? await startSwtpm(join(scratch, "tpm")) : null;
+    const tpm = options.tpmState !== undefined ? await startSwtpm(options.tpmState, scratch) : options.tpm ? await startSwtpm(join(scratch, "tpm")) : null;
     const qmpSocket = join(scratch, "qmp.sock");
     const testPortSocket = options.testPort ? join(scratch, "test-port.sock") : undefined;
     const serialSocket = options.serialSocket ? join(scratch, "serial.sock") : undefined;

@@ -1,0 +1,147 @@
+/**
+ * The vault at boot: provisions it when its partition is blank (or a power
+ * cut interrupted provisioning), else asks for the PIN at the trusted prompt
+ * and opens it with systemd-cryptsetup (the PIN in its environment only),
+ * then mounts /persist and extends PCR 11 with a barrier, so nothing later in
+ * this boot can unseal it again. Wrong PINs are told apart from a refusing
+ * TPM by the TPM's own dictionary-attack counter, read before and after.
+ * No PIN or key ever reaches the log.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { pcrExtendCommand } from "../courier/audit.ts";
+import { HEADER_BYTES, vaultState } from "../vault/header.ts";
+import { GET_DA_PROPERTIES, parseLockout, unlockFailure, type Lockout } from "../vault/lockout.ts";
+import { PERSIST, toolEnv, VAULT_MAPPER, VAULT_TOOLS } from "../vault/tools.ts";
+import { BAY0_DIR } from "../courier/sandbox.ts";
+import { MS, type Libc } from "../sys/libc.ts";
+import type { Log } from "../sys/log.ts";
+import type { Spawner } from "../sys/spawn.ts";
+import type { ToolRunner } from "../sys/tool.ts";
+import type { TpmQueue } from "../sys/tpm-device.ts";
+import type { PromptAnswer, PromptRequest } from "./console/prompt.ts";
+
+const PIN = { minLength: 6, maxLength: 64 } as const;
+const SIGNATURE = "/.extra/tpm2-pcr-signature.json";
+/** What nothing may unseal after: the word extended into PCR 11 once the vault is open. */
+const BARRIER = createHash("sha256").update("anchor-vault-opened").digest("hex");
+const RECOVERY_SHOWN_MS = 10 * 60_000;
+const provisioned = z.union([
+  z.object({ ok: z.literal(true), recovery_key: z.string().regex(/^[a-z]{8}(-[a-z]{8}){7}$/), binding: z.string() }),
+  z.object({ ok: z.literal(false), step: z.string(), error: z.string() }),
+]);
+
+export type VaultDeps = {
+  libc: Libc;
+  log: Log;
+  spawner: Spawner;
+  tool: ToolRunner;
+  tpm: TpmQueue;
+  readHead: (device: string, bytes: number) => Promise<Uint8Array | null>;
+  ask: () => ((request: PromptRequest) => Promise<PromptAnswer>) | null;
+};
+
+export type VaultPartition = { device: string; disk: string; number: number };
+
+const secret = async (ask: (r: PromptRequest) => Promise<PromptAnswer>, title: string, label: string): Promise<string | null> => {
+  const answer = await ask({ kind: "secret", title, label, ...PIN });
+  return answer.kind === "secret" ? answer.value : null;
+};
+
+/** Opens (or first makes) the vault; `state` says where it stands for the trust line and the dashboard. */
+export function startVault(deps: VaultDeps, partition: VaultPartition): { state: () => string } {
+  const { log } = deps;
+  let state = "locked";
+  const lockout = async (): Promise<Lockout | null> => {
+    const reply = await deps.tpm(GET_DA_PROPERTIES);
+    return reply === null ? null : parseLockout(reply);
+  };
+  const mountPersist = (how: string): void => {
+    mkdirSync(PERSIST, { recursive: true });
+    const mounted = deps.libc.mount(`/dev/mapper/${VAULT_MAPPER}`, PERSIST, "ext4", MS.NOSUID | MS.NODEV | MS.NOEXEC, "");
+    if (!mounted.ok) {
+      state = "failed";
+      log.error("vault.unlock_failed", { reason: "mount", error: mounted.message });
+      return;
+    }
+    void deps.tpm(pcrExtendCommand(11, BARRIER));
+    state = "open";
+    log.info("vault.unlocked", { how, mount: PERSIST });
+  };
+
+  const provision = async (ask: (r: PromptRequest) => Promise<PromptAnswer>): Promise<void> => {
+    for (;;) {
+      const pin = await secret(ask, "Vault: choose a PIN", "New PIN");
+      if (pin === null) return log.warn("vault.absent", { reason: "the person declined to set it up this boot" });
+      if ((await secret(ask, "Vault: the same PIN again", "New PIN")) !== pin) continue;
+      log.info("vault.provisioning", { device: partition.device });
+      state = "provisioning";
+      let said = "";
+      const child = deps.spawner.spawn([`${BAY0_DIR}/bay0`, "vault-provision", partition.device, partition.disk, String(partition.number)], (stream, line) => {
+        if (stream === "stdout") said = line;
+      }, { env: { NEWPIN: pin } });
+      await child.exited;
+      let value: unknown = null;
+      try {
+        value = JSON.parse(said);
+      } catch {
+        // No result line: reported below.
+      }
+      const result = provisioned.safeParse(value);
+      if (!result.success || !result.data.ok) {
+        state = "failed";
+        return log.error("vault.provision_failed", result.success && !result.data.ok ? { step: result.data.step, error: result.data.error } : { error: "no result" });
+      }
+      log.info("vault.provisioned", { device: partition.device, binding: result.data.binding });
+      const words = result.data.recovery_key.split("-");
+      await ask({
+        kind: "choice",
+        title: "Vault: your recovery key",
+        lines: ["Write it down now; it is shown only this once.", "It opens the vault if the PIN or the TPM fail.", "", words.slice(0, 4).join("-"), words.slice(4).join("-")],
+        choices: ["I have written it down"],
+        timeoutMs: RECOVERY_SHOWN_MS,
+      });
+      return mountPersist("provisioned");
+    }
+  };
+
+  const unlock = async (ask: (r: PromptRequest) => Promise<PromptAnswer>): Promise<void> => {
+    let title = "Vault: unlock";
+    for (;;) {
+      const pin = await secret(ask, title, "PIN");
+      if (pin === null) return log.info("vault.locked", { reason: "the person did not unlock it" });
+      const before = await lockout();
+      const options = `tpm2-device=auto,headless${existsSync(SIGNATURE) ? `,tpm2-signature=${SIGNATURE}` : ""}`;
+      const result = await deps.tool([`${VAULT_TOOLS}/bin/systemd-cryptsetup`, "attach", VAULT_MAPPER, partition.device, "-", options], { ...toolEnv(), PIN: pin });
+      if (result.status === 0) return mountPersist("pin");
+      const after = await lockout();
+      const reason = unlockFailure(before, after);
+      log.warn("vault.unlock_failed", { reason, tries_left: after?.triesLeft ?? null });
+      title =
+        reason === "lockout"
+          ? "Vault: the TPM is locked out after too many wrong PINs"
+          : reason === "pcr"
+            ? "Vault: the TPM refused: the image or firmware changed"
+            : `Vault: wrong PIN, ${after?.triesLeft ?? "?"} tries left`;
+    }
+  };
+
+  void (async () => {
+    const header = await deps.readHead(partition.device, HEADER_BYTES);
+    const found = header === null ? "unreadable" : vaultState(header);
+    const ask = deps.ask();
+    if (found === "unreadable" || found === "foreign" || ask === null) {
+      state = "unavailable";
+      return log.error("vault.absent", { device: partition.device, reason: ask === null ? "no trusted console to ask for the PIN" : `the partition is ${found}` });
+    }
+    if (found === "vault") return unlock(ask);
+    state = "not set up";
+    log.info("vault.absent", { device: partition.device, reason: found === "blank" ? "not provisioned yet" : "provisioning was interrupted; starting again" });
+    return provision(ask);
+  })().catch((error: unknown) => {
+    state = "failed";
+    log.error("bay0.error", { where: "vault", error: String(error) });
+  });
+  return { state: () => state };
+}

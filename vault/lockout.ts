@@ -1,0 +1,40 @@
+/**
+ * The TPM's dictionary-attack state, read with TPM2_GetCapability
+ * (TPM_CAP_TPM_PROPERTIES from TPM_PT_PERMANENT): how many wrong PINs it will
+ * still take before it locks out, whether it is locked out, and whether a
+ * lockout authorization is set. bay0 reads it before and after an unlock
+ * attempt instead of parsing any program's messages.
+ */
+export const GET_DA_PROPERTIES = Uint8Array.from([
+  0x80, 0x01, 0x00, 0x00, 0x00, 0x16, 0x00, 0x00, 0x01, 0x7a, // TPM_ST_NO_SESSIONS, size 22, TPM_CC_GetCapability
+  0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x12, // TPM_CAP_TPM_PROPERTIES, from PT_PERMANENT, 18
+]);
+
+const PT = { PERMANENT: 0x200, LOCKOUT_COUNTER: 0x20e, MAX_AUTH_FAIL: 0x20f } as const;
+const IN_LOCKOUT = 1 << 9;
+const LOCKOUT_AUTH_SET = 1 << 2;
+
+export type Lockout = { failures: number; maxFailures: number; triesLeft: number; inLockout: boolean; lockoutAuthSet: boolean };
+
+/** The reply's properties, or null when it is not a successful answer carrying them. */
+export function parseLockout(reply: Uint8Array): Lockout | null {
+  if (reply.length < 19) return null;
+  const view = new DataView(reply.buffer, reply.byteOffset, reply.byteLength);
+  if (view.getUint32(6) !== 0) return null;
+  const count = view.getUint32(15);
+  const properties = new Map<number, number>();
+  for (let i = 0; i < count && 19 + i * 8 + 8 <= reply.length; i++) properties.set(view.getUint32(19 + i * 8), view.getUint32(23 + i * 8));
+  const permanent = properties.get(PT.PERMANENT);
+  const failures = properties.get(PT.LOCKOUT_COUNTER);
+  const maxFailures = properties.get(PT.MAX_AUTH_FAIL);
+  if (permanent === undefined || failures === undefined || maxFailures === undefined) return null;
+  const inLockout = (permanent & IN_LOCKOUT) !== 0;
+  return { failures, maxFailures, triesLeft: inLockout ? 0 : Math.max(0, maxFailures - failures), inLockout, lockoutAuthSet: (permanent & LOCKOUT_AUTH_SET) !== 0 };
+}
+
+/** Why an unlock failed, from the DA state before and after it: a counted wrong PIN, a lockout, or (no count) the TPM's policy refused. */
+export function unlockFailure(before: Lockout | null, after: Lockout | null): "pin" | "lockout" | "pcr" | "unknown" {
+  if (after === null || before === null) return "unknown";
+  if (after.inLockout) return "lockout";
+  return after.failures > before.failures ? "pin" : "pcr";
+}

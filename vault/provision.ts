@@ -1,0 +1,68 @@
+/**
+ * Provisions the vault: a helper process (bay0's executable in vault mode,
+ * started by bay0 as root, never PID 1), because it is a long run of external
+ * tools, none of which PID 1 needs to host. The new PIN arrives in its
+ * environment (NEWPIN), never on a command line. Steps, each with the
+ * vault's tools from their verity image:
+ *   1. grow the partition to the end of the disk (and the backup GPT with it),
+ *   2. LUKS2 (argon2id) labelled "provisioning", with a random passphrase
+ *      that only this process ever knows,
+ *   3. a recovery key, then the systemd-tpm2 token: PCR 7 plus the owner's
+ *      signed PCR 11 policy (/.extra from the stub), the PIN as its authorization,
+ *   4. ext4 inside, the random passphrase wiped, then the label "vault".
+ * An interrupted run leaves the "provisioning" label, and the next boot
+ * starts again from step 2. It prints one JSON line: the recovery key (for
+ * bay0 to show once on the screen, nowhere else) or what failed.
+ */
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync } from "node:fs";
+import { LABEL } from "./header.ts";
+import { toolEnv, VAULT_MAPPER, VAULT_TOOLS } from "./tools.ts";
+
+const SIGNATURE = "/.extra/tpm2-pcr-signature.json";
+const PUBLIC_KEY = "/.extra/tpm2-pcr-public-key.pem";
+
+export type ProvisionResult = { ok: true; recovery_key: string; binding: "pcr7+signed-pcr11" | "pcr7" } | { ok: false; step: string; error: string };
+
+class StepFailed extends Error {
+  constructor(readonly step: string, message: string) {
+    super(message);
+  }
+}
+
+function run(step: string, tool: string, args: string[], options: { input?: string; env?: Record<string, string> } = {}): string {
+  const result = spawnSync(`${VAULT_TOOLS}/bin/${tool}`, args, { input: options.input ?? "", encoding: "utf8", env: { ...toolEnv(), ...options.env } });
+  if (result.status !== 0) throw new StepFailed(step, `${tool} ${args[0] ?? ""}: ${(result.stderr || String(result.error ?? "")).trim().split("\n").at(-1) ?? ""}`);
+  return result.stdout;
+}
+
+/** argv: the vault partition's device, its disk, and its partition number. */
+export function provision([device = "", disk = "", number = ""]: string[], pin: string): ProvisionResult {
+  try {
+    if (!/^\/dev\/[a-z0-9]+$/.test(device) || !/^\/dev\/[a-z0-9]+$/.test(disk) || !/^\d+$/.test(number)) throw new StepFailed("arguments", "bad arguments");
+    mkdirSync("/run/cryptsetup", { recursive: true });
+    run("grow", "sfdisk", ["--relocate", "gpt-bak-std", disk]);
+    run("grow", "sfdisk", ["--no-reread", "--no-tell-kernel", "-N", number, disk], { input: ", +\n" });
+    run("grow", "partx", ["-u", "--nr", number, disk]);
+    const passphrase = randomBytes(32).toString("hex");
+    const unlock = { PASSWORD: passphrase };
+    run("format", "cryptsetup", ["luksFormat", "--type", "luks2", "--batch-mode", "--pbkdf", "argon2id", "--label", LABEL.provisioning, "--key-file=-", device], { input: passphrase });
+    const recoveryKey = run("recovery-key", "systemd-cryptenroll", ["--recovery-key", device], { env: unlock }).trim();
+    const signed = existsSync(SIGNATURE) && existsSync(PUBLIC_KEY);
+    const policy = signed ? [`--tpm2-public-key=${PUBLIC_KEY}`, "--tpm2-public-key-pcrs=11", `--tpm2-signature=${SIGNATURE}`] : [];
+    run("tpm2", "systemd-cryptenroll", ["--tpm2-device=auto", "--tpm2-pcrs=7", ...policy, "--tpm2-with-pin=yes", device], { env: { ...unlock, NEWPIN: pin } });
+    run("open", "cryptsetup", ["open", "--key-file=-", device, VAULT_MAPPER], { input: passphrase });
+    run("mkfs", "mke2fs", ["-q", "-t", "ext4", "-L", "anchor-persist", `/dev/mapper/${VAULT_MAPPER}`]);
+    run("wipe", "systemd-cryptenroll", ["--wipe-slot=password", device], { env: unlock });
+    run("label", "cryptsetup", ["config", "--label", LABEL.vault, device]);
+    return { ok: true, recovery_key: recoveryKey, binding: signed ? "pcr7+signed-pcr11" : "pcr7" };
+  } catch (error) {
+    return error instanceof StepFailed ? { ok: false, step: error.step, error: error.message } : { ok: false, step: "?", error: String(error) };
+  }
+}
+
+export function runProvision(argv: string[]): void {
+  const pin = process.env.NEWPIN ?? "";
+  process.stdout.write(`${JSON.stringify(pin.length > 0 ? provision(argv, pin) : { ok: false, step: "pin", error: "no PIN given" })}\n`);
+}

@@ -1,0 +1,22 @@
+import { imageMountPoint } from "../rooms/plan.ts";
+
+/** Where the vault-tools image is mounted (uki/vault-tools.ts builds it). */
+export const VAULT_TOOLS = imageMountPoint("vault-tools");
+/** The open vault's device-mapper name: /dev/mapper/vault. */
+export const VAULT_MAPPER = "vault";
+export const PERSIST = "/persist";
+
+/**
+ * The environment the tools run in: their own libraries; systemd's built-in
+ * TPM2 code rather than libcryptsetup's plugin (which it would look for
+ * outside the image); and no udev, which Anchor OS does not run.
+ */
+export function toolEnv(): Record<string, string> {
+  return {
+    PATH: `${VAULT_TOOLS}/bin`,
+    LD_LIBRARY_PATH: `${VAULT_TOOLS}/lib`,
+    MKE2FS_CONFIG: `${VAULT_TOOLS}/etc/mke2fs.conf`,
+    SYSTEMD_CRYPTSETUP_USE_TOKEN_MODULE: "0",
+    DM_DISABLE_UDEV: "1",
+  };
+}
