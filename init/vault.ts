@@ -24,6 +24,7 @@ import type { PromptAnswer, PromptRequest } from "./console/prompt.ts";
 
 const PIN = { minLength: 6, maxLength: 64 } as const;
 const SIGNATURE = "/.extra/tpm2-pcr-signature.json";
+const TPM_DEVICE = "/dev/tpmrm0";
 /** What nothing may unseal after: the word extended into PCR 11 once the vault is open. */
 const BARRIER = createHash("sha256").update("anchor-vault-opened").digest("hex");
 const RECOVERY_SHOWN_MS = 10 * 60_000;
@@ -131,9 +132,11 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): { state:
     const header = await deps.readHead(partition.device, HEADER_BYTES);
     const found = header === null ? "unreadable" : vaultState(header);
     const ask = deps.ask();
-    if (found === "unreadable" || found === "foreign" || ask === null) {
+    // Sealed to the TPM or nothing: without one there is no vault, and no prompt asks for it.
+    const missing = !existsSync(TPM_DEVICE) ? "no TPM" : ask === null ? "no trusted console to ask for the PIN" : found === "unreadable" || found === "foreign" ? `the partition is ${found}` : null;
+    if (missing !== null || ask === null) {
       state = "unavailable";
-      return log.error("vault.absent", { device: partition.device, reason: ask === null ? "no trusted console to ask for the PIN" : `the partition is ${found}` });
+      return log.warn("vault.absent", { device: partition.device, reason: missing });
     }
     if (found === "vault") return unlock(ask);
     state = "not set up";

@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { GET_DA_PROPERTIES, parseLockout, unlockFailure } from "../../../vault/lockout.ts";
+
+/** A TPM2_GetCapability reply carrying `properties` (TPM_CAP_TPM_PROPERTIES). */
+function reply(properties: [number, number][], rc = 0): Uint8Array {
+  const bytes = Buffer.alloc(19 + properties.length * 8);
+  bytes.writeUInt16BE(0x8001, 0);
+  bytes.writeUInt32BE(bytes.length, 2);
+  bytes.writeUInt32BE(rc, 6);
+  bytes.writeUInt32BE(6, 11);
+  bytes.writeUInt32BE(properties.length, 15);
+  properties.forEach(([property, value], i) => {
+    bytes.writeUInt32BE(property, 19 + i * 8);
+    bytes.writeUInt32BE(value, 23 + i * 8);
+  });
+  return bytes;
+}
+
+describe("the TPM's dictionary-attack state", () => {
+  it("asks for 18 properties from TPM_PT_PERMANENT (22 bytes)", () => {
+    expect(Buffer.from(GET_DA_PROPERTIES).toString("hex")).toBe("8001000000160000017a000000060000020000000012");
+  });
+
+  it("reads the counter, the maximum and the flags, as swtpm reports them fresh", () => {
+    const fresh = reply([[0x200, 0x400], [0x20e, 0], [0x20f, 3], [0x210, 1000], [0x211, 1000]]);
+    expect(parseLockout(fresh)).toEqual({ failures: 0, maxFailures: 3, triesLeft: 3, inLockout: false, lockoutAuthSet: false });
+    expect(parseLockout(reply([[0x200, 0x204], [0x20e, 3], [0x20f, 3]]))).toEqual({ failures: 3, maxFailures: 3, triesLeft: 0, inLockout: true, lockoutAuthSet: true });
+  });
+
+  it("refuses an error reply or one without the properties", () => {
+    expect(parseLockout(reply([[0x200, 0]], 0x101))).toBeNull();
+    expect(parseLockout(reply([[0x200, 0]]))).toBeNull();
+    expect(parseLockout(new Uint8Array(10))).toBeNull();
+  });
+
+  it("names why an unlock failed from the state before and after", () => {
+    const at = (failures: number, inLockout = false) => ({ failures, maxFailures: 3, triesLeft: 3 - failures, inLockout, lockoutAuthSet: false });
+    expect(unlockFailure(at(0), at(1))).toBe("pin");
+    expect(unlockFailure(at(2), at(3, true))).toBe("lockout");
+    expect(unlockFailure(at(1), at(1))).toBe("pcr");
+    expect(unlockFailure(null, at(1))).toBe("unknown");
+  });
+});
