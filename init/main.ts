@@ -25,6 +25,7 @@ import { mountEssentials } from "./mounts.ts";
 import { loadModulesThenLock } from "./modules.ts";
 import { reapOrphans } from "./reaper.ts";
 import type { Rooms } from "./rooms.ts";
+import type { Vault } from "./vault.ts";
 import { runOnce } from "./run.ts";
 import { shutdown } from "./shutdown.ts";
 import { hardenSysctls } from "./sysctl.ts";
@@ -160,7 +161,7 @@ function main(): void {
   installSignalHandlers(process, log, { shutdown: requestShutdown, childExited: reap });
 
   let trusted: TrustedConsole | null = null;
-  let vault: { state: () => string } | null = null;
+  let vault: Vault | null = null;
   const route = createInputRouter({
     power: (device) => {
       log.info("power.button", { device });
@@ -194,7 +195,7 @@ function main(): void {
   // fed meanwhile), the policy, image and screen work after. Evaluating their modules takes a second under TCG.
   const startWorld = async (): Promise<void> => {
     const [{ startRooms }, { startConsole }, { startVault }] = await Promise.all([import("./rooms.ts"), import("./console/start.ts"), import("./vault.ts")]);
-    rooms = startRooms({ libc, log, spawner, tool, ask: () => trusted?.ask ?? null }, options.autostart);
+    rooms = startRooms({ libc, log, spawner, tool, ask: () => trusted?.ask ?? null, vault: () => vault }, options.autostart);
     const started = rooms;
     if (started !== null) setInterval(guarded(log, "rooms.oom", () => started.supervisor.checkOom()), 2000);
     trusted = startConsole({

@@ -14,7 +14,7 @@ import { deviceMapper } from "../sys/device-mapper.ts";
 import type { PromptAnswer, PromptRequest } from "./console/prompt.ts";
 import { createCourier } from "./courier.ts";
 import { createUmbilical } from "./umbilical.ts";
-import type { VaultPartition } from "./vault.ts";
+import type { Vault, VaultPartition } from "./vault.ts";
 import { containersProfileSchema } from "../rooms/seccomp.ts";
 import { RoomSupervisor } from "../rooms/supervisor.ts";
 import { readJsonOrNull, readTextOrNull } from "../sys/files.ts";
@@ -56,9 +56,17 @@ async function findBootPartitions(log: Log): Promise<{ slot: { device: string; m
 /** `vault`: the boot disk's vault partition, once the images (the vault's tools among them) are mounted. */
 export type Rooms = { supervisor: RoomSupervisor; policies: Map<string, Policy>; vault: Promise<VaultPartition | null> };
 
-type RoomsDeps = { libc: Libc; log: Log; spawner: Spawner; tool: ToolRunner; ask: () => ((request: PromptRequest) => Promise<PromptAnswer>) | null };
+type RoomsDeps = {
+  libc: Libc;
+  log: Log;
+  spawner: Spawner;
+  tool: ToolRunner;
+  ask: () => ((request: PromptRequest) => Promise<PromptAnswer>) | null;
+  /** The vault, once it started (its rooms' folders). */
+  vault: () => Vault | null;
+};
 
-export function startRooms({ ask, ...deps }: RoomsDeps, autostart: string[] | null): Rooms | null {
+export function startRooms({ ask, vault, ...deps }: RoomsDeps, autostart: string[] | null): Rooms | null {
   const { libc, log } = deps;
   const files = imageFs.list(POLICY_DIR).filter((f) => f.endsWith(".toml")).map((f) => ({ path: `${POLICY_DIR}/${f}`, text: readTextOrNull(`${POLICY_DIR}/${f}`) ?? "" }));
   const { policies, rejected } = loadPolicies(files);
@@ -114,6 +122,13 @@ export function startRooms({ ask, ...deps }: RoomsDeps, autostart: string[] | nu
       ask,
       running: () => supervisor.list().filter((room) => room.started).map((room) => room.plan),
     })),
+    vault: {
+      open: (plan) => {
+        const started = vault();
+        return started === null ? "this machine has no vault (no TPM, or no vault partition)" : started.rooms.open(plan);
+      },
+      close: (plan) => vault()?.rooms.close(plan),
+    },
     cgroupFs,
     rootfsFs,
     seccompProfile: profile.data,

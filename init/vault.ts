@@ -15,7 +15,9 @@ import { HEADER_BYTES, vaultState } from "../vault/header.ts";
 import { GET_DA_PROPERTIES, parseLockout, unlockFailure, type Lockout } from "../vault/lockout.ts";
 import { PERSIST, toolEnv, VAULT_MAPPER, VAULT_TOOLS } from "../vault/tools.ts";
 import { BAY0_DIR } from "../courier/sandbox.ts";
+import { ROOM_ID_MAP, type RoomPlan } from "../rooms/plan.ts";
 import { MS, type Libc } from "../sys/libc.ts";
+import { bindVaultFolder, unbindVaultFolder } from "../sys/vault-folders.ts";
 import type { Log } from "../sys/log.ts";
 import type { Spawner } from "../sys/spawn.ts";
 import type { ToolRunner } from "../sys/tool.ts";
@@ -50,8 +52,17 @@ const secret = async (ask: (r: PromptRequest) => Promise<PromptAnswer>, title: s
   return answer.kind === "secret" ? answer.value : null;
 };
 
-/** Opens (or first makes) the vault; `state` says where it stands for the trust line and the dashboard. */
-export function startVault(deps: VaultDeps, partition: VaultPartition): { state: () => string } {
+export type Vault = {
+  /** Where it stands, for the trust line and the dashboard. */
+  state: () => string;
+  /** A room's folder for the supervisor: bound at plan.dirs.vault, or why not. */
+  rooms: { open(plan: RoomPlan): string | null; close(plan: RoomPlan): void };
+};
+
+const ROOM_FOLDERS = `${PERSIST}/rooms`;
+
+/** Opens (or first makes) the vault. */
+export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
   const { log } = deps;
   let state = "locked";
   const lockout = async (): Promise<Lockout | null> => {
@@ -146,5 +157,19 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): { state:
     state = "failed";
     log.error("bay0.error", { where: "vault", error: String(error) });
   });
-  return { state: () => state };
+  return {
+    state: () => state,
+    rooms: {
+      open: (plan) => {
+        const folder = plan.policy.vault?.folder;
+        if (folder === undefined) return null;
+        if (state !== "open") return `${plan.id} needs the vault, which is ${state}${state === "locked" || state === "not set up" ? ": unlock it at the console first" : ""}`;
+        const owner = { uid: ROOM_ID_MAP.hostId + plan.policy.user.uid, gid: ROOM_ID_MAP.hostId + plan.policy.user.gid };
+        return bindVaultFolder(deps.libc, ROOM_FOLDERS, folder, owner, plan.dirs.vault);
+      },
+      close: (plan) => {
+        if (plan.policy.vault !== undefined) unbindVaultFolder(deps.libc, plan.dirs.vault);
+      },
+    },
+  };
 }

@@ -1,5 +1,5 @@
 import { RLIMITS } from "../policies/schema.ts";
-import { ROOM_ID_MAP, UMBILICAL_PATH, type RoomPlan } from "./plan.ts";
+import { ROOM_ID_MAP, UMBILICAL_PATH, VAULT_PATH, type RoomPlan } from "./plan.ts";
 import { buildSeccomp, type ContainersProfile, type OciSeccomp } from "./seccomp.ts";
 
 /** The subset of the OCI runtime-spec config that rooms use. */
@@ -115,6 +115,8 @@ export function ociConfig(plan: RoomPlan, profile: ContainersProfile, limits: Re
       ...(policy.umbilical.allow.length > 0
         ? [{ destination: UMBILICAL_PATH, type: "bind", source: plan.dirs.umbilical, options: ["bind", "nosuid", "nodev", "noexec"] }]
         : []),
+      // bay0 starts a room with a vault folder only while the vault is open, its folder bound at plan.dirs.vault.
+      ...(policy.vault !== undefined ? [{ destination: VAULT_PATH, type: "bind", source: plan.dirs.vault, options: ["bind", "nosuid", "nodev", "noexec"] }] : []),
     ],
     linux: {
       uidMappings: idMap,

@@ -11,6 +11,8 @@ export const ROOMS_RUN_DIR = "/run/rooms";
 export const ROOMS_CGROUP = "/rooms";
 /** Where a room finds its umbilical (a public interface: anchorctl connects here). */
 export const UMBILICAL_PATH = "/run/anchor/umbilical";
+/** Where a room with a vault folder sees it (a public interface). */
+export const VAULT_PATH = "/vault";
 
 /** Everything needed to start one room, derived from its policy alone. */
 export type RoomPlan = {
@@ -34,6 +36,11 @@ export type RoomPlan = {
     consoleSocket: string;
     /** The room's umbilical socket, bind-mounted into it at UMBILICAL_PATH when its policy allows any request. */
     umbilical: string;
+    /**
+     * bay0's bind of the room's vault folder, which crun binds on at VAULT_PATH: outside `base`, so
+     * that removing the room's directory can never reach into the vault.
+     */
+    vault: string;
   };
   /**
    * Where the room's writes may go, in bytes, together exactly the policy's
@@ -84,6 +91,7 @@ export function planRoom(policy: Policy, parent: RoomPlan | null = null): RoomPl
       pidFile: `${base}/crun.pid`,
       consoleSocket: `${base}/console.sock`,
       umbilical: `${base}/umbilical.sock`,
+      vault: `${ROOMS_RUN_DIR}/.vault/${flat}`,
     },
     storage: splitStorage(policy.storage.tmpfs_size),
     imageMount: imageMountPoint(policy.image),

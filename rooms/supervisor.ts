@@ -40,6 +40,11 @@ export type RoomDeps = {
   sleep: (ms: number) => Promise<void>;
   /** The room's umbilical socket (init/umbilical.ts): made before crun runs, gone with the room. */
   umbilical?: { open(plan: RoomPlan): string | null; close(plan: RoomPlan): void };
+  /**
+   * The room's vault folder at plan.dirs.vault (init/vault.ts), for a policy with [vault]: bound before
+   * crun runs, or why not (the vault is locked, or this machine has none); unbound with the room.
+   */
+  vault?: { open(plan: RoomPlan): string | null; close(plan: RoomPlan): void };
 };
 
 type LiveRoom = {
@@ -219,7 +224,8 @@ export class RoomSupervisor {
     if (this.rooms.has(plan.id)) return { ok: false, reason: `room '${plan.id}' is already running` };
     const startedAt = this.deps.now();
     log.info("room.starting", { room: plan.id, image: plan.policy.image, parent });
-    const notReady = this.prepare(plan) ?? this.deps.umbilical?.open(plan) ?? null;
+    const vault = plan.policy.vault === undefined ? null : this.deps.vault === undefined ? "this machine has no vault" : this.deps.vault.open(plan);
+    const notReady = vault ?? this.prepare(plan) ?? this.deps.umbilical?.open(plan) ?? null;
     if (notReady !== null) return this.failed(plan, notReady);
 
     let console: LiveRoom["console"] = null;
@@ -361,6 +367,7 @@ export class RoomSupervisor {
     this.closeConsole(room);
     try {
       this.deps.umbilical?.close(room.plan);
+      this.deps.vault?.close(room.plan);
       teardownRootfs(this.deps.libc, this.deps.rootfsFs, room.plan);
       removeRoomCgroup(this.deps.cgroupFs, room.plan);
     } catch (error) {
@@ -391,6 +398,7 @@ export class RoomSupervisor {
     this.deps.log.error("room.failed", { room: plan.id, reason });
     try {
       this.deps.umbilical?.close(plan);
+      this.deps.vault?.close(plan);
       teardownRootfs(this.deps.libc, this.deps.rootfsFs, plan);
       removeRoomCgroup(this.deps.cgroupFs, plan);
     } catch (error) {

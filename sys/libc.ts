@@ -53,6 +53,7 @@ export const MS = {
   NOSUID: 2n,
   NODEV: 4n,
   NOEXEC: 8n,
+  BIND: 4096n,
 } as const;
 
 export const MNT_DETACH = 2;

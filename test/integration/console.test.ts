@@ -56,7 +56,7 @@ describe("the trusted console", () => {
   it("shows the trust line and the dashboard listing web and work, read back from the pixels", async () => {
     await vm.waitFor("room.started", WAIT_MS, (r) => r.room === "work");
     const text = await waitScreen(/^. work +running/);
-    expect(text[0]).toMatch(/^ ANCHOR  bay0 +vault: not set up  \d\d:\d\d $/);
+    expect(text[0]).toMatch(/^ ANCHOR  bay0 +vault: unavailable  \d\d:\d\d $/);
     expect(text.some((l) => /^. web +running +[\d.]+M\/512M/.test(l))).toBe(true);
     expect(text.some((l) => l.includes("Watchdog: armed, 30 s"))).toBe(true);
   });
@@ -161,7 +161,7 @@ describe("the trusted console", () => {
     };
     const rows: { text: string; pixels: Buffer }[] = [];
     for (let i = 0; i < 4; i++) rows.push(await trustRow(i));
-    for (const row of rows) expect(row.text).toMatch(/^ ANCHOR  hostile +vault: not set up  \d\d:\d\d $/);
+    for (const row of rows) expect(row.text).toMatch(/^ ANCHOR  hostile +vault: unavailable  \d\d:\d\d $/);
     // Same minute, same pixels: nothing the room sent drew on the top row.
     const sameMinute = rows.filter((r) => r.text === rows[0]?.text);
     expect(sameMinute.length).toBeGreaterThanOrEqual(2);

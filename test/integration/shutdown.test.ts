@@ -15,7 +15,7 @@ describe("Ctrl-Alt-Del: orderly reboot that escalates to SIGKILL (1024x768 scree
     await vm.screendump(file, "ppm");
     const screen = readPpm(file);
     expect([screen.width, screen.height]).toEqual([1024, 768]);
-    expect(readText(screen, consoleFont())[0]).toMatch(/^ ANCHOR  bay0 +vault: not set up  \d\d:\d\d $/);
+    expect(readText(screen, consoleFont())[0]).toMatch(/^ ANCHOR  bay0 +vault: unavailable  \d\d:\d\d $/);
   });
 
   it("reboots in order on Ctrl-Alt-Del from the grabbed PS/2 keyboard: SIGTERM to all, SIGKILL to the stubborn, complete, then reset", async () => {

@@ -1,8 +1,15 @@
-import { copyFileSync, mkdtempSync, rmSync, truncateSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { OUT, Vm } from "../qemu/vm.ts";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { BASE_CMDLINE } from "../../uki/cmdline.ts";
+import { buildDiskImage, slotManifest } from "../../uki/disk.ts";
+import { osRelease } from "../../uki/initramfs.ts";
+import { pcrSigningKey, sign, signingKey } from "../../uki/sign.ts";
+import { assembleUki } from "../../uki/uki.ts";
+import { testOverlay } from "../qemu/overlay.ts";
+import { builtImages, probeImage } from "../qemu/probe-image.ts";
+import { OUT, ROOT, Vm, withOverlay } from "../qemu/vm.ts";
 import { screenReader } from "./helpers.ts";
 
 /** Firmware, stub, bay0 and the vault's argon2id under TCG. */
@@ -11,28 +18,49 @@ const VAULT_MS = 300_000;
 const PIN = "246813";
 
 /**
- * The vault on the real boot path: out/anchor.img on a larger disk under OVMF
- * with Secure Boot and a swtpm whose state, like the disk, survives from one
- * boot to the next. The PIN is typed with QMP keys at the trusted prompt.
+ * The vault on the real boot path: a UKI signed like out/anchor.efi but
+ * carrying the test build of bay0, the test policies and the test port, on a
+ * 1 GiB Anchor disk, under OVMF with Secure Boot and a swtpm whose state,
+ * like the disk, survives from one boot to the next. The PIN is typed with
+ * QMP keys at the trusted prompt.
  */
 describe("the vault across boots", () => {
   const scratch = mkdtempSync(join(tmpdir(), "anchor-vault-"));
   const disk = join(scratch, "disk.img");
   const tpmState = join(scratch, "tpm");
-  copyFileSync(join(OUT, "anchor.img"), disk);
-  truncateSync(disk, 1024 * 1024 * 1024);
+  beforeAll(() => {
+    const images = [...builtImages(), probeImage()];
+    const pin = { kind: "file" as const, path: "etc/anchor/images.json", mode: 0o644, data: Buffer.from(JSON.stringify(slotManifest(images))) };
+    const initramfs = withOverlay(join(OUT, "initramfs.img"), [...testOverlay({ roomPolicies: true }), pin], join(scratch, "initramfs.img"));
+    const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+    const unsigned = join(scratch, "unsigned.efi");
+    const cmdline = [...BASE_CMDLINE, "anchor.run=/test/forward.sh"].join(" ");
+    assembleUki({ vmlinuz: join(OUT, "vmlinuz"), initramfs, cmdline, osRelease: osRelease(version), version, pcrKey: pcrSigningKey(null, scratch) }, unsigned);
+    sign(unsigned, join(scratch, "test.efi"), signingKey(null, scratch));
+    buildDiskImage({ output: disk, uki: join(scratch, "test.efi"), images, seed: "vault-test" });
+    truncateSync(disk, 1024 * 1024 * 1024);
+  }, 120_000);
   let vm: Vm | null = null;
   const screen = screenReader(() => {
     if (vm === null) throw new Error("no VM");
     return vm;
   }, "vault");
   const boot = async (name: string): Promise<Vm> => {
-    vm = await Vm.boot({ name, uefiDisk: disk, persistDisk: true, tpmState, usbKeyboard: true, memoryMb: 2048, noReboot: true });
+    vm = await Vm.boot({ name, uefiDisk: disk, persistDisk: true, tpmState, usbKeyboard: true, memoryMb: 2048, noReboot: true, testPort: true });
+    await vm.waitFor("run.output", UEFI_BOOT_MS, (r) => String(r.line).startsWith("forwarding"));
     return vm;
   };
   const type = async (text: string): Promise<void> => {
     for (const ch of text) await vm?.sendKeys([ch]);
     await vm?.sendKeys(["ret"]);
+  };
+  /** Starts a test room and returns its output once it is done. */
+  const run = async (room: string): Promise<string[]> => {
+    const current = vm;
+    if (current === null) throw new Error("no VM");
+    expect((await current.control(`start ${room}`, 60_000)).ok).toBe(true);
+    await current.waitFor("room.output", 60_000, (r) => r.room === room && r.line === "vault-room-done");
+    return current.records.filter((r) => r.event === "room.output" && r.room === room).map((r) => String(r.line));
   };
   /** A clean power-off: the kernel sends TPM2_Shutdown, so the TPM counts no failure for a lost power. */
   const powerOff = async (): Promise<void> => {
@@ -47,9 +75,13 @@ describe("the vault across boots", () => {
   });
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-  it("first boot: asks for a new PIN twice, grows the partition, seals LUKS2 to the TPM with it, shows the recovery key once, mounts /persist", async () => {
+  it("first boot: asks for a new PIN twice, grows the partition, seals LUKS2 to the TPM with it, shows the recovery key once, mounts /persist; a room writes into its folder", async () => {
     const first = await boot("vault-first");
     expect(await first.waitFor("vault.absent", UEFI_BOOT_MS)).toMatchObject({ reason: "not provisioned yet" });
+    // A room that needs the vault is refused, with the reason, until it exists; it never gets an empty stand-in.
+    const refused = await first.control("start vault-docs", 60_000);
+    expect(refused).toMatchObject({ ok: false });
+    expect(String(refused.reason)).toMatch(/vault-docs needs the vault, which is not set up: unlock it at the console first/);
     await screen.wait(/Vault: choose a PIN/, 60_000);
     await type(PIN);
     await screen.wait(/Vault: the same PIN again/);
@@ -60,12 +92,15 @@ describe("the vault across boots", () => {
     expect(key).toHaveLength(2);
     await first.sendKeys(["ret"]);
     expect(await first.waitFor("vault.unlocked", 60_000)).toMatchObject({ how: "provisioned", mount: "/persist" });
+    const docs = await run("vault-docs");
+    expect(docs).toEqual(expect.arrayContaining(["vault=present contents=", "scratch=gone", "vault-write=ok owner=user"]));
+    expect(await run("vault-none")).toContain("vault=absent");
     // Neither the PIN nor the recovery key ever reached the serial console.
     expect(first.lines.some((l) => l.includes(PIN) || key.some((part) => l.includes(part)))).toBe(false);
     await powerOff();
   }, UEFI_BOOT_MS + 2 * VAULT_MS);
 
-  it("next boot: a wrong PIN is refused and says how many tries the TPM leaves; the right one opens it", async () => {
+  it("next boot: a wrong PIN is refused and says how many tries the TPM leaves; the right one opens it, and the room's file is there", async () => {
     const second = await boot("vault-second");
     await screen.wait(/Vault: unlock/, UEFI_BOOT_MS);
     await type("999999");
@@ -73,6 +108,11 @@ describe("the vault across boots", () => {
     await screen.wait(/Vault: wrong PIN, 2 tries left/);
     await type(PIN);
     expect(await second.waitFor("vault.unlocked", VAULT_MS)).toMatchObject({ how: "pin", mount: "/persist" });
+    // Only what was saved into the vault survived the reboot; another room's folder is out of reach.
+    const docs = await run("vault-docs");
+    expect(docs).toContain("vault=present contents=note-vault-docs.txt ");
+    expect(docs).toContain("scratch=gone");
+    expect(await run("vault-other")).toContain("vault=present contents=");
     expect(second.lines.some((l) => l.includes(PIN) || l.includes("999999"))).toBe(false);
     await powerOff();
   }, UEFI_BOOT_MS + 2 * VAULT_MS);

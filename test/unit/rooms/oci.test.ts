@@ -157,6 +157,16 @@ describe("ociConfig", () => {
     expect(config.linux.uidMappings[0]?.hostID).toBeGreaterThan(0);
   });
 
+  it("binds a room's vault folder at /vault, from bay0's bind outside the room's directory; a room without the key has none", () => {
+    const parsed = parsePolicy('name = "docs"\nimage = "minimal"\ncommand = ["/bin/true"]\n[vault]\nfolder = "docs"', "docs.toml");
+    if (!parsed.ok) throw new Error("docs.toml does not parse");
+    const plan = planRoom(parsed.policy);
+    const mount = configOf(plan).mounts.find((m) => m.destination === "/vault");
+    expect(mount).toEqual({ destination: "/vault", type: "bind", source: "/run/rooms/.vault/docs", options: ["bind", "nosuid", "nodev", "noexec"] });
+    expect(plan.dirs.vault.startsWith(`${plan.dirs.base}/`)).toBe(false);
+    expect(configOf(planRoom(load("web.toml"))).mounts.some((m) => m.destination === "/vault")).toBe(false);
+  });
+
   it("nests a child's cgroup under its parent's node", () => {
     const parent = planRoom(load("work.toml"));
     const child = planRoom({ ...load("web.toml"), name: "kid" }, parent);

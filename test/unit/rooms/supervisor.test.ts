@@ -284,3 +284,37 @@ describe("RoomSupervisor nesting", () => {
     expect(w.supervisor.list().map((r) => r.id)).toEqual(["web"]);
   });
 });
+
+describe("rooms with a vault folder", () => {
+  it("start only when the vault binds their folder; otherwise they are refused with its reason, and the folder is unbound when they go", async () => {
+    const w = world();
+    const opened: string[] = [];
+    const closed: string[] = [];
+    let reason: string | null = "docs needs the vault, which is locked: unlock it at the console first";
+    w.deps.vault = {
+      open: (plan) => {
+        opened.push(plan.id);
+        return reason;
+      },
+      close: (plan) => void closed.push(plan.id),
+    };
+    const docs = policy('name = "docs"\n[vault]\nfolder = "docs"');
+    const refused = await w.supervisor.start(docs);
+    expect(refused).toEqual({ ok: false, reason: "docs needs the vault, which is locked: unlock it at the console first" });
+    expect(w.spawned).toHaveLength(0);
+    reason = null;
+    const started = await w.supervisor.start(docs);
+    expect(started.ok ? "" : started.reason).toBe("");
+    await w.supervisor.kill("docs");
+    await flush();
+    expect(opened).toEqual(["docs", "docs"]);
+    expect(closed).toContain("docs");
+    expect((await w.supervisor.start(policy('name = "plain"'))).ok).toBe(true);
+    expect(opened).toEqual(["docs", "docs"]);
+  });
+
+  it("are refused on a machine without a vault", async () => {
+    const w = world();
+    expect(await w.supervisor.start(policy('name = "docs"\n[vault]\nfolder = "docs"'))).toEqual({ ok: false, reason: "this machine has no vault" });
+  });
+});

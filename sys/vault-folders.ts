@@ -1,0 +1,46 @@
+import { chownSync, mkdirSync } from "node:fs";
+import { constants } from "node:fs";
+import { AT_FDCWD, MNT_DETACH, MS, O_PATH, RESOLVE, type Libc } from "./libc.ts";
+
+/**
+ * A room's vault folder, /persist/rooms/FOLDER, made on first use owned by the
+ * room's user, and bound (by bay0, at a path of bay0's) for crun to bind on
+ * into the room. Rooms write inside their folders, so each step is taken
+ * below the one before and never through a link a room may have planted.
+ */
+const CONFINED = RESOLVE.IN_ROOT | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS | RESOLVE.NO_XDEV;
+const through = (fd: number, name = ""): string => `/proc/self/fd/${fd}${name === "" ? "" : `/${name}`}`;
+
+export function bindVaultFolder(libc: Libc, roomsDir: string, folder: string, owner: { uid: number; gid: number }, target: string): string | null {
+  mkdirSync(roomsDir, { recursive: true, mode: 0o711 });
+  const root = libc.openat2(AT_FDCWD, roomsDir, O_PATH | constants.O_DIRECTORY, 0);
+  if (!root.ok) return `${roomsDir}: ${root.message}`;
+  const open = [root.value];
+  try {
+    for (const name of folder.split("/")) {
+      const parent = open[open.length - 1] ?? root.value;
+      let created = false;
+      try {
+        mkdirSync(through(parent, name), 0o700);
+        created = true;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      }
+      const next = libc.openat2(parent, name, O_PATH | constants.O_DIRECTORY, CONFINED);
+      if (!next.ok) return `the vault folder ${folder} is not a plain directory (${next.message})`;
+      open.push(next.value);
+      if (created) chownSync(through(next.value), owner.uid, owner.gid);
+    }
+    mkdirSync(target, { recursive: true, mode: 0o700 });
+    const bound = libc.mount(through(open[open.length - 1] ?? root.value), target, "", MS.BIND, "");
+    return bound.ok ? null : `binding the vault folder ${folder}: ${bound.message}`;
+  } catch (error) {
+    return `the vault folder ${folder}: ${String(error)}`;
+  } finally {
+    for (const fd of open) libc.close(fd);
+  }
+}
+
+export function unbindVaultFolder(libc: Libc, target: string): void {
+  libc.umount2(target, MNT_DETACH);
+}
