@@ -60,15 +60,20 @@ export function openRoomFile(libc: Libc, rootDir: string, path: string, reader: 
 
 export type Inbox = { fd: number; freeBytes: number; staging: { fd: number; parent: number; name: string } };
 
-/** A directory of `owner`'s below `parentFd`, made if missing; `created` says whether bay0 made it. */
-function ownDir(libc: Libc, parentFd: number, name: string, owner: { uid: number; gid: number }): number {
-  let created = false;
+/** Makes `name` below the directory `parentFd` (never through a link: mkdir does not follow one); false when it exists. */
+export function madeDirIn(parentFd: number, name: string, mode: number): boolean {
   try {
-    mkdirSync(through(parentFd, name), 0o755);
-    created = true;
+    mkdirSync(through(parentFd, name), mode);
+    return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    return false;
   }
+}
+
+/** A directory of `owner`'s below `parentFd`, made if missing. */
+function ownDir(libc: Libc, parentFd: number, name: string, owner: { uid: number; gid: number }): number {
+  const created = madeDirIn(parentFd, name, 0o755);
   const dir = libc.openat2(parentFd, name, constants.O_RDONLY | constants.O_DIRECTORY, CONFINED | RESOLVE.NO_SYMLINKS);
   if (!dir.ok) throw new Error(`the room's /${name} is not a directory of its own (${dir.message})`);
   if (created) fchownSync(dir.value, owner.uid, owner.gid);

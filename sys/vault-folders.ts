@@ -1,6 +1,7 @@
 import { chownSync, mkdirSync } from "node:fs";
 import { constants } from "node:fs";
 import { AT_FDCWD, MNT_DETACH, MS, O_PATH, RESOLVE, type Libc } from "./libc.ts";
+import { madeDirIn } from "./room-files.ts";
 
 /**
  * A room's vault folder, /persist/rooms/FOLDER, made on first use owned by the
@@ -19,13 +20,7 @@ export function bindVaultFolder(libc: Libc, roomsDir: string, folder: string, ow
   try {
     for (const name of folder.split("/")) {
       const parent = open[open.length - 1] ?? root.value;
-      let created = false;
-      try {
-        mkdirSync(through(parent, name), 0o700);
-        created = true;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      }
+      const created = madeDirIn(parent, name, 0o700);
       const next = libc.openat2(parent, name, O_PATH | constants.O_DIRECTORY, CONFINED);
       if (!next.ok) return `the vault folder ${folder} is not a plain directory (${next.message})`;
       open.push(next.value);
