@@ -15,7 +15,8 @@ import { screenReader } from "./helpers.ts";
 /** Firmware, stub, bay0 and the vault's argon2id under TCG. */
 const UEFI_BOOT_MS = 240_000;
 const VAULT_MS = 300_000;
-const PIN = "246813";
+const PIN = "kestrel42";
+const WRONG_PIN = "harrier17";
 
 /**
  * The vault on the real boot path: a UKI signed like out/anchor.efi but
@@ -103,7 +104,7 @@ describe("the vault across boots", () => {
   it("next boot: a wrong PIN is refused and says how many tries the TPM leaves; the right one opens it, and the room's file is there", async () => {
     const second = await boot("vault-second");
     await screen.wait(/Vault: unlock/, UEFI_BOOT_MS);
-    await type("999999");
+    await type(WRONG_PIN);
     expect(await second.waitFor("vault.unlock_failed", VAULT_MS)).toMatchObject({ reason: "pin", tries_left: 2 });
     await screen.wait(/Vault: wrong PIN, 2 tries left/);
     await type(PIN);
@@ -113,7 +114,7 @@ describe("the vault across boots", () => {
     expect(docs).toContain("vault=present contents=note-vault-docs.txt ");
     expect(docs).toContain("scratch=gone");
     expect(await run("vault-other")).toContain("vault=present contents=");
-    expect(second.lines.some((l) => l.includes(PIN) || l.includes("999999"))).toBe(false);
+    expect(second.lines.some((l) => l.includes(PIN) || l.includes(WRONG_PIN))).toBe(false);
     await powerOff();
   }, UEFI_BOOT_MS + 2 * VAULT_MS);
 });
