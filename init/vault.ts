@@ -13,7 +13,7 @@ import { z } from "zod";
 import { pcrExtendCommand } from "../courier/audit.ts";
 import { HEADER_BYTES, vaultState } from "../vault/header.ts";
 import { GET_DA_PROPERTIES, parseLockout, unlockFailure, type Lockout } from "../vault/lockout.ts";
-import { PERSIST, toolEnv, VAULT_MAPPER, VAULT_TOOLS } from "../vault/tools.ts";
+import { PCR_SIGNATURE, PERSIST, sealArguments, toolEnv, VAULT_MAPPER, VAULT_TOOLS } from "../vault/tools.ts";
 import { BAY0_DIR } from "../courier/sandbox.ts";
 import { ROOM_ID_MAP, type RoomPlan } from "../rooms/plan.ts";
 import { MS, type Libc } from "../sys/libc.ts";
@@ -25,7 +25,6 @@ import type { TpmQueue } from "../sys/tpm-device.ts";
 import type { PromptAnswer, PromptRequest } from "./console/prompt.ts";
 
 const PIN = { minLength: 6, maxLength: 64 } as const;
-const SIGNATURE = "/.extra/tpm2-pcr-signature.json";
 const TPM_DEVICE = "/dev/tpmrm0";
 /** What nothing may unseal after: the word extended into PCR 11 once the vault is open. */
 const BARRIER = createHash("sha256").update("anchor-vault-opened").digest("hex");
@@ -47,10 +46,20 @@ export type VaultDeps = {
 
 export type VaultPartition = { device: string; disk: string; number: number };
 
-const secret = async (ask: (r: PromptRequest) => Promise<PromptAnswer>, title: string, label: string): Promise<string | null> => {
-  const answer = await ask({ kind: "secret", title, label, ...PIN });
+type Ask = (request: PromptRequest) => Promise<PromptAnswer>;
+
+const secret = async (ask: Ask, title: string, label: string, length: { minLength: number; maxLength: number } = PIN): Promise<string | null> => {
+  const answer = await ask({ kind: "secret", title, label, ...length });
   return answer.kind === "secret" ? answer.value : null;
 };
+
+/** A new PIN, typed twice alike; null when the person gives up (Esc). */
+async function newPin(ask: Ask): Promise<string | null> {
+  for (;;) {
+    const pin = await secret(ask, "Vault: choose a PIN", "New PIN");
+    if (pin === null || (await secret(ask, "Vault: the same PIN again", "New PIN")) === pin) return pin;
+  }
+}
 
 export type Vault = {
   /** Where it stands, for the trust line and the dashboard. */
@@ -82,60 +91,74 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
     log.info("vault.unlocked", { how, mount: PERSIST });
   };
 
-  const provision = async (ask: (r: PromptRequest) => Promise<PromptAnswer>): Promise<void> => {
-    for (;;) {
-      const pin = await secret(ask, "Vault: choose a PIN", "New PIN");
-      if (pin === null) return log.warn("vault.absent", { reason: "the person declined to set it up this boot" });
-      if ((await secret(ask, "Vault: the same PIN again", "New PIN")) !== pin) continue;
-      log.info("vault.provisioning", { device: partition.device });
-      state = "provisioning";
-      let said = "";
-      const child = deps.spawner.spawn([`${BAY0_DIR}/bay0`, "vault-provision", partition.device, partition.disk, String(partition.number)], (stream, line) => {
-        if (stream === "stdout") said = line;
-      }, { env: { NEWPIN: pin } });
-      await child.exited;
-      let value: unknown = null;
-      try {
-        value = JSON.parse(said);
-      } catch {
-        // No result line: reported below.
+  const provision = async (ask: Ask): Promise<void> => {
+    const pin = await newPin(ask);
+    if (pin === null) return log.warn("vault.absent", { reason: "the person declined to set it up this boot" });
+    log.info("vault.provisioning", { device: partition.device });
+    state = "provisioning";
+    let said = "";
+    const child = deps.spawner.spawn([`${BAY0_DIR}/bay0`, "vault-provision", partition.device, partition.disk, String(partition.number)], (stream, line) => {
+      if (stream === "stdout") said = line;
+    }, { env: { NEWPIN: pin } });
+    await child.exited;
+    let value: unknown = null;
+    try {
+      value = JSON.parse(said);
+    } catch {
+      // No result line: reported below.
+    }
+    const result = provisioned.safeParse(value);
+    if (!result.success || !result.data.ok) {
+      state = "failed";
+      return log.error("vault.provision_failed", result.success && !result.data.ok ? { step: result.data.step, error: result.data.error } : { error: "no result" });
+    }
+    log.info("vault.provisioned", { device: partition.device, binding: result.data.binding });
+    const words = result.data.recovery_key.split("-");
+    await ask({
+      kind: "choice",
+      title: "Vault: your recovery key",
+      lines: ["Write it down now; it is shown only this once.", "It opens the vault if the PIN or the TPM fail.", "", words.slice(0, 4).join("-"), words.slice(4).join("-")],
+      choices: ["I have written it down"],
+      timeoutMs: RECOVERY_SHOWN_MS,
+    });
+    return mountPersist("provisioned");
+  };
+
+  /** After a lockout or a refusing TPM: the recovery key opens the vault, then a new PIN is sealed to the TPM as it is now. */
+  const recover = async (ask: Ask, reason: "lockout" | "pcr"): Promise<void> => {
+    const why = reason === "lockout" ? "the TPM is locked out after too many wrong PINs" : "the TPM refused: the image or firmware changed";
+    for (let title = `Vault: ${why}`; ; title = "Vault: that recovery key did not open it") {
+      const key = await secret(ask, title, "Recovery key", { minLength: 8, maxLength: 80 });
+      if (key === null) return log.info("vault.locked", { reason: "the person did not unlock it" });
+      const opened = await deps.tool([`${VAULT_TOOLS}/bin/cryptsetup`, "open", "--key-file=-", partition.device, VAULT_MAPPER], { env: toolEnv(), input: key });
+      if (opened.status !== 0) {
+        log.warn("vault.unlock_failed", { reason: "recovery_key", tries_left: null });
+        continue;
       }
-      const result = provisioned.safeParse(value);
-      if (!result.success || !result.data.ok) {
-        state = "failed";
-        return log.error("vault.provision_failed", result.success && !result.data.ok ? { step: result.data.step, error: result.data.error } : { error: "no result" });
-      }
-      log.info("vault.provisioned", { device: partition.device, binding: result.data.binding });
-      const words = result.data.recovery_key.split("-");
-      await ask({
-        kind: "choice",
-        title: "Vault: your recovery key",
-        lines: ["Write it down now; it is shown only this once.", "It opens the vault if the PIN or the TPM fail.", "", words.slice(0, 4).join("-"), words.slice(4).join("-")],
-        choices: ["I have written it down"],
-        timeoutMs: RECOVERY_SHOWN_MS,
-      });
-      return mountPersist("provisioned");
+      log.info("vault.recovery_used", { reason });
+      mountPersist("recovery");
+      const pin = await newPin(ask);
+      if (pin === null) return;
+      const seal = sealArguments();
+      const sealed = await deps.tool([`${VAULT_TOOLS}/bin/systemd-cryptenroll`, "--wipe-slot=tpm2", ...seal.args, partition.device], { env: { ...toolEnv(), PASSWORD: key, NEWPIN: pin } });
+      return log.info("vault.resealed", { ok: sealed.status === 0, binding: seal.binding, ...(sealed.status === 0 ? {} : { error: sealed.stderr.trim().split("\n").at(-1) ?? "" }) });
     }
   };
 
-  const unlock = async (ask: (r: PromptRequest) => Promise<PromptAnswer>): Promise<void> => {
+  const unlock = async (ask: Ask): Promise<void> => {
     let title = "Vault: unlock";
     for (;;) {
       const pin = await secret(ask, title, "PIN");
       if (pin === null) return log.info("vault.locked", { reason: "the person did not unlock it" });
       const before = await lockout();
-      const options = `tpm2-device=auto,headless${existsSync(SIGNATURE) ? `,tpm2-signature=${SIGNATURE}` : ""}`;
-      const result = await deps.tool([`${VAULT_TOOLS}/bin/systemd-cryptsetup`, "attach", VAULT_MAPPER, partition.device, "-", options], { ...toolEnv(), PIN: pin });
+      const options = `tpm2-device=auto,headless${existsSync(PCR_SIGNATURE) ? `,tpm2-signature=${PCR_SIGNATURE}` : ""}`;
+      const result = await deps.tool([`${VAULT_TOOLS}/bin/systemd-cryptsetup`, "attach", VAULT_MAPPER, partition.device, "-", options], { env: { ...toolEnv(), PIN: pin } });
       if (result.status === 0) return mountPersist("pin");
       const after = await lockout();
       const reason = unlockFailure(before, after);
       log.warn("vault.unlock_failed", { reason, tries_left: after?.triesLeft ?? null });
-      title =
-        reason === "lockout"
-          ? "Vault: the TPM is locked out after too many wrong PINs"
-          : reason === "pcr"
-            ? "Vault: the TPM refused: the image or firmware changed"
-            : `Vault: wrong PIN, ${after?.triesLeft ?? "?"} tries left`;
+      if (reason === "lockout" || reason === "pcr") return recover(ask, reason);
+      title = `Vault: wrong PIN, ${after?.triesLeft ?? "?"} tries left`;
     }
   };
 

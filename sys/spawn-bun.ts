@@ -11,11 +11,11 @@ export type StartedProcess = {
   readonly signalCode: string | number | null;
 };
 
-export type StartProcess = (argv: string[], env: Record<string, string>, fds?: number[]) => StartedProcess;
+/** `stdin`: an fd, or bytes to read (a secret for a tool's standard input); `extra` become fds 3, 4, … */
+export type StartProcess = (argv: string[], env: Record<string, string>, stdin?: number | Uint8Array, extra?: number[]) => StartedProcess;
 
 /** Bun.spawn with both output streams piped to bay0, and stdin (and fds 3…) given or closed. */
-export const bunStart: StartProcess = (argv, env, [stdin, ...extra] = []) =>
-  Bun.spawn(argv, { env, stdio: [stdin ?? "ignore", "pipe", "pipe", ...extra] });
+export const bunStart: StartProcess = (argv, env, stdin, extra = []) => Bun.spawn(argv, { env, stdio: [stdin ?? "ignore", "pipe", "pipe", ...extra] });
 
 async function pump(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
   const splitter = createLineSplitter(onLine);
@@ -42,7 +42,8 @@ export function createBunSpawner(env: Record<string, string>, live: Set<number> 
   return {
     isOwn: (pid) => live.has(pid),
     spawn(argv, onLine, options = {}): Child {
-      const proc = start(argv, { ...env, ...options.env }, options.fds);
+      const [stdin, ...extra] = options.fds ?? [];
+      const proc = start(argv, { ...env, ...options.env }, stdin, extra);
       const waited = registerUntilExit(live, proc);
       const streams = (["stdout", "stderr"] as const).map((name: ChildStream) =>
         pump(proc[name], (line) => onLine(name, line)).catch(() => undefined),

@@ -9,8 +9,8 @@ export function createBunToolRunner(
   register: { add(pid: number): void; delete(pid: number): void },
   start: StartProcess = bunStart,
 ): ToolRunner {
-  return async (argv, extra = {}) => {
-    const proc = start(argv, { ...env, ...extra });
+  return async (argv, options = {}) => {
+    const proc = start(argv, { ...env, ...options.env }, options.input === undefined ? undefined : new TextEncoder().encode(options.input));
     const exited = registerUntilExit(register, proc);
     const [stdout, stderr] = await Promise.all([text(proc.stdout), text(proc.stderr)]);
     await exited;

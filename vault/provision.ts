@@ -16,12 +16,9 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { LABEL } from "./header.ts";
-import { toolEnv, VAULT_MAPPER, VAULT_TOOLS } from "./tools.ts";
-
-const SIGNATURE = "/.extra/tpm2-pcr-signature.json";
-const PUBLIC_KEY = "/.extra/tpm2-pcr-public-key.pem";
+import { sealArguments, toolEnv, VAULT_MAPPER, VAULT_TOOLS } from "./tools.ts";
 
 export type ProvisionResult = { ok: true; recovery_key: string; binding: "pcr7+signed-pcr11" | "pcr7" } | { ok: false; step: string; error: string };
 
@@ -49,14 +46,13 @@ export function provision([device = "", disk = "", number = ""]: string[], pin: 
     const unlock = { PASSWORD: passphrase };
     run("format", "cryptsetup", ["luksFormat", "--type", "luks2", "--batch-mode", "--pbkdf", "argon2id", "--label", LABEL.provisioning, "--key-file=-", device], { input: passphrase });
     const recoveryKey = run("recovery-key", "systemd-cryptenroll", ["--recovery-key", device], { env: unlock }).trim();
-    const signed = existsSync(SIGNATURE) && existsSync(PUBLIC_KEY);
-    const policy = signed ? [`--tpm2-public-key=${PUBLIC_KEY}`, "--tpm2-public-key-pcrs=11", `--tpm2-signature=${SIGNATURE}`] : [];
-    run("tpm2", "systemd-cryptenroll", ["--tpm2-device=auto", "--tpm2-pcrs=7", ...policy, "--tpm2-with-pin=yes", device], { env: { ...unlock, NEWPIN: pin } });
+    const seal = sealArguments();
+    run("tpm2", "systemd-cryptenroll", [...seal.args, device], { env: { ...unlock, NEWPIN: pin } });
     run("open", "cryptsetup", ["open", "--key-file=-", device, VAULT_MAPPER], { input: passphrase });
     run("mkfs", "mke2fs", ["-q", "-t", "ext4", "-L", "anchor-persist", `/dev/mapper/${VAULT_MAPPER}`]);
     run("wipe", "systemd-cryptenroll", ["--wipe-slot=password", device], { env: unlock });
     run("label", "cryptsetup", ["config", "--label", LABEL.vault, device]);
-    return { ok: true, recovery_key: recoveryKey, binding: signed ? "pcr7+signed-pcr11" : "pcr7" };
+    return { ok: true, recovery_key: recoveryKey, binding: seal.binding };
   } catch (error) {
     return error instanceof StepFailed ? { ok: false, step: error.step, error: error.message } : { ok: false, step: "?", error: String(error) };
   }

@@ -42,6 +42,8 @@ describe("the vault across boots", () => {
     truncateSync(disk, 1024 * 1024 * 1024);
   }, 120_000);
   let vm: Vm | null = null;
+  /** The recovery key, as read off the screen at the first boot. */
+  let recoveryKey = "";
   const screen = screenReader(() => {
     if (vm === null) throw new Error("no VM");
     return vm;
@@ -52,7 +54,7 @@ describe("the vault across boots", () => {
     return vm;
   };
   const type = async (text: string): Promise<void> => {
-    for (const ch of text) await vm?.sendKeys([ch]);
+    for (const ch of text) await vm?.sendKeys([ch === "-" ? "minus" : ch]);
     await vm?.sendKeys(["ret"]);
   };
   /** Starts a test room and returns its output once it is done. */
@@ -91,6 +93,7 @@ describe("the vault across boots", () => {
     const shown = await screen.wait(/Vault: your recovery key/, 60_000);
     const key = shown.join("\n").match(/[a-z]{8}(-[a-z]{8}){3}/g) ?? [];
     expect(key).toHaveLength(2);
+    recoveryKey = key.join("-");
     await first.sendKeys(["ret"]);
     expect(await first.waitFor("vault.unlocked", 60_000)).toMatchObject({ how: "provisioned", mount: "/persist" });
     const docs = await run("vault-docs");
@@ -117,4 +120,26 @@ describe("the vault across boots", () => {
     expect(second.lines.some((l) => l.includes(PIN) || l.includes(WRONG_PIN))).toBe(false);
     await powerOff();
   }, UEFI_BOOT_MS + 2 * VAULT_MS);
+
+  it("wrong PINs up to the TPM's lockout: it says so and takes the recovery key, which opens the vault and seals a new PIN", async () => {
+    const third = await boot("vault-third");
+    await screen.wait(/Vault: unlock/, UEFI_BOOT_MS);
+    await type(WRONG_PIN);
+    expect(await third.waitFor("vault.unlock_failed", VAULT_MS)).toMatchObject({ reason: "pin", tries_left: 1 });
+    await screen.wait(/Vault: wrong PIN, 1 tries left/);
+    await type(WRONG_PIN);
+    const locked = await third.waitFor("vault.unlock_failed", VAULT_MS, (r) => r.reason === "lockout");
+    expect(locked).toMatchObject({ tries_left: 0 });
+    await screen.wait(/Vault: the TPM is locked out after too many wrong PINs/);
+    await type(recoveryKey);
+    expect(await third.waitFor("vault.recovery_used", VAULT_MS)).toMatchObject({ reason: "lockout" });
+    expect(await third.waitFor("vault.unlocked", VAULT_MS)).toMatchObject({ how: "recovery", mount: "/persist" });
+    await screen.wait(/Vault: choose a PIN/);
+    await type(PIN);
+    await type(PIN);
+    expect(await third.waitFor("vault.resealed", VAULT_MS)).toMatchObject({ ok: true, binding: "pcr7+signed-pcr11" });
+    expect(await run("vault-docs")).toContain("vault=present contents=note-vault-docs.txt ");
+    expect(third.lines.some((l) => l.includes(recoveryKey.slice(0, 17)) || l.includes(WRONG_PIN))).toBe(false);
+    await powerOff();
+  }, UEFI_BOOT_MS + 3 * VAULT_MS);
 });
