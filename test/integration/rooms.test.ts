@@ -155,7 +155,8 @@ describe("rooms", () => {
     expect((await control("start umbilical")).ok).toBe(true);
     await waitOutput("umbilical", /^umbilical-done$/);
     const lines = outputOf("umbilical");
-    expect(lines.find((l) => l.startsWith("sockets="))).toMatch(/^sockets=\/run\/anchor\/umbilical\s*$/);
+    expect(lines).toContain("own-socket=yes");
+    expect(lines.find((l) => l.startsWith("other-sockets="))).toMatch(/^other-sockets=ls: \/run\/rooms: No such file or directory$/);
     const status = JSON.parse(lines[0] ?? "{}") as { ok: boolean; room: string; limits: { pids_max: number } };
     expect(status).toMatchObject({ ok: true, room: "umbilical", state: "running", limits: { memory_max: 256 * 1024 * 1024, pids_max: 256 } });
     expect(lines).toContain("status-exit=0");

@@ -11,6 +11,9 @@ describe("Ctrl-Alt-Del: orderly reboot that escalates to SIGKILL (1024x768 scree
     const { vm } = booted;
     const ready = await vm.waitFor("console.ready", BOOT_TIMEOUT_MS);
     expect(ready).toMatchObject({ width: 1024, height: 768, cols: 64, rows: 24 });
+    // The trust line shows the vault's state once bay0 knows it (no TPM here: unavailable); the dashboard redraws twice a second.
+    await vm.waitFor("vault.absent", BOOT_TIMEOUT_MS);
+    await new Promise((r) => setTimeout(r, 1500));
     const file = join(OUT, "test-logs", "console-1024.ppm");
     await vm.screendump(file, "ppm");
     const screen = readPpm(file);
