@@ -124,7 +124,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
     return mountPersist("provisioned");
   };
 
-  /** After a lockout or a refusing TPM: the recovery key opens the vault, then a new PIN is sealed to the TPM as it is now. */
+  /** After a lockout or a refusing TPM: the recovery key opens the vault; after a refusal, a new PIN is sealed to the TPM as it is now. */
   const recover = async (ask: Ask, reason: "lockout" | "pcr"): Promise<void> => {
     const why = reason === "lockout" ? "the TPM is locked out after too many wrong PINs" : "the TPM refused: the image or firmware changed";
     for (let title = `Vault: ${why}`; ; title = "Vault: that recovery key did not open it") {
@@ -137,6 +137,8 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
       }
       log.info("vault.recovery_used", { reason });
       mountPersist("recovery");
+      // A locked-out TPM refuses to seal anything new; its token stays, and the PIN works again once it forgives.
+      if (reason === "lockout") return;
       const pin = await newPin(ask);
       if (pin === null) return;
       const seal = sealArguments();
