@@ -1,7 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync, truncateSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { parseGpt, PARTITION } from "../../rooms/boot-disk.ts";
 import { BASE_CMDLINE } from "../../uki/cmdline.ts";
 import { buildDiskImage, slotManifest } from "../../uki/disk.ts";
 import { osRelease } from "../../uki/initramfs.ts";
@@ -139,4 +141,36 @@ describe("the vault across boots", () => {
     expect(third.lines.some((l) => l.includes(recoveryKey.slice(0, 17)) || l.includes(WRONG_PIN))).toBe(false);
     await powerOff();
   }, UEFI_BOOT_MS + 3 * VAULT_MS);
+
+  it("is a plain LUKS2 volume: on the host, cryptsetup alone accepts the recovery key for the disk's vault partition", () => {
+    const fd = openSync(disk, "r");
+    try {
+      const head = Buffer.alloc(1024 * 1024);
+      readSync(fd, head, 0, head.length, 0);
+      const table = parseGpt(head, 512);
+      if (!table.ok) throw new Error(table.error);
+      const vault = table.partitions.find((p) => p.label === PARTITION.vault.label);
+      if (vault === undefined) throw new Error("no vault partition");
+      // Grown at the first boot: from its place to the end of the 1 GiB disk, less the backup GPT.
+      expect(Number(vault.lastLba) * 512).toBeGreaterThan(1000 * 1024 * 1024);
+      // The LUKS2 header and keyslots lie in the partition's first 16 MiB; cryptsetup checks a key against them alone.
+      const header = Buffer.alloc(16 * 1024 * 1024);
+      readSync(fd, header, 0, header.length, Number(vault.firstLba) * 512);
+      const file = join(scratch, "vault-header.img");
+      writeFileSync(file, header);
+      const open = (key: string) => spawnSync("cryptsetup", ["open", "--test-passphrase", "--key-file=-", file], { input: key, encoding: "utf8" });
+      expect(open(recoveryKey).status, open(recoveryKey).stderr).toBe(0);
+      expect(open(WRONG_PIN).status).not.toBe(0);
+      const dump = spawnSync("cryptsetup", ["luksDump", file], { encoding: "utf8" });
+      expect(dump.stdout).toMatch(/Version:\s+2/);
+      expect(dump.stdout).toMatch(/Label:\s+anchor-vault\n/);
+      expect(dump.stdout).toContain("systemd-tpm2");
+      expect(dump.stdout).toContain("systemd-recovery");
+      // Two keyslots: the TPM's and the recovery key's; the random passphrase of provisioning is gone.
+      const keyslots = dump.stdout.slice(dump.stdout.indexOf("Keyslots:"), dump.stdout.indexOf("Tokens:"));
+      expect(keyslots.match(/^\s+\d+: luks2$/gm)).toHaveLength(2);
+    } finally {
+      closeSync(fd);
+    }
+  });
 });
