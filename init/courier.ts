@@ -13,10 +13,11 @@ import { fileNameOf } from "../courier/names.ts";
 import { courierConfig, MOUNT_POINTS } from "../courier/sandbox.ts";
 import { refusal, type Reply } from "../courier/umbilical.ts";
 import { CRUN_ROOT } from "../rooms/crun.ts";
-import { ROOM_ID_MAP, ROOMS_RUN_DIR, type RoomPlan } from "../rooms/plan.ts";
+import { hostUser, ROOMS_RUN_DIR, type RoomPlan } from "../rooms/plan.ts";
 import type { ContainersProfile } from "../rooms/seccomp.ts";
 import type { Libc } from "../sys/libc.ts";
 import type { Log } from "../sys/log.ts";
+import { parseJsonOrNull } from "../sys/files.ts";
 import { closeFd, closeInbox, openInbox, openRoomFile, sha256Of, type Inbox } from "../sys/room-files.ts";
 import type { Spawner } from "../sys/spawn.ts";
 import type { PromptAnswer, PromptRequest } from "./console/prompt.ts";
@@ -37,8 +38,6 @@ export type CourierDeps = {
 };
 
 export type Courier = (sender: RoomPlan, path: string) => Promise<Reply>;
-
-const hostIds = (plan: RoomPlan): { uid: number; gid: number } => ({ uid: ROOM_ID_MAP.hostId + plan.policy.user.uid, gid: ROOM_ID_MAP.hostId + plan.policy.user.gid });
 
 export function createCourier(deps: CourierDeps): Courier {
   const { libc, log } = deps;
@@ -64,7 +63,7 @@ export function createCourier(deps: CourierDeps): Courier {
     let inbox: Inbox | null = null;
     try {
       if (!deps.running().some((room) => room.id === receiver.id)) return fail(`${receiver.id} is no longer running`);
-      inbox = openInbox(libc, receiver.dirs.rootfs, hostIds(receiver), staging);
+      inbox = openInbox(libc, receiver.dirs.rootfs, hostUser(receiver.policy), staging);
       if (inbox.freeBytes < item.size) return fail(`${receiver.id} has ${inbox.freeBytes} bytes free for a file of ${item.size}`);
       for (const dir of MOUNT_POINTS) mkdirSync(`${bundle}/root${dir}`, { recursive: true, mode: 0o755 });
       writeFileSync(`${bundle}/config.json`, JSON.stringify(courierConfig(id, receiver, `${bundle}/root`, [item.name, String(item.size), item.sha256], deps.profile)));
@@ -76,13 +75,8 @@ export function createCourier(deps: CourierDeps): Courier {
         { fds: [source, inbox.fd, inbox.staging.fd] },
       );
       const exit = await child.exited;
-      let parsed: unknown = null;
-      try {
-        parsed = JSON.parse(said);
-      } catch {
-        // Not the courier's line: the reason is crun's last words below.
-      }
-      const result = resultSchema.safeParse(parsed);
+      // Anything but the courier's line: the reason is crun's last words.
+      const result = resultSchema.safeParse(parseJsonOrNull(said));
       if (!result.success) return fail(`the courier ended (${exit.status ?? exit.signal ?? "?"}) without a result: ${complaint}`);
       if (!result.data.ok) return fail(result.data.reason);
       log.info("courier.delivered", { ...about, file: result.data.name, ms: Math.round(performance.now() - startedMs) });
@@ -98,7 +92,7 @@ export function createCourier(deps: CourierDeps): Courier {
   const transfer = async (sender: RoomPlan, path: string): Promise<Reply> => {
     const named = fileNameOf(path);
     if (!named.ok) return deny(sender, path, "policy", named.reason);
-    const source = openRoomFile(libc, sender.dirs.rootfs, path, hostIds(sender));
+    const source = openRoomFile(libc, sender.dirs.rootfs, path, hostUser(sender.policy));
     if (!source.ok) return deny(sender, path, "policy", source.reason);
     try {
       const tooBig = refuseBySize(sender, source.size);

@@ -15,7 +15,8 @@ import { HEADER_BYTES, vaultState } from "../vault/header.ts";
 import { GET_DA_PROPERTIES, parseLockout, unlockFailure, type Lockout } from "../vault/lockout.ts";
 import { PCR_SIGNATURE, PERSIST, sealArguments, toolEnv, VAULT_MAPPER, VAULT_TOOLS } from "../vault/tools.ts";
 import { BAY0_DIR } from "../courier/sandbox.ts";
-import { ROOM_ID_MAP, type RoomPlan } from "../rooms/plan.ts";
+import { hostUser, type RoomPlan } from "../rooms/plan.ts";
+import { parseJsonOrNull } from "../sys/files.ts";
 import { MS, type Libc } from "../sys/libc.ts";
 import { bindVaultFolder, unbindVaultFolder } from "../sys/vault-folders.ts";
 import type { Log } from "../sys/log.ts";
@@ -101,13 +102,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
       if (stream === "stdout") said = line;
     }, { env: { NEWPIN: pin } });
     await child.exited;
-    let value: unknown = null;
-    try {
-      value = JSON.parse(said);
-    } catch {
-      // No result line: reported below.
-    }
-    const result = provisioned.safeParse(value);
+    const result = provisioned.safeParse(parseJsonOrNull(said));
     if (!result.success || !result.data.ok) {
       state = "failed";
       return log.error("vault.provision_failed", result.success && !result.data.ok ? { step: result.data.step, error: result.data.error } : { error: "no result" });
@@ -189,8 +184,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
         const folder = plan.policy.vault?.folder;
         if (folder === undefined) return null;
         if (state !== "open") return `${plan.id} needs the vault, which is ${state}${state === "locked" || state === "not set up" ? ": unlock it at the console first" : ""}`;
-        const owner = { uid: ROOM_ID_MAP.hostId + plan.policy.user.uid, gid: ROOM_ID_MAP.hostId + plan.policy.user.gid };
-        return bindVaultFolder(deps.libc, ROOM_FOLDERS, folder, owner, plan.dirs.vault);
+        return bindVaultFolder(deps.libc, ROOM_FOLDERS, folder, hostUser(plan.policy), plan.dirs.vault);
       },
       close: (plan) => {
         if (plan.policy.vault !== undefined) unbindVaultFolder(deps.libc, plan.dirs.vault);

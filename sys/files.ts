@@ -9,13 +9,17 @@ export function readTextOrNull(path: string): string | null {
   }
 }
 
-/** A JSON file's value, or null when it is missing or not JSON (the caller's schema says what is valid). */
-export function readJsonOrNull(path: string): unknown {
-  const text = readTextOrNull(path);
-  if (text === null) return null;
+/** A text's JSON value, or null when it is not JSON (the caller's schema says what is valid). */
+export function parseJsonOrNull(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {
     return null;
   }
+}
+
+/** A JSON file's value, or null when it is missing or not JSON. */
+export function readJsonOrNull(path: string): unknown {
+  const text = readTextOrNull(path);
+  return text === null ? null : parseJsonOrNull(text);
 }

@@ -9,14 +9,15 @@ import { AT_FDCWD, O_PATH, RESOLVE, type Libc } from "./libc.ts";
  * magic link, and a file is opened for reading only once it is known to be
  * regular, so no fifo, device or socket is ever opened.
  */
-const CONFINED = RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS | RESOLVE.NO_XDEV;
+export const CONFINED = RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS | RESOLVE.NO_XDEV;
 const ELOOP = 40;
 const ENOENT = 2;
 const EXDEV = 18;
 const CHUNK_BYTES = 1 << 20;
 const readAt = promisify(read);
 
-const through = (fd: number, name = ""): string => `/proc/self/fd/${fd}${name === "" ? "" : `/${name}`}`;
+/** A path to what `fd` holds (and `name` below it), through procfs: how Node's path calls reach an fd. */
+export const through = (fd: number, name = ""): string => `/proc/self/fd/${fd}${name === "" ? "" : `/${name}`}`;
 
 function kindOf(stats: Stats): string | null {
   if (stats.isFile()) return null;

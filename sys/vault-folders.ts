@@ -1,7 +1,7 @@
 import { chownSync, mkdirSync } from "node:fs";
 import { constants } from "node:fs";
 import { AT_FDCWD, MNT_DETACH, MS, O_PATH, RESOLVE, type Libc } from "./libc.ts";
-import { madeDirIn } from "./room-files.ts";
+import { CONFINED, madeDirIn, through } from "./room-files.ts";
 
 /**
  * A room's vault folder, /persist/rooms/FOLDER, made on first use owned by the
@@ -9,8 +9,7 @@ import { madeDirIn } from "./room-files.ts";
  * into the room. Rooms write inside their folders, so each step is taken
  * below the one before and never through a link a room may have planted.
  */
-const CONFINED = RESOLVE.IN_ROOT | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS | RESOLVE.NO_XDEV;
-const through = (fd: number, name = ""): string => `/proc/self/fd/${fd}${name === "" ? "" : `/${name}`}`;
+const CONFINED_DIRS = CONFINED | RESOLVE.NO_SYMLINKS;
 
 export function bindVaultFolder(libc: Libc, roomsDir: string, folder: string, owner: { uid: number; gid: number }, target: string): string | null {
   mkdirSync(roomsDir, { recursive: true, mode: 0o711 });
@@ -21,7 +20,7 @@ export function bindVaultFolder(libc: Libc, roomsDir: string, folder: string, ow
     for (const name of folder.split("/")) {
       const parent = open[open.length - 1] ?? root.value;
       const created = madeDirIn(parent, name, 0o700);
-      const next = libc.openat2(parent, name, O_PATH | constants.O_DIRECTORY, CONFINED);
+      const next = libc.openat2(parent, name, O_PATH | constants.O_DIRECTORY, CONFINED_DIRS);
       if (!next.ok) return `the vault folder ${folder} is not a plain directory (${next.message})`;
       open.push(next.value);
       if (created) chownSync(through(next.value), owner.uid, owner.gid);

@@ -59,6 +59,15 @@ describe("the vault across boots", () => {
     for (const ch of text) await vm?.sendKeys([ch === "-" ? "minus" : ch]);
     await vm?.sendKeys(["ret"]);
   };
+  /** Boots, types the wrong PIN at the unlock prompt, and checks that the TPM's count of tries left is shown. */
+  const bootToWrongPin = async (name: string, triesLeft: number): Promise<Vm> => {
+    const booted = await boot(name);
+    await screen.wait(/Vault: unlock/, UEFI_BOOT_MS);
+    await type(WRONG_PIN);
+    expect(await booted.waitFor("vault.unlock_failed", VAULT_MS)).toMatchObject({ reason: "pin", tries_left: triesLeft });
+    await screen.wait(new RegExp(`Vault: wrong PIN, ${triesLeft} tries left`));
+    return booted;
+  };
   /** Starts a test room and returns its output once it is done. */
   const run = async (room: string): Promise<string[]> => {
     const current = vm;
@@ -107,11 +116,7 @@ describe("the vault across boots", () => {
   }, UEFI_BOOT_MS + 2 * VAULT_MS);
 
   it("next boot: a wrong PIN is refused and says how many tries the TPM leaves; the right one opens it, and the room's file is there", async () => {
-    const second = await boot("vault-second");
-    await screen.wait(/Vault: unlock/, UEFI_BOOT_MS);
-    await type(WRONG_PIN);
-    expect(await second.waitFor("vault.unlock_failed", VAULT_MS)).toMatchObject({ reason: "pin", tries_left: 2 });
-    await screen.wait(/Vault: wrong PIN, 2 tries left/);
+    const second = await bootToWrongPin("vault-second", 2);
     await type(PIN);
     expect(await second.waitFor("vault.unlocked", VAULT_MS)).toMatchObject({ how: "pin", mount: "/persist" });
     // Only what was saved into the vault survived the reboot; another room's folder is out of reach.
@@ -124,11 +129,7 @@ describe("the vault across boots", () => {
   }, UEFI_BOOT_MS + 2 * VAULT_MS);
 
   it("wrong PINs up to the TPM's lockout: it says so and takes the recovery key, which opens the vault (the token stays: a locked-out TPM seals nothing)", async () => {
-    const third = await boot("vault-third");
-    await screen.wait(/Vault: unlock/, UEFI_BOOT_MS);
-    await type(WRONG_PIN);
-    expect(await third.waitFor("vault.unlock_failed", VAULT_MS)).toMatchObject({ reason: "pin", tries_left: 1 });
-    await screen.wait(/Vault: wrong PIN, 1 tries left/);
+    const third = await bootToWrongPin("vault-third", 1);
     await type(WRONG_PIN);
     const locked = await third.waitFor("vault.unlock_failed", VAULT_MS, (r) => r.reason === "lockout");
     expect(locked).toMatchObject({ tries_left: 0 });
