@@ -172,8 +172,12 @@ describe("the trusted console", () => {
     await waitScreen(/^ Find: q_/);
     expect(vm.qmp.events.filter((e) => e.event === "WATCHDOG")).toEqual([]);
     await vm.sendKeys(["esc"]);
+    await waitScreen(/^ Find: _/);
+    // Each key waits for the screen it leads to: under load a key sent too early lands before the filter does.
     await type("hostile");
+    await waitScreen(/^ Find: hostile_/);
     await vm.sendKeys(["ctrl", "k"]);
+    await waitScreen(/^ Kill hostile\? y\/n/);
     await vm.sendKeys(["y"]);
     await vm.waitFor("room.killed", WAIT_MS, (r) => r.room === "hostile");
   });
