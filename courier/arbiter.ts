@@ -10,16 +10,22 @@ export const PROMPT_TIMEOUT_MS = 30_000;
 /** Transfers waiting behind the one being decided or copied; more are refused at once. */
 export const QUEUE_LIMIT = 4;
 
-export type Destination = { kind: "room"; room: RoomPlan };
+/** A running room's /inbox, or the sender's own vault folder (the room is the sender then). */
+export type Destination = { kind: "room" | "vault"; room: RoomPlan };
 export type Transfer = { from: string; name: string; size: number; sha256: string };
 export type Decision = { approved: true; to: Destination } | { approved: false; by: "human" | "timeout" | "policy"; reason: string };
 
-/** Rooms that accept deliveries and are running, the sender excepted, in a fixed order. */
-export function destinations(sender: RoomPlan, running: readonly RoomPlan[]): Destination[] {
-  return running
+/**
+ * Rooms that accept deliveries and are running, the sender excepted, in a
+ * fixed order; then the sender's vault folder, when it has one and the
+ * vault is open.
+ */
+export function destinations(sender: RoomPlan, running: readonly RoomPlan[], vaultOpen: boolean): Destination[] {
+  const rooms = running
     .filter((room) => room.id !== sender.id && room.policy.courier.deliveries)
     .sort((a, b) => a.id.localeCompare(b.id))
-    .map((room) => ({ kind: "room", room }));
+    .map((room): Destination => ({ kind: "room", room }));
+  return sender.policy.vault !== undefined && vaultOpen ? [...rooms, { kind: "vault", room: sender }] : rooms;
 }
 
 /** Why the sender's policy refuses a file of `size` bytes, or null. */
@@ -31,7 +37,7 @@ export function refuseBySize(sender: RoomPlan, size: number): string | null {
 const sizeText = (bytes: number): string =>
   bytes < 1024 ? `${bytes} bytes` : `${bytes} bytes (${(bytes / 1024 ** (bytes < 1024 ** 2 ? 1 : 2)).toFixed(1)} ${bytes < 1024 ** 2 ? "KiB" : "MiB"})`;
 
-export const destinationLabel = (to: Destination): string => `${to.room.id}: /inbox`;
+export const destinationLabel = (to: Destination): string => (to.kind === "vault" ? `the vault (${to.room.id}: /vault)` : `${to.room.id}: /inbox`);
 
 /** The trusted prompt: who sends what (name, size, full hash), then "Deny" first, then each destination. */
 export function transferPrompt(transfer: Transfer, to: readonly Destination[]) {

@@ -14,7 +14,7 @@ import type { LogRecord } from "../sys/log.ts";
 export const GENESIS = "0".repeat(64);
 
 /** The events that go into the audit log: who ran, what crossed, what the human decided, how the boot ended. */
-const AUDITED = /^(room\.(started|failed|exited|killed|reset|refused|oom)|image\.(verity_failed|ignored)|policy\.rejected|console\.(action|prompt)|watchdog\.(armed|absent|stopped)|shutdown\.(begin|complete)|power\.button|input\.ctrl_alt_del|umbilical\.|courier\.|vault\.)/;
+const AUDITED = /^(audit\.|room\.(started|failed|exited|killed|reset|refused|oom)|image\.(verity_failed|ignored)|policy\.rejected|console\.(action|prompt)|watchdog\.(armed|absent|stopped)|shutdown\.(begin|complete)|power\.button|input\.ctrl_alt_del|umbilical\.|courier\.|vault\.)/;
 
 const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
 
@@ -51,7 +51,13 @@ export function appendRecord(chain: AuditChain, boot: string, record: Record<str
   return { line, chain: { seq: chain.seq + 1, head: sha256(line) } };
 }
 
-export type Verdict = { ok: true; records: number; head: string; pcr: string } | { ok: false; line: number; reason: string; records: number };
+/**
+ * The last record of a boot's copy in the vault when the vault was locked in
+ * order: a copy that lacks it ended by a power cut or a crash, or lost its tail.
+ */
+export const CLOSING_EVENT = "audit.closed";
+
+export type Verdict = { ok: true; records: number; head: string; pcr: string; closed: boolean } | { ok: false; line: number; reason: string; records: number };
 
 /**
  * Replays a log: the first broken line (1-based) and why, or the record
@@ -63,6 +69,7 @@ export function verifyAudit(text: string, anchor: string | null = null): Verdict
   const lines = text.split("\n");
   if (lines.at(-1) === "") lines.pop();
   let head = GENESIS;
+  let last: unknown = null;
   for (const [i, line] of lines.entries()) {
     const broken = (reason: string): Verdict => ({ ok: false, line: i + 1, reason, records: i });
     let record: unknown;
@@ -72,16 +79,17 @@ export function verifyAudit(text: string, anchor: string | null = null): Verdict
       return broken("not a JSON line");
     }
     if (typeof record !== "object" || record === null) return broken("not a JSON object");
-    const { seq, prev } = record as { seq?: unknown; prev?: unknown };
+    const { seq, prev, event } = record as { seq?: unknown; prev?: unknown; event?: unknown };
     if (seq !== i) return broken(`seq is ${String(seq)}, expected ${i}: a record was removed, added or moved`);
     if (prev !== head) return broken("prev does not match the line before: that line or this one was changed");
     head = sha256(line);
+    last = event;
   }
   const pcr = replayPcr(lines);
   if (anchor !== null && anchor.toLowerCase() !== pcr) {
     return { ok: false, line: lines.length + 1, reason: `the log does not replay to PCR ${AUDIT_PCR} as the TPM holds it: records were cut from its end, or it was rewritten`, records: lines.length };
   }
-  return { ok: true, records: lines.length, head, pcr };
+  return { ok: true, records: lines.length, head, pcr, closed: last === CLOSING_EVENT };
 }
 
 /**

@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { z } from "zod";
-import { decide, destinations, QUEUE_LIMIT, refuseBySize, transferPrompt, type Transfer } from "../courier/arbiter.ts";
+import { decide, destinations, QUEUE_LIMIT, refuseBySize, transferPrompt, type Destination, type Transfer } from "../courier/arbiter.ts";
 import { fileNameOf } from "../courier/names.ts";
 import { courierConfig, MOUNT_POINTS } from "../courier/sandbox.ts";
 import { refusal, type Reply } from "../courier/umbilical.ts";
@@ -35,6 +35,8 @@ export type CourierDeps = {
   running: () => RoomPlan[];
   /** The trusted console's prompt, once there is one. */
   ask: () => ((request: PromptRequest) => Promise<PromptAnswer>) | null;
+  /** The vault, while it is open: where staged files wait, and a hold that keeps it from locking mid-write (null once it is not open). */
+  vault: { stagingDir: string; isOpen(): boolean; writing(what: string): (() => void) | null };
 };
 
 export type Courier = (sender: RoomPlan, path: string) => Promise<Reply>;
@@ -50,20 +52,27 @@ export function createCourier(deps: CourierDeps): Courier {
   };
 
   /** Runs the courier process for an approved transfer and reports what landed. */
-  const carry = async (item: Transfer, sender: RoomPlan, receiver: RoomPlan, source: number): Promise<Reply> => {
+  const carry = async (item: Transfer, sender: RoomPlan, to: Destination, source: number): Promise<Reply> => {
+    const receiver = to.room;
     const id = randomUUID().slice(0, 8);
     const staging = `.courier-${id}`;
     const bundle = `${COURIER_DIR}/${id}`;
     const startedMs = performance.now();
-    const about = { room: sender.id, to: receiver.id, file: item.name, size: item.size, sha256: item.sha256 };
+    const about = { room: sender.id, to: receiver.id, into: to.kind === "vault" ? "vault" : "inbox", file: item.name, size: item.size, sha256: item.sha256 };
     const fail = (reason: string): Reply => {
       log.error("courier.failed", { ...about, reason });
       return refusal("refused", `not delivered: ${reason}`);
     };
     let inbox: Inbox | null = null;
+    let release: (() => void) | null = null;
     try {
       if (!deps.running().some((room) => room.id === receiver.id)) return fail(`${receiver.id} is no longer running`);
-      inbox = openInbox(libc, receiver.dirs.rootfs, hostUser(receiver.policy), staging);
+      if (to.kind === "vault") {
+        release = deps.vault.writing(`${item.name} from ${sender.id}`);
+        if (release === null) return fail("the vault is no longer open");
+      }
+      const place = to.kind === "vault" ? { kind: "vault" as const, folder: receiver.dirs.vault, stagingDir: deps.vault.stagingDir } : { kind: "room" as const, rootDir: receiver.dirs.rootfs };
+      inbox = openInbox(libc, place, hostUser(receiver.policy), staging);
       if (inbox.freeBytes < item.size) return fail(`${receiver.id} has ${inbox.freeBytes} bytes free for a file of ${item.size}`);
       for (const dir of MOUNT_POINTS) mkdirSync(`${bundle}/root${dir}`, { recursive: true, mode: 0o755 });
       writeFileSync(`${bundle}/config.json`, JSON.stringify(courierConfig(id, receiver, `${bundle}/root`, [item.name, String(item.size), item.sha256], deps.profile)));
@@ -80,12 +89,13 @@ export function createCourier(deps: CourierDeps): Courier {
       if (!result.success) return fail(`the courier ended (${exit.status ?? exit.signal ?? "?"}) without a result: ${complaint}`);
       if (!result.data.ok) return fail(result.data.reason);
       log.info("courier.delivered", { ...about, file: result.data.name, ms: Math.round(performance.now() - startedMs) });
-      return { ok: true, delivered: { to: receiver.id, path: `/inbox/${result.data.name}`, size: item.size, sha256: item.sha256 } };
+      return { ok: true, delivered: { to: receiver.id, path: `/${about.into}/${result.data.name}`, size: item.size, sha256: item.sha256 } };
     } catch (error) {
       return fail(error instanceof Error ? error.message : String(error));
     } finally {
       if (inbox !== null) closeInbox(inbox);
       rmSync(bundle, { recursive: true, force: true });
+      release?.();
     }
   };
 
@@ -101,15 +111,15 @@ export function createCourier(deps: CourierDeps): Courier {
       if (sha256 === null) return deny(sender, named.name, "policy", "the file shrank while it was read");
       const item: Transfer = { from: sender.id, name: named.name, size: source.size, sha256 };
       log.info("courier.requested", { room: sender.id, file: item.name, size: item.size, sha256 });
-      const to = destinations(sender, deps.running());
+      const to = destinations(sender, deps.running(), deps.vault.isOpen());
       if (to.length === 0) return deny(sender, item.name, "policy", "no running room accepts deliveries");
       const ask = deps.ask();
       if (ask === null) return deny(sender, item.name, "policy", "there is no trusted console to ask");
       const answer = await ask(transferPrompt(item, to));
       const decision = decide(answer.kind === "choice" ? answer : { index: 0, timedOut: false }, to);
       if (!decision.approved) return deny(sender, item.name, decision.by, decision.reason);
-      log.info("courier.approved", { room: sender.id, to: decision.to.room.id, file: item.name, size: item.size, sha256, by: "human" });
-      return await carry(item, sender, decision.to.room, source.fd);
+      log.info("courier.approved", { room: sender.id, to: decision.to.room.id, into: decision.to.kind === "vault" ? "vault" : "inbox", file: item.name, size: item.size, sha256, by: "human" });
+      return await carry(item, sender, decision.to, source.fd);
     } finally {
       closeFd(source.fd);
     }

@@ -3,8 +3,7 @@
  * a read-only tmpfs the root; bay0 takes it from there. Each duty lives in its
  * own file under init/; this file only wires the real edge (sys/) to them.
  */
-import { appendFileSync, closeSync, constants, existsSync, mkdirSync, openSync, writeFileSync } from "node:fs";
-import { AUDIT_PCR, auditRecorder, pcrExtendCommand } from "../courier/audit.ts";
+import { closeSync, constants, existsSync, openSync, writeFileSync } from "node:fs";
 import { tpmQueue } from "../sys/tpm-device.ts";
 import { openLibc } from "../sys/libc-ffi.ts";
 import { RB } from "../sys/libc.ts";
@@ -17,6 +16,7 @@ import { createBunSpawner } from "../sys/spawn-bun.ts";
 import { createBunToolRunner } from "../sys/tool-bun.ts";
 import { EVIOCGRAB, inputDeviceName, watchInputDevices } from "../sys/evdev.ts";
 import type { TrustedConsole } from "./console/start.ts";
+import { startAudit } from "./audit.ts";
 import { createInputRouter } from "./input.ts";
 import { parseCmdline } from "./cmdline.ts";
 import { guarded, installCrashGuards } from "./guard.ts";
@@ -45,7 +45,6 @@ const ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/" };
 const consoleFeed = relaySink();
 /** The audit log joins once /run is mounted (courier/audit.ts chooses the events it keeps). */
 const auditFeed = relaySink();
-const AUDIT_DIR = "/run/anchor";
 
 function openLog(): Log {
   const sinks: Sink[] = [consoleFeed.sink, auditFeed.sink];
@@ -88,23 +87,7 @@ function main(): void {
   for (const failure of failures) log.error("bay0.error", { where: "mount", ...failure });
   log.info("boot.mounted", { mounts: mounted });
 
-  try {
-    mkdirSync(AUDIT_DIR, { recursive: true, mode: 0o700 });
-    const boot = readTextOrNull("/proc/sys/kernel/random/boot_id")?.trim() ?? "unknown";
-    // One warning, not one per record: the log says once that its tail is not anchored.
-    let unanchored = false;
-    const unanchor = (error: string): void => {
-      if (!unanchored) log.warn("audit.unanchored", { pcr: AUDIT_PCR, error });
-      unanchored = true;
-    };
-    const hasTpm = existsSync("/dev/tpmrm0");
-    if (!hasTpm) unanchor("no TPM");
-    const tpm = tpmQueue(unanchor);
-    const anchor = (hash: string): void => void (hasTpm && tpm(pcrExtendCommand(AUDIT_PCR, hash)));
-    auditFeed.attach(auditRecorder(boot, (line) => appendFileSync(`${AUDIT_DIR}/audit.jsonl`, line, { mode: 0o600 }), anchor));
-  } catch (error) {
-    log.error("bay0.error", { where: "audit", error: String(error) });
-  }
+  const audit = startAudit(log, auditFeed, tpmQueue);
 
   hardenSysctls((path, value) => writeFileSync(path, value), log);
   log.info("kernel.hardening", assessHardening(hostFs));
@@ -151,6 +134,7 @@ function main(): void {
         now: Date.now,
         reap,
         stopStarting: () => rooms?.supervisor.stopAccepting(),
+        beforeUnmount: async () => void (await vault?.lock("shutdown")),
         stopWatchdog: () => watchdog?.stop(),
         graceMs: SHUTDOWN_GRACE_MS,
       },
@@ -204,7 +188,7 @@ function main(): void {
       supervisor: started?.supervisor ?? null,
       policies: started?.policies ?? new Map(),
       watchdog: () => (watchdog === null ? "absent" : `armed, ${options.watchdogSec} s`),
-      vault: () => vault?.state() ?? "not set up",
+      vault: { state: () => vault?.state() ?? "not set up", lock: () => vault?.lock("dashboard") ?? Promise.resolve("this machine has no vault") },
       openTty: () => {
         try {
           return openSync("/dev/tty0", constants.O_RDWR | constants.O_NOCTTY);
@@ -217,7 +201,13 @@ function main(): void {
     const partition = (await started?.vault) ?? null;
     // A failed read is a null answer: the vault then reports the failure as "unknown".
     const tpm = tpmQueue(() => undefined);
-    if (partition !== null) vault = startVault({ libc, log, spawner, tool, tpm, readHead: (device, bytes) => readHead(device, bytes).catch(() => null), ask: () => trusted?.ask ?? null }, partition);
+    const stopRooms = async (): Promise<string[]> => {
+      const seeing = (started?.supervisor.list() ?? []).filter((room) => room.plan.policy.vault !== undefined).map((room) => room.id);
+      await Promise.all(seeing.map((id) => started?.supervisor.kill(id)));
+      return seeing;
+    };
+    const ask = (): TrustedConsole["ask"] | null => trusted?.ask ?? null;
+    if (partition !== null) vault = startVault({ libc, log, spawner, tool, tpm, readHead: (device, bytes) => readHead(device, bytes).catch(() => null), ask, stopRooms, audit }, partition);
     if (ANCHOR_TEST_HOOKS) installTestHooks(process, log, libc, started, trusted);
     if (options.run !== null) void runOnce(spawner, log, options.run);
   };

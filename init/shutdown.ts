@@ -17,6 +17,8 @@ export type ShutdownDeps = {
   reap: () => void;
   /** Refuses new rooms from now on (called first). */
   stopStarting: () => void;
+  /** Runs once every process has ended, before anything is unmounted (the vault locks). */
+  beforeUnmount: () => Promise<void>;
   /** Ends the watchdog's feeding: the last resort when the kernel will not reboot. */
   stopWatchdog: () => void;
   graceMs: number;
@@ -40,7 +42,7 @@ async function waitForProcessesToExit(deps: ShutdownDeps, deadlineMs: number): P
 
 /**
  * The orderly end of a boot: no new rooms, SIGTERM to every process, a grace
- * period, SIGKILL to what is left, sync, unmount, and only after
+ * period, SIGKILL to what is left, the vault locked, sync, unmount, and only after
  * `shutdown.complete` is logged, reboot(2). Should the kernel refuse, bay0
  * retries, falls back to power-off, and at last stops feeding the watchdog
  * so the hardware resets the machine: it never stays up with everything
@@ -58,6 +60,7 @@ export async function shutdown(deps: ShutdownDeps, action: ShutdownAction, reaso
     libc.kill(-1, SIG.SIGKILL);
     await waitForProcessesToExit(deps, 2000);
   }
+  await deps.beforeUnmount().catch((error: unknown) => log.error("bay0.error", { where: "shutdown", error: String(error) }));
   libc.sync();
   const failed: string[] = [];
   for (const target of deps.mountPoints().reverse()) {

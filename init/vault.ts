@@ -7,13 +7,13 @@
  * TPM by the TPM's own dictionary-attack counter, read before and after.
  * No PIN or key ever reaches the log.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { pcrExtendCommand } from "../courier/audit.ts";
 import { HEADER_BYTES, vaultState } from "../vault/header.ts";
 import { GET_DA_PROPERTIES, parseLockout, unlockFailure, type Lockout } from "../vault/lockout.ts";
-import { PCR_SIGNATURE, PERSIST, sealArguments, toolEnv, VAULT_MAPPER, VAULT_TOOLS } from "../vault/tools.ts";
+import { PCR_SIGNATURE, PERSIST, sealArguments, toolEnv, VAULT_AUDIT, VAULT_MAPPER, VAULT_STAGING, VAULT_TOOLS } from "../vault/tools.ts";
 import { BAY0_DIR } from "../courier/sandbox.ts";
 import { hostUser, type RoomPlan } from "../rooms/plan.ts";
 import { parseJsonOrNull } from "../sys/files.ts";
@@ -43,6 +43,10 @@ export type VaultDeps = {
   tpm: TpmQueue;
   readHead: (device: string, bytes: number) => Promise<Uint8Array | null>;
   ask: () => ((request: PromptRequest) => Promise<PromptAnswer>) | null;
+  /** Stops every room that sees the vault; their ids. */
+  stopRooms: () => Promise<string[]>;
+  /** The audit log's copy in the vault (init/audit.ts): begun once it is open, ended before it locks. */
+  audit: { intoVault(dir: string): void; outOfVault(): void };
 };
 
 export type VaultPartition = { device: string; disk: string; number: number };
@@ -67,6 +71,15 @@ export type Vault = {
   state: () => string;
   /** A room's folder for the supervisor: bound at plan.dirs.vault, or why not. */
   rooms: { open(plan: RoomPlan): string | null; close(plan: RoomPlan): void };
+  /** Holds the open vault while `what` writes into it (the release), or null when it is not open. */
+  writing(what: string): (() => void) | null;
+  /**
+   * Stops the rooms that see it, ends the audit log's copy, unmounts
+   * /persist and closes dm-crypt, which wipes the volume key: null once
+   * locked, else why not. From the dashboard it refuses while a write
+   * is in progress; at shutdown those writers are already gone.
+   */
+  lock(reason: "dashboard" | "shutdown"): Promise<string | null>;
 };
 
 const ROOM_FOLDERS = `${PERSIST}/rooms`;
@@ -75,6 +88,8 @@ const ROOM_FOLDERS = `${PERSIST}/rooms`;
 export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
   const { log } = deps;
   let state = "locked";
+  const writes = new Map<number, string>();
+  let nextWrite = 0;
   const lockout = async (): Promise<Lockout | null> => {
     const reply = await deps.tpm(GET_DA_PROPERTIES);
     return reply === null ? null : parseLockout(reply);
@@ -88,8 +103,35 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
       return;
     }
     void deps.tpm(pcrExtendCommand(11, BARRIER));
+    // What a courier staged when the power went: never delivered, so never kept.
+    rmSync(VAULT_STAGING, { recursive: true, force: true });
     state = "open";
     log.info("vault.unlocked", { how, mount: PERSIST });
+    deps.audit.intoVault(VAULT_AUDIT);
+  };
+
+  const lock = async (reason: "dashboard" | "shutdown"): Promise<string | null> => {
+    if (state !== "open") return `the vault is ${state}`;
+    const busy = [...writes.values()];
+    if (reason === "dashboard" && busy.length > 0) return `a write into the vault is in progress: ${busy.join(", ")}`;
+    state = "locking";
+    const stopped = await deps.stopRooms();
+    deps.audit.outOfVault();
+    deps.libc.sync();
+    const unmounted = deps.libc.umount2(PERSIST, 0);
+    const closed = unmounted.ok ? await deps.tool([`${VAULT_TOOLS}/bin/cryptsetup`, "close", VAULT_MAPPER], { env: toolEnv() }) : null;
+    const error = !unmounted.ok ? `unmounting ${PERSIST}: ${unmounted.message}` : closed?.status !== 0 ? `closing it: ${closed?.stderr.trim().split("\n").at(-1) ?? ""}` : null;
+    if (error !== null) {
+      state = unmounted.ok ? "failed" : "open";
+      log.error("vault.lock_failed", { reason, error });
+      // Still mounted: the audit log's copy carries on.
+      if (!unmounted.ok) deps.audit.intoVault(VAULT_AUDIT);
+      return error;
+    }
+    // Unlocking again would need the TPM, which the barrier in PCR 11 now refuses until the next boot.
+    state = "locked until reboot";
+    log.info("vault.locked", { reason, rooms_stopped: stopped });
+    return null;
   };
 
   const provision = async (ask: Ask): Promise<void> => {
@@ -179,6 +221,13 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
   });
   return {
     state: () => state,
+    lock,
+    writing: (what) => {
+      if (state !== "open") return null;
+      const id = nextWrite++;
+      writes.set(id, what);
+      return () => writes.delete(id);
+    },
     rooms: {
       open: (plan) => {
         const folder = plan.policy.vault?.folder;

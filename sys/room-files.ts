@@ -81,30 +81,43 @@ function ownDir(libc: Libc, parentFd: number, name: string, owner: { uid: number
   return dir.value;
 }
 
+/** Where a courier delivers: the receiving room's /inbox, or a room's vault folder and the vault's staging directory. */
+export type InboxPlace = { kind: "room"; rootDir: string } | { kind: "vault"; folder: string; stagingDir: string };
+
 /**
- * The receiving room's /inbox, made on first use owned by the room's user,
- * the bytes free there, and a staging directory on the same filesystem that
- * the room cannot see: below its root's /proc, which its own procfs covers
- * (no room may mount or unmount). The courier writes there and links the
- * checked file into /inbox, so no partial file ever shows in the room.
+ * The destination's directory (a room's /inbox is made on first use owned
+ * by the room's user), the bytes free there, and a staging directory on the
+ * same filesystem that no room can see. For a room: below its root's /proc,
+ * which its own procfs covers (no room may mount or unmount); for the vault:
+ * beside the rooms' folders, of which a room sees only its own. The courier
+ * writes there and links the checked file into place, so no partial file
+ * ever shows.
  */
-export function openInbox(libc: Libc, rootDir: string, owner: { uid: number; gid: number }, stagingName: string): Inbox {
-  const root = openRoot(libc, rootDir);
+export function openInbox(libc: Libc, place: InboxPlace, owner: { uid: number; gid: number }, stagingName: string): Inbox {
   const handles: number[] = [];
   try {
-    const fd = ownDir(libc, root, "inbox", owner);
-    handles.push(fd);
-    const parent = libc.openat2(root, "proc", O_PATH | constants.O_DIRECTORY, CONFINED | RESOLVE.NO_SYMLINKS);
-    if (!parent.ok) throw new Error(`the room's root has no /proc to stage in (${parent.message})`);
-    handles.push(parent.value);
-    const staging = ownDir(libc, parent.value, stagingName, owner);
+    if (place.kind === "room") {
+      const root = openRoot(libc, place.rootDir);
+      try {
+        handles.push(ownDir(libc, root, "inbox", owner));
+        const proc = libc.openat2(root, "proc", O_PATH | constants.O_DIRECTORY, CONFINED | RESOLVE.NO_SYMLINKS);
+        if (!proc.ok) throw new Error(`the room's root has no /proc to stage in (${proc.message})`);
+        handles.push(proc.value);
+      } finally {
+        libc.close(root);
+      }
+    } else {
+      handles.push(openSync(place.folder, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW));
+      mkdirSync(place.stagingDir, { recursive: true, mode: 0o711 });
+      handles.push(openRoot(libc, place.stagingDir));
+    }
+    const [fd = -1, parent = -1] = handles;
+    const staging = ownDir(libc, parent, stagingName, owner);
     const space = statfsSync(through(fd));
-    return { fd, freeBytes: space.bavail * space.bsize, staging: { fd: staging, parent: parent.value, name: stagingName } };
+    return { fd, freeBytes: space.bavail * space.bsize, staging: { fd: staging, parent, name: stagingName } };
   } catch (error) {
     for (const fd of handles) closeSync(fd);
     throw error;
-  } finally {
-    libc.close(root);
   }
 }
 

@@ -37,7 +37,7 @@ export type ConsoleDeps = {
   font: Font;
   rooms: ConsoleRooms;
   watchdog: () => string;
-  vault: () => string;
+  vault: { state(): string; lock(): Promise<string | null> };
   now: () => Date;
   /** Monotonic milliseconds (CPU shares are measured over these). */
   clockMs: () => number;
@@ -51,6 +51,8 @@ const TERMINAL_BURST_BYTES = 256 * 1024;
 const ECHO_MS = 30;
 /** Prompts waiting behind the open one; more are refused at once with their default. */
 const PROMPTS_QUEUED = 4;
+/** How long "Lock the vault?" waits for an answer before it is a no. */
+const LOCK_QUESTION_MS = 30_000;
 /** Log events worth a line on the dashboard; never anything typed. */
 const SHOWN_EVENTS = /^(room\.(started|exited|killed|failed|refused|oom|reset|frozen|thawed)|image\.(mounted|verity_failed|failed)|policy\.rejected|watchdog\.|shutdown\.begin|bay0\.error)/;
 const ENDED: Record<string, (r: LogRecord) => string> = {
@@ -175,12 +177,12 @@ export function createConsole(deps: ConsoleDeps) {
     if (session) {
       // A room's terminal: its cells and the trust line; no room usage is read while it shows.
       const grid = new Grid(cols, rows, COLOURS.text, COLOURS.background);
-      drawTrustLine(grid, deps.now(), focus, deps.vault());
+      drawTrustLine(grid, deps.now(), focus, deps.vault.state());
       session.terminal.draw(grid);
       return grid;
     }
     current = roomRows();
-    return drawDashboard(cols, rows, { now: deps.now(), focus: "bay0", vault: deps.vault(), watchdog: deps.watchdog(), launcher, rows: current, events });
+    return drawDashboard(cols, rows, { now: deps.now(), focus: "bay0", vault: deps.vault.state(), watchdog: deps.watchdog(), launcher, rows: current, events });
   };
   const refresh = (): void => {
     if (prompt?.deadlineMs != null && deps.clockMs() >= prompt.deadlineMs) finish(defaultAnswer(prompt.state.request, true), "timeout");
@@ -189,12 +191,28 @@ export function createConsole(deps: ConsoleDeps) {
     painter.paint(grid);
   };
 
+  /**
+   * Asks the person: one prompt at a time, over any screen, taking every
+   * key until it is answered; the others wait (a few) or get their default.
+   */
+  const ask = (request: PromptRequest): Promise<PromptAnswer> =>
+    new Promise((resolve) => {
+      if (prompt === null) show({ request, resolve });
+      else if (waiting.length < PROMPTS_QUEUED) waiting.push({ request, resolve });
+      else resolve(defaultAnswer(request, false));
+      refresh();
+    });
+
   const act = async (command: Command): Promise<void> => {
-    const room = command.kind === "start" ? command.name : command.id;
+    const room = command.kind === "start" ? command.name : command.kind === "lock-vault" ? "vault" : command.id;
     const action = command.kind === "freeze" ? (command.frozen ? "freeze" : "thaw") : command.kind;
     if (command.kind !== "focus") deps.log.info("console.action", { action, room });
     let reason: string | null = null;
-    if (command.kind === "start") {
+    if (command.kind === "lock-vault") {
+      const sure = await ask({ kind: "choice", title: "Lock the vault?", lines: ["Rooms that see it are stopped first.", "It opens again at the next boot."], choices: ["Cancel", "Lock"], timeoutMs: LOCK_QUESTION_MS });
+      reason = sure.kind === "choice" && sure.index === 1 && !sure.timedOut ? await deps.vault.lock() : "not locked";
+      if (reason === null) launcher = { ...launcher, message: "vault: locked" };
+    } else if (command.kind === "start") {
       focusOnArrival.add(command.name);
       const result = await deps.rooms.start(command.name);
       focusOnArrival.delete(command.name);
@@ -219,18 +237,7 @@ export function createConsole(deps: ConsoleDeps) {
     cols,
     rows,
     refresh,
-    /**
-     * Asks the person: one prompt at a time, over any screen, taking every
-     * key until it is answered; the others wait (a few) or get their default.
-     */
-    ask(request: PromptRequest): Promise<PromptAnswer> {
-      return new Promise((resolve) => {
-        if (prompt === null) show({ request, resolve });
-        else if (waiting.length < PROMPTS_QUEUED) waiting.push({ request, resolve });
-        else resolve(defaultAnswer(request, false));
-        refresh();
-      });
-    },
+    ask,
     key(key: Key | Chord): void {
       if (key === "ctrl-alt-del") return;
       if (prompt !== null && key !== "secure-attention") {

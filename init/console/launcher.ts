@@ -17,7 +17,8 @@ export type Command =
   | { kind: "focus"; id: string }
   | { kind: "reset"; id: string }
   | { kind: "kill"; id: string }
-  | { kind: "freeze"; id: string; frozen: boolean };
+  | { kind: "freeze"; id: string; frozen: boolean }
+  | { kind: "lock-vault" };
 
 export const INITIAL_LAUNCHER: LauncherState = Object.freeze({ filter: "", selected: 0, confirmKill: null, message: null });
 
@@ -33,7 +34,8 @@ export function visibleEntries(state: LauncherState, entries: readonly Entry[]):
  * The launcher's keys: letters filter (Backspace edits, Esc clears), Up/Down
  * move, Enter starts the selected policy (or focuses a running room),
  * Ctrl-R resets, Ctrl-K kills after a y/n confirmation, Ctrl-F freezes or
- * thaws. Pure: returns the next state and what bay0 should do.
+ * thaws; Ctrl-L locks the vault (bay0 asks first). Pure: returns the next
+ * state and what bay0 should do.
  */
 export function launcherKey(state: LauncherState, key: Key, entries: readonly Entry[]): { state: LauncherState; command?: Command } {
   const shown = visibleEntries(state, entries);
@@ -44,6 +46,7 @@ export function launcherKey(state: LauncherState, key: Key, entries: readonly En
     return key.name === "char" && key.char === "y" && !key.ctrl ? { state: next, command: { kind: "kill", id } } : { state: next };
   }
   if (key.ctrl && key.name === "char") {
+    if (key.char === "l") return { state: { ...state, message: null }, command: { kind: "lock-vault" } };
     if (selected === undefined) return { state };
     if (!selected.running) return { state: { ...state, message: `${selected.name} is not running` } };
     if (key.char === "r") return { state: { ...state, message: null }, command: { kind: "reset", id: selected.name } };

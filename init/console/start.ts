@@ -30,7 +30,7 @@ export function startConsole(deps: {
   supervisor: RoomSupervisor | null;
   policies: Map<string, Policy>;
   watchdog: () => string;
-  vault: () => string;
+  vault: { state(): string; lock(): Promise<string | null> };
   openTty: () => number | null;
 }): TrustedConsole | null {
   const { log } = deps;

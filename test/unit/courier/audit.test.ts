@@ -24,7 +24,13 @@ describe("the audit chain", () => {
   it("verifies an intact log and names its head", () => {
     const verdict = verifyAudit(text(lines));
     expect(verdict).toMatchObject({ ok: true, records: 3 });
-    expect(verifyAudit("")).toEqual({ ok: true, records: 0, head: GENESIS, pcr: "0".repeat(64) });
+    expect(verifyAudit("")).toEqual({ ok: true, records: 0, head: GENESIS, pcr: "0".repeat(64), closed: false });
+  });
+
+  it("tells a copy that ends with audit.closed (the vault locked in order) from one whose tail is missing", () => {
+    const closed = chainOf([record("room.started", { room: "web" }), record("audit.closed", { file: "x.jsonl" })]);
+    expect(verifyAudit(text(closed))).toMatchObject({ ok: true, records: 2, closed: true });
+    expect(verifyAudit(text(closed.slice(0, 1)))).toMatchObject({ ok: true, records: 1, closed: false });
   });
 
   it("finds an edited record at the line after it", () => {

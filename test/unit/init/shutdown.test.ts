@@ -29,6 +29,9 @@ function setup(alive: () => ProcStat[]) {
     reap: () => undefined,
     stopStarting: () => timeline.push("stop-starting"),
     stopWatchdog: () => timeline.push("stop-watchdog"),
+    beforeUnmount: async () => {
+      timeline.push(`before-unmount after ${libc.calls.map((c) => c.fn).filter((fn) => fn === "kill" || fn === "umount2").join(",")}`);
+    },
     graceMs: 1000,
   };
   const origReboot = libc.reboot.bind(libc);
@@ -50,6 +53,8 @@ describe("shutdown", () => {
     ]);
     expect(libc.calls.filter((c) => c.fn === "umount2").map((c) => c.args[0])).toEqual(["/sys/fs/cgroup", "/tmp", "/run"]);
     expect(libc.calls.filter((c) => c.fn === "sync")).toHaveLength(2);
+    // The vault locks once every process is gone and before anything is unmounted.
+    expect(timeline).toContain("before-unmount after kill,kill");
     expect(timeline.slice(-2)).toEqual(["log:shutdown.complete", "reboot"]);
     expect(libc.calls.at(-1)).toEqual({ fn: "reboot", args: [RB.POWER_OFF] });
   });

@@ -26,6 +26,7 @@ function setup(startResult: { ok: boolean; reason?: string } = { ok: true }, clo
     freeze: () => true,
   };
   let writes = 0;
+  const locks: string[] = [];
   const console = createConsole({
     log: createLog([memorySink(records)]),
     terminals: { read: () => new Promise(() => undefined), write: () => undefined, resize: () => undefined, close: () => undefined, sleep: async () => undefined },
@@ -33,11 +34,17 @@ function setup(startResult: { ok: boolean; reason?: string } = { ok: true }, clo
     font,
     rooms,
     watchdog: () => "armed, 30 s",
-    vault: () => "not set up",
+    vault: {
+      state: () => "open",
+      lock: async () => {
+        locks.push("lock");
+        return locks.length > 1 ? "a write into the vault is in progress: big.bin from notes" : null;
+      },
+    },
     now: () => new Date("2026-12-01T10:00:00Z"),
     clockMs: () => clock.ms,
   });
-  return { console, records, started, writes: () => writes };
+  return { console, records, started, locks, writes: () => writes };
 }
 
 describe("createConsole", () => {
@@ -85,6 +92,24 @@ describe("createConsole", () => {
     expect(JSON.stringify(records)).not.toContain("4711");
   });
 
+  it("locks the vault on Ctrl-L only once the person confirms at bay0's prompt, and logs the action", async () => {
+    const { console, records, locks } = setup();
+    const ctrlL: Key = { name: "char", char: "l", ctrl: true, alt: false, shift: false };
+    console.key(ctrlL);
+    await tick();
+    console.key(enter);
+    await tick();
+    expect(locks).toEqual([]);
+    console.key(ctrlL);
+    await tick();
+    console.key({ name: "Down", ctrl: false, alt: false, shift: false });
+    console.key(enter);
+    await tick();
+    expect(locks).toEqual(["lock"]);
+    expect(records.filter((r) => r.event === "console.action").map((r) => r.action)).toEqual(["lock-vault", "lock-vault"]);
+    expect(records.filter((r) => r.event === "console.prompt").map((r) => r.outcome)).toEqual(["answered", "answered"]);
+  });
+
   it("answers a question nobody answers with its default when time runs out", async () => {
     const clock = { ms: 0 };
     const { console, records } = setup({ ok: true }, clock);
@@ -130,7 +155,7 @@ describe("createConsole", () => {
         freeze: () => true,
       },
       watchdog: () => "armed",
-      vault: () => "not set up",
+      vault: { state: () => "not set up", lock: async () => "the vault is not set up" },
       now: () => new Date(0),
       clockMs: () => 0,
     });

@@ -1,0 +1,104 @@
+import { spawnSync } from "node:child_process";
+import { createDecipheriv } from "node:crypto";
+import { closeSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { parseGpt, PARTITION } from "../../rooms/boot-disk.ts";
+
+const LBA = 512;
+const HEADER_BYTES = 16 * 1024 * 1024;
+const CHUNK = 16 * 1024 * 1024;
+
+function run(argv: string[], input = ""): string {
+  const result = spawnSync(argv[0] ?? "", argv.slice(1), { input, encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`${argv.join(" ")}: ${result.stderr}`);
+  return result.stdout;
+}
+
+/** The vault partition of an Anchor disk image: its byte offset and length. */
+export function vaultPartition(disk: string): { offset: number; bytes: number } {
+  const fd = openSync(disk, "r");
+  try {
+    const head = Buffer.alloc(1024 * 1024);
+    readSync(fd, head, 0, head.length, 0);
+    const table = parseGpt(head, LBA);
+    if (!table.ok) throw new Error(table.error);
+    const vault = table.partitions.find((p) => p.label === PARTITION.vault.label);
+    if (vault === undefined) throw new Error("no vault partition");
+    return { offset: Number(vault.firstLba) * LBA, bytes: (Number(vault.lastLba) - Number(vault.firstLba) + 1) * LBA };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The vault's LUKS2 header and keyslots (the partition's first 16 MiB), copied to `file`, which cryptsetup reads alone. */
+export function vaultHeader(disk: string, file: string): string {
+  const { offset } = vaultPartition(disk);
+  const fd = openSync(disk, "r");
+  try {
+    const header = Buffer.alloc(HEADER_BYTES);
+    readSync(fd, header, 0, header.length, offset);
+    writeFileSync(file, header);
+    return file;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Opens the vault of a disk image on a host without device-mapper (these
+ * machines have none): cryptsetup, given the recovery key, dumps the volume
+ * key; Node's AES-XTS decrypts the data segment as dm-crypt's plain64 IVs
+ * lay it out; debugfs (e2fsprogs) reads the ext4 inside. No Anchor code reads
+ * the disk, so what it finds is what any Linux with the key would find.
+ */
+export function openVaultOnHost(disk: string, recoveryKey: string, scratch: string): { list(dir: string): Map<string, number>; read(path: string): Buffer } {
+  const header = vaultHeader(disk, join(scratch, "host-vault-header.img"));
+  const dump = run(["cryptsetup", "luksDump", "--dump-volume-key", "--batch-mode", "--key-file=-", header], recoveryKey);
+  const key = Buffer.from((/MK dump:([\s0-9a-f]+)/.exec(dump)?.[1] ?? "").replace(/\s+/g, ""), "hex");
+  const segments = run(["cryptsetup", "luksDump", header]);
+  const segment = /offset: (\d+) \[bytes\][\s\S]*?cipher: (\S+)\s+sector: (\d+) \[bytes\]/.exec(segments);
+  if (segment === null || segment[2] !== "aes-xts-plain64" || key.length !== 64) throw new Error(`unexpected LUKS2 segment: ${segments}`);
+  const dataOffset = Number(segment[1]);
+  const sector = Number(segment[3]);
+  const { offset, bytes } = vaultPartition(disk);
+  const plain = join(scratch, "host-vault-data.img");
+  const input = openSync(disk, "r");
+  const output = openSync(plain, "w");
+  try {
+    const buffer = Buffer.alloc(CHUNK);
+    for (let at = 0; at < bytes - dataOffset; at += CHUNK) {
+      const length = Math.min(CHUNK, bytes - dataOffset - at);
+      readSync(input, buffer, 0, length, offset + dataOffset + at);
+      for (let s = 0; s < length; s += sector) {
+        const iv = Buffer.alloc(16);
+        // plain64: the sector's number in 512-byte units, little-endian.
+        iv.writeBigUInt64LE(BigInt((at + s) / LBA));
+        const decipher = createDecipheriv("aes-256-xts", key, iv);
+        const out = Buffer.concat([decipher.update(buffer.subarray(s, s + sector)), decipher.final()]);
+        writeSync(output, out, 0, out.length, at + s);
+      }
+    }
+  } finally {
+    closeSync(input);
+    closeSync(output);
+  }
+  const debugfs = (request: string): string => run(["debugfs", "-R", request, plain]);
+  return {
+    list(dir) {
+      const files = new Map<string, number>();
+      for (const line of debugfs(`ls -l ${dir}`).split("\n")) {
+        const fields = line.trim().split(/\s+/);
+        const name = fields.at(-1);
+        // debugfs ls -l: inode, mode, (links), uid, gid, size, date, time, name; directories are skipped.
+        if (name === undefined || name === "." || name === ".." || !/^100/.test(fields[1] ?? "")) continue;
+        files.set(name, Number(fields[5]));
+      }
+      return files;
+    },
+    read(path) {
+      const out = join(scratch, "host-vault-file");
+      debugfs(`dump ${path} ${out}`);
+      return readFileSync(out);
+    },
+  };
+}
