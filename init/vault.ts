@@ -7,12 +7,12 @@
  * TPM by the TPM's own dictionary-attack counter, read before and after.
  * No PIN or key ever reaches the log.
  */
-import { existsSync, mkdirSync, rmSync } from "node:fs";
-import { createHash } from "node:crypto";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
 import { z } from "zod";
 import { pcrExtendCommand } from "../courier/audit.ts";
 import { HEADER_BYTES, vaultState } from "../vault/header.ts";
-import { GET_DA_PROPERTIES, parseLockout, unlockFailure, type Lockout } from "../vault/lockout.ts";
+import { GET_DA_PROPERTIES, parseLockout, resetLockoutCommand, setLockoutAuthCommand, tpmSucceeded, unlockFailure, type Lockout } from "../vault/lockout.ts";
 import { PCR_SIGNATURE, PERSIST, sealArguments, toolEnv, VAULT_AUDIT, VAULT_MAPPER, VAULT_STAGING, VAULT_TOOLS } from "../vault/tools.ts";
 import { BAY0_DIR } from "../courier/sandbox.ts";
 import { hostUser, type RoomPlan } from "../rooms/plan.ts";
@@ -30,6 +30,8 @@ const TPM_DEVICE = "/dev/tpmrm0";
 /** What nothing may unseal after: the word extended into PCR 11 once the vault is open. */
 const BARRIER = createHash("sha256").update("anchor-vault-opened").digest("hex");
 const RECOVERY_SHOWN_MS = 10 * 60_000;
+/** The TPM's lockout authorization, inside the vault only: whoever holds it may reset the dictionary-attack counter. */
+const LOCKOUT_AUTH_FILE = `${PERSIST}/.tpm-lockout-auth`;
 const provisioned = z.union([
   z.object({ ok: z.literal(true), recovery_key: z.string().regex(/^[a-z]{8}(-[a-z]{8}){7}$/), binding: z.string() }),
   z.object({ ok: z.literal(false), step: z.string(), error: z.string() }),
@@ -94,6 +96,30 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
     const reply = await deps.tpm(GET_DA_PROPERTIES);
     return reply === null ? null : parseLockout(reply);
   };
+  /**
+   * Keeps the TPM's lockout authorization the vault's: given to a TPM that
+   * has none (a first boot, or a power cut right after it was saved), and
+   * used to forgive the failures before this good unlock.
+   */
+  const settleLockout = async (): Promise<void> => {
+    const before = await lockout();
+    if (before === null) return;
+    if (!before.lockoutAuthSet && !existsSync(LOCKOUT_AUTH_FILE)) {
+      const fd = openSync(LOCKOUT_AUTH_FILE, "wx", 0o600);
+      writeSync(fd, randomBytes(32).toString("hex"));
+      fsyncSync(fd);
+      closeSync(fd);
+    }
+    if (!existsSync(LOCKOUT_AUTH_FILE)) return;
+    const auth = Buffer.from(readFileSync(LOCKOUT_AUTH_FILE, "utf8").trim(), "hex");
+    if (!before.lockoutAuthSet) {
+      const reply = await deps.tpm(setLockoutAuthCommand(auth));
+      return log.info("vault.lockout_auth_set", { ok: tpmSucceeded(reply) && (await lockout())?.lockoutAuthSet === true });
+    }
+    if (before.failures === 0 && !before.inLockout) return;
+    const reply = await deps.tpm(resetLockoutCommand(auth));
+    log.info("vault.tries_reset", { ok: tpmSucceeded(reply) && (await lockout())?.failures === 0, failures: before.failures });
+  };
   const mountPersist = (how: string): void => {
     mkdirSync(PERSIST, { recursive: true });
     const mounted = deps.libc.mount(`/dev/mapper/${VAULT_MAPPER}`, PERSIST, "ext4", MS.NOSUID | MS.NODEV | MS.NOEXEC, "");
@@ -108,6 +134,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
     state = "open";
     log.info("vault.unlocked", { how, mount: PERSIST });
     deps.audit.intoVault(VAULT_AUDIT);
+    settleLockout().catch((error: unknown) => log.error("vault.lockout_auth_set", { ok: false, error: String(error) }));
   };
 
   const lock = async (reason: "dashboard" | "shutdown"): Promise<string | null> => {
@@ -135,6 +162,18 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
   };
 
   const provision = async (ask: Ask): Promise<void> => {
+    if ((await lockout())?.lockoutAuthSet === true) {
+      state = "unavailable";
+      log.error("vault.provision_failed", { step: "lockout-auth", error: "the TPM already has a lockout authorization that is not this vault's" });
+      await ask({
+        kind: "choice",
+        title: "Vault: this TPM is already taken",
+        lines: ["It has a lockout password Anchor OS does not know,", "so the vault could not guard its PIN against guessing.", "Clear the TPM in the firmware setup, then boot again."],
+        choices: ["OK"],
+        timeoutMs: RECOVERY_SHOWN_MS,
+      });
+      return;
+    }
     const pin = await newPin(ask);
     if (pin === null) return log.warn("vault.absent", { reason: "the person declined to set it up this boot" });
     log.info("vault.provisioning", { device: partition.device });
@@ -174,7 +213,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
       }
       log.info("vault.recovery_used", { reason });
       mountPersist("recovery");
-      // A locked-out TPM refuses to seal anything new; its token stays, and the PIN works again once it forgives.
+      // A locked-out TPM refuses to seal anything new; its token stays, and settleLockout forgives the failures, so the PIN works again.
       if (reason === "lockout") return;
       const pin = await newPin(ask);
       if (pin === null) return;

@@ -38,3 +38,46 @@ export function unlockFailure(before: Lockout | null, after: Lockout | null): "p
   if (after.inLockout) return "lockout";
   return after.failures > before.failures ? "pin" : "pcr";
 }
+
+/** A command on the lockout hierarchy under a password session holding `password`, followed by `parameters`. */
+function lockoutCommand(code: number, password: Uint8Array, parameters: Uint8Array): Uint8Array {
+  if (password.length > 32) throw new Error("a lockout authorization holds at most 32 bytes");
+  const size = 10 + 4 + 4 + 9 + password.length + parameters.length;
+  const command = new Uint8Array(size);
+  const view = new DataView(command.buffer);
+  view.setUint16(0, 0x8002); // TPM_ST_SESSIONS
+  view.setUint32(2, size);
+  view.setUint32(6, code);
+  view.setUint32(10, 0x4000000a); // TPM_RH_LOCKOUT
+  view.setUint32(14, 9 + password.length); // authorization area: TPM_RS_PW, empty nonce, no attributes, the password
+  view.setUint32(18, 0x40000009);
+  view.setUint16(25, password.length);
+  command.set(password, 27);
+  command.set(parameters, 27 + password.length);
+  return command;
+}
+
+/**
+ * TPM2_HierarchyChangeAuth of the lockout hierarchy, from the empty
+ * authorization it has on a cleared TPM to `auth` (at most 32 bytes).
+ * Whoever holds the lockout authorization may reset the dictionary-attack
+ * counter, so it is set at random and kept only inside the vault.
+ */
+export function setLockoutAuthCommand(auth: Uint8Array): Uint8Array {
+  if (auth.length > 32) throw new Error("a lockout authorization holds at most 32 bytes");
+  const parameters = new Uint8Array(2 + auth.length);
+  new DataView(parameters.buffer).setUint16(0, auth.length);
+  parameters.set(auth, 2);
+  return lockoutCommand(0x129, new Uint8Array(0), parameters);
+}
+
+/**
+ * TPM2_DictionaryAttackLockReset with the vault's lockout authorization:
+ * once the person proved the PIN or the recovery key, the failures before
+ * (wrong PINs, and the one the TPM counts for each power cut) are forgiven,
+ * as a phone forgets failed attempts after a good unlock.
+ */
+export const resetLockoutCommand = (auth: Uint8Array): Uint8Array => lockoutCommand(0x139, auth, new Uint8Array(0));
+
+/** Whether a TPM reply reports success (response code 0). */
+export const tpmSucceeded = (reply: Uint8Array | null): boolean => reply !== null && reply.length >= 10 && new DataView(reply.buffer, reply.byteOffset).getUint32(6) === 0;

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -99,9 +99,14 @@ describe("the vault across boots", () => {
   /** Answers the courier's prompt for `file` of the vault-keeper room: into its vault folder, or Esc. */
   const answerCourier = async (file: string, deliver: boolean): Promise<void> => {
     await screen.wait(new RegExp(`file:   ${file.replace(".", "\\.")}`), 120_000);
-    await screen.wait(/Deliver to the vault \(vault-keeper: \/vault\)/);
-    await current().sendKeys(deliver ? ["down"] : ["esc"]);
-    if (deliver) await current().sendKeys(["ret"]);
+    const shown = await screen.wait(/Deliver to the vault \(vault-keeper: \/vault\)/);
+    if (!deliver) return void (await current().sendKeys(["esc"]));
+    // Deny is selected; the vault comes after every room that takes deliveries (the shipped work among them).
+    const downs = shown.findIndex((l) => l.includes("Deliver to the vault")) - shown.findIndex((l) => l.includes("Deny"));
+    expect(downs).toBeGreaterThan(0);
+    for (let i = 0; i < downs; i++) await current().sendKeys(["down"]);
+    await screen.wait(/> Deliver to the vault/);
+    await current().sendKeys(["ret"]);
   };
   /** Ctrl-L on the dashboard, then "Lock" at bay0's question. */
   const lockFromDashboard = async (): Promise<void> => {
@@ -152,6 +157,8 @@ describe("the vault across boots", () => {
     await first.sendKeys(["ret"]);
     expect(await first.waitFor("vault.unlocked", 60_000)).toMatchObject({ how: "provisioned", mount: "/persist" });
     expect(await first.waitFor("audit.flushed", 60_000)).toMatchObject({ earlier: 0, unfinished: [] });
+    // The TPM's lockout authorization is now the vault's, read back from the TPM.
+    expect(await first.waitFor("vault.lockout_auth_set", 60_000)).toMatchObject({ ok: true });
     const docs = await run("vault-docs");
     expect(docs).toEqual(expect.arrayContaining(["vault=present contents=", "scratch=gone", "vault-write=ok owner=user"]));
     expect(await run("vault-none")).toContain("vault=absent");
@@ -163,6 +170,8 @@ describe("the vault across boots", () => {
     expect(triesLeft).toBe(2);
     await type(PIN);
     expect(await second.waitFor("vault.unlocked", VAULT_MS)).toMatchObject({ how: "pin", mount: "/persist" });
+    // The good PIN forgives the wrong one, with the vault's lockout authorization.
+    expect(await second.waitFor("vault.tries_reset", 60_000)).toMatchObject({ ok: true, failures: 1 });
     // Only what was saved into the vault survived the reboot; another room's folder is out of reach.
     const docs = await run("vault-docs");
     expect(docs).toContain("vault=present contents=note-vault-docs.txt ");
@@ -180,6 +189,7 @@ describe("the vault across boots", () => {
     expect(await second.waitFor("vault.locked", 120_000)).toMatchObject({ reason: "dashboard", rooms_stopped: ["vault-keeper"] });
     expect(second.records.some((r) => r.event === "room.killed" && r.room === "vault-keeper")).toBe(true);
     await screen.wait(/vault: locked until reboot/);
+    expect(second.records.filter((r) => r.event === "vault.lockout_auth_set")).toEqual([]);
     expect(String((await second.control("start vault-docs")).reason)).toMatch(/needs the vault, which is locked until reboot/);
     await powerOff(false);
   }, UEFI_BOOT_MS + 3 * VAULT_MS);
@@ -222,6 +232,8 @@ describe("the vault across boots", () => {
     await screen.wait(/Vault: the same PIN again/);
     await type(NEW_PIN);
     expect(await fourth.waitFor("vault.resealed", VAULT_MS)).toMatchObject({ ok: true, binding: "pcr7+signed-pcr11" });
+    // The TPM counted the power cut as a failure; the recovery key forgives it.
+    expect(await fourth.waitFor("vault.tries_reset", 60_000)).toMatchObject({ ok: true, failures: 1 });
     expect((await fourth.control("start vault-keeper")).ok).toBe(true);
     const before = String((await fourth.waitFor("room.output", 60_000, (r) => r.room === "vault-keeper" && String(r.line).startsWith("keeper-before="))).line);
     // The whole file or nothing, never a part of it; and no staged leftovers in the folder.
@@ -229,32 +241,34 @@ describe("the vault across boots", () => {
     await powerOff(true);
   }, UEFI_BOOT_MS + 4 * VAULT_MS);
 
-  it("the same UKI next boot opens with the new PIN", async () => {
-    const fifth = await boot("vault-new-pin");
-    await screen.wait(/Vault: unlock/, UEFI_BOOT_MS);
-    await type(NEW_PIN);
-    expect(await fifth.waitFor("vault.unlocked", VAULT_MS)).toMatchObject({ how: "pin" });
-    expect(await run("vault-docs")).toContain("vault=present contents=note-vault-docs.txt ");
-    await powerOff(true);
-  }, UEFI_BOOT_MS + 2 * VAULT_MS);
-
-  it("wrong PINs up to the TPM's lockout: it says so and takes the recovery key, which opens the vault (the token stays: a locked-out TPM seals nothing)", async () => {
+  it("wrong PINs up to the TPM's lockout: it says so and takes the recovery key, which opens the vault (the token stays: a locked-out TPM seals nothing) and forgives the failures", async () => {
     const first = await bootToWrongPin("vault-lockout");
-    const sixth = first.booted;
+    const lockedOut = first.booted;
     let triesLeft = first.triesLeft;
     for (let i = 0; triesLeft > 0 && i < 3; i++) {
       await type(WRONG_PIN);
-      triesLeft = Number((await sixth.waitFor("vault.unlock_failed", VAULT_MS, (r) => Number(r.tries_left) < triesLeft)).tries_left);
+      triesLeft = Number((await lockedOut.waitFor("vault.unlock_failed", VAULT_MS, (r) => Number(r.tries_left) < triesLeft)).tries_left);
     }
-    expect(sixth.records.filter((r) => r.event === "vault.unlock_failed").at(-1)).toMatchObject({ reason: "lockout", tries_left: 0 });
+    expect(lockedOut.records.filter((r) => r.event === "vault.unlock_failed").at(-1)).toMatchObject({ reason: "lockout", tries_left: 0 });
     await screen.wait(/Vault: the TPM is locked out after too many wrong PINs/);
     await type(recoveryKey);
-    expect(await sixth.waitFor("vault.recovery_used", VAULT_MS)).toMatchObject({ reason: "lockout" });
-    expect(await sixth.waitFor("vault.unlocked", VAULT_MS)).toMatchObject({ how: "recovery", mount: "/persist" });
+    expect(await lockedOut.waitFor("vault.recovery_used", VAULT_MS)).toMatchObject({ reason: "lockout" });
+    expect(await lockedOut.waitFor("vault.unlocked", VAULT_MS)).toMatchObject({ how: "recovery", mount: "/persist" });
     expect(await run("vault-docs")).toContain("vault=present contents=note-vault-docs.txt ");
-    expect(sixth.records.some((r) => r.event === "vault.resealed")).toBe(false);
+    expect(lockedOut.records.some((r) => r.event === "vault.resealed")).toBe(false);
+    expect(await lockedOut.waitFor("vault.tries_reset", 60_000)).toMatchObject({ ok: true, failures: 3 });
     await powerOff(true);
   }, UEFI_BOOT_MS + 4 * VAULT_MS);
+
+  it("the next boot opens with the new PIN: sealed after the recovery, and the lockout forgiven", async () => {
+    const forgiven = await boot("vault-new-pin");
+    await screen.wait(/Vault: unlock/, UEFI_BOOT_MS);
+    await type(NEW_PIN);
+    expect(await forgiven.waitFor("vault.unlocked", VAULT_MS)).toMatchObject({ how: "pin" });
+    expect(forgiven.records.filter((r) => r.event === "vault.unlock_failed")).toEqual([]);
+    expect(await run("vault-docs")).toContain("vault=present contents=note-vault-docs.txt ");
+    await powerOff(true);
+  }, UEFI_BOOT_MS + 2 * VAULT_MS);
 
   it("is a plain LUKS2 volume: on the host, cryptsetup and the recovery key alone open it; its files, and each boot's audit log, which verifies and holds no PIN", () => {
     const vault = vaultPartition(disk);
@@ -301,4 +315,16 @@ describe("the vault across boots", () => {
     expect(cli.stdout).toMatch(/intact, \d+ records/);
     expect(cli.stdout).not.toContain(CLOSING_EVENT);
   }, 300_000);
+
+  it("refuses to provision on a TPM whose lockout authorization it does not know: a wiped disk on the TPM an earlier vault took", async () => {
+    const { offset } = vaultPartition(disk);
+    const fd = openSync(disk, "r+");
+    writeSync(fd, Buffer.alloc(16 * 1024 * 1024), 0, 16 * 1024 * 1024, offset);
+    closeSync(fd);
+    const seventh = await boot("vault-taken-tpm");
+    expect(await seventh.waitFor("vault.provision_failed", UEFI_BOOT_MS)).toMatchObject({ step: "lockout-auth" });
+    await screen.wait(/Vault: this TPM is already taken/);
+    expect(seventh.records.filter((r) => r.event === "vault.provisioning")).toEqual([]);
+    await powerOff(false);
+  }, UEFI_BOOT_MS + VAULT_MS);
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GET_DA_PROPERTIES, parseLockout, unlockFailure } from "../../../vault/lockout.ts";
+import { GET_DA_PROPERTIES, parseLockout, resetLockoutCommand, setLockoutAuthCommand, tpmSucceeded, unlockFailure } from "../../../vault/lockout.ts";
 
 /** A TPM2_GetCapability reply carrying `properties` (TPM_CAP_TPM_PROPERTIES). */
 function reply(properties: [number, number][], rc = 0): Uint8Array {
@@ -39,5 +39,15 @@ describe("the TPM's dictionary-attack state", () => {
     expect(unlockFailure(at(2), at(3, true))).toBe("lockout");
     expect(unlockFailure(at(1), at(1))).toBe("pcr");
     expect(unlockFailure(null, at(1))).toBe("unknown");
+  });
+
+  it("sets the lockout hierarchy's authorization from the empty one (TPM2_HierarchyChangeAuth on TPM_RH_LOCKOUT)", () => {
+    expect(Buffer.from(setLockoutAuthCommand(Uint8Array.from([0xab, 0xcd]))).toString("hex")).toBe("80020000001f000001294000000a00000009" + "40000009" + "0000" + "00" + "0000" + "0002abcd");
+    expect(() => setLockoutAuthCommand(new Uint8Array(33))).toThrow(/at most 32 bytes/);
+    // TPM2_DictionaryAttackLockReset, authorized by that same password.
+    expect(Buffer.from(resetLockoutCommand(Uint8Array.from([0xab, 0xcd]))).toString("hex")).toBe("80020000001d000001394000000a0000000b" + "40000009" + "0000" + "00" + "0002abcd");
+    expect(tpmSucceeded(Uint8Array.from([0x80, 0x02, 0, 0, 0, 10, 0, 0, 0, 0]))).toBe(true);
+    expect(tpmSucceeded(Uint8Array.from([0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x09, 0x21]))).toBe(false);
+    expect(tpmSucceeded(null)).toBe(false);
   });
 });
