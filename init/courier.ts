@@ -36,7 +36,7 @@ export type CourierDeps = {
   /** The trusted console's prompt, once there is one. */
   ask: () => ((request: PromptRequest) => Promise<PromptAnswer>) | null;
   /** The vault, while it is open: where staged files wait, and a hold that keeps it from locking mid-write (null once it is not open). */
-  vault: { stagingDir: string; isOpen(): boolean; writing(what: string): (() => void) | null };
+  vault: { roomsDir: string; stagingDir: string; isOpen(): boolean; writing(what: string): (() => void) | null };
 };
 
 export type Courier = (sender: RoomPlan, path: string) => Promise<Reply>;
@@ -71,7 +71,9 @@ export function createCourier(deps: CourierDeps): Courier {
         release = deps.vault.writing(`${item.name} from ${sender.id}`);
         if (release === null) return fail("the vault is no longer open");
       }
-      const place = to.kind === "vault" ? { kind: "vault" as const, folder: receiver.dirs.vault, stagingDir: deps.vault.stagingDir } : { kind: "room" as const, rootDir: receiver.dirs.rootfs };
+      // The folder as the vault's own mount holds it, not the room's bind of it: a link cannot cross mounts.
+      const folder = `${deps.vault.roomsDir}/${receiver.policy.vault?.folder ?? ""}`;
+      const place = to.kind === "vault" ? { kind: "vault" as const, folder, stagingDir: deps.vault.stagingDir } : { kind: "room" as const, rootDir: receiver.dirs.rootfs };
       inbox = openInbox(libc, place, hostUser(receiver.policy), staging);
       if (inbox.freeBytes < item.size) return fail(`${receiver.id} has ${inbox.freeBytes} bytes free for a file of ${item.size}`);
       for (const dir of MOUNT_POINTS) mkdirSync(`${bundle}/root${dir}`, { recursive: true, mode: 0o755 });

@@ -15,7 +15,7 @@ import type { PromptAnswer, PromptRequest } from "./console/prompt.ts";
 import { createCourier } from "./courier.ts";
 import { createUmbilical } from "./umbilical.ts";
 import type { Vault, VaultPartition } from "./vault.ts";
-import { VAULT_STAGING } from "../vault/tools.ts";
+import { VAULT_ROOMS, VAULT_STAGING } from "../vault/tools.ts";
 import { containersProfileSchema } from "../rooms/seccomp.ts";
 import { RoomSupervisor } from "../rooms/supervisor.ts";
 import { readJsonOrNull, readTextOrNull } from "../sys/files.ts";
@@ -122,7 +122,7 @@ export function startRooms({ ask, vault, ...deps }: RoomsDeps, autostart: string
       profile: profile.data,
       ask,
       running: () => supervisor.list().filter((room) => room.started).map((room) => room.plan),
-      vault: { stagingDir: VAULT_STAGING, isOpen: () => vault()?.state() === "open", writing: (what) => vault()?.writing(what) ?? null },
+      vault: { roomsDir: VAULT_ROOMS, stagingDir: VAULT_STAGING, isOpen: () => vault()?.state() === "open", writing: (what) => vault()?.writing(what) ?? null },
     })),
     vault: {
       open: (plan) => {

@@ -13,7 +13,7 @@ import { z } from "zod";
 import { pcrExtendCommand } from "../courier/audit.ts";
 import { HEADER_BYTES, vaultState } from "../vault/header.ts";
 import { GET_DA_PROPERTIES, parseLockout, resetLockoutCommand, setLockoutAuthCommand, tpmSucceeded, unlockFailure, type Lockout } from "../vault/lockout.ts";
-import { PCR_SIGNATURE, PERSIST, sealArguments, toolEnv, VAULT_AUDIT, VAULT_MAPPER, VAULT_STAGING, VAULT_TOOLS } from "../vault/tools.ts";
+import { PCR_SIGNATURE, PERSIST, sealArguments, toolEnv, VAULT_AUDIT, VAULT_MAPPER, VAULT_ROOMS, VAULT_STAGING, VAULT_TOOLS } from "../vault/tools.ts";
 import { BAY0_DIR } from "../courier/sandbox.ts";
 import { hostUser, type RoomPlan } from "../rooms/plan.ts";
 import { parseJsonOrNull } from "../sys/files.ts";
@@ -84,7 +84,6 @@ export type Vault = {
   lock(reason: "dashboard" | "shutdown"): Promise<string | null>;
 };
 
-const ROOM_FOLDERS = `${PERSIST}/rooms`;
 
 /** Opens (or first makes) the vault. */
 export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
@@ -272,7 +271,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
         const folder = plan.policy.vault?.folder;
         if (folder === undefined) return null;
         if (state !== "open") return `${plan.id} needs the vault, which is ${state}${state === "locked" || state === "not set up" ? ": unlock it at the console first" : ""}`;
-        return bindVaultFolder(deps.libc, ROOM_FOLDERS, folder, hostUser(plan.policy), plan.dirs.vault);
+        return bindVaultFolder(deps.libc, VAULT_ROOMS, folder, hostUser(plan.policy), plan.dirs.vault);
       },
       close: (plan) => {
         if (plan.policy.vault !== undefined) unbindVaultFolder(deps.libc, plan.dirs.vault);

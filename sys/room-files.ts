@@ -107,7 +107,10 @@ export function openInbox(libc: Libc, place: InboxPlace, owner: { uid: number; g
         libc.close(root);
       }
     } else {
-      handles.push(openSync(place.folder, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW));
+      // Rooms write inside their folders, and a parent's folder holds its children's: no link is followed on the way.
+      const folder = libc.openat2(AT_FDCWD, place.folder, constants.O_RDONLY | constants.O_DIRECTORY, RESOLVE.NO_SYMLINKS);
+      if (!folder.ok) throw new Error(`the vault folder is not a plain directory (${folder.message})`);
+      handles.push(folder.value);
       mkdirSync(place.stagingDir, { recursive: true, mode: 0o711 });
       handles.push(openRoot(libc, place.stagingDir));
     }

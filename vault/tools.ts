@@ -6,6 +6,8 @@ export const VAULT_TOOLS = imageMountPoint("vault-tools");
 /** The open vault's device-mapper name: /dev/mapper/vault. */
 export const VAULT_MAPPER = "vault";
 export const PERSIST = "/persist";
+/** The rooms' folders: `[vault] folder = "NAME"` is /persist/rooms/NAME. */
+export const VAULT_ROOMS = `${PERSIST}/rooms`;
 /** Beside the rooms' folders, which no room sees: where the courier stages a file until it is whole and checked. */
 export const VAULT_STAGING = `${PERSIST}/.staging`;
 /** Each boot's audit log, kept from the moment the vault opens (courier/audit.ts). */
