@@ -7,7 +7,7 @@
  * host runs: a broken chain is `audit.broken`, a file whose boot never locked
  * the vault in order is named in `audit.flushed`.
  */
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { appendFileSync, closeSync, copyFileSync, existsSync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
 import { AUDIT_PCR, auditRecorder, pcrExtendCommand, verifyAudit } from "../courier/audit.ts";
 import { readTextOrNull } from "../sys/files.ts";
 import type { Log, LogRecord } from "../sys/log.ts";
@@ -22,17 +22,20 @@ export function startAudit(log: Log, feed: { attach(target: (record: LogRecord) 
   const boot = readTextOrNull("/proc/sys/kernel/random/boot_id")?.trim() ?? "unknown";
   // Named by when the boot began, so the files sort in the order of the boots.
   const fileName = `${new Date().toISOString().slice(0, 19).replaceAll(":", "")}Z-${boot}.jsonl`;
-  let copy: string | null = null;
+  /** This boot's file in the vault, open for appending while the vault is. */
+  let copy: number | null = null;
   const append = (line: string): void => {
     appendFileSync(AUDIT_LOG, line, { mode: 0o600 });
     if (copy === null) return;
-    const file = copy;
     try {
-      appendFileSync(file, line);
+      writeSync(copy, line);
+      // On disk before the next record: a power cut then leaves whole records, never a tail of zeros.
+      fdatasyncSync(copy);
     } catch (error) {
+      closeSync(copy);
       copy = null;
       // Logged once the record being written is done: the log feeds this very function.
-      queueMicrotask(() => log.error("audit.broken", { file, reason: `appending to the vault's copy: ${String(error)}` }));
+      queueMicrotask(() => log.error("audit.broken", { file: fileName, reason: `appending to the vault's copy: ${String(error)}` }));
     }
   };
   try {
@@ -62,14 +65,18 @@ export function startAudit(log: Log, feed: { attach(target: (record: LogRecord) 
           else if (!verdict.closed) unfinished.push(name);
         }
         copyFileSync(AUDIT_LOG, `${dir}/${fileName}`);
-        copy = `${dir}/${fileName}`;
+        copy = openSync(`${dir}/${fileName}`, "a");
+        fdatasyncSync(copy);
         log.info("audit.flushed", { file: fileName, earlier: earlier.length, unfinished });
       } catch (error) {
         log.error("audit.broken", { file: fileName, reason: `copying into the vault: ${String(error)}` });
       }
     },
     outOfVault() {
-      if (copy !== null) log.info("audit.closed", { file: fileName });
+      if (copy === null) return;
+      log.info("audit.closed", { file: fileName });
+      // Closed, so that /persist can be unmounted.
+      closeSync(copy);
       copy = null;
     },
   };

@@ -113,7 +113,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
     const auth = Buffer.from(readFileSync(LOCKOUT_AUTH_FILE, "utf8").trim(), "hex");
     if (!before.lockoutAuthSet) {
       const reply = await deps.tpm(setLockoutAuthCommand(auth));
-      return log.info("vault.lockout_auth_set", { ok: tpmSucceeded(reply) && (await lockout())?.lockoutAuthSet === true });
+      log.info("vault.lockout_auth_set", { ok: tpmSucceeded(reply) && (await lockout())?.lockoutAuthSet === true });
     }
     if (before.failures === 0 && !before.inLockout) return;
     const reply = await deps.tpm(resetLockoutCommand(auth));
