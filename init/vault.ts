@@ -119,7 +119,8 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
     const reply = await deps.tpm(resetLockoutCommand(auth));
     log.info("vault.tries_reset", { ok: tpmSucceeded(reply) && (await lockout())?.failures === 0, failures: before.failures });
   };
-  const mountPersist = (how: string): void => {
+  /** `timing`: when the PIN was entered, and how long systemd-cryptsetup took (the TPM's unseal within it). */
+  const mountPersist = (how: string, timing: { since: number; attachMs: number } | null = null): void => {
     mkdirSync(PERSIST, { recursive: true });
     const mounted = deps.libc.mount(`/dev/mapper/${VAULT_MAPPER}`, PERSIST, "ext4", MS.NOSUID | MS.NODEV | MS.NOEXEC, "");
     if (!mounted.ok) {
@@ -131,7 +132,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
     // What a courier staged when the power went: never delivered, so never kept.
     rmSync(VAULT_STAGING, { recursive: true, force: true });
     state = "open";
-    log.info("vault.unlocked", { how, mount: PERSIST });
+    log.info("vault.unlocked", { how, mount: PERSIST, ...(timing === null ? {} : { ms: Math.round(performance.now() - timing.since), attach_ms: Math.round(timing.attachMs) }) });
     deps.audit.intoVault(VAULT_AUDIT);
     settleLockout().catch((error: unknown) => log.error("vault.lockout_auth_set", { ok: false, error: String(error) }));
   };
@@ -211,14 +212,15 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
         continue;
       }
       log.info("vault.recovery_used", { reason });
-      mountPersist("recovery");
       // A locked-out TPM refuses to seal anything new; its token stays, and settleLockout forgives the failures, so the PIN works again.
-      if (reason === "lockout") return;
-      const pin = await newPin(ask);
-      if (pin === null) return;
-      const seal = sealArguments();
-      const sealed = await deps.tool([`${VAULT_TOOLS}/bin/systemd-cryptenroll`, "--wipe-slot=tpm2", ...seal.args, partition.device], { env: { ...toolEnv(), PASSWORD: key, NEWPIN: pin } });
-      return log.info("vault.resealed", { ok: sealed.status === 0, binding: seal.binding, ...(sealed.status === 0 ? {} : { error: sealed.stderr.trim().split("\n").at(-1) ?? "" }) });
+      const pin = reason === "pcr" ? await newPin(ask) : null;
+      if (pin !== null) {
+        // Before the barrier: systemd-cryptenroll checks the signed policy against PCR 11 as it is now.
+        const seal = sealArguments();
+        const sealed = await deps.tool([`${VAULT_TOOLS}/bin/systemd-cryptenroll`, "--wipe-slot=tpm2", ...seal.args, partition.device], { env: { ...toolEnv(), PASSWORD: key, NEWPIN: pin } });
+        log.info("vault.resealed", { ok: sealed.status === 0, binding: seal.binding, ...(sealed.status === 0 ? {} : { error: sealed.stderr.trim().split("\n").at(-1) ?? "" }) });
+      }
+      return mountPersist("recovery");
     }
   };
 
@@ -227,10 +229,12 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
     for (;;) {
       const pin = await secret(ask, title, "PIN");
       if (pin === null) return log.info("vault.locked", { reason: "the person did not unlock it" });
+      const since = performance.now();
       const before = await lockout();
       const options = `tpm2-device=auto,headless${existsSync(PCR_SIGNATURE) ? `,tpm2-signature=${PCR_SIGNATURE}` : ""}`;
+      const attached = performance.now();
       const result = await deps.tool([`${VAULT_TOOLS}/bin/systemd-cryptsetup`, "attach", VAULT_MAPPER, partition.device, "-", options], { env: { ...toolEnv(), PIN: pin } });
-      if (result.status === 0) return mountPersist("pin");
+      if (result.status === 0) return mountPersist("pin", { since, attachMs: performance.now() - attached });
       const after = await lockout();
       const reason = unlockFailure(before, after);
       log.warn("vault.unlock_failed", { reason, tries_left: after?.triesLeft ?? null });

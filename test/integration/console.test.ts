@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { builtImages, probeImage } from "../qemu/probe-image.ts";
 import { consoleFont, readPpm, readText } from "../qemu/screen.ts";
 import { OUT, Vm } from "../qemu/vm.ts";
-import { BOOT_TIMEOUT_MS, bootRoomsVm, screenReader } from "./helpers.ts";
+import { screenReader } from "../qemu/screen.ts";
+import { BOOT_TIMEOUT_MS, bootRoomsVm } from "./helpers.ts";
 
 const font = consoleFont();
 const WAIT_MS = 60_000;

@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { builtImages, probeImage } from "../qemu/probe-image.ts";
 import type { Record, Vm } from "../qemu/vm.ts";
-import { BOOT_TIMEOUT_MS, bootRoomsVm, screenReader } from "./helpers.ts";
+import { screenReader } from "../qemu/screen.ts";
+import { BOOT_TIMEOUT_MS, bootRoomsVm } from "./helpers.ts";
 
 const WAIT_MS = 60_000;
 const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");

@@ -1,8 +1,6 @@
-import { join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
 import { testOverlay } from "../qemu/overlay.ts";
-import { consoleFont, readPpm, readText } from "../qemu/screen.ts";
-import { OUT, Vm, type VmOptions } from "../qemu/vm.ts";
+import { Vm, type VmOptions } from "../qemu/vm.ts";
 
 /** How long a boot to bay0.ready may take under TCG on a busy 2-core machine. */
 export const BOOT_TIMEOUT_MS = 120_000;
@@ -62,23 +60,3 @@ export function parseMountinfo(lines: string[]): Map<string, { options: string[]
   return mounts;
 }
 
-/** Reads the VM's screen as text (QMP screendump, matched against the console's font); `wait` polls until a line matches. */
-export function screenReader(vm: () => Vm, prefix: string) {
-  const font = consoleFont();
-  let shots = 0;
-  const text = async (): Promise<string[]> => {
-    const file = join(OUT, "test-logs", `${prefix}-${shots++}.ppm`);
-    await vm().screendump(file, "ppm");
-    return readText(readPpm(file), font);
-  };
-  const wait = async (pattern: RegExp, timeoutMs = 15_000): Promise<string[]> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const lines = await text();
-      if (lines.some((l) => pattern.test(l))) return lines;
-      if (Date.now() > deadline) throw new Error(`no screen line matching ${pattern}; screen:\n${lines.join("\n")}`);
-      await new Promise((r) => setTimeout(r, 300));
-    }
-  };
-  return { text, wait };
-}

@@ -1,21 +1,15 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, truncateSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CLOSING_EVENT, verifyAudit } from "../../courier/audit.ts";
 import { parseGpt, PARTITION } from "../../rooms/boot-disk.ts";
-import { BASE_CMDLINE } from "../../uki/cmdline.ts";
-import { buildDiskImage, slotManifest } from "../../uki/disk.ts";
-import { osRelease } from "../../uki/initramfs.ts";
-import { pcrSigningKey, sign, signingKey } from "../../uki/sign.ts";
-import { assembleUki } from "../../uki/uki.ts";
-import { testOverlay } from "../qemu/overlay.ts";
-import { builtImages, probeImage } from "../qemu/probe-image.ts";
-import { openVaultOnHost, vaultHeader, vaultPartition } from "../qemu/vault-disk.ts";
-import { OUT, ROOT, Vm, withOverlay } from "../qemu/vm.ts";
-import { screenReader } from "./helpers.ts";
+import { pcrSigningKey } from "../../uki/sign.ts";
+import { openVaultOnHost, vaultHeader, vaultPartition, vaultTestDisk, vaultTestUki } from "../qemu/vault-disk.ts";
+import { ROOT, Vm } from "../qemu/vm.ts";
+import { screenReader } from "../qemu/screen.ts";
 
 /** Firmware, stub, bay0 and the vault's argon2id under TCG. */
 const UEFI_BOOT_MS = 240_000;
@@ -33,22 +27,11 @@ describe("the vault across boots", () => {
   /** UKIs signed with the same Secure Boot key: the first, an update with another command line, and one whose PCR policy another key signed. */
   const ukis = { first: join(scratch, "first.efi"), update: join(scratch, "update.efi"), otherKey: join(scratch, "other-key.efi") };
   beforeAll(() => {
-    const images = [...builtImages(), probeImage()];
-    const pin = { kind: "file" as const, path: "etc/anchor/images.json", mode: 0o644, data: Buffer.from(JSON.stringify(slotManifest(images))) };
-    const initramfs = withOverlay(join(OUT, "initramfs.img"), [...testOverlay({ roomPolicies: true }), pin], join(scratch, "initramfs.img"));
-    const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
     const otherPcrKey = spawnSync("openssl", ["genrsa", "2048"], { encoding: "utf8" }).stdout;
-    const build = (output: string, extra: string[], pcrKey: string): void => {
-      const unsigned = join(scratch, "unsigned.efi");
-      const cmdline = [...BASE_CMDLINE, "anchor.run=/test/forward.sh", ...extra].join(" ");
-      assembleUki({ vmlinuz: join(OUT, "vmlinuz"), initramfs, cmdline, osRelease: osRelease(version), version, pcrKey }, unsigned);
-      sign(unsigned, output, signingKey(null, scratch));
-    };
-    build(ukis.first, [], pcrSigningKey(null, scratch));
-    build(ukis.update, ["anchor.watchdog_sec=29"], pcrSigningKey(null, scratch));
-    build(ukis.otherKey, [], otherPcrKey);
-    buildDiskImage({ output: disk, uki: ukis.first, images, seed: "vault-test" });
-    truncateSync(disk, 1024 * 1024 * 1024);
+    vaultTestUki(scratch, ukis.first, [], pcrSigningKey(null, scratch));
+    vaultTestUki(scratch, ukis.update, ["anchor.watchdog_sec=29"], pcrSigningKey(null, scratch));
+    vaultTestUki(scratch, ukis.otherKey, [], otherPcrKey);
+    vaultTestDisk(disk, ukis.first);
   }, 180_000);
   /** Puts `uki` on the disk's ESP in place of the one there, as an update would. */
   const install = (uki: string): void => {
@@ -245,16 +228,16 @@ describe("the vault across boots", () => {
     await screen.wait(/Vault: the TPM refused: the image or firmware changed/);
     await type(recoveryKey);
     expect(await fourth.waitFor("vault.recovery_used", VAULT_MS)).toMatchObject({ reason: "pcr" });
-    expect(await fourth.waitFor("vault.unlocked", VAULT_MS)).toMatchObject({ how: "recovery" });
-    // The boot cut off by the power cut never closed its audit copy; the earlier ones did.
-    const flushed = await fourth.waitFor("audit.flushed", 60_000);
-    expect(flushed).toMatchObject({ earlier: 3 });
-    expect(flushed.unfinished).toHaveLength(1);
     await screen.wait(/Vault: choose a PIN/, 60_000);
     await type(NEW_PIN);
     await screen.wait(/Vault: the same PIN again/);
     await type(NEW_PIN);
     expect(await fourth.waitFor("vault.resealed", VAULT_MS)).toMatchObject({ ok: true, binding: "pcr7+signed-pcr11" });
+    expect(await fourth.waitFor("vault.unlocked", VAULT_MS)).toMatchObject({ how: "recovery" });
+    // The boot cut off by the power cut never closed its audit copy; the earlier ones did.
+    const flushed = await fourth.waitFor("audit.flushed", 60_000);
+    expect(flushed).toMatchObject({ earlier: 3 });
+    expect(flushed.unfinished).toHaveLength(1);
     // The TPM counted the power cut as a failure; the recovery key forgives it.
     expect(await fourth.waitFor("vault.tries_reset", 60_000)).toMatchObject({ ok: true, failures: 1 });
     expect((await fourth.control("start vault-keeper")).ok).toBe(true);

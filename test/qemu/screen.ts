@@ -1,7 +1,9 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { parsePsf2, type Font } from "../../init/console/font.ts";
 import { CONSOLE_FONT } from "../../init/console/start.ts";
+import { OUT } from "./paths.ts";
 
 /** A QMP screendump in PPM (P6) form: what the guest's display shows, pixel for pixel. */
 export type Screen = { width: number; height: number; rgb: Uint8Array };
@@ -75,4 +77,25 @@ export function readText(screen: Screen, font: Font): string[] {
     lines.push(line);
   }
   return lines;
+}
+
+/** Reads the VM's screen as text (QMP screendump, matched against the console's font); `wait` polls until a line matches. */
+export function screenReader(vm: () => { screendump(file: string, format: "ppm"): Promise<unknown> }, prefix: string) {
+  const font = consoleFont();
+  let shots = 0;
+  const text = async (): Promise<string[]> => {
+    const file = join(OUT, "test-logs", `${prefix}-${shots++}.ppm`);
+    await vm().screendump(file, "ppm");
+    return readText(readPpm(file), font);
+  };
+  const wait = async (pattern: RegExp, timeoutMs = 15_000): Promise<string[]> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const lines = await text();
+      if (lines.some((l) => pattern.test(l))) return lines;
+      if (Date.now() > deadline) throw new Error(`no screen line matching ${pattern}; screen:\n${lines.join("\n")}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  };
+  return { text, wait };
 }

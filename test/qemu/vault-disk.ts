@@ -1,10 +1,46 @@
 import { spawnSync } from "node:child_process";
 import { createDecipheriv } from "node:crypto";
-import { closeSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { parseGpt, PARTITION } from "../../rooms/boot-disk.ts";
+import { BASE_CMDLINE } from "../../uki/cmdline.ts";
+import { buildDiskImage, slotManifest } from "../../uki/disk.ts";
+import { osRelease } from "../../uki/initramfs.ts";
+import { sign, signingKey } from "../../uki/sign.ts";
+import { assembleUki } from "../../uki/uki.ts";
+import { testOverlay } from "./overlay.ts";
+import { OUT, ROOT } from "./paths.ts";
+import { builtImages, probeImage } from "./probe-image.ts";
+import { withOverlay } from "./vm.ts";
 
 const LBA = 512;
+const DISK_BYTES = 1024 * 1024 * 1024;
+
+const images = () => [...builtImages(), probeImage()];
+
+/**
+ * A UKI signed like out/anchor.efi (the snakeoil key in tests) but carrying
+ * the test build of bay0, the test policies and the test port, with `extra`
+ * on its command line and its PCR 11 policy signed with `pcrKey`.
+ */
+export function vaultTestUki(scratch: string, output: string, extra: string[], pcrKey: string): void {
+  const initramfs = join(scratch, "initramfs.img");
+  if (!existsSync(initramfs)) {
+    const pin = { kind: "file" as const, path: "etc/anchor/images.json", mode: 0o644, data: Buffer.from(JSON.stringify(slotManifest(images()))) };
+    withOverlay(join(OUT, "initramfs.img"), [...testOverlay({ roomPolicies: true }), pin], initramfs);
+  }
+  const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+  const unsigned = join(scratch, "unsigned.efi");
+  const cmdline = [...BASE_CMDLINE, "anchor.run=/test/forward.sh", ...extra].join(" ");
+  assembleUki({ vmlinuz: join(OUT, "vmlinuz"), initramfs, cmdline, osRelease: osRelease(version), version, pcrKey }, unsigned);
+  sign(unsigned, output, signingKey(null, scratch));
+}
+
+/** An Anchor disk of 1 GiB (the vault grows into it at the first boot) with `uki` on its ESP and the test images in slot A. */
+export function vaultTestDisk(output: string, uki: string): void {
+  buildDiskImage({ output, uki, images: images(), seed: "vault-test" });
+  truncateSync(output, DISK_BYTES);
+}
 const HEADER_BYTES = 16 * 1024 * 1024;
 const CHUNK = 16 * 1024 * 1024;
 
