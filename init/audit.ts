@@ -13,19 +13,24 @@ import { readTextOrNull } from "../sys/files.ts";
 import type { Log, LogRecord } from "../sys/log.ts";
 import type { TpmQueue } from "../sys/tpm-device.ts";
 
-const AUDIT_DIR = "/run/anchor";
-export const AUDIT_LOG = `${AUDIT_DIR}/audit.jsonl`;
+export const AUDIT_DIR = "/run/anchor";
 
 export type Audit = { intoVault(dir: string): void; outOfVault(): void };
 
-export function startAudit(log: Log, feed: { attach(target: (record: LogRecord) => void): void }, tpmQueue: (onError: (error: string) => void) => TpmQueue): Audit {
+export function startAudit(
+  log: Log,
+  feed: { attach(target: (record: LogRecord) => void): void },
+  tpmQueue: (onError: (error: string) => void) => TpmQueue,
+  dir: string = AUDIT_DIR,
+): Audit {
+  const ramLog = `${dir}/audit.jsonl`;
   const boot = readTextOrNull("/proc/sys/kernel/random/boot_id")?.trim() ?? "unknown";
   // Named by when the boot began, so the files sort in the order of the boots.
   const fileName = `${new Date().toISOString().slice(0, 19).replaceAll(":", "")}Z-${boot}.jsonl`;
   /** This boot's file in the vault, open for appending while the vault is. */
   let copy: number | null = null;
   const append = (line: string): void => {
-    appendFileSync(AUDIT_LOG, line, { mode: 0o600 });
+    appendFileSync(ramLog, line, { mode: 0o600 });
     if (copy === null) return;
     try {
       writeSync(copy, line);
@@ -39,7 +44,7 @@ export function startAudit(log: Log, feed: { attach(target: (record: LogRecord) 
     }
   };
   try {
-    mkdirSync(AUDIT_DIR, { recursive: true, mode: 0o700 });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     // One warning, not one per record: the log says once that its tail is not anchored.
     let unanchored = false;
     const unanchor = (error: string): void => {
@@ -54,18 +59,18 @@ export function startAudit(log: Log, feed: { attach(target: (record: LogRecord) 
     log.error("bay0.error", { where: "audit", error: String(error) });
   }
   return {
-    intoVault(dir) {
+    intoVault(vaultDir) {
       try {
-        mkdirSync(dir, { recursive: true, mode: 0o700 });
-        const earlier = readdirSync(dir).filter((name) => name.endsWith(".jsonl") && name !== fileName).sort();
+        mkdirSync(vaultDir, { recursive: true, mode: 0o700 });
+        const earlier = readdirSync(vaultDir).filter((name) => name.endsWith(".jsonl") && name !== fileName).sort();
         const unfinished: string[] = [];
         for (const name of earlier) {
-          const verdict = verifyAudit(readFileSync(`${dir}/${name}`, "utf8"));
+          const verdict = verifyAudit(readFileSync(`${vaultDir}/${name}`, "utf8"));
           if (!verdict.ok) log.error("audit.broken", { file: name, line: verdict.line, reason: verdict.reason });
           else if (!verdict.closed) unfinished.push(name);
         }
-        copyFileSync(AUDIT_LOG, `${dir}/${fileName}`);
-        copy = openSync(`${dir}/${fileName}`, "a");
+        copyFileSync(ramLog, `${vaultDir}/${fileName}`);
+        copy = openSync(`${vaultDir}/${fileName}`, "a");
         fdatasyncSync(copy);
         log.info("audit.flushed", { file: fileName, earlier: earlier.length, unfinished });
       } catch (error) {
