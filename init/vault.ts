@@ -239,7 +239,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
       const reason = unlockFailure(before, after);
       log.warn("vault.unlock_failed", { reason, tries_left: after?.triesLeft ?? null });
       if (reason === "lockout" || reason === "pcr") return recover(ask, reason);
-      title = `Vault: wrong PIN, ${after?.triesLeft ?? "?"} tries left`;
+      title = `Vault: wrong PIN, ${after?.triesLeft ?? "?"} ${after?.triesLeft === 1 ? "try" : "tries"} left`;
     }
   };
 

@@ -43,8 +43,9 @@ async function main(): Promise<void> {
     await vm.sendKeys(["down"]);
     await shot("prompt-choice");
     await vm.sendKeys(["esc"]);
+    const QCODES: Record<string, string[]> = { " ": ["spc"], "-": ["minus"], ".": ["dot"], "/": ["slash"], ";": ["semicolon"], ">": ["shift", "dot"] };
     const type = async (text: string): Promise<void> => {
-      for (const ch of text) await vm.sendKeys(ch === " " ? ["spc"] : ch === "-" ? ["minus"] : [ch]);
+      for (const ch of text) await vm.sendKeys(QCODES[ch] ?? [ch]);
     };
     await type("workshop");
     await vm.sendKeys(["ret"]);
@@ -54,6 +55,13 @@ async function main(): Promise<void> {
     await type("id");
     await vm.sendKeys(["ret"]);
     await shot("terminal");
+    // A real transfer request from the workshop: bay0's prompt over the room's terminal, which it cannot draw.
+    await type("echo quarterly figures > /tmp/report.txt; anchorctl send /tmp/report.txt");
+    await vm.sendKeys(["ret"]);
+    await vm.waitFor("courier.requested", 60_000);
+    await vm.sendKeys(["down"]);
+    await shot("courier-prompt");
+    await vm.sendKeys(["esc"]);
     await vm.sendKeys(["ctrl", "alt", "esc"]);
   } finally {
     await vm.stop();

@@ -7,7 +7,7 @@
  *   1. grow the partition to the end of the disk (and the backup GPT with it),
  *   2. LUKS2 (argon2id) labelled "provisioning", with a random passphrase
  *      that only this process ever knows,
- *   3. a recovery key, then the systemd-tpm2 token: PCR 7 plus the owner's
+ *   3. a recovery key (its keyslot argon2id too), then the systemd-tpm2 token: PCR 7 plus the owner's
  *      signed PCR 11 policy (/.extra from the stub), the PIN as its authorization,
  *   4. ext4 inside, the random passphrase wiped, then the label "vault".
  * An interrupted run leaves the "provisioning" label, and the next boot
@@ -46,6 +46,8 @@ export function provision([device = "", disk = "", number = ""]: string[], pin: 
     const unlock = { PASSWORD: passphrase };
     run("format", "cryptsetup", ["luksFormat", "--type", "luks2", "--batch-mode", "--pbkdf", "argon2id", "--label", LABEL.provisioning, "--key-file=-", device], { input: passphrase });
     const recoveryKey = run("recovery-key", "systemd-cryptenroll", ["--recovery-key", device], { env: unlock }).trim();
+    // systemd gives the recovery key's keyslot PBKDF2 with few iterations; converted in place (its token still points at it).
+    run("recovery-key", "cryptsetup", ["luksConvertKey", "--pbkdf", "argon2id", "--key-file=-", device], { input: recoveryKey });
     const seal = sealArguments();
     run("tpm2", "systemd-cryptenroll", [...seal.args, device], { env: { ...unlock, NEWPIN: pin } });
     run("open", "cryptsetup", ["open", "--key-file=-", device, VAULT_MAPPER], { input: passphrase });

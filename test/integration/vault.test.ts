@@ -23,6 +23,7 @@ describe("the vault's tools", () => {
     expect(output).toContain("pin-open=yes");
     expect(output).toContain("mkfs=ok");
     expect(output).toContain("wrong-pin-open=no");
+    expect(output).toContain("locked-out-right-pin-open=no");
     expect(output).toContain("passphrase-open=yes");
     expect(output).toContain("probe-done");
   });

@@ -1,7 +1,8 @@
 #!/test/busybox sh
 # The vault's tools, run from their verity image on Anchor OS against a real TPM (swtpm): LUKS2 on the
 # test disk's vault partition, a systemd-tpm2 token bound to PCR 7 with a PIN, opened with the PIN,
-# refused with a wrong one (the TPM's dictionary-attack counter counts it), opened again by passphrase.
+# refused with a wrong one (the TPM's dictionary-attack counter counts it), the right one refused too once
+# the TPM locks out, opened again by passphrase.
 . /test/prelude.sh
 tools=/run/rooms/.images/vault-tools
 i=0
@@ -23,5 +24,9 @@ PIN=2468 "$tools/bin/systemd-cryptsetup" attach probe "$dev" - tpm2-device=auto,
 "$tools/bin/systemd-cryptsetup" detach probe
 PIN=1357 "$tools/bin/systemd-cryptsetup" attach probe "$dev" - tpm2-device=auto,headless > /dev/null 2>&1
 [ -b /dev/mapper/probe ] && echo "wrong-pin-open=yes" || echo "wrong-pin-open=no"
+# Two more wrong PINs reach swtpm's lockout (3 failures): then the TPM refuses the right PIN too.
+for pin in 1111 2222; do PIN=$pin "$tools/bin/systemd-cryptsetup" attach probe "$dev" - tpm2-device=auto,headless > /dev/null 2>&1; done
+PIN=2468 "$tools/bin/systemd-cryptsetup" attach probe "$dev" - tpm2-device=auto,headless > /dev/null 2>&1
+[ -b /dev/mapper/probe ] && echo "locked-out-right-pin-open=yes" || echo "locked-out-right-pin-open=no"
 printf 'initial-passphrase' | "$tools/bin/cryptsetup" open --key-file=- "$dev" probe && echo "passphrase-open=yes"
 echo "probe-done"
