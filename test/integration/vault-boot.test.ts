@@ -103,8 +103,16 @@ describe("the vault across boots", () => {
     const secrets = [PIN, WRONG_PIN, NEW_PIN, ...(recoveryKey === "" ? [] : [recoveryKey.slice(0, 17), recoveryKey.slice(-17)])];
     expect(current().lines.filter((l) => secrets.some((secret) => l.includes(secret)))).toEqual([]);
   };
+  /** Nor the kernel's log (bay0 writes its records there too): dmesg searched inside the VM, each secret split so that the command never holds it whole. */
+  const noSecretsInKmsg = async (): Promise<void> => {
+    const secrets = [PIN, WRONG_PIN, NEW_PIN, ...(recoveryKey === "" ? [] : recoveryKey.split("-"))];
+    const patterns = secrets.map((secret) => `-e "${secret.slice(0, 3)}""${secret.slice(3)}"`).join(" ");
+    current().send(`sh echo "kmsg-secrets $(dmesg | grep -c ${patterns})"`);
+    expect((await current().waitFor("run.output", 60_000, (r) => String(r.line).startsWith("kmsg-secrets "))).line).toBe("kmsg-secrets 0");
+  };
   /** A clean power-off: bay0 locks an open vault before it unmounts, and the kernel sends TPM2_Shutdown (no failure counted for lost power). */
   const powerOff = async (vaultOpen: boolean): Promise<void> => {
+    await noSecretsInKmsg();
     await current().powerdown();
     await current().waitForExit(120_000);
     const ending = current().records.filter((r) => r.event === "vault.locked" || r.event === "shutdown.complete").map((r) => `${String(r.event)} ${String(r.reason ?? "")}`.trim());
