@@ -1,13 +1,13 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CLOSING_EVENT, verifyAudit } from "../../courier/audit.ts";
-import { parseGpt, PARTITION } from "../../rooms/boot-disk.ts";
+import { PARTITION } from "../../rooms/boot-disk.ts";
 import { pcrSigningKey } from "../../uki/sign.ts";
-import { openVaultOnHost, vaultHeader, vaultPartition, vaultTestDisk, vaultTestUki } from "../qemu/vault-disk.ts";
+import { diskPartition, openVaultOnHost, vaultHeader, vaultPartition, vaultTestDisk, vaultTestUki } from "../qemu/vault-disk.ts";
 import { ROOT, Vm } from "../qemu/vm.ts";
 import { screenReader } from "../qemu/screen.ts";
 
@@ -35,11 +35,8 @@ describe("the vault across boots", () => {
   }, 180_000);
   /** Puts `uki` on the disk's ESP in place of the one there, as an update would. */
   const install = (uki: string): void => {
-    const head = readFileSync(disk).subarray(0, 1024 * 1024);
-    const table = parseGpt(head, 512);
-    const esp = table.ok ? table.partitions.find((p) => p.label === PARTITION.esp.label) : undefined;
-    if (esp === undefined) throw new Error("no ESP");
-    const copied = spawnSync("mcopy", ["-o", "-i", `${disk}@@${Number(esp.firstLba) * 512}`, uki, "::/EFI/BOOT/BOOTX64.EFI"], { encoding: "utf8", env: { ...process.env, MTOOLS_SKIP_CHECK: "1" } });
+    const esp = diskPartition(disk, PARTITION.esp.label);
+    const copied = spawnSync("mcopy", ["-o", "-i", `${disk}@@${esp.offset}`, uki, "::/EFI/BOOT/BOOTX64.EFI"], { encoding: "utf8", env: { ...process.env, MTOOLS_SKIP_CHECK: "1" } });
     expect(copied.status, copied.stderr).toBe(0);
   };
   let vm: Vm | null = null;
@@ -61,6 +58,20 @@ describe("the vault across boots", () => {
   const type = async (text: string): Promise<void> => {
     for (const ch of text) await vm?.sendKeys([ch === "-" ? "minus" : ch]);
     await vm?.sendKeys(["ret"]);
+  };
+  /** Boots and types `pin` at the unlock prompt. */
+  const bootAndType = async (name: string, pin: string): Promise<Vm> => {
+    const booted = await boot(name);
+    await screen.wait(/Vault: unlock/, UEFI_BOOT_MS);
+    await type(pin);
+    return booted;
+  };
+  /** Answers "choose a PIN" and "the same PIN again". */
+  const chooseNewPin = async (pin: string): Promise<void> => {
+    await screen.wait(/Vault: choose a PIN/, 60_000);
+    await type(pin);
+    await screen.wait(/Vault: the same PIN again/);
+    await type(pin);
   };
   /** Boots, types the wrong PIN at the unlock prompt, and returns the TPM's count of tries left, which the screen shows. */
   const bootToWrongPin = async (name: string): Promise<{ booted: Vm; triesLeft: number }> => {
@@ -135,10 +146,7 @@ describe("the vault across boots", () => {
   it("a power cut during provisioning leaves the vault unfinished (labelled so), and nothing else", async () => {
     const cut = await boot("vault-cut");
     expect(await cut.waitFor("vault.absent", UEFI_BOOT_MS)).toMatchObject({ reason: "not provisioned yet" });
-    await screen.wait(/Vault: choose a PIN/, 60_000);
-    await type(PIN);
-    await screen.wait(/Vault: the same PIN again/);
-    await type(PIN);
+    await chooseNewPin(PIN);
     await cut.waitFor("vault.provisioning", VAULT_MS);
     // Cut once the LUKS2 header is on the disk, while the tokens, ext4 and the final label are still to come.
     const { offset } = vaultPartition(disk);
@@ -162,10 +170,7 @@ describe("the vault across boots", () => {
     const refused = await first.control("start vault-docs", 60_000);
     expect(refused).toMatchObject({ ok: false });
     expect(String(refused.reason)).toMatch(/vault-docs needs the vault, which is not set up: unlock it at the console first/);
-    await screen.wait(/Vault: choose a PIN/, 60_000);
-    await type(PIN);
-    await screen.wait(/Vault: the same PIN again/);
-    await type(PIN);
+    await chooseNewPin(PIN);
     expect(await first.waitFor("vault.provisioned", VAULT_MS)).toMatchObject({ binding: "pcr7+signed-pcr11" });
     const shown = await screen.wait(/Vault: your recovery key/, 60_000);
     const key = shown.join("\n").match(/[a-z]{8}(-[a-z]{8}){3}/g) ?? [];
@@ -216,9 +221,7 @@ describe("the vault across boots", () => {
 
   it("an update (another command line, the same keys) opens with the PIN alone; a power cut in the middle of a 256 MiB transfer into the vault, which refuses to lock meanwhile", async () => {
     install(ukis.update);
-    const third = await boot("vault-update");
-    await screen.wait(/Vault: unlock/, UEFI_BOOT_MS);
-    await type(PIN);
+    const third = await bootAndType("vault-update", PIN);
     expect(await third.waitFor("vault.unlocked", VAULT_MS)).toMatchObject({ how: "pin" });
     expect(third.records.filter((r) => r.event === "vault.unlock_failed")).toEqual([]);
     expect((await third.control("start vault-keeper")).ok).toBe(true);
@@ -235,17 +238,12 @@ describe("the vault across boots", () => {
 
   it("a UKI whose PCR policy another key signed: the TPM refuses, the recovery key opens it and a new PIN is sealed; the cut transfer left nothing partial", async () => {
     install(ukis.otherKey);
-    const fourth = await boot("vault-other-key");
-    await screen.wait(/Vault: unlock/, UEFI_BOOT_MS);
-    await type(PIN);
+    const fourth = await bootAndType("vault-other-key", PIN);
     expect(await fourth.waitFor("vault.unlock_failed", VAULT_MS)).toMatchObject({ reason: "pcr" });
     await screen.wait(/Vault: the TPM refused: the image or firmware changed/);
     await type(recoveryKey);
     expect(await fourth.waitFor("vault.recovery_used", VAULT_MS)).toMatchObject({ reason: "pcr" });
-    await screen.wait(/Vault: choose a PIN/, 60_000);
-    await type(NEW_PIN);
-    await screen.wait(/Vault: the same PIN again/);
-    await type(NEW_PIN);
+    await chooseNewPin(NEW_PIN);
     expect(await fourth.waitFor("vault.resealed", VAULT_MS)).toMatchObject({ ok: true, binding: "pcr7+signed-pcr11" });
     expect(await fourth.waitFor("vault.unlocked", VAULT_MS)).toMatchObject({ how: "recovery" });
     // The boot cut off by the power cut never closed its audit copy; the earlier ones did.
@@ -281,9 +279,7 @@ describe("the vault across boots", () => {
   }, UEFI_BOOT_MS + 4 * VAULT_MS);
 
   it("the next boot opens with the new PIN: sealed after the recovery, and the lockout forgiven", async () => {
-    const forgiven = await boot("vault-new-pin");
-    await screen.wait(/Vault: unlock/, UEFI_BOOT_MS);
-    await type(NEW_PIN);
+    const forgiven = await bootAndType("vault-new-pin", NEW_PIN);
     expect(await forgiven.waitFor("vault.unlocked", VAULT_MS)).toMatchObject({ how: "pin" });
     expect(forgiven.records.filter((r) => r.event === "vault.unlock_failed")).toEqual([]);
     expect(await run("vault-docs")).toContain("vault=present contents=note-vault-docs.txt ");

@@ -50,21 +50,23 @@ function run(argv: string[], input = ""): string {
   return result.stdout;
 }
 
-/** The vault partition of an Anchor disk image: its byte offset and length. */
-export function vaultPartition(disk: string): { offset: number; bytes: number } {
+/** A partition of an Anchor disk image, by its label: its byte offset and length. */
+export function diskPartition(disk: string, label: string): { offset: number; bytes: number } {
   const fd = openSync(disk, "r");
   try {
     const head = Buffer.alloc(1024 * 1024);
     readSync(fd, head, 0, head.length, 0);
     const table = parseGpt(head, LBA);
     if (!table.ok) throw new Error(table.error);
-    const vault = table.partitions.find((p) => p.label === PARTITION.vault.label);
-    if (vault === undefined) throw new Error("no vault partition");
-    return { offset: Number(vault.firstLba) * LBA, bytes: (Number(vault.lastLba) - Number(vault.firstLba) + 1) * LBA };
+    const found = table.partitions.find((p) => p.label === label);
+    if (found === undefined) throw new Error(`no ${label} partition`);
+    return { offset: Number(found.firstLba) * LBA, bytes: (Number(found.lastLba) - Number(found.firstLba) + 1) * LBA };
   } finally {
     closeSync(fd);
   }
 }
+
+export const vaultPartition = (disk: string): { offset: number; bytes: number } => diskPartition(disk, PARTITION.vault.label);
 
 /** The vault's LUKS2 header and keyslots (the partition's first 16 MiB), copied to `file`, which cryptsetup reads alone. */
 export function vaultHeader(disk: string, file: string): string {
