@@ -28,21 +28,6 @@ export function replayPcr(lines: string[]): string {
   return pcr.toString("hex");
 }
 
-/** TPM2_PCR_Extend of the SHA-256 bank of `pcr` with `digest` (hex), under an empty password session. */
-export function pcrExtendCommand(pcr: number, digest: string): Uint8Array {
-  const command = Buffer.alloc(65);
-  command.writeUInt16BE(0x8002, 0); // TPM_ST_SESSIONS
-  command.writeUInt32BE(65, 2);
-  command.writeUInt32BE(0x182, 6); // TPM_CC_PCR_Extend
-  command.writeUInt32BE(pcr, 10);
-  command.writeUInt32BE(9, 14); // authorization area: TPM_RS_PW, empty nonce, no attributes, empty password
-  command.writeUInt32BE(0x40000009, 18);
-  command.writeUInt32BE(1, 27); // TPML_DIGEST_VALUES: one digest (bytes 22-26, nonce size, attributes and hmac size, stay zero)
-  command.writeUInt16BE(0x000b, 31); // TPM_ALG_SHA256
-  Buffer.from(digest, "hex").copy(command, 33);
-  return command;
-}
-
 export type AuditChain = { seq: number; head: string };
 
 /** The next line of the chain for `record` (an object without seq/prev), and the chain after it. */

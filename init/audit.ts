@@ -8,10 +8,10 @@
  * the vault in order is named in `audit.flushed`.
  */
 import { appendFileSync, closeSync, copyFileSync, existsSync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
-import { AUDIT_PCR, auditRecorder, pcrExtendCommand, verifyAudit } from "../courier/audit.ts";
+import { AUDIT_PCR, auditRecorder, verifyAudit } from "../courier/audit.ts";
 import { readTextOrNull } from "../sys/files.ts";
 import type { Log, LogRecord } from "../sys/log.ts";
-import type { TpmQueue } from "../sys/tpm-device.ts";
+import { pcrExtendCommand, type TpmQueue } from "../sys/tpm-device.ts";
 
 export const AUDIT_DIR = "/run/anchor";
 

@@ -117,7 +117,7 @@ export function startRooms({ ask, vault, ...deps }: RoomsDeps, autostart: string
 
   const supervisor: RoomSupervisor = new RoomSupervisor({
     ...deps,
-    umbilical: createUmbilical(log, () => supervisor, createCourier({
+    umbilical: createUmbilical(libc, log, () => supervisor, createCourier({
       ...deps,
       profile: profile.data,
       ask,

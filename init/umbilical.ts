@@ -1,7 +1,8 @@
 /**
  * Serves the umbilical: one Unix socket per room whose policy allows any
  * request, bind-mounted into that room only (rooms/oci.ts). The room is the
- * socket a request came in on, never what the request claims. Nothing here
+ * socket a request came in on, never what the request claims; the peer's pid
+ * (SO_PEERCRED, as bay0 sees it) goes into the record. Nothing here
  * waits on a peer: Bun's sockets are non-blocking, a reply that the peer does
  * not read is dropped with the connection, and each room has its own rate.
  */
@@ -13,6 +14,7 @@ import { tokenBucket } from "../rooms/output.ts";
 import type { RoomPlan } from "../rooms/plan.ts";
 import type { Courier } from "./courier.ts";
 import type { RoomSupervisor } from "../rooms/supervisor.ts";
+import type { Libc } from "../sys/libc.ts";
 import type { Log } from "../sys/log.ts";
 
 const REQUESTS_BURST = 10;
@@ -29,11 +31,18 @@ const SWEEP_MS = 5_000;
 const LOGGED_BURST = 20;
 const LOGGED_PER_SECOND = 1;
 
-type Connection = { read: ReturnType<typeof frameReader>; refusals: number; busy: boolean; closing: boolean; partialSince: number | null; activeAt: number };
+type Connection = { pid: number | null; read: ReturnType<typeof frameReader>; refusals: number; busy: boolean; closing: boolean; partialSince: number | null; activeAt: number };
 
 export type Umbilical = { open(plan: RoomPlan): string | null; close(plan: RoomPlan): void };
 
-export function createUmbilical(log: Log, supervisor: () => RoomSupervisor | null, courier: Courier): Umbilical {
+/** Bun's sockets carry their descriptor as `fd` at run time, though its types do not say so. */
+function peerPid(libc: Libc, socket: Socket<Connection>): number | null {
+  const fd: unknown = Reflect.get(socket, "fd");
+  const pid = typeof fd === "number" ? libc.peerPid(fd) : null;
+  return pid?.ok ? pid.value : null;
+}
+
+export function createUmbilical(libc: Libc, log: Log, supervisor: () => RoomSupervisor | null, courier: Courier): Umbilical {
   const listeners = new Map<string, { listener: UnixSocketListener<Connection>; sweep: ReturnType<typeof setInterval> }>();
 
   const answer = async (plan: RoomPlan, request: UmbilicalRequest): Promise<Reply> => {
@@ -75,7 +84,7 @@ export function createUmbilical(log: Log, supervisor: () => RoomSupervisor | nul
     };
     const refuse = (socket: Socket<Connection>, type: string, reply: Refusal, close = false): void => {
       if (logged.take(1)) {
-        log.warn("umbilical.refused", { room: plan.id, type, code: reply.error.code, reason: reply.error.message, ...(unlogged > 0 ? { unlogged } : {}) });
+        log.warn("umbilical.refused", { room: plan.id, pid: socket.data.pid, type, code: reply.error.code, reason: reply.error.message, ...(unlogged > 0 ? { unlogged } : {}) });
         unlogged = 0;
       } else unlogged += 1;
       send(socket, reply);
@@ -101,7 +110,7 @@ export function createUmbilical(log: Log, supervisor: () => RoomSupervisor | nul
       const reply = await answer(plan, admitted.request).catch((error: unknown) => refusal("unavailable", String(error)));
       socket.data.busy = false;
       socket.data.activeAt = now();
-      log.info("umbilical.request", { room: plan.id, type, ok: reply.ok, ...(reply.ok ? {} : { code: reply.error.code }) });
+      log.info("umbilical.request", { room: plan.id, pid: socket.data.pid, type, ok: reply.ok, ...(reply.ok ? {} : { code: reply.error.code }) });
       if (!reply.ok) socket.data.refusals += 1;
       send(socket, reply);
     };
@@ -111,7 +120,7 @@ export function createUmbilical(log: Log, supervisor: () => RoomSupervisor | nul
         unix: plan.dirs.umbilical,
         socket: {
           open: (socket) => {
-            socket.data = { read: frameReader(), refusals: 0, busy: false, closing: false, partialSince: null, activeAt: now() };
+            socket.data = { pid: peerPid(libc, socket), read: frameReader(), refusals: 0, busy: false, closing: false, partialSince: null, activeAt: now() };
             if (live.size >= CONNECTIONS_PER_ROOM) return refuse(socket, "?", refusal("rate_limited", `more than ${CONNECTIONS_PER_ROOM} connections`), true);
             live.add(socket);
           },

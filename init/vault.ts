@@ -10,9 +10,8 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
 import { z } from "zod";
-import { pcrExtendCommand } from "../courier/audit.ts";
 import { HEADER_BYTES, vaultState } from "../vault/header.ts";
-import { GET_DA_PROPERTIES, parseLockout, resetLockoutCommand, setLockoutAuthCommand, tpmSucceeded, unlockFailure, type Lockout } from "../vault/lockout.ts";
+import { GET_DA_PROPERTIES, parseLockout, resetLockoutCommand, setLockoutAuthCommand, unlockFailure, type Lockout } from "../vault/lockout.ts";
 import { PCR_SIGNATURE, PERSIST, sealArguments, toolEnv, VAULT_AUDIT, VAULT_MAPPER, VAULT_ROOMS, VAULT_STAGING, VAULT_TOOLS } from "../vault/tools.ts";
 import { BAY0_DIR } from "../courier/sandbox.ts";
 import { hostUser, type RoomPlan } from "../rooms/plan.ts";
@@ -22,7 +21,7 @@ import { bindVaultFolder, unbindVaultFolder } from "../sys/vault-folders.ts";
 import type { Log } from "../sys/log.ts";
 import type { Spawner } from "../sys/spawn.ts";
 import type { ToolRunner } from "../sys/tool.ts";
-import type { TpmQueue } from "../sys/tpm-device.ts";
+import { pcrExtendCommand, tpmSucceeded, type TpmQueue } from "../sys/tpm-device.ts";
 import type { PromptAnswer, PromptRequest } from "./console/prompt.ts";
 
 const PIN = { minLength: 6, maxLength: 64 } as const;

@@ -72,6 +72,9 @@ export class FakeLibc implements Libc {
   receiveFd(fd: number): SysResult {
     return this.record("receiveFd", [fd]);
   }
+  peerPid(fd: number): SysResult {
+    return this.record("peerPid", [fd]);
+  }
   setNonBlocking(fd: number): SysResult {
     return this.record("setNonBlocking", [fd]);
   }

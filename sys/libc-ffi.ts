@@ -15,6 +15,7 @@ const SOCK_CLOEXEC = 0o2000000;
 const MSG_CMSG_CLOEXEC = 0x40000000;
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
+const SO_PEERCRED = 17;
 const F_GETFL = 3;
 const F_SETFL = 4;
 const O_NONBLOCK = 0o4000;
@@ -42,6 +43,7 @@ export function openLibc(): Libc {
     listen: { args: [i32, i32], returns: i32 },
     accept4: { args: [i32, pointer, pointer, i32], returns: i32 },
     recvmsg: { args: [i32, pointer, i32], returns: i64 },
+    getsockopt: { args: [i32, i32, i32, pointer, pointer], returns: i32 },
     fcntl: { args: [i32, i32, i32], returns: i32 },
     close: { args: [i32], returns: i32 },
     strerror: { args: [i32], returns: FFIType.cstring },
@@ -123,6 +125,13 @@ export function openLibc(): Libc {
         return { ok: false, errno: 71, message: "no file descriptor in the message" };
       }
       return { ok: true, value: view.getInt32(16, true) };
+    },
+    peerPid: (fd) => {
+      // struct ucred: pid, uid, gid (three 32-bit ints).
+      const credentials = new Int32Array(3);
+      const length = new Uint32Array([credentials.byteLength]);
+      const result = check(c.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ptr(credentials), ptr(length)));
+      return result.ok ? { ok: true, value: credentials[0] ?? 0 } : result;
     },
     setNonBlocking: (fd) => {
       const flags = c.fcntl(fd, F_GETFL, 0);

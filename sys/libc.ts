@@ -32,6 +32,8 @@ export interface Libc {
   accept(fd: number): SysResult;
   /** One file descriptor sent over a Unix socket (SCM_RIGHTS): the new fd, or EAGAIN when none arrived yet. */
   receiveFd(fd: number): SysResult;
+  /** SO_PEERCRED: the pid of the process that connected a Unix socket, as bay0's pid namespace sees it. */
+  peerPid(fd: number): SysResult;
   setNonBlocking(fd: number): SysResult;
   /** TIOCSWINSZ: a terminal's size in cells. */
   setWindowSize(fd: number, rows: number, cols: number): SysResult;

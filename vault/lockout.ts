@@ -5,6 +5,8 @@
  * lockout authorization is set. bay0 reads it before and after an unlock
  * attempt instead of parsing any program's messages.
  */
+import { passwordCommand } from "../sys/tpm-device.ts";
+
 export const GET_DA_PROPERTIES = Uint8Array.from([
   0x80, 0x01, 0x00, 0x00, 0x00, 0x16, 0x00, 0x00, 0x01, 0x7a, // TPM_ST_NO_SESSIONS, size 22, TPM_CC_GetCapability
   0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x12, // TPM_CAP_TPM_PROPERTIES, from PT_PERMANENT, 18
@@ -39,23 +41,7 @@ export function unlockFailure(before: Lockout | null, after: Lockout | null): "p
   return after.failures > before.failures ? "pin" : "pcr";
 }
 
-/** A command on the lockout hierarchy under a password session holding `password`, followed by `parameters`. */
-function lockoutCommand(code: number, password: Uint8Array, parameters: Uint8Array): Uint8Array {
-  if (password.length > 32) throw new Error("a lockout authorization holds at most 32 bytes");
-  const size = 10 + 4 + 4 + 9 + password.length + parameters.length;
-  const command = new Uint8Array(size);
-  const view = new DataView(command.buffer);
-  view.setUint16(0, 0x8002); // TPM_ST_SESSIONS
-  view.setUint32(2, size);
-  view.setUint32(6, code);
-  view.setUint32(10, 0x4000000a); // TPM_RH_LOCKOUT
-  view.setUint32(14, 9 + password.length); // authorization area: TPM_RS_PW, empty nonce, no attributes, the password
-  view.setUint32(18, 0x40000009);
-  view.setUint16(25, password.length);
-  command.set(password, 27);
-  command.set(parameters, 27 + password.length);
-  return command;
-}
+const TPM_RH_LOCKOUT = 0x4000000a;
 
 /**
  * TPM2_HierarchyChangeAuth of the lockout hierarchy, from the empty
@@ -68,7 +54,7 @@ export function setLockoutAuthCommand(auth: Uint8Array): Uint8Array {
   const parameters = new Uint8Array(2 + auth.length);
   new DataView(parameters.buffer).setUint16(0, auth.length);
   parameters.set(auth, 2);
-  return lockoutCommand(0x129, new Uint8Array(0), parameters);
+  return passwordCommand(0x129, TPM_RH_LOCKOUT, new Uint8Array(0), parameters);
 }
 
 /**
@@ -77,7 +63,5 @@ export function setLockoutAuthCommand(auth: Uint8Array): Uint8Array {
  * (wrong PINs, and the one the TPM counts for each power cut) are forgiven,
  * as a phone forgets failed attempts after a good unlock.
  */
-export const resetLockoutCommand = (auth: Uint8Array): Uint8Array => lockoutCommand(0x139, auth, new Uint8Array(0));
+export const resetLockoutCommand = (auth: Uint8Array): Uint8Array => passwordCommand(0x139, TPM_RH_LOCKOUT, auth, new Uint8Array(0));
 
-/** Whether a TPM reply reports success (response code 0). */
-export const tpmSucceeded = (reply: Uint8Array | null): boolean => reply !== null && reply.length >= 10 && new DataView(reply.buffer, reply.byteOffset).getUint32(6) === 0;

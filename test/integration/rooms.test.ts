@@ -170,6 +170,11 @@ describe("rooms", () => {
     const requests = vm.records.filter((r) => r.event === "umbilical.request" && r.room === "umbilical").map((r) => [r.type, r.ok]);
     expect(requests).toEqual([["room.status", true], ["room.spawn", true], ["room.spawn", false]]);
     expect(vm.records.find((r) => r.event === "umbilical.refused" && r.room === "umbilical")).toMatchObject({ code: "not_allowed" });
+    // SO_PEERCRED: each anchorctl is a process the room forked after crun started it, so its pid is larger, and each later one larger still.
+    const crun = Number((await vm.waitFor("room.started", 0, (r) => r.room === "umbilical")).pid);
+    const pids = vm.records.filter((r) => r.room === "umbilical" && (r.event === "umbilical.request" || r.event === "umbilical.refused")).map((r) => r.pid);
+    expect(pids).toHaveLength(4);
+    expect(pids.every((pid, i) => Number.isInteger(pid) && Number(pid) > (i === 0 ? crun : Number(pids[i - 1])))).toBe(true);
   });
 
   it("answers a hostile room's oversized, malformed and flooding frames with refusals and closes on it; a fresh connection is served", async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
-import { appendRecord, auditRecorder, GENESIS, pcrExtendCommand, replayPcr, verifyAudit, type AuditChain } from "../../../courier/audit.ts";
+import { appendRecord, auditRecorder, GENESIS, replayPcr, verifyAudit, type AuditChain } from "../../../courier/audit.ts";
+import { pcrExtendCommand } from "../../../sys/tpm-device.ts";
 import type { LogRecord } from "../../../sys/log.ts";
 
 const record = (event: string, fields: Record<string, unknown> = {}): LogRecord => ({ ts: "2026-12-01T00:00:00.000Z", level: "info", event, ...fields });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { GET_DA_PROPERTIES, parseLockout, resetLockoutCommand, setLockoutAuthCommand, tpmSucceeded, unlockFailure } from "../../../vault/lockout.ts";
+import { GET_DA_PROPERTIES, parseLockout, resetLockoutCommand, setLockoutAuthCommand, unlockFailure } from "../../../vault/lockout.ts";
+import { tpmSucceeded } from "../../../sys/tpm-device.ts";
 
 /** A TPM2_GetCapability reply carrying `properties` (TPM_CAP_TPM_PROPERTIES). */
 function reply(properties: [number, number][], rc = 0): Uint8Array {
