@@ -8,8 +8,7 @@ import { tpmQueue } from "../sys/tpm-device.ts";
 import { openLibc } from "../sys/libc-ffi.ts";
 import { RB } from "../sys/libc.ts";
 import { openCharDevice } from "../sys/devices.ts";
-import { readTextOrNull } from "../sys/files.ts";
-import { readHead } from "../sys/block-devices.ts";
+import { readHead, readTextOrNull } from "../sys/files.ts";
 import { consoleSink, createLog, kmsgSink, relaySink, type Log, type Sink } from "../sys/log.ts";
 import { listProcesses, memoryInUseKb, mountPoints } from "../sys/procfs.ts";
 import { createBunSpawner } from "../sys/spawn-bun.ts";
@@ -17,6 +16,7 @@ import { createBunToolRunner } from "../sys/tool-bun.ts";
 import { EVIOCGRAB, inputDeviceName, watchInputDevices } from "../sys/evdev.ts";
 import type { TrustedConsole } from "./console/start.ts";
 import { startAudit } from "./audit.ts";
+import { mountImagesByHelper } from "./images.ts";
 import { createInputRouter } from "./input.ts";
 import { parseCmdline } from "./cmdline.ts";
 import { guarded, installCrashGuards } from "./guard.ts";
@@ -178,8 +178,13 @@ function main(): void {
   // Rooms and the console come after ready, loaded only then: bay0's own duties first (the watchdog is
   // fed meanwhile), the policy, image and screen work after. Evaluating their modules takes a second under TCG.
   const startWorld = async (): Promise<void> => {
+    // The image helper starts first: it runs beside the evaluation of bay0's own modules.
+    const mounted = mountImagesByHelper(spawner, log).catch((error: unknown) => {
+      log.error("image.failed", { reason: `the image helper did not start: ${String(error)}` });
+      return null;
+    });
     const [{ startRooms }, { startConsole }, { startVault }] = await Promise.all([import("./rooms.ts"), import("./console/start.ts"), import("./vault.ts")]);
-    rooms = startRooms({ libc, log, spawner, tool, ask: () => trusted?.ask ?? null, vault: () => vault }, options.autostart);
+    rooms = startRooms({ libc, log, spawner, tool, ask: () => trusted?.ask ?? null, vault: () => vault, mounted }, options.autostart);
     const started = rooms;
     if (started !== null) setInterval(guarded(log, "rooms.oom", () => started.supervisor.checkOom()), 2000);
     trusted = startConsole({
@@ -198,7 +203,8 @@ function main(): void {
       },
     });
     if (trusted !== null) consoleFeed.attach(trusted.record);
-    const partition = (await started?.vault) ?? null;
+    // The vault's tools are an image: the vault waits for them.
+    const partition = (await mounted)?.vault ?? null;
     // A failed read is a null answer: the vault then reports the failure as "unknown".
     const tpm = tpmQueue(() => undefined);
     const stopRooms = async (): Promise<string[]> => {
@@ -216,7 +222,9 @@ function main(): void {
 
 // The courier is this same program, started by bay0 under crun as a room's user (courier/sandbox.ts). preinit
 // execs bay0 with no arguments, so the machine's PID 1 is never the courier (which is PID 1 of its own namespace).
-// The vault's provisioning is a helper in the same way (vault/provision.ts), started by bay0 as root.
+// Mounting the base images (rooms/mount-images.ts) and the vault's provisioning (vault/provision.ts) are helpers in
+// the same way, started by bay0 as root.
 if (process.argv[2] === "courier") void import("../courier/deliver.ts").then(({ runCourier }) => runCourier(process.argv.slice(3)));
+else if (process.argv[2] === "mount-images") void import("../rooms/mount-images.ts").then(({ runMountImages }) => runMountImages());
 else if (process.argv[2] === "vault-provision") void import("../vault/provision.ts").then(({ runProvision }) => runProvision(process.argv.slice(3)));
 else main();

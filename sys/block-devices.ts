@@ -1,11 +1,12 @@
 /**
- * The machine's disks as bay0 sees them: each whole disk's first sectors
- * (where its GPT lives) and its partitions' device nodes and numbers, read
- * without blocking PID 1 (a slow USB stick stalls only this promise).
+ * The machine's disks as the image helper (rooms/mount-images.ts) sees
+ * them: each whole disk's first sectors (where its GPT lives) and its
+ * partitions' device nodes and numbers. Outside PID 1, so a slow USB stick
+ * stalls only the helper.
  */
 import { open, readFile } from "node:fs/promises";
 import { readdirSync } from "node:fs";
-import { readTextOrNull } from "./files.ts";
+import { readHead, readTextOrNull } from "./files.ts";
 
 /** Enough for the protective MBR, the GPT header and 128 entries on 512- or 4096-byte sectors. */
 const HEAD_BYTES = 65536;
@@ -19,18 +20,6 @@ export type RawDisk = {
   partitions: Map<number, { device: string; majorMinor: string }>;
 };
 
-/** The first `bytes` of a block device (fewer if it is smaller); throws when it cannot be read. */
-export async function readHead(device: string, bytes = HEAD_BYTES): Promise<Uint8Array> {
-  const file = await open(device, "r");
-  try {
-    const buffer = new Uint8Array(bytes);
-    const { bytesRead } = await file.read(buffer, 0, bytes, 0);
-    return buffer.subarray(0, bytesRead);
-  } finally {
-    await file.close();
-  }
-}
-
 /** Every real disk; one that cannot be read is reported through `unreadable` and left out. */
 export async function readDisks(unreadable: (disk: string, error: string) => void): Promise<RawDisk[]> {
   const disks: RawDisk[] = [];
@@ -43,7 +32,7 @@ export async function readDisks(unreadable: (disk: string, error: string) => voi
     }
     try {
       const sectorSize = Number.parseInt(readTextOrNull(`/sys/block/${name}/queue/logical_block_size`) ?? "512", 10);
-      disks.push({ name, sectorSize, head: await readHead(`/dev/${name}`), partitions });
+      disks.push({ name, sectorSize, head: await readHead(`/dev/${name}`, HEAD_BYTES), partitions });
     } catch (error) {
       unreadable(name, String(error));
     }

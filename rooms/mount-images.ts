@@ -1,0 +1,80 @@
+/**
+ * Mounts the base images: a helper process (bay0's executable in
+ * `mount-images` mode, started by bay0 as root in bay0's mount namespace,
+ * never PID 1). It parses what every attached disk holds, and any disk's GPT
+ * is hostile input: a crash here costs the images, not PID 1. It finds the
+ * disk bay0 booted from, maps each image that the signed manifest pins as
+ * dm-verity, reads it whole, mounts it where room plans expect it, and
+ * prints its log records and then one report (rooms/images-report.ts).
+ */
+import { constants } from "node:fs";
+import { chooseBootDisk, disksWithGpt, parseLoaderPartUuid, PARTITION } from "./boot-disk.ts";
+import { imageManifestSchema, mountImage, openVerified } from "./images.ts";
+import type { ImagesReport } from "./images-report.ts";
+import { readDisks, readLoaderPartUuidVariable, readWhole } from "../sys/block-devices.ts";
+import { openCharDevice } from "../sys/devices.ts";
+import { deviceMapper } from "../sys/device-mapper.ts";
+import { readJsonOrNull } from "../sys/files.ts";
+import { imageFs } from "../sys/fs-node.ts";
+import { openLibc } from "../sys/libc-ffi.ts";
+import { createLog, type Log } from "../sys/log.ts";
+
+export const IMAGE_MANIFEST = "/etc/anchor/images.json";
+const DM_CONTROL = "/dev/mapper/control";
+
+/**
+ * Slot A's images partition and the vault's partition on the disk bay0
+ * booted from; other disks' Anchor partitions are logged and left alone.
+ */
+async function findBootPartitions(log: Log): Promise<{ slot: { device: string; majorMinor: string } | null; vault: ImagesReport["vault"] }> {
+  const raw = await readDisks((disk, error) => log.warn("image.ignored", { disk, reason: `unreadable: ${error}` }));
+  const efivar = await readLoaderPartUuidVariable();
+  const choice = chooseBootDisk(disksWithGpt(raw), efivar === null ? null : parseLoaderPartUuid(efivar));
+  for (const disk of choice.ignored) {
+    log.warn("image.ignored", { disk: disk.name, partitions: disk.partitions.map((p) => p.label), reason: choice.ok ? "not the boot disk" : choice.reason });
+  }
+  if (!choice.ok) {
+    log.error("image.failed", { reason: `no boot disk: ${choice.reason}` });
+    return { slot: null, vault: null };
+  }
+  const slot = choice.disk.partitions.find((p) => p.label === PARTITION.imagesA.label);
+  const vault = choice.disk.partitions.find((p) => p.label === PARTITION.vault.label);
+  log.info("image.boot_disk", { disk: choice.disk.name, how: choice.how, slot: slot?.device ?? null });
+  if (slot === undefined) log.error("image.failed", { reason: `the boot disk ${choice.disk.name} has no ${PARTITION.imagesA.label} partition` });
+  return { slot: slot ?? null, vault: vault === undefined ? null : { device: vault.device, disk: `/dev/${choice.disk.name}`, number: vault.number } };
+}
+
+/** Mounts what it can, naming each image in `mounted`; the vault partition. */
+async function mountImages(log: Log, mounted: string[]): Promise<ImagesReport["vault"]> {
+  const libc = openLibc();
+  const manifest = imageManifestSchema.safeParse(readJsonOrNull(IMAGE_MANIFEST) ?? {});
+  if (!manifest.success) log.error("image.failed", { reason: `image manifest ${IMAGE_MANIFEST} is invalid: ${manifest.error.message}` });
+  const { slot, vault } = await findBootPartitions(log);
+  if (slot === null) return vault;
+  const control = openCharDevice(DM_CONTROL, constants.O_RDWR);
+  const dm = deviceMapper(libc, control);
+  for (const [name, entry] of Object.entries(manifest.success ? manifest.data : {})) {
+    const verified = await openVerified(dm, readWhole, name, slot.majorMinor, entry);
+    if (!verified.ok) {
+      log.error("image.verity_failed", { image: name, partition: slot.device, error: verified.error });
+      continue;
+    }
+    const error = mountImage(libc, imageFs, name, verified.device);
+    if (error === null) {
+      mounted.push(name);
+      log.info("image.mounted", { image: name, device: verified.device, root_hash: entry.root_hash });
+    } else log.error("image.failed", { image: name, device: verified.device, error });
+  }
+  return vault;
+}
+
+export async function runMountImages(): Promise<void> {
+  const log = createLog([(line) => void process.stdout.write(`${line}\n`)]);
+  const mounted: string[] = [];
+  const vault = await mountImages(log, mounted).catch((error: unknown) => {
+    log.error("image.failed", { reason: String(error) });
+    return null;
+  });
+  const report: ImagesReport = { mounted, vault };
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+}

@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+import { mountImagesByHelper } from "../../../init/images.ts";
+import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";
+import type { ChildExit, ChildStream, Spawner } from "../../../sys/spawn.ts";
+
+/** A spawner whose one child says `lines` and then ends with `exit`. */
+function helperSaying(lines: [ChildStream, string][], exit: ChildExit): { spawner: Spawner; argv: string[][] } {
+  const argv: string[][] = [];
+  const spawner: Spawner = {
+    isOwn: () => true,
+    spawn: (args, onLine) => {
+      argv.push(args);
+      for (const [stream, line] of lines) onLine(stream, line);
+      return { pid: 7, exited: Promise.resolve(exit) };
+    },
+  };
+  return { spawner, argv };
+}
+
+describe("mountImagesByHelper", () => {
+  it("starts bay0 in mount-images mode, logs its image records as bay0's, and returns its report", async () => {
+    const records: LogRecord[] = [];
+    const report = { mounted: ["minimal"], vault: { device: "/dev/vda4", disk: "/dev/vda", number: 4 } };
+    const { spawner, argv } = helperSaying(
+      [
+        ["stdout", JSON.stringify({ ts: "then", level: "info", event: "image.mounted", image: "minimal", device: "/dev/dm-1" })],
+        ["stdout", JSON.stringify({ ts: "then", level: "info", event: "vault.unlocked", how: "pin" })],
+        ["stdout", JSON.stringify(report)],
+      ],
+      { status: 0, signal: null },
+    );
+    expect(await mountImagesByHelper(spawner, createLog([memorySink(records)]))).toEqual(report);
+    expect(argv).toEqual([["/usr/lib/bay0/bay0", "mount-images"]]);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ level: "info", event: "image.mounted", image: "minimal", device: "/dev/dm-1" });
+    expect(records[0]?.ts).not.toBe("then");
+  });
+
+  it("reports a helper that died without a report as image.failed, with its last words", async () => {
+    const records: LogRecord[] = [];
+    const { spawner } = helperSaying([["stderr", "RangeError: Maximum call stack size exceeded"]], { status: null, signal: "SIGSEGV" });
+    expect(await mountImagesByHelper(spawner, createLog([memorySink(records)]))).toBeNull();
+    expect(records).toEqual([expect.objectContaining({ level: "error", event: "image.failed", reason: "the image helper ended (SIGSEGV) without a report: RangeError: Maximum call stack size exceeded" })]);
+  });
+});
