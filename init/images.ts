@@ -14,12 +14,11 @@ export async function mountImagesByHelper(spawner: Spawner, log: Log): Promise<I
   const child = spawner.spawn([`${BAY0_DIR}/bay0`, "mount-images"], (stream, line) => {
     const value = stream === "stdout" ? parseJsonOrNull(line) : null;
     const report = imagesReportSchema.safeParse(value);
+    if (report.success) return void (got.report = report.data);
     const record = imageRecordSchema.safeParse(value);
-    if (report.success) got.report = report.data;
-    else if (record.success) {
-      const { level, event, ts: _, ...fields } = record.data;
-      log[level](event, fields);
-    } else got.said = line;
+    if (!record.success) return void (got.said = line);
+    const { level, event, ts: _, ...fields } = record.data;
+    log[level](event, fields);
   });
   const exit = await child.exited;
   if (got.report === null) log.error("image.failed", { reason: `the image helper ended (${exit.signal ?? `status ${exit.status}`}) without a report: ${got.said}` });

@@ -178,12 +178,12 @@ function main(): void {
   // Rooms and the console come after ready, loaded only then: bay0's own duties first (the watchdog is
   // fed meanwhile), the policy, image and screen work after. Evaluating their modules takes a second under TCG.
   const startWorld = async (): Promise<void> => {
-    // The image helper starts first: it runs beside the evaluation of bay0's own modules.
+    const [{ startRooms }, { startConsole }, { startVault }] = await Promise.all([import("./rooms.ts"), import("./console/start.ts"), import("./vault.ts")]);
+    // Only now: a second Bun starting beside the evaluation of these modules slows both, and the watchdog waits on them.
     const mounted = mountImagesByHelper(spawner, log).catch((error: unknown) => {
       log.error("image.failed", { reason: `the image helper did not start: ${String(error)}` });
       return null;
     });
-    const [{ startRooms }, { startConsole }, { startVault }] = await Promise.all([import("./rooms.ts"), import("./console/start.ts"), import("./vault.ts")]);
     rooms = startRooms({ libc, log, spawner, tool, ask: () => trusted?.ask ?? null, vault: () => vault, mounted }, options.autostart);
     const started = rooms;
     if (started !== null) setInterval(guarded(log, "rooms.oom", () => started.supervisor.checkOom()), 2000);

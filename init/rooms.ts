@@ -1,7 +1,7 @@
 /**
  * Wires bay0's rooms at boot: loads the image's policies, takes the base
- * images the image helper mounted (init/images.ts), starts the autostart rooms. Policy and image problems are logged
- * and skip only what they concern.
+ * images the image helper mounted (init/images.ts), starts the autostart
+ * rooms. Policy and image problems are logged and skip only what they concern.
  */
 import { loadPolicies } from "../policies/load.ts";
 import type { Policy } from "../policies/schema.ts";

@@ -19,7 +19,7 @@ import { imageFs } from "../sys/fs-node.ts";
 import { openLibc } from "../sys/libc-ffi.ts";
 import { createLog, type Log } from "../sys/log.ts";
 
-export const IMAGE_MANIFEST = "/etc/anchor/images.json";
+const IMAGE_MANIFEST = "/etc/anchor/images.json";
 const DM_CONTROL = "/dev/mapper/control";
 
 /**

@@ -40,8 +40,10 @@ export function pcrExtendCommand(pcr: number, digest: string): Uint8Array {
   return passwordCommand(0x182, pcr, new Uint8Array(0), values);
 }
 
-/** Whether a TPM reply reports success (response code 0). */
-export const tpmSucceeded = (reply: Uint8Array | null): boolean => reply !== null && reply.length >= 10 && new DataView(reply.buffer, reply.byteOffset).getUint32(6) === 0;
+/** A TPM reply's response code (0 is success), or null when there is no whole header. */
+const responseCode = (reply: Uint8Array | null): number | null => (reply !== null && reply.length >= 10 ? new DataView(reply.buffer, reply.byteOffset).getUint32(6) : null);
+
+export const tpmSucceeded = (reply: Uint8Array | null): boolean => responseCode(reply) === 0;
 
 export function tpmQueue(failed: (error: string) => void, device = "/dev/tpmrm0"): TpmQueue {
   let tail: Promise<unknown> = Promise.resolve();
@@ -50,9 +52,10 @@ export function tpmQueue(failed: (error: string) => void, device = "/dev/tpmrm0"
     try {
       await file.write(command);
       const { bytesRead, buffer: response } = await file.read(new Uint8Array(4096), 0, 4096, null);
-      const rc = bytesRead >= 10 ? new DataView(response.buffer).getUint32(6) : -1;
-      if (rc !== 0) failed(`${device} answered rc 0x${rc.toString(16)}`);
-      return response.subarray(0, bytesRead);
+      const reply = response.subarray(0, bytesRead);
+      const rc = responseCode(reply);
+      if (rc !== 0) failed(rc === null ? `${device} gave a short reply` : `${device} answered rc 0x${rc.toString(16)}`);
+      return reply;
     } finally {
       await file.close();
     }
