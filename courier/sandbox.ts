@@ -10,6 +10,15 @@ const PROGRAM_DIRS = [BAY0_DIR, "/lib", "/lib64"];
 /** Made by bay0 in the courier's root before crun runs: the root belongs to bay0, so the courier cannot add to it. */
 export const MOUNT_POINTS: readonly string[] = ["/proc", "/dev", ...PROGRAM_DIRS];
 const COURIER_LIMITS = { "pids.max": "32" };
+/** Time every courier has, plus a second per 2 MiB: far more than a copy needs, far less than for ever. */
+const DEADLINE_FLOOR_MS = 30_000;
+const DEADLINE_BYTES_PER_MS = 2 * 1024 * 1024 / 1000;
+
+/** When bay0 kills a courier that has not ended (a frozen receiver freezes its courier too), so the queue never waits on one for ever. */
+export const courierDeadlineMs = (size: number): number => Math.round(DEADLINE_FLOOR_MS + size / DEADLINE_BYTES_PER_MS);
+
+/** The courier's cgroup (below the cgroup root): inside the receiving room's node. */
+export const courierCgroup = (receiver: RoomPlan, id: string): string => `${receiver.cgroup.node}/.courier-${id}`;
 
 /**
  * The OCI config crun runs one courier with: every namespace, the receiving
@@ -46,7 +55,7 @@ export function courierConfig(id: string, receiver: RoomPlan, root: string, args
       uidMappings: idMap,
       gidMappings: idMap,
       namespaces: NAMESPACES.map((type) => ({ type })),
-      cgroupsPath: `${receiver.cgroup.node}/.courier-${id}`,
+      cgroupsPath: courierCgroup(receiver, id),
       resources: { unified: { ...COURIER_LIMITS }, devices: DEVICES.map((rule) => ({ ...rule })) },
       maskedPaths: [...MASKED_PATHS],
       readonlyPaths: [...READONLY_PATHS],

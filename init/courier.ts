@@ -10,12 +10,13 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { z } from "zod";
 import { decide, destinations, QUEUE_LIMIT, refuseBySize, transferPrompt, type Destination, type Transfer } from "../courier/arbiter.ts";
 import { fileNameOf } from "../courier/names.ts";
-import { courierConfig, MOUNT_POINTS } from "../courier/sandbox.ts";
+import { courierCgroup, courierConfig, courierDeadlineMs, MOUNT_POINTS } from "../courier/sandbox.ts";
 import { refusal, type Reply } from "../courier/umbilical.ts";
+import { CGROUP_ROOT } from "../rooms/cgroup.ts";
 import { CRUN_ROOT } from "../rooms/crun.ts";
 import { hostUser, ROOMS_RUN_DIR, type RoomPlan } from "../rooms/plan.ts";
 import type { ContainersProfile } from "../rooms/seccomp.ts";
-import type { Libc } from "../sys/libc.ts";
+import { SIG, type Libc } from "../sys/libc.ts";
 import type { Log } from "../sys/log.ts";
 import { parseJsonOrNull } from "../sys/files.ts";
 import { closeFd, closeInbox, openInbox, openRoomFile, sha256Of, type Inbox } from "../sys/room-files.ts";
@@ -85,7 +86,20 @@ export function createCourier(deps: CourierDeps): Courier {
         (stream, line) => void (stream === "stdout" ? (said = line.slice(0, 1024)) : (complaint = line.slice(0, 300))),
         { fds: [source, inbox.fd, inbox.staging.fd] },
       );
+      const deadlineMs = courierDeadlineMs(item.size);
+      let late = false;
+      const timer = setTimeout(() => {
+        late = true;
+        // The whole cgroup, frozen or not; crun alone while it has not made one yet.
+        try {
+          writeFileSync(`${CGROUP_ROOT}${courierCgroup(receiver, id)}/cgroup.kill`, "1");
+        } catch {
+          libc.kill(child.pid, SIG.SIGKILL);
+        }
+      }, deadlineMs);
       const exit = await child.exited;
+      clearTimeout(timer);
+      if (late) return fail(`the courier did not finish within ${Math.round(deadlineMs / 1000)} s and was killed`);
       // Anything but the courier's line: the reason is crun's last words.
       const result = resultSchema.safeParse(parseJsonOrNull(said));
       if (!result.success) return fail(`the courier ended (${exit.status ?? exit.signal ?? "?"}) without a result: ${complaint}`);

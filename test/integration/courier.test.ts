@@ -117,12 +117,26 @@ describe("the courier", () => {
     expect(await reply("timeout")).toMatch(/^timeout exit=1 .*nobody answered within 30 s/);
     const denied = vm.records.filter((r) => r.event === "courier.denied" && r.file === "report.txt");
     expect(denied.map((r) => r.by)).toEqual(["human", "timeout"]);
+  });
+
+  it("kills a courier that cannot finish (its receiver frozen) at its deadline; the next transfer goes through", async () => {
+    await prompted("report.txt", 7);
+    expect((await vm.control("freeze courier-inbox", WAIT_MS)).ok).toBe(true);
+    await vm.sendKeys(["down"]);
+    await vm.sendKeys(["ret"]);
+    expect(await reply("frozen")).toMatch(/^frozen exit=1 .*not delivered: the courier did not finish within 30 s and was killed/);
+    expect(vm.records.filter((r) => r.event === "courier.failed").at(-1)).toMatchObject({ file: "report.txt", to: "courier-inbox", reason: "the courier did not finish within 30 s and was killed" });
+    expect((await vm.control("thaw courier-inbox", WAIT_MS)).ok).toBe(true);
+    await prompted("report.txt", 8);
+    await vm.sendKeys(["down"]);
+    await vm.sendKeys(["ret"]);
+    expect(await reply("after")).toMatch(/^after exit=0 .*"path":"\/inbox\/report-3.txt"/);
     await waitOutput("courier-send", /^courier-send-done$/);
   });
 
   it("never shows the receiving room a partial file, and every step is in the audit log, which verifies", async () => {
     const landed = outputOf("courier-inbox").filter((l) => l.startsWith("inbox: ")).map((l) => l.split(" ")[1]);
-    expect(landed).toEqual(["report.txt", "empty.txt", "growing.log", "report-2.txt"]);
+    expect(landed).toEqual(["report.txt", "empty.txt", "growing.log", "report-2.txt", "report-3.txt"]);
     expect((await vm.control("audit", WAIT_MS)).ok).toBe(true);
     const audit = await vm.waitFor("test.audit", WAIT_MS);
     expect(audit.ok).toBe(true);

@@ -32,4 +32,6 @@ send growing growing.log
 send again report.txt
 send esc report.txt
 send timeout report.txt
+send frozen report.txt
+send after report.txt
 echo "courier-send-done"

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { courierConfig, MOUNT_POINTS } from "../../../courier/sandbox.ts";
+import { courierConfig, courierDeadlineMs, MOUNT_POINTS } from "../../../courier/sandbox.ts";
 import { policySchema } from "../../../policies/schema.ts";
 import { planRoom } from "../../../rooms/plan.ts";
 import { containersProfileSchema } from "../../../rooms/seccomp.ts";
@@ -28,5 +28,12 @@ describe("the courier's sandbox", () => {
     expect(binds.every((m) => m.options.includes("ro"))).toBe(true);
     expect(config.mounts.map((m) => m.destination)).toEqual(MOUNT_POINTS);
     expect(JSON.stringify(config.mounts)).not.toMatch(/\/run\/rooms|inbox/);
+  });
+
+  it("gives a courier 30 s and a second per 2 MiB before bay0 kills it: a 1 GiB file has 542 s", () => {
+    expect(courierDeadlineMs(0)).toBe(30_000);
+    expect(courierDeadlineMs(22)).toBe(30_000);
+    expect(courierDeadlineMs(256 * 1024 * 1024)).toBe(158_000);
+    expect(courierDeadlineMs(1024 * 1024 * 1024)).toBe(542_000);
   });
 });
