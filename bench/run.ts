@@ -23,6 +23,7 @@ import { join } from "node:path";
 import { kernelCacheDir, kernelCacheKey, type KernelBuildRecord } from "../kernel/build.ts";
 import { writeCpio } from "../uki/cpio.ts";
 import type { CpioEntry } from "../uki/cpio.ts";
+import { typeSecret } from "../test/qemu/keyboard.ts";
 import { testOverlay } from "../test/qemu/overlay.ts";
 import { readPpm, screenReader } from "../test/qemu/screen.ts";
 import { vaultTestDisk, vaultTestUki } from "../test/qemu/vault-disk.ts";
@@ -258,9 +259,9 @@ async function vaultBench(): Promise<VaultFigures> {
     await booted.waitFor("run.output", BOOT_TIMEOUT_MS * 2, (r) => String(r.line).startsWith("forwarding"));
     return booted;
   };
-  const type = async (text: string): Promise<void> => {
-    for (const ch of text) await vm?.sendKeys([ch === "-" ? "minus" : ch]);
-    await vm?.sendKeys(["ret"]);
+  const type = (label: "PIN" | "New PIN", text: string): Promise<void> => {
+    if (vm === null) throw new Error("no VM");
+    return typeSecret(vm, screen, label, text);
   };
   const powerOff = async (booted: Vm): Promise<void> => {
     await booted.powerdown();
@@ -270,9 +271,9 @@ async function vaultBench(): Promise<VaultFigures> {
   try {
     const first = await boot("bench-vault-provision");
     await screen.wait(/Vault: choose a PIN/, 120_000);
-    await type(PIN);
+    await type("New PIN", PIN);
     await screen.wait(/Vault: the same PIN again/);
-    await type(PIN);
+    await type("New PIN", PIN);
     const device = String((await first.waitFor("vault.provisioning", 60_000)).device);
     const shown = await screen.wait(/Vault: your recovery key/, 300_000);
     const recoveryKey = (shown.join("\n").match(/[a-z]{8}(-[a-z]{8}){3}/g) ?? []).join("-");
@@ -283,7 +284,7 @@ async function vaultBench(): Promise<VaultFigures> {
     for (let i = 0; i < RUNS; i++) {
       const booted = await boot(`bench-vault-${i}`);
       await screen.wait(/Vault: unlock/, 120_000);
-      await type(PIN);
+      await type("PIN", PIN);
       const unlocked = await booted.waitFor("vault.unlocked", 120_000);
       await booted.sendKeys(["ctrl", "l"]);
       await screen.wait(/Lock the vault\?/);

@@ -21,6 +21,7 @@ import type { Log } from "../sys/log.ts";
 import { parseJsonOrNull } from "../sys/files.ts";
 import { closeFd, closeInbox, openInbox, openRoomFile, sha256Of, type Inbox } from "../sys/room-files.ts";
 import type { Spawner } from "../sys/spawn.ts";
+import { exitText } from "./helper.ts";
 import type { PromptAnswer, PromptRequest } from "./console/prompt.ts";
 
 /** Beside the rooms' own directories (no room is called ".courier"), traversable by the couriers' user namespaces. */
@@ -102,7 +103,7 @@ export function createCourier(deps: CourierDeps): Courier {
       if (late) return fail(`the courier did not finish within ${Math.round(deadlineMs / 1000)} s and was killed`);
       // Anything but the courier's line: the reason is crun's last words.
       const result = resultSchema.safeParse(parseJsonOrNull(said));
-      if (!result.success) return fail(`the courier ended (${exit.status ?? exit.signal ?? "?"}) without a result: ${complaint}`);
+      if (!result.success) return fail(`the courier ended (${exitText(exit)}) without a result: ${complaint}`);
       if (!result.data.ok) return fail(result.data.reason);
       log.info("courier.delivered", { ...about, file: result.data.name, ms: Math.round(performance.now() - startedMs) });
       return { ok: true, delivered: { to: receiver.id, path: `/${about.into}/${result.data.name}`, size: item.size, sha256: item.sha256 } };

@@ -205,15 +205,13 @@ function main(): void {
     if (trusted !== null) consoleFeed.attach(trusted.record);
     // The vault's tools are an image: the vault waits for them.
     const partition = (await mounted)?.vault ?? null;
-    // A failed read is a null answer: the vault then reports the failure as "unknown".
-    const tpm = tpmQueue(() => undefined);
     const stopRooms = async (): Promise<string[]> => {
       const seeing = (started?.supervisor.list() ?? []).filter((room) => room.plan.policy.vault !== undefined).map((room) => room.id);
       await Promise.all(seeing.map((id) => started?.supervisor.kill(id)));
       return seeing;
     };
     const ask = (): TrustedConsole["ask"] | null => trusted?.ask ?? null;
-    if (partition !== null) vault = startVault({ libc, log, spawner, tool, tpm, readHead: (device, bytes) => readHead(device, bytes).catch(() => null), ask, stopRooms, audit }, partition);
+    if (partition !== null) vault = startVault({ libc, log, spawner, tool, readHead: (device, bytes) => readHead(device, bytes).catch(() => null), ask, stopRooms, audit }, partition);
     if (ANCHOR_TEST_HOOKS) installTestHooks(process, log, libc, started, trusted);
     if (options.run !== null) void runOnce(spawner, log, options.run);
   };
@@ -222,9 +220,9 @@ function main(): void {
 
 // The courier is this same program, started by bay0 under crun as a room's user (courier/sandbox.ts). preinit
 // execs bay0 with no arguments, so the machine's PID 1 is never the courier (which is PID 1 of its own namespace).
-// Mounting the base images (rooms/mount-images.ts) and the vault's provisioning (vault/provision.ts) are helpers in
-// the same way, started by bay0 as root.
+// Mounting the base images (rooms/mount-images.ts) and provisioning or opening the vault (vault/open.ts) are helpers
+// in the same way, started by bay0 as root (init/helper.ts).
 if (process.argv[2] === "courier") void import("../courier/deliver.ts").then(({ runCourier }) => runCourier(process.argv.slice(3)));
 else if (process.argv[2] === "mount-images") void import("../rooms/mount-images.ts").then(({ runMountImages }) => runMountImages());
-else if (process.argv[2] === "vault-provision") void import("../vault/provision.ts").then(({ runProvision }) => runProvision(process.argv.slice(3)));
+else if (process.argv[2] === "vault-open") void import("../vault/open.ts").then(({ runVaultOpen }) => runVaultOpen(process.argv.slice(3)));
 else main();

@@ -1,47 +1,33 @@
 /**
  * The vault at boot: provisions it when its partition is blank (or a power
  * cut interrupted provisioning), else asks for the PIN at the trusted prompt
- * and opens it with systemd-cryptsetup (the PIN in its environment only),
- * then mounts /persist and extends PCR 11 with a barrier, so nothing later in
- * this boot can unseal it again. Wrong PINs are told apart from a refusing
- * TPM by the TPM's own dictionary-attack counter, read before and after.
- * No PIN or key ever reaches the log.
+ * and has the vault helper (vault/open.ts) open and mount it; after a
+ * lockout or a refusing TPM, the recovery key. bay0 keeps the prompts, the
+ * state, the rooms' folders and the lock. No PIN or key ever reaches the log.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
-import { createHash, randomBytes } from "node:crypto";
-import { z } from "zod";
 import { HEADER_BYTES, vaultState } from "../vault/header.ts";
-import { GET_DA_PROPERTIES, parseLockout, resetLockoutCommand, setLockoutAuthCommand, unlockFailure, type Lockout } from "../vault/lockout.ts";
-import { PCR_SIGNATURE, PERSIST, sealArguments, toolEnv, VAULT_AUDIT, VAULT_MAPPER, VAULT_ROOMS, VAULT_STAGING, VAULT_TOOLS } from "../vault/tools.ts";
-import { BAY0_DIR } from "../courier/sandbox.ts";
+import type { OpenRequest } from "../vault/open.ts";
+import { openReplySchema, type OpenReply } from "../vault/open-protocol.ts";
+import { PERSIST, toolEnv, VAULT_AUDIT, VAULT_MAPPER, VAULT_ROOMS, VAULT_TOOLS } from "../vault/tools.ts";
 import { hostUser, type RoomPlan } from "../rooms/plan.ts";
-import { parseJsonOrNull } from "../sys/files.ts";
-import { MS, type Libc } from "../sys/libc.ts";
+import { existsSync } from "node:fs";
+import type { Libc } from "../sys/libc.ts";
 import { bindVaultFolder, unbindVaultFolder } from "../sys/vault-folders.ts";
 import type { Log } from "../sys/log.ts";
 import type { Spawner } from "../sys/spawn.ts";
 import type { ToolRunner } from "../sys/tool.ts";
-import { pcrExtendCommand, tpmSucceeded, type TpmQueue } from "../sys/tpm-device.ts";
 import type { PromptAnswer, PromptRequest } from "./console/prompt.ts";
+import { exitText, startHelper } from "./helper.ts";
 
 const PIN = { minLength: 6, maxLength: 64 } as const;
 const TPM_DEVICE = "/dev/tpmrm0";
-/** What nothing may unseal after: the word extended into PCR 11 once the vault is open. */
-const BARRIER = createHash("sha256").update("anchor-vault-opened").digest("hex");
 const RECOVERY_SHOWN_MS = 10 * 60_000;
-/** The TPM's lockout authorization, inside the vault only: whoever holds it may reset the dictionary-attack counter. */
-const LOCKOUT_AUTH_FILE = `${PERSIST}/.tpm-lockout-auth`;
-const provisioned = z.union([
-  z.object({ ok: z.literal(true), recovery_key: z.string().regex(/^[a-z]{8}(-[a-z]{8}){7}$/), binding: z.string() }),
-  z.object({ ok: z.literal(false), step: z.string(), error: z.string() }),
-]);
 
 export type VaultDeps = {
   libc: Libc;
   log: Log;
   spawner: Spawner;
   tool: ToolRunner;
-  tpm: TpmQueue;
   readHead: (device: string, bytes: number) => Promise<Uint8Array | null>;
   ask: () => ((request: PromptRequest) => Promise<PromptAnswer>) | null;
   /** Stops every room that sees the vault; their ids. */
@@ -84,56 +70,45 @@ export type Vault = {
 };
 
 
+type Session = { ask(request: OpenRequest): Promise<OpenReply>; end(): void };
+
+/** The vault helper (vault/open.ts): each request answered in order; once it has ended, every request is answered with why. */
+function openSession(deps: VaultDeps, device: string): Session {
+  const waiting: ((reply: OpenReply) => void)[] = [];
+  const helper = startHelper(deps, ["vault-open", device], { prefix: "vault", reply: openReplySchema, onReply: (reply) => waiting.shift()?.(reply), input: true });
+  let gone: OpenReply | null = null;
+  void helper.child.exited.then((exit) => {
+    gone = { ok: false, reason: "unknown", error: `the vault helper ended (${exitText(exit)}): ${helper.lastWords()}` };
+    for (const resolve of waiting.splice(0)) resolve(gone);
+  });
+  return {
+    ask: (request) =>
+      gone !== null
+        ? Promise.resolve(gone)
+        : new Promise((resolve) => {
+            waiting.push(resolve);
+            helper.child.stdin?.write(`${JSON.stringify(request)}\n`);
+          }),
+    end: () => helper.child.stdin?.end(),
+  };
+}
+
 /** Opens (or first makes) the vault. */
 export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
   const { log } = deps;
   let state = "locked";
   const writes = new Map<number, string>();
   let nextWrite = 0;
-  const lockout = async (): Promise<Lockout | null> => {
-    const reply = await deps.tpm(GET_DA_PROPERTIES);
-    return reply === null ? null : parseLockout(reply);
-  };
-  /**
-   * Keeps the TPM's lockout authorization the vault's: given to a TPM that
-   * has none (a first boot, or a power cut right after it was saved), and
-   * used to forgive the failures before this good unlock.
-   */
-  const settleLockout = async (): Promise<void> => {
-    const before = await lockout();
-    if (before === null) return;
-    if (!before.lockoutAuthSet && !existsSync(LOCKOUT_AUTH_FILE)) {
-      const fd = openSync(LOCKOUT_AUTH_FILE, "wx", 0o600);
-      writeSync(fd, randomBytes(32).toString("hex"));
-      fsyncSync(fd);
-      closeSync(fd);
-    }
-    if (!existsSync(LOCKOUT_AUTH_FILE)) return;
-    const auth = Buffer.from(readFileSync(LOCKOUT_AUTH_FILE, "utf8").trim(), "hex");
-    if (!before.lockoutAuthSet) {
-      const reply = await deps.tpm(setLockoutAuthCommand(auth));
-      log.info("vault.lockout_auth_set", { ok: tpmSucceeded(reply) && (await lockout())?.lockoutAuthSet === true });
-    }
-    if (before.failures === 0 && !before.inLockout) return;
-    const reply = await deps.tpm(resetLockoutCommand(auth));
-    log.info("vault.tries_reset", { ok: tpmSucceeded(reply) && (await lockout())?.failures === 0, failures: before.failures });
-  };
   /** `timing`: when the PIN was entered, and how long systemd-cryptsetup took (the TPM's unseal within it). */
-  const mountPersist = (how: string, timing: { since: number; attachMs: number } | null = null): void => {
-    mkdirSync(PERSIST, { recursive: true });
-    const mounted = deps.libc.mount(`/dev/mapper/${VAULT_MAPPER}`, PERSIST, "ext4", MS.NOSUID | MS.NODEV | MS.NOEXEC, "");
+  const mount = async (session: Session, how: string, timing: { since: number; attachMs: number } | null = null): Promise<void> => {
+    const mounted = await session.ask({ do: "mount" });
     if (!mounted.ok) {
       state = "failed";
-      log.error("vault.unlock_failed", { reason: "mount", error: mounted.message });
-      return;
+      return log.error("vault.unlock_failed", { reason: "mount", error: mounted.error ?? "" });
     }
-    void deps.tpm(pcrExtendCommand(11, BARRIER));
-    // What a courier staged when the power went: never delivered, so never kept.
-    rmSync(VAULT_STAGING, { recursive: true, force: true });
     state = "open";
-    log.info("vault.unlocked", { how, mount: PERSIST, ...(timing === null ? {} : { ms: Math.round(performance.now() - timing.since), attach_ms: Math.round(timing.attachMs) }) });
+    log.info("vault.unlocked", { how, mount: PERSIST, ...(timing === null ? {} : { ms: Math.round(performance.now() - timing.since), attach_ms: timing.attachMs }) });
     deps.audit.intoVault(VAULT_AUDIT);
-    settleLockout().catch((error: unknown) => log.error("vault.lockout_auth_set", { ok: false, error: String(error) }));
   };
 
   const lock = async (reason: "dashboard" | "shutdown"): Promise<string | null> => {
@@ -160,8 +135,9 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
     return null;
   };
 
-  const provision = async (ask: Ask): Promise<void> => {
-    if ((await lockout())?.lockoutAuthSet === true) {
+  /** `taken`: the TPM has a lockout authorization, which is not this vault's. */
+  const provision = async (ask: Ask, session: Session, taken: boolean): Promise<void> => {
+    if (taken) {
       state = "unavailable";
       log.error("vault.provision_failed", { step: "lockout-auth", error: "the TPM already has a lockout authorization that is not this vault's" });
       await ask({
@@ -177,18 +153,13 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
     if (pin === null) return log.warn("vault.absent", { reason: "the person declined to set it up this boot" });
     log.info("vault.provisioning", { device: partition.device });
     state = "provisioning";
-    let said = "";
-    const child = deps.spawner.spawn([`${BAY0_DIR}/bay0`, "vault-provision", partition.device, partition.disk, String(partition.number)], (stream, line) => {
-      if (stream === "stdout") said = line;
-    }, { env: { NEWPIN: pin } });
-    await child.exited;
-    const result = provisioned.safeParse(parseJsonOrNull(said));
-    if (!result.success || !result.data.ok) {
+    const made = await session.ask({ do: "provision", disk: partition.disk, number: partition.number, pin });
+    if (!made.ok || made.recovery_key === undefined) {
       state = "failed";
-      return log.error("vault.provision_failed", result.success && !result.data.ok ? { step: result.data.step, error: result.data.error } : { error: "no result" });
+      return log.error("vault.provision_failed", { step: made.step ?? "?", error: made.error ?? "" });
     }
-    log.info("vault.provisioned", { device: partition.device, binding: result.data.binding });
-    const words = result.data.recovery_key.split("-");
+    log.info("vault.provisioned", { device: partition.device, binding: made.binding });
+    const words = made.recovery_key.split("-");
     await ask({
       kind: "choice",
       title: "Vault: your recovery key",
@@ -196,49 +167,42 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
       choices: ["I have written it down"],
       timeoutMs: RECOVERY_SHOWN_MS,
     });
-    return mountPersist("provisioned");
+    return mount(session, "provisioned");
   };
 
   /** After a lockout or a refusing TPM: the recovery key opens the vault; after a refusal, a new PIN is sealed to the TPM as it is now. */
-  const recover = async (ask: Ask, reason: "lockout" | "pcr"): Promise<void> => {
+  const recover = async (ask: Ask, session: Session, reason: "lockout" | "pcr"): Promise<void> => {
     const why = reason === "lockout" ? "the TPM is locked out after too many wrong PINs" : "the TPM refused: the image or firmware changed";
     for (let title = `Vault: ${why}`; ; title = "Vault: that recovery key did not open it") {
       const key = await secret(ask, title, "Recovery key", { minLength: 8, maxLength: 80 });
       if (key === null) return log.info("vault.locked", { reason: "the person did not unlock it" });
-      const opened = await deps.tool([`${VAULT_TOOLS}/bin/cryptsetup`, "open", "--key-file=-", partition.device, VAULT_MAPPER], { env: toolEnv(), input: key });
-      if (opened.status !== 0) {
-        log.warn("vault.unlock_failed", { reason: "recovery_key", tries_left: null });
+      const opened = await session.ask({ do: "key", key });
+      if (!opened.ok) {
+        log.warn("vault.unlock_failed", { reason: "recovery_key", tries_left: null, ...(opened.error === undefined ? {} : { error: opened.error }) });
+        if (opened.error !== undefined) return void (state = "failed");
         continue;
       }
       log.info("vault.recovery_used", { reason });
-      // A locked-out TPM refuses to seal anything new; its token stays, and settleLockout forgives the failures, so the PIN works again.
+      // A locked-out TPM refuses to seal anything new; its token stays, and the helper forgives the failures, so the PIN works again.
       const pin = reason === "pcr" ? await newPin(ask) : null;
-      if (pin !== null) {
-        // Before the barrier: systemd-cryptenroll checks the signed policy against PCR 11 as it is now.
-        const seal = sealArguments();
-        const sealed = await deps.tool([`${VAULT_TOOLS}/bin/systemd-cryptenroll`, "--wipe-slot=tpm2", ...seal.args, partition.device], { env: { ...toolEnv(), PASSWORD: key, NEWPIN: pin } });
-        log.info("vault.resealed", { ok: sealed.status === 0, binding: seal.binding, ...(sealed.status === 0 ? {} : { error: sealed.stderr.trim().split("\n").at(-1) ?? "" }) });
-      }
-      return mountPersist("recovery");
+      if (pin !== null) await session.ask({ do: "reseal", key, pin });
+      return mount(session, "recovery");
     }
   };
 
-  const unlock = async (ask: Ask): Promise<void> => {
+  const unlock = async (ask: Ask, session: Session): Promise<void> => {
     let title = "Vault: unlock";
     for (;;) {
       const pin = await secret(ask, title, "PIN");
       if (pin === null) return log.info("vault.locked", { reason: "the person did not unlock it" });
       const since = performance.now();
-      const before = await lockout();
-      const options = `tpm2-device=auto,headless${existsSync(PCR_SIGNATURE) ? `,tpm2-signature=${PCR_SIGNATURE}` : ""}`;
-      const attached = performance.now();
-      const result = await deps.tool([`${VAULT_TOOLS}/bin/systemd-cryptsetup`, "attach", VAULT_MAPPER, partition.device, "-", options], { env: { ...toolEnv(), PIN: pin } });
-      if (result.status === 0) return mountPersist("pin", { since, attachMs: performance.now() - attached });
-      const after = await lockout();
-      const reason = unlockFailure(before, after);
-      log.warn("vault.unlock_failed", { reason, tries_left: after?.triesLeft ?? null });
-      if (reason === "lockout" || reason === "pcr") return recover(ask, reason);
-      title = `Vault: wrong PIN, ${after?.triesLeft ?? "?"} ${after?.triesLeft === 1 ? "try" : "tries"} left`;
+      const tried = await session.ask({ do: "pin", pin });
+      if (tried.ok) return mount(session, "pin", { since, attachMs: tried.attach_ms ?? 0 });
+      log.warn("vault.unlock_failed", { reason: tried.reason ?? "unknown", tries_left: tried.tries_left ?? null, ...(tried.error === undefined ? {} : { error: tried.error }) });
+      if (tried.reason === "lockout" || tried.reason === "pcr") return recover(ask, session, tried.reason);
+      // The helper gone or refusing: another PIN would not help.
+      if (tried.error !== undefined) return void (state = "failed");
+      title = `Vault: wrong PIN, ${tried.tries_left ?? "?"} ${tried.tries_left === 1 ? "try" : "tries"} left`;
     }
   };
 
@@ -252,10 +216,21 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
       state = "unavailable";
       return log.warn("vault.absent", { device: partition.device, reason: missing });
     }
-    if (found === "vault") return unlock(ask);
-    state = "not set up";
-    log.info("vault.absent", { device: partition.device, reason: found === "blank" ? "not provisioned yet" : "provisioning was interrupted; starting again" });
-    return provision(ask);
+    // Started before the first prompt, so it is ready when the PIN is; it ends with this boot's one unlock.
+    const session = openSession(deps, partition.device);
+    try {
+      const tpm = await session.ask({ do: "lockout" });
+      if (!tpm.ok) {
+        state = "unavailable";
+        return log.warn("vault.absent", { device: partition.device, reason: `no TPM that answers: ${tpm.error ?? ""}` });
+      }
+      if (found === "vault") return await unlock(ask, session);
+      state = "not set up";
+      log.info("vault.absent", { device: partition.device, reason: found === "blank" ? "not provisioned yet" : "provisioning was interrupted; starting again" });
+      return await provision(ask, session, tpm.taken === true);
+    } finally {
+      session.end();
+    }
   })().catch((error: unknown) => {
     state = "failed";
     log.error("bay0.error", { where: "vault", error: String(error) });

@@ -1,7 +1,7 @@
 /**
  * What the image helper (rooms/mount-images.ts) tells bay0, one JSON line
- * each: its log records, which bay0 logs as its own (image events only),
- * then one report: the images it mounted and the boot disk's vault partition.
+ * each: its log records, which bay0 logs as its own (image events only,
+ * init/helper.ts), then one report: the images it mounted and the boot disk's vault partition.
  */
 import { z } from "zod";
 
@@ -12,5 +12,3 @@ export const imagesReportSchema = z
   })
   .strict();
 export type ImagesReport = z.infer<typeof imagesReportSchema>;
-
-export const imageRecordSchema = z.object({ level: z.enum(["info", "warn", "error"]), event: z.string().regex(/^image\.[a-z_]+$/) }).catchall(z.unknown());

@@ -9,10 +9,11 @@ export type StartedProcess = {
   readonly exited: Promise<number>;
   readonly exitCode: number | null;
   readonly signalCode: string | number | null;
+  readonly stdin?: number | { write(text: string): unknown; flush(): unknown; end(): unknown } | undefined;
 };
 
-/** `stdin`: an fd, or bytes to read (a secret for a tool's standard input); `extra` become fds 3, 4, … */
-export type StartProcess = (argv: string[], env: Record<string, string>, stdin?: number | Uint8Array, extra?: number[]) => StartedProcess;
+/** `stdin`: an fd, bytes to read (a secret for a tool's standard input), or a pipe from bay0; `extra` become fds 3, 4, … */
+export type StartProcess = (argv: string[], env: Record<string, string>, stdin?: number | Uint8Array | "pipe", extra?: number[]) => StartedProcess;
 
 /** Bun.spawn with both output streams piped to bay0, and stdin (and fds 3…) given or closed. */
 export const bunStart: StartProcess = (argv, env, stdin, extra = []) => Bun.spawn(argv, { env, stdio: [stdin ?? "ignore", "pipe", "pipe", ...extra] });
@@ -42,8 +43,8 @@ export function createBunSpawner(env: Record<string, string>, live: Set<number> 
   return {
     isOwn: (pid) => live.has(pid),
     spawn(argv, onLine, options = {}): Child {
-      const [stdin, ...extra] = options.fds ?? [];
-      const proc = start(argv, { ...env, ...options.env }, stdin, extra);
+      const [fd, ...extra] = options.fds ?? [];
+      const proc = start(argv, { ...env, ...options.env }, options.input === true ? "pipe" : fd, extra);
       const waited = registerUntilExit(live, proc);
       const streams = (["stdout", "stderr"] as const).map((name: ChildStream) =>
         pump(proc[name], (line) => onLine(name, line)).catch(() => undefined),
@@ -53,7 +54,11 @@ export function createBunSpawner(env: Record<string, string>, live: Set<number> 
         await Promise.all(streams);
         return { status: proc.exitCode, signal: proc.signalCode === null ? null : String(proc.signalCode) };
       })();
-      return { pid: proc.pid, exited };
+      const sink = typeof proc.stdin === "object" ? proc.stdin : null;
+      if (sink === null) return { pid: proc.pid, exited };
+      // A child gone before it read: the write fails, and its exit says the rest.
+      const quietly = (act: () => unknown): void => void Promise.resolve().then(act).catch(() => undefined);
+      return { pid: proc.pid, exited, stdin: { write: (text) => quietly(() => (sink.write(text), sink.flush())), end: () => quietly(() => sink.end()) } };
     },
   };
 }

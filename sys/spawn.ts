@@ -3,14 +3,18 @@ export type ChildExit = { status: number | null; signal: string | null };
 
 export type ChildStream = "stdout" | "stderr";
 
-export type Child = { pid: number; exited: Promise<ChildExit> };
+/** `stdin` only for a child spawned with `input`: bay0 writes to it, and `end` closes it. */
+export type Child = { pid: number; exited: Promise<ChildExit>; stdin?: { write(text: string): void; end(): void } };
 
 /**
  * Starts programs for bay0 and remembers their PIDs while they live, so the
  * orphan reaper leaves their exit statuses to the spawner.
  */
 export interface Spawner {
-  /** `fds`: the child's stdin, then its fds 3, 4, …, else stdin is closed; `env` adds to the spawner's environment. */
-  spawn(argv: string[], onLine: (stream: ChildStream, line: string) => void, options?: { fds?: number[]; env?: Record<string, string> }): Child;
+  /**
+   * `fds`: the child's stdin, then its fds 3, 4, …, else stdin is closed, or
+   * with `input` a pipe from bay0; `env` adds to the spawner's environment.
+   */
+  spawn(argv: string[], onLine: (stream: ChildStream, line: string) => void, options?: { fds?: number[]; env?: Record<string, string>; input?: boolean }): Child;
   isOwn(pid: number): boolean;
 }

@@ -5,6 +5,7 @@
  * pictures the README shows.
  */
 import { join } from "node:path";
+import { typeKeys } from "./qemu/keyboard.ts";
 import { testOverlay } from "./qemu/overlay.ts";
 import { builtImages } from "./qemu/probe-image.ts";
 import { ROOT, Vm } from "./qemu/vm.ts";
@@ -43,10 +44,7 @@ async function main(): Promise<void> {
     await vm.sendKeys(["down"]);
     await shot("prompt-choice");
     await vm.sendKeys(["esc"]);
-    const QCODES: Record<string, string[]> = { " ": ["spc"], "-": ["minus"], ".": ["dot"], "/": ["slash"], ";": ["semicolon"], ">": ["shift", "dot"] };
-    const type = async (text: string): Promise<void> => {
-      for (const ch of text) await vm.sendKeys(QCODES[ch] ?? [ch]);
-    };
+    const type = (text: string): Promise<void> => typeKeys(vm, text);
     await type("workshop");
     await vm.sendKeys(["ret"]);
     await pause(1000);

@@ -21,9 +21,9 @@ type Metafile = {
 /**
  * Helpers: bay0's executable runs them as separate processes, never as PID 1
  * (the courier confined and unprivileged, the base images' mounting and
- * the vault's provisioning as root).
+ * the vault's provisioning and opening as root).
  */
-export const HELPER_ENTRIES: readonly string[] = ["courier/deliver.ts", "rooms/mount-images.ts", "vault/provision.ts"];
+export const HELPER_ENTRIES: readonly string[] = ["courier/deliver.ts", "rooms/mount-images.ts", "vault/open.ts"];
 
 /** Files reachable from `entry` through imports, not entering `stops`. */
 export function reachable(inputs: Metafile["inputs"], entry: string, stops: readonly string[]): Set<string> {

@@ -1,8 +1,8 @@
 /**
- * Provisions the vault: a helper process (bay0's executable in vault mode,
- * started by bay0 as root, never PID 1), because it is a long run of external
- * tools, none of which PID 1 needs to host. The new PIN arrives in its
- * environment (NEWPIN), never on a command line. Steps, each with the
+ * Provisions the vault, in the vault helper (vault/open.ts, never PID 1),
+ * because it is a long run of external tools, none of which PID 1 needs to
+ * host. The new PIN arrives in bay0's request, never on a command line, and
+ * reaches systemd-cryptenroll in its environment (NEWPIN). Steps, each with the
  * vault's tools from their verity image:
  *   1. grow the partition to the end of the disk (and the backup GPT with it),
  *   2. LUKS2 (argon2id) labelled "provisioning", with a random passphrase
@@ -11,14 +11,15 @@
  *      signed PCR 11 policy (/.extra from the stub), the PIN as its authorization,
  *   4. ext4 inside, the random passphrase wiped, then the label "vault".
  * An interrupted run leaves the "provisioning" label, and the next boot
- * starts again from step 2. It prints one JSON line: the recovery key (for
- * bay0 to show once on the screen, nowhere else) or what failed.
+ * starts again from step 2. It answers with the recovery key (for bay0 to
+ * show once on the screen, nowhere else) or the step that failed.
  */
-import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { LABEL } from "./header.ts";
-import { sealArguments, toolEnv, VAULT_MAPPER, VAULT_TOOLS } from "./tools.ts";
+import { runVaultTool } from "./run-tool.ts";
+import { sealArguments } from "./seal.ts";
+import { VAULT_MAPPER } from "./tools.ts";
 
 export type ProvisionResult = { ok: true; recovery_key: string; binding: "pcr7+signed-pcr11" | "pcr7" } | { ok: false; step: string; error: string };
 
@@ -29,8 +30,8 @@ class StepFailed extends Error {
 }
 
 function run(step: string, tool: string, args: string[], options: { input?: string; env?: Record<string, string> } = {}): string {
-  const result = spawnSync(`${VAULT_TOOLS}/bin/${tool}`, args, { input: options.input ?? "", encoding: "utf8", env: { ...toolEnv(), ...options.env } });
-  if (result.status !== 0) throw new StepFailed(step, `${tool} ${args[0] ?? ""}: ${(result.stderr || String(result.error ?? "")).trim().split("\n").at(-1) ?? ""}`);
+  const result = runVaultTool(tool, args, options);
+  if (!result.ok) throw new StepFailed(step, result.error);
   return result.stdout;
 }
 
@@ -58,9 +59,4 @@ export function provision([device = "", disk = "", number = ""]: string[], pin: 
   } catch (error) {
     return error instanceof StepFailed ? { ok: false, step: error.step, error: error.message } : { ok: false, step: "?", error: String(error) };
   }
-}
-
-export function runProvision(argv: string[]): void {
-  const pin = process.env.NEWPIN ?? "";
-  process.stdout.write(`${JSON.stringify(pin.length > 0 ? provision(argv, pin) : { ok: false, step: "pin", error: "no PIN given" })}\n`);
 }

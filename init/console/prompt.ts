@@ -43,6 +43,14 @@ export function promptKey(state: PromptState, key: Key): { state: PromptState; a
   return { state };
 }
 
+/** One dot per character typed; past what fits (a 71-character recovery key), the count and the last dots. */
+function secretLine(label: string, typed: number, width: number): string {
+  const fits = width - label.length - 3;
+  if (typed <= fits) return `${label}: ${"\u2022".repeat(typed)}_`;
+  const count = `(${typed}) `;
+  return `${label}: ${count}${"\u2022".repeat(fits - count.length)}_`;
+}
+
 /** Draws the prompt as a box over the screen below the trust line; a secret shows one dot per character typed. */
 export function drawPrompt(grid: Grid, state: PromptState, secondsLeft: number | null): void {
   const { request } = state;
@@ -50,7 +58,7 @@ export function drawPrompt(grid: Grid, state: PromptState, secondsLeft: number |
   const left = Math.floor((grid.cols - width) / 2);
   const body =
     request.kind === "secret"
-      ? [`${request.label}: ${"\u2022".repeat(state.typed.length)}_`, state.note ?? "", "Enter to confirm, Esc to cancel"]
+      ? [secretLine(request.label, state.typed.length, width - 4), state.note ?? "", "Enter to confirm, Esc to cancel"]
       : [
           ...request.lines,
           "",

@@ -1,9 +1,9 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { builtImages, probeImage } from "../qemu/probe-image.ts";
-import { consoleFont, readPpm, readText } from "../qemu/screen.ts";
+import { typeFilter, typeLine, typeSecret } from "../qemu/keyboard.ts";
+import { consoleFont, readPpm, readText, screenReader } from "../qemu/screen.ts";
 import { OUT, Vm } from "../qemu/vm.ts";
-import { screenReader } from "../qemu/screen.ts";
 import { BOOT_TIMEOUT_MS, bootRoomsVm } from "./helpers.ts";
 
 const font = consoleFont();
@@ -16,14 +16,10 @@ describe("the trusted console", () => {
   const screen = screenReader(() => vm, "console");
   const screenText = screen.text;
   const waitScreen = screen.wait;
-  /** QMP qcodes for the characters the tests type (US layout). */
-  const QCODES: { [ch: string]: string[] } = {
-    " ": ["spc"], "-": ["minus"], ".": ["dot"], "/": ["slash"], "=": ["equal"],
-    $: ["shift", "4"], "(": ["shift", "9"], ")": ["shift", "0"], "*": ["shift", "8"],
-  };
-  const type = async (text: string): Promise<void> => {
-    for (const ch of text) await vm.sendKeys(QCODES[ch] ?? [ch]);
-  };
+  /** Into the launcher's filter, checked on the screen (test/qemu/keyboard.ts); no Enter. */
+  const type = (text: string): Promise<void> => typeFilter(vm, screen, text);
+  /** A command line into a room's terminal, checked by its echo, then Enter. */
+  const typeCommand = (text: string): Promise<void> => typeLine(vm, screen, text);
 
   beforeAll(async () => {
     const probe = probeImage();
@@ -97,9 +93,8 @@ describe("the trusted console", () => {
     expect((await vm.control("prompt-secret", WAIT_MS)).ok).toBe(true);
     await waitScreen(/Test: unlock/);
     // Letters around the digits: a bare "4711" turns up by chance in dmesg's microsecond timestamps.
-    await type("zq4711");
-    await waitScreen(/PIN: \u2022{6}_/);
-    await vm.sendKeys(["ret"]);
+    // Typed until the screen shows six dots, then Enter.
+    await typeSecret(vm, screen, "PIN", "zq4711");
     expect(await vm.waitFor("test.prompt", WAIT_MS, (r) => r.kind === "secret")).toMatchObject({ length: 6 });
     expect(vm.records.find((r) => r.event === "console.prompt")).toMatchObject({ kind: "secret", outcome: "answered" });
     vm.send("sh if dmesg | grep -q zq4711; then echo kmsg-holds-it; else echo kmsg-clean; fi");
@@ -124,25 +119,21 @@ describe("the trusted console", () => {
     await vm.waitFor("console.action", WAIT_MS, (r) => r.action === "focus" && r.room === "shell");
     await waitScreen(/^ ANCHOR  shell /);
     await waitScreen(/^\/ \$ *$/);
-    await type("echo $((6*7))");
-    await vm.sendKeys(["ret"]);
+    await typeCommand("echo $((6*7))");
     await waitScreen(/^42 *$/);
     // cat -v shows any byte it is given: were the secure attention key delivered, "^[" would appear.
-    await type("cat -v");
-    await vm.sendKeys(["ret"]);
+    await typeCommand("cat -v");
     await vm.sendKeys(["ctrl", "alt", "esc"]);
     await waitScreen(/^ ANCHOR  bay0 /);
     await waitScreen(/^. shell +running/);
     await type("shell");
     await vm.sendKeys(["ret"]);
     await waitScreen(/^ ANCHOR  shell /);
-    await type("xyz");
-    await vm.sendKeys(["ret"]);
+    await typeCommand("xyz");
     const echoed = await waitScreen(/^xyz *$/);
     expect(echoed.join("\n")).not.toContain("^[");
     await vm.sendKeys(["ctrl", "d"]);
-    await type("exit 3");
-    await vm.sendKeys(["ret"]);
+    await typeCommand("exit 3");
     const exited = await vm.waitFor("room.exited", WAIT_MS, (r) => r.room === "shell");
     expect(exited.status).toBe(3);
     await waitScreen(/^ ANCHOR  bay0 /);
@@ -191,8 +182,7 @@ describe("the trusted console", () => {
     await vm.waitFor("room.started", WAIT_MS, (r) => r.room === "workshop");
     await waitScreen(/^ ANCHOR  workshop /);
     await waitScreen(/^root@workshop:\/# *$/);
-    await type("id -u");
-    await vm.sendKeys(["ret"]);
+    await typeCommand("id -u");
     await waitScreen(/^0 *$/);
     await vm.sendKeys(["ctrl", "alt", "esc"]);
     await waitScreen(/^> workshop +running/);

@@ -9,6 +9,7 @@ import { PARTITION } from "../../rooms/boot-disk.ts";
 import { pcrSigningKey } from "../../uki/sign.ts";
 import { diskPartition, openVaultOnHost, vaultHeader, vaultPartition, vaultTestDisk, vaultTestUki } from "../qemu/vault-disk.ts";
 import { ROOT, Vm } from "../qemu/vm.ts";
+import { typeSecret } from "../qemu/keyboard.ts";
 import { screenReader } from "../qemu/screen.ts";
 
 /** Firmware, stub, bay0 and the vault's argon2id under TCG. */
@@ -55,29 +56,27 @@ describe("the vault across boots", () => {
     await vm.waitFor("run.output", UEFI_BOOT_MS, (r) => String(r.line).startsWith("forwarding"));
     return vm;
   };
-  const type = async (text: string): Promise<void> => {
-    for (const ch of text) await vm?.sendKeys([ch === "-" ? "minus" : ch]);
-    await vm?.sendKeys(["ret"]);
-  };
+  /** Types into the masked prompt labelled `label`, checked by its dots, then Enter. */
+  const type = (label: "PIN" | "New PIN" | "Recovery key", text: string): Promise<void> => typeSecret(current(), screen, label, text);
   /** Boots and types `pin` at the unlock prompt. */
   const bootAndType = async (name: string, pin: string): Promise<Vm> => {
     const booted = await boot(name);
     await screen.wait(/Vault: unlock/, UEFI_BOOT_MS);
-    await type(pin);
+    await type("PIN", pin);
     return booted;
   };
   /** Answers "choose a PIN" and "the same PIN again". */
   const chooseNewPin = async (pin: string): Promise<void> => {
     await screen.wait(/Vault: choose a PIN/, 60_000);
-    await type(pin);
+    await type("New PIN", pin);
     await screen.wait(/Vault: the same PIN again/);
-    await type(pin);
+    await type("New PIN", pin);
   };
   /** Boots, types the wrong PIN at the unlock prompt, and returns the TPM's count of tries left, which the screen shows. */
   const bootToWrongPin = async (name: string): Promise<{ booted: Vm; triesLeft: number }> => {
     const booted = await boot(name);
     await screen.wait(/Vault: unlock/, UEFI_BOOT_MS);
-    await type(WRONG_PIN);
+    await type("PIN", WRONG_PIN);
     const failed = await booted.waitFor("vault.unlock_failed", VAULT_MS);
     expect(failed.reason).toMatch(/^(pin|lockout)$/);
     const triesLeft = Number(failed.tries_left);
@@ -190,10 +189,10 @@ describe("the vault across boots", () => {
   it("next boot: two wrong PINs, each saying how many tries the TPM leaves; the right one opens it; the courier delivers into the room's vault folder; Ctrl-L locks it and stops the rooms that see it", async () => {
     const { booted: second, triesLeft } = await bootToWrongPin("vault-second");
     expect(triesLeft).toBe(2);
-    await type(WRONG_PIN);
+    await type("PIN", WRONG_PIN);
     expect(await second.waitFor("vault.unlock_failed", VAULT_MS, (r) => r.tries_left === 1)).toMatchObject({ reason: "pin" });
     await screen.wait(/Vault: wrong PIN, 1 try left/);
-    await type(PIN);
+    await type("PIN", PIN);
     expect(await second.waitFor("vault.unlocked", VAULT_MS)).toMatchObject({ how: "pin", mount: "/persist" });
     // The good PIN forgives the wrong ones, with the vault's lockout authorization.
     expect(await second.waitFor("vault.tries_reset", 60_000)).toMatchObject({ ok: true, failures: 2 });
@@ -241,7 +240,7 @@ describe("the vault across boots", () => {
     const fourth = await bootAndType("vault-other-key", PIN);
     expect(await fourth.waitFor("vault.unlock_failed", VAULT_MS)).toMatchObject({ reason: "pcr" });
     await screen.wait(/Vault: the TPM refused: the image or firmware changed/);
-    await type(recoveryKey);
+    await type("Recovery key", recoveryKey);
     expect(await fourth.waitFor("vault.recovery_used", VAULT_MS)).toMatchObject({ reason: "pcr" });
     await chooseNewPin(NEW_PIN);
     expect(await fourth.waitFor("vault.resealed", VAULT_MS)).toMatchObject({ ok: true, binding: "pcr7+signed-pcr11" });
@@ -264,12 +263,12 @@ describe("the vault across boots", () => {
     const lockedOut = first.booted;
     let triesLeft = first.triesLeft;
     for (let i = 0; triesLeft > 0 && i < 3; i++) {
-      await type(WRONG_PIN);
+      await type("PIN", WRONG_PIN);
       triesLeft = Number((await lockedOut.waitFor("vault.unlock_failed", VAULT_MS, (r) => Number(r.tries_left) < triesLeft)).tries_left);
     }
     expect(lockedOut.records.filter((r) => r.event === "vault.unlock_failed").at(-1)).toMatchObject({ reason: "lockout", tries_left: 0 });
     await screen.wait(/Vault: the TPM is locked out after too many wrong PINs/);
-    await type(recoveryKey);
+    await type("Recovery key", recoveryKey);
     expect(await lockedOut.waitFor("vault.recovery_used", VAULT_MS)).toMatchObject({ reason: "lockout" });
     expect(await lockedOut.waitFor("vault.unlocked", VAULT_MS)).toMatchObject({ how: "recovery", mount: "/persist" });
     expect(await run("vault-docs")).toContain("vault=present contents=note-vault-docs.txt ");

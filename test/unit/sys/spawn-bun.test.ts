@@ -45,6 +45,40 @@ describe("createBunSpawner", () => {
   });
 });
 
+describe("a child's stdin from bay0", () => {
+  it("is a pipe only when asked for; each write is flushed at once, and a write to a child gone does not throw", async () => {
+    const written: string[] = [];
+    const stdins: unknown[] = [];
+    const fakes = [fakeProcess(76), fakeProcess(77)];
+    const fake = fakes[1]!;
+    const sink = {
+      write: (text: string) => void written.push(text),
+      flush: () => void written.push("<flush>"),
+      end: () => void written.push("<end>"),
+    };
+    const spawner = createBunSpawner({}, new Set(), (_argv, _env, stdin) => {
+      stdins.push(stdin);
+      const proc = fakes[stdins.length - 1]!.proc;
+      return stdin === "pipe" ? Object.assign(proc, { stdin: sink }) : proc;
+    });
+    expect(spawner.spawn(["crun"], () => undefined).stdin).toBeUndefined();
+    const child = spawner.spawn(["bay0", "vault-open"], () => undefined, { input: true });
+    expect(stdins).toEqual([undefined, "pipe"]);
+    child.stdin?.write('{"do":"lockout"}\n');
+    child.stdin?.end();
+    await tick();
+    expect(written).toEqual(['{"do":"lockout"}\n', "<flush>", "<end>"]);
+    sink.write = () => {
+      throw new Error("EPIPE");
+    };
+    child.stdin?.write("late\n");
+    await tick();
+    fake.exit(0);
+    fake.closeStreams();
+    expect(await child.exited).toEqual({ status: 0, signal: null });
+  });
+});
+
 describe("createBunToolRunner", () => {
   it("keeps a tool registered until Bun has waited for it, even when its output streams fail first", async () => {
     const fake = fakeProcess(99);

@@ -35,6 +35,19 @@ describe("secret prompts", () => {
     expect(text).toContain("PIN: \u2022\u2022\u2022\u2022_");
     expect(text).not.toMatch(/4711|4|7/);
   });
+
+  it("show the count of a secret too long for its dots, and the dots that fit", () => {
+    const key = { kind: "secret" as const, title: "Vault", label: "Recovery key", minLength: 8, maxLength: 80 };
+    const typed = press(openPrompt(key), [...Array(71).keys()].map(() => char("a"))).state;
+    const grid = new Grid(80, 25);
+    drawPrompt(grid, typed, null);
+    const line = [...Array(25).keys()].map((r) => grid.rowText(r)).find((l) => l.includes("Recovery key:")) ?? "";
+    expect(line.trim()).toBe(`Recovery key: (71) ${"\u2022".repeat(36)}_`);
+    expect(line).not.toContain("a");
+    const fitting = press(openPrompt(key), [...Array(41).keys()].map(() => char("a"))).state;
+    drawPrompt(grid, fitting, null);
+    expect([...Array(25).keys()].map((r) => grid.rowText(r)).join("\n")).toContain(`Recovery key: ${"\u2022".repeat(41)}_`);
+  });
 });
 
 describe("choice prompts", () => {

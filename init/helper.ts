@@ -1,0 +1,45 @@
+/**
+ * bay0's side of a helper process: bay0's own executable in another mode
+ * (init/main.ts lists them), started as root, never PID 1. Each line it
+ * prints is JSON: either one of its log records, which bay0 logs as its own
+ * when the event is under the helper's `prefix` (a helper speaks only of its
+ * own concern), or a reply that `reply` accepts. Anything else is kept as
+ * its last words, for the error when it ends without the reply awaited.
+ */
+import { z } from "zod";
+import { BAY0_DIR } from "../courier/sandbox.ts";
+import { parseJsonOrNull } from "../sys/files.ts";
+import type { Log } from "../sys/log.ts";
+import type { Child, ChildExit, Spawner } from "../sys/spawn.ts";
+
+/** A record a helper may have bay0 log: an event under `prefix`, at info, warn or error. */
+export const helperRecordSchema = (prefix: string) =>
+  z.object({ level: z.enum(["info", "warn", "error"]), event: z.string().regex(new RegExp(`^${prefix}\\.[a-z_]+$`)) }).catchall(z.unknown());
+
+export type Helper = { child: Child; lastWords: () => string };
+
+export function startHelper<T>(
+  deps: { spawner: Spawner; log: Log },
+  args: string[],
+  options: { prefix: string; reply: z.ZodType<T>; onReply: (reply: T) => void; env?: Record<string, string>; input?: boolean },
+): Helper {
+  const records = helperRecordSchema(options.prefix);
+  let said = "";
+  const child = deps.spawner.spawn(
+    [`${BAY0_DIR}/bay0`, ...args],
+    (stream, line) => {
+      const value = stream === "stdout" ? parseJsonOrNull(line) : null;
+      const reply = options.reply.safeParse(value);
+      if (reply.success) return options.onReply(reply.data);
+      const record = records.safeParse(value);
+      if (!record.success) return void (said = line.slice(0, 300));
+      const { level, event, ts: _, ...fields } = record.data;
+      deps.log[level](event, fields);
+    },
+    { ...(options.env === undefined ? {} : { env: options.env }), ...(options.input === true ? { input: true } : {}) },
+  );
+  return { child, lastWords: () => said };
+}
+
+/** An end as errors say it: "status 1", or the signal. */
+export const exitText = (exit: ChildExit): string => exit.signal ?? `status ${exit.status}`;

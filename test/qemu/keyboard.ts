@@ -1,0 +1,89 @@
+/**
+ * Typing at the VM's keyboard with QMP send-key, checked on the screen. A
+ * guest starved of the host's CPU (TCG, two VMs on two cores) can leave the
+ * emulated keyboard's 16-event queue unread long enough for keys to be
+ * lost, so what is typed is read back before Enter, and typed again when
+ * something is missing: a test must fail on what bay0 does, not on a lost key.
+ */
+type Keys = { sendKeys(keys: string[]): Promise<unknown> };
+type Screen = { text(): Promise<string[]> };
+
+/** QMP qcodes for the characters the tests type (US layout). */
+const QCODES: { [ch: string]: string[] } = {
+  " ": ["spc"], "-": ["minus"], ".": ["dot"], "/": ["slash"], "=": ["equal"], ",": ["comma"], "'": ["apostrophe"], ";": ["semicolon"],
+  $: ["shift", "4"], "(": ["shift", "9"], ")": ["shift", "0"], "*": ["shift", "8"], ">": ["shift", "dot"], "|": ["shift", "backslash"],
+};
+
+export const qcodes = (ch: string): string[] => QCODES[ch] ?? (/^[A-Z]$/.test(ch) ? ["shift", ch.toLowerCase()] : [ch]);
+
+/** Sends each character's keys in turn; nothing checked. */
+export async function typeKeys(vm: Keys, text: string): Promise<void> {
+  for (const ch of text) await vm.sendKeys(qcodes(ch));
+}
+
+const ATTEMPTS = 4;
+/** QEMU holds each key 100 ms and queues the rest, so keys still arrive after send-key answered: the count must rest this long. */
+const STILL_MS = 2_500;
+const SETTLE_LIMIT_MS = 30_000;
+
+/** Polls `typed` until it reports `want`, or stops changing for STILL_MS; the last count. */
+async function settled(screen: Screen, typed: (lines: string[]) => number | null, want: number): Promise<number | null> {
+  let last: number | null = null;
+  let since = Date.now();
+  for (const limit = Date.now() + SETTLE_LIMIT_MS; ; ) {
+    const now = typed(await screen.text());
+    if (now === want) return now;
+    if (now !== last) [last, since] = [now, Date.now()];
+    if (Date.now() - since > STILL_MS || Date.now() > limit) return now;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+/**
+ * Types `text` until `typed` (how much the screen shows of it, or null for
+ * not yet) reports all of it, erasing with `erase` between tries; then
+ * Enter, if `enter`.
+ */
+async function typeChecked(vm: Keys, screen: Screen, text: string, typed: (lines: string[]) => number | null, erase: (count: number) => Promise<void>, enter = true): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await typeKeys(vm, text);
+    const shown = await settled(screen, typed, text.length);
+    if (shown === text.length) return void (enter ? await vm.sendKeys(["ret"]) : undefined);
+    if (attempt === ATTEMPTS) throw new Error(`typed ${JSON.stringify(text.replace(/./g, "x"))} ${ATTEMPTS} times; the screen showed ${shown ?? "none"} of ${text.length} characters`);
+    await erase(shown ?? text.length);
+  }
+}
+
+/** Types a secret into bay0's masked prompt labelled `label`, checking the count of dots (or the count it shows for a long one). */
+export function typeSecret(vm: Keys, screen: Screen, label: string, text: string): Promise<void> {
+  const line = new RegExp(`${label}: (?:\\((\\d+)\\) )?(\u2022*)_`);
+  const typed = (lines: string[]): number | null => {
+    for (const l of lines) {
+      const m = line.exec(l);
+      if (m !== null) return m[1] !== undefined ? Number(m[1]) : (m[2] ?? "").length;
+    }
+    return null;
+  };
+  return typeChecked(vm, screen, text, typed, async (count) => {
+    for (let i = 0; i < count; i++) await vm.sendKeys(["backspace"]);
+  });
+}
+
+/** Types a command line into a room's terminal, checking its echo on the cursor's line (the last one written); Ctrl-U clears a broken one. */
+export function typeLine(vm: Keys, screen: Screen, text: string): Promise<void> {
+  const typed = (lines: string[]): number | null => {
+    const cursorLine = lines.filter((l) => l.trim() !== "").at(-1) ?? "";
+    // Anything else is a different number, which changes while keys still arrive.
+    return cursorLine.trimEnd().endsWith(text) ? text.length : -1 - cursorLine.trimEnd().length;
+  };
+  return typeChecked(vm, screen, text, typed, async () => void (await vm.sendKeys(["ctrl", "u"])));
+}
+
+/** Types into the dashboard's launcher, checking its "Find:" line; Esc clears a broken filter. No Enter. */
+export function typeFilter(vm: Keys, screen: Screen, text: string): Promise<void> {
+  const typed = (lines: string[]): number | null => {
+    const shown = lines.map((l) => /^ Find: (.*)_/.exec(l)?.[1]).find((f) => f !== undefined);
+    return shown === undefined ? null : shown === text ? text.length : -1 - shown.length;
+  };
+  return typeChecked(vm, screen, text, typed, async () => void (await vm.sendKeys(["esc"])), false);
+}

@@ -1,0 +1,24 @@
+/**
+ * What the vault helper (vault/open.ts) answers each of bay0's requests
+ * with, one JSON line on its stdout between its vault.* log records (which
+ * bay0 logs as its own, init/helper.ts). The requests are the helper's
+ * (`OpenRequest`): they carry the secrets, and only the helper parses them.
+ */
+import { z } from "zod";
+
+export const openReplySchema = z
+  .object({
+    ok: z.boolean(),
+    /** Why not: `pin`, `lockout`, `pcr`, `unknown`, `recovery_key` or `mount`. */
+    reason: z.string().optional(),
+    error: z.string().optional(),
+    tries_left: z.number().int().nullable().optional(),
+    attach_ms: z.number().optional(),
+    taken: z.boolean().optional(),
+    /** Once provisioned: the recovery key (for bay0 to show once on the screen, nowhere else) and the TPM binding; else the step that failed. */
+    recovery_key: z.string().regex(/^[a-z]{8}(-[a-z]{8}){7}$/).optional(),
+    binding: z.string().optional(),
+    step: z.string().optional(),
+  })
+  .strict();
+export type OpenReply = z.infer<typeof openReplySchema>;

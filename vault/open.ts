@@ -1,0 +1,155 @@
+/**
+ * Opens the vault: a helper process (bay0's executable in `vault-open` mode,
+ * started by bay0 as root in bay0's mount namespace, never PID 1), because
+ * opening is a run of the vault's tools and TPM commands that PID 1 need not
+ * host; bay0 keeps the prompts. bay0 starts it when the vault needs the
+ * person, so it is ready by the time a PIN is typed, and sends it one
+ * request at a time on its stdin (vault/open-protocol.ts): secrets never
+ * reach a command line or an environment. A wrong PIN is told apart from a
+ * refusing TPM by the TPM's own dictionary-attack counter, read before and
+ * after. Once open: /persist mounted, the barrier extended into PCR 11 (so
+ * nothing later in this boot can unseal the vault again), the courier's
+ * staging emptied, the TPM's lockout authorization settled, and it ends.
+ */
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { GET_DA_PROPERTIES, parseLockout, resetLockoutCommand, setLockoutAuthCommand, unlockFailure, type Lockout } from "./lockout.ts";
+import { z } from "zod";
+import type { OpenReply } from "./open-protocol.ts";
+import { runVaultTool } from "./run-tool.ts";
+import { provision } from "./provision.ts";
+import { PCR_SIGNATURE, sealArguments } from "./seal.ts";
+import { PERSIST, VAULT_MAPPER, VAULT_STAGING } from "./tools.ts";
+import { parseJsonOrNull } from "../sys/files.ts";
+import { MS } from "../sys/libc.ts";
+import { openLibc } from "../sys/libc-ffi.ts";
+import { createLog, type Log } from "../sys/log.ts";
+import { pcrExtendCommand, tpmSucceeded } from "../sys/tpm-device.ts";
+
+const TPM_DEVICE = "/dev/tpmrm0";
+
+/** bay0's requests, one JSON line each on stdin. */
+const openRequestSchema = z.discriminatedUnion("do", [
+  /** The TPM's dictionary-attack state: is its lockout authorization taken? */
+  z.object({ do: z.literal("lockout") }).strict(),
+  /** The blank (or half-provisioned) partition made a vault sealed to the TPM with this new PIN (vault/provision.ts), left open. */
+  z.object({ do: z.literal("provision"), disk: z.string(), number: z.number().int().positive(), pin: z.string().min(1).max(64) }).strict(),
+  /** systemd-cryptsetup opens the vault with the PIN. */
+  z.object({ do: z.literal("pin"), pin: z.string().min(1).max(64) }).strict(),
+  /** cryptsetup opens it with the recovery key. */
+  z.object({ do: z.literal("key"), key: z.string().min(1).max(80) }).strict(),
+  /** After the recovery key opened it: a new PIN sealed to the TPM as it is now (before the barrier). */
+  z.object({ do: z.literal("reseal"), key: z.string().min(1).max(80), pin: z.string().min(1).max(64) }).strict(),
+  /** /persist mounted, the barrier extended, then the TPM's lockout authorization settled and the helper gone. */
+  z.object({ do: z.literal("mount") }).strict(),
+]);
+export type OpenRequest = z.infer<typeof openRequestSchema>;
+
+/** What nothing may unseal after: the word extended into PCR 11 once the vault is open. */
+const BARRIER = createHash("sha256").update("anchor-vault-opened").digest("hex");
+/** The TPM's lockout authorization, inside the vault only: whoever holds it may reset the dictionary-attack counter. */
+const LOCKOUT_AUTH_FILE = `${PERSIST}/.tpm-lockout-auth`;
+
+/** One TPM command and its reply, or null without one (blocking: this is a helper). */
+function tpm(command: Uint8Array): Uint8Array | null {
+  try {
+    const fd = openSync(TPM_DEVICE, "r+");
+    try {
+      writeSync(fd, command);
+      const reply = new Uint8Array(4096);
+      return reply.subarray(0, readSync(fd, reply));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return null;
+  }
+}
+
+function lockout(): Lockout | null {
+  const reply = tpm(GET_DA_PROPERTIES);
+  return reply === null ? null : parseLockout(reply);
+}
+
+/**
+ * Keeps the TPM's lockout authorization the vault's: given to a TPM that
+ * has none (a first boot, or a power cut right after it was saved), and
+ * used to forgive the failures before this good unlock.
+ */
+function settleLockout(log: Log): void {
+  const before = lockout();
+  if (before === null) return;
+  if (!before.lockoutAuthSet && !existsSync(LOCKOUT_AUTH_FILE)) {
+    const fd = openSync(LOCKOUT_AUTH_FILE, "wx", 0o600);
+    writeSync(fd, randomBytes(32).toString("hex"));
+    fsyncSync(fd);
+    closeSync(fd);
+  }
+  if (!existsSync(LOCKOUT_AUTH_FILE)) return;
+  const auth = Buffer.from(readFileSync(LOCKOUT_AUTH_FILE, "utf8").trim(), "hex");
+  if (!before.lockoutAuthSet) log.info("vault.lockout_auth_set", { ok: tpmSucceeded(tpm(setLockoutAuthCommand(auth))) && lockout()?.lockoutAuthSet === true });
+  if (before.failures === 0 && !before.inLockout) return;
+  log.info("vault.tries_reset", { ok: tpmSucceeded(tpm(resetLockoutCommand(auth))) && lockout()?.failures === 0, failures: before.failures });
+}
+
+function answer(request: OpenRequest, device: string, log: Log): OpenReply {
+  switch (request.do) {
+    case "lockout": {
+      const state = lockout();
+      return state === null ? { ok: false, reason: "unknown", error: `${TPM_DEVICE} did not answer` } : { ok: true, taken: state.lockoutAuthSet };
+    }
+    case "provision":
+      return provision([device, request.disk, String(request.number)], request.pin);
+    case "pin": {
+      const before = lockout();
+      const options = `tpm2-device=auto,headless${existsSync(PCR_SIGNATURE) ? `,tpm2-signature=${PCR_SIGNATURE}` : ""}`;
+      const started = performance.now();
+      const attached = runVaultTool("systemd-cryptsetup", ["attach", VAULT_MAPPER, device, "-", options], { env: { PIN: request.pin } });
+      if (attached.ok) return { ok: true, attach_ms: Math.round(performance.now() - started) };
+      const after = lockout();
+      return { ok: false, reason: unlockFailure(before, after), tries_left: after?.triesLeft ?? null };
+    }
+    case "key":
+      return runVaultTool("cryptsetup", ["open", "--key-file=-", device, VAULT_MAPPER], { input: request.key }).ok ? { ok: true } : { ok: false, reason: "recovery_key" };
+    case "reseal": {
+      // Before the barrier: systemd-cryptenroll checks the signed policy against PCR 11 as it is now.
+      const seal = sealArguments();
+      const sealed = runVaultTool("systemd-cryptenroll", ["--wipe-slot=tpm2", ...seal.args, device], { env: { PASSWORD: request.key, NEWPIN: request.pin } });
+      log.info("vault.resealed", { ok: sealed.ok, binding: seal.binding, ...(sealed.ok ? {} : { error: sealed.error }) });
+      return { ok: sealed.ok };
+    }
+    case "mount": {
+      mkdirSync(PERSIST, { recursive: true });
+      const mounted = openLibc().mount(`/dev/mapper/${VAULT_MAPPER}`, PERSIST, "ext4", MS.NOSUID | MS.NODEV | MS.NOEXEC, "");
+      if (!mounted.ok) return { ok: false, reason: "mount", error: mounted.message };
+      tpm(pcrExtendCommand(11, BARRIER));
+      // What a courier staged when the power went: never delivered, so never kept.
+      rmSync(VAULT_STAGING, { recursive: true, force: true });
+      return { ok: true };
+    }
+  }
+}
+
+/** argv: the vault partition's device. Ends once the vault is mounted, or when bay0 closes its stdin. */
+export async function runVaultOpen([device = ""]: string[]): Promise<void> {
+  const say = (line: string): void => void process.stdout.write(`${line}\n`);
+  const log = createLog([say]);
+  for await (const line of console) {
+    const request = openRequestSchema.safeParse(parseJsonOrNull(line));
+    let reply: OpenReply;
+    try {
+      reply = !/^\/dev\/[a-z0-9]+$/.test(device) ? { ok: false, reason: "unknown", error: "bad arguments" } : request.success ? answer(request.data, device, log) : { ok: false, reason: "unknown", error: "bad request" };
+    } catch (error) {
+      reply = { ok: false, reason: "unknown", error: String(error) };
+    }
+    say(JSON.stringify(reply));
+    if (request.success && request.data.do === "mount" && reply.ok) {
+      try {
+        settleLockout(log);
+      } catch (error) {
+        log.error("vault.lockout_auth_set", { ok: false, error: String(error) });
+      }
+      return;
+    }
+  }
+}
