@@ -22,9 +22,15 @@ export async function typeKeys(vm: Keys, text: string): Promise<void> {
 }
 
 const ATTEMPTS = 4;
-/** QEMU holds each key 100 ms and queues the rest, so keys still arrive after send-key answered: the count must rest this long. */
-const STILL_MS = 2_500;
-const SETTLE_LIMIT_MS = 30_000;
+/**
+ * QEMU holds each key 100 ms and queues the rest, so keys still arrive long
+ * after send-key answered (a 71-character key took over 30 s on a loaded
+ * host): the count must rest this long before it counts as final.
+ */
+const STILL_MS = 3_000;
+const SETTLE_LIMIT_MS = 180_000;
+/** Each look decodes a whole screendump: looked at sparingly, so the host keeps its CPU for the VMs. */
+const LOOK_EVERY_MS = 1_000;
 
 /** Polls `typed` until it reports `want`, or stops changing for STILL_MS; the last count. */
 async function settled(screen: Screen, typed: (lines: string[]) => number | null, want: number): Promise<number | null> {
@@ -35,7 +41,7 @@ async function settled(screen: Screen, typed: (lines: string[]) => number | null
     if (now === want) return now;
     if (now !== last) [last, since] = [now, Date.now()];
     if (Date.now() - since > STILL_MS || Date.now() > limit) return now;
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, LOOK_EVERY_MS));
   }
 }
 
