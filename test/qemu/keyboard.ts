@@ -60,8 +60,16 @@ async function typeChecked(vm: Keys, screen: Screen, text: string, typed: (lines
   }
 }
 
-/** Types a secret into bay0's masked prompt labelled `label`, checking the count of dots (or the count it shows for a long one). */
-export function typeSecret(vm: Keys, screen: Screen, label: string, text: string): Promise<void> {
+/** A secret is typed and checked this many characters at a time, so a lost or repeated key costs one piece, not the whole. */
+const PIECE = 8;
+
+/**
+ * Types a secret into bay0's masked prompt labelled `label`, a piece at a
+ * time, checking the count of dots (or the count it shows for a long one)
+ * after each and typing a piece again from its start when the count is off
+ * (a key lost, or repeated by a late release); then Enter.
+ */
+export async function typeSecret(vm: Keys, screen: Screen, label: string, text: string): Promise<void> {
   const line = new RegExp(`${label}: (?:\\((\\d+)\\) )?(\u2022*)_`);
   const typed = (lines: string[]): number | null => {
     for (const l of lines) {
@@ -70,9 +78,19 @@ export function typeSecret(vm: Keys, screen: Screen, label: string, text: string
     }
     return null;
   };
-  return typeChecked(vm, screen, text, typed, async (count) => {
-    for (let i = 0; i < count; i++) await vm.sendKeys(["backspace"]);
-  });
+  for (let at = 0; at < text.length; ) {
+    const piece = text.slice(at, at + PIECE);
+    for (let attempt = 1; ; attempt++) {
+      await typeKeys(vm, piece);
+      const shown = await settled(screen, typed, at + piece.length);
+      if (shown === at + piece.length) break;
+      if (attempt === ATTEMPTS || shown === null || shown < at) throw new Error(`typing a secret of ${text.length} characters: after ${at}, the screen showed ${shown ?? "no prompt"} for ${at + piece.length}`);
+      for (let i = at; i < shown; i++) await vm.sendKeys(["backspace"]);
+      await settled(screen, typed, at);
+    }
+    at += piece.length;
+  }
+  await vm.sendKeys(["ret"]);
 }
 
 /** Types a command line into a room's terminal, checking its echo on the cursor's line (the last one written); Ctrl-U clears a broken one. */
