@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { kernelCacheDir, kernelCacheKey, type KernelBuildRecord } from "../kernel/build.ts";
 import { writeCpio } from "../uki/cpio.ts";
 import type { CpioEntry } from "../uki/cpio.ts";
-import { typeSecret } from "../test/qemu/keyboard.ts";
+import { chooseChoice, typeSecret } from "../test/qemu/keyboard.ts";
 import { testOverlay } from "../test/qemu/overlay.ts";
 import { readPpm, screenReader } from "../test/qemu/screen.ts";
 import { vaultTestDisk, vaultTestUki } from "../test/qemu/vault-disk.ts";
@@ -209,6 +209,7 @@ async function courierBench(): Promise<CourierFigures> {
     for (const room of ["courier-bench-inbox", "courier-bench-send"]) await vm.control(`start ${room}`);
     await vm.waitFor("room.output", 300_000, (r) => r.room === "courier-bench-send" && r.line === "bench-files-ready");
     const roots = { from: "/run/rooms/courier-bench-send/rootfs", to: "/run/rooms/courier-bench-inbox/rootfs" };
+    const screen = screenReader(() => vm, "bench-courier");
     const timed = async (tag: string, command: string): Promise<number> => {
       vm.send(`sh s=$EPOCHREALTIME; ${command} >/dev/null; e=$EPOCHREALTIME; echo "${tag} $s $e"`);
       const line = await vm.waitFor("run.output", 300_000, (r) => String(r.line).startsWith(`${tag} `));
@@ -224,8 +225,7 @@ async function courierBench(): Promise<CourierFigures> {
     vm.send(`sh touch ${roots.from}/tmp/go`);
     const approve = async (file: string): Promise<{ requested: Record; delivered: Record }> => {
       const requested = await vm.waitFor("courier.requested", 300_000, (r) => r.file === file);
-      await vm.sendKeys(["down"]);
-      await vm.sendKeys(["ret"]);
+      await chooseChoice(vm, screen, "Deliver to courier-bench-inbox: /inbox");
       return { requested, delivered: await vm.waitFor("courier.delivered", 300_000, (r) => r.file === file) };
     };
     const empty = await approve("empty");
@@ -288,8 +288,7 @@ async function vaultBench(): Promise<VaultFigures> {
       const unlocked = await booted.waitFor("vault.unlocked", 120_000);
       await booted.sendKeys(["ctrl", "l"]);
       await screen.wait(/Lock the vault\?/);
-      await booted.sendKeys(["down"]);
-      await booted.sendKeys(["ret"]);
+      await chooseChoice(booted, screen, "Lock");
       await booted.waitFor("vault.locked", 60_000);
       // The raw volume key, dumped with the recovery key, opens the same volume without any keyslot or the TPM.
       const tools = "T=/run/rooms/.images/vault-tools; export LD_LIBRARY_PATH=$T/lib DM_DISABLE_UDEV=1; mkdir -p /run/bench-mnt";

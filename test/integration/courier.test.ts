@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { builtImages, probeImage } from "../qemu/probe-image.ts";
 import type { Record, Vm } from "../qemu/vm.ts";
+import { chooseChoice } from "../qemu/keyboard.ts";
 import { screenReader } from "../qemu/screen.ts";
 import { BOOT_TIMEOUT_MS, bootRoomsVm } from "./helpers.ts";
 
@@ -25,6 +26,8 @@ describe("the courier", () => {
     await vm.waitFor("courier.requested", WAIT_MS, (r) => r.file === file && vm.records.filter((x) => x.event === "courier.requested").indexOf(r) === count);
     return screen.wait(new RegExp(`file:   ${file.replace(".", "\\.")}`));
   };
+
+  const toInbox = (): Promise<void> => chooseChoice(vm, screen, "Deliver to courier-inbox: /inbox");
 
   beforeAll(async () => {
     vm = await bootRoomsVm({ name: "courier", usbKeyboard: true, memoryMb: 1536, images: [probeImage(), ...builtImages()], mounted: ["probe", "workshop"] });
@@ -65,9 +68,7 @@ describe("the courier", () => {
     for (const expected of ["from:   courier-send", "file:   report.txt", "size:   22 bytes", `sha256: ${hash.slice(0, 32)}`, `        ${hash.slice(32)}`, "> Deny", "  Deliver to courier-inbox: /inbox", "  Deliver to work: /inbox"]) {
       expect(shown).toContain(expected);
     }
-    await vm.sendKeys(["down"]);
-    await screen.wait(/> Deliver to courier-inbox: \/inbox/);
-    await vm.sendKeys(["ret"]);
+    await toInbox();
     expect(await reply("report")).toMatch(new RegExp(`^report exit=0 \\{"ok":true,"delivered":\\{"to":"courier-inbox","path":"/inbox/report.txt","size":22,"sha256":"${hash}"\\}\\}$`));
     await waitOutput("courier-inbox", new RegExp(`^inbox: report.txt ${hash} 22 user$`));
     expect(vm.records.find((r) => r.event === "courier.approved")).toMatchObject({ room: "courier-send", to: "courier-inbox", file: "report.txt", size: 22, sha256: hash, by: "human" });
@@ -76,8 +77,7 @@ describe("the courier", () => {
 
   it("delivers an empty file", async () => {
     await prompted("empty.txt", 1);
-    await vm.sendKeys(["down"]);
-    await vm.sendKeys(["ret"]);
+    await toInbox();
     expect(await reply("empty")).toMatch(/^empty exit=0 .*"path":"\/inbox\/empty.txt","size":0/);
     await waitOutput("courier-inbox", new RegExp(`^inbox: empty.txt ${sha256("")} 0 user$`));
   });
@@ -85,8 +85,7 @@ describe("the courier", () => {
   it("delivers nothing when the file changed after the person approved it", async () => {
     await prompted("changing.txt", 2);
     await waitOutput("courier-send", /^changed now$/);
-    await vm.sendKeys(["down"]);
-    await vm.sendKeys(["ret"]);
+    await toInbox();
     expect(await reply("changing")).toMatch(/^changing exit=1 .*not delivered: the file changed after it was approved/);
     expect(vm.records.find((r) => r.event === "courier.failed")).toMatchObject({ file: "changing.txt", to: "courier-inbox" });
   });
@@ -94,16 +93,14 @@ describe("the courier", () => {
   it("delivers exactly the approved bytes of a file that grew meanwhile", async () => {
     await prompted("growing.log", 3);
     await waitOutput("courier-send", /^grown now$/);
-    await vm.sendKeys(["down"]);
-    await vm.sendKeys(["ret"]);
+    await toInbox();
     expect(await reply("growing")).toMatch(/^growing exit=0 /);
     await waitOutput("courier-inbox", new RegExp(`^inbox: growing.log ${sha256("line 1\n")} 7 user$`));
   });
 
   it("never overwrites: the same name again lands beside it with a suffix", async () => {
     await prompted("report.txt", 4);
-    await vm.sendKeys(["down"]);
-    await vm.sendKeys(["ret"]);
+    await toInbox();
     expect(await reply("again")).toMatch(/^again exit=0 .*"path":"\/inbox\/report-2.txt"/);
     await waitOutput("courier-inbox", /^inbox: report-2.txt /);
   });
@@ -122,14 +119,12 @@ describe("the courier", () => {
   it("kills a courier that cannot finish (its receiver frozen) at its deadline; the next transfer goes through", async () => {
     await prompted("report.txt", 7);
     expect((await vm.control("freeze courier-inbox", WAIT_MS)).ok).toBe(true);
-    await vm.sendKeys(["down"]);
-    await vm.sendKeys(["ret"]);
+    await toInbox();
     expect(await reply("frozen")).toMatch(/^frozen exit=1 .*not delivered: the courier did not finish within 30 s and was killed/);
     expect(vm.records.filter((r) => r.event === "courier.failed").at(-1)).toMatchObject({ file: "report.txt", to: "courier-inbox", reason: "the courier did not finish within 30 s and was killed" });
     expect((await vm.control("thaw courier-inbox", WAIT_MS)).ok).toBe(true);
     await prompted("report.txt", 8);
-    await vm.sendKeys(["down"]);
-    await vm.sendKeys(["ret"]);
+    await toInbox();
     expect(await reply("after")).toMatch(/^after exit=0 .*"path":"\/inbox\/report-3.txt"/);
     await waitOutput("courier-send", /^courier-send-done$/);
   });

@@ -46,18 +46,24 @@ async function settled(screen: Screen, typed: (lines: string[]) => number | null
 }
 
 /**
- * Types `text` until `typed` (how much the screen shows of it, or null for
- * not yet) reports all of it, erasing with `erase` between tries; then
- * Enter, if `enter`.
+ * Calls `send` until `shown` (what the screen shows: a count, an offset, or
+ * null for not yet) reads `want`, calling `undo` with what it showed
+ * between tries; throws after ATTEMPTS, naming `what`.
  */
-async function typeChecked(vm: Keys, screen: Screen, text: string, typed: (lines: string[]) => number | null, erase: (count: number) => Promise<void>, enter = true): Promise<void> {
+async function sendUntil(screen: Screen, what: string, send: () => Promise<void>, shown: (lines: string[]) => number | null, want: number, undo: (seen: number | null) => Promise<void>): Promise<void> {
   for (let attempt = 1; ; attempt++) {
-    await typeKeys(vm, text);
-    const shown = await settled(screen, typed, text.length);
-    if (shown === text.length) return void (enter ? await vm.sendKeys(["ret"]) : undefined);
-    if (attempt === ATTEMPTS) throw new Error(`typed ${JSON.stringify(text.replace(/./g, "x"))} ${ATTEMPTS} times; the screen showed ${shown ?? "none"} of ${text.length} characters`);
-    await erase(shown ?? text.length);
+    await send();
+    const seen = await settled(screen, shown, want);
+    if (seen === want) return;
+    if (attempt === ATTEMPTS) throw new Error(`${what}: after ${ATTEMPTS} tries the screen showed ${seen ?? "none"} for ${want}`);
+    await undo(seen);
   }
+}
+
+/** Types `text` until `typed` (how much the screen shows of it) reports all of it, erasing with `erase` between tries; then Enter, if `enter`. */
+async function typeChecked(vm: Keys, screen: Screen, text: string, typed: (lines: string[]) => number | null, erase: () => Promise<void>, enter = true): Promise<void> {
+  await sendUntil(screen, `typing ${text.length} characters`, () => typeKeys(vm, text), typed, text.length, erase);
+  if (enter) await vm.sendKeys(["ret"]);
 }
 
 /** A secret is typed and checked this many characters at a time, so a lost or repeated key costs one piece, not the whole. */
@@ -78,18 +84,49 @@ export async function typeSecret(vm: Keys, screen: Screen, label: string, text: 
     }
     return null;
   };
-  for (let at = 0; at < text.length; ) {
+  for (let at = 0; at < text.length; at += PIECE) {
     const piece = text.slice(at, at + PIECE);
-    for (let attempt = 1; ; attempt++) {
-      await typeKeys(vm, piece);
-      const shown = await settled(screen, typed, at + piece.length);
-      if (shown === at + piece.length) break;
-      if (attempt === ATTEMPTS || shown === null || shown < at) throw new Error(`typing a secret of ${text.length} characters: after ${at}, the screen showed ${shown ?? "no prompt"} for ${at + piece.length}`);
-      for (let i = at; i < shown; i++) await vm.sendKeys(["backspace"]);
+    const what = `typing a secret of ${text.length} characters, after ${at}`;
+    await sendUntil(screen, what, () => typeKeys(vm, piece), typed, at + piece.length, async (seen) => {
+      if (seen === null || seen < at) throw new Error(`${what}: the screen showed ${seen ?? "no prompt"}`);
+      for (let i = at; i < seen; i++) await vm.sendKeys(["backspace"]);
       await settled(screen, typed, at);
-    }
-    at += piece.length;
+    });
   }
+  await vm.sendKeys(["ret"]);
+}
+
+/**
+ * Picks `choice` in bay0's open choice prompt with the arrow keys, checking
+ * on the screen which choice is marked ">" before Enter: a lost arrow key
+ * would otherwise answer with the wrong choice.
+ */
+export async function chooseChoice(vm: Keys, screen: Screen, choice: string): Promise<void> {
+  /** How many rows the marked choice sits below `choice`; null while the prompt is not on the screen. */
+  const offset = (lines: string[]): number | null => {
+    // The choice's own row reads "> X" or "  X", then the box's padding: a title "X and more" is not it.
+    const at = (l: string): number => {
+      for (let c = l.indexOf(choice); c >= 2; c = l.indexOf(choice, c + 1)) {
+        const after = l.slice(c + choice.length, c + choice.length + 2);
+        if (/^[> ] $/.test(l.slice(c - 2, c)) && after.trim() === "" && (after.length === 2 || c + choice.length + after.length === l.length)) return c - 2;
+      }
+      return -1;
+    };
+    const row = lines.findIndex((l) => at(l) >= 0);
+    if (row < 0) return null;
+    const column = at(lines[row] ?? "");
+    // The choices are the rows around it reading "> X" or "  X"; the blank row above and below ends them.
+    const isChoice = (r: number): boolean => /^[> ] \S/.test((lines[r] ?? "").slice(column, column + 3));
+    let first = row;
+    while (isChoice(first - 1)) first--;
+    for (let r = first; isChoice(r); r++) if (lines[r]?.[column] === ">") return r - row;
+    return null;
+  };
+  const move = async (): Promise<void> => {
+    const now = offset(await screen.text()) ?? 0;
+    for (let i = 0; i < Math.abs(now); i++) await vm.sendKeys([now > 0 ? "up" : "down"]);
+  };
+  await sendUntil(screen, `choosing "${choice}"`, move, offset, 0, async () => undefined);
   await vm.sendKeys(["ret"]);
 }
 
