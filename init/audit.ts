@@ -2,20 +2,23 @@
  * bay0's audit log as it runs: chained lines in RAM from the first mount on
  * (courier/audit.ts), each line's hash extended into the TPM's PCR 15, and,
  * while the vault is open, the same lines in this boot's file in the vault,
- * so a boot's record survives only by the vault's rules. When the vault
- * opens, the earlier boots' files there are checked with the verifier the
- * host runs: a broken chain is `audit.broken`, a file whose boot never locked
- * the vault in order is named in `audit.flushed`.
+ * so a boot's record survives only by the vault's rules. What the vault
+ * helper found of the earlier boots' files when it opened the vault
+ * (courier/audit-verify.ts) is logged here: a broken chain, or a file gone
+ * or cut since a later boot named it, is `audit.broken`; `audit.flushed`
+ * names the files that do not end closed and the file before this boot's.
  */
-import { appendFileSync, closeSync, copyFileSync, existsSync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
-import { AUDIT_PCR, auditRecorder, verifyAudit } from "../courier/audit.ts";
+import { appendFileSync, closeSync, copyFileSync, existsSync, fdatasyncSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { AUDIT_PCR, auditRecorder, LINK_EVENT } from "../courier/audit.ts";
+import type { CopiesFound } from "../courier/audit-verify.ts";
 import { readTextOrNull } from "../sys/files.ts";
 import type { Log, LogRecord } from "../sys/log.ts";
 import { pcrExtendCommand, type TpmQueue } from "../sys/tpm-device.ts";
 
 export const AUDIT_DIR = "/run/anchor";
 
-export type Audit = { intoVault(dir: string): void; outOfVault(): void };
+/** `found`: what the vault helper found of the earlier boots' copies (null when the vault opens again in the same boot). */
+export type Audit = { intoVault(dir: string, found: CopiesFound | null): void; outOfVault(): void };
 
 export function startAudit(
   log: Log,
@@ -45,6 +48,8 @@ export function startAudit(
   };
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // There even before the first audited record, so that the vault can take a copy of it at any time.
+    appendFileSync(ramLog, "", { mode: 0o600 });
     // One warning, not one per record: the log says once that its tail is not anchored.
     let unanchored = false;
     const unanchor = (error: string): void => {
@@ -59,20 +64,15 @@ export function startAudit(
     log.error("bay0.error", { where: "audit", error: String(error) });
   }
   return {
-    intoVault(vaultDir) {
+    intoVault(vaultDir, found) {
       try {
+        for (const gap of found?.broken ?? []) log.error("audit.broken", gap);
         mkdirSync(vaultDir, { recursive: true, mode: 0o700 });
-        const earlier = readdirSync(vaultDir).filter((name) => name.endsWith(".jsonl") && name !== fileName).sort();
-        const unfinished: string[] = [];
-        for (const name of earlier) {
-          const verdict = verifyAudit(readFileSync(`${vaultDir}/${name}`, "utf8"));
-          if (!verdict.ok) log.error("audit.broken", { file: name, line: verdict.line, reason: verdict.reason });
-          else if (!verdict.closed) unfinished.push(name);
-        }
         copyFileSync(ramLog, `${vaultDir}/${fileName}`);
         copy = openSync(`${vaultDir}/${fileName}`, "a");
         fdatasyncSync(copy);
-        log.info("audit.flushed", { file: fileName, earlier: earlier.length, unfinished });
+        const { earlier = 0, unfinished = [], after = null, after_head = null } = found ?? {};
+        log.info(LINK_EVENT, { file: fileName, earlier, unfinished, after, after_head });
       } catch (error) {
         log.error("audit.broken", { file: fileName, reason: `copying into the vault: ${String(error)}` });
       }

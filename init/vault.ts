@@ -6,6 +6,7 @@
  * state, the rooms' folders and the lock. No PIN or key ever reaches the log.
  */
 import { HEADER_BYTES, vaultState } from "../vault/header.ts";
+import type { CopiesFound } from "../courier/audit-verify.ts";
 import type { OpenRequest } from "../vault/open.ts";
 import { openReplySchema, type OpenReply } from "../vault/open-protocol.ts";
 import { PERSIST, toolEnv, VAULT_AUDIT, VAULT_MAPPER, VAULT_ROOMS, VAULT_TOOLS } from "../vault/tools.ts";
@@ -33,7 +34,7 @@ export type VaultDeps = {
   /** Stops every room that sees the vault; their ids. */
   stopRooms: () => Promise<string[]>;
   /** The audit log's copy in the vault (init/audit.ts): begun once it is open, ended before it locks. */
-  audit: { intoVault(dir: string): void; outOfVault(): void };
+  audit: { intoVault(dir: string, found: CopiesFound | null): void; outOfVault(): void };
 };
 
 export type VaultPartition = { device: string; disk: string; number: number };
@@ -99,6 +100,8 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
   let state = "locked";
   const writes = new Map<number, string>();
   let nextWrite = 0;
+  /** What the vault helper found of the earlier boots' audit files when it opened the vault. */
+  let found: CopiesFound | null = null;
   /** `timing`: when the PIN was entered, and how long systemd-cryptsetup took (the TPM's unseal within it). */
   const mount = async (session: Session, how: string, timing: { since: number; attachMs: number } | null = null): Promise<void> => {
     const mounted = await session.ask({ do: "mount" });
@@ -108,7 +111,8 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
     }
     state = "open";
     log.info("vault.unlocked", { how, mount: PERSIST, ...(timing === null ? {} : { ms: Math.round(performance.now() - timing.since), attach_ms: timing.attachMs }) });
-    deps.audit.intoVault(VAULT_AUDIT);
+    found = mounted.audit ?? null;
+    deps.audit.intoVault(VAULT_AUDIT, found);
   };
 
   const lock = async (reason: "dashboard" | "shutdown"): Promise<string | null> => {
@@ -126,7 +130,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
       state = unmounted.ok ? "failed" : "open";
       log.error("vault.lock_failed", { reason, error });
       // Still mounted: the audit log's copy carries on.
-      if (!unmounted.ok) deps.audit.intoVault(VAULT_AUDIT);
+      if (!unmounted.ok) deps.audit.intoVault(VAULT_AUDIT, found);
       return error;
     }
     // Unlocking again would need the TPM, which the barrier in PCR 11 now refuses until the next boot.

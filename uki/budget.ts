@@ -25,11 +25,16 @@ type Metafile = {
  */
 export const HELPER_ENTRIES: readonly string[] = ["courier/deliver.ts", "rooms/mount-images.ts", "vault/open.ts"];
 
-/** Files reachable from `entry` through imports, not entering `stops`. */
-export function reachable(inputs: Metafile["inputs"], entry: string, stops: readonly string[]): Set<string> {
+/**
+ * Files reachable from `entry` through imports, not entering `stops`, nor
+ * one of our files the release compiled out (`kept` lacks it: the test
+ * hooks), whose imports PID 1 then never runs. A package's files are
+ * followed whatever their size: its index only re-exports.
+ */
+export function reachable(inputs: Metafile["inputs"], entry: string, stops: readonly string[], kept: ReadonlySet<string> | null = null): Set<string> {
   const seen = new Set<string>();
   const visit = (file: string): void => {
-    if (seen.has(file) || stops.includes(file) || inputs[file] === undefined) return;
+    if (seen.has(file) || stops.includes(file) || inputs[file] === undefined || (kept !== null && file.endsWith(".ts") && !kept.has(file))) return;
     seen.add(file);
     for (const { path } of inputs[file].imports) visit(path);
   };
@@ -83,7 +88,7 @@ async function main(): Promise<void> {
   const metafile = (build as unknown as { metafile: Metafile }).metafile;
   // A file whose code was compiled out still leaves a few bytes of the bundler's module shim.
   const kept = new Set(Object.values(metafile.outputs).flatMap((o) => Object.entries(o.inputs).filter(([, i]) => i.bytesInOutput > SHIM_BYTES).map(([file]) => file)));
-  const pid1 = reachable(metafile.inputs, "init/main.ts", HELPER_ENTRIES);
+  const pid1 = reachable(metafile.inputs, "init/main.ts", HELPER_ENTRIES, kept);
   const helper = [...kept].filter((file) => !pid1.has(file));
   const perFolder = new Map<string, number>();
   const packages = new Set<string>();

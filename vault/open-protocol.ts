@@ -19,6 +19,17 @@ export const openReplySchema = z
     recovery_key: z.string().regex(/^[a-z]{8}(-[a-z]{8}){7}$/).optional(),
     binding: z.string().optional(),
     step: z.string().optional(),
+    /** Once mounted: what the earlier boots' audit files hold (courier/audit-verify.ts). */
+    audit: z
+      .object({
+        earlier: z.number().int(),
+        unfinished: z.array(z.string()).max(100),
+        broken: z.array(z.object({ file: z.string(), line: z.number().int().optional(), reason: z.string() }).strict()).max(100),
+        after: z.string().nullable(),
+        after_head: z.string().nullable(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type OpenReply = z.infer<typeof openReplySchema>;

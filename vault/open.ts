@@ -9,9 +9,10 @@
  * refusing TPM by the TPM's own dictionary-attack counter, read before and
  * after. Once open: /persist mounted, the barrier extended into PCR 11 (so
  * nothing later in this boot can unseal the vault again), the courier's
- * staging emptied, the TPM's lockout authorization settled, and it ends.
+ * staging emptied, the earlier boots' audit files checked, the TPM's
+ * lockout authorization settled, and it ends.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeSync } from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
 import { GET_DA_PROPERTIES, parseLockout, resetLockoutCommand, setLockoutAuthCommand, unlockFailure, type Lockout } from "./lockout.ts";
 import { z } from "zod";
@@ -19,7 +20,8 @@ import type { OpenReply } from "./open-protocol.ts";
 import { runVaultTool } from "./run-tool.ts";
 import { provision } from "./provision.ts";
 import { PCR_SIGNATURE, sealArguments } from "./seal.ts";
-import { PERSIST, VAULT_MAPPER, VAULT_STAGING } from "./tools.ts";
+import { PERSIST, VAULT_AUDIT, VAULT_MAPPER, VAULT_STAGING } from "./tools.ts";
+import { checkCopies, LISTED, type CopiesFound } from "../courier/audit-verify.ts";
 import { parseJsonOrNull } from "../sys/files.ts";
 import { MS } from "../sys/libc.ts";
 import { openLibc } from "../sys/libc-ffi.ts";
@@ -92,6 +94,42 @@ function settleLockout(log: Log): void {
   log.info("vault.tries_reset", { ok: tpmSucceeded(tpm(resetLockoutCommand(auth))) && lockout()?.failures === 0, failures: before.failures });
 }
 
+/** Far more than a boot's audit file holds (its refusals are logged in bounded bursts). */
+const AUDIT_FILE_MAX_BYTES = 256 * 1024 * 1024;
+
+/** A regular file's text; never a link, a fifo (which would hang the read) or a device. */
+function readRegular(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new Error("not a regular file");
+    if (stat.size > AUDIT_FILE_MAX_BYTES) throw new Error(`${stat.size} bytes, more than an audit file holds`);
+    return readFileSync(fd, "utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The earlier boots' audit files, checked before this boot's copy joins them: whoever holds the vault's key may have left anything there. */
+function checkAudit(): CopiesFound {
+  try {
+    mkdirSync(VAULT_AUDIT, { recursive: true, mode: 0o700 });
+    const copies = new Map<string, string>();
+    const unreadable: CopiesFound["broken"] = [];
+    for (const name of readdirSync(VAULT_AUDIT).filter((n) => n.endsWith(".jsonl"))) {
+      try {
+        copies.set(name, readRegular(`${VAULT_AUDIT}/${name}`));
+      } catch (error) {
+        unreadable.push({ file: name, reason: `unreadable: ${error instanceof Error ? error.message : String(error)}` });
+      }
+    }
+    const found = checkCopies(copies);
+    return { ...found, broken: [...unreadable, ...found.broken].slice(0, LISTED) };
+  } catch (error) {
+    return { earlier: 0, unfinished: [], broken: [{ file: "", reason: `reading the earlier boots' files: ${String(error)}` }], after: null, after_head: null };
+  }
+}
+
 function answer(request: OpenRequest, device: string, log: Log): OpenReply {
   switch (request.do) {
     case "lockout": {
@@ -125,7 +163,7 @@ function answer(request: OpenRequest, device: string, log: Log): OpenReply {
       tpm(pcrExtendCommand(11, BARRIER));
       // What a courier staged when the power went: never delivered, so never kept.
       rmSync(VAULT_STAGING, { recursive: true, force: true });
-      return { ok: true };
+      return { ok: true, audit: checkAudit() };
     }
   }
 }

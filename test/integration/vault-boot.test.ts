@@ -4,7 +4,8 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writ
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { CLOSING_EVENT, verifyAudit } from "../../courier/audit.ts";
+import { CLOSING_EVENT } from "../../courier/audit.ts";
+import { verifyAudit } from "../../courier/audit-verify.ts";
 import { PARTITION } from "../../rooms/boot-disk.ts";
 import { pcrSigningKey } from "../../uki/sign.ts";
 import { diskPartition, openVaultOnHost, vaultHeader, vaultPartition, vaultTestDisk, vaultTestUki } from "../qemu/vault-disk.ts";
@@ -43,6 +44,8 @@ describe("the vault across boots", () => {
   let vm: Vm | null = null;
   /** The recovery key, as read off the screen at the first boot. */
   let recoveryKey = "";
+  /** The audit files the lockout boot cut short and deleted. */
+  let tampered = { cut: "", deleted: "" };
   const screen = screenReader(() => {
     if (vm === null) throw new Error("no VM");
     return vm;
@@ -268,6 +271,11 @@ describe("the vault across boots", () => {
     expect(await run("vault-docs")).toContain("vault=present contents=note-vault-docs.txt ");
     expect(lockedOut.records.some((r) => r.event === "vault.resealed")).toBe(false);
     expect(await lockedOut.waitFor("vault.tries_reset", 60_000)).toMatchObject({ ok: true, failures: 3 });
+    // Whoever holds the vault's key cuts the second boot's audit file back to look like a power cut, and deletes the fourth's.
+    // And leaves a fifo and a link to an endless device among them, which would hang a reader that followed them.
+    lockedOut.send(`sh cd /persist/audit && set -- $(ls | sort) && for i in 1 2 3; do sed -i '$d' "$2"; done && rm "$4" && mkfifo fifo.jsonl && ln -s /dev/zero zero.jsonl && echo "tampered $2 $4"`);
+    const [, cut = "", deleted = ""] = String((await lockedOut.waitFor("run.output", 60_000, (r) => String(r.line).startsWith("tampered "))).line).split(" ");
+    tampered = { cut, deleted };
     await powerOff(true);
   }, UEFI_BOOT_MS + 4 * VAULT_MS);
 
@@ -276,6 +284,21 @@ describe("the vault across boots", () => {
     expect(await forgiven.waitFor("vault.unlocked", VAULT_MS)).toMatchObject({ how: "pin" });
     expect(forgiven.records.filter((r) => r.event === "vault.unlock_failed")).toEqual([]);
     expect(await run("vault-docs")).toContain("vault=present contents=note-vault-docs.txt ");
+    // The later boots' files still hold what they found of those two: the cut one is not taken for a power cut.
+    const flushed = await forgiven.waitFor("audit.flushed", 60_000);
+    expect(flushed).toMatchObject({ earlier: 4, unfinished: [tampered.cut, expect.any(String)] });
+    const broken = forgiven.records.filter((r) => r.event === "audit.broken");
+    expect(broken).toHaveLength(4);
+    expect(broken).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ file: tampered.cut, reason: expect.stringMatching(/records were cut from it, or it was rewritten/) }),
+        expect.objectContaining({ file: tampered.deleted, reason: expect.stringMatching(/^missing: .* names it as the boot's file before its own/) }),
+        expect.objectContaining({ file: "fifo.jsonl", reason: "unreadable: not a regular file" }),
+        expect.objectContaining({ file: "zero.jsonl", reason: expect.stringMatching(/^unreadable: .*ELOOP/) }),
+      ]),
+    );
+    forgiven.send("sh rm /persist/audit/fifo.jsonl /persist/audit/zero.jsonl && echo planted-gone");
+    await forgiven.waitFor("run.output", 60_000, (r) => r.line === "planted-gone");
     await powerOff(true);
   }, UEFI_BOOT_MS + 2 * VAULT_MS);
 
@@ -309,23 +332,29 @@ describe("the vault across boots", () => {
     }
     expect([...keeper.keys()].filter((name) => name !== "small.txt" && name !== "big.bin")).toEqual([]);
     expect([...opened.list("/.staging").keys()]).toEqual([]);
-    // One audit file per boot that opened the vault, each an intact chain; all but the power-cut one end closed.
+    // One audit file per boot that opened the vault but the deleted one, each an intact chain; the power-cut one and the cut one do not end closed.
     const audits = [...opened.list("/audit").keys()].sort();
-    expect(audits).toHaveLength(6);
+    expect(audits).toHaveLength(5);
+    expect(audits).not.toContain(tampered.deleted);
     const secrets = [PIN, WRONG_PIN, NEW_PIN, ...recoveryKey.split("-")];
     const verdicts = audits.map((name) => {
       const text = opened.read(`/audit/${name}`).toString();
       expect(secrets.filter((secret) => text.includes(secret))).toEqual([]);
       return verifyAudit(text);
     });
-    expect(verdicts.map((v) => v.ok && v.closed)).toEqual([true, true, false, true, true, true]);
-    // The host's verifier, as a person runs it, agrees.
-    const saved = join(scratch, audits[0] ?? "audit.jsonl");
-    writeFileSync(saved, opened.read(`/audit/${audits[0] ?? ""}`));
-    const cli = spawnSync("npm", ["run", "--silent", "audit", "--", "verify", saved], { cwd: ROOT, encoding: "utf8" });
-    expect(cli.status, cli.stderr).toBe(0);
-    expect(cli.stdout).toMatch(/intact, \d+ records/);
-    expect(cli.stdout).not.toContain(CLOSING_EVENT);
+    expect(verdicts.map((v) => v.ok && v.closed)).toEqual([true, false, false, true, true]);
+    expect(audits[1]).toBe(tampered.cut);
+    // The host's verifier, as a person runs it: the first file alone is intact; the whole folder shows the cut and the deletion.
+    for (const name of audits) writeFileSync(join(scratch, name), opened.read(`/audit/${name}`));
+    const verify = (names: string[]) => spawnSync("npm", ["run", "--silent", "audit", "--", "verify", ...names.map((name) => join(scratch, name))], { cwd: ROOT, encoding: "utf8" });
+    const first = verify(audits.slice(0, 1));
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/intact, \d+ records/);
+    expect(first.stdout).not.toContain(CLOSING_EVENT);
+    const all = verify(audits);
+    expect(all.status, all.stderr).toBe(1);
+    expect(all.stdout).toContain(`${tampered.cut}: its end is not what`);
+    expect(all.stdout).toContain(`${tampered.deleted}: missing: `);
   }, 300_000);
 
   it("refuses to provision on a TPM whose lockout authorization it does not know: a wiped disk on the TPM an earlier vault took", async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
-import { appendRecord, auditRecorder, GENESIS, replayPcr, verifyAudit, type AuditChain } from "../../../courier/audit.ts";
+import { appendRecord, auditRecorder, GENESIS, type AuditChain } from "../../../courier/audit.ts";
+import { brokenLinks, checkCopies, linkOf, replayPcr, tailHash, verifyAudit } from "../../../courier/audit-verify.ts";
 import { pcrExtendCommand } from "../../../sys/tpm-device.ts";
 import type { LogRecord } from "../../../sys/log.ts";
 
@@ -85,5 +86,66 @@ describe("the TPM anchor", () => {
     const command = Buffer.from(pcrExtendCommand(15, "ab".repeat(32)));
     expect(command.subarray(0, 35).toString("hex")).toBe(`80020000004100000182${"0000000f"}00000009${"40000009"}0000000000000000010${"00b"}abab`);
     expect(command.length).toBe(65);
+  });
+});
+
+describe("the links between the boots' copies", () => {
+  /** Three boots' copies in the vault, each naming the one before it as bay0 does when the vault opens. */
+  const boots = (): Map<string, string> => {
+    const copies = new Map<string, string>();
+    let before: string | null = null;
+    for (const name of ["1-a.jsonl", "2-b.jsonl", "3-c.jsonl"]) {
+      const after = before === null ? { after: null, after_head: null } : { after: before, after_head: tailHash(copies.get(before) ?? "") };
+      copies.set(name, text(chainOf([record("vault.unlocked"), record("audit.flushed", { file: name, ...after }), record("audit.closed", { file: name })])));
+      before = name;
+    }
+    return copies;
+  };
+
+  it("hold for untouched copies; the first boot's names none", () => {
+    const copies = boots();
+    expect(brokenLinks(copies)).toEqual([]);
+    expect(linkOf(copies.get("1-a.jsonl") ?? "")).toBeNull();
+    expect(linkOf(copies.get("3-c.jsonl") ?? "")).toEqual({ file: "2-b.jsonl", head: tailHash(copies.get("2-b.jsonl") ?? "") });
+    expect(tailHash("")).toBe(GENESIS);
+  });
+
+  it("name a copy deleted after a later boot read it", () => {
+    const copies = boots();
+    copies.delete("2-b.jsonl");
+    expect(brokenLinks(copies)).toEqual([{ file: "2-b.jsonl", reason: expect.stringMatching(/^missing: 3-c.jsonl names it/) }]);
+  });
+
+  it("name a copy cut back to a prefix that no longer ends closed, which alone looks like a power cut", () => {
+    const copies = boots();
+    const cut = (copies.get("1-a.jsonl") ?? "").split("\n").slice(0, 2).join("\n");
+    copies.set("1-a.jsonl", `${cut}\n`);
+    expect(verifyAudit(copies.get("1-a.jsonl") ?? "")).toMatchObject({ ok: true, closed: false });
+    expect(brokenLinks(copies)).toEqual([{ file: "1-a.jsonl", reason: expect.stringMatching(/records were cut from it/) }]);
+  });
+
+  it("ignore a link that is not well formed, which the chain then answers for", () => {
+    const forged = text(chainOf([record("audit.flushed", { after: "../../etc/passwd", after_head: "not a hash" })]));
+    expect(linkOf(forged)).toBeNull();
+  });
+
+  it("are checked with every chain when the vault opens: breaks, unfinished copies, and the newest one to name next", () => {
+    const copies = boots();
+    // An edit breaks the chain at the line after it; an edit of the last line only the link that the next boot recorded.
+    copies.set("1-a.jsonl", (copies.get("1-a.jsonl") ?? "").replace('"event":"vault.unlocked"', '"event":"vault.unlocked","x":1'));
+    copies.set("2-b.jsonl", (copies.get("2-b.jsonl") ?? "").replace('"event":"audit.closed"', '"event":"audit.closed","x":1'));
+    const cut = (copies.get("3-c.jsonl") ?? "").split("\n").slice(0, 2).join("\n");
+    copies.set("3-c.jsonl", `${cut}\n`);
+    expect(checkCopies(copies)).toEqual({
+      earlier: 3,
+      unfinished: ["3-c.jsonl"],
+      broken: [
+        { file: "1-a.jsonl", line: 2, reason: expect.stringMatching(/prev does not match/) },
+        { file: "2-b.jsonl", reason: expect.stringMatching(/its end is not what 3-c.jsonl's boot found/) },
+      ],
+      after: "3-c.jsonl",
+      after_head: tailHash(`${cut}\n`),
+    });
+    expect(checkCopies(new Map())).toEqual({ earlier: 0, unfinished: [], broken: [], after: null, after_head: null });
   });
 });

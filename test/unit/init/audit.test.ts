@@ -1,27 +1,28 @@
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startAudit } from "../../../init/audit.ts";
-import { verifyAudit } from "../../../courier/audit.ts";
+import { linkOf, verifyAudit } from "../../../courier/audit-verify.ts";
 import { createLog, memorySink, relaySink, type LogRecord } from "../../../sys/log.ts";
 
 describe("the audit log's copy in the vault", () => {
   const scratch = mkdtempSync(join(tmpdir(), "anchor-audit-"));
   afterEach(() => rmSync(scratch, { recursive: true, force: true }));
 
-  function setup() {
+  /** One boot's audit log; `run` is its RAM folder (each boot has its own). */
+  function setup(run = "run") {
     const records: LogRecord[] = [];
     const feed = relaySink();
     const log = createLog([memorySink(records), feed.sink]);
-    const audit = startAudit(log, feed, () => async () => null, join(scratch, "run"));
+    const audit = startAudit(log, feed, () => async () => null, join(scratch, run));
     return { records, log, audit, vault: join(scratch, "persist", "audit") };
   }
 
   it("copies the boot's log when the vault opens, appends to it while open, and ends it with audit.closed", () => {
     const { records, log, audit, vault } = setup();
     log.info("room.started", { room: "web" });
-    audit.intoVault(vault);
+    audit.intoVault(vault, null);
     log.info("room.started", { room: "work" });
     audit.outOfVault();
     log.info("room.started", { room: "after" });
@@ -35,19 +36,20 @@ describe("the audit log's copy in the vault", () => {
     expect(records.find((r) => r.event === "audit.flushed")).toMatchObject({ earlier: 0, unfinished: [] });
   });
 
-  it("verifies the earlier boots' files at unlock: a broken chain is audit.broken, one without audit.closed is unfinished", () => {
+  it("logs what the vault helper found of the earlier boots' files: each break as audit.broken, the rest in audit.flushed", () => {
     const { records, audit, vault } = setup();
-    const earlier = setup();
-    earlier.log.info("room.started", { room: "web" });
-    earlier.audit.intoVault(vault);
-    earlier.log.info("room.started", { room: "cut short" });
-    // That boot's file, as an earlier boot left it (this host has one boot id, so the name is changed by hand).
-    const cut = "2026-01-01T000001Z-earlier.jsonl";
-    renameSync(join(vault, readdirSync(vault)[0] ?? ""), join(vault, cut));
-    const edited = "2026-01-01T000000Z-edited.jsonl";
-    writeFileSync(join(vault, edited), readFileSync(join(vault, cut), "utf8").replace(`"room":"web"`, `"room":"WEB"`));
-    audit.intoVault(vault);
-    expect(records.filter((r) => r.event === "audit.broken")).toEqual([expect.objectContaining({ file: edited, line: 2 })]);
-    expect(records.find((r) => r.event === "audit.flushed")).toMatchObject({ earlier: 2, unfinished: [cut] });
+    const head = "ab".repeat(32);
+    audit.intoVault(vault, {
+      earlier: 2,
+      unfinished: ["2026-01-01T000001Z-b.jsonl"],
+      broken: [{ file: "2026-01-01T000000Z-a.jsonl", reason: "its end is not what 2026-01-01T000001Z-b.jsonl's boot found there" }],
+      after: "2026-01-01T000001Z-b.jsonl",
+      after_head: head,
+    });
+    expect(records.filter((r) => r.event === "audit.broken")).toEqual([expect.objectContaining({ file: "2026-01-01T000000Z-a.jsonl", level: "error" })]);
+    expect(records.find((r) => r.event === "audit.flushed")).toMatchObject({ earlier: 2, unfinished: ["2026-01-01T000001Z-b.jsonl"], after: "2026-01-01T000001Z-b.jsonl", after_head: head });
+    // The copy names the file before it in its own chain, where the next unlock reads it.
+    const [file = ""] = readdirSync(vault);
+    expect(linkOf(readFileSync(join(vault, file), "utf8"))).toEqual({ file: "2026-01-01T000001Z-b.jsonl", head });
   });
 });
