@@ -4,7 +4,8 @@
  * copies in the vault. Each copy names the one before it and the hash of
  * that copy's last line (`audit.flushed`'s `after` and `after_head`), so the
  * boots' files form one chain too: a file deleted, or cut, after a later
- * boot read it is caught. Pure; run by the vault helper when the vault
+ * boot read it is caught; and the newest against the TPM's count of vault
+ * openings (vault/open-counter.ts), which no file deletion winds back. Pure; run by the vault helper when the vault
  * opens (it reads what whoever holds the vault's key may have written, so
  * not by PID 1) and by the host verifier (`npm run audit -- verify`).
  */
@@ -60,20 +61,51 @@ export function tailHash(text: string): string {
   return last === undefined ? GENESIS : sha256(last);
 }
 
-const linkSchema = z.object({ event: z.literal(LINK_EVENT), after: z.string().min(1), after_head: z.string().regex(/^[0-9a-f]{64}$/) });
+/** The fields of a copy's first audit.flushed record that later boots check. */
+const flushedSchema = z.object({
+  event: z.literal(LINK_EVENT),
+  after: z.string().min(1).nullable().optional(),
+  after_head: z.string().regex(/^[0-9a-f]{64}$/).nullable().optional(),
+  count: z.number().int().nonnegative().nullable().optional(),
+});
 
-/** The copy this one names as the one before it, and that copy's tail hash as it was then; null for the first (or one from before links). */
-export function linkOf(text: string): { file: string; head: string } | null {
+/** A copy's first audit.flushed record (the vault opening that began it), or null without one. */
+function flushedOf(text: string): z.infer<typeof flushedSchema> | null {
   for (const line of text.split("\n")) {
     if (!line.includes(LINK_EVENT)) continue;
     try {
-      const link = linkSchema.safeParse(JSON.parse(line));
-      if (link.success) return { file: link.data.after, head: link.data.after_head };
+      const flushed = flushedSchema.safeParse(JSON.parse(line));
+      if (flushed.success) return flushed.data;
     } catch {
       // A broken line is the chain's finding, not the link's.
     }
   }
   return null;
+}
+
+/** The copy this one names as the one before it, and that copy's tail hash as it was then; null for the first (or one from before links). */
+export function linkOf(text: string): { file: string; head: string } | null {
+  const flushed = flushedOf(text);
+  return typeof flushed?.after === "string" && typeof flushed.after_head === "string" ? { file: flushed.after, head: flushed.after_head } : null;
+}
+
+/** The TPM's count of vault openings that this copy's boot got (vault/open-counter.ts); null when it got none. */
+export const countOf = (text: string): number | null => flushedOf(text)?.count ?? null;
+
+/**
+ * Why the newest copy (`newest`, which recorded `recorded`) is not the last
+ * vault opening the TPM counted (`counted`, before this one; "absent" when
+ * the TPM has no counter, null when it did not say): null when it is, or
+ * when there is nothing to compare.
+ */
+export function countGap(newest: string | null, recorded: number | null, counted: number | "absent" | null): { file: string; reason: string } | null {
+  if (newest === null || recorded === null || counted === null || counted === recorded) return null;
+  if (counted === "absent") return { file: newest, reason: `this file says the TPM counted ${recorded} vault openings, and the TPM has no such count: it was cleared, or this is another machine's vault` };
+  if (counted > recorded) {
+    const missing = counted - recorded;
+    return { file: newest, reason: `the TPM counted ${missing} vault opening${missing === 1 ? "" : "s"} after this file's, whose file${missing === 1 ? " is" : "s are"} gone (deleted, or the power failed the moment the vault opened)` };
+  }
+  return { file: newest, reason: `this file says the TPM counted ${recorded} vault openings, the TPM says ${counted}: files from another TPM, or the TPM was cleared` };
 }
 
 /** Every link among the boots' copies (name -> text) that no longer holds: the named copy is gone, or its end changed since. */
@@ -99,13 +131,20 @@ export type CopiesFound = {
   /** The newest copy and its tail hash: what this boot's copy names as the one before it. */
   after: string | null;
   after_head: string | null;
+  /** The TPM's count of vault openings, this one included (vault/open-counter.ts); null without one. */
+  count: number | null;
 };
 
 /** At most this many names in each list (vault/open-protocol.ts takes no more): the reply stays short whatever the folder holds. */
 export const LISTED = 100;
 
-/** Checks the earlier boots' copies (name -> text, names sorting in the order of the boots). */
-export function checkCopies(copies: ReadonlyMap<string, string>): CopiesFound {
+/**
+ * Checks the earlier boots' copies (name -> text, names sorting in the order
+ * of the boots): each chain, the links between them, and the newest against
+ * the TPM's count of vault openings before this one (`counted`, as for
+ * countGap). `count` is left for the caller, who adds this opening.
+ */
+export function checkCopies(copies: ReadonlyMap<string, string>, counted: number | "absent" | null): CopiesFound {
   const names = [...copies.keys()].sort();
   const unfinished: string[] = [];
   const broken: CopiesFound["broken"] = [];
@@ -116,5 +155,7 @@ export function checkCopies(copies: ReadonlyMap<string, string>): CopiesFound {
   }
   broken.push(...brokenLinks(copies));
   const after = names.at(-1) ?? null;
-  return { earlier: names.length, unfinished: unfinished.slice(0, LISTED), broken: broken.slice(0, LISTED), after, after_head: after === null ? null : tailHash(copies.get(after) ?? "") };
+  const gap = countGap(after, after === null ? null : countOf(copies.get(after) ?? ""), counted);
+  if (gap !== null) broken.push(gap);
+  return { earlier: names.length, unfinished: unfinished.slice(0, LISTED), broken: broken.slice(0, LISTED), after, after_head: after === null ? null : tailHash(copies.get(after) ?? ""), count: null };
 }

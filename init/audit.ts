@@ -71,8 +71,8 @@ export function startAudit(
         copyFileSync(ramLog, `${vaultDir}/${fileName}`);
         copy = openSync(`${vaultDir}/${fileName}`, "a");
         fdatasyncSync(copy);
-        const { earlier = 0, unfinished = [], after = null, after_head = null } = found ?? {};
-        log.info(LINK_EVENT, { file: fileName, earlier, unfinished, after, after_head });
+        const { earlier = 0, unfinished = [], after = null, after_head = null, count = null } = found ?? {};
+        log.info(LINK_EVENT, { file: fileName, earlier, unfinished, after, after_head, count });
       } catch (error) {
         log.error("audit.broken", { file: fileName, reason: `copying into the vault: ${String(error)}` });
       }

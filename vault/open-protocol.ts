@@ -27,6 +27,7 @@ export const openReplySchema = z
         broken: z.array(z.object({ file: z.string(), line: z.number().int().optional(), reason: z.string() }).strict()).max(100),
         after: z.string().nullable(),
         after_head: z.string().nullable(),
+        count: z.number().int().nullable(),
       })
       .strict()
       .optional(),

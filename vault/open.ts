@@ -14,6 +14,7 @@
  */
 import { closeSync, constants, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeSync } from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
+import { defineCounterCommand, incrementCommand, parseCounter, readCounterCommand } from "./open-counter.ts";
 import { GET_DA_PROPERTIES, parseLockout, resetLockoutCommand, setLockoutAuthCommand, unlockFailure, type Lockout } from "./lockout.ts";
 import { z } from "zod";
 import type { OpenReply } from "./open-protocol.ts";
@@ -110,8 +111,26 @@ function readRegular(path: string): string {
   }
 }
 
-/** The earlier boots' audit files, checked before this boot's copy joins them: whoever holds the vault's key may have left anything there. */
+/**
+ * Adds this opening to the TPM's count of them (defining the counter the
+ * first time): the count before ("absent" without a counter) and after,
+ * each null when the TPM did not say.
+ */
+function countOpening(): { before: number | "absent" | null; after: number | null } {
+  const before = parseCounter(tpm(readCounterCommand()));
+  if ("absent" in before) tpm(defineCounterCommand());
+  const added = tpmSucceeded(tpm(incrementCommand()));
+  const after = parseCounter(tpm(readCounterCommand()));
+  return { before: "count" in before ? before.count : "absent" in before ? "absent" : null, after: added && "count" in after ? after.count : null };
+}
+
+/**
+ * The earlier boots' audit files, checked before this boot's copy joins
+ * them (whoever holds the vault's key may have left anything there), and
+ * this opening counted by the TPM.
+ */
 function checkAudit(): CopiesFound {
+  const counted = countOpening();
   try {
     mkdirSync(VAULT_AUDIT, { recursive: true, mode: 0o700 });
     const copies = new Map<string, string>();
@@ -123,10 +142,10 @@ function checkAudit(): CopiesFound {
         unreadable.push({ file: name, reason: `unreadable: ${error instanceof Error ? error.message : String(error)}` });
       }
     }
-    const found = checkCopies(copies);
-    return { ...found, broken: [...unreadable, ...found.broken].slice(0, LISTED) };
+    const found = checkCopies(copies, counted.before);
+    return { ...found, broken: [...unreadable, ...found.broken].slice(0, LISTED), count: counted.after };
   } catch (error) {
-    return { earlier: 0, unfinished: [], broken: [{ file: "", reason: `reading the earlier boots' files: ${String(error)}` }], after: null, after_head: null };
+    return { earlier: 0, unfinished: [], broken: [{ file: "", reason: `reading the earlier boots' files: ${String(error)}` }], after: null, after_head: null, count: counted.after };
   }
 }
 

@@ -44,8 +44,8 @@ describe("the vault across boots", () => {
   let vm: Vm | null = null;
   /** The recovery key, as read off the screen at the first boot. */
   let recoveryKey = "";
-  /** The audit files the lockout boot cut short and deleted. */
-  let tampered = { cut: "", deleted: "" };
+  /** The audit files the lockout boot cut short and deleted (the other deleted one is its own). */
+  let tampered = { cut: "", deleted: "", own: "" };
   const screen = screenReader(() => {
     if (vm === null) throw new Error("no VM");
     return vm;
@@ -174,7 +174,7 @@ describe("the vault across boots", () => {
     recoveryKey = key.join("-");
     await first.sendKeys(["ret"]);
     expect(await first.waitFor("vault.unlocked", 60_000)).toMatchObject({ how: "provisioned", mount: "/persist" });
-    expect(await first.waitFor("audit.flushed", 60_000)).toMatchObject({ earlier: 0, unfinished: [] });
+    expect(await first.waitFor("audit.flushed", 60_000)).toMatchObject({ earlier: 0, unfinished: [], after: null, count: 1 });
     // The TPM's lockout authorization is now the vault's, read back from the TPM.
     expect(await first.waitFor("vault.lockout_auth_set", 60_000)).toMatchObject({ ok: true });
     const docs = await run("vault-docs");
@@ -271,11 +271,13 @@ describe("the vault across boots", () => {
     expect(await run("vault-docs")).toContain("vault=present contents=note-vault-docs.txt ");
     expect(lockedOut.records.some((r) => r.event === "vault.resealed")).toBe(false);
     expect(await lockedOut.waitFor("vault.tries_reset", 60_000)).toMatchObject({ ok: true, failures: 3 });
-    // Whoever holds the vault's key cuts the second boot's audit file back to look like a power cut, and deletes the fourth's.
-    // And leaves a fifo and a link to an endless device among them, which would hang a reader that followed them.
-    lockedOut.send(`sh cd /persist/audit && set -- $(ls | sort) && for i in 1 2 3; do sed -i '$d' "$2"; done && rm "$4" && mkfifo fifo.jsonl && ln -s /dev/zero zero.jsonl && echo "tampered $2 $4"`);
-    const [, cut = "", deleted = ""] = String((await lockedOut.waitFor("run.output", 60_000, (r) => String(r.line).startsWith("tampered "))).line).split(" ");
-    tampered = { cut, deleted };
+    // Whoever holds the vault's key cuts the first boot's audit file back to look like a power cut, deletes the third's (the
+    // power cut's) and this boot's own, the newest, which no later file names yet; and leaves a fifo and a link to an endless
+    // device among them, which would hang a reader that followed them.
+    lockedOut.send(`sh cd /persist/audit && set -- $(ls | sort) && for i in 1 2 3; do sed -i '$d' "$1"; done && rm "$3" "$5" && mkfifo fifo.jsonl && ln -s /dev/zero zero.jsonl && echo "tampered $1 $3 $5"`);
+    const [, cut = "", deleted = "", own = ""] = String((await lockedOut.waitFor("run.output", 60_000, (r) => String(r.line).startsWith("tampered "))).line).split(" ");
+    tampered = { cut, deleted, own };
+    expect(own).toBe(lockedOut.records.find((r) => r.event === "audit.flushed")?.file);
     await powerOff(true);
   }, UEFI_BOOT_MS + 4 * VAULT_MS);
 
@@ -284,15 +286,17 @@ describe("the vault across boots", () => {
     expect(await forgiven.waitFor("vault.unlocked", VAULT_MS)).toMatchObject({ how: "pin" });
     expect(forgiven.records.filter((r) => r.event === "vault.unlock_failed")).toEqual([]);
     expect(await run("vault-docs")).toContain("vault=present contents=note-vault-docs.txt ");
-    // The later boots' files still hold what they found of those two: the cut one is not taken for a power cut.
+    // The later boots' files still hold what they found of the cut and the deleted one: the cut one is not taken for a power
+    // cut. The newest, which no file names, the TPM's count of vault openings gives away: six, one per boot that opened it.
     const flushed = await forgiven.waitFor("audit.flushed", 60_000);
-    expect(flushed).toMatchObject({ earlier: 4, unfinished: [tampered.cut, expect.any(String)] });
+    expect(flushed).toMatchObject({ earlier: 3, unfinished: [tampered.cut], count: 6 });
     const broken = forgiven.records.filter((r) => r.event === "audit.broken");
-    expect(broken).toHaveLength(4);
+    expect(broken).toHaveLength(5);
     expect(broken).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ file: tampered.cut, reason: expect.stringMatching(/records were cut from it, or it was rewritten/) }),
         expect.objectContaining({ file: tampered.deleted, reason: expect.stringMatching(/^missing: .* names it as the boot's file before its own/) }),
+        expect.objectContaining({ file: flushed.after, reason: expect.stringMatching(/^the TPM counted 1 vault opening after this file's, whose file is gone/) }),
         expect.objectContaining({ file: "fifo.jsonl", reason: "unreadable: not a regular file" }),
         expect.objectContaining({ file: "zero.jsonl", reason: expect.stringMatching(/^unreadable: .*ELOOP/) }),
       ]),
@@ -332,25 +336,26 @@ describe("the vault across boots", () => {
     }
     expect([...keeper.keys()].filter((name) => name !== "small.txt" && name !== "big.bin")).toEqual([]);
     expect([...opened.list("/.staging").keys()]).toEqual([]);
-    // One audit file per boot that opened the vault but the deleted one, each an intact chain; the power-cut one and the cut one do not end closed.
+    // One audit file per boot that opened the vault but the deleted two, each an intact chain; the cut one does not end closed.
     const audits = [...opened.list("/audit").keys()].sort();
-    expect(audits).toHaveLength(5);
+    expect(audits).toHaveLength(4);
     expect(audits).not.toContain(tampered.deleted);
+    expect(audits).not.toContain(tampered.own);
     const secrets = [PIN, WRONG_PIN, NEW_PIN, ...recoveryKey.split("-")];
     const verdicts = audits.map((name) => {
       const text = opened.read(`/audit/${name}`).toString();
       expect(secrets.filter((secret) => text.includes(secret))).toEqual([]);
       return verifyAudit(text);
     });
-    expect(verdicts.map((v) => v.ok && v.closed)).toEqual([true, false, false, true, true]);
-    expect(audits[1]).toBe(tampered.cut);
-    // The host's verifier, as a person runs it: the first file alone is intact; the whole folder shows the cut and the deletion.
+    expect(verdicts.map((v) => v.ok && v.closed)).toEqual([false, true, true, true]);
+    expect(audits[0]).toBe(tampered.cut);
+    // The host's verifier, as a person runs it: one file alone is intact; the whole folder shows the cut and the deletion.
     for (const name of audits) writeFileSync(join(scratch, name), opened.read(`/audit/${name}`));
     const verify = (names: string[]) => spawnSync("npm", ["run", "--silent", "audit", "--", "verify", ...names.map((name) => join(scratch, name))], { cwd: ROOT, encoding: "utf8" });
-    const first = verify(audits.slice(0, 1));
-    expect(first.status, first.stderr).toBe(0);
-    expect(first.stdout).toMatch(/intact, \d+ records/);
-    expect(first.stdout).not.toContain(CLOSING_EVENT);
+    const second = verify(audits.slice(1, 2));
+    expect(second.status, second.stderr).toBe(0);
+    expect(second.stdout).toMatch(/intact, \d+ records/);
+    expect(second.stdout).not.toContain(CLOSING_EVENT);
     const all = verify(audits);
     expect(all.status, all.stderr).toBe(1);
     expect(all.stdout).toContain(`${tampered.cut}: its end is not what`);

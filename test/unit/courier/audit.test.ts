@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
 import { appendRecord, auditRecorder, GENESIS, type AuditChain } from "../../../courier/audit.ts";
-import { brokenLinks, checkCopies, linkOf, replayPcr, tailHash, verifyAudit } from "../../../courier/audit-verify.ts";
+import { brokenLinks, checkCopies, countGap, countOf, linkOf, replayPcr, tailHash, verifyAudit } from "../../../courier/audit-verify.ts";
 import { pcrExtendCommand } from "../../../sys/tpm-device.ts";
 import type { LogRecord } from "../../../sys/log.ts";
 
@@ -136,7 +136,7 @@ describe("the links between the boots' copies", () => {
     copies.set("2-b.jsonl", (copies.get("2-b.jsonl") ?? "").replace('"event":"audit.closed"', '"event":"audit.closed","x":1'));
     const cut = (copies.get("3-c.jsonl") ?? "").split("\n").slice(0, 2).join("\n");
     copies.set("3-c.jsonl", `${cut}\n`);
-    expect(checkCopies(copies)).toEqual({
+    expect(checkCopies(copies, null)).toEqual({
       earlier: 3,
       unfinished: ["3-c.jsonl"],
       broken: [
@@ -145,7 +145,32 @@ describe("the links between the boots' copies", () => {
       ],
       after: "3-c.jsonl",
       after_head: tailHash(`${cut}\n`),
+      count: null,
     });
-    expect(checkCopies(new Map())).toEqual({ earlier: 0, unfinished: [], broken: [], after: null, after_head: null });
+    expect(checkCopies(new Map(), 7)).toEqual({ earlier: 0, unfinished: [], broken: [], after: null, after_head: null, count: null });
+  });
+});
+
+describe("the TPM's count of vault openings, against the newest copy", () => {
+  const counted = (count: number | null): string => text(chainOf([record("audit.flushed", { after: null, after_head: null, count })]));
+
+  it("reads the count a copy's boot got", () => {
+    expect(countOf(counted(4))).toBe(4);
+    expect(countOf(counted(null))).toBeNull();
+  });
+
+  it("finds the newest copies deleted, which no later copy names: the TPM counted openings after the newest left", () => {
+    const copies = new Map([["4-d.jsonl", counted(4)]]);
+    expect(checkCopies(copies, 4).broken).toEqual([]);
+    expect(checkCopies(copies, 6).broken).toEqual([{ file: "4-d.jsonl", reason: expect.stringMatching(/^the TPM counted 2 vault openings after this file's, whose files are gone/) }]);
+    expect(countGap("4-d.jsonl", 4, 5)?.reason).toMatch(/^the TPM counted 1 vault opening after this file's, whose file is gone/);
+  });
+
+  it("finds a count the TPM never gave, or a TPM without the counter; says nothing when a count is missing", () => {
+    expect(countGap("4-d.jsonl", 4, 2)?.reason).toMatch(/files from another TPM, or the TPM was cleared/);
+    expect(countGap("4-d.jsonl", 4, "absent")?.reason).toMatch(/the TPM has no such count: it was cleared/);
+    expect(countGap("4-d.jsonl", null, 9)).toBeNull();
+    expect(countGap("4-d.jsonl", 4, null)).toBeNull();
+    expect(countGap(null, null, "absent")).toBeNull();
   });
 });

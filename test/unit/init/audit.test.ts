@@ -45,9 +45,10 @@ describe("the audit log's copy in the vault", () => {
       broken: [{ file: "2026-01-01T000000Z-a.jsonl", reason: "its end is not what 2026-01-01T000001Z-b.jsonl's boot found there" }],
       after: "2026-01-01T000001Z-b.jsonl",
       after_head: head,
+      count: 3,
     });
     expect(records.filter((r) => r.event === "audit.broken")).toEqual([expect.objectContaining({ file: "2026-01-01T000000Z-a.jsonl", level: "error" })]);
-    expect(records.find((r) => r.event === "audit.flushed")).toMatchObject({ earlier: 2, unfinished: ["2026-01-01T000001Z-b.jsonl"], after: "2026-01-01T000001Z-b.jsonl", after_head: head });
+    expect(records.find((r) => r.event === "audit.flushed")).toMatchObject({ earlier: 2, unfinished: ["2026-01-01T000001Z-b.jsonl"], after: "2026-01-01T000001Z-b.jsonl", after_head: head, count: 3 });
     // The copy names the file before it in its own chain, where the next unlock reads it.
     const [file = ""] = readdirSync(vault);
     expect(linkOf(readFileSync(join(vault, file), "utf8"))).toEqual({ file: "2026-01-01T000001Z-b.jsonl", head });
