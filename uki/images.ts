@@ -71,6 +71,16 @@ export function hostDebianMirror(sources = "/etc/apt/sources.list.d/debian.sourc
 }
 
 /**
+ * /etc/shadow without the day each password was last changed, which
+ * debootstrap stamps with the build's date: a build on either side of
+ * midnight gave another image, and another initramfs, which pins its hash.
+ * An empty field turns ageing off, as for these locked system accounts.
+ */
+export function undatedShadow(shadow: string): string {
+  return shadow.replace(/^([^:\n]*:[^:\n]*:)[^:\n]*/gm, "$1");
+}
+
+/**
  * The workshop image: a minimal Debian 12 userland (debootstrap minbase)
  * for the developer's room, where root (in its user namespace) may install
  * anything into its own writable layer. Logs and caches are left out.
@@ -83,6 +93,8 @@ export function buildWorkshopImage(output: string, mirror: string): void {
       rmSync(join(tree, dir), { recursive: true, force: true });
       mkdirSync(join(tree, dir), { recursive: true, mode: 0o755 });
     }
+    const shadow = join(tree, "etc", "shadow");
+    writeFileSync(shadow, undatedShadow(readFileSync(shadow, "utf8")));
     chmodSync(tree, 0o755);
     addAnchorctl(tree);
     packSquashfs(tree, output);
