@@ -14,7 +14,7 @@ import { builtImages, probeImage } from "./probe-image.ts";
 import { withOverlay } from "./vm.ts";
 
 const LBA = 512;
-const DISK_BYTES = 1024 * 1024 * 1024;
+const DISK_BYTES = 1536 * 1024 * 1024;
 
 const images = () => [...builtImages(), probeImage()];
 
@@ -36,7 +36,10 @@ export function vaultTestUki(scratch: string, output: string, extra: string[], p
   sign(unsigned, output, signingKey(null, scratch));
 }
 
-/** An Anchor disk of 1 GiB (the vault grows into it at the first boot) with `uki` on its ESP and the test images in slot A. */
+/**
+ * An Anchor disk of 1.5 GiB (the vault grows into it at the first boot: room for the 256 MiB file a power
+ * cut may leave whole, and another) with `uki` on its ESP and the test images in slot A.
+ */
 export function vaultTestDisk(output: string, uki: string): void {
   buildDiskImage({ output, uki, images: images(), seed: "vault-test" });
   truncateSync(output, DISK_BYTES);
