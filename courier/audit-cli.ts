@@ -9,11 +9,12 @@
  * PCR value it replays to, or its first broken line; exits 0 only when
  * every chain and every link holds.
  */
-import { readFileSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { basename } from "node:path";
 import { z } from "zod";
 import { CLOSING_EVENT } from "./audit.ts";
-import { brokenLinks, verifyAudit } from "./audit-verify.ts";
+import { AUDIT_LINE_MAX_BYTES, brokenLinks, summarize, type Summary } from "./audit-verify.ts";
+import { linesOfFile } from "../sys/file-lines.ts";
 
 const USAGE = "usage: npm run audit -- verify FILE [--pcr HEX] | verify FILE FILE...";
 const file = z.string().min(1).refine((f) => !f.startsWith("--"));
@@ -27,18 +28,24 @@ if (!cli.success) {
 const [, ...rest] = cli.data;
 const pcr = rest[1] === "--pcr" ? (rest[2] ?? null) : null;
 const files = pcr === null ? rest : rest.slice(0, 1);
-const copies = new Map<string, string>();
+const copies = new Map<string, Summary>();
 for (const path of files) {
   try {
-    copies.set(basename(path), readFileSync(path, "utf8"));
+    const fd = openSync(path, "r");
+    try {
+      copies.set(basename(path), summarize(linesOfFile(fd, AUDIT_LINE_MAX_BYTES), pcr));
+    } finally {
+      closeSync(fd);
+    }
   } catch (error) {
     process.stderr.write(`audit: cannot read ${path}: ${String(error)}\n`);
     process.exit(2);
   }
 }
 let intact = true;
-for (const [path, text] of files.map((f): [string, string] => [f, copies.get(basename(f)) ?? ""])) {
-  const verdict = verifyAudit(text, pcr);
+for (const path of files) {
+  const verdict = copies.get(basename(path))?.verdict;
+  if (verdict === undefined) continue;
   if (verdict.ok) {
     process.stdout.write(`${path}: intact, ${verdict.records} records, head ${verdict.head}, PCR 15 ${verdict.pcr}${pcr ? " (matches the TPM)" : " (not checked against a TPM)"}\n`);
     if (!verdict.closed) process.stdout.write(`${path}: does not end with ${CLOSING_EVENT}: the vault was not locked in order after it (a power cut, a crash, the tail cut off, or the live log of a boot)\n`);

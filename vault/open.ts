@@ -22,7 +22,8 @@ import { runVaultTool } from "./run-tool.ts";
 import { provision } from "./provision.ts";
 import { PCR_SIGNATURE, sealArguments } from "./seal.ts";
 import { PERSIST, VAULT_AUDIT, VAULT_MAPPER, VAULT_STAGING } from "./tools.ts";
-import { checkCopies, LISTED, type CopiesFound } from "../courier/audit-verify.ts";
+import { AUDIT_LINE_MAX_BYTES, checkCopies, LISTED, summarize, type CopiesFound, type Summary } from "../courier/audit-verify.ts";
+import { linesOfFile } from "../sys/file-lines.ts";
 import { parseJsonOrNull } from "../sys/files.ts";
 import { MS } from "../sys/libc.ts";
 import { openLibc } from "../sys/libc-ffi.ts";
@@ -98,14 +99,14 @@ function settleLockout(log: Log): void {
 /** Far more than a boot's audit file holds (its refusals are logged in bounded bursts). */
 const AUDIT_FILE_MAX_BYTES = 256 * 1024 * 1024;
 
-/** A regular file's text; never a link, a fifo (which would hang the read) or a device. */
-function readRegular(path: string): string {
+/** A regular file's audit summary, read line by line; never a link, a fifo (which would hang the read) or a device. */
+function summarizeRegular(path: string): Summary {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw new Error("not a regular file");
     if (stat.size > AUDIT_FILE_MAX_BYTES) throw new Error(`${stat.size} bytes, more than an audit file holds`);
-    return readFileSync(fd, "utf8");
+    return summarize(linesOfFile(fd, AUDIT_LINE_MAX_BYTES));
   } finally {
     closeSync(fd);
   }
@@ -133,11 +134,11 @@ function checkAudit(): CopiesFound {
   const counted = countOpening();
   try {
     mkdirSync(VAULT_AUDIT, { recursive: true, mode: 0o700 });
-    const copies = new Map<string, string>();
+    const copies = new Map<string, Summary>();
     const unreadable: CopiesFound["broken"] = [];
     for (const name of readdirSync(VAULT_AUDIT).filter((n) => n.endsWith(".jsonl"))) {
       try {
-        copies.set(name, readRegular(`${VAULT_AUDIT}/${name}`));
+        copies.set(name, summarizeRegular(`${VAULT_AUDIT}/${name}`));
       } catch (error) {
         unreadable.push({ file: name, reason: `unreadable: ${error instanceof Error ? error.message : String(error)}` });
       }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
 import { appendRecord, auditRecorder, GENESIS, type AuditChain } from "../../../courier/audit.ts";
-import { brokenLinks, checkCopies, countGap, countOf, linkOf, replayPcr, tailHash, verifyAudit } from "../../../courier/audit-verify.ts";
+import { brokenLinks, checkCopies, countGap, summarizeText, verifyAudit, type Summary } from "../../../courier/audit-verify.ts";
 import { pcrExtendCommand } from "../../../sys/tpm-device.ts";
 import type { LogRecord } from "../../../sys/log.ts";
 
@@ -19,6 +19,10 @@ function chainOf(events: LogRecord[]): string[] {
 }
 
 const text = (lines: string[]): string => `${lines.join("\n")}\n`;
+
+/** The boots' copies (name -> text) as the vault helper summarizes them. */
+const summaries = (copies: ReadonlyMap<string, string>): Map<string, Summary> => new Map([...copies].map(([name, t]) => [name, summarizeText(t)]));
+const tailHash = (t: string): string => summarizeText(t).tail;
 
 describe("the audit chain", () => {
   const lines = chainOf([record("room.started", { room: "web" }), record("room.started", { room: "work" }), record("shutdown.begin", { action: "poweroff" })]);
@@ -72,11 +76,12 @@ describe("the TPM anchor", () => {
   it("replays the lines' hashes as PCR extends from zero", () => {
     const sha = (b: Buffer | string): Buffer => createHash("sha256").update(b).digest();
     const expected = sha(Buffer.concat([sha(Buffer.concat([Buffer.alloc(32), sha(lines[0] ?? "")])), sha(lines[1] ?? "")]));
-    expect(replayPcr(lines)).toBe(expected.toString("hex"));
+    expect(verifyAudit(text(lines))).toMatchObject({ ok: true, pcr: expected.toString("hex") });
   });
 
   it("catches a log cut short at its end, which the chain alone cannot", () => {
-    const pcr = replayPcr(lines);
+    const verdict = verifyAudit(text(lines));
+    const pcr = verdict.ok ? verdict.pcr : "";
     expect(verifyAudit(text(lines), pcr)).toMatchObject({ ok: true, records: 2, pcr });
     expect(verifyAudit(text(lines.slice(0, 1)))).toMatchObject({ ok: true, records: 1 });
     expect(verifyAudit(text(lines.slice(0, 1)), pcr)).toMatchObject({ ok: false, line: 2, reason: expect.stringMatching(/cut from its end/) });
@@ -104,16 +109,16 @@ describe("the links between the boots' copies", () => {
 
   it("hold for untouched copies; the first boot's names none", () => {
     const copies = boots();
-    expect(brokenLinks(copies)).toEqual([]);
-    expect(linkOf(copies.get("1-a.jsonl") ?? "")).toBeNull();
-    expect(linkOf(copies.get("3-c.jsonl") ?? "")).toEqual({ file: "2-b.jsonl", head: tailHash(copies.get("2-b.jsonl") ?? "") });
+    expect(brokenLinks(summaries(copies))).toEqual([]);
+    expect(summarizeText(copies.get("1-a.jsonl") ?? "").link).toBeNull();
+    expect(summarizeText(copies.get("3-c.jsonl") ?? "").link).toEqual({ file: "2-b.jsonl", head: tailHash(copies.get("2-b.jsonl") ?? "") });
     expect(tailHash("")).toBe(GENESIS);
   });
 
   it("name a copy deleted after a later boot read it", () => {
     const copies = boots();
     copies.delete("2-b.jsonl");
-    expect(brokenLinks(copies)).toEqual([{ file: "2-b.jsonl", reason: expect.stringMatching(/^missing: 3-c.jsonl names it/) }]);
+    expect(brokenLinks(summaries(copies))).toEqual([{ file: "2-b.jsonl", reason: expect.stringMatching(/^missing: 3-c.jsonl names it/) }]);
   });
 
   it("name a copy cut back to a prefix that no longer ends closed, which alone looks like a power cut", () => {
@@ -121,12 +126,12 @@ describe("the links between the boots' copies", () => {
     const cut = (copies.get("1-a.jsonl") ?? "").split("\n").slice(0, 2).join("\n");
     copies.set("1-a.jsonl", `${cut}\n`);
     expect(verifyAudit(copies.get("1-a.jsonl") ?? "")).toMatchObject({ ok: true, closed: false });
-    expect(brokenLinks(copies)).toEqual([{ file: "1-a.jsonl", reason: expect.stringMatching(/records were cut from it/) }]);
+    expect(brokenLinks(summaries(copies))).toEqual([{ file: "1-a.jsonl", reason: expect.stringMatching(/records were cut from it/) }]);
   });
 
   it("ignore a link that is not well formed, which the chain then answers for", () => {
     const forged = text(chainOf([record("audit.flushed", { after: "../../etc/passwd", after_head: "not a hash" })]));
-    expect(linkOf(forged)).toBeNull();
+    expect(summarizeText(forged).link).toBeNull();
   });
 
   it("are checked with every chain when the vault opens: breaks, unfinished copies, and the newest one to name next", () => {
@@ -136,7 +141,7 @@ describe("the links between the boots' copies", () => {
     copies.set("2-b.jsonl", (copies.get("2-b.jsonl") ?? "").replace('"event":"audit.closed"', '"event":"audit.closed","x":1'));
     const cut = (copies.get("3-c.jsonl") ?? "").split("\n").slice(0, 2).join("\n");
     copies.set("3-c.jsonl", `${cut}\n`);
-    expect(checkCopies(copies, null)).toEqual({
+    expect(checkCopies(summaries(copies), null)).toEqual({
       earlier: 3,
       unfinished: ["3-c.jsonl"],
       broken: [
@@ -155,14 +160,14 @@ describe("the TPM's count of vault openings, against the newest copy", () => {
   const counted = (count: number | null): string => text(chainOf([record("audit.flushed", { after: null, after_head: null, count })]));
 
   it("reads the count a copy's boot got", () => {
-    expect(countOf(counted(4))).toBe(4);
-    expect(countOf(counted(null))).toBeNull();
+    expect(summarizeText(counted(4)).count).toBe(4);
+    expect(summarizeText(counted(null)).count).toBeNull();
   });
 
   it("finds the newest copies deleted, which no later copy names: the TPM counted openings after the newest left", () => {
     const copies = new Map([["4-d.jsonl", counted(4)]]);
-    expect(checkCopies(copies, 4).broken).toEqual([]);
-    expect(checkCopies(copies, 6).broken).toEqual([{ file: "4-d.jsonl", reason: expect.stringMatching(/^the TPM counted 2 vault openings after this file's, whose files are gone/) }]);
+    expect(checkCopies(summaries(copies), 4).broken).toEqual([]);
+    expect(checkCopies(summaries(copies), 6).broken).toEqual([{ file: "4-d.jsonl", reason: expect.stringMatching(/^the TPM counted 2 vault openings after this file's, whose files are gone/) }]);
     expect(countGap("4-d.jsonl", 4, 5)?.reason).toMatch(/^the TPM counted 1 vault opening after this file's, whose file is gone/);
   });
 

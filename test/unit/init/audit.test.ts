@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startAudit } from "../../../init/audit.ts";
-import { linkOf, verifyAudit } from "../../../courier/audit-verify.ts";
+import { summarizeText, verifyAudit } from "../../../courier/audit-verify.ts";
 import { createLog, memorySink, relaySink, type LogRecord } from "../../../sys/log.ts";
 
 describe("the audit log's copy in the vault", () => {
@@ -51,6 +51,6 @@ describe("the audit log's copy in the vault", () => {
     expect(records.find((r) => r.event === "audit.flushed")).toMatchObject({ earlier: 2, unfinished: ["2026-01-01T000001Z-b.jsonl"], after: "2026-01-01T000001Z-b.jsonl", after_head: head, count: 3 });
     // The copy names the file before it in its own chain, where the next unlock reads it.
     const [file = ""] = readdirSync(vault);
-    expect(linkOf(readFileSync(join(vault, file), "utf8"))).toEqual({ file: "2026-01-01T000001Z-b.jsonl", head });
+    expect(summarizeText(readFileSync(join(vault, file), "utf8")).link).toEqual({ file: "2026-01-01T000001Z-b.jsonl", head });
   });
 });
