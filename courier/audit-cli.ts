@@ -28,12 +28,12 @@ if (!cli.success) {
 const [, ...rest] = cli.data;
 const pcr = rest[1] === "--pcr" ? (rest[2] ?? null) : null;
 const files = pcr === null ? rest : rest.slice(0, 1);
-const copies = new Map<string, Summary>();
-for (const path of files) {
+/** Each file's summary, read line by line, in the order given. */
+const summaries = files.map((path): [string, Summary] => {
   try {
     const fd = openSync(path, "r");
     try {
-      copies.set(basename(path), summarize(linesOfFile(fd, AUDIT_LINE_MAX_BYTES), pcr));
+      return [path, summarize(linesOfFile(fd, AUDIT_LINE_MAX_BYTES), pcr)];
     } finally {
       closeSync(fd);
     }
@@ -41,11 +41,10 @@ for (const path of files) {
     process.stderr.write(`audit: cannot read ${path}: ${String(error)}\n`);
     process.exit(2);
   }
-}
+});
+const copies = new Map(summaries.map(([path, summary]) => [basename(path), summary]));
 let intact = true;
-for (const path of files) {
-  const verdict = copies.get(basename(path))?.verdict;
-  if (verdict === undefined) continue;
+for (const [path, { verdict }] of summaries) {
   if (verdict.ok) {
     process.stdout.write(`${path}: intact, ${verdict.records} records, head ${verdict.head}, PCR 15 ${verdict.pcr}${pcr ? " (matches the TPM)" : " (not checked against a TPM)"}\n`);
     if (!verdict.closed) process.stdout.write(`${path}: does not end with ${CLOSING_EVENT}: the vault was not locked in order after it (a power cut, a crash, the tail cut off, or the live log of a boot)\n`);
