@@ -20,6 +20,8 @@ export type DiskAttachment = { file: string; snapshot?: boolean; readonly?: bool
  */
 export type QemuBoot = {
   media: BootMedia;
+  /** Where a person sees the screen and types at it (default: nowhere, as tests run). */
+  view?: View;
   memoryMb?: number;
   /** The display: QEMU's standard VGA (bochs DRM in the guest) by default, a size for it, or none (headless). */
   display?: "none" | { xres: number; yres: number };
@@ -42,6 +44,57 @@ export type QemuBoot = {
   serial: string;
 };
 
+/**
+ * How the person reaches the machine's screen and keyboard: a window on
+ * their desktop (QEMU's GTK or SDL front end), a VNC server on this
+ * machine's loopback address only (display N listens on TCP 5900 + N), or
+ * nothing (headless: the serial console only).
+ */
+export type View = { kind: "none" } | { kind: "window"; ui: "gtk" | "sdl" } | { kind: "vnc"; display: number };
+
+export const VNC_BASE_PORT = 5900;
+
+function viewArgs(view: View): string[] {
+  if (view.kind === "window") return ["-display", view.ui];
+  // Loopback only: a VNC session has no password, so only this machine (or an SSH tunnel into it) may reach it.
+  if (view.kind === "vnc") return ["-display", `vnc=127.0.0.1:${view.display}`];
+  return ["-display", "none"];
+}
+
+/**
+ * What `npm run boot` shows: `--display none` keeps it headless; otherwise
+ * a window when a desktop session is there and QEMU has a windowed front
+ * end (`qemu-system-x86_64 -display help` lists them), else VNC on the
+ * first free display.
+ */
+export function chooseView(requested: "auto" | "none" | "vnc", env: { DISPLAY?: string; WAYLAND_DISPLAY?: string }, frontEnds: string[], freeVncDisplay: () => number): View {
+  if (requested === "none") return { kind: "none" };
+  const desktop = (env.DISPLAY ?? "") !== "" || (env.WAYLAND_DISPLAY ?? "") !== "";
+  if (requested === "auto" && desktop) {
+    const ui = (["gtk", "sdl"] as const).find((name) => frontEnds.includes(name));
+    if (ui !== undefined) return { kind: "window", ui };
+  }
+  return { kind: "vnc", display: freeVncDisplay() };
+}
+
+/** The front ends `qemu-system-x86_64 -display help` lists, one per line after its header. */
+export function parseDisplayHelp(text: string): string[] {
+  return text
+    .split("\n")
+    .slice(1)
+    .map((line) => line.trim())
+    .filter((line) => /^[a-z][a-z0-9-]*$/.test(line));
+}
+
+/**
+ * `npm run boot`'s machine: the serial console multiplexed with QEMU's
+ * monitor on the person's terminal (Ctrl-A X quits), the screen where
+ * `view` says, the keys through a USB keyboard as on a laptop.
+ */
+export function personBootArgs(boot: { media: BootMedia; disks: DiskAttachment[]; view: View; tpmSocket?: string }): string[] {
+  return qemuArgs({ ...boot, usbKeyboard: true, serial: "mon:stdio" });
+}
+
 function mediaArgs(media: BootMedia): string[] {
   if (media.kind === "direct") {
     return ["-kernel", media.kernel, "-initrd", media.initrd, "-append", [...BASE_CMDLINE, ...(media.append ?? [])].join(" ")];
@@ -60,7 +113,7 @@ export function qemuArgs(boot: QemuBoot): string[] {
     "-machine", "q35,smm=on",
     "-m", String(boot.memoryMb ?? 1024),
     "-smp", "1",
-    "-display", "none",
+    ...viewArgs(boot.view ?? { kind: "none" }),
     ...(boot.display === "none" ? ["-vga", "none"] : boot.display ? ["-vga", "none", "-device", `VGA,xres=${boot.display.xres},yres=${boot.display.yres}`] : ["-vga", "std"]),
     ...(boot.usbKeyboard ? ["-device", "qemu-xhci", "-device", "usb-kbd"] : []),
     // No network card: rooms get no network, and OVMF would try PXE first.

@@ -189,7 +189,7 @@ describe("rooms", () => {
     expect([...codes].sort()).toEqual(["malformed", "oversized", "rate_limited"]);
   });
 
-  it("survives 10^5 hostile frames: each answered or its connection closed, a slow-loris cut, the refusals' log bounded, a sibling served throughout", async () => {
+  it("survives 10^5 hostile frames, hostile policies among them: each answered or its connection closed, a slow-loris cut, the refusals' log bounded, a sibling served throughout", async () => {
     const errors = vm.records.filter((r) => r.event === "bay0.error").length;
     expect((await control("start umbilical-sibling")).ok).toBe(true);
     expect((await control("start umbilical-storm")).ok).toBe(true);
@@ -204,6 +204,10 @@ describe("rooms", () => {
     expect(refused.length).toBeLessThan(1000);
     expect(refused.some((r) => Number(r.unlogged) > 0)).toBe(true);
     expect(vm.records.filter((r) => r.event === "bay0.error").length).toBe(errors);
+    // The policies reached bay0's parser (room.spawn is granted) and were refused as malformed, while the watchdog stayed fed.
+    const spawns = vm.records.filter((r) => r.event === "umbilical.request" && r.room === "umbilical-storm" && r.type === "room.spawn");
+    expect(spawns.filter((r) => r.code === "malformed").length).toBeGreaterThan(0);
+    expect(vm.qmp.events.filter((e) => e.event === "WATCHDOG")).toEqual([]);
   });
 
   it("freezes and thaws a room", async () => {

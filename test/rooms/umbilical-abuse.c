@@ -5,10 +5,14 @@
  * whether bay0 then closed the connection, then checks that a fresh
  * connection is still served. With "storm", it sends 10^5 generated frames
  * of every bad kind instead, plus a slow-loris, and counts the frames bay0
- * neither answered nor closed the connection on.
+ * neither answered nor closed the connection on. Its room may also ask for
+ * child rooms, so the storm carries policies to bay0's parser: one at the
+ * frame limit whose every entry is an error (blank lines, then a list of
+ * thousands of numbers where names belong), and random TOML-like text.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -64,13 +68,39 @@ static int drained_to_close(int fd) {
   }
 }
 
+#define POLICY_MAX 32768
+#define POLICY_FRAMES 6
+
+/* A room.spawn frame: a hostile policy (every deny entry an error) or random TOML-like text. */
+static size_t spawn_frame(unsigned char *out, int hostile) {
+  static char policy[POLICY_MAX * 2];
+  size_t n = 0;
+  if (hostile) {
+    n += (size_t)sprintf(policy, "name = \\\"h\\\"\\nimage = \\\"minimal\\\"\\ncommand = [\\\"/x\\\"]\\n");
+    for (int i = 0; i < 4000; i++) n += (size_t)sprintf(policy + n, "\\n");
+    n += (size_t)sprintf(policy + n, "[seccomp]\\ndeny = [");
+    while (n < POLICY_MAX - 40) n += (size_t)sprintf(policy + n, "1,");
+    n += (size_t)sprintf(policy + n, "1]");
+  } else {
+    static const char alphabet[] = "[]=,.{}#-_ 1a";
+    size_t length = 1 + (size_t)rand() % (POLICY_MAX / 2);
+    while (n < length) {
+      if (rand() % 8 == 0) n += (size_t)sprintf(policy + n, "\\n");
+      else policy[n++] = alphabet[rand() % (int)(sizeof alphabet - 1)];
+    }
+  }
+  int body = sprintf((char *)out + 4, "{\"type\":\"room.spawn\",\"policy\":\"%.*s\"}", (int)n, policy);
+  out[0] = 0, out[1] = (unsigned char)(body >> 16), out[2] = (unsigned char)(body >> 8), out[3] = (unsigned char)body;
+  return 4 + (size_t)body;
+}
+
 static int storm(void) {
   static const char *kinds[] = {
       "{", "[]", "{\"type\":5}", "{\"type\":\"room.status\",\"extra\":1}", "{\"type\":\"vault.open\"}",
       "{\"type\":\"courier.send\",\"path\":\"/etc/passwd\"}", "{\"type\":\"room.status\"}", "\xff\xfe\xfd", "null",
   };
   const int nkinds = (int)(sizeof kinds / sizeof kinds[0]);
-  static unsigned char batch[PER_CONNECTION * 64];
+  static unsigned char batch[PER_CONNECTION * 64 > POLICY_FRAMES * 70000 ? PER_CONNECTION * 64 : POLICY_FRAMES * 70000];
   long frames = 0;
   int connections = 0, left_open = 0, refused_dial = 0;
   while (frames < STORM_FRAMES) {
@@ -80,10 +110,12 @@ static int storm(void) {
       usleep(10000);
       continue;
     }
-    int kind = connections % (nkinds + 2);
+    int kind = connections % (nkinds + 4);
     size_t length = 0;
     int count = 1;
-    if (kind == nkinds) { /* an announced length far over the limit */
+    if (kind >= nkinds + 2) { /* policies for bay0's parser */
+      for (count = 0; count < POLICY_FRAMES; count++) length += spawn_frame(batch + length, kind == nkinds + 2);
+    } else if (kind == nkinds) { /* an announced length far over the limit */
       memcpy(batch, "\x7f\xff\xff\xffxxxx", 8);
       length = 8;
     } else if (kind == nkinds + 1) { /* truncated: a frame that never ends, then our end */

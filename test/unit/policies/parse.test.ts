@@ -3,7 +3,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { stringify as stringifyToml } from "smol-toml";
 import { describe, expect, it } from "vitest";
-import { formatPolicyError, locateKey, parsePolicy } from "../../../policies/parse.ts";
+import { formatPolicyError, indexKeys, locateKey, parsePolicy } from "../../../policies/parse.ts";
 
 const POLICIES = join(import.meta.dirname, "../../../policies");
 const MINIMAL = 'name = "t"\nimage = "minimal"\ncommand = ["/bin/true"]\n';
@@ -74,13 +74,67 @@ describe("parsePolicy", () => {
 });
 
 describe("locateKey", () => {
-  const text = 'name = "x"\n\n[limits]\n  pids_max = 3\n[nesting]\nallowed = true\n';
+  const text = indexKeys('name = "x"\n\n[limits]\n  pids_max = 3\n[nesting]\nallowed = true\n');
   it("finds keys in tables, tables, and falls back to the top", () => {
     expect(locateKey(text, ["limits", "pids_max"])).toEqual({ line: 4, column: 3 });
     expect(locateKey(text, ["nesting"])).toEqual({ line: 5, column: 1 });
     expect(locateKey(text, ["nesting", "max_depth"])).toEqual({ line: 5, column: 1 });
     expect(locateKey(text, ["name"])).toEqual({ line: 1, column: 1 });
     expect(locateKey(text, ["nowhere"])).toEqual({ line: 1, column: 1 });
+  });
+
+  it("finds quoted keys, dotted keys at the top and keys of inline tables' parents", () => {
+    const index = indexKeys('"name" = "x"\nlimits.pids_max = 0\nuser = { uid = -1 }\n[seccomp]\ndeny = [1]\n');
+    expect(locateKey(index, ["name"])).toEqual({ line: 1, column: 1 });
+    expect(locateKey(index, ["limits", "pids_max"])).toEqual({ line: 2, column: 1 });
+    expect(locateKey(index, ["user", "uid"])).toEqual({ line: 3, column: 1 });
+    expect(locateKey(index, ["seccomp", "deny", 0])).toEqual({ line: 5, column: 1 });
+  });
+});
+
+/**
+ * A room sends policies through room.spawn, and PID 1 parses them: the
+ * work must stay bounded whatever the text. Before the line index, each of
+ * these 16,000 errors rescanned every line with fresh regular expressions,
+ * which took minutes; the test's timeout is the bound, far above what a
+ * linear parse takes even on a slow host.
+ */
+describe("parsePolicy on hostile policies at the umbilical's frame limit", () => {
+  const FRAME = 32768;
+  const blanksThenDeny = (blanks: number): string => {
+    const head = `name = "h"\nimage = "minimal"\ncommand = ["/x"]\n${"\n".repeat(blanks)}[seccomp]\ndeny = [`;
+    return `${head}${"1,".repeat((FRAME - head.length - 2) / 2)}1]`.slice(0, FRAME - 1) + "]";
+  };
+
+  it("refuses a list too long for the schema at once, located, before checking a single entry", { timeout: 20_000 }, () => {
+    for (const text of [blanksThenDeny(8000), blanksThenDeny(100)]) {
+      const result = parsePolicy(text, "room:umbilical");
+      if (result.ok) throw new Error("accepted");
+      expect(result.errors).toEqual([{ file: "room:umbilical", line: text.split("\n").length, column: 1, field: "seccomp.deny", message: "must be a list of at most 512 entries" }]);
+    }
+  });
+
+  it("reports at most ten located problems and a count of the rest", { timeout: 20_000 }, () => {
+    const result = parsePolicy(`name = "h"\nimage = "minimal"\ncommand = ["/x"]\n[seccomp]\ndeny = [${"1,".repeat(500)}1]\n`, "room:umbilical");
+    if (result.ok) throw new Error("accepted");
+    expect(result.errors).toHaveLength(11);
+    expect(result.errors[0]).toMatchObject({ line: 5, field: "seccomp.deny.0", message: "must be a string" });
+    expect(result.errors[10]?.message).toBe("and 491 more problems");
+  });
+
+  it("refuses a document of more values than any policy has", () => {
+    const tables = Array.from({ length: 600 }, (_, i) => `[env${i}]\n${Array.from({ length: 8 }, (_, j) => `k${j} = ${j}`).join("\n")}`).join("\n");
+    const result = parsePolicy(`name = "h"\nimage = "minimal"\ncommand = ["/x"]\n${tables}\n`, "room:umbilical");
+    if (result.ok) throw new Error("accepted");
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]?.message).toBe("the policy has more than 4096 values");
+  });
+
+  it("names five unknown keys of thousands and counts the rest", { timeout: 20_000 }, () => {
+    const keys = Array.from({ length: 3000 }, (_, i) => `k${i} = 1`).join("\n");
+    const result = parsePolicy(`name = "h"\nimage = "minimal"\ncommand = ["/x"]\n${keys}\n`, "room:umbilical");
+    if (result.ok) throw new Error("accepted");
+    expect(result.errors[0]?.message).toBe("unknown fields 'k0', 'k1', 'k2', 'k3', 'k4' and 2995 more");
   });
 });
 
