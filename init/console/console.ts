@@ -47,6 +47,13 @@ const EVENTS_KEPT = 4;
 /** A room terminal's output budget: what bay0 parses per second for it; beyond, the room waits (its writes block). */
 const TERMINAL_BYTES_PER_SECOND = 64 * 1024;
 const TERMINAL_BURST_BYTES = 256 * 1024;
+/**
+ * The time bay0 spends parsing one room's terminal output: a fifth of a CPU
+ * on average, bursts of 2 s; past it the room waits. The byte budget alone
+ * would let cheap bytes buy expensive work.
+ */
+const TERMINAL_PARSE_MS_PER_SECOND = 200;
+const TERMINAL_PARSE_BURST_MS = 2000;
 /** Terminal output is shown this soon after it arrives (typing must feel immediate). */
 const ECHO_MS = 30;
 /** Prompts waiting behind the open one; more are refused at once with their default. */
@@ -153,11 +160,20 @@ export function createConsole(deps: ConsoleDeps) {
     sessions.set(room, { fd, terminal });
     if (focusOnArrival.delete(room)) setFocus(room);
     const budget = tokenBucket(TERMINAL_BURST_BYTES, TERMINAL_BYTES_PER_SECOND, deps.clockMs);
+    const parseTime = tokenBucket(TERMINAL_PARSE_BURST_MS, TERMINAL_PARSE_MS_PER_SECOND, deps.clockMs);
+    let throttled = false;
     void deps.terminals
       .read(fd, async (chunk) => {
         // Not reading is the back-pressure: the room's writes wait in the kernel until bay0 takes more.
         while (!budget.take(Math.min(chunk.length, TERMINAL_BURST_BYTES))) await deps.terminals.sleep(50);
+        const started = deps.clockMs();
         await new Promise<void>((done) => terminal.write(chunk, done));
+        const spent = Math.min(deps.clockMs() - started, TERMINAL_PARSE_BURST_MS);
+        if (!parseTime.take(spent)) {
+          if (!throttled) deps.log.warn("console.terminal_throttled", { room, parse_ms_per_second: TERMINAL_PARSE_MS_PER_SECOND });
+          throttled = true;
+          while (!parseTime.take(spent)) await deps.terminals.sleep(50);
+        }
         if (focus === room) soon();
       })
       .catch(() => undefined)

@@ -1,4 +1,5 @@
 import xterm from "@xterm/headless";
+import { createCountClamp } from "./count-clamp.ts";
 import type { Grid } from "./grid.ts";
 import type { Key } from "./keymap.ts";
 
@@ -74,10 +75,12 @@ const SCROLLBACK = 500;
 export function createTerminal(screen: TerminalScreen, reply: (bytes: string) => void) {
   const term = new xterm.Terminal({ cols: screen.cols, rows: screen.rows, scrollback: SCROLLBACK, allowProposedApi: true, logLevel: "off" });
   term.onData(reply);
+  const decoder = new TextDecoder("utf-8", { fatal: false });
+  const clamp = createCountClamp(screen);
   return {
-    /** Feeds output; `done` once the parser has taken it (the reader waits for that: back-pressure). */
+    /** Feeds output, every count clamped to the screen; `done` once the parser has taken it (the reader waits for that: back-pressure). */
     write(bytes: Uint8Array, done: () => void): void {
-      term.write(bytes, done);
+      term.write(clamp(decoder.decode(bytes, { stream: true })), done);
     },
     keyBytes: (key: Key): string | null => keyBytes(key, term.modes.applicationCursorKeysMode),
     /** Draws the visible screen into grid rows 1..screen.rows (row 0 stays the trust line's). */

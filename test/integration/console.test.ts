@@ -140,7 +140,7 @@ describe("the trusted console", () => {
     await waitScreen(/^. shell +exited 3/);
   });
 
-  it("keeps the trust line bay0's, pixel for pixel, while a room's terminal floods it with screen-control sequences; the dashboard still answers", async () => {
+  it("keeps the trust line bay0's, pixel for pixel, while a room's terminal floods it with screen-control sequences and counts at the 32-bit limit; the dashboard still answers", async () => {
     await vm.sendKeys(["esc"]);
     await type("hostile");
     await vm.sendKeys(["ret"]);

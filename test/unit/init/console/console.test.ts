@@ -174,4 +174,37 @@ describe("createConsole", () => {
     end();
     await tick();
   });
+
+  it("makes a room whose output costs bay0 more than a fifth of a CPU wait, and says so once", async () => {
+    const records: LogRecord[] = [];
+    let feed: (chunk: Uint8Array) => Promise<void> = async () => undefined;
+    // Each look at the clock is 150 ms later: every chunk seems to take the parser that long.
+    let ms = 0;
+    const screen = createConsole({
+      log: createLog([memorySink(records)]),
+      terminals: {
+        read: (_fd, onChunk) => {
+          feed = onChunk;
+          return new Promise<void>(() => undefined);
+        },
+        write: () => undefined,
+        resize: () => undefined,
+        close: () => undefined,
+        sleep: async () => undefined,
+      },
+      surface: { width: 1280, height: 800, stride: 5120, write: () => undefined },
+      font,
+      rooms: { policies: () => [], snapshot: () => [], start: async () => ({ ok: true }), kill: async () => true, reset: async () => ({ ok: true }), freeze: () => true },
+      watchdog: () => "armed",
+      vault: { state: () => "not set up", lock: async () => "the vault is not set up" },
+      now: () => new Date(0),
+      clockMs: () => (ms += 150),
+    });
+    screen.attach("noisy", 7);
+    // Four looks a chunk: 600 ms pass, 150 of them parsing, while the budget refills 120: the 2 s burst lasts about 67 chunks.
+    for (let i = 0; i < 60; i++) await feed(new TextEncoder().encode("x"));
+    expect(records.filter((r) => r.event === "console.terminal_throttled")).toEqual([]);
+    for (let i = 0; i < 40; i++) await feed(new TextEncoder().encode("x"));
+    expect(records.filter((r) => r.event === "console.terminal_throttled")).toEqual([expect.objectContaining({ room: "noisy", parse_ms_per_second: 200 })]);
+  });
 });
