@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { kernelCacheDir, kernelCacheKey, type KernelBuildRecord } from "../kernel/build.ts";
 import { writeCpio } from "../uki/cpio.ts";
 import type { CpioEntry } from "../uki/cpio.ts";
-import { chooseChoice, typeSecret } from "../test/qemu/keyboard.ts";
+import { chooseChoice, promptArmed, typeSecret } from "../test/qemu/keyboard.ts";
 import { testOverlay } from "../test/qemu/overlay.ts";
 import { readPpm, screenReader } from "../test/qemu/screen.ts";
 import { vaultTestDisk, vaultTestUki } from "../test/qemu/vault-disk.ts";
@@ -277,6 +277,7 @@ async function vaultBench(): Promise<VaultFigures> {
     const device = String((await first.waitFor("vault.provisioning", 60_000)).device);
     const shown = await screen.wait(/Vault: your recovery key/, 300_000);
     const recoveryKey = (shown.join("\n").match(/[a-z]{8}(-[a-z]{8}){3}/g) ?? []).join("-");
+    await promptArmed(screen);
     await first.sendKeys(["ret"]);
     await first.waitFor("vault.unlocked", 60_000);
     await powerOff(first);

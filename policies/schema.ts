@@ -47,15 +47,18 @@ const unique = <T extends z.ZodType>(item: T) =>
  * container id. "--" is reserved because it joins a nested room's names in
  * flat paths ("a/b" is "a--b"), and "room" because it names every room's own
  * leaf cgroup beside its children's nodes: either would let two rooms share
- * one identity.
+ * one identity. "bay0" is the trust line's name for bay0 itself.
  */
-export const RESERVED_ROOM_NAMES: readonly string[] = Object.freeze(["room"]);
+export const RESERVED_ROOM_NAMES: readonly string[] = Object.freeze(["room", "bay0"]);
+
+/** Images no room may run on: the vault's tools are bay0's, mounted for its vault helper alone. */
+export const RESERVED_IMAGES: readonly string[] = Object.freeze(["vault-tools"]);
 export const nameSchema = z
   .string({ error: "must be a string" })
   .regex(/^[a-z][a-z0-9-]{0,30}$/, "must be 1-31 lowercase letters, digits or '-', starting with a letter")
   .refine((n) => !n.includes("--"), "must not contain '--' (it joins nested rooms' names)")
   .superRefine((n, ctx) => {
-    if (RESERVED_ROOM_NAMES.includes(n)) ctx.addIssue({ code: "custom", message: `'${n}' is reserved (it names a room's own cgroup)` });
+    if (RESERVED_ROOM_NAMES.includes(n)) ctx.addIssue({ code: "custom", message: `'${n}' is reserved (${n === "bay0" ? "the trust line's name for bay0" : "it names a room's own cgroup"})` });
   });
 const name = nameSchema;
 
@@ -76,7 +79,9 @@ const namespaces = unique(z.enum(NAMESPACES))
 export const policySchema = z
   .object({
     name,
-    image: name.describe("base image name (out/images/NAME.squashfs)"),
+    image: nameSchema
+      .refine((n) => !RESERVED_IMAGES.includes(n), "is bay0's own image (the vault's tools), never a room's")
+      .describe("base image name (out/images/NAME.squashfs)"),
     command: z.array(z.string().min(1, "must not be empty"), { error: "must be a list of strings" }).min(1, "must name a program"),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a valid variable name"), z.string()).default({}),
     hostname: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be a valid hostname").optional(),

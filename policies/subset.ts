@@ -62,6 +62,8 @@ export function subsetViolations(parent: Policy, child: Policy, parentDepth: num
   limit("courier.max_size", child.courier.max_size, parent.courier.max_size);
   const requests = notSubset(child.umbilical.allow, parent.umbilical.allow);
   if (requests.length > 0) add("umbilical.allow", `${requests.join(", ")} not allowed to the parent`);
+  if (child.terminal && !parent.terminal) add("terminal", "a child may not have a terminal when its parent has none");
+  if (child.image !== parent.image) add("image", `'${child.image}' is not the parent's image '${parent.image}'`);
   if (child.user.uid === 0 && parent.user.uid !== 0) add("user.uid", "a child may not run as root when its parent does not");
   if (child.user.gid === 0 && parent.user.gid !== 0) add("user.gid", "a child may not run in group root when its parent does not");
   return v;

@@ -5,9 +5,10 @@
  * pictures the README shows.
  */
 import { join } from "node:path";
-import { typeKeys } from "./qemu/keyboard.ts";
+import { promptArmed, typeKeys } from "./qemu/keyboard.ts";
 import { testOverlay } from "./qemu/overlay.ts";
 import { builtImages } from "./qemu/probe-image.ts";
+import { screenReader } from "./qemu/screen.ts";
 import { ROOT, Vm } from "./qemu/vm.ts";
 
 const DIR = join(ROOT, "test", "screenshots");
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
     images: builtImages(),
     append: ["anchor.run=/test/forward.sh"],
   });
+  const screen = screenReader(() => vm, "screenshots");
   try {
     const shot = async (name: string): Promise<void> => {
       await pause(1500); // two refreshes: the screen has settled
@@ -37,10 +39,12 @@ async function main(): Promise<void> {
     await shot("launcher-filter");
     await vm.sendKeys(["esc"]);
     await vm.control("prompt-secret");
+    await promptArmed(screen);
     for (const key of ["1", "2", "3", "4", "5", "6"]) await vm.sendKeys([key]);
     await shot("prompt-pin");
     await vm.sendKeys(["esc"]);
     await vm.control("prompt-choice 60000");
+    await promptArmed(screen);
     await vm.sendKeys(["down"]);
     await shot("prompt-choice");
     await vm.sendKeys(["esc"]);
@@ -57,6 +61,7 @@ async function main(): Promise<void> {
     await type("echo quarterly figures > /tmp/report.txt; anchorctl send /tmp/report.txt");
     await vm.sendKeys(["ret"]);
     await vm.waitFor("courier.requested", 60_000);
+    await promptArmed(screen);
     await vm.sendKeys(["down"]);
     await shot("courier-prompt");
     await vm.sendKeys(["esc"]);

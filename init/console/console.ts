@@ -7,7 +7,7 @@ import type { Font } from "./font.ts";
 import type { Chord, Key } from "./keymap.ts";
 import { INITIAL_LAUNCHER, launcherKey, type Command, type Entry, type LauncherState } from "./launcher.ts";
 import { createPainter, layout, type Surface } from "./painter.ts";
-import { drawPrompt, openPrompt, promptKey, type PromptAnswer, type PromptRequest, type PromptState } from "./prompt.ts";
+import { ARMING_MS, drawPrompt, isArmed, openPrompt, promptKey, type PromptAnswer, type PromptRequest, type PromptState } from "./prompt.ts";
 
 /** What the console needs of bay0's rooms. */
 export type ConsoleRooms = {
@@ -120,10 +120,13 @@ export function createConsole(deps: ConsoleDeps) {
   const defaultAnswer = (request: PromptRequest, timedOut: boolean): PromptAnswer =>
     request.kind === "secret" ? { kind: "secret", value: null } : { kind: "choice", index: 0, timedOut };
   const show = (next: { request: PromptRequest; resolve: (answer: PromptAnswer) => void } | undefined): void => {
+    const nowMs = deps.clockMs();
     prompt =
       next === undefined
         ? null
-        : { state: openPrompt(next.request), resolve: next.resolve, deadlineMs: next.request.kind === "choice" ? deps.clockMs() + next.request.timeoutMs : null };
+        : { state: openPrompt(next.request, nowMs), resolve: next.resolve, deadlineMs: next.request.kind === "choice" ? nowMs + next.request.timeoutMs : null };
+    // Redrawn once armed: the hint line then says which keys answer.
+    if (prompt !== null) setTimeout(() => refresh(), ARMING_MS + 1);
   };
   /** Ends the open prompt: logged without what was typed, answered, and the next one shown. */
   const finish = (answer: PromptAnswer, outcome: "answered" | "cancelled" | "timeout"): void => {
@@ -203,7 +206,11 @@ export function createConsole(deps: ConsoleDeps) {
   const refresh = (): void => {
     if (prompt?.deadlineMs != null && deps.clockMs() >= prompt.deadlineMs) finish(defaultAnswer(prompt.state.request, true), "timeout");
     const grid = drawScreen();
-    if (prompt !== null) drawPrompt(grid, prompt.state, prompt.deadlineMs === null ? null : Math.max(0, Math.ceil((prompt.deadlineMs - deps.clockMs()) / 1000)));
+    if (prompt !== null) {
+      const nowMs = deps.clockMs();
+      drawPrompt(grid, prompt.state, prompt.deadlineMs === null ? null : Math.max(0, Math.ceil((prompt.deadlineMs - nowMs) / 1000)), isArmed(prompt.state, nowMs));
+      drawTrustLine(grid, deps.now(), focus, deps.vault.state(), true);
+    }
     painter.paint(grid);
   };
 
@@ -236,10 +243,12 @@ export function createConsole(deps: ConsoleDeps) {
     } else if (command.kind === "reset") {
       const result = await deps.rooms.reset(command.id);
       if (!result.ok) reason = result.reason ?? "reset failed";
+      else launcher = { ...launcher, message: `${command.id}: reset` };
     } else if (command.kind === "kill") {
       if (!(await deps.rooms.kill(command.id))) reason = `${command.id} is not running`;
     } else if (command.kind === "freeze") {
       if (!deps.rooms.freeze(command.id, command.frozen)) reason = `${command.id} could not be ${command.frozen ? "frozen" : "thawed"}`;
+      else launcher = { ...launcher, message: `${command.id}: ${command.frozen ? "frozen" : "thawed"}` };
     } else if (sessions.has(command.id)) {
       setFocus(command.id);
     } else {
@@ -257,7 +266,7 @@ export function createConsole(deps: ConsoleDeps) {
     key(key: Key | Chord): void {
       if (key === "ctrl-alt-del") return;
       if (prompt !== null && key !== "secure-attention") {
-        const next = promptKey(prompt.state, key);
+        const next = promptKey(prompt.state, key, deps.clockMs());
         prompt.state = next.state;
         if (next.answer) {
           const cancelled = next.answer.kind === "secret" ? next.answer.value === null : key.name === "Esc";
@@ -270,7 +279,7 @@ export function createConsole(deps: ConsoleDeps) {
         // Home, with the room just left selected, so Ctrl-R or Ctrl-K acts on it.
         const left = focus;
         setFocus("bay0");
-        launcher = { ...INITIAL_LAUNCHER, selected: Math.max(0, roomRows().findIndex((r) => r.name === left)) };
+        launcher = { ...INITIAL_LAUNCHER, selected: left === "bay0" ? null : left };
         refresh();
         return;
       }

@@ -1,5 +1,5 @@
 import { Grid } from "./grid.ts";
-import { visibleEntries, type Entry, type LauncherState } from "./launcher.ts";
+import { selectedIndex, visibleEntries, type Entry, type LauncherState } from "./launcher.ts";
 
 /** A launcher entry with what the dashboard shows of it. */
 export type RoomRow = Entry & {
@@ -29,6 +29,8 @@ export const COLOURS = Object.freeze({
   text: 0xd8dee9,
   dim: 0x7b8594,
   trustBackground: 0x2b3340,
+  /** The trust line while bay0 asks: used nowhere else, and never for a room. */
+  askingBackground: 0x6b3a00,
   anchor: 0xf0c674,
   selected: 0x263242,
   warn: 0xe5a55b,
@@ -56,16 +58,26 @@ const duration = (sec: number | null): string => {
   return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m${two(s % 60)}s` : `${Math.floor(s / 3600)}h${two(Math.floor(s / 60) % 60)}m`;
 };
 
+/** Room names on the trust line: a nested room's path can be long, and the vault's state and the time must stay. */
+const NAME_SHOWN = 40;
+
+/** What the trust line says while bay0's own prompt is open: a room's name can never read so (room names are one word). */
+export const ASKING = "bay0 is asking";
+
 /**
  * The top row, bay0's alone on every screen: ANCHOR, whose screen it is (in
  * that room's colour), the vault's state and the time. Rooms never write
- * to the framebuffer, and their text is drawn only below this row.
+ * to the framebuffer, and their text is drawn only below this row. While
+ * bay0 asks, the row says so in its own colour instead of naming the room
+ * under the prompt: a box a room draws in its terminal to look like bay0's
+ * comes with the room's name above it.
  */
-export function drawTrustLine(grid: Grid, now: Date, focus: string, vault: string): void {
-  const bg = COLOURS.trustBackground;
+export function drawTrustLine(grid: Grid, now: Date, focus: string, vault: string, asking = false): void {
+  const bg = asking ? COLOURS.askingBackground : COLOURS.trustBackground;
   grid.clearRow(0, COLOURS.text, bg);
   let col = grid.put(0, 1, "ANCHOR", COLOURS.anchor, bg);
-  col = grid.put(0, col + 2, focus, roomColour(focus), bg);
+  const who = asking ? ASKING : focus.length > NAME_SHOWN ? `${focus.slice(0, NAME_SHOWN - 2)}..` : focus;
+  col = grid.put(0, col + 2, who, asking ? COLOURS.anchor : roomColour(focus), bg);
   const right = `vault: ${vault}  ${two(now.getUTCHours())}:${two(now.getUTCMinutes())}`;
   grid.put(0, Math.max(col + 2, grid.cols - right.length - 1), right, COLOURS.text, bg);
 }
@@ -84,7 +96,7 @@ export function drawDashboard(cols: number, rowsTotal: number, view: DashboardVi
   const footer = 6;
   const listRows = Math.max(1, rowsTotal - header - 1 - footer - 1);
   const shown = visibleEntries(view.launcher, view.rows) as RoomRow[];
-  const selected = Math.min(view.launcher.selected, shown.length - 1);
+  const selected = selectedIndex(view.launcher, shown);
   const first = Math.max(0, selected - listRows + 1);
   shown.slice(first, first + listRows).forEach((row, i) => {
     const r = header + 1 + i;

@@ -4,7 +4,8 @@
  */
 
 export type KeyName = "char" | "Enter" | "Backspace" | "Esc" | "Tab" | "Up" | "Down" | "Left" | "Right" | "Delete" | "Home" | "End" | "PageUp" | "PageDown";
-export type Key = { name: KeyName; char?: string; ctrl: boolean; alt: boolean; shift: boolean };
+/** `repeat`: the keyboard's autorepeat of a held key, not a press. */
+export type Key = { name: KeyName; char?: string; ctrl: boolean; alt: boolean; shift: boolean; repeat?: true };
 
 /** The two chords bay0 keeps for itself: reboot, and the secure attention key (back to the dashboard). */
 export type Chord = "ctrl-alt-del" | "secure-attention";
@@ -30,7 +31,8 @@ const RELEASE = 0;
 
 /**
  * Turns a keyboard's EV_KEY events into keys. Modifier state is per
- * keyboard. Repeats (value 2) count as presses, so held keys repeat.
+ * keyboard. Repeats (value 2) count as presses, so held keys repeat, and
+ * say so: a prompt takes only real presses.
  */
 export function createKeyboard() {
   const down = new Set<number>();
@@ -52,13 +54,14 @@ export function createKeyboard() {
       const shift = held(KEY.LEFTSHIFT, KEY.RIGHTSHIFT);
       if (ctrl && alt && (code === KEY.DELETE || code === KEY.KPDOT)) return "ctrl-alt-del";
       if (ctrl && alt && code === KEY.ESC) return "secure-attention";
+      const repeat = value === 1 ? {} : { repeat: true as const };
       const named = NAMED[code];
-      if (named !== undefined) return { name: named, ctrl, alt, shift };
+      if (named !== undefined) return { name: named, ctrl, alt, shift, ...repeat };
       const pair = CHARS[code];
       if (pair === undefined) return null;
       const letter = /^[a-z]$/.test(pair[0]);
       const upper = letter ? shift !== caps : shift;
-      return { name: "char", char: upper ? pair[1] : pair[0], ctrl, alt, shift };
+      return { name: "char", char: upper ? pair[1] : pair[0], ctrl, alt, shift, ...repeat };
     },
   };
 }

@@ -5,7 +5,12 @@ export type Entry = { name: string; running: boolean; frozen: boolean };
 
 export type LauncherState = {
   filter: string;
-  selected: number;
+  /**
+   * The selected entry by its name, never by its row: rooms starting and
+   * ending reorder the rows, and a key must act on the room the person
+   * chose. Null: the first entry shown.
+   */
+  selected: string | null;
   /** Room id awaiting a y/n answer before it is killed. */
   confirmKill: string | null;
   /** One line for the person: a refusal's reason, a question. */
@@ -20,7 +25,7 @@ export type Command =
   | { kind: "freeze"; id: string; frozen: boolean }
   | { kind: "lock-vault" };
 
-export const INITIAL_LAUNCHER: LauncherState = Object.freeze({ filter: "", selected: 0, confirmKill: null, message: null });
+export const INITIAL_LAUNCHER: LauncherState = Object.freeze({ filter: "", selected: null, confirmKill: null, message: null });
 
 const FILTER_CHARS = /^[a-z0-9/-]$/;
 const MAX_FILTER = 31;
@@ -28,6 +33,12 @@ const MAX_FILTER = 31;
 /** The entries the filter lets through, in list order. */
 export function visibleEntries(state: LauncherState, entries: readonly Entry[]): Entry[] {
   return entries.filter((e) => e.name.includes(state.filter));
+}
+
+/** The row of the selected entry among those shown; -1 when it is gone (no row is selected then). */
+export function selectedIndex(state: LauncherState, shown: readonly Entry[]): number {
+  if (state.selected === null) return shown.length > 0 ? 0 : -1;
+  return shown.findIndex((e) => e.name === state.selected);
 }
 
 /**
@@ -39,7 +50,9 @@ export function visibleEntries(state: LauncherState, entries: readonly Entry[]):
  */
 export function launcherKey(state: LauncherState, key: Key, entries: readonly Entry[]): { state: LauncherState; command?: Command } {
   const shown = visibleEntries(state, entries);
-  const selected = shown[Math.min(state.selected, shown.length - 1)];
+  const at = selectedIndex(state, shown);
+  const selected = shown[at];
+  const select = (index: number): LauncherState => ({ ...state, selected: shown[Math.max(0, Math.min(index, shown.length - 1))]?.name ?? null });
   if (state.confirmKill !== null) {
     const id = state.confirmKill;
     const next = { ...state, confirmKill: null, message: null };
@@ -57,17 +70,17 @@ export function launcherKey(state: LauncherState, key: Key, entries: readonly En
   switch (key.name) {
     case "char":
       if (key.alt || key.char === undefined || !FILTER_CHARS.test(key.char) || state.filter.length >= MAX_FILTER) return { state };
-      return { state: { ...state, filter: state.filter + key.char, selected: 0, message: null } };
+      return { state: { ...state, filter: state.filter + key.char, selected: null, message: null } };
     case "Backspace":
-      return { state: { ...state, filter: state.filter.slice(0, -1), selected: 0, message: null } };
+      return { state: { ...state, filter: state.filter.slice(0, -1), selected: null, message: null } };
     case "Esc":
       return { state: { ...INITIAL_LAUNCHER } };
     case "Up":
-      return { state: { ...state, selected: Math.max(0, Math.min(state.selected, shown.length - 1) - 1) } };
+      return { state: select(at - 1) };
     case "Down":
-      return { state: { ...state, selected: Math.max(0, Math.min(state.selected + 1, shown.length - 1)) } };
+      return { state: select(at + 1) };
     case "Enter":
-      if (selected === undefined) return { state: { ...state, message: "nothing matches" } };
+      if (selected === undefined) return { state: { ...state, message: shown.length === 0 ? "nothing matches" : `${state.selected ?? "it"} is gone` } };
       return { state: { ...state, message: null }, command: selected.running ? { kind: "focus", id: selected.name } : { kind: "start", name: selected.name } };
     default:
       return { state };

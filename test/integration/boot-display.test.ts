@@ -78,12 +78,15 @@ describe("npm run boot shows the trusted console to the person who ran it", () =
 
   it("serves bay0's screen: the trust line and the vault's first question, read back from the VNC frame's pixels", async () => {
     const lines = await waitScreen(/Vault: choose a PIN/);
-    expect(lines[0]).toMatch(/^ ANCHOR  bay0 +vault: /);
+    // bay0 asks: the trust line says so, not whose screen is under the prompt.
+    expect(lines[0]).toMatch(/^ ANCHOR  bay0 is asking +vault: /);
     expect(lines.some((l) => /New PIN: _/.test(l))).toBe(true);
   });
 
   it("carries the person's keys to bay0 as a USB keyboard: three digits typed over VNC show as three dots", async () => {
     expect(output).toMatch(/"event":"input\.grabbed"[^\n]*"name":"QEMU QEMU USB Keyboard"/);
+    // The prompt takes keys once armed; its hint line says when.
+    await waitScreen(/Enter to confirm/);
     // One digit at a time, each checked by its dot; a key a starved guest lost is pressed again.
     let lines: string[] = [];
     for (const [i, digit] of [..."123"].entries()) {

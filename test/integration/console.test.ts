@@ -91,7 +91,9 @@ describe("the trusted console", () => {
 
   it("asks for a secret with a masked prompt: dots on the screen, no trace in the serial log or the kernel log", async () => {
     expect((await vm.control("prompt-secret", WAIT_MS)).ok).toBe(true);
-    await waitScreen(/Test: unlock/);
+    const asked = await waitScreen(/Test: unlock/);
+    // While bay0 asks, the trust line says so in its own words (a room's fake box would come with the room's name).
+    expect(asked[0]).toMatch(/^ ANCHOR  bay0 is asking +vault: unavailable  \d\d:\d\d $/);
     // Letters around the digits: a bare "4711" turns up by chance in dmesg's microsecond timestamps.
     // Typed until the screen shows six dots, then Enter.
     await typeSecret(vm, screen, "PIN", "zq4711");

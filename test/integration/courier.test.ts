@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { builtImages, probeImage } from "../qemu/probe-image.ts";
 import type { Record, Vm } from "../qemu/vm.ts";
-import { chooseChoice } from "../qemu/keyboard.ts";
+import { chooseChoice, promptArmed } from "../qemu/keyboard.ts";
 import { screenReader } from "../qemu/screen.ts";
 import { BOOT_TIMEOUT_MS, bootRoomsVm } from "./helpers.ts";
 
@@ -107,6 +107,7 @@ describe("the courier", () => {
 
   it("denies on Esc and at the 30 s timeout; anchorctl says why and fails", async () => {
     await prompted("report.txt", 5);
+    await promptArmed(screen);
     await vm.sendKeys(["down"]);
     await vm.sendKeys(["esc"]);
     expect(await reply("esc")).toMatch(/^esc exit=1 .*"code":"refused","message":"denied at the console"/);

@@ -10,7 +10,7 @@ import { PARTITION } from "../../rooms/boot-disk.ts";
 import { pcrSigningKey } from "../../uki/sign.ts";
 import { diskPartition, openVaultOnHost, vaultHeader, vaultPartition, vaultTestDisk, vaultTestUki } from "../qemu/vault-disk.ts";
 import { ROOT, Vm } from "../qemu/vm.ts";
-import { chooseChoice, typeSecret } from "../qemu/keyboard.ts";
+import { chooseChoice, promptArmed, typeSecret } from "../qemu/keyboard.ts";
 import { screenReader } from "../qemu/screen.ts";
 
 /** Firmware, stub, bay0 and the vault's argon2id under TCG. */
@@ -96,7 +96,10 @@ describe("the vault across boots", () => {
   const answerCourier = async (file: string, deliver: boolean): Promise<void> => {
     await screen.wait(new RegExp(`file:   ${file.replace(".", "\\.")}`), 120_000);
     await screen.wait(/Deliver to the vault \(vault-keeper: \/vault\)/);
-    if (!deliver) return void (await current().sendKeys(["esc"]));
+    if (!deliver) {
+      await promptArmed(screen);
+      return void (await current().sendKeys(["esc"]));
+    }
     await chooseChoice(current(), screen, "Deliver to the vault (vault-keeper: /vault)");
   };
   /** Ctrl-L on the dashboard, then "Lock" at bay0's question. */
@@ -172,6 +175,7 @@ describe("the vault across boots", () => {
     const key = shown.join("\n").match(/[a-z]{8}(-[a-z]{8}){3}/g) ?? [];
     expect(key).toHaveLength(2);
     recoveryKey = key.join("-");
+    await promptArmed(screen);
     await first.sendKeys(["ret"]);
     expect(await first.waitFor("vault.unlocked", 60_000)).toMatchObject({ how: "provisioned", mount: "/persist" });
     expect(await first.waitFor("audit.flushed", 60_000)).toMatchObject({ earlier: 0, unfinished: [], after: null, count: 1 });

@@ -32,6 +32,20 @@ const SETTLE_LIMIT_MS = 180_000;
 /** Each look decodes a whole screendump: looked at sparingly, so the host keeps its CPU for the VMs. */
 const LOOK_EVERY_MS = 1_000;
 
+/**
+ * Waits until bay0's open prompt takes keys: for a moment after it is drawn
+ * it ignores them (its hint line says so), so keys sent earlier are lost.
+ */
+export async function promptArmed(screen: Screen, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const lines = await screen.text();
+    if (lines.some((l) => /Enter to (confirm|choose)/.test(l))) return;
+    if (Date.now() > deadline) throw new Error(`no armed prompt on the screen:\n${lines.join("\n")}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
 /** Polls `typed` until it reports `want`, or stops changing for STILL_MS; the last count. */
 async function settled(screen: Screen, typed: (lines: string[]) => number | null, want: number): Promise<number | null> {
   let last: number | null = null;
@@ -84,6 +98,7 @@ export async function typeSecret(vm: Keys, screen: Screen, label: string, text: 
     }
     return null;
   };
+  await promptArmed(screen);
   for (let at = 0; at < text.length; at += PIECE) {
     const piece = text.slice(at, at + PIECE);
     const what = `typing a secret of ${text.length} characters, after ${at}`;
@@ -122,6 +137,7 @@ export async function chooseChoice(vm: Keys, screen: Screen, choice: string): Pr
     for (let r = first; isChoice(r); r++) if (lines[r]?.[column] === ">") return r - row;
     return null;
   };
+  await promptArmed(screen);
   const move = async (): Promise<void> => {
     const now = offset(await screen.text()) ?? 0;
     for (let i = 0; i < Math.abs(now); i++) await vm.sendKeys([now > 0 ? "up" : "down"]);

@@ -96,6 +96,20 @@ max_size = "1M"
     expect(fields(replace(from, to))).toEqual([field]);
   });
 
+  it("refuses a terminal when the parent has none, and any image but the parent's", () => {
+    const withTerminal = policy(EQUAL.replace("[limits]", "terminal = true\n[limits]"));
+    expect(fields(withTerminal)).toEqual(["terminal"]);
+    expect(subsetViolations({ ...PARENT, terminal: true }, withTerminal, 0)).toEqual([]);
+    expect(fields({ ...policy(EQUAL), image: "workshop" })).toEqual(["image"]);
+  });
+
+  it("never lets a room run on the vault's tools, nor be named bay0", () => {
+    const tools = parsePolicy(`name = "p"\nimage = "vault-tools"\ncommand = ["/bin/true"]\n`, "t.toml");
+    expect(tools.ok ? [] : tools.errors.map((e) => `${e.field}: ${e.message}`)).toEqual(["image: is bay0's own image (the vault's tools), never a room's"]);
+    const bay0 = parsePolicy(`name = "bay0"\nimage = "minimal"\ncommand = ["/bin/true"]\n`, "t.toml");
+    expect(bay0.ok ? [] : bay0.errors.map((e) => e.field)).toEqual(["name"]);
+  });
+
   it("refuses deliveries when the parent accepts none", () => {
     const parent = { ...PARENT, courier: { deliveries: false, max_size: PARENT.courier.max_size } };
     expect(subsetViolations(parent, policy(EQUAL), 0).map((v) => v.field)).toEqual(["courier.deliveries"]);

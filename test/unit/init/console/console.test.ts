@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { createConsole, type ConsoleRooms } from "../../../../init/console/console.ts";
 import { parsePsf2 } from "../../../../init/console/font.ts";
 import type { Key } from "../../../../init/console/keymap.ts";
+import { ARMING_MS } from "../../../../init/console/prompt.ts";
 import { createLog, memorySink, type LogRecord } from "../../../../sys/log.ts";
 
 const font = parsePsf2(gunzipSync(readFileSync("/usr/share/consolefonts/spleen-16x32.psfu.gz")));
@@ -77,14 +78,23 @@ describe("createConsole", () => {
   });
 
   it("gives a prompt every key until it is answered, one at a time, and logs no secret", async () => {
-    const { console, records, started } = setup();
+    const clock = { ms: 0 };
+    const { console, records, started } = setup({ ok: true }, clock);
     console.refresh();
     const first = console.ask({ kind: "secret", title: "Unlock", label: "PIN", minLength: 4, maxLength: 8 });
     const second = console.ask({ kind: "choice", title: "Send?", lines: [], choices: ["Deny", "Allow"], timeoutMs: 1000 });
+    // Typed as the prompt appeared: nothing reaches it, nothing reaches the launcher.
+    for (const c of "9999") console.key(char(c));
+    console.key(enter);
+    clock.ms = ARMING_MS;
     for (const c of "4711") console.key(char(c));
     console.key(enter);
     expect(await first).toEqual({ kind: "secret", value: "4711" });
     expect(started).toEqual([]);
+    // The next prompt is armed afresh: a Down and Enter at once after the last answer do not approve it.
+    console.key({ name: "Down", ctrl: false, alt: false, shift: false });
+    console.key(enter);
+    clock.ms = 2 * ARMING_MS;
     console.key({ name: "Down", ctrl: false, alt: false, shift: false });
     console.key(enter);
     expect(await second).toEqual({ kind: "choice", index: 1, timedOut: false });
@@ -93,15 +103,18 @@ describe("createConsole", () => {
   });
 
   it("locks the vault on Ctrl-L only once the person confirms at bay0's prompt, and logs the action", async () => {
-    const { console, records, locks } = setup();
+    const clock = { ms: 0 };
+    const { console, records, locks } = setup({ ok: true }, clock);
     const ctrlL: Key = { name: "char", char: "l", ctrl: true, alt: false, shift: false };
     console.key(ctrlL);
     await tick();
+    clock.ms += ARMING_MS;
     console.key(enter);
     await tick();
     expect(locks).toEqual([]);
     console.key(ctrlL);
     await tick();
+    clock.ms += ARMING_MS;
     console.key({ name: "Down", ctrl: false, alt: false, shift: false });
     console.key(enter);
     await tick();

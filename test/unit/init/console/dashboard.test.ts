@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { drawDashboard, roomColour, type RoomRow } from "../../../../init/console/dashboard.ts";
+import { COLOURS, drawDashboard, drawTrustLine, roomColour, type RoomRow } from "../../../../init/console/dashboard.ts";
+import { Grid } from "../../../../init/console/grid.ts";
 import { INITIAL_LAUNCHER } from "../../../../init/console/launcher.ts";
 
 const row = (name: string, extra: Partial<RoomRow> = {}): RoomRow => ({
@@ -36,5 +37,27 @@ describe("drawDashboard", () => {
 
   it("fits 1024x768 (64 columns) without losing the trust line", () => {
     expect(drawDashboard(64, 24, view).rowText(0)).toMatch(/^ ANCHOR  bay0 +vault: not set up  09:05 $/);
+  });
+});
+
+describe("drawTrustLine", () => {
+  const now = new Date("2026-12-01T09:05:00Z");
+
+  it("says bay0 is asking, in a colour nothing else uses, instead of the room under the prompt", () => {
+    const grid = new Grid(80, 25);
+    drawTrustLine(grid, now, "shell", "locked", true);
+    expect(grid.rowText(0)).toMatch(/^ ANCHOR  bay0 is asking +vault: locked  09:05 $/);
+    expect(grid.bg[0]).toBe(COLOURS.askingBackground);
+    expect(Object.entries(COLOURS).filter(([, colour]) => colour === COLOURS.askingBackground).map(([name]) => name)).toEqual(["askingBackground"]);
+    drawTrustLine(grid, now, "shell", "locked");
+    expect(grid.rowText(0)).toMatch(/^ ANCHOR  shell +vault: locked  09:05 $/);
+    expect(grid.bg[0]).toBe(COLOURS.trustBackground);
+  });
+
+  it("cuts a long nested room's name, so the vault's state and the time stay", () => {
+    const grid = new Grid(80, 25);
+    const deep = Array.from({ length: 5 }, (_, i) => `room${i}-with-a-long-name`).join("/");
+    drawTrustLine(grid, now, deep, "open");
+    expect(grid.rowText(0)).toMatch(/^ ANCHOR  room0-with-a-long-name\/room1-with-a-lo\.\. +vault: open  09:05 $/);
   });
 });

@@ -40,4 +40,11 @@ describe("createKeyboard (US layout)", () => {
     expect(kb.feed(K.UP, 1)).toMatchObject({ name: "Up" });
     expect(kb.feed(K.ENTER, 1)).toMatchObject({ name: "Enter" });
   });
+
+  it("marks a held key's autorepeats, so a prompt can tell them from presses", () => {
+    const kb = createKeyboard();
+    expect(kb.feed(K.ENTER, 1)).not.toHaveProperty("repeat");
+    expect(kb.feed(K.ENTER, 2)).toMatchObject({ name: "Enter", repeat: true });
+    expect(kb.feed(K.K, 2)).toMatchObject({ name: "char", char: "k", repeat: true });
+  });
 });

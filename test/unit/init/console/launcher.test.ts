@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Key } from "../../../../init/console/keymap.ts";
-import { INITIAL_LAUNCHER, launcherKey, visibleEntries, type Entry, type LauncherState } from "../../../../init/console/launcher.ts";
+import { INITIAL_LAUNCHER, launcherKey, selectedIndex, visibleEntries, type Entry, type LauncherState } from "../../../../init/console/launcher.ts";
 
 const entries: Entry[] = [
   { name: "shell", running: false, frozen: false },
@@ -48,6 +48,21 @@ describe("launcherKey", () => {
     expect(type([char("w"), char("e"), char("r", { ctrl: true })]).commands).toEqual([{ kind: "reset", id: "web" }]);
     expect(type([char("w"), char("o"), char("f", { ctrl: true })]).commands).toEqual([{ kind: "freeze", id: "work", frozen: false }]);
     expect(type([char("s"), char("k", { ctrl: true })]).state.message).toBe("shell is not running");
+  });
+
+  it("keeps the selection on the room the person chose when rooms start or end and the rows move", () => {
+    const chosen = type([named("Down"), named("Down")]).state;
+    expect(chosen.selected).toBe("work");
+    // A child of web appears above work, and shell goes: the same keys act on work, wherever its row is now.
+    const moved: Entry[] = [{ name: "web", running: true, frozen: false }, { name: "web/kid", running: true, frozen: false }, { name: "work", running: true, frozen: true }];
+    expect(launcherKey(chosen, char("r", { ctrl: true }), moved).command).toEqual({ kind: "reset", id: "work" });
+    expect(launcherKey(chosen, char("k", { ctrl: true }), moved).state.message).toBe("Kill work? y/n");
+    // Gone: nothing is selected, and no key acts on whatever took its row.
+    const gone = entries.filter((e) => e.name !== "work");
+    expect(selectedIndex(chosen, gone)).toBe(-1);
+    expect(launcherKey(chosen, char("r", { ctrl: true }), gone).command).toBeUndefined();
+    expect(launcherKey(chosen, named("Enter"), gone)).toEqual({ state: { ...chosen, message: "work is gone" } });
+    expect(launcherKey(chosen, named("Down"), gone).state.selected).toBe("shell");
   });
 
   it("ignores what cannot be part of a room name", () => {

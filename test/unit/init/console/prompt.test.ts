@@ -1,17 +1,20 @@
 import { describe, expect, it } from "vitest";
 import { Grid } from "../../../../init/console/grid.ts";
 import type { Key } from "../../../../init/console/keymap.ts";
-import { drawPrompt, openPrompt, promptKey, type PromptRequest, type PromptState } from "../../../../init/console/prompt.ts";
+import { ARMING_MS, drawPrompt, openPrompt as openAt, promptKey, type PromptRequest, type PromptState } from "../../../../init/console/prompt.ts";
 
 const char = (c: string): Key => ({ name: "char", char: c, ctrl: false, alt: false, shift: false });
 const named = (name: Key["name"]): Key => ({ name, ctrl: false, alt: false, shift: false });
 const secret: PromptRequest = { kind: "secret", title: "Unlock the vault", label: "PIN", minLength: 4, maxLength: 8 };
 const choice: PromptRequest = { kind: "choice", title: "Send report.pdf?", lines: ["from web"], choices: ["Deny", "To work", "To the vault"], timeoutMs: 30_000 };
 
-function press(state: PromptState, keys: Key[]) {
+/** A prompt drawn at time 0; keys come once it is armed unless `atMs` says otherwise. */
+const openPrompt = (request: PromptRequest): PromptState => openAt(request, 0);
+
+function press(state: PromptState, keys: Key[], atMs = ARMING_MS) {
   let s = state;
   for (const key of keys) {
-    const next = promptKey(s, key);
+    const next = promptKey(s, key, atMs);
     s = next.state;
     if (next.answer) return { state: s, answer: next.answer };
   }
@@ -30,7 +33,7 @@ describe("secret prompts", () => {
   it("show a dot per character and never the characters", () => {
     const { state } = press(openPrompt(secret), [char("4"), char("7"), char("1"), char("1")]);
     const grid = new Grid(80, 25);
-    drawPrompt(grid, state, null);
+    drawPrompt(grid, state, null, true);
     const text = [...Array(25).keys()].map((r) => grid.rowText(r)).join("\n");
     expect(text).toContain("PIN: \u2022\u2022\u2022\u2022_");
     expect(text).not.toMatch(/4711|4|7/);
@@ -40,12 +43,12 @@ describe("secret prompts", () => {
     const key = { kind: "secret" as const, title: "Vault", label: "Recovery key", minLength: 8, maxLength: 80 };
     const typed = press(openPrompt(key), [...Array(71).keys()].map(() => char("a"))).state;
     const grid = new Grid(80, 25);
-    drawPrompt(grid, typed, null);
+    drawPrompt(grid, typed, null, true);
     const line = [...Array(25).keys()].map((r) => grid.rowText(r)).find((l) => l.includes("Recovery key:")) ?? "";
     expect(line.trim()).toBe(`Recovery key: (71) ${"\u2022".repeat(36)}_`);
     expect(line).not.toContain("a");
     const fitting = press(openPrompt(key), [...Array(41).keys()].map(() => char("a"))).state;
-    drawPrompt(grid, fitting, null);
+    drawPrompt(grid, fitting, null, true);
     expect([...Array(25).keys()].map((r) => grid.rowText(r)).join("\n")).toContain(`Recovery key: ${"\u2022".repeat(41)}_`);
   });
 });
@@ -58,9 +61,34 @@ describe("choice prompts", () => {
 
   it("show the choices, the selection and the time left", () => {
     const grid = new Grid(80, 25);
-    drawPrompt(grid, openPrompt(choice), 12);
+    drawPrompt(grid, openPrompt(choice), 12, true);
     const text = [...Array(25).keys()].map((r) => grid.rowText(r)).join("\n");
     expect(text).toContain("> Deny");
     expect(text).toContain('Esc for "Deny" (12 s)');
+  });
+});
+
+describe("a prompt that keys typed before it cannot answer", () => {
+  it("ignores every key until it is armed, then takes them", () => {
+    const early = press(openPrompt(choice), [named("Down"), named("Enter")], ARMING_MS - 1);
+    expect(early.answer).toBeUndefined();
+    expect(early.state.selected).toBe(0);
+    expect(press(openPrompt(secret), [char("1"), char("2"), char("3"), char("4"), named("Enter")], ARMING_MS - 1).answer).toBeUndefined();
+    expect(press(openPrompt(choice), [named("Down"), named("Enter")], ARMING_MS).answer).toEqual({ kind: "choice", index: 1, timedOut: false });
+  });
+
+  it("takes no held key's repeats, and Tab does not move the choice", () => {
+    const repeated = (k: Key): Key => ({ ...k, repeat: true });
+    expect(press(openPrompt(choice), [named("Tab"), named("Enter")]).answer).toEqual({ kind: "choice", index: 0, timedOut: false });
+    expect(press(openPrompt(choice), [repeated(named("Down")), repeated(named("Enter"))]).answer).toBeUndefined();
+    expect(press(openPrompt(secret), [repeated(char("7"))]).state.typed).toBe("");
+  });
+
+  it("says so while it waits, and says which keys answer once armed", () => {
+    const grid = new Grid(80, 25);
+    drawPrompt(grid, openPrompt(choice), 30, false);
+    const waiting = [...Array(25).keys()].map((r) => grid.rowText(r)).join("\n");
+    expect(waiting).toContain("(keys count in a moment)");
+    expect(waiting).not.toContain("Enter to choose");
   });
 });
