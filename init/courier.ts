@@ -1,6 +1,7 @@
 /**
  * What bay0 does with a room's courier.send: one transfer at a time, a few
- * waiting. The file is opened confined to the sender's root and hashed, the
+ * waiting, one per room, and a room the person denied waits a while
+ * (courier/gate.ts). The file is opened confined to the sender's root and hashed, the
  * person sees it at the trusted prompt and picks where it goes, and a courier
  * process (courier/deliver.ts, confined by crun) copies it there. Every
  * decision and outcome is logged, and so audited.
@@ -8,8 +9,9 @@
 import { randomUUID } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { z } from "zod";
-import { decide, destinations, QUEUE_LIMIT, refuseBySize, transferPrompt, type Destination, type Transfer } from "../courier/arbiter.ts";
-import { fileNameOf } from "../courier/names.ts";
+import { decide, destinations, refuseBySize, transferPrompt, type Destination, type Transfer } from "../courier/arbiter.ts";
+import { createCourierGate, type Outcome } from "../courier/gate.ts";
+import { fileNameOf, loggedPath } from "../courier/names.ts";
 import { courierCgroup, courierConfig, courierDeadlineMs, MOUNT_POINTS } from "../courier/sandbox.ts";
 import { refusal, type Reply } from "../courier/umbilical.ts";
 import { CGROUP_ROOT } from "../rooms/cgroup.ts";
@@ -37,6 +39,10 @@ export type CourierDeps = {
   running: () => RoomPlan[];
   /** The trusted console's prompt, once there is one. */
   ask: () => ((request: PromptRequest) => Promise<PromptAnswer>) | null;
+  /** Stops a room (the person chose "Deny and stop" at its request). */
+  stop: (room: RoomPlan) => Promise<unknown>;
+  /** Monotonic milliseconds (the cool-down after a denial). */
+  clockMs: () => number;
   /** The vault, while it is open: where staged files wait, and a hold that keeps it from locking mid-write (null once it is not open). */
   vault: { roomsDir: string; stagingDir: string; isOpen(): boolean; writing(what: string): (() => void) | null };
 };
@@ -45,11 +51,11 @@ export type Courier = (sender: RoomPlan, path: string) => Promise<Reply>;
 
 export function createCourier(deps: CourierDeps): Courier {
   const { libc, log } = deps;
-  let waiting = 0;
+  const gate = createCourierGate(deps.clockMs);
   let queue: Promise<unknown> = Promise.resolve();
 
   const deny = (sender: RoomPlan, file: string, by: "human" | "timeout" | "policy", reason: string): Reply => {
-    log.warn("courier.denied", { room: sender.id, file, by, reason });
+    log.warn("courier.denied", { room: sender.id, file: loggedPath(file), by, reason });
     return refusal("refused", reason);
   };
 
@@ -116,7 +122,7 @@ export function createCourier(deps: CourierDeps): Courier {
     }
   };
 
-  const transfer = async (sender: RoomPlan, path: string): Promise<Reply> => {
+  const transfer = async (sender: RoomPlan, path: string, outcome: { value: Outcome }): Promise<Reply> => {
     const named = fileNameOf(path);
     if (!named.ok) return deny(sender, path, "policy", named.reason);
     const source = openRoomFile(libc, sender.dirs.rootfs, path, hostUser(sender.policy));
@@ -134,7 +140,12 @@ export function createCourier(deps: CourierDeps): Courier {
       if (ask === null) return deny(sender, item.name, "policy", "there is no trusted console to ask");
       const answer = await ask(transferPrompt(item, to));
       const decision = decide(answer.kind === "choice" ? answer : { index: 0, timedOut: false }, to);
-      if (!decision.approved) return deny(sender, item.name, decision.by, decision.reason);
+      if (!decision.approved) {
+        outcome.value = "denied";
+        if (decision.stopSender) void deps.stop(sender).catch((error: unknown) => log.error("bay0.error", { where: "courier", room: sender.id, error: String(error) }));
+        return deny(sender, item.name, decision.by, decision.reason);
+      }
+      outcome.value = "approved";
       log.info("courier.approved", { room: sender.id, to: decision.to.room.id, into: decision.to.kind === "vault" ? "vault" : "inbox", file: item.name, size: item.size, sha256, by: "human" });
       return await carry(item, sender, decision.to, source.fd);
     } finally {
@@ -143,12 +154,11 @@ export function createCourier(deps: CourierDeps): Courier {
   };
 
   return (sender, path) => {
-    if (waiting >= QUEUE_LIMIT) return Promise.resolve(deny(sender, path, "policy", `${QUEUE_LIMIT} transfers are already waiting`));
-    waiting += 1;
-    const run = queue.then(() => transfer(sender, path)).catch((error: unknown) => refusal("unavailable", String(error)));
-    queue = run.finally(() => {
-      waiting -= 1;
-    });
+    const refused = gate.admit(sender.id);
+    if (refused !== null) return Promise.resolve(deny(sender, path, "policy", refused));
+    const outcome: { value: Outcome } = { value: "refused" };
+    const run = queue.then(() => transfer(sender, path, outcome)).catch((error: unknown) => refusal("unavailable", String(error)));
+    queue = run.finally(() => gate.settle(sender.id, outcome.value));
     return run;
   };
 }

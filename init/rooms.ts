@@ -59,6 +59,8 @@ export function startRooms({ ask, vault, mounted, ...deps }: RoomsDeps, autostar
       profile: profile.data,
       ask,
       running: () => supervisor.list().filter((room) => room.started).map((room) => room.plan),
+      stop: (room) => supervisor.kill(room.id),
+      clockMs: () => performance.now(),
       vault: { roomsDir: VAULT_ROOMS, stagingDir: VAULT_STAGING, isOpen: () => vault()?.state() === "open", writing: (what) => vault()?.writing(what) ?? null },
     })),
     vault: {

@@ -265,6 +265,10 @@ export function createConsole(deps: ConsoleDeps) {
     ask,
     key(key: Key | Chord): void {
       if (key === "ctrl-alt-del") return;
+      if (prompt !== null && key === "secure-attention" && prompt.state.request.kind === "choice" && prompt.state.request.dismissable) {
+        // A room's request never stands between the person and the dashboard: dismissed as its default, a denial.
+        finish(defaultAnswer(prompt.state.request, false), "cancelled");
+      }
       if (prompt !== null && key !== "secure-attention") {
         const next = promptKey(prompt.state, key, deps.clockMs());
         prompt.state = next.state;

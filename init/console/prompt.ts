@@ -6,11 +6,12 @@ import type { Key } from "./keymap.ts";
  * What bay0 may ask the person at the trusted console: a secret (a PIN, a
  * recovery key: typed masked, never shown, logged or given to a room), or
  * a question with choices whose default, on Esc or on timeout, is the
- * first choice (callers put "deny" there).
+ * first choice (callers put "deny" there). A `dismissable` question (a
+ * room's request) is also answered with that default by Ctrl-Alt-Esc.
  */
 export type PromptRequest =
   | { kind: "secret"; title: string; label: string; minLength: number; maxLength: number }
-  | { kind: "choice"; title: string; lines: string[]; choices: string[]; timeoutMs: number };
+  | { kind: "choice"; title: string; lines: string[]; choices: string[]; timeoutMs: number; dismissable?: true };
 
 export type PromptAnswer =
   | { kind: "secret"; value: string | null }

@@ -111,23 +111,42 @@ describe("the courier", () => {
     await vm.sendKeys(["down"]);
     await vm.sendKeys(["esc"]);
     expect(await reply("esc")).toMatch(/^esc exit=1 .*"code":"refused","message":"denied at the console"/);
+    // At once again: refused without a prompt, for a while that doubles with each denial.
+    expect(await reply("cooling")).toMatch(/^cooling exit=1 .*the person denied courier-send's last transfer; ask again in [1-5] s/);
     await prompted("report.txt", 6);
     expect(await reply("timeout")).toMatch(/^timeout exit=1 .*nobody answered within 30 s/);
-    const denied = vm.records.filter((r) => r.event === "courier.denied" && r.file === "report.txt");
+    const denied = vm.records.filter((r) => r.event === "courier.denied" && r.file === "report.txt" && r.by !== "policy");
     expect(denied.map((r) => r.by)).toEqual(["human", "timeout"]);
   });
 
-  it("kills a courier that cannot finish (its receiver frozen) at its deadline; the next transfer goes through", async () => {
+  it("gives the person the dashboard on Ctrl-Alt-Esc over a room's request, which is then denied", async () => {
     await prompted("report.txt", 7);
+    await promptArmed(screen);
+    await vm.sendKeys(["ctrl", "alt", "esc"]);
+    expect(await reply("attention")).toMatch(/^attention exit=1 .*"message":"denied at the console"/);
+    const home = await screen.wait(/^ Find: _/);
+    expect(home.join("\n")).not.toContain("Courier:");
+    expect(vm.records.filter((r) => r.event === "console.prompt").at(-1)).toMatchObject({ title: "Courier: courier-send sends a file", outcome: "cancelled" });
+  });
+
+  it("kills a courier that cannot finish (its receiver frozen) at its deadline; the next transfer goes through", async () => {
+    await prompted("report.txt", 8);
     expect((await vm.control("freeze courier-inbox", WAIT_MS)).ok).toBe(true);
     await toInbox();
     expect(await reply("frozen")).toMatch(/^frozen exit=1 .*not delivered: the courier did not finish within 30 s and was killed/);
     expect(vm.records.filter((r) => r.event === "courier.failed").at(-1)).toMatchObject({ file: "report.txt", to: "courier-inbox", reason: "the courier did not finish within 30 s and was killed" });
     expect((await vm.control("thaw courier-inbox", WAIT_MS)).ok).toBe(true);
-    await prompted("report.txt", 8);
+    await prompted("report.txt", 9);
     await toInbox();
     expect(await reply("after")).toMatch(/^after exit=0 .*"path":"\/inbox\/report-3.txt"/);
     await waitOutput("courier-send", /^courier-send-done$/);
+  });
+
+  it("stops the sending room when the person picks Deny and stop", async () => {
+    await prompted("report.txt", 10);
+    await chooseChoice(vm, screen, "Deny and stop courier-send");
+    await vm.waitFor("room.killed", WAIT_MS, (r) => r.room === "courier-send");
+    expect(vm.records.filter((r) => r.event === "courier.denied").at(-1)).toMatchObject({ room: "courier-send", by: "human", reason: "denied at the console, and the room is stopped" });
   });
 
   it("never shows the receiving room a partial file, and every step is in the audit log, which verifies", async () => {

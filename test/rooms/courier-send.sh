@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs in the "courier-send" room: hostile paths first (each refused before any prompt),
-# then files the test answers at the trusted prompt, one at a time, in this order.
+# then files the test answers at the trusted prompt, one at a time, in this order;
+# after a denial it asks again until the cool-down has passed; the last answer stops it.
 cd /tmp
 printf 'quarterly figures: 42\n' > report.txt
 ln -s /etc/shadow shadow-link
@@ -30,8 +31,24 @@ send changing changing.txt
 (sleep 4; echo 'line 2' >> growing.log; echo "grown now") &
 send growing growing.log
 send again report.txt
+# Asks again while bay0 says the person denied it a moment ago (the cool-down), then prints the answer.
+patiently() {
+  label=$1
+  shift
+  while :; do
+    reply=$(anchorctl send "$@" 2>&1)
+    code=$?
+    case "$reply" in
+      *"ask again in"*) sleep 1 ;;
+      *) echo "$label exit=$code $reply"; return ;;
+    esac
+  done
+}
 send esc report.txt
-send timeout report.txt
-send frozen report.txt
+send cooling report.txt
+patiently timeout report.txt
+patiently attention report.txt
+patiently frozen report.txt
 send after report.txt
 echo "courier-send-done"
+patiently stop report.txt

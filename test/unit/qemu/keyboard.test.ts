@@ -18,7 +18,7 @@ function flakyPrompt(): { vm: { sendKeys(keys: string[]): Promise<unknown> }; sc
   const screen = {
     text: async (): Promise<string[]> => {
       const n = typed.filter((t) => t !== "<ret>").length;
-      return [n > 41 ? `Recovery key: (${n}) ${"\u2022".repeat(36)}_` : `Recovery key: ${"\u2022".repeat(n)}_`];
+      return [n > 41 ? `Recovery key: (${n}) ${"\u2022".repeat(36)}_` : `Recovery key: ${"\u2022".repeat(n)}_`, "Enter to confirm, Esc to cancel"];
     },
   };
   return { vm, screen, typed };
@@ -50,7 +50,7 @@ function flakyChoice(): { vm: { sendKeys(keys: string[]): Promise<unknown> }; sc
   };
   const box = (text: string): string => `  > web    ${`  ${text}`.padEnd(60)}  `;
   const screen = {
-    text: async (): Promise<string[]> => [box("Deliver to work: /inbox and more?"), box(""), ...choices.map((c, i) => box(`${i === selected ? ">" : " "} ${c}`)), box(""), box("> web")],
+    text: async (): Promise<string[]> => [box("Deliver to work: /inbox and more?"), box(""), ...choices.map((c, i) => box(`${i === selected ? ">" : " "} ${c}`)), box(""), box("> web"), box("Enter to choose")],
   };
   return { vm, screen, answer: () => answer };
 }

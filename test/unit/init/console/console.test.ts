@@ -102,6 +102,21 @@ describe("createConsole", () => {
     expect(JSON.stringify(records)).not.toContain("4711");
   });
 
+  it("dismisses a room's request as a denial on Ctrl-Alt-Esc, and keeps bay0's own question on the screen", async () => {
+    const clock = { ms: 0 };
+    const { console, records } = setup({ ok: true }, clock);
+    const pin = console.ask({ kind: "secret", title: "Vault: unlock", label: "PIN", minLength: 4, maxLength: 8 });
+    console.key("secure-attention");
+    const request = console.ask({ kind: "choice", title: "Courier: web sends a file", lines: [], choices: ["Deny", "Deliver"], timeoutMs: 30_000, dismissable: true });
+    clock.ms = ARMING_MS;
+    for (const c of "4711") console.key(char(c));
+    console.key(enter);
+    expect(await pin).toEqual({ kind: "secret", value: "4711" });
+    console.key("secure-attention");
+    expect(await request).toEqual({ kind: "choice", index: 0, timedOut: false });
+    expect(records.filter((r) => r.event === "console.prompt").map((r) => `${String(r.title)}: ${String(r.outcome)}`)).toEqual(["Vault: unlock: answered", "Courier: web sends a file: cancelled"]);
+  });
+
   it("locks the vault on Ctrl-L only once the person confirms at bay0's prompt, and logs the action", async () => {
     const clock = { ms: 0 };
     const { console, records, locks } = setup({ ok: true }, clock);
