@@ -10,7 +10,7 @@
  * run, never PID 1.
  */
 import { createHash } from "node:crypto";
-import type { LogRecord } from "../sys/log.ts";
+import { asciiJson, type LogRecord } from "../sys/log.ts";
 
 export const GENESIS = "0".repeat(64);
 
@@ -24,9 +24,13 @@ export const AUDIT_PCR = 15;
 
 export type AuditChain = { seq: number; head: string };
 
-/** The next line of the chain for `record` (an object without seq/prev), and the chain after it. */
+/**
+ * The next line of the chain for `record` (an object without seq/prev), and
+ * the chain after it. Printable ASCII, as the log: a room's text may hold
+ * controls or bidi overrides that a terminal showing the file would obey.
+ */
 export function appendRecord(chain: AuditChain, boot: string, record: Record<string, unknown>): { line: string; chain: AuditChain } {
-  const line = JSON.stringify({ ...record, boot, seq: chain.seq, prev: chain.head });
+  const line = asciiJson({ ...record, boot, seq: chain.seq, prev: chain.head });
   return { line, chain: { seq: chain.seq + 1, head: sha256(line) } };
 }
 

@@ -16,6 +16,13 @@ import type { Log, LogRecord } from "../sys/log.ts";
 import { pcrExtendCommand, type TpmQueue } from "../sys/tpm-device.ts";
 
 export const AUDIT_DIR = "/run/anchor";
+/**
+ * The RAM log's size bound: /run is RAM shared with everything bay0 keeps
+ * there. Past it (or when /run is full) lines go only to the vault's copy,
+ * while the vault is open; every record's hash still goes into PCR 15, and
+ * the gap is said once in `audit.broken`.
+ */
+export const RAM_LOG_MAX_BYTES = 8 * 1024 * 1024;
 
 /** `found`: what the vault helper found of the earlier boots' copies (null when the vault opens again in the same boot). */
 export type Audit = { intoVault(dir: string, found: CopiesFound | null): void; outOfVault(): void };
@@ -25,6 +32,7 @@ export function startAudit(
   feed: { attach(target: (record: LogRecord) => void): void },
   tpmQueue: (onError: (error: string) => void) => TpmQueue,
   dir: string = AUDIT_DIR,
+  ramLogMaxBytes: number = RAM_LOG_MAX_BYTES,
 ): Audit {
   const ramLog = `${dir}/audit.jsonl`;
   const boot = readTextOrNull("/proc/sys/kernel/random/boot_id")?.trim() ?? "unknown";
@@ -32,8 +40,21 @@ export function startAudit(
   const fileName = `${new Date().toISOString().slice(0, 19).replaceAll(":", "")}Z-${boot}.jsonl`;
   /** This boot's file in the vault, open for appending while the vault is. */
   let copy: number | null = null;
+  let ramBytes = 0;
+  let ramFailed = false;
   const append = (line: string): void => {
-    appendFileSync(ramLog, line, { mode: 0o600 });
+    if (!ramFailed) {
+      try {
+        if (ramBytes + line.length > ramLogMaxBytes) throw new Error(`it holds its ${ramLogMaxBytes} bytes`);
+        appendFileSync(ramLog, line, { mode: 0o600 });
+        ramBytes += line.length;
+      } catch (error) {
+        ramFailed = true;
+        const reason = `appending to ${ramLog}: ${error instanceof Error ? error.message : String(error)}; later records are only in the vault's copy (while it is open) and in PCR ${AUDIT_PCR}`;
+        // Logged once the record being written is done: the log feeds this very function.
+        queueMicrotask(() => log.error("audit.broken", { file: "audit.jsonl", reason }));
+      }
+    }
     if (copy === null) return;
     try {
       writeSync(copy, line);

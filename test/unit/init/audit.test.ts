@@ -11,11 +11,11 @@ describe("the audit log's copy in the vault", () => {
   afterEach(() => rmSync(scratch, { recursive: true, force: true }));
 
   /** One boot's audit log; `run` is its RAM folder (each boot has its own). */
-  function setup(run = "run") {
+  function setup(run = "run", ramLogMaxBytes?: number) {
     const records: LogRecord[] = [];
     const feed = relaySink();
     const log = createLog([memorySink(records), feed.sink]);
-    const audit = startAudit(log, feed, () => async () => null, join(scratch, run));
+    const audit = startAudit(log, feed, () => async () => null, join(scratch, run), ramLogMaxBytes);
     return { records, log, audit, vault: join(scratch, "persist", "audit") };
   }
 
@@ -52,5 +52,28 @@ describe("the audit log's copy in the vault", () => {
     // The copy names the file before it in its own chain, where the next unlock reads it.
     const [file = ""] = readdirSync(vault);
     expect(summarizeText(readFileSync(join(vault, file), "utf8")).link).toEqual({ file: "2026-01-01T000001Z-b.jsonl", head });
+  });
+
+  it("stops the RAM log at its bound, says so once in audit.broken, and keeps the vault's copy whole", async () => {
+    const { records, log, audit, vault } = setup("run", 2000);
+    audit.intoVault(vault, null);
+    for (let i = 0; i < 40; i++) log.warn("courier.denied", { room: "web", file: `f${i}`, by: "policy", reason: "no" });
+    await Promise.resolve();
+    const ram = readFileSync(join(scratch, "run", "audit.jsonl"), "utf8");
+    expect(ram.length).toBeLessThanOrEqual(2000);
+    expect(records.filter((r) => r.event === "audit.broken")).toEqual([expect.objectContaining({ file: "audit.jsonl", reason: expect.stringMatching(/holds its 2000 bytes; later records are only in the vault's copy/) })]);
+    const [file = ""] = readdirSync(vault);
+    const copy = readFileSync(join(vault, file), "utf8");
+    // Every record, the broken notice among them, chained without a gap.
+    expect(verifyAudit(copy)).toMatchObject({ ok: true, records: 42 });
+  });
+
+  it("writes only printable ASCII, whatever a room put in a field", () => {
+    const { log } = setup();
+    log.warn("courier.denied", { room: "web", file: "\u202etxt.exe\u009b2J\u0007", by: "policy", reason: "no" });
+    const ram = readFileSync(join(scratch, "run", "audit.jsonl"), "utf8");
+    expect(ram).toMatch(/^[\x20-\x7e\n]+$/);
+    expect(verifyAudit(ram)).toMatchObject({ ok: true, records: 1 });
+    expect(JSON.parse(ram.trim())).toMatchObject({ file: "\u202etxt.exe\u009b2J\u0007" });
   });
 });
