@@ -34,28 +34,63 @@ function openRoot(libc: Libc, rootDir: string): number {
   return root.value;
 }
 
-/** Whether the mode bits let `reader` (host ids) read the file: bay0 must not read for a room what it could not read itself. */
-const readableBy = (stats: Stats, reader: { uid: number; gid: number }): boolean =>
-  (stats.mode & (stats.uid === reader.uid ? 0o400 : stats.gid === reader.gid ? 0o040 : 0o004)) !== 0;
+/** The mode bits' verdict for `reader` (host ids): bay0 must not read for a room what the room's user could not. */
+const allowedTo = (stats: Stats, reader: { uid: number; gid: number }, bits: { owner: number; group: number; other: number }): boolean =>
+  (stats.mode & (stats.uid === reader.uid ? bits.owner : stats.gid === reader.gid ? bits.group : bits.other)) !== 0;
+const READ = { owner: 0o400, group: 0o040, other: 0o004 };
+const SEARCH = { owner: 0o100, group: 0o010, other: 0o001 };
 
-/** Opens `path` (as the room names it) read-only: the fd and its size, or why it is refused. */
-export function openRoomFile(libc: Libc, rootDir: string, path: string, reader: { uid: number; gid: number }): { ok: true; fd: number; size: number } | { ok: false; reason: string } {
-  const root = openRoot(libc, rootDir);
-  const handle = libc.openat2(root, path, O_PATH | constants.O_NOFOLLOW, CONFINED);
-  libc.close(root);
-  if (!handle.ok) {
-    const reason = { [ENOENT]: "no such file in the room", [EXDEV]: "outside the room's own files", [ELOOP]: "a link leads out of the room" }[handle.errno];
-    return { ok: false, reason: reason ?? handle.message };
+/**
+ * The components of a path a room names, from its root: "." and empty ones
+ * dropped, ".." taken lexically (never above the root). Lexical is exact
+ * here because no component may be a link.
+ */
+export function pathComponents(path: string): string[] {
+  const out: string[] = [];
+  for (const part of path.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") out.pop();
+    else out.push(part);
   }
+  return out;
+}
+
+/**
+ * Opens `path` (as the room names it) read-only: the fd and its size, or why
+ * it is refused. It walks the path a directory at a time, as the room's user
+ * would: each directory must let that user search it, no component may be a
+ * link (so what was checked is what is opened), and the file must be one
+ * the user may read.
+ */
+export function openRoomFile(libc: Libc, rootDir: string, path: string, reader: { uid: number; gid: number }): { ok: true; fd: number; size: number } | { ok: false; reason: string } {
+  const components = pathComponents(path);
+  if (components.length === 0) return { ok: false, reason: `${path} is a directory; only a regular file can be sent` };
+  let dir = openRoot(libc, rootDir);
   try {
-    const stats = fstatSync(handle.value);
-    const kind = kindOf(stats);
-    if (kind !== null) return { ok: false, reason: `${path} is ${kind}; only a regular file can be sent` };
-    if (!readableBy(stats, reader)) return { ok: false, reason: `${path} is not readable by the room's user` };
-    // The O_PATH handle pins the inode that was checked: this opens exactly it, whatever the path says now.
-    return { ok: true, fd: openSync(through(handle.value), constants.O_RDONLY | constants.O_NOCTTY | constants.O_NONBLOCK), size: stats.size };
+    for (const [i, name] of components.entries()) {
+      const step = libc.openat2(dir, name, O_PATH | constants.O_NOFOLLOW, CONFINED | RESOLVE.NO_SYMLINKS);
+      if (!step.ok) {
+        const reason = { [ENOENT]: "no such file in the room", [EXDEV]: "outside the room's own files", [ELOOP]: "a link is in the path (send the file by its own path)" }[step.errno];
+        return { ok: false, reason: reason ?? step.message };
+      }
+      libc.close(dir);
+      dir = step.value;
+      const stats = fstatSync(dir);
+      if (i < components.length - 1) {
+        if (stats.isSymbolicLink()) return { ok: false, reason: "a link is in the path (send the file by its own path)" };
+        if (!stats.isDirectory()) return { ok: false, reason: "no such file in the room" };
+        if (!allowedTo(stats, reader, SEARCH)) return { ok: false, reason: `${path} is in a directory the room's user may not enter` };
+        continue;
+      }
+      const kind = kindOf(stats);
+      if (kind !== null) return { ok: false, reason: `${path} is ${kind}; only a regular file can be sent` };
+      if (!allowedTo(stats, reader, READ)) return { ok: false, reason: `${path} is not readable by the room's user` };
+      // The O_PATH handle pins the inode that was checked: this opens exactly it, whatever the path says now.
+      return { ok: true, fd: openSync(through(dir), constants.O_RDONLY | constants.O_NOCTTY | constants.O_NONBLOCK), size: stats.size };
+    }
+    return { ok: false, reason: "no such file in the room" };
   } finally {
-    libc.close(handle.value);
+    libc.close(dir);
   }
 }
 

@@ -43,12 +43,14 @@ describe("the courier", () => {
     await vm?.stop();
   });
 
-  it("refuses a symlink, a path out of the room, a fifo, a directory, a device node, a file over the policy's size, without asking", async () => {
+  it("refuses a symlink, a link on the way, a path out of the room or into /proc, a fifo, a directory, a device node, a file over the policy's size, without asking", async () => {
     await waitOutput("courier-send", /^prompts next$/);
     const lines = outputOf("courier-send");
     const line = (label: string): string => lines.find((l) => l.startsWith(`${label} exit=`)) ?? "";
     expect(line("symlink")).toMatch(/^symlink exit=1 .*"code":"refused".*shadow-link is a symlink; only a regular file can be sent/);
     expect(line("dotdot")).toMatch(/^dotdot exit=1 .*no such file in the room/);
+    expect(line("through-link")).toMatch(/^through-link exit=1 .*a link is in the path/);
+    expect(line("proc")).toMatch(/^proc exit=1 .*no such file in the room/);
     expect(line("fifo")).toMatch(/^fifo exit=1 .*pipe is a fifo/);
     expect(line("folder")).toMatch(/^folder exit=1 .*folder is a directory/);
     expect(line("too-big")).toMatch(/^too-big exit=1 .*the file is 2000000 bytes; courier-send's policy sends at most 1048576/);
@@ -56,7 +58,7 @@ describe("the courier", () => {
     const device = await vm.waitFor("room.output", 0, (r) => r.room === "courier-device");
     expect(device.line).toMatch(/\/dev\/null is a device; only a regular file can be sent/);
     const denied = vm.records.filter((r) => r.event === "courier.denied");
-    expect(denied.length).toBeGreaterThanOrEqual(7);
+    expect(denied.length).toBeGreaterThanOrEqual(9);
     expect(denied.every((r) => r.by === "policy")).toBe(true);
     expect(vm.records.some((r) => r.event === "console.prompt")).toBe(false);
   });

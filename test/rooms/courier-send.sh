@@ -5,6 +5,7 @@
 cd /tmp
 printf 'quarterly figures: 42\n' > report.txt
 ln -s /etc/shadow shadow-link
+ln -s /etc etc-link
 mkfifo pipe
 mkdir folder
 : > empty.txt
@@ -19,6 +20,8 @@ send() {
 }
 send symlink shadow-link
 send dotdot ../../../../../../etc/anchor/images.json
+send through-link etc-link/passwd
+send proc /proc/self/root/etc/passwd
 send fifo pipe
 send folder folder
 send too-big big.bin
