@@ -163,13 +163,32 @@ export type CopiesFound = {
 export const LISTED = 100;
 
 /**
- * Checks the earlier boots' copies (name -> summary, names sorting in the order
- * of the boots): each chain, the links between them, and the newest against
- * the TPM's count of vault openings before this one (`counted`, as for
- * countGap). `count` is left for the caller, who adds this opening.
+ * The boots' copies in the order of their boots, by what they recorded, not
+ * by their names (which come from the clock, and a clock can be reset): the
+ * TPM's count of vault openings each recorded; for copies from before the
+ * count, how many links lead back from each; the name only to break a tie.
+ */
+export function bootOrder(copies: ReadonlyMap<string, Summary>): [string, Summary][] {
+  const depth = (name: string): number => {
+    let steps = 0;
+    for (let at = copies.get(name)?.link?.file; at !== undefined && steps < copies.size; at = copies.get(at)?.link?.file) steps++;
+    return steps;
+  };
+  const key = ([name, summary]: [string, Summary]): [number, number] => (summary.count !== null ? [1, summary.count] : [0, depth(name)]);
+  return [...copies].sort((a, b) => {
+    const [ka, kb] = [key(a), key(b)];
+    return ka[0] - kb[0] || ka[1] - kb[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+  });
+}
+
+/**
+ * Checks the earlier boots' copies (name -> summary): each chain, the links
+ * between them, and the newest (bootOrder's last) against the TPM's count of
+ * vault openings before this one (`counted`, as for countGap). `count` is
+ * left for the caller, who adds this opening.
  */
 export function checkCopies(copies: ReadonlyMap<string, Summary>, counted: number | "absent" | null): CopiesFound {
-  const sorted = [...copies].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const sorted = bootOrder(copies);
   const unfinished: string[] = [];
   const broken: CopiesFound["broken"] = [];
   for (const [name, { verdict }] of sorted) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
 import { appendRecord, auditRecorder, GENESIS, type AuditChain } from "../../../courier/audit.ts";
-import { brokenLinks, checkCopies, countGap, summarizeText, verifyAudit, type Summary } from "../../../courier/audit-verify.ts";
+import { bootOrder, brokenLinks, checkCopies, countGap, summarizeText, verifyAudit, type Summary } from "../../../courier/audit-verify.ts";
 import { pcrExtendCommand } from "../../../sys/tpm-device.ts";
 import type { LogRecord } from "../../../sys/log.ts";
 
@@ -169,6 +169,24 @@ describe("the TPM's count of vault openings, against the newest copy", () => {
     expect(checkCopies(summaries(copies), 4).broken).toEqual([]);
     expect(checkCopies(summaries(copies), 6).broken).toEqual([{ file: "4-d.jsonl", reason: expect.stringMatching(/^the TPM counted 2 vault openings after this file's, whose files are gone/) }]);
     expect(countGap("4-d.jsonl", 4, 5)?.reason).toMatch(/^the TPM counted 1 vault opening after this file's, whose file is gone/);
+  });
+
+  it("orders the copies by the count each recorded, not by their clock-made names: a clock set back raises no alarm and hides no file", () => {
+    // The clock was reset before the fifth opening: its file sorts first by name, yet it is the newest.
+    const copies = new Map([["2026-03-01T000000Z-c.jsonl", counted(4)], ["1970-01-01T000010Z-e.jsonl", counted(5)], ["2026-02-01T000000Z-b.jsonl", counted(3)]]);
+    expect(bootOrder(summaries(copies)).map(([name]) => name)).toEqual(["2026-02-01T000000Z-b.jsonl", "2026-03-01T000000Z-c.jsonl", "1970-01-01T000010Z-e.jsonl"]);
+    const found = checkCopies(summaries(copies), 5);
+    expect(found.broken).toEqual([]);
+    expect(found.after).toBe("1970-01-01T000010Z-e.jsonl");
+    // With the newest gone, the TPM's count finds it whatever the names say.
+    copies.delete("1970-01-01T000010Z-e.jsonl");
+    expect(checkCopies(summaries(copies), 5).broken).toEqual([{ file: "2026-03-01T000000Z-c.jsonl", reason: expect.stringMatching(/^the TPM counted 1 vault opening after this file's/) }]);
+  });
+
+  it("orders copies from before the count by their links", () => {
+    const linked = (after: string | null): string => text(chainOf([record("audit.flushed", { after, after_head: after === null ? null : GENESIS })]));
+    const copies = new Map([["9-first.jsonl", linked(null)], ["1-second.jsonl", linked("9-first.jsonl")], ["5-third.jsonl", linked("1-second.jsonl")]]);
+    expect(bootOrder(summaries(copies)).map(([name]) => name)).toEqual(["9-first.jsonl", "1-second.jsonl", "5-third.jsonl"]);
   });
 
   it("finds a count the TPM never gave, or a TPM without the counter; says nothing when a count is missing", () => {
