@@ -139,8 +139,20 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
     return null;
   };
 
-  /** `taken`: the TPM has a lockout authorization, which is not this vault's. */
-  const provision = async (ask: Ask, session: Session, taken: boolean): Promise<void> => {
+  /** `taken`: the TPM has a lockout authorization, which is not this vault's; `insecure`: why the firmware's state forbids sealing. */
+  const provision = async (ask: Ask, session: Session, taken: boolean, insecure: string | null): Promise<void> => {
+    if (insecure !== null) {
+      state = "unavailable";
+      log.error("vault.provision_failed", { step: "secure-boot", error: insecure });
+      await ask({
+        kind: "choice",
+        title: "Vault: not set up on this firmware",
+        lines: [`${insecure}.`, "A vault sealed now would trust whatever it boots.", "Turn Secure Boot on in the firmware setup,", "then boot again."],
+        choices: ["OK"],
+        timeoutMs: RECOVERY_SHOWN_MS,
+      });
+      return;
+    }
     if (taken) {
       state = "unavailable";
       log.error("vault.provision_failed", { step: "lockout-auth", error: "the TPM already has a lockout authorization that is not this vault's" });
@@ -175,7 +187,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
   };
 
   /** After a lockout or a refusing TPM: the recovery key opens the vault; after a refusal, a new PIN is sealed to the TPM as it is now. */
-  const recover = async (ask: Ask, session: Session, reason: "lockout" | "pcr"): Promise<void> => {
+  const recover = async (ask: Ask, session: Session, reason: "lockout" | "pcr", insecure: string | null): Promise<void> => {
     const why = reason === "lockout" ? "the TPM is locked out after too many wrong PINs" : "the TPM refused: the image or firmware changed";
     for (let title = `Vault: ${why}`; ; title = "Vault: that recovery key did not open it") {
       const key = await secret(ask, title, "Recovery key", { minLength: 8, maxLength: 80 });
@@ -188,13 +200,15 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
       }
       log.info("vault.recovery_used", { reason });
       // A locked-out TPM refuses to seal anything new; its token stays, and the helper forgives the failures, so the PIN works again.
-      const pin = reason === "pcr" ? await newPin(ask) : null;
+      // Nor is anything sealed to a firmware whose Secure Boot is off: the recovery key opens it this time, and the next boot asks again.
+      if (reason === "pcr" && insecure !== null) log.warn("vault.reseal_refused", { reason: insecure });
+      const pin = reason === "pcr" && insecure === null ? await newPin(ask) : null;
       if (pin !== null) await session.ask({ do: "reseal", key, pin });
       return mount(session, "recovery");
     }
   };
 
-  const unlock = async (ask: Ask, session: Session): Promise<void> => {
+  const unlock = async (ask: Ask, session: Session, insecure: string | null): Promise<void> => {
     let title = "Vault: unlock";
     for (;;) {
       const pin = await secret(ask, title, "PIN");
@@ -203,7 +217,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
       const tried = await session.ask({ do: "pin", pin });
       if (tried.ok) return mount(session, "pin", { since, attachMs: tried.attach_ms ?? 0 });
       log.warn("vault.unlock_failed", { reason: tried.reason ?? "unknown", tries_left: tried.tries_left ?? null, ...(tried.error === undefined ? {} : { error: tried.error }) });
-      if (tried.reason === "lockout" || tried.reason === "pcr") return recover(ask, session, tried.reason);
+      if (tried.reason === "lockout" || tried.reason === "pcr") return recover(ask, session, tried.reason, insecure);
       // The helper gone or refusing: another PIN would not help.
       if (tried.error !== undefined) return void (state = "failed");
       title = `Vault: wrong PIN, ${tried.tries_left ?? "?"} ${tried.tries_left === 1 ? "try" : "tries"} left`;
@@ -228,10 +242,11 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
         state = "unavailable";
         return log.warn("vault.absent", { device: partition.device, reason: `no TPM that answers: ${tpm.error ?? ""}` });
       }
-      if (found === "vault") return await unlock(ask, session);
+      const insecure = tpm.insecure ?? null;
+      if (found === "vault") return await unlock(ask, session, insecure);
       state = "not set up";
       log.info("vault.absent", { device: partition.device, reason: found === "blank" ? "not provisioned yet" : "provisioning was interrupted; starting again" });
-      return await provision(ask, session, tpm.taken === true);
+      return await provision(ask, session, tpm.taken === true, insecure);
     } finally {
       session.end();
     }

@@ -15,6 +15,8 @@ export const openReplySchema = z
     tries_left: z.number().int().nullable().optional(),
     attach_ms: z.number().optional(),
     taken: z.boolean().optional(),
+    /** Why the firmware's state forbids sealing the vault now (vault/secure-boot.ts); null when it allows it. */
+    insecure: z.string().nullable().optional(),
     /** Once provisioned: the recovery key (for bay0 to show once on the screen, nowhere else) and the TPM binding; else the step that failed. */
     recovery_key: z.string().regex(/^[a-z]{8}(-[a-z]{8}){7}$/).optional(),
     binding: z.string().optional(),

@@ -21,6 +21,7 @@ import type { OpenReply } from "./open-protocol.ts";
 import { runVaultTool } from "./run-tool.ts";
 import { provision } from "./provision.ts";
 import { PCR_SIGNATURE, sealArguments } from "./seal.ts";
+import { sealingRefusalNow } from "./secure-boot.ts";
 import { PERSIST, VAULT_AUDIT, VAULT_MAPPER, VAULT_STAGING } from "./tools.ts";
 import { AUDIT_LINE_MAX_BYTES, checkCopies, LISTED, summarize, type CopiesFound, type Summary } from "../courier/audit-verify.ts";
 import { linesOfFile } from "../sys/file-lines.ts";
@@ -150,14 +151,29 @@ function checkAudit(): CopiesFound {
   }
 }
 
+/**
+ * Why the vault may not be sealed to the TPM now: the firmware's Secure
+ * Boot state (vault/secure-boot.ts), or, outside test builds, a boot
+ * without the owner's signed PCR 11 policy, whose seal would rest on PCR 7
+ * alone.
+ */
+function sealRefusal(): string | null {
+  const firmware = sealingRefusalNow();
+  if (firmware !== null) return firmware;
+  if (!ANCHOR_TEST_HOOKS && sealArguments().binding === "pcr7") return "this boot did not come through the owner's signed UKI (no signed PCR 11 policy)";
+  return null;
+}
+
 function answer(request: OpenRequest, device: string, log: Log): OpenReply {
   switch (request.do) {
     case "lockout": {
       const state = lockout();
-      return state === null ? { ok: false, reason: "unknown", error: `${TPM_DEVICE} did not answer` } : { ok: true, taken: state.lockoutAuthSet };
+      return state === null ? { ok: false, reason: "unknown", error: `${TPM_DEVICE} did not answer` } : { ok: true, taken: state.lockoutAuthSet, insecure: sealRefusal() };
     }
-    case "provision":
-      return provision([device, request.disk, String(request.number)], request.pin);
+    case "provision": {
+      const refused = sealRefusal();
+      return refused !== null ? { ok: false, step: "secure-boot", error: refused } : provision([device, request.disk, String(request.number)], request.pin);
+    }
     case "pin": {
       const before = lockout();
       const options = `tpm2-device=auto,headless${existsSync(PCR_SIGNATURE) ? `,tpm2-signature=${PCR_SIGNATURE}` : ""}`;
@@ -170,6 +186,11 @@ function answer(request: OpenRequest, device: string, log: Log): OpenReply {
     case "key":
       return runVaultTool("cryptsetup", ["open", "--key-file=-", device, VAULT_MAPPER], { input: request.key }).ok ? { ok: true } : { ok: false, reason: "recovery_key" };
     case "reseal": {
+      const refused = sealRefusal();
+      if (refused !== null) {
+        log.warn("vault.resealed", { ok: false, binding: null, error: refused });
+        return { ok: false, error: refused };
+      }
       // Before the barrier: systemd-cryptenroll checks the signed policy against PCR 11 as it is now.
       const seal = sealArguments();
       const sealed = runVaultTool("systemd-cryptenroll", ["--wipe-slot=tpm2", ...seal.args, device], { env: { PASSWORD: request.key, NEWPIN: request.pin } });
