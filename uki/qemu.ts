@@ -4,6 +4,8 @@ import { BASE_CMDLINE } from "./cmdline.ts";
 export const OVMF = {
   code: "/usr/share/OVMF/OVMF_CODE_4M.snakeoil.fd",
   vars: "/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd",
+  /** No keys enrolled: Secure Boot off, the firmware in setup mode (what an evil maid leaves behind). */
+  varsWithoutKeys: "/usr/share/OVMF/OVMF_VARS_4M.fd",
 };
 
 /** Direct kernel boot (fast), or UEFI firmware booting the first disk's ESP (Secure Boot enforced). */

@@ -137,3 +137,17 @@ describe("the firmware refuses a disk whose UKI is not properly signed", () => {
     expect(vm.records.some((r) => r.event === "bay0.ready")).toBe(false);
   }, UEFI_BOOT_MS + 30_000);
 });
+
+describe("a firmware whose Secure Boot is off", () => {
+  it("boots the image, and bay0 will not seal a vault to it: the person is told why", async () => {
+    const vm = await Vm.boot({ name: "uki-secure-boot-off", uefiDisk: join(OUT, "anchor.img"), secureBootOff: true, tpm: true, noReboot: true });
+    try {
+      const refused = await vm.waitFor("vault.provision_failed", UEFI_BOOT_MS);
+      expect(refused).toMatchObject({ step: "secure-boot", error: "Secure Boot is off in the firmware" });
+      expect(vm.lines.some((l) => /EFI stub: UEFI Secure Boot is enabled/.test(l))).toBe(false);
+      expect(vm.records.some((r) => r.event === "vault.provisioning")).toBe(false);
+    } finally {
+      await vm.stop();
+    }
+  }, UEFI_BOOT_MS + 30_000);
+});

@@ -22,6 +22,8 @@ export type VmOptions = Pick<QemuBoot, "memoryMb" | "watchdogAction" | "noReboot
   name: string;
   /** Boot this disk image (an Anchor disk: out/anchor.img or a variant) under OVMF with Secure Boot, instead of out/vmlinuz + out/initramfs.img directly. */
   uefiDisk?: string;
+  /** UEFI boots: firmware variables without enrolled keys, so Secure Boot is off and the firmware in setup mode (default: on). */
+  secureBootOff?: boolean;
   /** Keep what the guest writes to `uefiDisk` (default: a snapshot, the file stays as it was). */
   persistDisk?: boolean;
   /** Kernel command-line words added on a direct boot. */
@@ -117,7 +119,7 @@ export class Vm {
     let bootDisk: DiskAttachment;
     if (options.uefiDisk !== undefined) {
       const varsFile = join(scratch, "OVMF_VARS.fd");
-      copyFileSync(OVMF.vars, varsFile);
+      copyFileSync(options.secureBootOff ? OVMF.varsWithoutKeys : OVMF.vars, varsFile);
       media = { kind: "uefi", varsFile };
       bootDisk = { file: options.uefiDisk, snapshot: options.persistDisk !== true };
     } else {
