@@ -102,6 +102,8 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
   let nextWrite = 0;
   /** What the vault helper found of the earlier boots' audit files when it opened the vault. */
   let found: CopiesFound | null = null;
+  /** Whether the TPM took the barrier in PCR 11 when the vault opened: then nothing can unseal it again this boot. */
+  let barrier = false;
   /** `timing`: when the PIN was entered, and how long systemd-cryptsetup took (the TPM's unseal within it). */
   const mount = async (session: Session, how: string, timing: { since: number; attachMs: number } | null = null): Promise<void> => {
     const mounted = await session.ask({ do: "mount" });
@@ -110,6 +112,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
       return log.error("vault.unlock_failed", { reason: "mount", error: mounted.error ?? "" });
     }
     state = "open";
+    barrier = mounted.barrier === true;
     log.info("vault.unlocked", { how, mount: PERSIST, ...(timing === null ? {} : { ms: Math.round(performance.now() - timing.since), attach_ms: timing.attachMs }) });
     found = mounted.audit ?? null;
     deps.audit.intoVault(VAULT_AUDIT, found);
@@ -133,8 +136,8 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
       if (!unmounted.ok) deps.audit.intoVault(VAULT_AUDIT, found);
       return error;
     }
-    // Unlocking again would need the TPM, which the barrier in PCR 11 now refuses until the next boot.
-    state = "locked until reboot";
+    // Unlocking again would need the TPM, which the barrier in PCR 11 now refuses until the next boot, if the TPM took it.
+    state = barrier ? "locked until reboot" : "locked";
     log.info("vault.locked", { reason, rooms_stopped: stopped });
     return null;
   };

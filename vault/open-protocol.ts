@@ -21,6 +21,8 @@ export const openReplySchema = z
     recovery_key: z.string().regex(/^[a-z]{8}(-[a-z]{8}){7}$/).optional(),
     binding: z.string().optional(),
     step: z.string().optional(),
+    /** Once mounted: whether the TPM took the barrier in PCR 11 (the vault cannot be unsealed again this boot). */
+    barrier: z.boolean().optional(),
     /** Once mounted: what the earlier boots' audit files hold (courier/audit-verify.ts). */
     audit: z
       .object({

@@ -164,6 +164,23 @@ function sealRefusal(): string | null {
   return null;
 }
 
+let barrierRaised = false;
+
+/**
+ * Extends the barrier into PCR 11, once a boot: from then on the TPM
+ * unseals the vault for nothing that runs later in this boot. Raised when
+ * the vault is open, and also when this helper ends without opening it (a
+ * PIN declined, a failure), so no later process of this boot can try the
+ * PIN. `vault.barrier` says whether the TPM took it.
+ */
+function raiseBarrier(log: Log, after: "opened" | "not opened"): boolean {
+  if (barrierRaised) return true;
+  barrierRaised = tpmSucceeded(tpm(pcrExtendCommand(11, BARRIER)));
+  if (barrierRaised) log.info("vault.barrier", { ok: true, pcr: 11, after });
+  else log.error("vault.barrier", { ok: false, pcr: 11, after, error: "the TPM did not take the extend" });
+  return barrierRaised;
+}
+
 function answer(request: OpenRequest, device: string, log: Log): OpenReply {
   switch (request.do) {
     case "lockout": {
@@ -200,11 +217,15 @@ function answer(request: OpenRequest, device: string, log: Log): OpenReply {
     case "mount": {
       mkdirSync(PERSIST, { recursive: true });
       const mounted = openLibc().mount(`/dev/mapper/${VAULT_MAPPER}`, PERSIST, "ext4", MS.NOSUID | MS.NODEV | MS.NOEXEC, "");
-      if (!mounted.ok) return { ok: false, reason: "mount", error: mounted.message };
-      tpm(pcrExtendCommand(11, BARRIER));
+      if (!mounted.ok) {
+        // Not left open behind a failed mount: nothing could lock it again.
+        const closed = runVaultTool("cryptsetup", ["close", VAULT_MAPPER]);
+        return { ok: false, reason: "mount", error: `${mounted.message}${closed.ok ? "" : `; closing it too: ${closed.error}`}` };
+      }
+      const barrier = raiseBarrier(log, "opened");
       // What a courier staged when the power went: never delivered, so never kept.
       rmSync(VAULT_STAGING, { recursive: true, force: true });
-      return { ok: true, audit: checkAudit() };
+      return { ok: true, audit: checkAudit(), barrier };
     }
   }
 }
@@ -231,4 +252,6 @@ export async function runVaultOpen([device = ""]: string[]): Promise<void> {
       return;
     }
   }
+  // bay0 ended the session without the vault opened.
+  raiseBarrier(log, "not opened");
 }

@@ -195,6 +195,8 @@ describe("the vault across boots", () => {
     await screen.wait(/Vault: wrong PIN, 1 try left/);
     await type("PIN", PIN);
     expect(await second.waitFor("vault.unlocked", VAULT_MS)).toMatchObject({ how: "pin", mount: "/persist" });
+    // Open: the barrier is in PCR 11 and the TPM took it, so "locked until reboot" below is true.
+    expect(await second.waitFor("vault.barrier", 60_000)).toMatchObject({ ok: true, pcr: 11, after: "opened" });
     // The good PIN forgives the wrong ones, with the vault's lockout authorization.
     expect(await second.waitFor("vault.tries_reset", 60_000)).toMatchObject({ ok: true, failures: 2 });
     // Only what was saved into the vault survived the reboot; another room's folder is out of reach.
@@ -389,6 +391,10 @@ describe("the vault across boots", () => {
     expect(await seventh.waitFor("vault.provision_failed", UEFI_BOOT_MS)).toMatchObject({ step: "lockout-auth" });
     await screen.wait(/Vault: this TPM is already taken/);
     expect(seventh.records.filter((r) => r.event === "vault.provisioning")).toEqual([]);
+    // Not opened this boot, and still the barrier: nothing later in this boot can try a PIN.
+    await promptArmed(screen);
+    await seventh.sendKeys(["ret"]);
+    expect(await seventh.waitFor("vault.barrier", 60_000)).toMatchObject({ ok: true, pcr: 11, after: "not opened" });
     await powerOff(false);
   }, UEFI_BOOT_MS + VAULT_MS);
 });
