@@ -65,7 +65,7 @@ async function control(rooms: Rooms, log: Log, line: string, screen: TrustedCons
           ? screen.ask({ kind: "secret", title: "Test: unlock", label: "PIN", minLength: 4, maxLength: 32 })
           : screen.ask({ kind: "choice", title: "Test: send file?", lines: ["from: web", "report.pdf"], choices: ["Deny", "Allow to work"], timeoutMs: Number(first) || 30_000 });
       void asked.then((answer) =>
-        log.info("test.prompt", answer.kind === "secret" ? { kind: "secret", length: answer.value?.length ?? null } : { kind: "choice", index: answer.index, timed_out: answer.timedOut }),
+        log.info("test.prompt", answer.kind === "secret" ? { kind: "secret", length: answer.value?.length ?? null } : answer.kind === "choice" ? { kind: "choice", index: answer.index, timed_out: answer.timedOut } : { kind: "confirm" }),
       );
       outcome = { ok: true };
       break;

@@ -22,7 +22,8 @@ import { exitText, startHelper } from "./helper.ts";
 
 const PIN = { minLength: 6, maxLength: 64 } as const;
 const TPM_DEVICE = "/dev/tpmrm0";
-const RECOVERY_SHOWN_MS = 10 * 60_000;
+/** How long a notice that needs no answer stays (the TPM taken, Secure Boot off). */
+const NOTICE_SHOWN_MS = 10 * 60_000;
 
 export type VaultDeps = {
   libc: Libc;
@@ -152,7 +153,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
         title: "Vault: not set up on this firmware",
         lines: [`${insecure}.`, "A vault sealed now would trust whatever it boots.", "Turn Secure Boot on in the firmware setup,", "then boot again."],
         choices: ["OK"],
-        timeoutMs: RECOVERY_SHOWN_MS,
+        timeoutMs: NOTICE_SHOWN_MS,
       });
       return;
     }
@@ -164,7 +165,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
         title: "Vault: this TPM is already taken",
         lines: ["It has a lockout password Anchor OS does not know,", "so the vault could not guard its PIN against guessing.", "Clear the TPM in the firmware setup, then boot again."],
         choices: ["OK"],
-        timeoutMs: RECOVERY_SHOWN_MS,
+        timeoutMs: NOTICE_SHOWN_MS,
       });
       return;
     }
@@ -179,13 +180,19 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
     }
     log.info("vault.provisioned", { device: partition.device, binding: made.binding });
     const words = made.recovery_key.split("-");
+    // Only Enter ends it: no Esc, no timeout. Until then the vault is unfinished, and a power cut makes the next boot start again.
     await ask({
-      kind: "choice",
+      kind: "confirm",
       title: "Vault: your recovery key",
       lines: ["Write it down now; it is shown only this once.", "It opens the vault if the PIN or the TPM fail.", "", words.slice(0, 4).join("-"), words.slice(4).join("-")],
-      choices: ["I have written it down"],
-      timeoutMs: RECOVERY_SHOWN_MS,
+      choice: "I have written it down",
     });
+    const finished = await session.ask({ do: "finish" });
+    if (!finished.ok) {
+      state = "failed";
+      return log.error("vault.provision_failed", { step: finished.step ?? "label", error: finished.error ?? "" });
+    }
+    log.info("vault.finished", { device: partition.device });
     return mount(session, "provisioned");
   };
 

@@ -19,7 +19,7 @@ import { GET_DA_PROPERTIES, parseLockout, resetLockoutCommand, setLockoutAuthCom
 import { z } from "zod";
 import type { OpenReply } from "./open-protocol.ts";
 import { runVaultTool } from "./run-tool.ts";
-import { provision } from "./provision.ts";
+import { finishVault, provision } from "./provision.ts";
 import { PCR_SIGNATURE, sealArguments } from "./seal.ts";
 import { sealingRefusalNow } from "./secure-boot.ts";
 import { PERSIST, VAULT_AUDIT, VAULT_MAPPER, VAULT_STAGING } from "./tools.ts";
@@ -39,6 +39,8 @@ const openRequestSchema = z.discriminatedUnion("do", [
   z.object({ do: z.literal("lockout") }).strict(),
   /** The blank (or half-provisioned) partition made a vault sealed to the TPM with this new PIN (vault/provision.ts), left open. */
   z.object({ do: z.literal("provision"), disk: z.string(), number: z.number().int().positive(), pin: z.string().min(1).max(64) }).strict(),
+  /** The person confirmed the recovery key: the vault's header labelled finished. */
+  z.object({ do: z.literal("finish") }).strict(),
   /** systemd-cryptsetup opens the vault with the PIN. */
   z.object({ do: z.literal("pin"), pin: z.string().min(1).max(64) }).strict(),
   /** cryptsetup opens it with the recovery key. */
@@ -191,6 +193,8 @@ function answer(request: OpenRequest, device: string, log: Log): OpenReply {
       const refused = sealRefusal();
       return refused !== null ? { ok: false, step: "secure-boot", error: refused } : provision([device, request.disk, String(request.number)], request.pin);
     }
+    case "finish":
+      return finishVault(device);
     case "pin": {
       const before = lockout();
       const options = `tpm2-device=auto,headless${existsSync(PCR_SIGNATURE) ? `,tpm2-signature=${PCR_SIGNATURE}` : ""}`;

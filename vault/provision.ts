@@ -54,9 +54,15 @@ export function provision([device = "", disk = "", number = ""]: string[], pin: 
     run("open", "cryptsetup", ["open", "--key-file=-", device, VAULT_MAPPER], { input: passphrase });
     run("mkfs", "mke2fs", ["-q", "-t", "ext4", "-L", "anchor-persist", `/dev/mapper/${VAULT_MAPPER}`]);
     run("wipe", "systemd-cryptenroll", ["--wipe-slot=password", device], { env: unlock });
-    run("label", "cryptsetup", ["config", "--label", LABEL.vault, device]);
+    // Still labelled PROVISIONING: it is finished (finishVault) only once the person has confirmed the recovery key.
     return { ok: true, recovery_key: recoveryKey, binding: seal.binding };
   } catch (error) {
     return error instanceof StepFailed ? { ok: false, step: error.step, error: error.message } : { ok: false, step: "?", error: String(error) };
   }
+}
+
+/** Labels the vault finished: after the person confirmed they have its recovery key, never before (a power cut before that starts it again). */
+export function finishVault(device: string): ProvisionResult | { ok: true } {
+  const labelled = runVaultTool("cryptsetup", ["config", "--label", LABEL.vault, device]);
+  return labelled.ok ? { ok: true } : { ok: false, step: "label", error: labelled.error };
 }

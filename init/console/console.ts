@@ -117,7 +117,8 @@ export function createConsole(deps: ConsoleDeps) {
   type OpenPrompt = { state: PromptState; resolve: (answer: PromptAnswer) => void; deadlineMs: number | null };
   let prompt: OpenPrompt | null = null;
   const waiting: { request: PromptRequest; resolve: (answer: PromptAnswer) => void }[] = [];
-  const defaultAnswer = (request: PromptRequest, timedOut: boolean): PromptAnswer =>
+  /** What a secret or a question means unanswered; a confirmation has none (it waits for the person). */
+  const defaultAnswer = (request: Exclude<PromptRequest, { kind: "confirm" }>, timedOut: boolean): PromptAnswer =>
     request.kind === "secret" ? { kind: "secret", value: null } : { kind: "choice", index: 0, timedOut };
   const show = (next: { request: PromptRequest; resolve: (answer: PromptAnswer) => void } | undefined): void => {
     const nowMs = deps.clockMs();
@@ -204,7 +205,7 @@ export function createConsole(deps: ConsoleDeps) {
     return drawDashboard(cols, rows, { now: deps.now(), focus: "bay0", vault: deps.vault.state(), watchdog: deps.watchdog(), launcher, rows: current, events });
   };
   const refresh = (): void => {
-    if (prompt?.deadlineMs != null && deps.clockMs() >= prompt.deadlineMs) finish(defaultAnswer(prompt.state.request, true), "timeout");
+    if (prompt !== null && prompt.deadlineMs !== null && prompt.state.request.kind === "choice" && deps.clockMs() >= prompt.deadlineMs) finish(defaultAnswer(prompt.state.request, true), "timeout");
     const grid = drawScreen();
     if (prompt !== null) {
       const nowMs = deps.clockMs();
@@ -216,12 +217,13 @@ export function createConsole(deps: ConsoleDeps) {
 
   /**
    * Asks the person: one prompt at a time, over any screen, taking every
-   * key until it is answered; the others wait (a few) or get their default.
+   * key until it is answered; the others wait (a few) or get their default
+   * (a confirmation always waits).
    */
   const ask = (request: PromptRequest): Promise<PromptAnswer> =>
     new Promise((resolve) => {
       if (prompt === null) show({ request, resolve });
-      else if (waiting.length < PROMPTS_QUEUED) waiting.push({ request, resolve });
+      else if (waiting.length < PROMPTS_QUEUED || request.kind === "confirm") waiting.push({ request, resolve });
       else resolve(defaultAnswer(request, false));
       refresh();
     });

@@ -11,11 +11,14 @@ import type { Key } from "./keymap.ts";
  */
 export type PromptRequest =
   | { kind: "secret"; title: string; label: string; minLength: number; maxLength: number }
-  | { kind: "choice"; title: string; lines: string[]; choices: string[]; timeoutMs: number; dismissable?: true };
+  | { kind: "choice"; title: string; lines: string[]; choices: string[]; timeoutMs: number; dismissable?: true }
+  /** Ends only when the person picks its one choice with Enter: no Esc, no timeout (what must not be lost unseen, a recovery key). */
+  | { kind: "confirm"; title: string; lines: string[]; choice: string };
 
 export type PromptAnswer =
   | { kind: "secret"; value: string | null }
-  | { kind: "choice"; index: number; timedOut: boolean };
+  | { kind: "choice"; index: number; timedOut: boolean }
+  | { kind: "confirm" };
 
 export type PromptState = { request: PromptRequest; typed: string; selected: number; note: string | null; armedAtMs: number };
 
@@ -51,6 +54,7 @@ export function promptKey(state: PromptState, key: Key, nowMs: number): { state:
     }
     return { state };
   }
+  if (request.kind === "confirm") return key.name === "Enter" ? { state, answer: { kind: "confirm" } } : { state };
   const last = request.choices.length - 1;
   if (key.name === "Esc") return { state, answer: { kind: "choice", index: 0, timedOut: false } };
   if (key.name === "Up" || key.name === "Left") return { state: { ...state, selected: Math.max(0, state.selected - 1) } };
@@ -76,7 +80,9 @@ export function drawPrompt(grid: Grid, state: PromptState, secondsLeft: number |
   const body =
     request.kind === "secret"
       ? [secretLine(request.label, state.typed.length, width - 4), state.note ?? "", hint ?? "Enter to confirm, Esc to cancel"]
-      : [
+      : request.kind === "confirm"
+        ? [...request.lines, "", `> ${request.choice}`, "", hint ?? "Enter to confirm"]
+        : [
           ...request.lines,
           "",
           ...request.choices.map((c, i) => `${i === state.selected ? ">" : " "} ${c}`),

@@ -117,6 +117,28 @@ describe("createConsole", () => {
     expect(records.filter((r) => r.event === "console.prompt").map((r) => `${String(r.title)}: ${String(r.outcome)}`)).toEqual(["Vault: unlock: answered", "Courier: web sends a file: cancelled"]);
   });
 
+  it("keeps a confirmation up, past any timeout and however many prompts wait, until Enter", async () => {
+    const clock = { ms: 0 };
+    const { console, records } = setup({ ok: true }, clock);
+    const questions = Array.from({ length: 6 }, () => console.ask({ kind: "choice", title: "Send?", lines: [], choices: ["Deny", "Allow"], timeoutMs: 1000 }));
+    let confirmed = false;
+    const key = console.ask({ kind: "confirm", title: "Vault: your recovery key", lines: [], choice: "I have written it down" }).then(() => (confirmed = true));
+    // The first question times out; the rest in turn, and the last two were refused at once for want of room.
+    for (let i = 1; i <= 6; i++) {
+      clock.ms = i * 2000;
+      console.refresh();
+    }
+    await Promise.all(questions);
+    clock.ms = 60 * 60_000;
+    console.refresh();
+    console.key({ name: "Esc", ctrl: false, alt: false, shift: false });
+    await tick();
+    expect(confirmed).toBe(false);
+    console.key(enter);
+    await key;
+    expect(records.filter((r) => r.event === "console.prompt").at(-1)).toMatchObject({ kind: "confirm", outcome: "answered" });
+  });
+
   it("locks the vault on Ctrl-L only once the person confirms at bay0's prompt, and logs the action", async () => {
     const clock = { ms: 0 };
     const { console, records, locks } = setup({ ok: true }, clock);

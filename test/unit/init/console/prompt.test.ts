@@ -68,6 +68,24 @@ describe("choice prompts", () => {
   });
 });
 
+describe("confirmations", () => {
+  const confirm: PromptRequest = { kind: "confirm", title: "Vault: your recovery key", lines: ["abcdefgh-abcdefgh"], choice: "I have written it down" };
+
+  it("end only on Enter: Esc, letters and arrows do nothing", () => {
+    expect(press(openPrompt(confirm), [named("Esc"), named("Down"), char("y"), named("Tab")]).answer).toBeUndefined();
+    expect(press(openPrompt(confirm), [named("Esc"), named("Enter")]).answer).toEqual({ kind: "confirm" });
+  });
+
+  it("show their one choice and no way out but Enter", () => {
+    const grid = new Grid(80, 25);
+    drawPrompt(grid, openPrompt(confirm), null, true);
+    const text = [...Array(25).keys()].map((r) => grid.rowText(r)).join("\n");
+    expect(text).toContain("> I have written it down");
+    expect(text).toContain("Enter to confirm");
+    expect(text).not.toContain("Esc");
+  });
+});
+
 describe("a prompt that keys typed before it cannot answer", () => {
   it("ignores every key until it is armed, then takes them", () => {
     const early = press(openPrompt(choice), [named("Down"), named("Enter")], ARMING_MS - 1);
