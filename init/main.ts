@@ -8,7 +8,7 @@ import { tpmQueue } from "../sys/tpm-device.ts";
 import { openLibc } from "../sys/libc-ffi.ts";
 import { RB } from "../sys/libc.ts";
 import { openCharDevice } from "../sys/devices.ts";
-import { readHead, readTextOrNull } from "../sys/files.ts";
+import { readTextOrNull } from "../sys/files.ts";
 import { consoleSink, createLog, kmsgSink, relaySink, type Log, type Sink } from "../sys/log.ts";
 import { listProcesses, memoryInUseKb, mountPoints } from "../sys/procfs.ts";
 import { createBunSpawner } from "../sys/spawn-bun.ts";
@@ -211,7 +211,7 @@ function main(): void {
       return seeing;
     };
     const ask = (): TrustedConsole["ask"] | null => trusted?.ask ?? null;
-    if (partition !== null) vault = startVault({ libc, log, spawner, tool, readHead: (device, bytes) => readHead(device, bytes).catch(() => null), ask, stopRooms, audit }, partition);
+    if (partition !== null) vault = startVault({ libc, log, spawner, tool, ask, stopRooms, audit }, partition);
     if (ANCHOR_TEST_HOOKS) installTestHooks(process, log, libc, started, trusted);
     if (options.run !== null) void runOnce(spawner, log, options.run);
   };

@@ -5,7 +5,6 @@
  * lockout or a refusing TPM, the recovery key. bay0 keeps the prompts, the
  * state, the rooms' folders and the lock. No PIN or key ever reaches the log.
  */
-import { HEADER_BYTES, vaultState } from "../vault/header.ts";
 import type { CopiesFound } from "../courier/audit-verify.ts";
 import type { OpenRequest } from "../vault/open.ts";
 import { openReplySchema, type OpenReply } from "../vault/open-protocol.ts";
@@ -30,7 +29,6 @@ export type VaultDeps = {
   log: Log;
   spawner: Spawner;
   tool: ToolRunner;
-  readHead: (device: string, bytes: number) => Promise<Uint8Array | null>;
   ask: () => ((request: PromptRequest) => Promise<PromptAnswer>) | null;
   /** Stops every room that sees the vault; their ids. */
   stopRooms: () => Promise<string[]>;
@@ -235,11 +233,9 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
   };
 
   void (async () => {
-    const header = await deps.readHead(partition.device, HEADER_BYTES);
-    const found = header === null ? "unreadable" : vaultState(header);
     const ask = deps.ask();
     // Sealed to the TPM or nothing: without one there is no vault, and no prompt asks for it.
-    const missing = !existsSync(TPM_DEVICE) ? "no TPM" : ask === null ? "no trusted console to ask for the PIN" : found === "unreadable" || found === "foreign" ? `the partition is ${found}` : null;
+    const missing = !existsSync(TPM_DEVICE) ? "no TPM" : ask === null ? "no trusted console to ask for the PIN" : null;
     if (missing !== null || ask === null) {
       state = "unavailable";
       return log.warn("vault.absent", { device: partition.device, reason: missing });
@@ -252,8 +248,15 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
         state = "unavailable";
         return log.warn("vault.absent", { device: partition.device, reason: `no TPM that answers: ${tpm.error ?? ""}` });
       }
+      // The helper read the partition (vault/header.ts): both LUKS2 headers, and whether it is provably empty.
+      const found = tpm.partition ?? "unreadable";
+      if (found === "unreadable" || found === "foreign") {
+        state = "unavailable";
+        return log.warn("vault.absent", { device: partition.device, reason: found === "unreadable" ? "the partition is unreadable" : "the partition holds something that is neither empty nor a vault; it is never set up over" });
+      }
       const insecure = tpm.insecure ?? null;
-      if (found === "vault") return await unlock(ask, session, insecure);
+      if (found === "damaged") log.warn("vault.header_damaged", { device: partition.device, reason: "its first LUKS2 header is damaged; its second header opens it" });
+      if (found === "vault" || found === "damaged") return await unlock(ask, session, insecure);
       state = "not set up";
       log.info("vault.absent", { device: partition.device, reason: found === "blank" ? "not provisioned yet" : "provisioning was interrupted; starting again" });
       return await provision(ask, session, tpm.taken === true, insecure);

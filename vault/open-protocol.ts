@@ -15,6 +15,8 @@ export const openReplySchema = z
     tries_left: z.number().int().nullable().optional(),
     attach_ms: z.number().optional(),
     taken: z.boolean().optional(),
+    /** What the vault partition holds (vault/header.ts), or that it could not be read. */
+    partition: z.enum(["blank", "provisioning", "vault", "damaged", "foreign", "unreadable"]).optional(),
     /** Why the firmware's state forbids sealing the vault now (vault/secure-boot.ts); null when it allows it. */
     insecure: z.string().nullable().optional(),
     /** Once provisioned: the recovery key (for bay0 to show once on the screen, nowhere else) and the TPM binding; else the step that failed. */

@@ -19,6 +19,7 @@ import { GET_DA_PROPERTIES, parseLockout, resetLockoutCommand, setLockoutAuthCom
 import { z } from "zod";
 import type { OpenReply } from "./open-protocol.ts";
 import { runVaultTool } from "./run-tool.ts";
+import { EXAMINED_BYTES, vaultState, type VaultState } from "./header.ts";
 import { finishVault, provision } from "./provision.ts";
 import { PCR_SIGNATURE, sealArguments } from "./seal.ts";
 import { sealingRefusalNow } from "./secure-boot.ts";
@@ -166,6 +167,23 @@ function sealRefusal(): string | null {
   return null;
 }
 
+/** What the partition holds, from its first EXAMINED_BYTES (vault/header.ts). */
+function examine(device: string): VaultState | "unreadable" {
+  try {
+    const fd = openSync(device, "r");
+    try {
+      const bytes = Buffer.alloc(EXAMINED_BYTES);
+      let got = 0;
+      for (let n = -1; n !== 0 && got < bytes.length; got += n) n = readSync(fd, bytes, got, bytes.length - got, got);
+      return vaultState(bytes.subarray(0, got));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return "unreadable";
+  }
+}
+
 let barrierRaised = false;
 
 /**
@@ -187,7 +205,7 @@ function answer(request: OpenRequest, device: string, log: Log): OpenReply {
   switch (request.do) {
     case "lockout": {
       const state = lockout();
-      return state === null ? { ok: false, reason: "unknown", error: `${TPM_DEVICE} did not answer` } : { ok: true, taken: state.lockoutAuthSet, insecure: sealRefusal() };
+      return state === null ? { ok: false, reason: "unknown", error: `${TPM_DEVICE} did not answer` } : { ok: true, taken: state.lockoutAuthSet, insecure: sealRefusal(), partition: examine(device) };
     }
     case "provision": {
       const refused = sealRefusal();
