@@ -12,11 +12,12 @@ export const GET_DA_PROPERTIES = Uint8Array.from([
   0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x12, // TPM_CAP_TPM_PROPERTIES, from PT_PERMANENT, 18
 ]);
 
-const PT = { PERMANENT: 0x200, LOCKOUT_COUNTER: 0x20e, MAX_AUTH_FAIL: 0x20f } as const;
+const PT = { PERMANENT: 0x200, LOCKOUT_COUNTER: 0x20e, MAX_AUTH_FAIL: 0x20f, LOCKOUT_INTERVAL: 0x210, LOCKOUT_RECOVERY: 0x211 } as const;
 const IN_LOCKOUT = 1 << 9;
 const LOCKOUT_AUTH_SET = 1 << 2;
 
-export type Lockout = { failures: number; maxFailures: number; triesLeft: number; inLockout: boolean; lockoutAuthSet: boolean };
+/** `recoveryS`: seconds until one failure is forgiven; `lockoutRecoveryS`: after a wrong lockout authorization, before it may be tried again (null when not reported). */
+export type Lockout = { failures: number; maxFailures: number; triesLeft: number; inLockout: boolean; lockoutAuthSet: boolean; recoveryS: number | null; lockoutRecoveryS: number | null };
 
 /** The reply's properties, or null when it is not a successful answer carrying them. */
 export function parseLockout(reply: Uint8Array): Lockout | null {
@@ -31,7 +32,15 @@ export function parseLockout(reply: Uint8Array): Lockout | null {
   const maxFailures = properties.get(PT.MAX_AUTH_FAIL);
   if (permanent === undefined || failures === undefined || maxFailures === undefined) return null;
   const inLockout = (permanent & IN_LOCKOUT) !== 0;
-  return { failures, maxFailures, triesLeft: inLockout ? 0 : Math.max(0, maxFailures - failures), inLockout, lockoutAuthSet: (permanent & LOCKOUT_AUTH_SET) !== 0 };
+  return {
+    failures,
+    maxFailures,
+    triesLeft: inLockout ? 0 : Math.max(0, maxFailures - failures),
+    inLockout,
+    lockoutAuthSet: (permanent & LOCKOUT_AUTH_SET) !== 0,
+    recoveryS: properties.get(PT.LOCKOUT_INTERVAL) ?? null,
+    lockoutRecoveryS: properties.get(PT.LOCKOUT_RECOVERY) ?? null,
+  };
 }
 
 /** Why an unlock failed, from the DA state before and after it: a counted wrong PIN, a lockout, or (no count) the TPM's policy refused. */
@@ -65,3 +74,24 @@ export function setLockoutAuthCommand(auth: Uint8Array): Uint8Array {
  */
 export const resetLockoutCommand = (auth: Uint8Array): Uint8Array => passwordCommand(0x139, TPM_RH_LOCKOUT, auth, new Uint8Array(0));
 
+
+/**
+ * The PIN's guess budget, set by bay0 whatever the TPM's firmware chose: 3
+ * wrong PINs, then one forgiven every 2 hours (12 guesses a day, where
+ * swtpm's default forgives one every 1000 s); after a wrong lockout
+ * authorization, a day before it may be tried again.
+ */
+export const DA_POLICY = { maxTries: 3, recoveryS: 7200, lockoutRecoveryS: 86400 } as const;
+
+export const hasDaPolicy = (state: Lockout): boolean =>
+  state.maxFailures === DA_POLICY.maxTries && state.recoveryS === DA_POLICY.recoveryS && state.lockoutRecoveryS === DA_POLICY.lockoutRecoveryS;
+
+/** TPM2_DictionaryAttackParameters with the vault's lockout authorization: DA_POLICY. */
+export function daParametersCommand(auth: Uint8Array): Uint8Array {
+  const parameters = new Uint8Array(12);
+  const view = new DataView(parameters.buffer);
+  view.setUint32(0, DA_POLICY.maxTries);
+  view.setUint32(4, DA_POLICY.recoveryS);
+  view.setUint32(8, DA_POLICY.lockoutRecoveryS);
+  return passwordCommand(0x13a, TPM_RH_LOCKOUT, auth, parameters);
+}

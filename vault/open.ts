@@ -15,7 +15,7 @@
 import { closeSync, constants, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeSync } from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
 import { defineCounterCommand, incrementCommand, parseCounter, readCounterCommand } from "./open-counter.ts";
-import { GET_DA_PROPERTIES, parseLockout, resetLockoutCommand, setLockoutAuthCommand, unlockFailure, type Lockout } from "./lockout.ts";
+import { DA_POLICY, daParametersCommand, GET_DA_PROPERTIES, hasDaPolicy, parseLockout, resetLockoutCommand, setLockoutAuthCommand, unlockFailure, type Lockout } from "./lockout.ts";
 import { z } from "zod";
 import type { OpenReply } from "./open-protocol.ts";
 import { runVaultTool } from "./run-tool.ts";
@@ -96,8 +96,13 @@ function settleLockout(log: Log): void {
   if (!existsSync(LOCKOUT_AUTH_FILE)) return;
   const auth = Buffer.from(readFileSync(LOCKOUT_AUTH_FILE, "utf8").trim(), "hex");
   if (!before.lockoutAuthSet) log.info("vault.lockout_auth_set", { ok: tpmSucceeded(tpm(setLockoutAuthCommand(auth))) && lockout()?.lockoutAuthSet === true });
-  if (before.failures === 0 && !before.inLockout) return;
-  log.info("vault.tries_reset", { ok: tpmSucceeded(tpm(resetLockoutCommand(auth))) && lockout()?.failures === 0, failures: before.failures });
+  if (before.failures > 0 || before.inLockout) {
+    log.info("vault.tries_reset", { ok: tpmSucceeded(tpm(resetLockoutCommand(auth))) && lockout()?.failures === 0, failures: before.failures });
+  }
+  if (hasDaPolicy(before)) return;
+  const set = tpmSucceeded(tpm(daParametersCommand(auth)));
+  const after = lockout();
+  log.info("vault.da_parameters", { ok: set && after !== null && hasDaPolicy(after), max_tries: DA_POLICY.maxTries, recovery_s: DA_POLICY.recoveryS, lockout_recovery_s: DA_POLICY.lockoutRecoveryS });
 }
 
 /** Far more than a boot's audit file holds (its refusals are logged in bounded bursts). */

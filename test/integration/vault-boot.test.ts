@@ -185,6 +185,8 @@ describe("the vault across boots", () => {
     expect(await first.waitFor("audit.flushed", 60_000)).toMatchObject({ earlier: 0, unfinished: [], after: null, count: 1 });
     // The TPM's lockout authorization is now the vault's, read back from the TPM.
     expect(await first.waitFor("vault.lockout_auth_set", 60_000)).toMatchObject({ ok: true });
+    // And the PIN's guess budget is bay0's, not the firmware's default, read back from the TPM.
+    expect(await first.waitFor("vault.da_parameters", 60_000)).toMatchObject({ ok: true, max_tries: 3, recovery_s: 7200, lockout_recovery_s: 86400 });
     const docs = await run("vault-docs");
     expect(docs).toEqual(expect.arrayContaining(["vault=present contents=", "scratch=gone", "vault-write=ok owner=user"]));
     expect(await run("vault-none")).toContain("vault=absent");

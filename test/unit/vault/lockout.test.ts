@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GET_DA_PROPERTIES, parseLockout, resetLockoutCommand, setLockoutAuthCommand, unlockFailure } from "../../../vault/lockout.ts";
+import { daParametersCommand, GET_DA_PROPERTIES, hasDaPolicy, parseLockout, resetLockoutCommand, setLockoutAuthCommand, unlockFailure } from "../../../vault/lockout.ts";
 import { tpmSucceeded } from "../../../sys/tpm-device.ts";
 
 /** A TPM2_GetCapability reply carrying `properties` (TPM_CAP_TPM_PROPERTIES). */
@@ -24,8 +24,8 @@ describe("the TPM's dictionary-attack state", () => {
 
   it("reads the counter, the maximum and the flags, as swtpm reports them fresh", () => {
     const fresh = reply([[0x200, 0x400], [0x20e, 0], [0x20f, 3], [0x210, 1000], [0x211, 1000]]);
-    expect(parseLockout(fresh)).toEqual({ failures: 0, maxFailures: 3, triesLeft: 3, inLockout: false, lockoutAuthSet: false });
-    expect(parseLockout(reply([[0x200, 0x204], [0x20e, 3], [0x20f, 3]]))).toEqual({ failures: 3, maxFailures: 3, triesLeft: 0, inLockout: true, lockoutAuthSet: true });
+    expect(parseLockout(fresh)).toEqual({ failures: 0, maxFailures: 3, triesLeft: 3, inLockout: false, lockoutAuthSet: false, recoveryS: 1000, lockoutRecoveryS: 1000 });
+    expect(parseLockout(reply([[0x200, 0x204], [0x20e, 3], [0x20f, 3]]))).toEqual({ failures: 3, maxFailures: 3, triesLeft: 0, inLockout: true, lockoutAuthSet: true, recoveryS: null, lockoutRecoveryS: null });
   });
 
   it("refuses an error reply or one without the properties", () => {
@@ -35,7 +35,7 @@ describe("the TPM's dictionary-attack state", () => {
   });
 
   it("names why an unlock failed from the state before and after", () => {
-    const at = (failures: number, inLockout = false) => ({ failures, maxFailures: 3, triesLeft: 3 - failures, inLockout, lockoutAuthSet: false });
+    const at = (failures: number, inLockout = false) => ({ failures, maxFailures: 3, triesLeft: 3 - failures, inLockout, lockoutAuthSet: false, recoveryS: 1000, lockoutRecoveryS: 1000 });
     expect(unlockFailure(at(0), at(1))).toBe("pin");
     expect(unlockFailure(at(2), at(3, true))).toBe("lockout");
     expect(unlockFailure(at(1), at(1))).toBe("pcr");
@@ -50,5 +50,24 @@ describe("the TPM's dictionary-attack state", () => {
     expect(tpmSucceeded(Uint8Array.from([0x80, 0x02, 0, 0, 0, 10, 0, 0, 0, 0]))).toBe(true);
     expect(tpmSucceeded(Uint8Array.from([0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x09, 0x21]))).toBe(false);
     expect(tpmSucceeded(null)).toBe(false);
+  });
+
+  it("sets bay0's own guess budget with the lockout authorization: 3 tries, one forgiven every 2 h, a day after a wrong lockout authorization", () => {
+    const auth = new Uint8Array(32).fill(7);
+    const command = Buffer.from(daParametersCommand(auth));
+    // TPM_ST_SESSIONS, size, TPM_CC_DictionaryAttackParameters on TPM_RH_LOCKOUT, a password session with the authorization, then the three values.
+    expect(command.readUInt16BE(0)).toBe(0x8002);
+    expect(command.readUInt32BE(2)).toBe(command.length);
+    expect(command.readUInt32BE(6)).toBe(0x13a);
+    expect(command.readUInt32BE(10)).toBe(0x4000000a);
+    expect(command.subarray(27, 59)).toEqual(Buffer.from(auth));
+    expect([command.readUInt32BE(59), command.readUInt32BE(63), command.readUInt32BE(67)]).toEqual([3, 7200, 86400]);
+    const state = (interval: number, recovery: number) => {
+      const parsed = parseLockout(reply([[0x200, 0], [0x20e, 0], [0x20f, 3], [0x210, interval], [0x211, recovery]]));
+      if (parsed === null) throw new Error("unparsed");
+      return parsed;
+    };
+    expect(hasDaPolicy(state(7200, 86400))).toBe(true);
+    expect(hasDaPolicy(state(1000, 1000))).toBe(false);
   });
 });
