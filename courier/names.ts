@@ -4,11 +4,7 @@
  * which it can only be if it holds nothing but printable ASCII (no escape
  * sequence, no control or bidirectional character, no look-alike letter).
  */
-import { createHash } from "node:crypto";
-
 export const MAX_NAME_CHARS = 48;
-/** A path a room asked for, as bay0 logs (and so audits) it: a refused request costs the log a line, not kilobytes. */
-const LOGGED_PATH_CHARS = 96;
 const PRINTABLE = /^[\x20-\x7e]+$/;
 
 /** The last component of the path a room asked to send, when it can be shown and delivered as it is. */
@@ -26,11 +22,4 @@ export function fileNameOf(path: string): { ok: true; name: string } | { ok: fal
 export function suffixed(name: string, n: number): string {
   const dot = name.indexOf(".", 1);
   return dot < 0 ? `${name}-${n}` : `${name.slice(0, dot)}-${n}${name.slice(dot)}`;
-}
-
-/** The path as logged: itself when short and printable, else its start, its length and a digest that still tells two apart. */
-export function loggedPath(path: string): string {
-  if (path.length <= LOGGED_PATH_CHARS && PRINTABLE.test(path)) return path;
-  const start = path.slice(0, LOGGED_PATH_CHARS / 2).replace(/[^\x20-\x7e]/g, "?");
-  return `${start}... (${path.length} characters, sha256 ${createHash("sha256").update(path).digest("hex").slice(0, 16)})`;
 }

@@ -11,7 +11,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { z } from "zod";
 import { decide, destinations, refuseBySize, transferPrompt, type Destination, type Transfer } from "../courier/arbiter.ts";
 import { createCourierGate, type Outcome } from "../courier/gate.ts";
-import { fileNameOf, loggedPath } from "../courier/names.ts";
+import { fileNameOf } from "../courier/names.ts";
 import { courierCgroup, courierConfig, courierDeadlineMs, MOUNT_POINTS } from "../courier/sandbox.ts";
 import { refusal, type Reply } from "../courier/umbilical.ts";
 import { CGROUP_ROOT } from "../rooms/cgroup.ts";
@@ -19,7 +19,7 @@ import { CRUN_ROOT } from "../rooms/crun.ts";
 import { hostUser, ROOMS_RUN_DIR, type RoomPlan } from "../rooms/plan.ts";
 import type { ContainersProfile } from "../rooms/seccomp.ts";
 import { SIG, type Libc } from "../sys/libc.ts";
-import type { Log } from "../sys/log.ts";
+import { roomText, type Log } from "../sys/log.ts";
 import { parseJsonOrNull } from "../sys/files.ts";
 import { closeFd, closeInbox, openInbox, openRoomFile, sha256Of, type Inbox } from "../sys/room-files.ts";
 import type { Spawner } from "../sys/spawn.ts";
@@ -55,7 +55,7 @@ export function createCourier(deps: CourierDeps): Courier {
   let queue: Promise<unknown> = Promise.resolve();
 
   const deny = (sender: RoomPlan, file: string, by: "human" | "timeout" | "policy", reason: string): Reply => {
-    log.warn("courier.denied", { room: sender.id, file: loggedPath(file), by, reason });
+    log.warn("courier.denied", { room: sender.id, file: roomText(file), by, reason: roomText(reason) });
     return refusal("refused", reason);
   };
 

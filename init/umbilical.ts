@@ -15,7 +15,7 @@ import type { RoomPlan } from "../rooms/plan.ts";
 import type { Courier } from "./courier.ts";
 import type { RoomSupervisor } from "../rooms/supervisor.ts";
 import type { Libc } from "../sys/libc.ts";
-import type { Log } from "../sys/log.ts";
+import { roomText, type Log } from "../sys/log.ts";
 
 const REQUESTS_BURST = 10;
 const REQUESTS_PER_SECOND = 2;
@@ -84,7 +84,7 @@ export function createUmbilical(libc: Libc, log: Log, supervisor: () => RoomSupe
     };
     const refuse = (socket: Socket<Connection>, type: string, reply: Refusal, close = false): void => {
       if (logged.take(1)) {
-        log.warn("umbilical.refused", { room: plan.id, pid: socket.data.pid, type, code: reply.error.code, reason: reply.error.message, ...(unlogged > 0 ? { unlogged } : {}) });
+        log.warn("umbilical.refused", { room: plan.id, pid: socket.data.pid, type, code: reply.error.code, reason: roomText(reply.error.message), ...(unlogged > 0 ? { unlogged } : {}) });
         unlogged = 0;
       } else unlogged += 1;
       send(socket, reply);

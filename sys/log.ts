@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { constants, openSync, writeSync } from "node:fs";
 
 export type Level = "debug" | "info" | "warn" | "error";
@@ -24,6 +25,21 @@ export interface Log {
 export function asciiJson(value: unknown): string {
   const json = JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
   return json.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** Room-supplied text kept whole in a record: enough to read a path or a reason. */
+const ROOM_TEXT_CHARS = 96;
+
+/**
+ * Text a room chose (a path it asked for, a reason quoting it), as bay0 logs
+ * and so audits it: itself when short and printable, else its start, its
+ * length and a digest that still tells two apart. A refused request then
+ * costs the log a line, not the kilobytes the room sent.
+ */
+export function roomText(text: string): string {
+  if (text.length <= ROOM_TEXT_CHARS && /^[\x20-\x7e]*$/.test(text)) return text;
+  const start = text.slice(0, ROOM_TEXT_CHARS / 2).replace(/[^\x20-\x7e]/g, "?");
+  return `${start}... (${text.length} characters, sha256 ${createHash("sha256").update(text).digest("hex").slice(0, 16)})`;
 }
 
 /** One record is one JSON object on one line; a failing sink never throws. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { asciiJson, createLog, KMSG_MAX_BYTES, kmsgLine, queuedSink } from "../../../sys/log.ts";
+import { asciiJson, createLog, KMSG_MAX_BYTES, kmsgLine, queuedSink, roomText } from "../../../sys/log.ts";
 
 describe("createLog", () => {
   it("writes one JSON object per line with ts, level and event", () => {
@@ -121,5 +121,15 @@ describe("queuedSink", () => {
     });
     sink("lost", record);
     expect(out.map((l) => JSON.parse(l))).toEqual([expect.objectContaining({ event: "log.dropped", records: 1 })]);
+  });
+});
+
+describe("roomText", () => {
+  it("logs short printable text a room chose as it is, and anything else as its start, its length and a digest", () => {
+    expect(roomText("/tmp/report.txt")).toBe("/tmp/report.txt");
+    const long = `/tmp/${"a".repeat(5000)}`;
+    expect(roomText(long)).toMatch(/^\/tmp\/a{43}\.\.\. \(5005 characters, sha256 [0-9a-f]{16}\)$/);
+    expect(roomText(`/tmp/\u202eevil\u009b2J`)).toMatch(/^\/tmp\/\?evil\?2J\.\.\. \(13 characters, sha256 [0-9a-f]{16}\)$/);
+    expect(roomText(`${long}b`)).not.toBe(roomText(`${long}c`));
   });
 });
