@@ -1,17 +1,38 @@
 /**
  * bay0's side of the image helper (rooms/mount-images.ts): starts it, logs
- * its image records as bay0's own, and returns its report, or null (logged
- * as `image.failed` with the helper's last words) when it ended without one.
+ * its image records as bay0's own, and returns its report as soon as it has
+ * it, or null (logged as `image.failed`) when it ended without one or did not
+ * finish in time: a disk that stalls every read must not hold the rooms and
+ * the vault for ever. The helper gives each disk's reads their own deadline;
+ * this one bounds the whole, images read end to end included.
  */
 import { imagesReportSchema, type ImagesReport } from "../rooms/images-report.ts";
 import type { Log } from "../sys/log.ts";
 import type { Spawner } from "../sys/spawn.ts";
 import { exitText, startHelper } from "./helper.ts";
 
-export async function mountImagesByHelper(spawner: Spawner, log: Log): Promise<ImagesReport | null> {
-  const got: { report: ImagesReport | null } = { report: null };
-  const helper = startHelper({ spawner, log }, ["mount-images"], { prefix: "image", reply: imagesReportSchema, onReply: (report) => void (got.report = report) });
-  const exit = await helper.child.exited;
-  if (got.report === null) log.error("image.failed", { reason: `the image helper ended (${exitText(exit)}) without a report: ${helper.lastWords()}` });
-  return got.report;
+export const IMAGES_DEADLINE_MS = 600_000;
+
+export async function mountImagesByHelper(spawner: Spawner, log: Log, kill: (pid: number) => void, deadlineMs = IMAGES_DEADLINE_MS): Promise<ImagesReport | null> {
+  let reported: (report: ImagesReport) => void = () => undefined;
+  const report = new Promise<ImagesReport>((resolve) => {
+    reported = resolve;
+  });
+  const helper = startHelper({ spawner, log }, ["mount-images"], { prefix: "image", reply: imagesReportSchema, onReply: (got) => reported(got) });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), deadlineMs);
+  });
+  const first = await Promise.race([report, helper.child.exited, late]);
+  clearTimeout(timer);
+  if (first === "late") {
+    kill(helper.child.pid);
+    log.error("image.failed", { reason: `the image helper did not finish within ${Math.round(deadlineMs / 1000)} s and was killed: ${helper.lastWords()}` });
+    return null;
+  }
+  if ("mounted" in first) return first;
+  // It ended: its report, if any, came before its end.
+  const got = await Promise.race([report, Promise.resolve(null)]);
+  if (got === null) log.error("image.failed", { reason: `the image helper ended (${exitText(first)}) without a report: ${helper.lastWords()}` });
+  return got;
 }

@@ -6,7 +6,7 @@
 import { closeSync, constants, existsSync, openSync, writeFileSync } from "node:fs";
 import { tpmQueue } from "../sys/tpm-device.ts";
 import { openLibc } from "../sys/libc-ffi.ts";
-import { RB } from "../sys/libc.ts";
+import { RB, SIG } from "../sys/libc.ts";
 import { openCharDevice } from "../sys/devices.ts";
 import { readTextOrNull } from "../sys/files.ts";
 import { consoleSink, createLog, kmsgSink, relaySink, type Log, type Sink } from "../sys/log.ts";
@@ -180,7 +180,7 @@ function main(): void {
   const startWorld = async (): Promise<void> => {
     const [{ startRooms }, { startConsole }, { startVault }] = await Promise.all([import("./rooms.ts"), import("./console/start.ts"), import("./vault.ts")]);
     // Only now: a second Bun starting beside the evaluation of these modules slows both, and the watchdog waits on them.
-    const mounted = mountImagesByHelper(spawner, log).catch((error: unknown) => {
+    const mounted = mountImagesByHelper(spawner, log, (pid) => void libc.kill(pid, SIG.SIGKILL)).catch((error: unknown) => {
       log.error("image.failed", { reason: `the image helper did not start: ${String(error)}` });
       return null;
     });

@@ -20,10 +20,21 @@ export type RawDisk = {
   partitions: Map<number, { device: string; majorMinor: string }>;
 };
 
-/** Every real disk; one that cannot be read is reported through `unreadable` and left out. */
-export async function readDisks(unreadable: (disk: string, error: string) => void): Promise<RawDisk[]> {
-  const disks: RawDisk[] = [];
-  for (const name of readdirSync("/sys/block").filter((n) => !VIRTUAL.test(n)).sort()) {
+/** A disk that has not given its first sectors by then is left out: a stalled stick must not hold the boot disk's images. */
+const HEAD_READ_MS = 10_000;
+
+/** `promise`, or a rejection with `what` once `ms` have passed. */
+function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(what)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** Every real disk, all read at once; one that cannot be read, or not in time, is reported through `unreadable` and left out. */
+export async function readDisks(unreadable: (disk: string, error: string) => void, headReadMs = HEAD_READ_MS): Promise<RawDisk[]> {
+  const read = async (name: string): Promise<RawDisk | null> => {
     const partitions = new Map<number, { device: string; majorMinor: string }>();
     for (const child of readdirSync(`/sys/block/${name}`)) {
       const number = Number.parseInt(readTextOrNull(`/sys/block/${name}/${child}/partition`) ?? "", 10);
@@ -32,12 +43,15 @@ export async function readDisks(unreadable: (disk: string, error: string) => voi
     }
     try {
       const sectorSize = Number.parseInt(readTextOrNull(`/sys/block/${name}/queue/logical_block_size`) ?? "512", 10);
-      disks.push({ name, sectorSize, head: await readHead(`/dev/${name}`, HEAD_BYTES), partitions });
+      const head = await withDeadline(readHead(`/dev/${name}`, HEAD_BYTES), headReadMs, `no answer within ${headReadMs / 1000} s`);
+      return { name, sectorSize, head, partitions };
     } catch (error) {
-      unreadable(name, String(error));
+      unreadable(name, error instanceof Error ? error.message : String(error));
+      return null;
     }
-  }
-  return disks;
+  };
+  const disks = await Promise.all(readdirSync("/sys/block").filter((n) => !VIRTUAL.test(n)).sort().map(read));
+  return disks.filter((disk): disk is RawDisk => disk !== null);
 }
 
 /** The EFI stub's LoaderDevicePartUUID variable (efivarfs), or null on a boot without it. */

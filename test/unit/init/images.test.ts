@@ -29,7 +29,7 @@ describe("mountImagesByHelper", () => {
       ],
       { status: 0, signal: null },
     );
-    expect(await mountImagesByHelper(spawner, createLog([memorySink(records)]))).toEqual(report);
+    expect(await mountImagesByHelper(spawner, createLog([memorySink(records)]), () => undefined)).toEqual(report);
     expect(argv).toEqual([["/usr/lib/bay0/bay0", "mount-images"]]);
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({ level: "info", event: "image.mounted", image: "minimal", device: "/dev/dm-1" });
@@ -39,7 +39,34 @@ describe("mountImagesByHelper", () => {
   it("reports a helper that died without a report as image.failed, with its last words", async () => {
     const records: LogRecord[] = [];
     const { spawner } = helperSaying([["stderr", "RangeError: Maximum call stack size exceeded"]], { status: null, signal: "SIGSEGV" });
-    expect(await mountImagesByHelper(spawner, createLog([memorySink(records)]))).toBeNull();
+    expect(await mountImagesByHelper(spawner, createLog([memorySink(records)]), () => undefined)).toBeNull();
     expect(records).toEqual([expect.objectContaining({ level: "error", event: "image.failed", reason: "the image helper ended (SIGSEGV) without a report: RangeError: Maximum call stack size exceeded" })]);
+  });
+
+  it("takes the report as soon as it comes, though the helper has not ended (a disk's read still hangs in it)", async () => {
+    const report = { mounted: ["minimal"], vault: null };
+    const spawner: Spawner = {
+      isOwn: () => true,
+      spawn: (_args, onLine) => {
+        onLine("stdout", JSON.stringify(report));
+        return { pid: 7, exited: new Promise<ChildExit>(() => undefined) };
+      },
+    };
+    expect(await mountImagesByHelper(spawner, createLog([]), () => undefined, 60_000)).toEqual(report);
+  });
+
+  it("kills a helper that does not finish in time and goes on without images, saying so", async () => {
+    const records: LogRecord[] = [];
+    const killed: number[] = [];
+    const spawner: Spawner = {
+      isOwn: () => true,
+      spawn: (_args, onLine) => {
+        onLine("stderr", "reading /dev/sdb");
+        return { pid: 9, exited: new Promise<ChildExit>(() => undefined) };
+      },
+    };
+    expect(await mountImagesByHelper(spawner, createLog([memorySink(records)]), (pid) => void killed.push(pid), 50)).toBeNull();
+    expect(killed).toEqual([9]);
+    expect(records).toEqual([expect.objectContaining({ event: "image.failed", reason: "the image helper did not finish within 0 s and was killed: reading /dev/sdb" })]);
   });
 });
