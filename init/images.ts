@@ -14,11 +14,19 @@ import { exitText, startHelper } from "./helper.ts";
 export const IMAGES_DEADLINE_MS = 600_000;
 
 export async function mountImagesByHelper(spawner: Spawner, log: Log, kill: (pid: number) => void, deadlineMs = IMAGES_DEADLINE_MS): Promise<ImagesReport | null> {
-  let reported: (report: ImagesReport) => void = () => undefined;
-  const report = new Promise<ImagesReport>((resolve) => {
-    reported = resolve;
+  let got: ImagesReport | null = null;
+  let reported: () => void = () => undefined;
+  const report = new Promise<"reported">((resolve) => {
+    reported = () => resolve("reported");
   });
-  const helper = startHelper({ spawner, log }, ["mount-images"], { prefix: "image", reply: imagesReportSchema, onReply: (got) => reported(got) });
+  const helper = startHelper({ spawner, log }, ["mount-images"], {
+    prefix: "image",
+    reply: imagesReportSchema,
+    onReply: (value) => {
+      got = value;
+      reported();
+    },
+  });
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<"late">((resolve) => {
     timer = setTimeout(() => resolve("late"), deadlineMs);
@@ -28,11 +36,8 @@ export async function mountImagesByHelper(spawner: Spawner, log: Log, kill: (pid
   if (first === "late") {
     kill(helper.child.pid);
     log.error("image.failed", { reason: `the image helper did not finish within ${Math.round(deadlineMs / 1000)} s and was killed: ${helper.lastWords()}` });
-    return null;
+  } else if (got === null && first !== "reported") {
+    log.error("image.failed", { reason: `the image helper ended (${exitText(first)}) without a report: ${helper.lastWords()}` });
   }
-  if ("mounted" in first) return first;
-  // It ended: its report, if any, came before its end.
-  const got = await Promise.race([report, Promise.resolve(null)]);
-  if (got === null) log.error("image.failed", { reason: `the image helper ended (${exitText(first)}) without a report: ${helper.lastWords()}` });
   return got;
 }
