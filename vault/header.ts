@@ -34,8 +34,15 @@ function headerAt(bytes: Uint8Array, at: number): "provisioning" | "vault" | "fo
   return label === LABEL.vault ? "vault" : label === LABEL.provisioning ? "provisioning" : "foreign";
 }
 
+/** Bytes that hold the primary header's fields read here: enough when it is there. */
+export const PRIMARY_BYTES = 4096;
+
+/** The partition's state from its primary header alone, or null when it has none (then only EXAMINED_BYTES tell). */
+export const primaryState = (bytes: Uint8Array): "provisioning" | "vault" | "foreign" | null => (hasMagic(bytes, 0, PRIMARY_MAGIC) ? headerAt(bytes, 0) : null);
+
 export function vaultState(bytes: Uint8Array): VaultState {
-  if (hasMagic(bytes, 0, PRIMARY_MAGIC)) return headerAt(bytes, 0);
+  const primary = primaryState(bytes);
+  if (primary !== null) return primary;
   const second = SECONDARY_OFFSETS.find((at) => hasMagic(bytes, at, SECONDARY_MAGIC));
   if (second !== undefined) {
     const ours = headerAt(bytes, second);

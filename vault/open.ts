@@ -19,7 +19,7 @@ import { DA_POLICY, daParametersCommand, GET_DA_PROPERTIES, hasDaPolicy, parseLo
 import { z } from "zod";
 import type { OpenReply } from "./open-protocol.ts";
 import { runVaultTool } from "./run-tool.ts";
-import { EXAMINED_BYTES, vaultState, type VaultState } from "./header.ts";
+import { EXAMINED_BYTES, PRIMARY_BYTES, primaryState, vaultState, type VaultState } from "./header.ts";
 import { finishVault, provision } from "./provision.ts";
 import { PCR_SIGNATURE, sealArguments } from "./seal.ts";
 import { sealingRefusalNow } from "./secure-boot.ts";
@@ -172,15 +172,20 @@ function sealRefusal(): string | null {
   return null;
 }
 
-/** What the partition holds, from its first EXAMINED_BYTES (vault/header.ts). */
+/** Up to `length` bytes from the start of `fd`. */
+function readStart(fd: number, length: number): Buffer {
+  const bytes = Buffer.alloc(length);
+  let got = 0;
+  for (let n = -1; n !== 0 && got < length; got += n) n = readSync(fd, bytes, got, length - got, got);
+  return bytes.subarray(0, got);
+}
+
+/** What the partition holds (vault/header.ts): its primary header, and only without one its first EXAMINED_BYTES. */
 function examine(device: string): VaultState | "unreadable" {
   try {
     const fd = openSync(device, "r");
     try {
-      const bytes = Buffer.alloc(EXAMINED_BYTES);
-      let got = 0;
-      for (let n = -1; n !== 0 && got < bytes.length; got += n) n = readSync(fd, bytes, got, bytes.length - got, got);
-      return vaultState(bytes.subarray(0, got));
+      return primaryState(readStart(fd, PRIMARY_BYTES)) ?? vaultState(readStart(fd, EXAMINED_BYTES));
     } finally {
       closeSync(fd);
     }
