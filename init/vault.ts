@@ -143,29 +143,21 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
 
   /** `taken`: the TPM has a lockout authorization, which is not this vault's; `insecure`: why the firmware's state forbids sealing. */
   const provision = async (ask: Ask, session: Session, taken: boolean, insecure: string | null): Promise<void> => {
-    if (insecure !== null) {
+    /** Not set up on this machine as it stands: logged, and told to the person, who can change that in the firmware setup. */
+    const refuse = async (step: string, error: string, title: string, lines: string[]): Promise<void> => {
       state = "unavailable";
-      log.error("vault.provision_failed", { step: "secure-boot", error: insecure });
-      await ask({
-        kind: "choice",
-        title: "Vault: not set up on this firmware",
-        lines: [`${insecure}.`, "A vault sealed now would trust whatever it boots.", "Turn Secure Boot on in the firmware setup,", "then boot again."],
-        choices: ["OK"],
-        timeoutMs: NOTICE_SHOWN_MS,
-      });
-      return;
+      log.error("vault.provision_failed", { step, error });
+      await ask({ kind: "choice", title, lines, choices: ["OK"], timeoutMs: NOTICE_SHOWN_MS });
+    };
+    if (insecure !== null) {
+      return refuse("secure-boot", insecure, "Vault: not set up on this firmware", [`${insecure}.`, "A vault sealed now would trust whatever it boots.", "Turn Secure Boot on in the firmware setup,", "then boot again."]);
     }
     if (taken) {
-      state = "unavailable";
-      log.error("vault.provision_failed", { step: "lockout-auth", error: "the TPM already has a lockout authorization that is not this vault's" });
-      await ask({
-        kind: "choice",
-        title: "Vault: this TPM is already taken",
-        lines: ["It has a lockout password Anchor OS does not know,", "so the vault could not guard its PIN against guessing.", "Clear the TPM in the firmware setup, then boot again."],
-        choices: ["OK"],
-        timeoutMs: NOTICE_SHOWN_MS,
-      });
-      return;
+      return refuse("lockout-auth", "the TPM already has a lockout authorization that is not this vault's", "Vault: this TPM is already taken", [
+        "It has a lockout password Anchor OS does not know,",
+        "so the vault could not guard its PIN against guessing.",
+        "Clear the TPM in the firmware setup, then boot again.",
+      ]);
     }
     const pin = await newPin(ask);
     if (pin === null) return log.warn("vault.absent", { reason: "the person declined to set it up this boot" });
