@@ -1,9 +1,9 @@
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { inBun } from "../../qemu/in-bun.ts";
 import { ROOT } from "../../qemu/paths.ts";
 
 /** Each delivery is a Bun process of its own (the courier uses Bun's hasher); a loaded host takes seconds for each. */
@@ -19,10 +19,7 @@ function courier(source: string, folder: string, staging: string, args: string[]
   const fds = [openSync(source, "r"), openSync(folder, "r"), openSync(staging, "r")];
   try {
     const script = `import { runCourier } from ${JSON.stringify(join(ROOT, "courier", "deliver.ts"))}; runCourier(${JSON.stringify(args)});`;
-    // Bun itself, not through npx, which would not pass fds 3 and 4 on.
-    const run = spawnSync(join(ROOT, "node_modules", ".bin", "bun"), ["-e", script], { cwd: ROOT, encoding: "utf8", stdio: [fds[0], "pipe", "pipe", fds[1], fds[2]] });
-    if (run.status !== 0) throw new Error(run.stderr);
-    return JSON.parse(run.stdout.trim());
+    return JSON.parse(inBun(script, fds));
   } finally {
     for (const fd of fds) closeSync(fd);
   }

@@ -1,9 +1,9 @@
-import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { pathComponents } from "../../../sys/room-files.ts";
+import { inBun } from "../../qemu/in-bun.ts";
 import { ROOT } from "../../qemu/paths.ts";
 
 /** Each case starts a Bun process or three; a loaded host (VMs beside it) takes seconds for each. */
@@ -26,9 +26,7 @@ function openAll(root: string, paths: string[]): string[] {
         closeSync(opened.fd);
       } else console.log("refused " + opened.reason);
     }`;
-  const run = spawnSync("npx", ["bun", "-e", script], { encoding: "utf8", cwd: ROOT });
-  if (run.status !== 0) throw new Error(run.stderr);
-  return run.stdout.trim().split("\n");
+  return inBun(script).split("\n");
 }
 
 /** openInbox against `place` with the real openat2: "ok" and what it made, or why it refused. */
@@ -43,9 +41,7 @@ function inbox(place: { kind: "room"; rootDir: string } | { kind: "vault"; folde
     } catch (error) {
       console.log("refused " + (error instanceof Error ? error.message : String(error)));
     }`;
-  const run = spawnSync("npx", ["bun", "-e", script], { encoding: "utf8", cwd: ROOT });
-  if (run.status !== 0) throw new Error(run.stderr);
-  return run.stdout.trim();
+  return inBun(script);
 }
 
 describe("pathComponents", () => {
