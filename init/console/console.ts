@@ -197,12 +197,12 @@ export function createConsole(deps: ConsoleDeps) {
     if (session) {
       // A room's terminal: its cells and the trust line; no room usage is read while it shows.
       const grid = new Grid(cols, rows, COLOURS.text, COLOURS.background);
-      drawTrustLine(grid, deps.now(), focus, deps.vault.state());
+      drawTrustLine(grid, deps.now(), focus, deps.vault.state(), prompt !== null);
       session.terminal.draw(grid);
       return grid;
     }
     current = roomRows();
-    return drawDashboard(cols, rows, { now: deps.now(), focus: "bay0", vault: deps.vault.state(), watchdog: deps.watchdog(), launcher, rows: current, events });
+    return drawDashboard(cols, rows, { now: deps.now(), focus: "bay0", asking: prompt !== null, vault: deps.vault.state(), watchdog: deps.watchdog(), launcher, rows: current, events });
   };
   const refresh = (): void => {
     if (prompt !== null && prompt.deadlineMs !== null && prompt.state.request.kind === "choice" && deps.clockMs() >= prompt.deadlineMs) finish(defaultAnswer(prompt.state.request, true), "timeout");
@@ -210,7 +210,6 @@ export function createConsole(deps: ConsoleDeps) {
     if (prompt !== null) {
       const nowMs = deps.clockMs();
       drawPrompt(grid, prompt.state, prompt.deadlineMs === null ? null : Math.max(0, Math.ceil((prompt.deadlineMs - nowMs) / 1000)), isArmed(prompt.state, nowMs));
-      drawTrustLine(grid, deps.now(), focus, deps.vault.state(), true);
     }
     painter.paint(grid);
   };

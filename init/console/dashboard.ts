@@ -16,6 +16,8 @@ export type DashboardView = {
   now: Date;
   /** Whose screen this is: "bay0" on the dashboard, else a room id. */
   focus: string;
+  /** bay0's own prompt is open: the trust line says so. */
+  asking: boolean;
   vault: string;
   watchdog: string;
   launcher: LauncherState;
@@ -88,7 +90,7 @@ const COLUMNS = { name: 2, state: 20, memory: 31, cpu: 43, pids: 49, uptime: 56 
 export function drawDashboard(cols: number, rowsTotal: number, view: DashboardView): Grid {
   const grid = new Grid(cols, rowsTotal, COLOURS.text, COLOURS.background);
   const { background: bg, dim } = COLOURS;
-  drawTrustLine(grid, view.now, view.focus, view.vault);
+  drawTrustLine(grid, view.now, view.focus, view.vault, view.asking);
   const header = 2;
   for (const [label, at] of [["ROOM", COLUMNS.name], ["STATE", COLUMNS.state], ["MEMORY", COLUMNS.memory], ["CPU", COLUMNS.cpu], ["PIDS", COLUMNS.pids], ["UP", COLUMNS.uptime]] as const) {
     grid.put(header, at, label, dim, bg);

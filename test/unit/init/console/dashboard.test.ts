@@ -11,6 +11,7 @@ describe("drawDashboard", () => {
   const view = {
     now: new Date("2026-12-01T09:05:00Z"),
     focus: "bay0",
+    asking: false,
     vault: "not set up",
     watchdog: "armed, 30 s",
     launcher: INITIAL_LAUNCHER,
