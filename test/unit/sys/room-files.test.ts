@@ -102,7 +102,9 @@ describe("openInbox", () => {
     expect(inbox({ kind: "room", rootDir: good })).toBe("ok");
     const linked = join(base, "linked");
     mkdirSync(join(linked, "proc"), { recursive: true });
-    symlinkSync(outside, join(linked, "inbox"));
+    // A link to one of the room's own directories: followed inside the root, it would still let the room choose where files land.
+    mkdirSync(join(linked, "etc"));
+    symlinkSync("/etc", join(linked, "inbox"));
     expect(inbox({ kind: "room", rootDir: linked })).toMatch(/^refused the room's \/inbox is not a directory of its own/);
   });
 
