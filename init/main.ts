@@ -193,7 +193,7 @@ function main(): void {
       supervisor: started?.supervisor ?? null,
       policies: started?.policies ?? new Map(),
       watchdog: () => (watchdog === null ? "absent" : `armed, ${options.watchdogSec} s`),
-      vault: { state: () => vault?.state() ?? "not set up", lock: () => vault?.lock("dashboard") ?? Promise.resolve("this machine has no vault") },
+      vault: { state: () => vault?.state() ?? "not set up", lock: () => vault?.lock("dashboard") ?? Promise.resolve("this machine has no vault"), newRecoveryKey: () => vault?.newRecoveryKey() ?? Promise.resolve("this machine has no vault") },
       openTty: () => {
         try {
           return openSync("/dev/tty0", constants.O_RDWR | constants.O_NOCTTY);
@@ -225,4 +225,5 @@ function main(): void {
 if (process.argv[2] === "courier") void import("../courier/deliver.ts").then(({ runCourier }) => runCourier(process.argv.slice(3)));
 else if (process.argv[2] === "mount-images") void import("../rooms/mount-images.ts").then(({ runMountImages }) => runMountImages());
 else if (process.argv[2] === "vault-open") void import("../vault/open.ts").then(({ runVaultOpen }) => runVaultOpen(process.argv.slice(3)));
+else if (process.argv[2] === "vault-rekey") void import("../vault/rekey.ts").then(({ runVaultRekey }) => runVaultRekey(process.argv.slice(3)));
 else main();

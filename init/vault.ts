@@ -7,6 +7,7 @@
  */
 import type { CopiesFound } from "../courier/audit-verify.ts";
 import type { OpenRequest } from "../vault/open.ts";
+import type { RekeyRequest } from "../vault/rekey.ts";
 import { openReplySchema, type OpenReply } from "../vault/open-protocol.ts";
 import { PERSIST, toolEnv, VAULT_AUDIT, VAULT_MAPPER, VAULT_ROOMS, VAULT_TOOLS } from "../vault/tools.ts";
 import { hostUser, type RoomPlan } from "../rooms/plan.ts";
@@ -53,6 +54,17 @@ async function newPin(ask: Ask): Promise<string | null> {
   }
 }
 
+/** Only Enter on its one choice ends it: no Esc, no timeout. */
+async function showRecoveryKey(ask: Ask, title: string, key: string): Promise<void> {
+  const words = key.split("-");
+  await ask({
+    kind: "confirm",
+    title,
+    lines: ["Write it down now; it is shown only this once.", "It opens the vault if the PIN or the TPM fail.", "", words.slice(0, 4).join("-"), words.slice(4).join("-")],
+    choice: "I have written it down",
+  });
+}
+
 export type Vault = {
   /** Where it stands, for the trust line and the dashboard. */
   state: () => string;
@@ -67,15 +79,17 @@ export type Vault = {
    * is in progress; at shutdown those writers are already gone.
    */
   lock(reason: "dashboard" | "shutdown"): Promise<string | null>;
+  /** From the dashboard: the PIN checked by the TPM, a new recovery key shown, then the old one removed; null once done, else why not. */
+  newRecoveryKey(): Promise<string | null>;
 };
 
 
-type Session = { ask(request: OpenRequest): Promise<OpenReply>; end(): void };
+type Session<Request> = { ask(request: Request): Promise<OpenReply>; end(): void };
 
-/** The vault helper (vault/open.ts): each request answered in order; once it has ended, every request is answered with why. */
-function openSession(deps: VaultDeps, device: string): Session {
+/** A vault helper (vault/open.ts, vault/rekey.ts): each request answered in order; once it has ended, every request is answered with why. */
+function openSession<Request>(deps: VaultDeps, mode: "vault-open" | "vault-rekey", device: string): Session<Request> {
   const waiting: ((reply: OpenReply) => void)[] = [];
-  const helper = startHelper(deps, ["vault-open", device], { prefix: "vault", reply: openReplySchema, onReply: (reply) => waiting.shift()?.(reply), input: true });
+  const helper = startHelper(deps, [mode, device], { prefix: "vault", reply: openReplySchema, onReply: (reply) => waiting.shift()?.(reply), input: true });
   let gone: OpenReply | null = null;
   void helper.child.exited.then((exit) => {
     gone = { ok: false, reason: "unknown", error: `the vault helper ended (${exitText(exit)}): ${helper.lastWords()}` };
@@ -104,7 +118,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
   /** Whether the TPM took the barrier in PCR 11 when the vault opened: then nothing can unseal it again this boot. */
   let barrier = false;
   /** `timing`: when the PIN was entered, and how long systemd-cryptsetup took (the TPM's unseal within it). */
-  const mount = async (session: Session, how: string, timing: { since: number; attachMs: number } | null = null): Promise<void> => {
+  const mount = async (session: Session<OpenRequest>, how: string, timing: { since: number; attachMs: number } | null = null): Promise<void> => {
     const mounted = await session.ask({ do: "mount" });
     if (!mounted.ok) {
       state = "failed";
@@ -142,7 +156,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
   };
 
   /** `taken`: the TPM has a lockout authorization, which is not this vault's; `insecure`: why the firmware's state forbids sealing. */
-  const provision = async (ask: Ask, session: Session, taken: boolean, insecure: string | null): Promise<void> => {
+  const provision = async (ask: Ask, session: Session<OpenRequest>, taken: boolean, insecure: string | null): Promise<void> => {
     /** Not set up on this machine as it stands: logged, and told to the person, who can change that in the firmware setup. */
     const refuse = async (step: string, error: string, title: string, lines: string[]): Promise<void> => {
       state = "unavailable";
@@ -169,14 +183,8 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
       return log.error("vault.provision_failed", { step: made.step ?? "?", error: made.error ?? "" });
     }
     log.info("vault.provisioned", { device: partition.device, binding: made.binding });
-    const words = made.recovery_key.split("-");
-    // Only Enter ends it: no Esc, no timeout. Until then the vault is unfinished, and a power cut makes the next boot start again.
-    await ask({
-      kind: "confirm",
-      title: "Vault: your recovery key",
-      lines: ["Write it down now; it is shown only this once.", "It opens the vault if the PIN or the TPM fail.", "", words.slice(0, 4).join("-"), words.slice(4).join("-")],
-      choice: "I have written it down",
-    });
+    // Until the person confirms, the vault is unfinished, and a power cut makes the next boot start again.
+    await showRecoveryKey(ask, "Vault: your recovery key", made.recovery_key);
     const finished = await session.ask({ do: "finish" });
     if (!finished.ok) {
       state = "failed";
@@ -187,7 +195,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
   };
 
   /** After a lockout or a refusing TPM: the recovery key opens the vault; after a refusal, a new PIN is sealed to the TPM as it is now. */
-  const recover = async (ask: Ask, session: Session, reason: "lockout" | "pcr", insecure: string | null): Promise<void> => {
+  const recover = async (ask: Ask, session: Session<OpenRequest>, reason: "lockout" | "pcr", insecure: string | null): Promise<void> => {
     const why = reason === "lockout" ? "the TPM is locked out after too many wrong PINs" : "the TPM refused: the image or firmware changed";
     for (let title = `Vault: ${why}`; ; title = "Vault: that recovery key did not open it") {
       const key = await secret(ask, title, "Recovery key", { minLength: 8, maxLength: 80 });
@@ -208,7 +216,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
     }
   };
 
-  const unlock = async (ask: Ask, session: Session, insecure: string | null): Promise<void> => {
+  const unlock = async (ask: Ask, session: Session<OpenRequest>, insecure: string | null): Promise<void> => {
     let title = "Vault: unlock";
     for (;;) {
       const pin = await secret(ask, title, "PIN");
@@ -224,6 +232,57 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
     }
   };
 
+  let rekeying = false;
+  const newRecoveryKey = async (): Promise<string | null> => {
+    const ask = deps.ask();
+    if (ask === null) return "no trusted console";
+    if (rekeying) return "a new recovery key is being made already";
+    // Held like a write: the dashboard cannot lock the vault under it.
+    const done = startWrite("a new recovery key");
+    if (done === null) return `the vault is ${state}`;
+    rekeying = true;
+    try {
+      const pin = await secret(ask, "Vault: a new recovery key replaces the old one", "PIN");
+      return pin === null ? "the recovery key stays as it is" : await rekey(ask, pin);
+    } finally {
+      rekeying = false;
+      done();
+    }
+  };
+  const rekey = async (ask: Ask, pin: string): Promise<string | null> => {
+    const session = openSession<RekeyRequest>(deps, "vault-rekey", partition.device);
+    try {
+      const checked = await session.ask({ do: "check", pin });
+      if (!checked.ok) {
+        log.warn("vault.recovery_key_refused", { reason: checked.reason ?? "unknown", tries_left: checked.tries_left ?? null, ...(checked.error === undefined ? {} : { error: checked.error }) });
+        return checked.reason === "pin" ? `wrong PIN, ${checked.tries_left ?? "?"} ${checked.tries_left === 1 ? "try" : "tries"} left` : (checked.error ?? checked.reason ?? "refused");
+      }
+      const made = await session.ask({ do: "enrol" });
+      if (!made.ok || made.recovery_key === undefined) {
+        log.error("vault.recovery_key_failed", { step: made.step ?? "?", error: made.error ?? "" });
+        return `no new recovery key: ${made.error ?? "?"}`;
+      }
+      // Until the person confirms, the old key stays too: a power cut here loses neither.
+      await showRecoveryKey(ask, "Vault: your new recovery key", made.recovery_key);
+      const retired = await session.ask({ do: "retire" });
+      if (!retired.ok) {
+        log.error("vault.recovery_key_failed", { step: "retire", error: retired.error ?? "" });
+        return `the old recovery key still opens it too: ${retired.error ?? "?"}`;
+      }
+      log.info("vault.recovery_key_replaced", { device: partition.device });
+      return null;
+    } finally {
+      session.end();
+    }
+  };
+
+  const startWrite = (what: string): (() => void) | null => {
+    if (state !== "open") return null;
+    const id = nextWrite++;
+    writes.set(id, what);
+    return () => void writes.delete(id);
+  };
+
   void (async () => {
     const ask = deps.ask();
     // Sealed to the TPM or nothing: without one there is no vault, and no prompt asks for it.
@@ -233,7 +292,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
       return log.warn("vault.absent", { device: partition.device, reason: missing });
     }
     // Started before the first prompt, so it is ready when the PIN is; it ends with this boot's one unlock.
-    const session = openSession(deps, partition.device);
+    const session = openSession<OpenRequest>(deps, "vault-open", partition.device);
     try {
       const tpm = await session.ask({ do: "lockout" });
       if (!tpm.ok) {
@@ -262,12 +321,8 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
   return {
     state: () => state,
     lock,
-    writing: (what) => {
-      if (state !== "open") return null;
-      const id = nextWrite++;
-      writes.set(id, what);
-      return () => writes.delete(id);
-    },
+    newRecoveryKey,
+    writing: startWrite,
     rooms: {
       open: (plan) => {
         const folder = plan.policy.vault?.folder;

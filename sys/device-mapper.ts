@@ -2,7 +2,8 @@
  * Device-mapper through its ioctls on /dev/mapper/control (linux/dm-ioctl.h),
  * so bay0 maps verity images without shipping veritysetup, libcryptsetup and
  * libcrypto in the UKI. Only what bay0 needs: create a read-only device from
- * one target, and remove it.
+ * one target, remove it, and read a device's table (the vault's helper
+ * reads the open vault's key this way).
  */
 import type { Libc, SysResult } from "./libc.ts";
 
@@ -12,8 +13,10 @@ const BUFFER_BYTES = 16384;
 const NAME_AT = 48;
 const DEV_AT = 40;
 const READONLY_FLAG = 1;
+/** DM_STATUS_TABLE_FLAG: the table, not the status; DM_SECURE_DATA_FLAG: the kernel wipes its copies of the buffer. */
+const TABLE_FLAGS = (1 << 4) | (1 << 15);
 const dmRequest = (nr: number): number => ((3 << 30) | (HEADER_BYTES << 16) | (0xfd << 8) | nr) >>> 0;
-export const DM = { DEV_CREATE: dmRequest(3), DEV_REMOVE: dmRequest(4), DEV_SUSPEND: dmRequest(6), TABLE_LOAD: dmRequest(9) } as const;
+export const DM = { DEV_CREATE: dmRequest(3), DEV_REMOVE: dmRequest(4), DEV_SUSPEND: dmRequest(6), TABLE_LOAD: dmRequest(9), TABLE_STATUS: dmRequest(12) } as const;
 
 /** One table line: `length` sectors of `type` with its parameter string. */
 export type DmTarget = { type: "linear" | "verity"; sectors: number; params: string };
@@ -46,6 +49,29 @@ export function dmIoctlBuffer(name: string, flags: number, target?: DmTarget): U
 export function replyDevice(reply: Uint8Array): { major: number; minor: number } {
   const dev = Number(new DataView(reply.buffer, reply.byteOffset).getBigUint64(DEV_AT, true));
   return { major: (dev & 0xfff00) >>> 8, minor: (dev & 0xff) | ((dev >>> 12) & 0xfff00) };
+}
+
+/** The parameter string of the one target in a TABLE_STATUS reply, or null when the reply holds anything else. */
+export function replyTableParams(reply: Uint8Array): string | null {
+  const view = new DataView(reply.buffer, reply.byteOffset, reply.byteLength);
+  const dataStart = view.getUint32(16, true);
+  if (view.getUint32(20, true) !== 1 || dataStart + SPEC_BYTES > reply.length) return null;
+  const params = reply.subarray(dataStart + SPEC_BYTES);
+  const end = params.indexOf(0);
+  return end < 0 ? null : new TextDecoder().decode(params.subarray(0, end));
+}
+
+/** Device `name`'s table (its one target's parameters), which for dm-crypt holds the volume key: for a helper, never PID 1. */
+export function readTable(libc: Libc, control: number, name: string): { ok: true; params: string } | { ok: false; error: string } {
+  const buffer = dmIoctlBuffer(name, TABLE_FLAGS);
+  try {
+    const result = libc.ioctlBuffer(control, DM.TABLE_STATUS, buffer);
+    if (!result.ok) return { ok: false, error: `table of ${name}: ${result.message}` };
+    const params = replyTableParams(buffer);
+    return params === null ? { ok: false, error: `table of ${name}: not one target` } : { ok: true, params };
+  } finally {
+    buffer.fill(0);
+  }
 }
 
 export type DeviceMapper = {

@@ -9,7 +9,7 @@
  * has given before. Anyone may add one (an empty authorization): that can
  * only raise a false alarm, never hide a missing file.
  */
-import { passwordCommand } from "../sys/tpm-device.ts";
+import { nvIndexCommand, passwordCommand } from "../sys/tpm-device.ts";
 
 /** In the owner's range of NV indices (TCG's handle registry: 0x01800000-0x01BFFFFF). */
 export const OPEN_COUNTER_INDEX = 0x0180ac00;
@@ -33,16 +33,7 @@ export function defineCounterCommand(index = OPEN_COUNTER_INDEX): Uint8Array {
   return passwordCommand(CC.defineSpace, TPM_RH_OWNER, new Uint8Array(0), parameters);
 }
 
-/** A command on the index authorized by its own (empty) authValue: the handle is both authHandle and nvIndex. */
-function onIndex(code: number, index: number, parameters: Uint8Array): Uint8Array {
-  const withHandle = passwordCommand(code, index, new Uint8Array(0), parameters);
-  const command = new Uint8Array(withHandle.length + 4);
-  command.set(withHandle.subarray(0, 14));
-  new DataView(command.buffer).setUint32(14, index);
-  command.set(withHandle.subarray(14), 18);
-  new DataView(command.buffer).setUint32(2, command.length);
-  return command;
-}
+const onIndex = (code: number, index: number, parameters: Uint8Array): Uint8Array => nvIndexCommand(code, index, new Uint8Array(0), parameters);
 
 export const incrementCommand = (index = OPEN_COUNTER_INDEX): Uint8Array => onIndex(CC.increment, index, new Uint8Array(0));
 

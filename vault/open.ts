@@ -21,6 +21,7 @@ import type { OpenReply } from "./open-protocol.ts";
 import { runVaultTool } from "./run-tool.ts";
 import { EXAMINED_BYTES, PRIMARY_BYTES, primaryState, vaultState, type VaultState } from "./header.ts";
 import { finishVault, provision } from "./provision.ts";
+import { defineCommand, parsePinCheck, readPublicCommand, undefineCommand, writeCommand } from "./pin-check.ts";
 import { PCR_SIGNATURE, sealArguments } from "./seal.ts";
 import { sealingRefusalNow } from "./secure-boot.ts";
 import { PERSIST, VAULT_AUDIT, VAULT_MAPPER, VAULT_STAGING } from "./tools.ts";
@@ -59,7 +60,7 @@ const BARRIER = createHash("sha256").update("anchor-vault-opened").digest("hex")
 const LOCKOUT_AUTH_FILE = `${PERSIST}/.tpm-lockout-auth`;
 
 /** One TPM command and its reply, or null without one (blocking: this is a helper). */
-function tpm(command: Uint8Array): Uint8Array | null {
+export function tpm(command: Uint8Array): Uint8Array | null {
   try {
     const fd = openSync(TPM_DEVICE, "r+");
     try {
@@ -74,7 +75,7 @@ function tpm(command: Uint8Array): Uint8Array | null {
   }
 }
 
-function lockout(): Lockout | null {
+export function lockout(): Lockout | null {
   const reply = tpm(GET_DA_PROPERTIES);
   return reply === null ? null : parseLockout(reply);
 }
@@ -84,7 +85,7 @@ function lockout(): Lockout | null {
  * has none (a first boot, or a power cut right after it was saved), and
  * used to forgive the failures before this good unlock.
  */
-function settleLockout(log: Log): void {
+export function settleLockout(log: Log): void {
   const before = lockout();
   if (before === null) return;
   if (!before.lockoutAuthSet && !existsSync(LOCKOUT_AUTH_FILE)) {
@@ -194,6 +195,21 @@ function examine(device: string): VaultState | "unreadable" {
   }
 }
 
+/**
+ * Gives the TPM its check of the PIN (vault/pin-check.ts): anew when the
+ * PIN was just chosen (`replace`), else only where there is none yet, since
+ * checking an old one would cost a try if it were wrong.
+ */
+function keepPinCheck(log: Log, pin: string, replace: boolean): void {
+  const present = parsePinCheck(tpm(readPublicCommand())) === "ok";
+  if (present && !replace) return;
+  if (present) tpm(undefineCommand());
+  const defined = parsePinCheck(tpm(defineCommand(pin)));
+  const written = defined === "ok" ? parsePinCheck(tpm(writeCommand(pin))) : defined;
+  if (written === "ok") log.info("vault.pin_check", { ok: true, replaced: present });
+  else log.error("vault.pin_check", { ok: false, replaced: present, error: typeof written === "string" ? written : written.error });
+}
+
 let barrierRaised = false;
 
 /**
@@ -219,7 +235,10 @@ function answer(request: OpenRequest, device: string, log: Log): OpenReply {
     }
     case "provision": {
       const refused = sealRefusal();
-      return refused !== null ? { ok: false, step: "secure-boot", error: refused } : provision([device, request.disk, String(request.number)], request.pin);
+      if (refused !== null) return { ok: false, step: "secure-boot", error: refused };
+      const made = provision([device, request.disk, String(request.number)], request.pin);
+      if (made.ok) keepPinCheck(log, request.pin, true);
+      return made;
     }
     case "finish":
       return finishVault(device);
@@ -228,7 +247,11 @@ function answer(request: OpenRequest, device: string, log: Log): OpenReply {
       const options = `tpm2-device=auto,headless${existsSync(PCR_SIGNATURE) ? `,tpm2-signature=${PCR_SIGNATURE}` : ""}`;
       const started = performance.now();
       const attached = runVaultTool("systemd-cryptsetup", ["attach", VAULT_MAPPER, device, "-", options], { env: { PIN: request.pin } });
-      if (attached.ok) return { ok: true, attach_ms: Math.round(performance.now() - started) };
+      if (attached.ok) {
+        const attachMs = Math.round(performance.now() - started);
+        keepPinCheck(log, request.pin, false);
+        return { ok: true, attach_ms: attachMs };
+      }
       const after = lockout();
       return { ok: false, reason: unlockFailure(before, after), tries_left: after?.triesLeft ?? null };
     }
@@ -244,6 +267,7 @@ function answer(request: OpenRequest, device: string, log: Log): OpenReply {
       const seal = sealArguments();
       const sealed = runVaultTool("systemd-cryptenroll", ["--wipe-slot=tpm2", ...seal.args, device], { env: { PASSWORD: request.key, NEWPIN: request.pin } });
       log.info("vault.resealed", { ok: sealed.ok, binding: seal.binding, ...(sealed.ok ? {} : { error: sealed.error }) });
+      if (sealed.ok) keepPinCheck(log, request.pin, true);
       return { ok: sealed.ok };
     }
     case "mount": {

@@ -23,13 +23,14 @@ import { VAULT_MAPPER } from "./tools.ts";
 
 export type ProvisionResult = { ok: true; recovery_key: string; binding: "pcr7+signed-pcr11" | "pcr7" } | { ok: false; step: string; error: string };
 
-class StepFailed extends Error {
+/** A step of a run of the vault's tools that failed: its name, and the tool's complaint. */
+export class StepFailed extends Error {
   constructor(readonly step: string, message: string) {
     super(message);
   }
 }
 
-function run(step: string, tool: string, args: string[], options: { input?: string; env?: Record<string, string> } = {}): string {
+export function run(step: string, tool: string, args: string[], options: { input?: string; env?: Record<string, string> } = {}): string {
   const result = runVaultTool(tool, args, options);
   if (!result.ok) throw new StepFailed(step, result.error);
   return result.stdout;

@@ -37,7 +37,7 @@ export type ConsoleDeps = {
   font: Font;
   rooms: ConsoleRooms;
   watchdog: () => string;
-  vault: { state(): string; lock(): Promise<string | null> };
+  vault: { state(): string; lock(): Promise<string | null>; newRecoveryKey(): Promise<string | null> };
   now: () => Date;
   /** Monotonic milliseconds (CPU shares are measured over these). */
   clockMs: () => number;
@@ -228,7 +228,7 @@ export function createConsole(deps: ConsoleDeps) {
     });
 
   const act = async (command: Command): Promise<void> => {
-    const room = command.kind === "start" ? command.name : command.kind === "lock-vault" ? "vault" : command.id;
+    const room = command.kind === "start" ? command.name : command.kind === "lock-vault" || command.kind === "recovery-key" ? "vault" : command.id;
     const action = command.kind === "freeze" ? (command.frozen ? "freeze" : "thaw") : command.kind;
     if (command.kind !== "focus") deps.log.info("console.action", { action, room });
     let reason: string | null = null;
@@ -236,6 +236,9 @@ export function createConsole(deps: ConsoleDeps) {
       const sure = await ask({ kind: "choice", title: "Lock the vault?", lines: ["Rooms that see it are stopped first.", "It opens again at the next boot."], choices: ["Cancel", "Lock"], timeoutMs: LOCK_QUESTION_MS });
       reason = sure.kind === "choice" && sure.index === 1 && !sure.timedOut ? await deps.vault.lock() : "not locked";
       if (reason === null) launcher = { ...launcher, message: "vault: locked" };
+    } else if (command.kind === "recovery-key") {
+      reason = await deps.vault.newRecoveryKey();
+      if (reason === null) launcher = { ...launcher, message: "vault: the new recovery key replaced the old one" };
     } else if (command.kind === "start") {
       focusOnArrival.add(command.name);
       const result = await deps.rooms.start(command.name);

@@ -23,7 +23,8 @@ export type Command =
   | { kind: "reset"; id: string }
   | { kind: "kill"; id: string }
   | { kind: "freeze"; id: string; frozen: boolean }
-  | { kind: "lock-vault" };
+  | { kind: "lock-vault" }
+  | { kind: "recovery-key" };
 
 export const INITIAL_LAUNCHER: LauncherState = Object.freeze({ filter: "", selected: null, confirmKill: null, message: null });
 
@@ -45,7 +46,8 @@ export function selectedIndex(state: LauncherState, shown: readonly Entry[]): nu
  * The launcher's keys: letters filter (Backspace edits, Esc clears), Up/Down
  * move, Enter starts the selected policy (or focuses a running room),
  * Ctrl-R resets, Ctrl-K kills after a y/n confirmation, Ctrl-F freezes or
- * thaws; Ctrl-L locks the vault (bay0 asks first). Pure: returns the next
+ * thaws; Ctrl-L locks the vault (bay0 asks first); Ctrl-N replaces the
+ * vault's recovery key (bay0 asks for the PIN). Pure: returns the next
  * state and what bay0 should do.
  */
 export function launcherKey(state: LauncherState, key: Key, entries: readonly Entry[]): { state: LauncherState; command?: Command } {
@@ -60,6 +62,7 @@ export function launcherKey(state: LauncherState, key: Key, entries: readonly En
   }
   if (key.ctrl && key.name === "char") {
     if (key.char === "l") return { state: { ...state, message: null }, command: { kind: "lock-vault" } };
+    if (key.char === "n") return { state: { ...state, message: null }, command: { kind: "recovery-key" } };
     if (selected === undefined) return { state };
     if (!selected.running) return { state: { ...state, message: `${selected.name} is not running` } };
     if (key.char === "r") return { state: { ...state, message: null }, command: { kind: "reset", id: selected.name } };

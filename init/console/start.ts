@@ -30,7 +30,7 @@ export function startConsole(deps: {
   supervisor: RoomSupervisor | null;
   policies: Map<string, Policy>;
   watchdog: () => string;
-  vault: { state(): string; lock(): Promise<string | null> };
+  vault: { state(): string; lock(): Promise<string | null>; newRecoveryKey(): Promise<string | null> };
   openTty: () => number | null;
 }): TrustedConsole | null {
   const { log } = deps;

@@ -42,8 +42,10 @@ describe("the vault across boots", () => {
     expect(copied.status, copied.stderr).toBe(0);
   };
   let vm: Vm | null = null;
-  /** The recovery key, as read off the screen at the first boot. */
+  /** The recovery key, as read off the screen at the first boot, and once replaced from the dashboard, the new one. */
   let recoveryKey = "";
+  /** The first boot's recovery key, once a new one replaced it. */
+  let oldRecoveryKey = "";
   /** The audit files the lockout boot cut short and deleted (the other deleted one is its own). */
   let tampered = { cut: "", deleted: "", own: "" };
   const screen = screenReader(() => {
@@ -110,12 +112,12 @@ describe("the vault across boots", () => {
   };
   /** Neither a PIN nor the recovery key ever reached the serial console (bay0's log and the kernel's). */
   const noSecretsOnSerial = (): void => {
-    const secrets = [PIN, WRONG_PIN, NEW_PIN, ...(recoveryKey === "" ? [] : [recoveryKey.slice(0, 17), recoveryKey.slice(-17)])];
+    const secrets = [PIN, WRONG_PIN, NEW_PIN, ...[recoveryKey, oldRecoveryKey].filter((key) => key !== "").flatMap((key) => [key.slice(0, 17), key.slice(-17)])];
     expect(current().lines.filter((l) => secrets.some((secret) => l.includes(secret)))).toEqual([]);
   };
   /** Nor the kernel's log (bay0 writes its records there too): dmesg searched inside the VM, each secret split so that the command never holds it whole. */
   const noSecretsInKmsg = async (): Promise<void> => {
-    const secrets = [PIN, WRONG_PIN, NEW_PIN, ...(recoveryKey === "" ? [] : recoveryKey.split("-"))];
+    const secrets = [PIN, WRONG_PIN, NEW_PIN, ...[recoveryKey, oldRecoveryKey].filter((key) => key !== "").flatMap((key) => key.split("-"))];
     const patterns = secrets.map((secret) => `-e "${secret.slice(0, 3)}""${secret.slice(3)}"`).join(" ");
     current().send(`sh echo "kmsg-secrets $(dmesg | grep -c ${patterns}) of $(dmesg | grep -c vault)"`);
     const [, found, searched] = /^kmsg-secrets (\d+) of (\d+)$/.exec(String((await current().waitFor("run.output", 60_000, (r) => String(r.line).startsWith("kmsg-secrets "))).line)) ?? [];
@@ -174,6 +176,8 @@ describe("the vault across boots", () => {
     expect(String(refused.reason)).toMatch(/vault-docs needs the vault, which is not set up: unlock it at the console first/);
     await chooseNewPin(PIN);
     expect(await first.waitFor("vault.provisioned", VAULT_MS)).toMatchObject({ binding: "pcr7+signed-pcr11" });
+    // The TPM's own check of the PIN, for use once the vault is open (the interrupted boot made one: this one replaced it).
+    expect(await first.waitFor("vault.pin_check", VAULT_MS)).toMatchObject({ ok: true, replaced: true });
     const shown = await screen.wait(/Vault: your recovery key/, 60_000);
     const key = shown.join("\n").match(/[a-z]{8}(-[a-z]{8}){3}/g) ?? [];
     expect(key).toHaveLength(2);
@@ -253,6 +257,8 @@ describe("the vault across boots", () => {
     expect(await fourth.waitFor("vault.recovery_used", VAULT_MS)).toMatchObject({ reason: "pcr" });
     await chooseNewPin(NEW_PIN);
     expect(await fourth.waitFor("vault.resealed", VAULT_MS)).toMatchObject({ ok: true, binding: "pcr7+signed-pcr11" });
+    // The TPM's check of the PIN follows the new PIN.
+    expect(await fourth.waitFor("vault.pin_check", VAULT_MS)).toMatchObject({ ok: true, replaced: true });
     expect(await fourth.waitFor("vault.unlocked", VAULT_MS)).toMatchObject({ how: "recovery" });
     // The boot cut off by the power cut never closed its audit copy; the earlier ones did.
     const flushed = await fourth.waitFor("audit.flushed", 60_000);
@@ -328,23 +334,50 @@ describe("the vault across boots", () => {
     );
     forgiven.send("sh rm /persist/audit/fifo.jsonl /persist/audit/zero.jsonl && echo planted-gone");
     await forgiven.waitFor("run.output", 60_000, (r) => r.line === "planted-gone");
-    await powerOff(true);
-  }, UEFI_BOOT_MS + 2 * VAULT_MS);
 
-  it("is a plain LUKS2 volume: on the host, cryptsetup and the recovery key alone open it; its files, and each boot's audit log, which verifies and holds no PIN", () => {
+    // A new recovery key from the open vault (the TPM's unseal is barred now): the PIN typed again, checked by the TPM.
+    // The first PIN, which the reseal replaced, is wrong now and costs a try; the current one passes.
+    await forgiven.sendKeys(["ctrl", "n"]);
+    await screen.wait(/Vault: a new recovery key replaces the old one/);
+    await type("PIN", PIN);
+    expect(await forgiven.waitFor("vault.recovery_key_refused", VAULT_MS)).toMatchObject({ reason: "pin", tries_left: 2 });
+    await screen.wait(/vault: wrong PIN, 2 tries left/);
+    await forgiven.sendKeys(["ctrl", "n"]);
+    await screen.wait(/Vault: a new recovery key replaces the old one/);
+    await type("PIN", NEW_PIN);
+    const shown = await screen.wait(/Vault: your new recovery key/, VAULT_MS);
+    const key = shown.join("\n").match(/[a-z]{8}(-[a-z]{8}){3}/g) ?? [];
+    expect(key).toHaveLength(2);
+    oldRecoveryKey = recoveryKey;
+    recoveryKey = key.join("-");
+    expect(recoveryKey).not.toBe(oldRecoveryKey);
+    // Both keys open it until the person confirms: a power cut here loses neither.
+    expect(forgiven.records.filter((r) => r.event === "vault.recovery_key_replaced")).toEqual([]);
+    await promptArmed(screen);
+    await forgiven.sendKeys(["ret"]);
+    expect(await forgiven.waitFor("vault.recovery_key_replaced", VAULT_MS)).toMatchObject({ device: expect.stringMatching(/^\/dev\//) });
+    await screen.wait(/vault: the new recovery key replaced the old one/);
+    // The right PIN forgave the wrong one.
+    expect(await forgiven.waitFor("vault.tries_reset", 60_000, (r) => r.failures === 1)).toMatchObject({ ok: true });
+    await powerOff(true);
+  }, UEFI_BOOT_MS + 4 * VAULT_MS);
+
+  it("is a plain LUKS2 volume: on the host, cryptsetup and the (new) recovery key alone open it, the replaced one no longer; its files, and each boot's audit log, which verifies and holds no PIN", () => {
     const vault = vaultPartition(disk);
     // Grown at the first boot: from its place to the end of the 1.5 GiB disk, less the backup GPT.
     expect(vault.offset + vault.bytes).toBeGreaterThan(1535 * 1024 * 1024);
     const header = vaultHeader(disk, join(scratch, "vault-header.img"));
     const test = (key: string) => spawnSync("cryptsetup", ["open", "--test-passphrase", "--key-file=-", header], { input: key, encoding: "utf8" });
     expect(test(recoveryKey).status, test(recoveryKey).stderr).toBe(0);
+    expect(oldRecoveryKey).not.toBe("");
+    expect(test(oldRecoveryKey).status).not.toBe(0);
     expect(test(WRONG_PIN).status).not.toBe(0);
     const dump = spawnSync("cryptsetup", ["luksDump", header], { encoding: "utf8" });
     expect(dump.stdout).toMatch(/Version:\s+2/);
     expect(dump.stdout).toMatch(/Label:\s+anchor-vault\n/);
     expect(dump.stdout).toContain("systemd-tpm2");
     expect(dump.stdout).toContain("systemd-recovery");
-    // Two keyslots: the TPM's and the recovery key's; the random passphrase of provisioning is gone.
+    // Two keyslots: the TPM's and the recovery key's; the random passphrases of provisioning and of the new recovery key are gone.
     const keyslots = dump.stdout.slice(dump.stdout.indexOf("Keyslots:"), dump.stdout.indexOf("Tokens:"));
     expect(keyslots.match(/^\s+\d+: luks2$/gm)).toHaveLength(2);
     // The recovery key's keyslot, which its systemd-recovery token names, is argon2id like the passphrase's was.
@@ -367,7 +400,7 @@ describe("the vault across boots", () => {
     expect(audits).toHaveLength(4);
     expect(audits).not.toContain(tampered.deleted);
     expect(audits).not.toContain(tampered.own);
-    const secrets = [PIN, WRONG_PIN, NEW_PIN, ...recoveryKey.split("-")];
+    const secrets = [PIN, WRONG_PIN, NEW_PIN, ...recoveryKey.split("-"), ...oldRecoveryKey.split("-")];
     const verdicts = audits.map((name) => {
       const text = opened.read(`/audit/${name}`).toString();
       expect(secrets.filter((secret) => text.includes(secret))).toEqual([]);

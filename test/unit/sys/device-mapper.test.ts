@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { DM, dmIoctlBuffer, replyDevice } from "../../../sys/device-mapper.ts";
+import { DM, dmIoctlBuffer, replyDevice, replyTableParams } from "../../../sys/device-mapper.ts";
 
 describe("dm ioctl encoding", () => {
   it("uses _IOWR(0xfd, nr, struct dm_ioctl) request numbers", () => {
     expect(DM.DEV_CREATE.toString(16)).toBe("c138fd03");
     expect(DM.TABLE_LOAD.toString(16)).toBe("c138fd09");
+    expect(DM.TABLE_STATUS.toString(16)).toBe("c138fd0c");
   });
 
   it("writes version 4, the name and one target spec followed by its parameters", () => {
@@ -25,6 +26,14 @@ describe("dm ioctl encoding", () => {
     const reply = new Uint8Array(312);
     new DataView(reply.buffer).setBigUint64(40, BigInt((253 << 8) | 3 | (0x100 << 12)), true);
     expect(replyDevice(reply)).toEqual({ major: 253, minor: 0x103 });
+  });
+
+  it("reads the one target's parameters from a TABLE_STATUS reply, as dmIoctlBuffer lays a table out", () => {
+    const reply = dmIoctlBuffer("vault", 0, { type: "linear", sectors: 8, params: "aes-xts-plain64 00ff 0 254:3 32768" });
+    expect(replyTableParams(reply)).toBe("aes-xts-plain64 00ff 0 254:3 32768");
+    new DataView(reply.buffer).setUint32(20, 2, true);
+    expect(replyTableParams(reply)).toBeNull();
+    expect(replyTableParams(dmIoctlBuffer("vault", 0))).toBeNull();
   });
 
   it("refuses names the kernel would cut", () => {

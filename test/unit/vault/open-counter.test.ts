@@ -1,35 +1,15 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { connect, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defineCounterCommand, incrementCommand, parseCounter, readCounterCommand } from "../../../vault/open-counter.ts";
+import { startSocketTpm, type SocketTpm } from "../../qemu/swtpm.ts";
 
-/** A software TPM whose data socket takes raw TPM 2.0 commands, as /dev/tpmrm0 does. */
 describe("the TPM's count of vault openings, against swtpm", () => {
-  const scratch = mkdtempSync(join(tmpdir(), "anchor-counter-"));
-  let swtpm: ChildProcess;
-  let socket: Socket;
-  const send = (command: Uint8Array): Promise<Buffer> =>
-    new Promise((resolve) => {
-      socket.once("data", resolve);
-      socket.write(command);
-    });
+  let tpm: SocketTpm;
+  const send = (command: Uint8Array): Promise<Buffer> => tpm.send(command);
   const rc = (reply: Buffer): number => reply.readUInt32BE(6);
-
   beforeAll(async () => {
-    const data = join(scratch, "tpm.sock");
-    swtpm = spawn("swtpm", ["socket", "--tpm2", "--tpmstate", `dir=${scratch}`, "--server", `type=unixio,path=${data}`, "--ctrl", `type=unixio,path=${join(scratch, "ctrl.sock")}`, "--flags", "not-need-init,startup-clear"], { stdio: "ignore" });
-    for (let i = 0; i < 100 && !existsSync(data); i++) await new Promise((r) => setTimeout(r, 50));
-    socket = connect(data);
-    await new Promise((resolve) => socket.once("connect", resolve));
+    tpm = await startSocketTpm();
   });
-  afterAll(() => {
-    socket?.end();
-    swtpm?.kill();
-    rmSync(scratch, { recursive: true, force: true });
-  });
+  afterAll(() => tpm?.stop());
 
   it("is absent until defined and first counted, then goes up by one each time, and cannot be defined twice", async () => {
     expect(parseCounter(await send(readCounterCommand()))).toEqual({ absent: true });

@@ -41,6 +41,10 @@ function setup(startResult: { ok: boolean; reason?: string } = { ok: true }, clo
         locks.push("lock");
         return locks.length > 1 ? "a write into the vault is in progress: big.bin from notes" : null;
       },
+      newRecoveryKey: async () => {
+        locks.push("recovery-key");
+        return "wrong PIN, 2 tries left";
+      },
     },
     now: () => new Date("2026-12-01T10:00:00Z"),
     clockMs: () => clock.ms,
@@ -160,6 +164,14 @@ describe("createConsole", () => {
     expect(records.filter((r) => r.event === "console.prompt").map((r) => r.outcome)).toEqual(["answered", "answered"]);
   });
 
+  it("asks the vault for a new recovery key on Ctrl-N, and logs the action", async () => {
+    const { console, records, locks } = setup({ ok: true });
+    console.key({ name: "char", char: "n", ctrl: true, alt: false, shift: false });
+    await tick();
+    expect(locks).toEqual(["recovery-key"]);
+    expect(records.filter((r) => r.event === "console.action")).toEqual([expect.objectContaining({ action: "recovery-key", room: "vault" })]);
+  });
+
   it("answers a question nobody answers with its default when time runs out", async () => {
     const clock = { ms: 0 };
     const { console, records } = setup({ ok: true }, clock);
@@ -205,7 +217,7 @@ describe("createConsole", () => {
         freeze: () => true,
       },
       watchdog: () => "armed",
-      vault: { state: () => "not set up", lock: async () => "the vault is not set up" },
+      vault: { state: () => "not set up", lock: async () => "the vault is not set up", newRecoveryKey: async () => "the vault is not set up" },
       now: () => new Date(0),
       clockMs: () => 0,
     });
@@ -246,7 +258,7 @@ describe("createConsole", () => {
       font,
       rooms: { policies: () => [], snapshot: () => [], start: async () => ({ ok: true }), kill: async () => true, reset: async () => ({ ok: true }), freeze: () => true },
       watchdog: () => "armed",
-      vault: { state: () => "not set up", lock: async () => "the vault is not set up" },
+      vault: { state: () => "not set up", lock: async () => "the vault is not set up", newRecoveryKey: async () => "the vault is not set up" },
       now: () => new Date(0),
       clockMs: () => (ms += 150),
     });

@@ -50,6 +50,11 @@ describe("launcherKey", () => {
     expect(type([char("s"), char("k", { ctrl: true })]).state.message).toBe("shell is not running");
   });
 
+  it("asks for the vault's lock or a new recovery key whatever is selected", () => {
+    expect(type([char("l", { ctrl: true })]).commands).toEqual([{ kind: "lock-vault" }]);
+    expect(type([char("z"), char("n", { ctrl: true })]).commands).toEqual([{ kind: "recovery-key" }]);
+  });
+
   it("keeps the selection on the room the person chose when rooms start or end and the rows move", () => {
     const chosen = type([named("Down"), named("Down")]).state;
     expect(chosen.selected).toBe("work");
