@@ -75,7 +75,8 @@ export function parseGpt(disk: Uint8Array, sectorSize: number): { ok: true; part
   return { ok: true, partitions };
 }
 
-export type Disk = { name: string; partitions: (GptPartition & { device: string; majorMinor: string })[] };
+/** `sysfs`: where the kernel placed the disk (/sys/devices/pci…/…/block/NAME), or null when it could not say. */
+export type Disk = { name: string; sysfs: string | null; partitions: (GptPartition & { device: string; majorMinor: string })[] };
 
 /** Joins each disk's GPT with the kernel's partition devices; disks without a valid GPT are left out. */
 export function disksWithGpt(raw: RawDisk[]): Disk[] {
@@ -87,39 +88,83 @@ export function disksWithGpt(raw: RawDisk[]): Disk[] {
       const node = disk.partitions.get(p.number);
       return node === undefined ? [] : [{ ...p, ...node }];
     });
-    disks.push({ name: disk.name, partitions });
+    disks.push({ name: disk.name, sysfs: disk.sysfs, partitions });
   }
   return disks;
 }
 
 export type BootDiskChoice =
-  | { ok: true; disk: Disk; how: "loader-partition" | "only-anchor-disk"; ignored: Disk[] }
+  | { ok: true; disk: Disk; how: "loader-partition" | "firmware-device" | "only-anchor-disk"; ignored: Disk[] }
   | { ok: false; reason: string; ignored: Disk[] };
 
 const hasAnchorPartitions = (disk: Disk): boolean => disk.partitions.some((p) => ANCHOR_LABELS.has(p.label));
 
+/** A PCI function on the way to a device: its device and function numbers, as a device path's Pci() node and sysfs both name it. */
+export type PciHop = { device: number; fn: number };
+
 /**
  * The disk bay0 booted from: the one holding the ESP whose partition UUID
- * the EFI stub reported (LoaderDevicePartUUID); without it (a direct kernel
- * boot), the only disk with Anchor partitions. Never guesses between two.
- * Every other disk carrying Anchor labels is returned as ignored.
+ * the EFI stub reported (LoaderDevicePartUUID). Partition UUIDs are public,
+ * so a stick may clone it: then the one the firmware's boot entry
+ * (BootCurrent) leads to through the same PCI functions, if exactly one
+ * does. Without a reported partition (a direct kernel boot), the only disk
+ * with Anchor partitions. Never guesses between two. Every other disk
+ * carrying Anchor labels is returned as ignored.
  */
-export function chooseBootDisk(disks: Disk[], loaderPartUuid: string | null): BootDiskChoice {
+export function chooseBootDisk(disks: Disk[], loaderPartUuid: string | null, firmwarePath: PciHop[] | null = null): BootDiskChoice {
   const anchorDisks = disks.filter(hasAnchorPartitions);
   if (loaderPartUuid !== null) {
     const wanted = loaderPartUuid.toLowerCase();
     const holders = disks.filter((d) => d.partitions.some((p) => p.uuid === wanted));
-    const disk = holders[0];
-    if (disk === undefined || holders.length > 1) {
-      return { ok: false, reason: `${holders.length} disks hold the boot partition ${wanted}`, ignored: anchorDisks };
-    }
-    return { ok: true, disk, how: "loader-partition", ignored: anchorDisks.filter((d) => d !== disk) };
+    if (holders.length === 1 && holders[0] !== undefined) return { ok: true, disk: holders[0], how: "loader-partition", ignored: anchorDisks.filter((d) => d !== holders[0]) };
+    const booted = firmwarePath === null || firmwarePath.length === 0 ? [] : holders.filter((d) => samePath(pciPathOf(d.sysfs), firmwarePath));
+    if (booted.length === 1 && booted[0] !== undefined) return { ok: true, disk: booted[0], how: "firmware-device", ignored: anchorDisks.filter((d) => d !== booted[0]) };
+    return { ok: false, reason: `${holders.length} disks hold the boot partition ${wanted}${holders.length > 1 ? ", and the firmware's boot entry does not single one out" : ""}`, ignored: anchorDisks };
   }
   const disk = anchorDisks[0];
   if (disk === undefined || anchorDisks.length > 1) {
     return { ok: false, reason: `no boot partition reported by the firmware and ${anchorDisks.length} disks carry Anchor partitions`, ignored: anchorDisks };
   }
   return { ok: true, disk, how: "only-anchor-disk", ignored: [] };
+}
+
+const samePath = (a: PciHop[], b: PciHop[]): boolean => a.length === b.length && a.every((hop, i) => hop.device === b[i]?.device && hop.fn === b[i]?.fn);
+
+/** The PCI functions on a disk's sysfs path (`…/0000:00:1c.0/0000:03:00.0/…`), outermost first. */
+export function pciPathOf(sysfs: string | null): PciHop[] {
+  return (sysfs ?? "").split("/").flatMap((segment) => {
+    const match = /^[0-9a-f]{4}:[0-9a-f]{2}:([0-9a-f]{2})\.([0-7])$/.exec(segment);
+    return match === null ? [] : [{ device: Number.parseInt(match[1] ?? "", 16), fn: Number.parseInt(match[2] ?? "", 10) }];
+  });
+}
+
+/**
+ * The PCI functions in a Boot#### variable's device path (efivarfs: 4
+ * bytes of attributes, then an EFI_LOAD_OPTION: attributes, the path's
+ * length, a NUL-terminated UTF-16 description, the path's nodes), outermost
+ * first; empty when it names none (a short-form HD() path), null when it is
+ * not a load option.
+ */
+export function parseBootOption(variable: Uint8Array): PciHop[] | null {
+  if (variable.length < 12) return null;
+  const view = new DataView(variable.buffer, variable.byteOffset, variable.byteLength);
+  const pathLength = view.getUint16(8, true);
+  let at = 10;
+  while (at + 1 < variable.length && view.getUint16(at, true) !== 0) at += 2;
+  at += 2;
+  const end = at + pathLength;
+  if (end > variable.length) return null;
+  const hops: PciHop[] = [];
+  while (at + 4 <= end) {
+    const [type, subtype] = [variable[at], variable[at + 1]];
+    const length = view.getUint16(at + 2, true);
+    if (length < 4 || at + length > end) return null;
+    if (type === 0x7f && subtype === 0xff) return hops;
+    // Hardware device path, PCI: function, then device.
+    if (type === 0x01 && subtype === 0x01 && length === 6) hops.push({ device: variable[at + 5] ?? 0, fn: variable[at + 4] ?? 0 });
+    at += length;
+  }
+  return null;
 }
 
 /** LoaderDevicePartUUID's efivarfs content: 4 bytes of attributes, then a UTF-16LE GUID. */

@@ -8,10 +8,10 @@
  * prints its log records and then one report (rooms/images-report.ts).
  */
 import { constants } from "node:fs";
-import { chooseBootDisk, disksWithGpt, parseLoaderPartUuid, PARTITION } from "./boot-disk.ts";
+import { chooseBootDisk, disksWithGpt, parseBootOption, parseLoaderPartUuid, PARTITION } from "./boot-disk.ts";
 import { imageManifestSchema, mountImage, openVerified } from "./images.ts";
 import type { ImagesReport } from "./images-report.ts";
-import { readDisks, readLoaderPartUuidVariable, readWhole } from "../sys/block-devices.ts";
+import { readBootCurrentOption, readDisks, readLoaderPartUuidVariable, readWhole } from "../sys/block-devices.ts";
 import { openCharDevice } from "../sys/devices.ts";
 import { deviceMapper } from "../sys/device-mapper.ts";
 import { readJsonOrNull } from "../sys/files.ts";
@@ -29,7 +29,8 @@ const DM_CONTROL = "/dev/mapper/control";
 async function findBootPartitions(log: Log): Promise<{ slot: { device: string; majorMinor: string } | null; vault: ImagesReport["vault"] }> {
   const raw = await readDisks((disk, error) => log.warn("image.ignored", { disk, reason: `unreadable: ${error}` }));
   const efivar = await readLoaderPartUuidVariable();
-  const choice = chooseBootDisk(disksWithGpt(raw), efivar === null ? null : parseLoaderPartUuid(efivar));
+  const option = await readBootCurrentOption();
+  const choice = chooseBootDisk(disksWithGpt(raw), efivar === null ? null : parseLoaderPartUuid(efivar), option === null ? null : parseBootOption(option));
   for (const disk of choice.ignored) {
     log.warn("image.ignored", { disk: disk.name, partitions: disk.partitions.map((p) => p.label), reason: choice.ok ? "not the boot disk" : choice.reason });
   }

@@ -5,7 +5,7 @@
  * stalls only the helper.
  */
 import { open, readFile } from "node:fs/promises";
-import { readdirSync } from "node:fs";
+import { readdirSync, realpathSync } from "node:fs";
 import { readHead, readTextOrNull } from "./files.ts";
 
 /** Enough for the protective MBR, the GPT header and 128 entries on 512- or 4096-byte sectors. */
@@ -14,6 +14,8 @@ const VIRTUAL = /^(loop|dm-|ram|zram|sr|nbd)/;
 
 export type RawDisk = {
   name: string;
+  /** Where the kernel placed it: /sys/devices/…/block/NAME, or null. */
+  sysfs: string | null;
   sectorSize: number;
   head: Uint8Array;
   /** Partition number -> device node and major:minor. */
@@ -44,7 +46,7 @@ export async function readDisks(unreadable: (disk: string, error: string) => voi
     try {
       const sectorSize = Number.parseInt(readTextOrNull(`/sys/block/${name}/queue/logical_block_size`) ?? "512", 10);
       const head = await withDeadline(readHead(`/dev/${name}`, HEAD_BYTES), headReadMs, `no answer within ${headReadMs / 1000} s`);
-      return { name, sectorSize, head, partitions };
+      return { name, sysfs: sysfsPath(name), sectorSize, head, partitions };
     } catch (error) {
       unreadable(name, error instanceof Error ? error.message : String(error));
       return null;
@@ -52,6 +54,28 @@ export async function readDisks(unreadable: (disk: string, error: string) => voi
   };
   const disks = await Promise.all(readdirSync("/sys/block").filter((n) => !VIRTUAL.test(n)).sort().map(read));
   return disks.filter((disk): disk is RawDisk => disk !== null);
+}
+
+function sysfsPath(name: string): string | null {
+  try {
+    return realpathSync(`/sys/block/${name}`);
+  } catch {
+    return null;
+  }
+}
+
+const GLOBAL_VARIABLE = "8be4df61-93ca-11d2-aa0d-00e098032b8c";
+
+/** The firmware's boot entry for this boot (Boot#### named by BootCurrent), as efivarfs holds it, or null. */
+export async function readBootCurrentOption(): Promise<Uint8Array | null> {
+  try {
+    const current = await readFile(`/sys/firmware/efi/efivars/BootCurrent-${GLOBAL_VARIABLE}`);
+    if (current.length < 6) return null;
+    const number = current.readUInt16LE(4).toString(16).toUpperCase().padStart(4, "0");
+    return await readFile(`/sys/firmware/efi/efivars/Boot${number}-${GLOBAL_VARIABLE}`);
+  } catch {
+    return null;
+  }
 }
 
 /** The EFI stub's LoaderDevicePartUUID variable (efivarfs), or null on a boot without it. */

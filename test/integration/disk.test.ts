@@ -21,11 +21,14 @@ const run = (argv: string[]): void => {
 /**
  * One firmware boot for what a device meets in the field: out/anchor.img
  * written onto a 4 GiB disk, one byte of the workshop image flipped on it,
- * and a USB stick whose partitions carry Anchor labels and other content.
+ * a USB stick whose partitions carry Anchor labels and other content, and
+ * a whole copy of the boot disk (partition UUIDs are public: a stick can
+ * clone the ESP's), which the firmware did not boot.
  */
 describe("out/anchor.img on a larger disk, beside a foreign Anchor stick", () => {
   let vm: Vm;
   const large = join(scratch, "large.img");
+  const clone = join(scratch, "clone.img");
 
   beforeAll(async () => {
     run(["qemu-img", "convert", "-f", "raw", "-O", "raw", join(OUT, "anchor.img"), large]);
@@ -43,7 +46,8 @@ describe("out/anchor.img on a larger disk, beside a foreign Anchor stick", () =>
     const minimal = builtImages().find((i) => i.name === "minimal");
     if (minimal === undefined) throw new Error("no built minimal image");
     const stick = testDisk(join(scratch, "stick.img"), [corruptedCopy("minimal", minimal)]);
-    vm = await Vm.boot({ name: "disk-large", uefiDisk: large, persistDisk: true, extraDisks: [stick.file], noReboot: true });
+    run(["cp", "--sparse=always", large, clone]);
+    vm = await Vm.boot({ name: "disk-large", uefiDisk: large, persistDisk: true, extraDisks: [stick.file, clone], noReboot: true });
     for (const room of ["web", "work"]) await vm.waitFor("room.started", UEFI_BOOT_MS, (r) => r.room === room);
     await vm.waitFor("image.verity_failed", UEFI_BOOT_MS, (r) => r.image === "workshop");
   }, UEFI_BOOT_MS + 60_000);
@@ -52,14 +56,17 @@ describe("out/anchor.img on a larger disk, beside a foreign Anchor stick", () =>
     rmSync(scratch, { recursive: true, force: true });
   });
 
-  it("boots from the 4 GiB disk: the partition table holds although its backup header is mid-disk", () => {
+  it("boots from the 4 GiB disk: the partition table holds although its backup header is mid-disk; of it and its clone, the one the firmware booted", () => {
     expect(statSync(large).size).toBe(4 * GiB);
-    expect(vm.records.find((r) => r.event === "image.boot_disk")).toMatchObject({ disk: "vda", how: "loader-partition", slot: "/dev/vda2" });
+    expect(vm.records.find((r) => r.event === "image.boot_disk")).toMatchObject({ disk: "vda", how: "firmware-device", slot: "/dev/vda2" });
     expect(vm.records.filter((r) => r.event === "room.started").map((r) => r.room)).toEqual(["web", "work"]);
   });
 
-  it("ignores the stick's Anchor partitions and says so", () => {
-    expect(vm.records.find((r) => r.event === "image.ignored")).toMatchObject({ disk: "vdb", reason: "not the boot disk" });
+  it("ignores the stick's and the clone's Anchor partitions and says so", () => {
+    expect(vm.records.filter((r) => r.event === "image.ignored").map((r) => [r.disk, r.reason])).toEqual([
+      ["vdb", "not the boot disk"],
+      ["vdc", "not the boot disk"],
+    ]);
     expect(vm.records.filter((r) => r.event === "image.mounted").every((r) => String(r.device).startsWith("/dev/dm-"))).toBe(true);
   });
 
