@@ -53,7 +53,7 @@ describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () =
   it("runs the hardened kernel: no module support at all, lockdown in confidentiality mode", async () => {
     expect(value("module-support")).toBe("absent");
     expect(value("lockdown")).toBe("none integrity [confidentiality]");
-    expect(await booted.vm.waitFor("kernel.hardening", 0)).toMatchObject({ modules: "impossible", lockdown: "confidentiality" });
+    expect(await booted.vm.waitFor("kernel.hardening", 0)).toMatchObject({ modules: "impossible", lockdown: "confidentiality", lsm: expect.arrayContaining(["landlock", "lockdown", "yama"]) });
   });
 
   it("sets the fs.protected_* and kernel hardening sysctls before anything else runs", async () => {
