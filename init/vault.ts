@@ -33,6 +33,8 @@ export type VaultDeps = {
   ask: () => ((request: PromptRequest) => Promise<PromptAnswer>) | null;
   /** Stops every room that sees the vault; their ids. */
   stopRooms: () => Promise<string[]>;
+  /** Where the TPM's resource manager is: no vault without it (tests name one that is there). */
+  tpmDevice?: string;
   /** The audit log's copy in the vault (init/audit.ts): begun once it is open, ended before it locks. */
   audit: { intoVault(dir: string, found: CopiesFound | null): void; outOfVault(): void };
 };
@@ -286,7 +288,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
   void (async () => {
     const ask = deps.ask();
     // Sealed to the TPM or nothing: without one there is no vault, and no prompt asks for it.
-    const missing = !existsSync(TPM_DEVICE) ? "no TPM" : ask === null ? "no trusted console to ask for the PIN" : null;
+    const missing = !existsSync(deps.tpmDevice ?? TPM_DEVICE) ? "no TPM" : ask === null ? "no trusted console to ask for the PIN" : null;
     if (missing !== null || ask === null) {
       state = "unavailable";
       return log.warn("vault.absent", { device: partition.device, reason: missing });
