@@ -17,14 +17,21 @@ const roomList = z
   .transform((s) => (s === "" ? [] : s.split(",")))
   .refine((names) => names.every((n) => nameSchema.safeParse(n).success), "must be room names separated by commas");
 
+/** preinit's pin of the system image (uki/cmdline.ts): bay0 only reports which image it runs from. */
+const systemPin = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12},\d+,[0-9a-f]{64},[0-9a-f]{64}$/, "must be PARTUUID,DATA_BLOCKS,ROOT_HASH,SALT");
+
 export type BootOptions = {
   watchdogSec: number;
+  /** The root hash of the system image preinit mapped; null on a boot without one (the stock kernel). */
+  system: string | null;
   run: string | null;
   /** Rooms to start at boot; null: the image's /etc/anchor/autostart decides. */
   autostart: string[] | null;
 };
 
-export const DEFAULT_BOOT_OPTIONS: BootOptions = { watchdogSec: 30, run: null, autostart: null };
+export const DEFAULT_BOOT_OPTIONS: BootOptions = { watchdogSec: 30, system: null, run: null, autostart: null };
 
 export type CmdlineProblem = { option: string; value: string; reason: string };
 
@@ -40,6 +47,12 @@ const OPTIONS: Record<string, (value: string, into: BootOptions) => string | nul
     const parsed = watchdogSec.safeParse(value);
     if (!parsed.success) return reasonOf(parsed.error);
     into.watchdogSec = parsed.data;
+    return null;
+  },
+  system: (value, into) => {
+    const parsed = systemPin.safeParse(value);
+    if (!parsed.success) return reasonOf(parsed.error);
+    into.system = parsed.data.split(",")[2] ?? null;
     return null;
   },
   run: (value, into) => {

@@ -1,14 +1,17 @@
 /**
  * bay0, PID 1 of Anchor OS. preinit has mounted /proc, /sys and /dev and made
- * a read-only tmpfs the root; bay0 takes it from there. Each duty lives in its
- * own file under init/; this file only wires the real edge (sys/) to them.
+ * the verified system image the read-only root; bay0 takes it from there. Each
+ * duty lives in its own file under init/; this file only wires the real edge
+ * (sys/) to them.
  */
+// First: when module evaluation began (boot.timing).
+import { EVALUATION_STARTED_MS } from "./boot-clock.ts";
 import { closeSync, constants, existsSync, openSync, writeFileSync } from "node:fs";
 import { tpmQueue } from "../sys/tpm-device.ts";
 import { openLibc } from "../sys/libc-ffi.ts";
 import { RB, SIG } from "../sys/libc.ts";
 import { openCharDevice } from "../sys/devices.ts";
-import { readTextOrNull } from "../sys/files.ts";
+import { readBytesOrNull, readTextOrNull } from "../sys/files.ts";
 import { consoleSink, createLog, kmsgSink, relaySink, type Log, type Sink } from "../sys/log.ts";
 import { listProcesses, memoryInUseKb, mountPoints } from "../sys/procfs.ts";
 import { createBunSpawner } from "../sys/spawn-bun.ts";
@@ -21,6 +24,7 @@ import { createInputRouter } from "./input.ts";
 import { parseCmdline } from "./cmdline.ts";
 import { guarded, installCrashGuards } from "./guard.ts";
 import { assessHardening, type ReadOnlyFs } from "./hardening.ts";
+import { bootTiming } from "./boot-timing.ts";
 import { mountEssentials } from "./mounts.ts";
 import { loadModulesThenLock } from "./modules.ts";
 import { reapOrphans } from "./reaper.ts";
@@ -65,7 +69,11 @@ function openLog(): Log {
 
 const hostFs: ReadOnlyFs = { read: readTextOrNull, exists: existsSync };
 
+/** The EFI stub's (or a boot loader's) LoaderTimeInitUSec: when it started, in µs since the machine's reset. */
+const LOADER_TIME_INIT = "/sys/firmware/efi/efivars/LoaderTimeInitUSec-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f";
+
 function main(): void {
+  const mainStartedMs = performance.now();
   const libc = openLibc();
   const log = openLog();
   installCrashGuards(log, libc);
@@ -169,10 +177,12 @@ function main(): void {
   const uptime = Number.parseFloat((readTextOrNull("/proc/uptime") ?? "0").split(" ")[0] ?? "0");
   log.info("bay0.ready", {
     pid: self,
+    system: options.system,
     boot_ms: Math.round(uptime * 1000),
     rss_kb: Math.round(process.memoryUsage().rss / 1024),
     mem_used_kb: memoryInUseKb(readTextOrNull("/proc/meminfo") ?? ""),
   });
+  log.info("boot.timing", bootTiming({ preinit: process.env.ANCHOR_PREINIT_MS, firmwareVar: readBytesOrNull(LOADER_TIME_INIT), evaluationStartedMs: EVALUATION_STARTED_MS, mainStartedMs, readyMs: performance.now() }));
   reap();
 
   // Rooms and the console come after ready, loaded only then: bay0's own duties first (the watchdog is

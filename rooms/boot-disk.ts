@@ -11,6 +11,9 @@ export const PARTITION = {
   // The images of a slot are several verity squashfs files; no DPS type names that, so: Linux data.
   imagesA: { label: "anchor-images-a", type: "0fc63daf-8483-4772-8e79-3d69d8477de4" },
   imagesB: { label: "anchor-images-b", type: "0fc63daf-8483-4772-8e79-3d69d8477de4" },
+  // A slot's system image (squashfs, its hash tree appended): bay0 and what it runs. Linux data too: DPS types assume the tree apart.
+  systemA: { label: "anchor-system-a", type: "0fc63daf-8483-4772-8e79-3d69d8477de4" },
+  systemB: { label: "anchor-system-b", type: "0fc63daf-8483-4772-8e79-3d69d8477de4" },
   // The de facto "Linux LUKS" type (sgdisk 8309): the vault is LUKS2.
   vault: { label: "anchor-vault", type: "ca7d7ccb-63ed-4c53-861c-1742536059cc" },
 } as const;

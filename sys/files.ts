@@ -10,6 +10,15 @@ export function readTextOrNull(path: string): string | null {
   }
 }
 
+/** A small file's bytes (an EFI variable), or null when it cannot be read. */
+export function readBytesOrNull(path: string): Uint8Array | null {
+  try {
+    return readFileSync(path);
+  } catch {
+    return null;
+  }
+}
+
 /** A text's JSON value, or null when it is not JSON (the caller's schema says what is valid). */
 export function parseJsonOrNull(text: string): unknown {
   try {

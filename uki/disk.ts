@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseGpt, PARTITION } from "../rooms/boot-disk.ts";
 import type { ImageManifest, ImageManifestEntry } from "../rooms/images.ts";
+import { systemPartUuid } from "./cmdline.ts";
 import { runHostTool } from "./host-tool.ts";
 
 const MiB = 1048576;
@@ -23,6 +24,8 @@ export const VAULT_MIB = 16;
 const FAT_EPOCH = 315619200;
 
 export type VerityImage = { name: string; file: string; verity: Omit<ImageManifestEntry, "offset"> };
+/** A system image (uki/system-image.ts) and its verity parameters: slot A's `anchor-system-a`. */
+export type SystemImage = { file: string; verity: Omit<ImageManifestEntry, "offset"> };
 
 const alignUp = (n: number, to: number): number => Math.ceil(n / to) * to;
 
@@ -51,17 +54,28 @@ export function derivedUuid(seed: string): string {
 
 export type DiskLayout = { label: string; type: string; uuid: string; startMib: number; sizeMib: number }[];
 
-/** The partitions of the disk, in order: ESP, slot A, slot B (empty), vault (placeholder). */
-export function diskLayout(slotSizeMib: number, seed: string): DiskLayout {
+/** A system slot's size: the image and half again, in 64 MiB steps, at least 128 MiB. */
+export const systemSlotMib = (bytes: number): number => Math.max(128, alignUp(Math.ceil((bytes * 1.5) / MiB), 64));
+
+/**
+ * The partitions of the disk, in order: ESP, images slot A, images slot B
+ * (empty), system slot A, system slot B (empty), vault (placeholder, last:
+ * it grows to the end of the disk). Slot A's system partition is named by
+ * its image's root hash (`systemRootHash`), the others by `seed`.
+ */
+export function diskLayout(slotSizeMib: number, seed: string, system: { sizeMib: number; rootHash: string | null } = { sizeMib: 128, rootHash: null }): DiskLayout {
   const parts = [
     { ...PARTITION.esp, sizeMib: ESP_MIB },
     { ...PARTITION.imagesA, sizeMib: slotSizeMib },
     { ...PARTITION.imagesB, sizeMib: slotSizeMib },
+    { ...PARTITION.systemA, sizeMib: system.sizeMib },
+    { ...PARTITION.systemB, sizeMib: system.sizeMib },
     { ...PARTITION.vault, sizeMib: VAULT_MIB },
   ];
   let startMib = 1;
   return parts.map((p) => {
-    const placed = { label: p.label, type: p.type, uuid: derivedUuid(`${seed}:${p.label}`), startMib, sizeMib: p.sizeMib };
+    const uuid = p.label === PARTITION.systemA.label && system.rootHash !== null ? systemPartUuid(system.rootHash) : derivedUuid(`${seed}:${p.label}`);
+    const placed = { label: p.label, type: p.type, uuid, startMib, sizeMib: p.sizeMib };
     startMib += p.sizeMib;
     return placed;
   });
@@ -96,12 +110,13 @@ function espImage(uki: string, scratch: string): string {
 
 /**
  * Writes the disk image: the table, the ESP (unless `uki` is null: test
- * disks booted directly), slot A's images at their manifest offsets. Empty
- * space stays sparse in the file. Returns the layout written.
+ * disks booted directly), slot A's images at their manifest offsets and its
+ * system image. Empty space stays sparse in the file. Returns the layout written.
  */
-export function buildDiskImage(options: { output: string; uki: string | null; images: VerityImage[]; seed: string }): DiskLayout {
+export function buildDiskImage(options: { output: string; uki: string | null; images: VerityImage[]; system: SystemImage | null; seed: string }): DiskLayout {
   const manifest = slotManifest(options.images);
-  const layout = diskLayout(slotMib(manifest), options.seed);
+  const system = options.system;
+  const layout = diskLayout(slotMib(manifest), options.seed, { sizeMib: systemSlotMib(system?.verity.size ?? 0), rootHash: system?.verity.root_hash ?? null });
   const last = layout[layout.length - 1];
   const totalBytes = ((last?.startMib ?? 0) + (last?.sizeMib ?? 0) + 1) * MiB;
   const scratch = mkdtempSync(join(tmpdir(), "anchor-disk-"));
@@ -116,6 +131,8 @@ export function buildDiskImage(options: { output: string; uki: string | null; im
     try {
       const [esp, slotA] = layout;
       if (esp && options.uki !== null) writeAt(fd, espImage(options.uki, scratch), esp.startMib * MiB);
+      const systemA = layout.find((p) => p.label === PARTITION.systemA.label);
+      if (systemA && system !== null) writeAt(fd, system.file, systemA.startMib * MiB);
       for (const image of options.images) {
         const entry = manifest[image.name];
         if (slotA && entry) writeAt(fd, image.file, slotA.startMib * MiB + entry.offset);

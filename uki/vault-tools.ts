@@ -1,17 +1,17 @@
 /**
- * The vault's tools, as one more dm-verity image in slot A ("vault-tools",
- * pinned by the UKI's manifest like the rooms' images), not in the UKI:
- * systemd's cryptsetup and cryptenroll (systemd-tpm2 tokens, PIN, signed PCR
- * policy, recovery key), cryptsetup, mke2fs, and sfdisk and partx to grow
- * the vault's partition, with every library they link or dlopen (the TPM
- * stack: tss2-esys, -mu, -rc, -sys and the device TCTI). bay0 runs them
- * from the mounted image with LD_LIBRARY_PATH pointing at its lib/.
+ * The vault's tools, in the system image at /usr/lib/anchor/vault (where
+ * vault/tools.ts finds them): systemd's cryptsetup and cryptenroll
+ * (systemd-tpm2 tokens, PIN, signed PCR policy, recovery key), cryptsetup,
+ * mke2fs, and sfdisk and partx to grow the vault's partition, with every
+ * library they link or dlopen (the TPM stack: tss2-esys, -mu, -rc, -sys and
+ * the device TCTI), flat in its lib/. bay0 runs them with LD_LIBRARY_PATH
+ * pointing there.
  */
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { basename } from "node:path";
+import type { CpioEntry } from "./cpio.ts";
 import { runHostTool } from "./host-tool.ts";
-import { parseLdd } from "./initramfs.ts";
+import { hostFile, parseLdd } from "./initramfs.ts";
+import { VAULT_TOOLS } from "../vault/tools.ts";
 
 /** Image path -> host path of each program (Debian 12: systemd 252, cryptsetup 2.6, e2fsprogs, util-linux). */
 export const VAULT_PROGRAMS: Readonly<Record<string, string>> = Object.freeze({
@@ -33,25 +33,15 @@ export function vaultToolInputs(): string[] {
   return [...Object.values(VAULT_PROGRAMS), ...TPM_LIBRARIES, MKE2FS_CONF];
 }
 
-export function buildVaultTools(output: string): void {
-  const tree = mkdtempSync(join(tmpdir(), "anchor-vault-tools-"));
-  try {
-    chmodSync(tree, 0o755);
-    for (const dir of ["bin", "lib", "etc"]) mkdirSync(join(tree, dir), { mode: 0o755 });
-    for (const [path, source] of Object.entries(VAULT_PROGRAMS)) {
-      copyFileSync(source, join(tree, path));
-      chmodSync(join(tree, path), 0o755);
-    }
-    const objects = [...Object.values(VAULT_PROGRAMS), ...TPM_LIBRARIES];
-    const libraries = new Set([...TPM_LIBRARIES, ...objects.flatMap((file) => parseLdd(runHostTool(["ldd", file])))]);
-    // The loader itself comes from the initramfs; everything else goes flat into lib/ under its soname.
-    for (const library of [...libraries].filter((l) => !l.includes("ld-linux"))) {
-      copyFileSync(realpathSync(library), join(tree, "lib", basename(library)));
-      chmodSync(join(tree, "lib", basename(library)), 0o644);
-    }
-    copyFileSync(MKE2FS_CONF, join(tree, "etc", "mke2fs.conf"));
-    runHostTool(["mksquashfs", tree, output, "-noappend", "-comp", "zstd", "-all-root", "-all-time", "0", "-mkfs-time", "0", "-quiet", "-no-progress"]);
-  } finally {
-    rmSync(tree, { recursive: true, force: true });
-  }
+/** The tools and their libraries as entries of the system image. */
+export function vaultToolEntries(): CpioEntry[] {
+  const at = VAULT_TOOLS.replace(/^\//, "");
+  const objects = [...Object.values(VAULT_PROGRAMS), ...TPM_LIBRARIES];
+  const libraries = new Set([...TPM_LIBRARIES, ...objects.flatMap((file) => parseLdd(runHostTool(["ldd", file])))]);
+  return [
+    ...Object.entries(VAULT_PROGRAMS).map(([path, source]) => hostFile(source, 0o755, `${at}/${path}`)),
+    // The loader is the system's own; everything else goes flat into lib/ under its soname.
+    ...[...libraries].filter((l) => !l.includes("ld-linux")).map((library) => hostFile(library, 0o644, `${at}/lib/${basename(library)}`)),
+    hostFile(MKE2FS_CONF, 0o644, `${at}/etc/mke2fs.conf`),
+  ];
 }

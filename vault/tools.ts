@@ -1,7 +1,5 @@
-import { imageMountPoint } from "../rooms/plan.ts";
-
-/** Where the vault-tools image is mounted (uki/vault-tools.ts builds it). */
-export const VAULT_TOOLS = imageMountPoint("vault-tools");
+/** Where the vault's tools lie in the system image (uki/vault-tools.ts puts them there). */
+export const VAULT_TOOLS = "/usr/lib/anchor/vault";
 /** The open vault's device-mapper name: /dev/mapper/vault. */
 export const VAULT_MAPPER = "vault";
 export const PERSIST = "/persist";

@@ -135,7 +135,7 @@ describe("rooms", () => {
     const answer = await control("start tampered");
     expect(answer.ok).toBe(false);
     expect(String(answer.reason)).toMatch(/image 'corrupt' is not available/);
-    expect(vm.records.filter((r) => r.event === "image.mounted").map((r) => r.image).sort()).toEqual(["minimal", "probe", "vault-tools", "workshop"]);
+    expect(vm.records.filter((r) => r.event === "image.mounted").map((r) => r.image).sort()).toEqual(["minimal", "probe", "workshop"]);
     expect(vm.records.some((r) => r.event === "room.exited" && (r.room === "web" || r.room === "work"))).toBe(false);
   });
 

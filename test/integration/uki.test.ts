@@ -4,13 +4,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BASE_CMDLINE } from "../../uki/cmdline.ts";
+import { BASE_CMDLINE, systemPartUuid, systemPin } from "../../uki/cmdline.ts";
 import { buildDiskImage } from "../../uki/disk.ts";
 import { osRelease } from "../../uki/initramfs.ts";
 import { policyPcrDigest } from "../../uki/pcr-policy.ts";
 import { pcrSigningKey, sign, signingKey, SNAKEOIL, verifySignature } from "../../uki/sign.ts";
 import { assembleUki } from "../../uki/uki.ts";
-import { builtImages } from "../qemu/probe-image.ts";
+import { builtImages, builtSystem } from "../qemu/probe-image.ts";
 import { OUT, ROOT, Vm, type Record } from "../qemu/vm.ts";
 
 /** Firmware + stub + kernel under TCG; a TPM makes the firmware hash the whole image (slow). */
@@ -23,8 +23,21 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 function diskWith(name: string, efi: string): string {
   if (efi === join(OUT, "anchor.efi")) return join(OUT, "anchor.img");
   const disk = join(scratch, `${name}.img`);
-  buildDiskImage({ output: disk, uki: efi, images: builtImages(), seed: name });
+  buildDiskImage({ output: disk, uki: efi, images: builtImages(), system: builtSystem(), seed: name });
   return disk;
+}
+
+/** out/anchor.efi's kernel and initramfs with another command line, signed the same way. */
+function variantUki(name: string, extra: string[]): string {
+  const unsigned = join(scratch, `${name}-unsigned.efi`);
+  const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+  assembleUki(
+    { vmlinuz: join(OUT, "vmlinuz"), initramfs: join(OUT, "initramfs.img"), cmdline: [...BASE_CMDLINE, ...extra].join(" "), osRelease: osRelease(version), version, pcrKey: pcrSigningKey(null, scratch) },
+    unsigned,
+  );
+  const efi = join(scratch, `${name}.efi`);
+  sign(unsigned, efi, signingKey(null, scratch));
+  return efi;
 }
 
 async function bootUefi(name: string, efi: string, until: (vm: Vm) => Promise<unknown>): Promise<Vm> {
@@ -61,21 +74,7 @@ describe("signed UKI under OVMF with Secure Boot enforced and a TPM", () => {
       for (const room of ["web", "work"]) await vm.waitFor("room.started", UEFI_BOOT_MS, (r) => r.room === room);
     });
     // The same kernel and initramfs, another command line, signed the same way.
-    const unsigned = join(scratch, "variant-unsigned.efi");
-    const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
-    assembleUki(
-      {
-        vmlinuz: join(OUT, "vmlinuz"),
-        initramfs: join(OUT, "initramfs.img"),
-        cmdline: [...BASE_CMDLINE, "anchor.watchdog_sec=29"].join(" "),
-        osRelease: osRelease(version),
-        version,
-        pcrKey: pcrSigningKey(null, scratch),
-      },
-      unsigned,
-    );
-    const variantEfi = join(scratch, "variant.efi");
-    sign(unsigned, variantEfi, signingKey(null, scratch));
+    const variantEfi = variantUki("variant", [systemPin(builtSystem().verity), "anchor.watchdog_sec=29"]);
     variant = await bootUefi("uki-variant", variantEfi, (vm) => vm.waitFor("bay0.ready", UEFI_BOOT_MS));
   }, 2 * UEFI_BOOT_MS + 60_000);
 
@@ -89,7 +88,7 @@ describe("signed UKI under OVMF with Secure Boot enforced and a TPM", () => {
     expect(signed.records.some((r) => r.event === "bay0.ready")).toBe(true);
     // The stub reported the ESP it was started from; bay0 found its disk by that, not by guessing.
     expect(signed.records.find((r) => r.event === "image.boot_disk")).toMatchObject({ disk: "vda", how: "loader-partition", slot: "/dev/vda2" });
-    expect(signed.records.filter((r) => r.event === "image.mounted").map((r) => r.image)).toEqual(["minimal", "vault-tools", "workshop"]);
+    expect(signed.records.filter((r) => r.event === "image.mounted").map((r) => r.image)).toEqual(["minimal", "workshop"]);
     expect(signed.records.filter((r) => r.event === "room.started").map((r) => r.room)).toEqual(["web", "work"]);
   });
 
@@ -134,6 +133,18 @@ describe("the firmware refuses a disk whose UKI is not properly signed", () => {
 
   it("refuses the unsigned UKI", async () => {
     const vm = await bootUefi("uki-unsigned", join(OUT, "build", "anchor-unsigned.efi"), (v) => v.waitForLine(ACCESS_DENIED, UEFI_BOOT_MS));
+    expect(vm.records.some((r) => r.event === "bay0.ready")).toBe(false);
+  }, UEFI_BOOT_MS + 30_000);
+});
+
+describe("a UKI that pins another system image than its slot holds", () => {
+  it("finds the slot's partition but stops at the kernel's verity error: no code of the slot runs", async () => {
+    const built = builtSystem().verity;
+    const other = `${built.root_hash.slice(0, 63)}${built.root_hash.endsWith("0") ? "1" : "0"}`;
+    const efi = variantUki("mismatched", [systemPin({ ...built, root_hash: other }, systemPartUuid(built.root_hash))]);
+    const vm = await bootUefi("uki-mismatched", efi, (v) => v.waitForExit(UEFI_BOOT_MS));
+    expect(vm.lines.some((l) => /device-mapper: verity: .* block \d+ is corrupted/.test(l))).toBe(true);
+    expect(vm.lines.some((l) => /Kernel panic - not syncing: dm-verity device corrupted/.test(l))).toBe(true);
     expect(vm.records.some((r) => r.event === "bay0.ready")).toBe(false);
   }, UEFI_BOOT_MS + 30_000);
 });

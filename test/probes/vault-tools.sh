@@ -1,15 +1,15 @@
 #!/test/busybox sh
-# The vault's tools, run from their verity image on Anchor OS against a real TPM (swtpm): LUKS2 on the
+# The vault's tools, run from the system image on Anchor OS against a real TPM (swtpm): LUKS2 on the
 # test disk's vault partition, a systemd-tpm2 token bound to PCR 7 with a PIN, opened with the PIN,
 # refused with a wrong one (the TPM's dictionary-attack counter counts it), the right one refused too once
 # the TPM locks out, opened again by passphrase.
 . /test/prelude.sh
-tools=/run/rooms/.images/vault-tools
+tools=/usr/lib/anchor/vault
 i=0
 while [ ! -x "$tools/bin/cryptsetup" ] && [ "$i" -lt 120 ]; do sleep 1; i=$((i + 1)); done
 export LD_LIBRARY_PATH="$tools/lib" MKE2FS_CONFIG="$tools/etc/mke2fs.conf" SYSTEMD_CRYPTSETUP_USE_TOKEN_MODULE=0 DM_DISABLE_UDEV=1
 mkdir -p /run/cryptsetup
-dev=/dev/vda4
+dev=/dev/vda6
 echo "tools=$("$tools/bin/cryptsetup" --version)"
 "$tools/bin/systemd-cryptenroll" --tpm2-device=list 2>&1 | sed 's/^/tpm-list /'
 # A small header: the test disk's vault partition is 16 MiB (bay0 grows the real one first).

@@ -7,12 +7,14 @@ const PROBES = join(ROOT, "test", "probes");
 const ROOM_POLICIES = join(ROOT, "test", "rooms", "policies");
 
 /**
- * The test-only files a boot adds to the image: busybox (from Debian's
- * busybox-static) and the probe scripts at /test/, and, unless `release` is
- * asked for, the test-hooks build of bay0 in place of the release one (as a
- * plain file for the stock kernel, which cannot mount its squashfs early).
+ * The test-only files a boot lays over the system image: busybox (from
+ * Debian's busybox-static) and the probe scripts at /test/, the test rooms'
+ * policies if asked, and for the stock kernel (whose initramfs is the whole
+ * system) the test-hooks build of bay0 in place of the release one; the
+ * hardened kernel's test boots pin the test system image instead, which
+ * carries it (test/qemu/probe-image.ts).
  */
-export function testOverlay(options: { release?: boolean; roomPolicies?: boolean; plainBay0?: boolean } = {}): CpioEntry[] {
+export function testOverlay(options: { roomPolicies?: boolean; plainBay0?: boolean } = {}): CpioEntry[] {
   const probes = readdirSync(PROBES).map(
     (name): CpioEntry => ({ kind: "file", path: `test/${name}`, mode: 0o755, data: readFileSync(join(PROBES, name)) }),
   );
@@ -24,10 +26,6 @@ export function testOverlay(options: { release?: boolean; roomPolicies?: boolean
           (name): CpioEntry => ({ kind: "file", path: `etc/anchor/policies/${name}`, mode: 0o644, data: readFileSync(join(ROOM_POLICIES, name)) }),
         )
       : []),
-    ...(options.release
-      ? []
-      : options.plainBay0
-        ? [{ kind: "file" as const, path: "usr/lib/bay0/bay0", mode: 0o755, data: readFileSync(join(OUT, "test", "bay0")) }]
-        : [{ kind: "file" as const, path: "bay0.squashfs", mode: 0o444, data: readFileSync(join(OUT, "test", "bay0.squashfs")) }]),
+    ...(options.plainBay0 ? [{ kind: "file" as const, path: "usr/lib/bay0/bay0", mode: 0o755, data: readFileSync(join(OUT, "test", "bay0")) }] : []),
   ];
 }

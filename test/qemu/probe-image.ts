@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { imageManifestSchema, type ImageManifest } from "../../rooms/images.ts";
-import { buildDiskImage, slotManifest, type VerityImage } from "../../uki/disk.ts";
+import { buildDiskImage, slotManifest, type SystemImage, type VerityImage } from "../../uki/disk.ts";
 import { buildMinimalImage } from "../../uki/images.ts";
 import { formatVerity } from "../../uki/verity.ts";
 import { OUT, ROOT } from "./paths.ts";
@@ -52,12 +52,18 @@ export function builtImages(): VerityImage[] {
   return Object.entries(manifest).map(([name, { offset: _offset, ...verity }]) => ({ name, file: join(OUT, "images", `${name}.squashfs`), verity }));
 }
 
+/** The system image `npm run build` made (out/images/system.squashfs), as the release UKI pins it. */
+export const builtSystem = (): SystemImage => ({ file: join(OUT, "images", "system.squashfs"), verity: JSON.parse(readFileSync(join(OUT, "build", "system.verity.json"), "utf8")) as SystemImage["verity"] });
+
+/** The system image with the test-hooks build of bay0 (`npm run build -- --test-hooks`), which test boots pin. */
+export const testSystem = (): SystemImage => ({ file: join(OUT, "test", "system.squashfs"), verity: JSON.parse(readFileSync(join(OUT, "test", "system.json"), "utf8")) as SystemImage["verity"] });
+
 /**
- * A disk for a direct test boot: the Anchor layout with `images` in slot A
- * and an empty ESP, plus the manifest that pins them (the test overlay
- * carries it in place of the built one).
+ * A disk for a direct test boot: the Anchor layout with `images` in slot A,
+ * `system` in its system partition and an empty ESP, plus the manifest that
+ * pins the images (the test overlay carries it in place of the built one).
  */
-export function testDisk(file: string, images: VerityImage[]): { file: string; manifest: ImageManifest } {
-  buildDiskImage({ output: file, uki: null, images, seed: file });
+export function testDisk(file: string, images: VerityImage[], system: SystemImage | null = null): { file: string; manifest: ImageManifest } {
+  buildDiskImage({ output: file, uki: null, images, system, seed: file });
   return { file, manifest: slotManifest(images) };
 }

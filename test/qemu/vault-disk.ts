@@ -3,14 +3,14 @@ import { createDecipheriv } from "node:crypto";
 import { closeSync, existsSync, openSync, readFileSync, readSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { parseGpt, PARTITION } from "../../rooms/boot-disk.ts";
-import { BASE_CMDLINE } from "../../uki/cmdline.ts";
+import { BASE_CMDLINE, systemPin } from "../../uki/cmdline.ts";
 import { buildDiskImage, slotManifest } from "../../uki/disk.ts";
 import { osRelease } from "../../uki/initramfs.ts";
 import { sign, signingKey } from "../../uki/sign.ts";
 import { assembleUki } from "../../uki/uki.ts";
 import { testOverlay } from "./overlay.ts";
 import { OUT, ROOT } from "./paths.ts";
-import { builtImages, probeImage } from "./probe-image.ts";
+import { builtImages, probeImage, testSystem } from "./probe-image.ts";
 import { withOverlay } from "./vm.ts";
 
 const LBA = 512;
@@ -19,9 +19,10 @@ const DISK_BYTES = 1536 * 1024 * 1024;
 const images = () => [...builtImages(), probeImage()];
 
 /**
- * A UKI signed like out/anchor.efi (the snakeoil key in tests) but carrying
- * the test build of bay0, the test policies and the test port, with `extra`
- * on its command line and its PCR 11 policy signed with `pcrKey`.
+ * A UKI signed like out/anchor.efi (the snakeoil key in tests) but pinning
+ * the test system image (the test build of bay0) and carrying the test
+ * policies and the test port, with `extra` on its command line and its PCR
+ * 11 policy signed with `pcrKey`.
  */
 export function vaultTestUki(scratch: string, output: string, extra: string[], pcrKey: string): void {
   const initramfs = join(scratch, "initramfs.img");
@@ -31,17 +32,17 @@ export function vaultTestUki(scratch: string, output: string, extra: string[], p
   }
   const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
   const unsigned = join(scratch, "unsigned.efi");
-  const cmdline = [...BASE_CMDLINE, "anchor.run=/test/forward.sh", ...extra].join(" ");
+  const cmdline = [...BASE_CMDLINE, systemPin(testSystem().verity), "anchor.run=/test/forward.sh", ...extra].join(" ");
   assembleUki({ vmlinuz: join(OUT, "vmlinuz"), initramfs, cmdline, osRelease: osRelease(version), version, pcrKey }, unsigned);
   sign(unsigned, output, signingKey(null, scratch));
 }
 
 /**
  * An Anchor disk of 1.5 GiB (the vault grows into it at the first boot: room for the 256 MiB file a power
- * cut may leave whole, and another) with `uki` on its ESP and the test images in slot A.
+ * cut may leave whole, and another) with `uki` on its ESP, the test images and the test system image in slot A.
  */
 export function vaultTestDisk(output: string, uki: string): void {
-  buildDiskImage({ output, uki, images: images(), seed: "vault-test" });
+  buildDiskImage({ output, uki, images: images(), system: testSystem(), seed: "vault-test" });
   truncateSync(output, DISK_BYTES);
 }
 const HEADER_BYTES = 16 * 1024 * 1024;

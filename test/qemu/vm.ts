@@ -4,10 +4,11 @@ import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { appendArchive, type CpioEntry } from "../../uki/cpio.ts";
-import type { VerityImage } from "../../uki/disk.ts";
+import type { SystemImage, VerityImage } from "../../uki/disk.ts";
+import { systemPin } from "../../uki/cmdline.ts";
 import { startSwtpm } from "../../uki/swtpm.ts";
 import { OVMF, qemuArgs, type BootMedia, type DiskAttachment, type QemuBoot } from "../../uki/qemu.ts";
-import { builtImages, testDisk } from "./probe-image.ts";
+import { builtImages, testDisk, testSystem } from "./probe-image.ts";
 import { Qmp } from "./qmp.ts";
 
 import { LOG_DIR, OUT } from "./paths.ts";
@@ -40,6 +41,11 @@ export type VmOptions = Pick<QemuBoot, "memoryMb" | "watchdogAction" | "noReboot
   tpmState?: string;
   /** Direct boots: the images of slot A on a test disk, pinned by the overlay (default: the built minimal image, which web and work use). */
   images?: VerityImage[];
+  /**
+   * Direct boots: the system image on the test disk, pinned on the command line (default: the test-hooks system
+   * image with out/vmlinuz, none with another kernel, whose initramfs is the system); `pin` overrides the pin.
+   */
+  system?: { image: SystemImage; pin?: string } | null;
   /** More disks attached after the boot disk (a USB stick someone plugged in). */
   extraDisks?: string[];
   /** Add the "anchor.test" virtio-serial port; `send()` writes lines to it. */
@@ -123,10 +129,12 @@ export class Vm {
       media = { kind: "uefi", varsFile };
       bootDisk = { file: options.uefiDisk, snapshot: options.persistDisk !== true };
     } else {
-      const disk = testDisk(join(scratch, "disk.img"), options.images ?? builtImages().filter((i) => i.name === "minimal"));
+      const system = options.system !== undefined ? options.system : options.kernel === undefined ? { image: testSystem() } : null;
+      const disk = testDisk(join(scratch, "disk.img"), options.images ?? builtImages().filter((i) => i.name === "minimal"), system?.image ?? null);
       const pin: CpioEntry = { kind: "file", path: "etc/anchor/images.json", mode: 0o644, data: Buffer.from(JSON.stringify(disk.manifest)) };
       const initrd = withOverlay(options.initrd ?? join(OUT, "initramfs.img"), [...(options.overlay ?? []), pin], join(scratch, "initrd.img"));
-      media = { kind: "direct", kernel: options.kernel ?? join(OUT, "vmlinuz"), initrd, append: options.append ?? [] };
+      const systemArgs = system === null ? [] : [system.pin ?? systemPin(system.image.verity)];
+      media = { kind: "direct", kernel: options.kernel ?? join(OUT, "vmlinuz"), initrd, append: [...systemArgs, ...(options.append ?? [])] };
       bootDisk = { file: disk.file };
     }
     const tpm = options.tpmState !== undefined ? await startSwtpm(options.tpmState, scratch) : options.tpm ? await startSwtpm(join(scratch, "tpm")) : null;

@@ -18,10 +18,18 @@ describe("parseCmdline", () => {
   it("reads valid options", () => {
     const { options, problems } = parseCmdline("anchor.watchdog_sec=10 anchor.run=/test/probe.sh");
     expect(problems).toEqual([]);
-    expect(options).toEqual({ watchdogSec: 10, run: "/test/probe.sh", autostart: null });
+    expect(options).toEqual({ watchdogSec: 10, system: null, run: "/test/probe.sh", autostart: null });
+  });
+
+  it("reads the system image's root hash from preinit's pin", () => {
+    const hash = "ab".repeat(32);
+    const { options, problems } = parseCmdline(`anchor.system=01234567-89ab-4def-8123-456789abcdef,53,${hash},${"f".repeat(64)}`);
+    expect(problems).toEqual([]);
+    expect(options.system).toBe(hash);
   });
 
   it.each([
+    ["anchor.system=01234567-89ab-4def-8123-456789abcdef,53,xyz,abc", "anchor.system", /PARTUUID,DATA_BLOCKS,ROOT_HASH,SALT/],
     ["anchor.watchdog_sec=banana", "anchor.watchdog_sec", /whole number/],
     ["anchor.watchdog_sec=1.5", "anchor.watchdog_sec", /whole number/],
     ["anchor.watchdog_sec=1", "anchor.watchdog_sec", /at least 2/],
@@ -49,7 +57,7 @@ describe("parseCmdline", () => {
 
   it("keeps good options when another one is bad", () => {
     const { options, problems } = parseCmdline("anchor.watchdog_sec=x anchor.run=/bin/true");
-    expect(options).toEqual({ watchdogSec: 30, run: "/bin/true", autostart: null });
+    expect(options).toEqual({ watchdogSec: 30, system: null, run: "/bin/true", autostart: null });
     expect(problems.map((p) => p.option)).toEqual(["anchor.watchdog_sec"]);
   });
 });

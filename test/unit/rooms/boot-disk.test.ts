@@ -11,7 +11,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 describe("parseGpt", () => {
   // The table comes from sfdisk (util-linux), the field tool the build uses.
   const image = join(scratch, "disk.img");
-  const layout = buildDiskImage({ output: image, uki: null, images: [], seed: "unit" });
+  const layout = buildDiskImage({ output: image, uki: null, images: [], system: null, seed: "unit" });
   const head = readFileSync(image).subarray(0, 65536);
 
   it("reads labels, types, UUIDs and extents as sfdisk wrote them", () => {
@@ -20,7 +20,7 @@ describe("parseGpt", () => {
     if (!gpt.ok) return;
     expect(gpt.partitions.map((p) => [p.number, p.label, p.type, p.uuid])).toEqual(layout.map((p, i) => [i + 1, p.label, p.type, p.uuid]));
     expect(gpt.partitions[1]?.firstLba).toBe(BigInt(((layout[1]?.startMib ?? 0) * 1048576) / 512));
-    expect(gpt.partitions.map((p) => p.label)).toEqual([PARTITION.esp.label, PARTITION.imagesA.label, PARTITION.imagesB.label, PARTITION.vault.label]);
+    expect(gpt.partitions.map((p) => p.label)).toEqual([PARTITION.esp.label, PARTITION.imagesA.label, PARTITION.imagesB.label, PARTITION.systemA.label, PARTITION.systemB.label, PARTITION.vault.label]);
   });
 
   it("refuses a header or entry table whose CRC does not match, and a disk with no GPT", () => {

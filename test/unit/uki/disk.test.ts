@@ -10,7 +10,7 @@ const scratch = mkdtempSync(join(tmpdir(), "anchor-disk-unit-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const image = join(scratch, "anchor.img");
-buildDiskImage({ output: image, uki: null, images: [], seed: "unit" });
+buildDiskImage({ output: image, uki: null, images: [], system: null, seed: "unit" });
 const start = (label: string): number => diskPartitions(image).find((p) => p.label === label)?.start ?? -1;
 
 function poke(file: string, at: number, text: string): void {
@@ -28,7 +28,7 @@ function peek(file: string, at: number, length: number): string {
 }
 
 describe("refreshDeviceDisk (npm run boot's out/disk.img)", () => {
-  it("makes the disk from the image, then rewrites every partition of it but the vault when the image is newer", () => {
+  it("makes the disk from the image, then rewrites every partition of it but the vault when the image is newer", { timeout: 60_000 }, () => {
     const disk = join(scratch, "disk.img");
     expect(refreshDeviceDisk(image, disk)).toMatch(/^made from/);
     expect(refreshDeviceDisk(image, disk)).toBe("up to date");
@@ -40,7 +40,8 @@ describe("refreshDeviceDisk (npm run boot's out/disk.img)", () => {
     expect(peek(disk, start(PARTITION.imagesA.label), 10)).toBe("\0".repeat(10));
   });
 
-  it("starts afresh from a disk whose partition table differs, and says the vault is gone", () => {
+  // Copies of a disk with its system slots: seconds on a loaded host.
+  it("starts afresh from a disk whose partition table differs, and says the vault is gone", { timeout: 60_000 }, () => {
     const disk = join(scratch, "other.img");
     copyFileSync(image, disk);
     expect(spawnSync("sfdisk", ["--quiet", "--part-label", disk, "2", "something-else"]).status).toBe(0);

@@ -1,0 +1,101 @@
+/**
+ * The system image: everything PID 1 runs, as one read-only squashfs with a
+ * dm-verity hash tree appended. The build writes it into a slot's
+ * `anchor-system-*` partition and pins it by root hash on the UKI's signed
+ * command line (`anchor.system=`, uki/cmdline.ts); preinit maps it through
+ * dm-verity and makes it the root. It holds bay0 (as a plain file: squashfs
+ * compresses it, and only the pages bay0 runs are read), crun and the
+ * libraries both link, the policies, the rooms' image manifest, the font,
+ * the rooms' seccomp profile and the vault's tools. The stock-kernel build,
+ * which cannot map it before its modules are loaded, carries the same files
+ * in its initramfs instead.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import type { ImageManifestEntry } from "../rooms/images.ts";
+import { withParents, type CpioEntry } from "./cpio.ts";
+import { runHostTool } from "./host-tool.ts";
+import { hostFile, osRelease, parseLdd, skeleton } from "./initramfs.ts";
+import { formatVerity } from "./verity.ts";
+import { vaultToolEntries, vaultToolInputs } from "./vault-tools.ts";
+
+const ROOT = join(import.meta.dir, "..");
+const CRUN = "/usr/bin/crun";
+/** The rooms' seccomp base profile, pinned in the tree (rooms/seccomp-base/README.md). */
+const SECCOMP_PROFILE = join(ROOT, "rooms", "seccomp-base", "containers-common.json");
+const POLICY_DIR = join(ROOT, "policies");
+/** The trusted console's font: Debian's fonts-spleen (BSD-2-Clause), shipped with its copyright file. */
+const CONSOLE_FONT = "/usr/share/consolefonts/spleen-16x32.psfu.gz";
+const CONSOLE_FONT_COPYRIGHT = "/usr/share/doc/fonts-spleen/copyright";
+/** Rooms bay0 starts at boot unless anchor.autostart= says otherwise. */
+export const AUTOSTART = ["web", "work"];
+
+/**
+ * How the system image is packed, chosen by measurement for bay0 (README,
+ * "Footprint"): zstd 19 in 1 MiB blocks. xz (BCJ x86) is 3.5 MB smaller but
+ * boots 5 s slower under TCG; 256 KiB blocks are larger and no faster.
+ */
+export const SYSTEM_SQUASHFS = ["-comp", "zstd", "-Xcompression-level", "19", "-b", "1M"];
+
+export type SystemVerity = Omit<ImageManifestEntry, "offset">;
+
+export function policyFiles(): string[] {
+  return readdirSync(POLICY_DIR)
+    .filter((f) => f.endsWith(".toml"))
+    .sort()
+    .map((f) => join(POLICY_DIR, f));
+}
+
+/** The host files the system image is made of, besides bay0 and the manifest (a build step's inputs). */
+export function systemInputFiles(): string[] {
+  return [CRUN, SECCOMP_PROFILE, CONSOLE_FONT, CONSOLE_FONT_COPYRIGHT, ...policyFiles(), ...vaultToolInputs(), join(ROOT, "uki", "system-image.ts"), join(ROOT, "uki", "vault-tools.ts")];
+}
+
+/** What the system holds, as entries at their paths (also what the stock kernel's initramfs carries). */
+export function systemEntries(inputs: { bay0: string; imageManifest: string; version: string }): CpioEntry[] {
+  const libraries = [...new Set([inputs.bay0, CRUN].flatMap((bin) => parseLdd(runHostTool(["ldd", bin]))))].sort();
+  return [
+    ...skeleton().filter((entry) => entry.kind === "dir"),
+    // Readable by the courier, which runs this same executable as a room's user.
+    hostFile(inputs.bay0, 0o755, "usr/lib/bay0/bay0"),
+    hostFile(CRUN, 0o755, "usr/bin/crun"),
+    ...libraries.map((lib) => hostFile(lib)),
+    hostFile(inputs.imageManifest, 0o644, "etc/anchor/images.json"),
+    hostFile(SECCOMP_PROFILE, 0o644, "etc/anchor/seccomp.json"),
+    hostFile(CONSOLE_FONT, 0o644, CONSOLE_FONT.slice(1)),
+    hostFile(CONSOLE_FONT_COPYRIGHT, 0o644, CONSOLE_FONT_COPYRIGHT.slice(1)),
+    ...policyFiles().map((file) => hostFile(file, 0o644, `etc/anchor/policies/${file.split("/").pop() ?? ""}`)),
+    { kind: "file", path: "etc/anchor/autostart", mode: 0o644, data: Buffer.from(`${AUTOSTART.join("\n")}\n`) },
+    { kind: "file", path: "etc/os-release", mode: 0o644, data: Buffer.from(osRelease(inputs.version)) },
+    ...vaultToolEntries(),
+  ];
+}
+
+/** Lays `entries` out under `dir` (device nodes are devtmpfs's, never the image's). */
+function writeTree(entries: CpioEntry[], dir: string): void {
+  chmodSync(dir, 0o755);
+  for (const entry of withParents(entries).sort((a, b) => (a.path < b.path ? -1 : 1))) {
+    const path = join(dir, entry.path);
+    if (entry.kind === "dir") {
+      mkdirSync(path, { recursive: true });
+      chmodSync(path, entry.mode);
+    } else if (entry.kind === "file") {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, entry.data, { mode: entry.mode });
+      chmodSync(path, entry.mode);
+    } else if (entry.kind === "symlink") symlinkSync(entry.target, path);
+  }
+}
+
+/** The system image at `output`, its hash tree appended: its verity parameters. */
+export function buildSystemImage(entries: CpioEntry[], output: string): SystemVerity {
+  const tree = mkdtempSync(join(tmpdir(), "anchor-system-"));
+  try {
+    writeTree(entries, tree);
+    runHostTool(["mksquashfs", tree, output, "-noappend", ...SYSTEM_SQUASHFS, "-no-xattrs", "-all-root", "-all-time", "0", "-mkfs-time", "0", "-quiet", "-no-progress"]);
+  } finally {
+    rmSync(tree, { recursive: true, force: true });
+  }
+  return formatVerity(output);
+}
