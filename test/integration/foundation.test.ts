@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { testSystem } from "../qemu/probe-image.ts";
 import { OUT, ROOT, type Record } from "../qemu/vm.ts";
 import { BOOT_TIMEOUT_MS, parseMountinfo, useProbeVm } from "./helpers.ts";
 
@@ -32,6 +33,8 @@ describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () =
       return mount;
     };
     expect(at("/").options).toContain("ro");
+    // The initramfs's files laid over the verified system image (preinit).
+    expect(at("/").fstype).toBe("overlay");
     expect(value("root-write")).toBe("refused");
     for (const target of ["/run", "/tmp", "/dev/shm"]) {
       expect(at(target).fstype).toBe("tmpfs");
@@ -44,6 +47,15 @@ describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () =
     expect(at("/sys/fs/cgroup").fstype).toBe("cgroup2");
     expect(at("/sys/fs/cgroup").superOptions).toEqual(expect.arrayContaining(["nsdelegate", "memory_recursiveprot"]));
     expect(at("/sys/kernel/security").fstype).toBe("securityfs");
+  });
+
+  it("runs from the system image the command line pins, and says where the boot's time went", async () => {
+    expect((await booted.vm.waitFor("bay0.ready", 0)).system).toBe(testSystem().verity.root_hash);
+    const timing = await booted.vm.waitFor("boot.timing", 0);
+    // A direct boot: no firmware figure.
+    expect(timing.firmware_ms).toBeNull();
+    for (const phase of ["kernel_ms", "preinit_ms", "bun_start_ms", "modules_ms", "duties_ms"]) expect(timing[phase], phase).toBeGreaterThanOrEqual(0);
+    expect(Number(timing.kernel_ms)).toBeGreaterThan(0);
   });
 
   it("has moved the system root off the initramfs, so pivot_root works for rooms", () => {
