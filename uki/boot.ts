@@ -17,7 +17,9 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
+import { systemPin } from "./cmdline.ts";
 import { refreshDeviceDisk } from "./disk.ts";
+import { readSystemVerity, SYSTEM_VERITY_RECORD } from "./system-image.ts";
 import { chooseView, OVMF, parseDisplayHelp, personBootArgs, VNC_BASE_PORT, type BootMedia, type DiskAttachment, type View } from "./qemu.ts";
 import { startSwtpm } from "./swtpm.ts";
 
@@ -82,7 +84,9 @@ let media: BootMedia;
 let disks: DiskAttachment[];
 let tpmSocket: string | undefined;
 if (cli.direct) {
-  media = { kind: "direct", kernel: need(join(OUT, "vmlinuz")), initrd: need(join(OUT, "initramfs.img")), append: cli.append };
+  // The built disk's system image, pinned as the signed UKI pins it (a stock-kernel build has none: its initramfs is the system).
+  const pin = existsSync(join(OUT, SYSTEM_VERITY_RECORD)) ? [systemPin(readSystemVerity(OUT))] : [];
+  media = { kind: "direct", kernel: need(join(OUT, "vmlinuz")), initrd: need(join(OUT, "initramfs.img")), append: [...pin, ...cli.append] };
   disks = [{ file: need(IMAGE), snapshot: true }];
 } else {
   mkdirSync(cli.state, { recursive: true });

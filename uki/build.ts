@@ -35,7 +35,7 @@ import { buildDiskImage, slotManifest, type VerityImage } from "./disk.ts";
 import { hostFile, osRelease, skeleton } from "./initramfs.ts";
 import { pcrSigningKey, sign, signingKey } from "./sign.ts";
 import { progress, runStep, type Step } from "./steps.ts";
-import { AUTOSTART, buildSystemImage, SYSTEM_SQUASHFS, systemEntries, systemInputFiles, type SystemVerity } from "./system-image.ts";
+import { AUTOSTART, buildSystemImage, readSystemVerity, SYSTEM_SQUASHFS, SYSTEM_VERITY_RECORD, systemEntries, systemInputFiles, type SystemVerity } from "./system-image.ts";
 import { assembleUki, STUB } from "./uki.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -75,7 +75,7 @@ const paths = {
   cpio: join(WORK, "initramfs.cpio"),
   unsignedUki: join(WORK, "anchor-unsigned.efi"),
   systemImage: join(OUT, "images", "system.squashfs"),
-  systemVerity: join(WORK, "system.verity.json"),
+  systemVerity: join(OUT, SYSTEM_VERITY_RECORD),
   testBay0: join(OUT, "test", "bay0"),
   testSystemImage: join(OUT, "test", "system.squashfs"),
   testSystemVerity: join(OUT, "test", "system.json"),
@@ -93,7 +93,7 @@ const builtImages = (): VerityImage[] => {
   return Object.entries(verity).map(([name, entry]) => ({ name, file: join(OUT, "images", `${name}.squashfs`), verity: entry }));
 };
 
-const systemVerity = (): SystemVerity => JSON.parse(readFileSync(paths.systemVerity, "utf8")) as SystemVerity;
+const systemVerity = (): SystemVerity => readSystemVerity(OUT);
 
 function sourceFiles(dirs: string[]): string[] {
   const files: string[] = [];
@@ -203,12 +203,17 @@ const steps: Step[] = [
       for (const [name, entry] of Object.entries(manifest)) progress("images", `${name}: verity root hash ${entry.root_hash}`);
     },
   },
-  {
-    name: "system",
-    inputs: { files: [paths.bay0, paths.imageManifest, ...systemInputFiles()], values: [version, ...SYSTEM_SQUASHFS, ...AUTOSTART] },
-    outputs: [paths.systemImage, paths.systemVerity],
-    run: () => packSystem(paths.bay0, paths.systemImage, paths.systemVerity),
-  },
+  // The stock kernel cannot map the system image early: its initramfs carries the files instead.
+  ...(stock
+    ? []
+    : [
+        {
+          name: "system",
+          inputs: { files: [paths.bay0, paths.imageManifest, ...systemInputFiles()], values: [version, ...SYSTEM_SQUASHFS, ...AUTOSTART] },
+          outputs: [paths.systemImage, paths.systemVerity],
+          run: () => packSystem(paths.bay0, paths.systemImage, paths.systemVerity),
+        },
+      ]),
   {
     name: "initramfs",
     inputs: {
@@ -218,7 +223,8 @@ const steps: Step[] = [
     outputs: [paths.initramfs],
     run: () => {
       const modules = stockModules();
-      // The hardened kernel maps the system image before preinit runs; the stock one gets its files here.
+      // The hardened kernel maps the system image before preinit runs; the stock one gets its files here (and no pin).
+      if (stock) rmSync(paths.systemVerity, { force: true });
       const system = stock ? systemOf(paths.bay0) : [];
       progress("initramfs", stock ? `the system's ${system.length} files and ${modules.length} modules` : "preinit alone");
       const entries: CpioEntry[] = [

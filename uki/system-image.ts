@@ -10,7 +10,7 @@
  * which cannot map it before its modules are loaded, carries the same files
  * in its initramfs instead.
  */
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { ImageManifestEntry } from "../rooms/images.ts";
@@ -39,6 +39,12 @@ export const AUTOSTART = ["web", "work"];
 export const SYSTEM_SQUASHFS = ["-comp", "zstd", "-Xcompression-level", "19", "-b", "1M"];
 
 export type SystemVerity = Omit<ImageManifestEntry, "offset">;
+
+/** Where `npm run build` records the system image's verity parameters, under its output directory. */
+export const SYSTEM_VERITY_RECORD = join("build", "system.verity.json");
+
+/** The built system image's verity parameters (what the UKI pins), from an output directory. */
+export const readSystemVerity = (out: string): SystemVerity => JSON.parse(readFileSync(join(out, SYSTEM_VERITY_RECORD), "utf8")) as SystemVerity;
 
 export function policyFiles(): string[] {
   return readdirSync(POLICY_DIR)

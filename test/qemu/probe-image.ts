@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { imageManifestSchema, type ImageManifest } from "../../rooms/images.ts";
 import { buildDiskImage, slotManifest, type SystemImage, type VerityImage } from "../../uki/disk.ts";
 import { buildMinimalImage } from "../../uki/images.ts";
+import { readSystemVerity } from "../../uki/system-image.ts";
 import { formatVerity } from "../../uki/verity.ts";
 import { OUT, ROOT } from "./paths.ts";
 
@@ -53,7 +54,7 @@ export function builtImages(): VerityImage[] {
 }
 
 /** The system image `npm run build` made (out/images/system.squashfs), as the release UKI pins it. */
-export const builtSystem = (): SystemImage => ({ file: join(OUT, "images", "system.squashfs"), verity: JSON.parse(readFileSync(join(OUT, "build", "system.verity.json"), "utf8")) as SystemImage["verity"] });
+export const builtSystem = (): SystemImage => ({ file: join(OUT, "images", "system.squashfs"), verity: readSystemVerity(OUT) });
 
 /** The system image with the test-hooks build of bay0 (`npm run build -- --test-hooks`), which test boots pin. */
 export const testSystem = (): SystemImage => ({ file: join(OUT, "test", "system.squashfs"), verity: JSON.parse(readFileSync(join(OUT, "test", "system.json"), "utf8")) as SystemImage["verity"] });
