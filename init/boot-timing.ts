@@ -1,6 +1,6 @@
 /**
- * Where a boot's time went, for `boot.timing`: the firmware until the EFI
- * stub (its LoaderTimeInitUSec, when it set one), the kernel until preinit,
+ * Where a boot's time went, for `boot.timing`: the firmware until the boot
+ * loader (LoaderTimeInitUSec, when one set it: systemd-stub 252 does not), the kernel until preinit,
  * preinit (finding, verifying and mounting the system image), Bun's start,
  * the evaluation of bay0's modules and bay0's duties until ready. Each in
  * milliseconds; null where nothing measured it (a direct boot has no
