@@ -20,7 +20,7 @@ import { hostFile, osRelease, parseLdd, skeleton } from "./initramfs.ts";
 import { formatVerity } from "./verity.ts";
 import { vaultToolEntries, vaultToolInputs } from "./vault-tools.ts";
 
-const ROOT = join(import.meta.dir, "..");
+const ROOT = join(import.meta.dirname, "..");
 const CRUN = "/usr/bin/crun";
 /** The rooms' seccomp base profile, pinned in the tree (rooms/seccomp-base/README.md). */
 const SECCOMP_PROFILE = join(ROOT, "rooms", "seccomp-base", "containers-common.json");
