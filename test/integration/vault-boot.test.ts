@@ -61,6 +61,14 @@ describe("the vault across boots", () => {
     await vm.waitFor("run.output", UEFI_BOOT_MS, (r) => String(r.line).startsWith("forwarding"));
     return vm;
   };
+  /** The recovery key on the screen titled `title`, from a whole frame (a screendump can catch the prompt half painted). */
+  const readKey = async (title: RegExp): Promise<string> => {
+    for (const deadline = Date.now() + 60_000; ; ) {
+      const key = (await screen.wait(title, VAULT_MS)).join("\n").match(/[a-z]{8}(-[a-z]{8}){3}/g) ?? [];
+      if (key.length === 2) return key.join("-");
+      if (Date.now() > deadline) throw new Error(`no whole recovery key under ${title} on the screen`);
+    }
+  };
   /** Types into the masked prompt labelled `label`, checked by its dots, then Enter. */
   const type = (label: "PIN" | "New PIN" | "Recovery key", text: string): Promise<void> => typeSecret(current(), screen, label, text);
   /** Boots and types `pin` at the unlock prompt. */
@@ -178,10 +186,7 @@ describe("the vault across boots", () => {
     expect(await first.waitFor("vault.provisioned", VAULT_MS)).toMatchObject({ binding: "pcr7+signed-pcr11" });
     // The TPM's own check of the PIN, for use once the vault is open (the interrupted boot made one: this one replaced it).
     expect(await first.waitFor("vault.pin_check", VAULT_MS)).toMatchObject({ ok: true, replaced: true });
-    const shown = await screen.wait(/Vault: your recovery key/, 60_000);
-    const key = shown.join("\n").match(/[a-z]{8}(-[a-z]{8}){3}/g) ?? [];
-    expect(key).toHaveLength(2);
-    recoveryKey = key.join("-");
+    recoveryKey = await readKey(/Vault: your recovery key/);
     await promptArmed(screen);
     await first.sendKeys(["ret"]);
     expect(await first.waitFor("vault.finished", 60_000)).toMatchObject({ device: expect.stringMatching(/^\/dev\//) });
@@ -345,11 +350,8 @@ describe("the vault across boots", () => {
     await forgiven.sendKeys(["ctrl", "n"]);
     await screen.wait(/Vault: a new recovery key replaces the old one/);
     await type("PIN", NEW_PIN);
-    const shown = await screen.wait(/Vault: your new recovery key/, VAULT_MS);
-    const key = shown.join("\n").match(/[a-z]{8}(-[a-z]{8}){3}/g) ?? [];
-    expect(key).toHaveLength(2);
     oldRecoveryKey = recoveryKey;
-    recoveryKey = key.join("-");
+    recoveryKey = await readKey(/Vault: your new recovery key/);
     expect(recoveryKey).not.toBe(oldRecoveryKey);
     // Both keys open it until the person confirms: a power cut here loses neither.
     expect(forgiven.records.filter((r) => r.event === "vault.recovery_key_replaced")).toEqual([]);
