@@ -120,6 +120,6 @@ export function drawDashboard(cols: number, rowsTotal: number, view: DashboardVi
   if (view.launcher.message !== null) grid.put(base + 1, 1, view.launcher.message, COLOURS.warn, bg);
   grid.put(base + 2, 1, `Watchdog: ${view.watchdog}   Vault: ${view.vault}`, dim, bg);
   view.events.slice(-2).forEach((line, i) => grid.put(base + 3 + i, 1, line, dim, bg));
-  grid.put(rowsTotal - 1, 1, "Enter start  ^R reset  ^K kill  ^F freeze  ^L lock  ^N recovery key  Esc clear  Ctrl-Alt-Esc home", dim, bg);
+  grid.put(rowsTotal - 1, 1, "Enter start  ^R reset  ^K kill  ^F freeze  ^L lock  ^N key  Ctrl-Alt-Esc home", dim, bg);
   return grid;
 }

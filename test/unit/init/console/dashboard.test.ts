@@ -36,6 +36,10 @@ describe("drawDashboard", () => {
     expect(grid.fg[3 * 80 + 2]).toBe(roomColour("web"));
   });
 
+  it("names every key of the dashboard on its last row, whole at 80 columns", () => {
+    expect(drawDashboard(80, 25, view).rowText(24)).toMatch(/^ Enter start +\^R reset +\^K kill +\^F freeze +\^L lock +\^N key +Ctrl-Alt-Esc home *$/);
+  });
+
   it("fits 1024x768 (64 columns) without losing the trust line", () => {
     expect(drawDashboard(64, 24, view).rowText(0)).toMatch(/^ ANCHOR  bay0 +vault: not set up  09:05 $/);
   });
