@@ -14,7 +14,8 @@ const VERITY_BLOCK = 4096;
  * The partition UUID of a slot holding a system image: the first 128 bits of
  * its root hash, made a version-4 UUID, as the Discoverable Partitions
  * Specification derives a verity partition's. A slot is found by what it
- * holds, never by a device name.
+ * holds, never by a device name. (uki/disk.ts names the other partitions
+ * the same way, from a digest of the build's manifest.)
  */
 export function systemPartUuid(rootHash: string): string {
   const h = rootHash.toLowerCase();

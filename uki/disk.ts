@@ -47,10 +47,7 @@ export function slotMib(manifest: ImageManifest): number {
 }
 
 /** A UUID (version 4 layout) derived from `seed`: stable for the same inputs. */
-export function derivedUuid(seed: string): string {
-  const h = createHash("sha256").update(seed).digest("hex");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((Number.parseInt(h[16] ?? "0", 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
+export const derivedUuid = (seed: string): string => systemPartUuid(createHash("sha256").update(seed).digest("hex"));
 
 export type DiskLayout = { label: string; type: string; uuid: string; startMib: number; sizeMib: number }[];
 
