@@ -24,7 +24,7 @@ import { parseJsonOrNull } from "../sys/files.ts";
 import { closeFd, closeInbox, openInbox, openRoomFile, sha256Of, type Inbox } from "../sys/room-files.ts";
 import type { Spawner } from "../sys/spawn.ts";
 import { exitText } from "./helper.ts";
-import type { PromptAnswer, PromptRequest } from "./console/prompt.ts";
+import type { PromptAnswer, PromptRequest } from "../console/protocol.ts";
 
 /** Beside the rooms' own directories (no room is called ".courier"), traversable by the couriers' user namespaces. */
 const COURIER_DIR = `${ROOMS_RUN_DIR}/.courier`;

@@ -21,7 +21,7 @@ export type Helper = { child: Child; lastWords: () => string };
 export function startHelper<T>(
   deps: { spawner: Spawner; log: Log },
   args: string[],
-  options: { prefix: string; reply: z.ZodType<T>; onReply: (reply: T) => void; input?: boolean },
+  options: { prefix: string; reply: z.ZodType<T>; onReply: (reply: T) => void; input?: boolean; fds?: number[] },
 ): Helper {
   const records = helperRecordSchema(options.prefix);
   let said = "";
@@ -36,7 +36,7 @@ export function startHelper<T>(
       const { level, event, ts: _, ...fields } = record.data;
       deps.log[level](event, fields);
     },
-    { input: options.input === true },
+    { input: options.input === true, fds: options.fds },
   );
   return { child, lastWords: () => said };
 }

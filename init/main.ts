@@ -6,7 +6,7 @@
  */
 // First: when module evaluation began (boot.timing).
 import { EVALUATION_STARTED_MS } from "./boot-clock.ts";
-import { closeSync, constants, existsSync, openSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, writeFileSync } from "node:fs";
 import { tpmQueue } from "../sys/tpm-device.ts";
 import { openLibc } from "../sys/libc-ffi.ts";
 import { RB, SIG } from "../sys/libc.ts";
@@ -16,15 +16,13 @@ import { consoleSink, createLog, kmsgSink, relaySink, type Log, type Sink } from
 import { listProcesses, memoryInUseKb, mountPoints } from "../sys/procfs.ts";
 import { createBunSpawner } from "../sys/spawn-bun.ts";
 import { createBunToolRunner } from "../sys/tool-bun.ts";
-import { EVIOCGRAB, inputDeviceName, watchInputDevices } from "../sys/evdev.ts";
-import type { TrustedConsole } from "./console/start.ts";
 import { startAudit } from "./audit.ts";
 import { mountImagesByHelper } from "./images.ts";
-import { createInputRouter } from "./input.ts";
 import { parseCmdline } from "./cmdline.ts";
 import { guarded, installCrashGuards } from "./guard.ts";
 import { assessHardening, type ReadOnlyFs } from "./hardening.ts";
 import { bootTiming } from "./boot-timing.ts";
+import { consoleAction, startConsoleLink, type ConsoleLink } from "./console-link.ts";
 import { mountEssentials } from "./mounts.ts";
 import { loadModulesThenLock } from "./modules.ts";
 import { reapOrphans } from "./reaper.ts";
@@ -41,7 +39,8 @@ import { armWatchdog } from "./watchdog.ts";
 const HOSTNAME = "anchor";
 const SHUTDOWN_GRACE_MS = 5000;
 const REAP_SWEEP_MS = 5000;
-const INPUT_RESCAN_MS = 2000;
+/** The vault asks at the console: it waits this long for the console helper to say whether there is a screen. */
+const CONSOLE_HELLO_MS = 60_000;
 const ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/" };
 
 
@@ -152,27 +151,8 @@ function main(): void {
   );
   installSignalHandlers(process, log, { shutdown: requestShutdown, childExited: reap });
 
-  let trusted: TrustedConsole | null = null;
+  let trusted: ConsoleLink | null = null;
   let vault: Vault | null = null;
-  const route = createInputRouter({
-    power: (device) => {
-      log.info("power.button", { device });
-      requestShutdown("poweroff", "power-button");
-    },
-    ctrlAltDel: (device) => {
-      log.info("input.ctrl_alt_del", { device });
-      requestShutdown("reboot", "ctrl-alt-del");
-    },
-    key: (key) => trusted?.key(key),
-  });
-  const grab = (device: string, fd: number): void => {
-    // Grabbed, no key reaches anything but bay0: not the kernel's VT, not a room.
-    const grabbed = libc.ioctl(fd, EVIOCGRAB, 1);
-    log.info("input.grabbed", { device, name: inputDeviceName(device), ok: grabbed.ok, ...(grabbed.ok ? {} : { error: grabbed.message }) });
-  };
-  const input = watchInputDevices(guarded(log, "input", route), (device, error) => log.warn("input.error", { device, error: String(error) }), grab);
-  log.info("input.watching", { devices: input.devices() });
-  setInterval(guarded(log, "input.rescan", () => input.rescan()), INPUT_RESCAN_MS);
 
   const uptime = Number.parseFloat((readTextOrNull("/proc/uptime") ?? "0").split(" ")[0] ?? "0");
   log.info("bay0.ready", {
@@ -188,31 +168,42 @@ function main(): void {
   // Rooms and the console come after ready, loaded only then: bay0's own duties first (the watchdog is
   // fed meanwhile), the policy, image and screen work after. Evaluating their modules takes a second under TCG.
   const startWorld = async (): Promise<void> => {
-    const [{ startRooms }, { startConsole }, { startVault }] = await Promise.all([import("./rooms.ts"), import("./console/start.ts"), import("./vault.ts")]);
+    const [{ startRooms }, { startVault }] = await Promise.all([import("./rooms.ts"), import("./vault.ts")]);
     // Only now: a second Bun starting beside the evaluation of these modules slows both, and the watchdog waits on them.
     const mounted = mountImagesByHelper(spawner, log, (pid) => void libc.kill(pid, SIG.SIGKILL)).catch((error: unknown) => {
       log.error("image.failed", { reason: `the image helper did not start: ${String(error)}` });
       return null;
     });
-    rooms = startRooms({ libc, log, spawner, tool, ask: () => trusted?.ask ?? null, vault: () => vault, mounted }, options.autostart);
+    const ask = () => trusted?.ask() ?? null;
+    rooms = startRooms({ libc, log, spawner, tool, ask, vault: () => vault, mounted }, options.autostart);
     const started = rooms;
     if (started !== null) setInterval(guarded(log, "rooms.oom", () => started.supervisor.checkOom()), 2000);
-    trusted = startConsole({
+    const link = startConsoleLink({
       libc,
       log,
-      supervisor: started?.supervisor ?? null,
-      policies: started?.policies ?? new Map(),
-      watchdog: () => (watchdog === null ? "absent" : `armed, ${options.watchdogSec} s`),
-      vault: { state: () => vault?.state() ?? "not set up", lock: () => vault?.lock("dashboard") ?? Promise.resolve("this machine has no vault"), newRecoveryKey: () => vault?.newRecoveryKey() ?? Promise.resolve("this machine has no vault") },
-      openTty: () => {
-        try {
-          return openSync("/dev/tty0", constants.O_RDWR | constants.O_NOCTTY);
-        } catch {
-          return null;
-        }
+      spawner,
+      now: () => performance.now(),
+      state: () => ({
+        rooms: started?.supervisor.snapshot() ?? [],
+        policies: [...(started?.policies.keys() ?? [])],
+        vault: vault?.state() ?? "not set up",
+        watchdog: watchdog === null ? "absent" : `armed, ${options.watchdogSec} s`,
+      }),
+      terminals: () => started?.supervisor.terminals() ?? [],
+      act: (action, room) => consoleAction(started, vault, action, room),
+      power: (device) => {
+        log.info("power.button", { device });
+        requestShutdown("poweroff", "power-button");
+      },
+      ctrlAltDel: (device) => {
+        log.info("input.ctrl_alt_del", { device });
+        requestShutdown("reboot", "ctrl-alt-del");
       },
     });
-    if (trusted !== null) consoleFeed.attach(trusted.record);
+    trusted = link;
+    started?.supervisor.onTerminal(link.terminal);
+    consoleFeed.attach(link.record);
+    setInterval(guarded(log, "console", link.check), link.every);
     // The vault's tools are an image: the vault waits for them.
     const partition = (await mounted)?.vault ?? null;
     const stopRooms = async (): Promise<string[]> => {
@@ -220,9 +211,10 @@ function main(): void {
       await Promise.all(seeing.map((id) => started?.supervisor.kill(id)));
       return seeing;
     };
-    const ask = (): TrustedConsole["ask"] | null => trusted?.ask ?? null;
+    // Whether the vault can ask for a PIN depends on the screen, which the console helper reports.
+    await Promise.race([link.ready, Bun.sleep(CONSOLE_HELLO_MS)]);
     if (partition !== null) vault = startVault({ libc, log, spawner, tool, ask, stopRooms, audit }, partition);
-    if (ANCHOR_TEST_HOOKS) installTestHooks(process, log, libc, started, trusted);
+    if (ANCHOR_TEST_HOOKS) installTestHooks(process, log, libc, started, link);
     if (options.run !== null) void runOnce(spawner, log, options.run);
   };
   startWorld().catch((error: unknown) => log.error("bay0.error", { where: "start", error: String(error) }));
@@ -230,10 +222,11 @@ function main(): void {
 
 // The courier is this same program, started by bay0 under crun as a room's user (courier/sandbox.ts). preinit
 // execs bay0 with no arguments, so the machine's PID 1 is never the courier (which is PID 1 of its own namespace).
-// Mounting the base images (rooms/mount-images.ts) and provisioning or opening the vault (vault/open.ts) are helpers
-// in the same way, started by bay0 as root (init/helper.ts).
+// Mounting the base images (rooms/mount-images.ts), provisioning or opening the vault (vault/open.ts) and the trusted
+// console (console/main.ts) are helpers in the same way, started by bay0 as root (init/helper.ts).
 if (process.argv[2] === "courier") void import("../courier/deliver.ts").then(({ runCourier }) => runCourier(process.argv.slice(3)));
 else if (process.argv[2] === "mount-images") void import("../rooms/mount-images.ts").then(({ runMountImages }) => runMountImages());
 else if (process.argv[2] === "vault-open") void import("../vault/open.ts").then(({ runVaultOpen }) => runVaultOpen(process.argv.slice(3)));
+else if (process.argv[2] === "console") void import("../console/main.ts").then(({ runConsole }) => runConsole());
 else if (process.argv[2] === "vault-rekey") void import("../vault/rekey.ts").then(({ runVaultRekey }) => runVaultRekey(process.argv.slice(3)));
 else main();

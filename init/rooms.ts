@@ -6,7 +6,7 @@
 import { loadPolicies } from "../policies/load.ts";
 import type { Policy } from "../policies/schema.ts";
 import type { ImagesReport } from "../rooms/images-report.ts";
-import type { PromptAnswer, PromptRequest } from "./console/prompt.ts";
+import type { PromptAnswer, PromptRequest } from "../console/protocol.ts";
 import { createCourier } from "./courier.ts";
 import { createUmbilical } from "./umbilical.ts";
 import type { Vault } from "./vault.ts";

@@ -7,7 +7,7 @@ import type { SignalTarget } from "./signals.ts";
 import { guarded } from "./guard.ts";
 import { planRoom } from "../rooms/plan.ts";
 import type { Rooms } from "./rooms.ts";
-import type { TrustedConsole } from "./console/start.ts";
+import type { ConsoleLink } from "./console-link.ts";
 
 /** Test builds only: lines written here drive the rooms, as the umbilical and console will. */
 export const TEST_CONTROL_FIFO = "/run/anchor/test-control";
@@ -16,10 +16,11 @@ export const TEST_CONTROL_FIFO = "/run/anchor/test-control";
  * Runs one control line: "start NAME", "kill ID", "reset ID", "freeze ID",
  * "thaw ID", "spawn PARENT NAME", "bundle NAME" (prepare a room's bundle
  * without running it, for benchmarks of bare crun), "prompt-secret" or
- * "prompt-choice [TIMEOUT_MS]" (open a console prompt), "audit" (verify
+ * "prompt-choice [TIMEOUT_MS]" (open a console prompt), "console-kill" (the
+ * console helper killed as a crash would), "audit" (verify
  * bay0's audit log and log which events it holds).
  */
-async function control(rooms: Rooms, log: Log, line: string, screen: TrustedConsole | null): Promise<void> {
+async function control(rooms: Rooms, log: Log, line: string, screen: ConsoleLink | null): Promise<void> {
   const [verb, first = "", second = ""] = line.trim().split(/\s+/);
   const { supervisor, policies } = rooms;
   const policy = (name: string) => policies.get(name);
@@ -53,17 +54,21 @@ async function control(rooms: Rooms, log: Log, line: string, screen: TrustedCons
     case "thaw":
       outcome = { ok: supervisor.freeze(first, verb === "freeze") };
       break;
+    case "console-kill":
+      outcome = { ok: screen?.kill() ?? false };
+      break;
     case "prompt-secret":
     case "prompt-choice": {
-      if (screen === null) {
+      const ask = screen?.ask() ?? null;
+      if (ask === null) {
         outcome = { ok: false, reason: "no console" };
         break;
       }
       // Answered in the background: the test types while this waits. The answer is logged by its shape only.
       const asked =
         verb === "prompt-secret"
-          ? screen.ask({ kind: "secret", title: "Test: unlock", label: "PIN", minLength: 4, maxLength: 32 })
-          : screen.ask({ kind: "choice", title: "Test: send file?", lines: ["from: web", "report.pdf"], choices: ["Deny", "Allow to work"], timeoutMs: Number(first) || 30_000 });
+          ? ask({ kind: "secret", title: "Test: unlock", label: "PIN", minLength: 4, maxLength: 32 })
+          : ask({ kind: "choice", title: "Test: send file?", lines: ["from: web", "report.pdf"], choices: ["Deny", "Allow to work"], timeoutMs: Number(first) || 30_000 });
       void asked.then((answer) =>
         log.info("test.prompt", answer.kind === "secret" ? { kind: "secret", length: answer.value?.length ?? null } : answer.kind === "choice" ? { kind: "choice", index: answer.index, timed_out: answer.timedOut } : { kind: "confirm" }),
       );
@@ -91,7 +96,7 @@ async function control(rooms: Rooms, log: Log, line: string, screen: TrustedCons
  *   SIGUSR1: throw inside an event handler (must become `bay0.error`).
  *   SIGUSR2: wedge the event loop (the watchdog must reset the machine).
  */
-export function installTestHooks(target: SignalTarget, log: Log, libc: Libc, rooms: Rooms | null, screen: TrustedConsole | null): void {
+export function installTestHooks(target: SignalTarget, log: Log, libc: Libc, rooms: Rooms | null, screen: ConsoleLink | null): void {
   target.on(
     "SIGUSR1",
     guarded(log, "signal:SIGUSR1", () => {

@@ -17,7 +17,7 @@ import { bindVaultFolder, unbindVaultFolder } from "../sys/vault-folders.ts";
 import type { Log } from "../sys/log.ts";
 import type { Spawner } from "../sys/spawn.ts";
 import type { ToolRunner } from "../sys/tool.ts";
-import type { PromptAnswer, PromptRequest } from "./console/prompt.ts";
+import type { PromptAnswer, PromptRequest } from "../console/protocol.ts";
 import { exitText, startHelper } from "./helper.ts";
 
 const PIN = { minLength: 6, maxLength: 64 } as const;

@@ -66,6 +66,8 @@ type LiveRoom = {
   console: { listener: number; connection: number | null } | null;
   /** The terminal has been handed to its consumer (or is not wanted). */
   terminalDone: boolean;
+  /** The pseudo-terminal master bay0 keeps while the room lives: a restarted console gets it again. */
+  terminal: number | null;
   exited: Promise<void>;
   oomKills: number;
 };
@@ -88,7 +90,7 @@ const describe = (error: unknown): string => (error instanceof Error ? error.mes
  * is logged and confined to the room it concerns; nothing here throws, and
  * every start ends in exactly one `room.started` or `room.failed`.
  */
-/** Who takes a terminal room's pseudo-terminal master (the trusted console); it then owns and closes the fd. */
+/** Who is told of a terminal room's pseudo-terminal master (the trusted console); the supervisor keeps the fd and closes it once the room is gone. */
 export type TerminalHandler = (room: string, masterFd: number) => void;
 
 export class RoomSupervisor {
@@ -118,9 +120,14 @@ export class RoomSupervisor {
     return this.rooms.has(id);
   }
 
-  /** Terminals of rooms started from now on go to `handler`; without one, bay0 closes them. */
+  /** Terminals of rooms started from now on are shown to `handler`. */
   onTerminal(handler: TerminalHandler): void {
     this.terminalHandler = handler;
+  }
+
+  /** Every live room's terminal (a console that starts again takes them all). */
+  terminals(): { room: string; fd: number }[] {
+    return [...this.rooms.values()].flatMap((r) => (r.terminal === null ? [] : [{ room: r.plan.id, fd: r.terminal }]));
   }
 
   /** From now on every start is refused: the machine is shutting down. */
@@ -257,6 +264,7 @@ export class RoomSupervisor {
         crunErrors,
         console,
         terminalDone: console === null,
+        terminal: null,
         exited: Promise.resolve(),
         oomKills: 0,
       };
@@ -318,8 +326,8 @@ export class RoomSupervisor {
     this.closeConsole(room);
     room.terminalDone = true;
     libc.setNonBlocking(received.value);
-    if (this.terminalHandler === null) libc.close(received.value);
-    else this.terminalHandler(room.plan.id, received.value);
+    room.terminal = received.value;
+    this.terminalHandler?.(room.plan.id, received.value);
     return true;
   }
 
@@ -365,6 +373,7 @@ export class RoomSupervisor {
   /** The last step of every room, however it ended: its root and cgroup go, and bay0 forgets it. */
   private forget(room: LiveRoom): void {
     this.closeConsole(room);
+    if (room.terminal !== null) this.deps.libc.close(room.terminal);
     try {
       this.deps.umbilical?.close(room.plan);
       this.deps.vault?.close(room.plan);

@@ -72,6 +72,13 @@ export class FakeLibc implements Libc {
   receiveFd(fd: number): SysResult {
     return this.record("receiveFd", [fd]);
   }
+  socketPair(): { ok: true; fds: [number, number] } {
+    this.record("socketPair", []);
+    return { ok: true, fds: [90, 91] };
+  }
+  sendFd(socket: number, fd: number): SysResult {
+    return this.record("sendFd", [socket, fd]);
+  }
   peerPid(fd: number): SysResult {
     return this.record("peerPid", [fd]);
   }

@@ -16,6 +16,8 @@ const MSG_CMSG_CLOEXEC = 0x40000000;
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
 const SO_PEERCRED = 17;
+const MSG_DONTWAIT = 0x40;
+const MSG_NOSIGNAL = 0x4000;
 const F_GETFL = 3;
 const F_SETFL = 4;
 const O_NONBLOCK = 0o4000;
@@ -23,6 +25,18 @@ const TIOCSWINSZ = 0x5414;
 const SUN_PATH_BYTES = 108;
 
 const { i32, i64, u32, u64, ptr: pointer } = FFIType;
+
+/** struct msghdr (x86-64): name, namelen, iov, iovlen, control, controllen, flags; one iovec over `data`. */
+function messageHeader(data: Uint8Array, control: Uint8Array): { header: BigUint64Array; iov: BigUint64Array } {
+  // The iovec is returned too: the caller holds it (and so keeps it alive) until the call is made.
+  const iov = new BigUint64Array([BigInt(ptr(data)), BigInt(data.length)]);
+  const header = new BigUint64Array(7);
+  header[2] = BigInt(ptr(iov));
+  header[3] = 1n;
+  header[4] = BigInt(ptr(control));
+  header[5] = BigInt(control.length);
+  return { header, iov };
+}
 
 /** Opens libc through bun:ffi. Only `init/` calls this; tests use the fake. */
 export function openLibc(): Libc {
@@ -43,6 +57,8 @@ export function openLibc(): Libc {
     listen: { args: [i32, i32], returns: i32 },
     accept4: { args: [i32, pointer, pointer, i32], returns: i32 },
     recvmsg: { args: [i32, pointer, i32], returns: i64 },
+    sendmsg: { args: [i32, pointer, i32], returns: i64 },
+    socketpair: { args: [i32, i32, i32, pointer], returns: i32 },
     getsockopt: { args: [i32, i32, i32, pointer, pointer], returns: i32 },
     fcntl: { args: [i32, i32, i32], returns: i32 },
     close: { args: [i32], returns: i32 },
@@ -108,16 +124,11 @@ export function openLibc(): Libc {
     },
     accept: (fd) => check(c.accept4(fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC)),
     receiveFd: (fd) => {
-      // struct msghdr (x86-64): name, namelen, iov, iovlen, control, controllen, flags.
       const data = new Uint8Array(256);
-      const iov = new BigUint64Array([BigInt(ptr(data)), BigInt(data.length)]);
       const control = new Uint8Array(24); // CMSG_SPACE(sizeof(int))
-      const header = new BigUint64Array(7);
-      header[2] = BigInt(ptr(iov));
-      header[3] = 1n;
-      header[4] = BigInt(ptr(control));
-      header[5] = BigInt(control.length);
-      const received = check(c.recvmsg(fd, ptr(header), MSG_CMSG_CLOEXEC));
+      const { header, iov } = messageHeader(data, control);
+      const received = check(c.recvmsg(fd, ptr(header), MSG_CMSG_CLOEXEC | MSG_DONTWAIT));
+      iov.fill(0n);
       if (!received.ok) return received;
       // struct cmsghdr: u64 len, i32 level, i32 type, then the int.
       const view = new DataView(control.buffer);
@@ -125,6 +136,23 @@ export function openLibc(): Libc {
         return { ok: false, errno: 71, message: "no file descriptor in the message" };
       }
       return { ok: true, value: view.getInt32(16, true) };
+    },
+    socketPair: () => {
+      const fds = new Int32Array(2);
+      const made = check(c.socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, ptr(fds)));
+      return made.ok ? { ok: true, fds: [fds[0] ?? -1, fds[1] ?? -1] } : made;
+    },
+    sendFd: (socket, fd) => {
+      const control = new Uint8Array(24);
+      const view = new DataView(control.buffer);
+      view.setBigUint64(0, 20n, true); // CMSG_LEN(sizeof(int))
+      view.setInt32(8, SOL_SOCKET, true);
+      view.setInt32(12, SCM_RIGHTS, true);
+      view.setInt32(16, fd, true);
+      const { header, iov } = messageHeader(new Uint8Array(1), control);
+      const sent = check(c.sendmsg(socket, ptr(header), MSG_DONTWAIT | MSG_NOSIGNAL));
+      iov.fill(0n);
+      return sent;
     },
     peerPid: (fd) => {
       // struct ucred: pid, uid, gid (three 32-bit ints).

@@ -32,6 +32,10 @@ export interface Libc {
   accept(fd: number): SysResult;
   /** One file descriptor sent over a Unix socket (SCM_RIGHTS): the new fd, or EAGAIN when none arrived yet. */
   receiveFd(fd: number): SysResult;
+  /** A connected pair of non-blocking Unix stream sockets (bay0's private channel to a helper). */
+  socketPair(): { ok: true; fds: [number, number] } | { ok: false; errno: number; message: string };
+  /** Sends `fd` over a Unix socket (SCM_RIGHTS) without waiting: EAGAIN when the peer's queue is full. */
+  sendFd(socket: number, fd: number): SysResult;
   /** SO_PEERCRED: the pid of the process that connected a Unix socket, as bay0's pid namespace sees it. */
   peerPid(fd: number): SysResult;
   setNonBlocking(fd: number): SysResult;

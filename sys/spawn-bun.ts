@@ -43,8 +43,8 @@ export function createBunSpawner(env: Record<string, string>, live: Set<number> 
   return {
     isOwn: (pid) => live.has(pid),
     spawn(argv, onLine, options = {}): Child {
-      const [fd, ...extra] = options.fds ?? [];
-      const proc = start(argv, { ...env, ...options.env }, options.input === true ? "pipe" : fd, extra);
+      const fds = options.fds ?? [];
+      const proc = options.input === true ? start(argv, { ...env, ...options.env }, "pipe", fds) : start(argv, { ...env, ...options.env }, fds[0], fds.slice(1));
       const waited = registerUntilExit(live, proc);
       const streams = (["stdout", "stderr"] as const).map((name: ChildStream) =>
         pump(proc[name], (line) => onLine(name, line)).catch(() => undefined),

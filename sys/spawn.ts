@@ -12,8 +12,9 @@ export type Child = { pid: number; exited: Promise<ChildExit>; stdin?: { write(t
  */
 export interface Spawner {
   /**
-   * `fds`: the child's stdin, then its fds 3, 4, …, else stdin is closed, or
-   * with `input` a pipe from bay0; `env` adds to the spawner's environment.
+   * `fds`: the child's stdin, then its fds 3, 4, …, else stdin is closed; with
+   * `input` stdin is a pipe from bay0 and `fds` are fds 3, 4, …; `env` adds
+   * to the spawner's environment.
    */
   spawn(argv: string[], onLine: (stream: ChildStream, line: string) => void, options?: { fds?: number[]; env?: Record<string, string>; input?: boolean }): Child;
   isOwn(pid: number): boolean;

@@ -13,6 +13,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { CONSOLE_FONT } from "../console/font.ts";
 import type { ImageManifestEntry } from "../rooms/images.ts";
 import { withParents, type CpioEntry } from "./cpio.ts";
 import { runHostTool } from "./host-tool.ts";
@@ -25,8 +26,7 @@ const CRUN = "/usr/bin/crun";
 /** The rooms' seccomp base profile, pinned in the tree (rooms/seccomp-base/README.md). */
 const SECCOMP_PROFILE = join(ROOT, "rooms", "seccomp-base", "containers-common.json");
 const POLICY_DIR = join(ROOT, "policies");
-/** The trusted console's font: Debian's fonts-spleen (BSD-2-Clause), shipped with its copyright file. */
-const CONSOLE_FONT = "/usr/share/consolefonts/spleen-16x32.psfu.gz";
+/** The trusted console's font ships with its copyright file. */
 const CONSOLE_FONT_COPYRIGHT = "/usr/share/doc/fonts-spleen/copyright";
 /** Rooms bay0 starts at boot unless anchor.autostart= says otherwise. */
 export const AUTOSTART = ["web", "work"];

@@ -36,7 +36,7 @@ describe("the trusted console", () => {
   });
 
   it("takes the screen: console.ready at 1280x800 with the spleen font, 80x25 cells", async () => {
-    const ready = await vm.waitFor("console.ready", 0);
+    const ready = await vm.waitFor("console.ready", WAIT_MS);
     expect(ready).toMatchObject({ width: 1280, height: 800, font: "spleen-16x32", cell_width: 16, cell_height: 32, cols: 80, rows: 25 });
   });
 
@@ -198,5 +198,60 @@ describe("the trusted console", () => {
     await vm.sendKeys(["ctrl", "k"]);
     await vm.sendKeys(["y"]);
     await vm.waitFor("room.killed", WAIT_MS, (r) => r.room === "workshop" && r.reason === "killed");
+  });
+
+  /** Resolves when the console helper has died for `reason` and a new one has taken the screen. */
+  const nextConsole = (reason: string): Promise<unknown> => {
+    const seen = (event: string): number => vm.records.filter((r) => r.event === event).length;
+    const after = (event: string, count: number) => (r: { event: string }): boolean => vm.records.filter((x) => x.event === event).indexOf(r as never) >= count;
+    const [restarts, readies] = [seen("console.restarted"), seen("console.ready")];
+    return (async () => {
+      await vm.waitFor("console.restarted", WAIT_MS, (r) => r.reason === reason && after("console.restarted", restarts)(r));
+      await vm.waitFor("console.ready", WAIT_MS, after("console.ready", readies));
+    })();
+  };
+
+  it("starts the console helper again when it dies with a prompt up: the prompt is denied, the dashboard returns, rooms live on", async () => {
+    expect((await vm.control("start peek", WAIT_MS)).ok).toBe(true);
+    await vm.sendKeys(["esc"]);
+    await waitScreen(/^. peek +running/);
+    expect((await vm.control("prompt-choice 120000", WAIT_MS)).ok).toBe(true);
+    await waitScreen(/Test: send file\?/);
+    const restarted = nextConsole("SIGKILL");
+    expect((await vm.control("console-kill", WAIT_MS)).ok).toBe(true);
+    expect(await vm.waitFor("test.prompt", WAIT_MS, (r) => r.kind === "choice" && r.timed_out === false)).toMatchObject({ index: 0 });
+    await restarted;
+    const dashboard = await waitScreen(/^. peek +running/);
+    expect(dashboard.join("\n")).not.toContain("Test: send file?");
+    // The new console answers keys; the room went on as if nothing happened.
+    await type("q");
+    await waitScreen(/^ Find: q_/);
+    await vm.sendKeys(["esc"]);
+    expect(vm.records.filter((r) => r.room === "peek" && /^room\.(exited|killed|failed)$/.test(r.event))).toEqual([]);
+    expect((await vm.control("kill peek", WAIT_MS)).ok).toBe(true);
+  });
+
+  it("survives a room whose terminal output crashes the console helper, then one that wedges it: PID 1 and the watchdog carry on", async () => {
+    await vm.sendKeys(["esc"]);
+    await type("breaker");
+    await vm.sendKeys(["ret"]);
+    await waitScreen(/^breaker up *$/);
+    const crashed = nextConsole("SIGABRT");
+    await vm.sendKeys(["ret"]);
+    await crashed;
+    await waitScreen(/^. breaker +running/);
+    // Back into the room (its terminal handed to the new console), and the next line wedges this one.
+    await type("breaker");
+    await vm.sendKeys(["ret"]);
+    await waitScreen(/^ ANCHOR  breaker /);
+    const stalled = nextConsole("SIGKILL");
+    await vm.sendKeys(["ret"]);
+    await vm.waitFor("console.stalled", WAIT_MS);
+    await stalled;
+    await waitScreen(/^. breaker +running/);
+    expect(vm.qmp.events.filter((e) => e.event === "WATCHDOG")).toEqual([]);
+    // bay0 itself never stopped: it still acts at once on a command.
+    expect((await vm.control("kill breaker", WAIT_MS)).ok).toBe(true);
+    await vm.waitFor("room.killed", WAIT_MS, (r) => r.room === "breaker");
   });
 });

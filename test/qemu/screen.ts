@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { parsePsf2, type Font } from "../../init/console/font.ts";
-import { CONSOLE_FONT } from "../../init/console/start.ts";
+import { CONSOLE_FONT, parsePsf2, type Font } from "../../console/font.ts";
 import { OUT } from "./paths.ts";
 
 /** A QMP screendump in PPM (P6) form: what the guest's display shows, pixel for pixel. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { PromptAnswer, PromptRequest } from "../../../init/console/prompt.ts";
+import type { PromptAnswer, PromptRequest } from "../../../console/protocol.ts";
 import { startVault, type Vault } from "../../../init/vault.ts";
 import type { OpenReply } from "../../../vault/open-protocol.ts";
 import { FakeLibc } from "../../../sys/libc-fake.ts";

@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { createCountClamp } from "../../../../init/console/count-clamp.ts";
-import { Grid } from "../../../../init/console/grid.ts";
-import { createTerminal } from "../../../../init/console/terminal.ts";
+import { createCountClamp } from "../../../console/count-clamp.ts";
+import { Grid } from "../../../console/grid.ts";
+import { createTerminal } from "../../../console/terminal.ts";
 
 const screen = { cols: 80, rows: 24 };
 const clamp = (...chunks: string[]): string => {

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { FontError, glyphFor, parsePsf2 } from "../../../../init/console/font.ts";
+import { FontError, glyphFor, parsePsf2 } from "../../../console/font.ts";
 
 const SPLEEN = "/usr/share/consolefonts/spleen-16x32.psfu.gz";
 

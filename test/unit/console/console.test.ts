@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { createConsole, type ConsoleRooms } from "../../../../init/console/console.ts";
-import { parsePsf2 } from "../../../../init/console/font.ts";
-import type { Key } from "../../../../init/console/keymap.ts";
-import { ARMING_MS } from "../../../../init/console/prompt.ts";
-import { createLog, memorySink, type LogRecord } from "../../../../sys/log.ts";
+import { createConsole, type ConsoleRooms } from "../../../console/console.ts";
+import { parsePsf2 } from "../../../console/font.ts";
+import type { Key } from "../../../console/keymap.ts";
+import { ARMING_MS } from "../../../console/prompt.ts";
+import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";
 
 const font = parsePsf2(gunzipSync(readFileSync("/usr/share/consolefonts/spleen-16x32.psfu.gz")));
 const char = (c: string): Key => ({ name: "char", char: c, ctrl: false, alt: false, shift: false });
@@ -24,7 +24,7 @@ function setup(startResult: { ok: boolean; reason?: string } = { ok: true }, clo
     },
     kill: async () => true,
     reset: async () => ({ ok: true }),
-    freeze: () => true,
+    freeze: async () => true,
   };
   let writes = 0;
   const locks: string[] = [];
@@ -214,7 +214,7 @@ describe("createConsole", () => {
         },
         kill: async () => true,
         reset: async () => ({ ok: true }),
-        freeze: () => true,
+        freeze: async () => true,
       },
       watchdog: () => "armed",
       vault: { state: () => "not set up", lock: async () => "the vault is not set up", newRecoveryKey: async () => "the vault is not set up" },
@@ -256,7 +256,7 @@ describe("createConsole", () => {
       },
       surface: { width: 1280, height: 800, stride: 5120, write: () => undefined },
       font,
-      rooms: { policies: () => [], snapshot: () => [], start: async () => ({ ok: true }), kill: async () => true, reset: async () => ({ ok: true }), freeze: () => true },
+      rooms: { policies: () => [], snapshot: () => [], start: async () => ({ ok: true }), kill: async () => true, reset: async () => ({ ok: true }), freeze: async () => true },
       watchdog: () => "armed",
       vault: { state: () => "not set up", lock: async () => "the vault is not set up", newRecoveryKey: async () => "the vault is not set up" },
       now: () => new Date(0),

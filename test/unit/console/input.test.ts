@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { Key } from "../../../init/console/keymap.ts";
-import { createInputRouter } from "../../../init/input.ts";
+import type { Key } from "../../../console/keymap.ts";
+import { createInputRouter } from "../../../console/input.ts";
 
 describe("createInputRouter", () => {
   it("sends the power button and Ctrl-Alt-Del to shutdown and other keys to the console, per device", () => {

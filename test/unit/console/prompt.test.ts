@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { Grid } from "../../../../init/console/grid.ts";
-import type { Key } from "../../../../init/console/keymap.ts";
-import { ARMING_MS, drawPrompt, openPrompt as openAt, promptKey, type PromptRequest, type PromptState } from "../../../../init/console/prompt.ts";
+import { Grid } from "../../../console/grid.ts";
+import type { Key } from "../../../console/keymap.ts";
+import { ARMING_MS, drawPrompt, openPrompt as openAt, promptKey, type PromptState } from "../../../console/prompt.ts";
+import type { PromptRequest } from "../../../console/protocol.ts";
 
 const char = (c: string): Key => ({ name: "char", char: c, ctrl: false, alt: false, shift: false });
 const named = (name: Key["name"]): Key => ({ name, ctrl: false, alt: false, shift: false });

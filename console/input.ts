@@ -1,5 +1,5 @@
 import { EV_KEY, KEY_POWER, type InputEvent } from "../sys/evdev.ts";
-import { createKeyboard, type Key } from "./console/keymap.ts";
+import { createKeyboard, type Key } from "./keymap.ts";
 
 export type InputHandlers = {
   power: (device: string) => void;

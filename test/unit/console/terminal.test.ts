@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { Grid } from "../../../../init/console/grid.ts";
-import type { Key } from "../../../../init/console/keymap.ts";
-import { createTerminal, keyBytes, paletteColour } from "../../../../init/console/terminal.ts";
+import { Grid } from "../../../console/grid.ts";
+import type { Key } from "../../../console/keymap.ts";
+import { createTerminal, keyBytes, paletteColour } from "../../../console/terminal.ts";
 
 const key = (name: Key["name"], mods: Partial<Key> = {}): Key => ({ name, ctrl: false, alt: false, shift: false, ...mods });
 const write = (t: ReturnType<typeof createTerminal>, text: string) => new Promise<void>((done) => t.write(new TextEncoder().encode(text), done));

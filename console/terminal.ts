@@ -75,6 +75,16 @@ const SCROLLBACK = 500;
 export function createTerminal(screen: TerminalScreen, reply: (bytes: string) => void) {
   const term = new xterm.Terminal({ cols: screen.cols, rows: screen.rows, scrollback: SCROLLBACK, allowProposedApi: true, logLevel: "off" });
   term.onData(reply);
+  if (ANCHOR_TEST_HOOKS) {
+    // Test builds only: output that crashes or wedges the console helper, as a bug in the emulator would.
+    term.parser.registerOscHandler(7331, (data) => {
+      if (data === "crash") process.abort();
+      while (data === "stall") {
+        // Spin: the helper's event loop never runs again, and bay0 must notice.
+      }
+      return true;
+    });
+  }
   const decoder = new TextDecoder("utf-8", { fatal: false });
   const clamp = createCountClamp(screen);
   return {

@@ -1,10 +1,10 @@
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { parsePsf2 } from "../../../../init/console/font.ts";
-import { dirtySpans, Grid } from "../../../../init/console/grid.ts";
-import { createPainter, layout } from "../../../../init/console/painter.ts";
-import { renderSpan } from "../../../../init/console/render.ts";
+import { parsePsf2 } from "../../../console/font.ts";
+import { dirtySpans, Grid } from "../../../console/grid.ts";
+import { createPainter, layout } from "../../../console/painter.ts";
+import { renderSpan } from "../../../console/render.ts";
 
 const font = parsePsf2(gunzipSync(readFileSync("/usr/share/consolefonts/spleen-16x32.psfu.gz")));
 

@@ -1,5 +1,5 @@
-import { tokenBucket } from "../../rooms/output.ts";
-import type { Log, LogRecord } from "../../sys/log.ts";
+import { tokenBucket } from "../rooms/output.ts";
+import type { Log } from "../sys/log.ts";
 import { drawDashboard, drawTrustLine, COLOURS, type RoomRow } from "./dashboard.ts";
 import { Grid } from "./grid.ts";
 import { createTerminal } from "./terminal.ts";
@@ -7,16 +7,17 @@ import type { Font } from "./font.ts";
 import type { Chord, Key } from "./keymap.ts";
 import { INITIAL_LAUNCHER, launcherKey, type Command, type Entry, type LauncherState } from "./launcher.ts";
 import { createPainter, layout, type Surface } from "./painter.ts";
-import { ARMING_MS, drawPrompt, isArmed, openPrompt, promptKey, type PromptAnswer, type PromptRequest, type PromptState } from "./prompt.ts";
+import { ARMING_MS, drawPrompt, isArmed, openPrompt, promptKey, type PromptState } from "./prompt.ts";
+import { denial, SHOWN_EVENTS, type PromptAnswer, type PromptRequest, type RoomSnapshot, type ShownRecord } from "./protocol.ts";
 
 /** What the console needs of bay0's rooms. */
 export type ConsoleRooms = {
   policies(): string[];
-  snapshot(): { id: string; started: boolean; frozen: boolean; uptimeMs: number; usage: { memoryCurrent: number | null; memoryMax: number | null; pids: number | null; cpuUsec: number | null } }[];
+  snapshot(): RoomSnapshot[];
   start(name: string): Promise<{ ok: boolean; reason?: string }>;
   kill(id: string): Promise<boolean>;
   reset(id: string): Promise<{ ok: boolean; reason?: string }>;
-  freeze(id: string, frozen: boolean): boolean;
+  freeze(id: string, frozen: boolean): Promise<boolean>;
 };
 
 /** Reading and writing a room terminal's pseudo-terminal master (the edge: sys/). */
@@ -60,9 +61,7 @@ const ECHO_MS = 30;
 const PROMPTS_QUEUED = 4;
 /** How long "Lock the vault?" waits for an answer before it is a no. */
 const LOCK_QUESTION_MS = 30_000;
-/** Log events worth a line on the dashboard; never anything typed. */
-const SHOWN_EVENTS = /^(room\.(started|exited|killed|failed|refused|oom|reset|frozen|thawed)|image\.(mounted|verity_failed|failed)|policy\.rejected|watchdog\.|shutdown\.begin|bay0\.error)/;
-const ENDED: Record<string, (r: LogRecord) => string> = {
+const ENDED: Record<string, (r: ShownRecord) => string> = {
   "room.exited": (r) => (r.status === null || r.status === undefined ? `exited ${String(r.signal)}` : `exited ${String(r.status)}`),
   "room.killed": () => "killed",
   "room.failed": () => "failed",
@@ -117,9 +116,6 @@ export function createConsole(deps: ConsoleDeps) {
   type OpenPrompt = { state: PromptState; resolve: (answer: PromptAnswer) => void; deadlineMs: number | null };
   let prompt: OpenPrompt | null = null;
   const waiting: { request: PromptRequest; resolve: (answer: PromptAnswer) => void }[] = [];
-  /** What a secret or a question means unanswered; a confirmation has none (it waits for the person). */
-  const defaultAnswer = (request: Exclude<PromptRequest, { kind: "confirm" }>, timedOut: boolean): PromptAnswer =>
-    request.kind === "secret" ? { kind: "secret", value: null } : { kind: "choice", index: 0, timedOut };
   const show = (next: { request: PromptRequest; resolve: (answer: PromptAnswer) => void } | undefined): void => {
     const nowMs = deps.clockMs();
     prompt =
@@ -205,7 +201,7 @@ export function createConsole(deps: ConsoleDeps) {
     return drawDashboard(cols, rows, { now: deps.now(), focus: "bay0", asking: prompt !== null, vault: deps.vault.state(), watchdog: deps.watchdog(), launcher, rows: current, events });
   };
   const refresh = (): void => {
-    if (prompt !== null && prompt.deadlineMs !== null && prompt.state.request.kind === "choice" && deps.clockMs() >= prompt.deadlineMs) finish(defaultAnswer(prompt.state.request, true), "timeout");
+    if (prompt !== null && prompt.deadlineMs !== null && prompt.state.request.kind === "choice" && deps.clockMs() >= prompt.deadlineMs) finish(denial(prompt.state.request, true), "timeout");
     const grid = drawScreen();
     if (prompt !== null) {
       const nowMs = deps.clockMs();
@@ -223,7 +219,7 @@ export function createConsole(deps: ConsoleDeps) {
     new Promise((resolve) => {
       if (prompt === null) show({ request, resolve });
       else if (waiting.length < PROMPTS_QUEUED || request.kind === "confirm") waiting.push({ request, resolve });
-      else resolve(defaultAnswer(request, false));
+      else resolve(denial(request, false));
       refresh();
     });
 
@@ -251,7 +247,7 @@ export function createConsole(deps: ConsoleDeps) {
     } else if (command.kind === "kill") {
       if (!(await deps.rooms.kill(command.id))) reason = `${command.id} is not running`;
     } else if (command.kind === "freeze") {
-      if (!deps.rooms.freeze(command.id, command.frozen)) reason = `${command.id} could not be ${command.frozen ? "frozen" : "thawed"}`;
+      if (!(await deps.rooms.freeze(command.id, command.frozen))) reason = `${command.id} could not be ${command.frozen ? "frozen" : "thawed"}`;
       else launcher = { ...launcher, message: `${command.id}: ${command.frozen ? "frozen" : "thawed"}` };
     } else if (sessions.has(command.id)) {
       setFocus(command.id);
@@ -271,7 +267,7 @@ export function createConsole(deps: ConsoleDeps) {
       if (key === "ctrl-alt-del") return;
       if (prompt !== null && key === "secure-attention" && prompt.state.request.kind === "choice" && prompt.state.request.dismissable) {
         // A room's request never stands between the person and the dashboard: dismissed as its default, a denial.
-        finish(defaultAnswer(prompt.state.request, false), "cancelled");
+        finish(denial(prompt.state.request, false), "cancelled");
       }
       if (prompt !== null && key !== "secure-attention") {
         const next = promptKey(prompt.state, key, deps.clockMs());
@@ -304,7 +300,7 @@ export function createConsole(deps: ConsoleDeps) {
       if (next.command) void act(next.command).catch((error: unknown) => deps.log.error("bay0.error", { where: "console", error: String(error) }));
     },
     attach,
-    record(record: LogRecord): void {
+    record(record: ShownRecord): void {
       const end = ENDED[record.event];
       if (typeof record.room === "string" && end !== undefined) ended.set(record.room, end(record));
       if (typeof record.room === "string" && record.event === "room.started") ended.delete(record.room);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { Key } from "../../../../init/console/keymap.ts";
-import { INITIAL_LAUNCHER, launcherKey, selectedIndex, visibleEntries, type Entry, type LauncherState } from "../../../../init/console/launcher.ts";
+import type { Key } from "../../../console/keymap.ts";
+import { INITIAL_LAUNCHER, launcherKey, selectedIndex, visibleEntries, type Entry, type LauncherState } from "../../../console/launcher.ts";
 
 const entries: Entry[] = [
   { name: "shell", running: false, frozen: false },

@@ -13,6 +13,9 @@ export type Font = {
   map: Map<number, number>;
 };
 
+/** Debian's fonts-spleen 16x32 (BSD-2-Clause), in the system image (uki/system-image.ts copies it). */
+export const CONSOLE_FONT = "/usr/share/consolefonts/spleen-16x32.psfu.gz";
+
 const PSF2_MAGIC = 0x864ab572;
 const HAS_UNICODE_TABLE = 1;
 const SEQUENCE_START = 0xfe;

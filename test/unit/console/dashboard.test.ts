@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { COLOURS, drawDashboard, drawTrustLine, roomColour, type RoomRow } from "../../../../init/console/dashboard.ts";
-import { Grid } from "../../../../init/console/grid.ts";
-import { INITIAL_LAUNCHER } from "../../../../init/console/launcher.ts";
+import { COLOURS, drawDashboard, drawTrustLine, roomColour, type RoomRow } from "../../../console/dashboard.ts";
+import { Grid } from "../../../console/grid.ts";
+import { INITIAL_LAUNCHER } from "../../../console/launcher.ts";
 
 const row = (name: string, extra: Partial<RoomRow> = {}): RoomRow => ({
   name, running: true, frozen: false, state: "running", memoryCurrent: 12 * 1048576, memoryMax: 512 * 1048576, cpuPercent: 3.4, pids: 2, uptimeSec: 80, ...extra,

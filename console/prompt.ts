@@ -1,24 +1,7 @@
 import { COLOURS } from "./dashboard.ts";
 import type { Grid } from "./grid.ts";
 import type { Key } from "./keymap.ts";
-
-/**
- * What bay0 may ask the person at the trusted console: a secret (a PIN, a
- * recovery key: typed masked, never shown, logged or given to a room), or
- * a question with choices whose default, on Esc or on timeout, is the
- * first choice (callers put "deny" there). A `dismissable` question (a
- * room's request) is also answered with that default by Ctrl-Alt-Esc.
- */
-export type PromptRequest =
-  | { kind: "secret"; title: string; label: string; minLength: number; maxLength: number }
-  | { kind: "choice"; title: string; lines: string[]; choices: string[]; timeoutMs: number; dismissable?: true }
-  /** Ends only when the person picks its one choice with Enter: no Esc, no timeout (what must not be lost unseen, a recovery key). */
-  | { kind: "confirm"; title: string; lines: string[]; choice: string };
-
-export type PromptAnswer =
-  | { kind: "secret"; value: string | null }
-  | { kind: "choice"; index: number; timedOut: boolean }
-  | { kind: "confirm" };
+import type { PromptAnswer, PromptRequest } from "./protocol.ts";
 
 export type PromptState = { request: PromptRequest; typed: string; selected: number; note: string | null; armedAtMs: number };
 

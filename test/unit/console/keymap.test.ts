@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createKeyboard } from "../../../../init/console/keymap.ts";
+import { createKeyboard } from "../../../console/keymap.ts";
 
 const K = { A: 30, ONE: 2, SHIFT: 42, CTRL: 29, ALT: 56, CAPS: 58, DEL: 111, ESC: 1, ENTER: 28, UP: 103, K: 37 };
 

@@ -1,0 +1,83 @@
+/**
+ * What bay0 and the trusted console helper (`bay0 console`) say to each
+ * other: one JSON object per line, bay0's on the helper's stdin, the
+ * helper's on its stdout (beside its log records); a room's terminal travels
+ * as a file descriptor on the helper's fd 3 just before the line naming it.
+ * Both sides parse with these schemas: bay0 trusts the helper no more than
+ * it must (it parses rooms' terminal output, the most hostile input there is).
+ */
+import { z } from "zod";
+
+const text = (max: number) => z.string().max(max);
+const lines = z.array(text(200)).max(16);
+
+/**
+ * What bay0 may ask the person at the trusted console: a secret (a PIN, a
+ * recovery key: typed masked, never shown, logged or given to a room), or
+ * a question with choices whose default, on Esc or on timeout, is the
+ * first choice (callers put "deny" there). A `dismissable` question (a
+ * room's request) is also answered with that default by Ctrl-Alt-Esc. A
+ * confirmation ends only when the person picks its one choice with Enter:
+ * no Esc, no timeout (what must not be lost unseen, a recovery key).
+ */
+export const promptRequestSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("secret"), title: text(80), label: text(40), minLength: z.number().int().min(0).max(256), maxLength: z.number().int().min(1).max(256) }),
+  z.object({ kind: z.literal("choice"), title: text(80), lines, choices: z.array(text(80)).min(1).max(8), timeoutMs: z.number().int().min(0).max(600_000), dismissable: z.literal(true).optional() }),
+  z.object({ kind: z.literal("confirm"), title: text(80), lines, choice: text(80) }),
+]);
+export type PromptRequest = z.infer<typeof promptRequestSchema>;
+
+export const promptAnswerSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("secret"), value: text(256).nullable() }),
+  z.object({ kind: z.literal("choice"), index: z.number().int().min(0).max(7), timedOut: z.boolean() }),
+  z.object({ kind: z.literal("confirm") }),
+]);
+export type PromptAnswer = z.infer<typeof promptAnswerSchema>;
+
+/** A prompt's answer when nobody gave one (the console died while it was up, or cannot ask): a denial. */
+export const denial = (request: Exclude<PromptRequest, { kind: "confirm" }>, timedOut: boolean): PromptAnswer =>
+  request.kind === "secret" ? { kind: "secret", value: null } : { kind: "choice", index: 0, timedOut };
+
+const roomName = text(64);
+
+export const roomSnapshotSchema = z.object({
+  id: roomName,
+  started: z.boolean(),
+  frozen: z.boolean(),
+  uptimeMs: z.number(),
+  usage: z.object({ memoryCurrent: z.number().nullable(), memoryMax: z.number().nullable(), pids: z.number().nullable(), cpuUsec: z.number().nullable() }),
+});
+export type RoomSnapshot = z.infer<typeof roomSnapshotSchema>;
+
+/** What the person can have bay0 do from the dashboard. */
+export const actionSchema = z.enum(["start", "kill", "reset", "freeze", "thaw", "lock-vault", "recovery-key"]);
+export type Action = z.infer<typeof actionSchema>;
+
+/** A log record the dashboard shows (recent events, how a room ended): bay0 sends these fields of those events only. */
+export const shownRecordSchema = z.object({ event: text(64), ts: text(40), room: roomName.optional(), status: z.number().nullable().optional(), signal: z.string().max(16).nullable().optional() });
+export type ShownRecord = z.infer<typeof shownRecordSchema>;
+export const SHOWN_EVENTS = /^(room\.(started|exited|killed|failed|refused|oom|reset|frozen|thawed)|image\.(mounted|verity_failed|failed)|policy\.rejected|watchdog\.|shutdown\.begin|bay0\.error)/;
+
+export const toConsoleSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("state"), rooms: z.array(roomSnapshotSchema).max(256), policies: z.array(roomName).max(256), vault: text(80), watchdog: text(80) }),
+  z.object({ type: z.literal("record"), record: shownRecordSchema }),
+  z.object({ type: z.literal("ask"), id: z.number().int(), request: promptRequestSchema }),
+  z.object({ type: z.literal("terminal"), room: roomName }),
+  z.object({ type: z.literal("acted"), id: z.number().int(), reason: text(300).nullable() }),
+]);
+export type ToConsole = z.infer<typeof toConsoleSchema>;
+
+export const fromConsoleSchema = z.discriminatedUnion("type", [
+  /** Set up: input watched, and the screen taken (cols and rows) or not (`console.absent` said why). */
+  z.object({ type: z.literal("hello"), screen: z.boolean() }),
+  /** Every second from the helper's event loop: bay0 restarts a helper that stops saying it. */
+  z.object({ type: z.literal("alive") }),
+  z.object({ type: z.literal("answer"), id: z.number().int(), answer: promptAnswerSchema }),
+  z.object({ type: z.literal("act"), id: z.number().int(), action: actionSchema, room: roomName.nullable() }),
+  z.object({ type: z.literal("power"), device: text(64) }),
+  z.object({ type: z.literal("ctrl-alt-del"), device: text(64) }),
+]);
+export type FromConsole = z.infer<typeof fromConsoleSchema>;
+
+/** The log events the helper may have bay0 log as its own. */
+export const CONSOLE_EVENT_PREFIX = "(?:console|input)";

@@ -1,0 +1,248 @@
+/**
+ * bay0's side of the trusted console, which runs as a resident helper
+ * (`bay0 console`, console/main.ts): it owns the screen and the keyboards
+ * and parses rooms' terminal output, so whatever crashes or stalls it dies
+ * alone. bay0 keeps the decisions: it answers the helper's actions, sends it
+ * what the dashboard shows and each room's terminal, asks it the questions,
+ * and starts it again when it dies or stops saying it is alive. A prompt on
+ * a console that died is answered as a denial; a confirmation (a recovery
+ * key being shown) is shown again by the next one.
+ */
+import type { Libc } from "../sys/libc.ts";
+import { SIG } from "../sys/libc.ts";
+import type { Log, LogRecord } from "../sys/log.ts";
+import type { Spawner } from "../sys/spawn.ts";
+import {
+  CONSOLE_EVENT_PREFIX,
+  denial,
+  fromConsoleSchema,
+  SHOWN_EVENTS,
+  type Action,
+  type FromConsole,
+  type PromptAnswer,
+  type PromptRequest,
+  type RoomSnapshot,
+  type ToConsole,
+} from "../console/protocol.ts";
+import { exitText, startHelper } from "./helper.ts";
+import type { Rooms } from "./rooms.ts";
+import type { Vault } from "./vault.ts";
+
+/** The helper says it is alive every second; this long without a word, it is killed and started again. */
+const STALLED_MS = 10_000;
+/** How often the dashboard's picture of the rooms is sent (the helper redraws as often). */
+const CHECK_MS = 500;
+/** A helper that dies soon after its start waits longer each time before the next (a crash loop costs little). */
+const RESTART_MS = [500, 2000, 10_000, 30_000];
+const STABLE_MS = 60_000;
+
+export type ConsoleLinkDeps = {
+  libc: Libc;
+  log: Log;
+  spawner: Spawner;
+  now: () => number;
+  /** What the dashboard shows now. */
+  state: () => { rooms: RoomSnapshot[]; policies: string[]; vault: string; watchdog: string };
+  /** Every live room's terminal (sent again to a helper that starts again). */
+  terminals: () => { room: string; fd: number }[];
+  /** Does what the person chose; null when done, else why not. */
+  act: (action: Action, room: string | null) => Promise<string | null>;
+  power: (device: string) => void;
+  ctrlAltDel: (device: string) => void;
+};
+
+type Pending = { request: PromptRequest; resolve: (answer: PromptAnswer) => void; sentTo: number | null };
+
+export function startConsoleLink(deps: ConsoleLinkDeps) {
+  const { log } = deps;
+  let generation = 0;
+  let child: { pid: number; write: (message: ToConsole) => void; channel: number; generation: number } | null = null;
+  /** What the latest helper said of the screen: null until its hello. */
+  let screen: boolean | null = null;
+  let lastWord = 0;
+  let startedAt = 0;
+  let quickDeaths = 0;
+  let ready: () => void = () => undefined;
+  const firstHello = new Promise<void>((resolve) => (ready = resolve));
+  let nextId = 1;
+  const pending = new Map<number, Pending>();
+
+  const live = () => (child !== null && screen !== null ? child : null);
+  const send = (message: ToConsole): void => live()?.write(message);
+  const sendPrompt = (id: number, entry: Pending): void => {
+    const to = live();
+    if (to === null || screen !== true) return;
+    entry.sentTo = to.generation;
+    to.write({ type: "ask", id, request: entry.request });
+  };
+  const sendTerminal = (room: string, fd: number): void => {
+    const to = live();
+    if (to === null) return;
+    const sent = deps.libc.sendFd(to.channel, fd);
+    if (sent.ok) to.write({ type: "terminal", room });
+    else log.warn("console.error", { where: "terminal", room, error: sent.message });
+  };
+  const pushState = (): void => {
+    const state = deps.state();
+    send({ type: "state", ...state });
+  };
+
+  const onMessage = (from: number, message: FromConsole): void => {
+    if (child === null || child.generation !== from) return;
+    lastWord = deps.now();
+    switch (message.type) {
+      case "hello": {
+        screen = message.screen;
+        ready();
+        pushState();
+        for (const { room, fd } of deps.terminals()) sendTerminal(room, fd);
+        for (const [id, entry] of pending) {
+          if (screen) sendPrompt(id, entry);
+          else if (entry.request.kind !== "confirm") settle(id, denial(entry.request, false));
+        }
+        return;
+      }
+      case "alive":
+        return;
+      case "answer": {
+        const entry = pending.get(message.id);
+        if (entry === undefined) return;
+        // An answer of another kind than the question is no answer: a denial (a confirmation waits on).
+        if (message.answer.kind === entry.request.kind) settle(message.id, message.answer);
+        else if (entry.request.kind !== "confirm") settle(message.id, denial(entry.request, false));
+        return;
+      }
+      case "act":
+        void deps
+          .act(message.action, message.room)
+          .catch((error: unknown) => String(error))
+          .then((reason) => send({ type: "acted", id: message.id, reason }));
+        return;
+      case "power":
+        return deps.power(message.device);
+      case "ctrl-alt-del":
+        return deps.ctrlAltDel(message.device);
+    }
+  };
+  const settle = (id: number, answer: PromptAnswer): void => {
+    const entry = pending.get(id);
+    if (entry === undefined) return;
+    pending.delete(id);
+    entry.resolve(answer);
+  };
+
+  const start = (): void => {
+    const pair = deps.libc.socketPair();
+    if (!pair.ok) {
+      log.error("console.failed", { reason: `socketpair: ${pair.message}` });
+      return;
+    }
+    const [ours, theirs] = pair.fds;
+    const mine = ++generation;
+    screen = null;
+    startedAt = deps.now();
+    lastWord = startedAt;
+    const helper = startHelper({ spawner: deps.spawner, log }, ["console"], {
+      prefix: CONSOLE_EVENT_PREFIX,
+      reply: fromConsoleSchema,
+      onReply: (message) => onMessage(mine, message),
+      input: true,
+      fds: [theirs],
+    });
+    deps.libc.close(theirs);
+    const stdin = helper.child.stdin;
+    child = { pid: helper.child.pid, channel: ours, generation: mine, write: (message) => stdin?.write(`${JSON.stringify(message)}\n`) };
+    void helper.child.exited.then((exit) => {
+      deps.libc.close(ours);
+      if (child?.generation !== mine) return;
+      child = null;
+      screen = null;
+      // What this console was asking is denied; a confirmation waits for the next one.
+      for (const [id, entry] of pending) {
+        if (entry.sentTo !== mine) continue;
+        if (entry.request.kind === "confirm") entry.sentTo = null;
+        else settle(id, denial(entry.request, false));
+      }
+      quickDeaths = deps.now() - startedAt < STABLE_MS ? quickDeaths + 1 : 0;
+      const delay = RESTART_MS[Math.min(quickDeaths, RESTART_MS.length) - 1] ?? RESTART_MS[0] ?? 0;
+      log.warn("console.restarted", { reason: exitText(exit), last_words: helper.lastWords(), after_ms: delay });
+      setTimeout(start, delay);
+    });
+  };
+
+  const check = (): void => {
+    if (child === null) return;
+    if (deps.now() - lastWord > STALLED_MS) {
+      log.warn("console.stalled", { pid: child.pid, silent_ms: deps.now() - lastWord });
+      deps.libc.kill(child.pid, SIG.SIGKILL);
+      lastWord = deps.now();
+      return;
+    }
+    pushState();
+  };
+
+  start();
+  return {
+    /** Resolves once a console first said whether it has a screen (or never will). */
+    ready: firstHello,
+    /** Refreshes the dashboard's picture of the rooms and the vault; kills a silent helper. */
+    check,
+    /** Asks the person, or null on a machine whose console has no screen. */
+    ask: (): ((request: PromptRequest) => Promise<PromptAnswer>) | null =>
+      screen === false
+        ? null
+        : (request) =>
+            new Promise((resolve) => {
+              const id = nextId++;
+              const entry: Pending = { request, resolve, sentTo: null };
+              pending.set(id, entry);
+              sendPrompt(id, entry);
+            }),
+    terminal: sendTerminal,
+    record(record: LogRecord): void {
+      if (!SHOWN_EVENTS.test(record.event)) return;
+      const { event, ts, room, status, signal } = record;
+      send({
+        type: "record",
+        record: {
+          event,
+          ts,
+          ...(typeof room === "string" ? { room } : {}),
+          ...(typeof status === "number" || status === null ? { status } : {}),
+          ...(typeof signal === "string" || signal === null ? { signal } : {}),
+        },
+      });
+    },
+    /** Test hook: the helper killed as a crash would. */
+    kill: (): boolean => child !== null && deps.libc.kill(child.pid, SIG.SIGKILL).ok,
+    every: CHECK_MS,
+  };
+}
+
+export type ConsoleLink = ReturnType<typeof startConsoleLink>;
+
+/** What the person chose at the console, done by bay0: null when done, else why not (shown on the dashboard). */
+export async function consoleAction(rooms: Rooms | null, vault: Vault | null, action: Action, room: string | null): Promise<string | null> {
+  if (action === "lock-vault") return vault === null ? "this machine has no vault" : vault.lock("dashboard");
+  if (action === "recovery-key") return vault === null ? "this machine has no vault" : vault.newRecoveryKey();
+  if (rooms === null) return "rooms are unavailable";
+  if (room === null) return "no room named";
+  const { supervisor, policies } = rooms;
+  switch (action) {
+    case "start": {
+      const policy = policies.get(room);
+      if (policy === undefined) return `no valid policy named '${room}'`;
+      const started = await supervisor.start(policy);
+      return started.ok ? null : started.reason;
+    }
+    case "reset": {
+      const reset = await supervisor.reset(room);
+      return reset.ok ? null : reset.reason;
+    }
+    case "kill":
+      return (await supervisor.kill(room)) ? null : `${room} is not running`;
+    case "freeze":
+    case "thaw":
+      return supervisor.freeze(room, action === "freeze") ? null : `${room} could not be ${action === "freeze" ? "frozen" : "thawed"}`;
+  }
+}

@@ -1,0 +1,127 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { FromConsole, PromptAnswer, PromptRequest, ToConsole } from "../../../console/protocol.ts";
+import { startConsoleLink } from "../../../init/console-link.ts";
+import { FakeLibc } from "../../../sys/libc-fake.ts";
+import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";
+import type { ChildExit, ChildStream, Spawner } from "../../../sys/spawn.ts";
+
+/** A spawner whose children are this test's: it reads what bay0 wrote to each, speaks for it, and ends it. */
+function fakeConsoles() {
+  const children: { pid: number; argv: string[]; fds: number[]; written: ToConsole[]; say: (message: FromConsole) => void; end: (exit: ChildExit) => void }[] = [];
+  const spawner: Spawner = {
+    isOwn: () => false,
+    spawn(argv, onLine: (stream: ChildStream, line: string) => void, options = {}) {
+      let end: (exit: ChildExit) => void = () => undefined;
+      const exited = new Promise<ChildExit>((resolve) => (end = resolve));
+      const written: ToConsole[] = [];
+      children.push({ pid: 100 + children.length, argv, fds: options.fds ?? [], written, say: (m) => onLine("stdout", JSON.stringify(m)), end });
+      return { pid: 100 + children.length - 1, exited, stdin: { write: (text: string) => void written.push(JSON.parse(text) as ToConsole), end: () => undefined } };
+    },
+  };
+  return { spawner, children };
+}
+
+function setup() {
+  const records: LogRecord[] = [];
+  const libc = new FakeLibc();
+  const { spawner, children } = fakeConsoles();
+  const clock = { ms: 0 };
+  const acted: string[] = [];
+  const link = startConsoleLink({
+    libc,
+    log: createLog([memorySink(records)]),
+    spawner,
+    now: () => clock.ms,
+    state: () => ({ rooms: [], policies: ["shell"], vault: "open", watchdog: "armed, 30 s" }),
+    terminals: () => [{ room: "shell", fd: 42 }],
+    act: async (action, room) => {
+      acted.push(`${action} ${String(room)}`);
+      return null;
+    },
+    power: () => acted.push("power"),
+    ctrlAltDel: () => acted.push("ctrl-alt-del"),
+  });
+  return { link, libc, children, records, clock, acted };
+}
+
+const choice: PromptRequest = { kind: "choice", title: "Send?", lines: [], choices: ["Deny", "Allow"], timeoutMs: 60_000 };
+const confirm: PromptRequest = { kind: "confirm", title: "Your recovery key", lines: ["KEY"], choice: "I wrote it down" };
+const flush = () => new Promise((r) => setImmediate(r));
+
+describe("bay0's side of the console helper", () => {
+  beforeEach(() => void vi.useFakeTimers({ toFake: ["setTimeout"] }));
+  afterEach(() => void vi.useRealTimers());
+
+  it("starts `bay0 console` with the terminal channel as fd 3, and hands it the terminals and questions once it said hello", async () => {
+    const { link, libc, children } = setup();
+    expect(children).toHaveLength(1);
+    expect(children[0]?.argv.at(-1)).toBe("console");
+    expect(children[0]?.fds).toEqual([91]);
+    const asked = link.ask()?.(choice);
+    expect(children[0]?.written).toEqual([]);
+    children[0]?.say({ type: "hello", screen: true });
+    expect(libc.calls.filter((c) => c.fn === "sendFd")).toEqual([{ fn: "sendFd", args: [90, 42] }]);
+    expect(children[0]?.written.map((m) => m.type)).toEqual(["state", "terminal", "ask"]);
+    const ask = children[0]?.written.find((m) => m.type === "ask");
+    children[0]?.say({ type: "answer", id: ask?.type === "ask" ? ask.id : -1, answer: { kind: "choice", index: 1, timedOut: false } });
+    expect(await asked).toEqual({ kind: "choice", index: 1, timedOut: false });
+  });
+
+  it("denies what a console that died was asking, shows a confirmation again on the next one, and logs console.restarted", async () => {
+    const { link, children, records } = setup();
+    children[0]?.say({ type: "hello", screen: true });
+    const answers: PromptAnswer[] = [];
+    void link.ask()?.(choice).then((a) => answers.push(a));
+    void link.ask()?.({ kind: "secret", title: "Unlock", label: "PIN", minLength: 4, maxLength: 32 }).then((a) => answers.push(a));
+    void link.ask()?.(confirm).then((a) => answers.push(a));
+    children[0]?.end({ status: null, signal: "SIGKILL" });
+    await flush();
+    expect(answers).toEqual([{ kind: "choice", index: 0, timedOut: false }, { kind: "secret", value: null }]);
+    expect(records.find((r) => r.event === "console.restarted")).toMatchObject({ reason: "SIGKILL" });
+    vi.runAllTimers();
+    expect(children).toHaveLength(2);
+    children[1]?.say({ type: "hello", screen: true });
+    const again = children[1]?.written.find((m) => m.type === "ask");
+    expect(again?.type === "ask" ? again.request : null).toEqual(confirm);
+    children[1]?.say({ type: "answer", id: again?.type === "ask" ? again.id : -1, answer: { kind: "confirm" } });
+    await flush();
+    expect(answers.at(-1)).toEqual({ kind: "confirm" });
+  });
+
+  it("kills a console that stopped saying it is alive", () => {
+    const { link, libc, children, clock, records } = setup();
+    children[0]?.say({ type: "hello", screen: true });
+    clock.ms = 9000;
+    link.check();
+    expect(libc.calls.filter((c) => c.fn === "kill")).toEqual([]);
+    children[0]?.say({ type: "alive" });
+    clock.ms = 20_000;
+    link.check();
+    expect(libc.calls.filter((c) => c.fn === "kill")).toEqual([{ fn: "kill", args: [100, 9] }]);
+    expect(records.find((r) => r.event === "console.stalled")).toMatchObject({ pid: 100 });
+  });
+
+  it("treats an answer of the wrong kind as a denial, and has no prompts on a console without a screen", async () => {
+    const { link, children } = setup();
+    const asked = link.ask()?.(choice);
+    children[0]?.say({ type: "hello", screen: true });
+    const ask = children[0]?.written.find((m) => m.type === "ask");
+    children[0]?.say({ type: "answer", id: ask?.type === "ask" ? ask.id : -1, answer: { kind: "secret", value: "1" } });
+    expect(await asked).toEqual({ kind: "choice", index: 0, timedOut: false });
+    children[0]?.end({ status: 0, signal: null });
+    await flush();
+    vi.runAllTimers();
+    children[1]?.say({ type: "hello", screen: false });
+    expect(link.ask()).toBeNull();
+  });
+
+  it("does what the person chose and says so, and passes on the power button", async () => {
+    const { children, acted } = setup();
+    children[0]?.say({ type: "hello", screen: true });
+    children[0]?.say({ type: "act", id: 7, action: "kill", room: "shell" });
+    children[0]?.say({ type: "power", device: "/dev/input/event0" });
+    await flush();
+    expect(acted).toEqual(["kill shell", "power"]);
+    expect(children[0]?.written.at(-1)).toEqual({ type: "acted", id: 7, reason: null });
+  });
+});
