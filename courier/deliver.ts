@@ -1,13 +1,13 @@
 /**
  * The courier: one process per approved transfer, started by bay0 in its own
  * namespaces as the receiving room's user (courier/sandbox.ts), never PID 1.
- * It sees the source file as its stdin (opened read-only by bay0), the
+ * It sees the approved bytes as its stdin (the carrier's staged copy, which
+ * no room can reach, so nothing is hashed again; courier/carry.ts), the
  * destination folder as fd 3 and a staging folder on the same filesystem,
  * which the receiving room cannot see, as fd 4; nothing else of any room. It
- * copies exactly the approved bytes into the staging folder, checks their
- * SHA-256 against the one the person approved, syncs, then links them into
- * the destination under the first free name (never over another file): the
- * file appears there whole or not at all. It prints one JSON line saying which.
+ * copies them into the staging folder, syncs, then links them into the
+ * destination under the first free name (never over another file): the file
+ * appears there whole or not at all. It prints one JSON line saying which.
  */
 import { closeSync, constants, fsyncSync, linkSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { suffixed } from "./names.ts";
@@ -21,17 +21,16 @@ const MAX_SUFFIX = 1000;
 
 export type CourierResult = { ok: true; name: string } | { ok: false; reason: string };
 
-function copyAndHash(out: number, size: number): string | null {
-  const hasher = new Bun.CryptoHasher("sha256");
+/** Copies `size` bytes of the source; false when it holds fewer. */
+function copy(out: number, size: number): boolean {
   const buffer = Buffer.alloc(Math.min(CHUNK_BYTES, Math.max(size, 1)));
   for (let at = 0; at < size; ) {
     const got = readSync(SOURCE_FD, buffer, 0, Math.min(buffer.length, size - at), at);
-    if (got === 0) return null;
+    if (got === 0) return false;
     for (let written = 0; written < got; ) written += writeSync(out, buffer, written, got - written);
-    hasher.update(buffer.subarray(0, got));
     at += got;
   }
-  return hasher.digest("hex");
+  return true;
 }
 
 const failure = (error: unknown): CourierResult => {
@@ -40,17 +39,16 @@ const failure = (error: unknown): CourierResult => {
   return { ok: false, reason: reason ?? (error instanceof Error ? error.message : String(error)) };
 };
 
-/** Copies, checks and links under the first free name. */
-function land(out: number, staged: string, name: string, size: number, sha256: string): string {
-  let copied: string | null;
+/** Copies, syncs and links under the first free name. */
+function land(out: number, staged: string, name: string, size: number): string {
+  let copied: boolean;
   try {
-    copied = copyAndHash(out, size);
+    copied = copy(out, size);
     fsyncSync(out);
   } finally {
     closeSync(out);
   }
-  if (copied === null) throw new Error("the file shrank after it was approved");
-  if (copied !== sha256) throw new Error("the file changed after it was approved (its SHA-256 differs)");
+  if (!copied) throw new Error("the file shrank after it was approved");
   for (let n = 1; n <= MAX_SUFFIX; n++) {
     const candidate = n === 1 ? name : suffixed(name, n);
     try {
@@ -68,14 +66,14 @@ function land(out: number, staged: string, name: string, size: number, sha256: s
   throw new Error(`${MAX_SUFFIX} files called ${name} already wait there`);
 }
 
-/** argv: the name to deliver as, the approved size and SHA-256. */
-export function deliver([name = "", sizeText = "", sha256 = ""]: string[]): CourierResult {
+/** argv: the name to deliver as and the approved size. */
+export function deliver([name = "", sizeText = ""]: string[]): CourierResult {
   const size = Number(sizeText);
-  if (name === "" || !Number.isSafeInteger(size) || !/^[0-9a-f]{64}$/.test(sha256)) return { ok: false, reason: "bad courier arguments" };
+  if (name === "" || !Number.isSafeInteger(size) || size < 0) return { ok: false, reason: "bad courier arguments" };
   const staged = `${STAGING}/${STAGED_NAME}`;
   try {
     const out = openSync(staged, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
-    return { ok: true, name: land(out, staged, name, size, sha256) };
+    return { ok: true, name: land(out, staged, name, size) };
   } catch (error) {
     // bay0 drops the staging folder with whatever is left in it.
     return failure(error);

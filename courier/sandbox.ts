@@ -1,24 +1,20 @@
 import { DEVICES, MASKED_PATHS, READONLY_PATHS, type OciConfig } from "../rooms/oci.ts";
-import { ROOM_ID_MAP, type RoomPlan } from "../rooms/plan.ts";
+import { ROOM_ID_MAP } from "../rooms/plan.ts";
 import { buildSeccomp, type ContainersProfile } from "../rooms/seccomp.ts";
 import { NAMESPACES } from "../policies/schema.ts";
+import { BAY0_DIR } from "../init/helper.ts";
 
-/** Where bay0's executable lives (preinit mounts it there): the courier is the same program in courier mode. */
-export const BAY0_DIR = "/usr/lib/bay0";
 /** Read-only: bay0 and the libraries it links; nothing of any room, no secret of bay0's. */
 const PROGRAM_DIRS = [BAY0_DIR, "/lib", "/lib64"];
 /** Made by bay0 in the courier's root before crun runs: the root belongs to bay0, so the courier cannot add to it. */
 export const MOUNT_POINTS: readonly string[] = ["/proc", "/dev", ...PROGRAM_DIRS];
 const COURIER_LIMITS = { "pids.max": "32" };
-/** Time every courier has, plus a second per 2 MiB: far more than a copy needs, far less than for ever. */
-const DEADLINE_FLOOR_MS = 30_000;
-const DEADLINE_BYTES_PER_MS = 2 * 1024 * 1024 / 1000;
 
-/** When bay0 kills a courier that has not ended (a frozen receiver freezes its courier too), so the queue never waits on one for ever. */
-export const courierDeadlineMs = (size: number): number => Math.round(DEADLINE_FLOOR_MS + size / DEADLINE_BYTES_PER_MS);
+/** The receiving room as a courier needs it: its user inside its namespace, and its cgroup node. */
+export type Receiver = { user: { uid: number; gid: number }; cgroupNode: string };
 
 /** The courier's cgroup (below the cgroup root): inside the receiving room's node. */
-export const courierCgroup = (receiver: RoomPlan, id: string): string => `${receiver.cgroup.node}/.courier-${id}`;
+export const courierCgroup = (receiver: Receiver, id: string): string => `${receiver.cgroupNode}/.courier-${id}`;
 
 /**
  * The OCI config crun runs one courier with: every namespace, the receiving
@@ -29,14 +25,14 @@ export const courierCgroup = (receiver: RoomPlan, id: string): string => `${rece
  * charged there when the courier is gone. The source file and the destination
  * folder are not in its tree: they arrive as open file descriptors. Pure.
  */
-export function courierConfig(id: string, receiver: RoomPlan, root: string, args: string[], profile: ContainersProfile): OciConfig {
+export function courierConfig(id: string, receiver: Receiver, root: string, args: string[], profile: ContainersProfile): OciConfig {
   const idMap = [{ containerID: 0, hostID: ROOM_ID_MAP.hostId, size: ROOM_ID_MAP.size }];
   const readOnly = ["bind", "ro", "nosuid", "nodev"];
   return {
     ociVersion: "1.0.2",
     process: {
       terminal: false,
-      user: { ...receiver.policy.user },
+      user: { ...receiver.user },
       args: [`${BAY0_DIR}/bay0`, "courier", ...args],
       env: ["PATH=/usr/lib/bay0"],
       cwd: "/",

@@ -1,40 +1,34 @@
 /**
  * What bay0 does with a room's courier.send: one transfer at a time, a few
  * waiting, one per room, and a room the person denied waits a while
- * (courier/gate.ts). The file is opened confined to the sender's root and hashed, the
- * person sees it at the trusted prompt and picks where it goes, and a courier
- * process (courier/deliver.ts, confined by crun) copies it there. Every
- * decision and outcome is logged, and so audited.
+ * (courier/gate.ts). A carrier helper per transfer (courier/carry.ts) opens
+ * the file confined to the sender's root and stages a hashed copy no room can
+ * reach; the person sees it at the trusted prompt and picks where it goes,
+ * and the carrier has a courier (courier/deliver.ts, confined by crun) copy
+ * those bytes there. bay0 decides and logs, and so audits, every step; it
+ * never opens or reads a room's file itself.
  */
-import { randomUUID } from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { z } from "zod";
-import { decide, destinations, refuseBySize, transferPrompt, type Destination, type Transfer } from "../courier/arbiter.ts";
+import { rmdirSync } from "node:fs";
+import { decide, destinations, transferPrompt, type Transfer } from "../courier/arbiter.ts";
+import { carryReplySchema, copyDeadlineMs, type CarryReply, type CarryRequest } from "../courier/carry-protocol.ts";
 import { createCourierGate, type Outcome } from "../courier/gate.ts";
 import { fileNameOf } from "../courier/names.ts";
-import { courierCgroup, courierConfig, courierDeadlineMs, MOUNT_POINTS } from "../courier/sandbox.ts";
 import { refusal, type Reply } from "../courier/umbilical.ts";
 import { CGROUP_ROOT } from "../rooms/cgroup.ts";
-import { CRUN_ROOT } from "../rooms/crun.ts";
-import { hostUser, ROOMS_RUN_DIR, type RoomPlan } from "../rooms/plan.ts";
-import type { ContainersProfile } from "../rooms/seccomp.ts";
+import { hostUser, type RoomPlan } from "../rooms/plan.ts";
 import { SIG, type Libc } from "../sys/libc.ts";
 import { roomText, type Log } from "../sys/log.ts";
-import { parseJsonOrNull } from "../sys/files.ts";
-import { closeFd, closeInbox, openInbox, openRoomFile, sha256Of, type Inbox } from "../sys/room-files.ts";
 import type { Spawner } from "../sys/spawn.ts";
-import { exitText } from "./helper.ts";
+import { openHelperSession } from "./helper.ts";
 import type { PromptAnswer, PromptRequest } from "../console/protocol.ts";
 
-/** Beside the rooms' own directories (no room is called ".courier"), traversable by the couriers' user namespaces. */
-const COURIER_DIR = `${ROOMS_RUN_DIR}/.courier`;
-const resultSchema = z.union([z.object({ ok: z.literal(true), name: z.string() }), z.object({ ok: z.literal(false), reason: z.string() })]);
+/** What bay0 allows the carrier beyond the copy's own deadline (its start, the inbox, crun) before it is killed. */
+const CARRIER_SLACK_MS = 30_000;
 
 export type CourierDeps = {
   libc: Libc;
   log: Log;
   spawner: Spawner;
-  profile: ContainersProfile;
   /** Rooms running now. */
   running: () => RoomPlan[];
   /** The trusted console's prompt, once there is one. */
@@ -59,81 +53,39 @@ export function createCourier(deps: CourierDeps): Courier {
     return refusal("refused", reason);
   };
 
-  /** Runs the courier process for an approved transfer and reports what landed. */
-  const carry = async (item: Transfer, sender: RoomPlan, to: Destination, source: number): Promise<Reply> => {
-    const receiver = to.room;
-    const id = randomUUID().slice(0, 8);
-    const staging = `.courier-${id}`;
-    const bundle = `${COURIER_DIR}/${id}`;
-    const startedMs = performance.now();
-    const about = { room: sender.id, to: receiver.id, into: to.kind === "vault" ? "vault" : "inbox", file: item.name, size: item.size, sha256: item.sha256 };
-    const fail = (reason: string): Reply => {
-      log.error("courier.failed", { ...about, reason });
-      return refusal("refused", `not delivered: ${reason}`);
-    };
-    let inbox: Inbox | null = null;
-    let release: (() => void) | null = null;
-    try {
-      if (!deps.running().some((room) => room.id === receiver.id)) return fail(`${receiver.id} is no longer running`);
-      if (to.kind === "vault") {
-        release = deps.vault.writing(`${item.name} from ${sender.id}`);
-        if (release === null) return fail("the vault is no longer open");
-      }
-      // The folder as the vault's own mount holds it, not the room's bind of it: a link cannot cross mounts.
-      const folder = `${deps.vault.roomsDir}/${receiver.policy.vault?.folder ?? ""}`;
-      const place = to.kind === "vault" ? { kind: "vault" as const, folder, stagingDir: deps.vault.stagingDir } : { kind: "room" as const, rootDir: receiver.dirs.rootfs };
-      inbox = openInbox(libc, place, hostUser(receiver.policy), staging);
-      if (inbox.freeBytes < item.size) return fail(`${receiver.id} has ${inbox.freeBytes} bytes free for a file of ${item.size}`);
-      for (const dir of MOUNT_POINTS) mkdirSync(`${bundle}/root${dir}`, { recursive: true, mode: 0o755 });
-      writeFileSync(`${bundle}/config.json`, JSON.stringify(courierConfig(id, receiver, `${bundle}/root`, [item.name, String(item.size), item.sha256], deps.profile)));
-      let said = "";
-      let complaint = "";
-      const child = deps.spawner.spawn(
-        ["crun", "--root", CRUN_ROOT, "run", "--preserve-fds", "2", "--bundle", bundle, `anchor-courier-${id}`],
-        (stream, line) => void (stream === "stdout" ? (said = line.slice(0, 1024)) : (complaint = line.slice(0, 300))),
-        { fds: [source, inbox.fd, inbox.staging.fd] },
-      );
-      const deadlineMs = courierDeadlineMs(item.size);
-      let late = false;
-      const timer = setTimeout(() => {
-        late = true;
-        // The whole cgroup, frozen or not; crun alone while it has not made one yet.
+  /** A transfer's carrier: each phase answered within its deadline, else it is killed and the phase fails with why. */
+  const startCarrier = () => {
+    const session = openHelperSession<CarryRequest, CarryReply>(deps, ["courier-carry"], { prefix: "courier", reply: carryReplySchema, gone: (exit, words) => ({ ok: false, reason: `the carrier ended (${exit}): ${words}` }) });
+    return {
+      ask: async (request: CarryRequest, deadlineMs: number): Promise<CarryReply> => {
+        const timer = setTimeout(() => libc.kill(session.pid, SIG.SIGKILL), deadlineMs + CARRIER_SLACK_MS);
         try {
-          writeFileSync(`${CGROUP_ROOT}${courierCgroup(receiver, id)}/cgroup.kill`, "1");
-        } catch {
-          libc.kill(child.pid, SIG.SIGKILL);
+          return await session.ask(request);
+        } finally {
+          clearTimeout(timer);
         }
-      }, deadlineMs);
-      const exit = await child.exited;
-      clearTimeout(timer);
-      if (late) return fail(`the courier did not finish within ${Math.round(deadlineMs / 1000)} s and was killed`);
-      // Anything but the courier's line: the reason is crun's last words.
-      const result = resultSchema.safeParse(parseJsonOrNull(said));
-      if (!result.success) return fail(`the courier ended (${exitText(exit)}) without a result: ${complaint}`);
-      if (!result.data.ok) return fail(result.data.reason);
-      log.info("courier.delivered", { ...about, file: result.data.name, ms: Math.round(performance.now() - startedMs) });
-      return { ok: true, delivered: { to: receiver.id, path: `/${about.into}/${result.data.name}`, size: item.size, sha256: item.sha256 } };
-    } catch (error) {
-      return fail(error instanceof Error ? error.message : String(error));
-    } finally {
-      if (inbox !== null) closeInbox(inbox);
-      rmSync(bundle, { recursive: true, force: true });
-      release?.();
-    }
+      },
+      end: async (cgroupNode: string): Promise<void> => {
+        session.end();
+        await session.exited;
+        // The carrier's cgroup in the sender's, if it was killed before it left it.
+        rmdirSafely(`${CGROUP_ROOT}${cgroupNode}/.courier-stage-${String(session.pid)}`);
+      },
+    };
   };
 
   const transfer = async (sender: RoomPlan, path: string, outcome: { value: Outcome }): Promise<Reply> => {
     const named = fileNameOf(path);
     if (!named.ok) return deny(sender, path, "policy", named.reason);
-    const source = openRoomFile(libc, sender.dirs.rootfs, path, hostUser(sender.policy));
-    if (!source.ok) return deny(sender, path, "policy", source.reason);
+    const carrier = startCarrier();
     try {
-      const tooBig = refuseBySize(sender, source.size);
-      if (tooBig !== null) return deny(sender, named.name, "policy", tooBig);
-      const sha256 = await sha256Of(source.fd, source.size);
-      if (sha256 === null) return deny(sender, named.name, "policy", "the file shrank while it was read");
-      const item: Transfer = { from: sender.id, name: named.name, size: source.size, sha256 };
-      log.info("courier.requested", { room: sender.id, file: item.name, size: item.size, sha256 });
+      const max = sender.policy.courier.max_size;
+      const staged = await carrier.ask({ do: "stage", root: sender.dirs.rootfs, path, reader: hostUser(sender.policy), cgroupNode: sender.cgroup.node, maxBytes: max, sender: sender.id }, copyDeadlineMs(max));
+      if (!staged.ok) return deny(sender, named.name, "policy", staged.reason);
+      if (!("staged" in staged)) return deny(sender, named.name, "policy", "the carrier answered out of turn");
+      const { size, sha256 } = staged.staged;
+      const item: Transfer = { from: sender.id, name: named.name, size, sha256 };
+      log.info("courier.requested", { room: sender.id, file: item.name, size, sha256 });
       const to = destinations(sender, deps.running(), deps.vault.isOpen());
       if (to.length === 0) return deny(sender, item.name, "policy", "no running room accepts deliveries");
       const ask = deps.ask();
@@ -146,10 +98,30 @@ export function createCourier(deps: CourierDeps): Courier {
         return deny(sender, item.name, decision.by, decision.reason);
       }
       outcome.value = "approved";
-      log.info("courier.approved", { room: sender.id, to: decision.to.room.id, into: decision.to.kind === "vault" ? "vault" : "inbox", file: item.name, size: item.size, sha256, by: "human" });
-      return await carry(item, sender, decision.to, source.fd);
+      const receiver = decision.to.room;
+      const about = { room: sender.id, to: receiver.id, into: decision.to.kind === "vault" ? "vault" : "inbox", file: item.name, size, sha256 };
+      log.info("courier.approved", { ...about, by: "human" });
+      const fail = (reason: string): Reply => {
+        log.error("courier.failed", { ...about, reason: roomText(reason) });
+        return refusal("refused", `not delivered: ${reason}`);
+      };
+      if (!deps.running().some((room) => room.id === receiver.id)) return fail(`${receiver.id} is no longer running`);
+      const release = decision.to.kind === "vault" ? deps.vault.writing(`${item.name} from ${sender.id}`) : () => undefined;
+      if (release === null) return fail("the vault is no longer open");
+      const startedMs = performance.now();
+      try {
+        // The folder as the vault's own mount holds it, not the room's bind of it: a link cannot cross mounts.
+        const into = decision.to.kind === "vault" ? { kind: "vault" as const, folder: `${deps.vault.roomsDir}/${receiver.policy.vault?.folder ?? ""}`, stagingDir: deps.vault.stagingDir } : { kind: "room" as const, rootDir: receiver.dirs.rootfs };
+        const delivered = await carrier.ask({ do: "deliver", name: item.name, receiver: { id: receiver.id, user: receiver.policy.user, hostUser: hostUser(receiver.policy), cgroupNode: receiver.cgroup.node }, into }, copyDeadlineMs(size));
+        if (!delivered.ok) return fail(delivered.reason);
+        if (!("delivered" in delivered)) return fail("the carrier answered out of turn");
+        log.info("courier.delivered", { ...about, file: delivered.delivered, ms: Math.round(performance.now() - startedMs) });
+        return { ok: true, delivered: { to: receiver.id, path: `/${about.into}/${delivered.delivered}`, size, sha256 } };
+      } finally {
+        release();
+      }
     } finally {
-      closeFd(source.fd);
+      void carrier.end(sender.cgroup.node);
     }
   };
 
@@ -161,4 +133,12 @@ export function createCourier(deps: CourierDeps): Courier {
     queue = run.finally(() => gate.settle(sender.id, outcome.value));
     return run;
   };
+}
+
+function rmdirSafely(path: string): void {
+  try {
+    rmdirSync(path);
+  } catch {
+    // Gone already (the carrier left it), or never made.
+  }
 }

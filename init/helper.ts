@@ -7,10 +7,12 @@
  * its last words, for the error when it ends without the reply awaited.
  */
 import { z } from "zod";
-import { BAY0_DIR } from "../courier/sandbox.ts";
 import { parseJsonOrNull } from "../sys/files.ts";
 import type { Log } from "../sys/log.ts";
 import type { Child, ChildExit, Spawner } from "../sys/spawn.ts";
+
+/** Where bay0's executable lives (preinit mounts it there): every helper is this same program in another mode. */
+export const BAY0_DIR = "/usr/lib/bay0";
 
 /** A record a helper may have bay0 log: an event under `prefix`, at info, warn or error. */
 export const helperRecordSchema = (prefix: string) =>
@@ -43,3 +45,36 @@ export function startHelper<T>(
 
 /** An end as errors say it: "status 1", or the signal. */
 export const exitText = (exit: ChildExit): string => exit.signal ?? `status ${exit.status}`;
+
+export type HelperSession<Request, Reply> = { pid: number; ask(request: Request): Promise<Reply>; end(): void; exited: Promise<ChildExit> };
+
+/**
+ * A helper that answers requests in order, one JSON line each way (the
+ * vault's, a courier transfer's); once it has ended, every request is
+ * answered with `gone(how it ended, its last words)`.
+ */
+export function openHelperSession<Request, Reply>(
+  deps: { spawner: Spawner; log: Log },
+  args: string[],
+  options: { prefix: string; reply: z.ZodType<Reply>; gone: (exit: string, lastWords: string) => Reply },
+): HelperSession<Request, Reply> {
+  const waiting: ((reply: Reply) => void)[] = [];
+  const helper = startHelper(deps, args, { prefix: options.prefix, reply: options.reply, onReply: (reply) => waiting.shift()?.(reply), input: true });
+  let gone: Reply | null = null;
+  void helper.child.exited.then((exit) => {
+    gone = options.gone(exitText(exit), helper.lastWords());
+    for (const resolve of waiting.splice(0)) resolve(gone);
+  });
+  return {
+    pid: helper.child.pid,
+    exited: helper.child.exited,
+    ask: (request) =>
+      gone !== null
+        ? Promise.resolve(gone)
+        : new Promise((resolve) => {
+            waiting.push(resolve);
+            helper.child.stdin?.write(`${JSON.stringify(request)}\n`);
+          }),
+    end: () => helper.child.stdin?.end(),
+  };
+}

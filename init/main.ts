@@ -222,11 +222,13 @@ function main(): void {
 
 // The courier is this same program, started by bay0 under crun as a room's user (courier/sandbox.ts). preinit
 // execs bay0 with no arguments, so the machine's PID 1 is never the courier (which is PID 1 of its own namespace).
-// Mounting the base images (rooms/mount-images.ts), provisioning or opening the vault (vault/open.ts) and the trusted
-// console (console/main.ts) are helpers in the same way, started by bay0 as root (init/helper.ts).
+// Mounting the base images (rooms/mount-images.ts), provisioning or opening the vault (vault/open.ts), the trusted
+// console (console/main.ts) and a transfer's carrier (courier/carry.ts) are helpers in the same way, started by bay0 as
+// root (init/helper.ts).
 if (process.argv[2] === "courier") void import("../courier/deliver.ts").then(({ runCourier }) => runCourier(process.argv.slice(3)));
 else if (process.argv[2] === "mount-images") void import("../rooms/mount-images.ts").then(({ runMountImages }) => runMountImages());
 else if (process.argv[2] === "vault-open") void import("../vault/open.ts").then(({ runVaultOpen }) => runVaultOpen(process.argv.slice(3)));
+else if (process.argv[2] === "courier-carry") void import("../courier/carry.ts").then(({ runCarry }) => runCarry());
 else if (process.argv[2] === "console") void import("../console/main.ts").then(({ runConsole }) => runConsole());
 else if (process.argv[2] === "vault-rekey") void import("../vault/rekey.ts").then(({ runVaultRekey }) => runVaultRekey(process.argv.slice(3)));
 else main();

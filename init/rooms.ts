@@ -11,7 +11,7 @@ import { createCourier } from "./courier.ts";
 import { createUmbilical } from "./umbilical.ts";
 import type { Vault } from "./vault.ts";
 import { VAULT_ROOMS, VAULT_STAGING } from "../vault/tools.ts";
-import { containersProfileSchema } from "../rooms/seccomp.ts";
+import { containersProfileSchema, SECCOMP_PROFILE } from "../rooms/seccomp.ts";
 import { RoomSupervisor } from "../rooms/supervisor.ts";
 import { readJsonOrNull, readTextOrNull } from "../sys/files.ts";
 import { cgroupFs, imageFs, rootfsFs } from "../sys/fs-node.ts";
@@ -22,7 +22,6 @@ import type { ToolRunner } from "../sys/tool.ts";
 
 export const POLICY_DIR = "/etc/anchor/policies";
 export const AUTOSTART_FILE = "/etc/anchor/autostart";
-export const SECCOMP_PROFILE = "/etc/anchor/seccomp.json";
 
 export type Rooms = { supervisor: RoomSupervisor; policies: Map<string, Policy> };
 
@@ -56,7 +55,6 @@ export function startRooms({ ask, vault, mounted, ...deps }: RoomsDeps, autostar
     ...deps,
     umbilical: createUmbilical(libc, log, () => supervisor, createCourier({
       ...deps,
-      profile: profile.data,
       ask,
       running: () => supervisor.list().filter((room) => room.started).map((room) => room.plan),
       stop: (room) => supervisor.kill(room.id),

@@ -18,7 +18,7 @@ import type { Log } from "../sys/log.ts";
 import type { Spawner } from "../sys/spawn.ts";
 import type { ToolRunner } from "../sys/tool.ts";
 import type { PromptAnswer, PromptRequest } from "../console/protocol.ts";
-import { exitText, startHelper } from "./helper.ts";
+import { openHelperSession, type HelperSession } from "./helper.ts";
 
 const PIN = { minLength: 6, maxLength: 64 } as const;
 const TPM_DEVICE = "/dev/tpmrm0";
@@ -86,28 +86,11 @@ export type Vault = {
 };
 
 
-type Session<Request> = { ask(request: Request): Promise<OpenReply>; end(): void };
+type Session<Request> = HelperSession<Request, OpenReply>;
 
-/** A vault helper (vault/open.ts, vault/rekey.ts): each request answered in order; once it has ended, every request is answered with why. */
-function openSession<Request>(deps: VaultDeps, mode: "vault-open" | "vault-rekey", device: string): Session<Request> {
-  const waiting: ((reply: OpenReply) => void)[] = [];
-  const helper = startHelper(deps, [mode, device], { prefix: "vault", reply: openReplySchema, onReply: (reply) => waiting.shift()?.(reply), input: true });
-  let gone: OpenReply | null = null;
-  void helper.child.exited.then((exit) => {
-    gone = { ok: false, reason: "unknown", error: `the vault helper ended (${exitText(exit)}): ${helper.lastWords()}` };
-    for (const resolve of waiting.splice(0)) resolve(gone);
-  });
-  return {
-    ask: (request) =>
-      gone !== null
-        ? Promise.resolve(gone)
-        : new Promise((resolve) => {
-            waiting.push(resolve);
-            helper.child.stdin?.write(`${JSON.stringify(request)}\n`);
-          }),
-    end: () => helper.child.stdin?.end(),
-  };
-}
+/** A vault helper (vault/open.ts, vault/rekey.ts); once it has ended, every request is answered with why. */
+const openSession = <Request>(deps: VaultDeps, mode: "vault-open" | "vault-rekey", device: string): Session<Request> =>
+  openHelperSession(deps, [mode, device], { prefix: "vault", reply: openReplySchema, gone: (exit, words) => ({ ok: false, reason: "unknown", error: `the vault helper ended (${exit}): ${words}` }) });
 
 /** Opens (or first makes) the vault. */
 export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {

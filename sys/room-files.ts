@@ -1,23 +1,17 @@
-import { closeSync, constants, fchownSync, fstatSync, mkdirSync, openSync, read, rmSync, statfsSync, type Stats } from "node:fs";
-import { promisify } from "node:util";
+/**
+ * The courier's files, opened by its carrier (courier/carry.ts) inside a
+ * room's root (its overlay as bay0 mounted it, holding no /proc, /sys or
+ * /dev of the room's): every lookup is CONFINED, and a file is opened for
+ * reading only once it is known to be regular, so no fifo, device or socket
+ * is ever opened.
+ */
+import { closeSync, constants, fchownSync, fstatSync, mkdirSync, openSync, rmSync, statfsSync, type Stats } from "node:fs";
+import { CONFINED, madeDirIn, through } from "./confined.ts";
 import { AT_FDCWD, O_PATH, RESOLVE, type Libc } from "./libc.ts";
 
-/**
- * The courier's files, opened from bay0's side inside a room's root (its
- * overlay as bay0 mounted it, holding no /proc, /sys or /dev of the room's):
- * every lookup stays in that root and that filesystem and never follows a
- * magic link, and a file is opened for reading only once it is known to be
- * regular, so no fifo, device or socket is ever opened.
- */
-export const CONFINED = RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS | RESOLVE.NO_XDEV;
 const ELOOP = 40;
 const ENOENT = 2;
 const EXDEV = 18;
-const CHUNK_BYTES = 1 << 20;
-const readAt = promisify(read);
-
-/** A path to what `fd` holds (and `name` below it), through procfs: how Node's path calls reach an fd. */
-export const through = (fd: number, name = ""): string => `/proc/self/fd/${fd}${name === "" ? "" : `/${name}`}`;
 
 function kindOf(stats: Stats): string | null {
   if (stats.isFile()) return null;
@@ -96,17 +90,6 @@ export function openRoomFile(libc: Libc, rootDir: string, path: string, reader: 
 
 export type Inbox = { fd: number; freeBytes: number; staging: { fd: number; parent: number; name: string } };
 
-/** Makes `name` below the directory `parentFd` (never through a link: mkdir does not follow one); false when it exists. */
-export function madeDirIn(parentFd: number, name: string, mode: number): boolean {
-  try {
-    mkdirSync(through(parentFd, name), mode);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    return false;
-  }
-}
-
 /** A directory of `owner`'s below `parentFd`, made if missing. */
 function ownDir(libc: Libc, parentFd: number, name: string, owner: { uid: number; gid: number }): number {
   const created = madeDirIn(parentFd, name, 0o755);
@@ -164,18 +147,3 @@ export function closeInbox(inbox: Inbox): void {
   rmSync(through(inbox.staging.parent, inbox.staging.name), { recursive: true, force: true });
   for (const fd of [inbox.staging.fd, inbox.staging.parent, inbox.fd]) closeSync(fd);
 }
-
-/** The SHA-256 of a file's first `size` bytes, read in chunks off the event loop; null when it holds fewer. */
-export async function sha256Of(fd: number, size: number): Promise<string | null> {
-  const hasher = new Bun.CryptoHasher("sha256");
-  const buffer = Buffer.alloc(Math.min(CHUNK_BYTES, Math.max(size, 1)));
-  for (let at = 0; at < size; ) {
-    const { bytesRead } = await readAt(fd, buffer, 0, Math.min(buffer.length, size - at), at);
-    if (bytesRead === 0) return null;
-    hasher.update(buffer.subarray(0, bytesRead));
-    at += bytesRead;
-  }
-  return hasher.digest("hex");
-}
-
-export const closeFd = (fd: number): void => closeSync(fd);

@@ -1,7 +1,7 @@
 import { chownSync, mkdirSync } from "node:fs";
 import { constants } from "node:fs";
 import { AT_FDCWD, MNT_DETACH, MS, O_PATH, RESOLVE, type Libc } from "./libc.ts";
-import { CONFINED, madeDirIn, through } from "./room-files.ts";
+import { CONFINED, madeDirIn, through } from "./confined.ts";
 
 /**
  * A room's vault folder, /persist/rooms/FOLDER, made on first use owned by the

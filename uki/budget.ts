@@ -26,7 +26,7 @@ type Metafile = {
  * (the courier confined and unprivileged, the base images' mounting and
  * the vault's provisioning and opening as root).
  */
-export const HELPER_ENTRIES: readonly string[] = ["console/main.ts", "courier/deliver.ts", "rooms/mount-images.ts", "vault/open.ts", "vault/rekey.ts"];
+export const HELPER_ENTRIES: readonly string[] = ["console/main.ts", "courier/carry.ts", "courier/deliver.ts", "rooms/mount-images.ts", "vault/open.ts", "vault/rekey.ts"];
 
 /**
  * Files reachable from `entry` through imports, not entering `stops`, nor

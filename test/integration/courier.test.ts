@@ -84,12 +84,12 @@ describe("the courier", () => {
     await waitOutput("courier-inbox", new RegExp(`^inbox: empty.txt ${sha256("")} 0 user$`));
   });
 
-  it("delivers nothing when the file changed after the person approved it", async () => {
+  it("delivers the bytes the person approved, staged out of the sender's reach, though the sender changed the file after", async () => {
     await prompted("changing.txt", 2);
     await waitOutput("courier-send", /^changed now$/);
     await toInbox();
-    expect(await reply("changing")).toMatch(/^changing exit=1 .*not delivered: the file changed after it was approved/);
-    expect(vm.records.find((r) => r.event === "courier.failed")).toMatchObject({ file: "changing.txt", to: "courier-inbox" });
+    expect(await reply("changing")).toMatch(/^changing exit=0 .*"path":"\/inbox\/changing.txt","size":12/);
+    await waitOutput("courier-inbox", new RegExp(`^inbox: changing.txt ${sha256("version one\n")} 12 user$`));
   });
 
   it("delivers exactly the approved bytes of a file that grew meanwhile", async () => {
@@ -153,7 +153,7 @@ describe("the courier", () => {
 
   it("never shows the receiving room a partial file, and every step is in the audit log, which verifies", async () => {
     const landed = outputOf("courier-inbox").filter((l) => l.startsWith("inbox: ")).map((l) => l.split(" ")[1]);
-    expect(landed).toEqual(["report.txt", "empty.txt", "growing.log", "report-2.txt", "report-3.txt"]);
+    expect(landed).toEqual(["report.txt", "empty.txt", "changing.txt", "growing.log", "report-2.txt", "report-3.txt"]);
     expect((await vm.control("audit", WAIT_MS)).ok).toBe(true);
     const audit = await vm.waitFor("test.audit", WAIT_MS);
     expect(audit.ok).toBe(true);

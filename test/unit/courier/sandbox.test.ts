@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { courierConfig, courierDeadlineMs, MOUNT_POINTS } from "../../../courier/sandbox.ts";
+import { copyDeadlineMs } from "../../../courier/carry-protocol.ts";
+import { courierConfig, MOUNT_POINTS } from "../../../courier/sandbox.ts";
 import { policySchema } from "../../../policies/schema.ts";
 import { planRoom } from "../../../rooms/plan.ts";
 import { containersProfileSchema } from "../../../rooms/seccomp.ts";
@@ -8,10 +9,10 @@ const PROFILE = containersProfileSchema.parse({ defaultAction: "SCMP_ACT_ERRNO",
 
 describe("the courier's sandbox", () => {
   const receiver = planRoom(policySchema.parse({ name: "work", image: "minimal", command: ["/bin/true"], user: { uid: 1000, gid: 1001 } }));
-  const config = courierConfig("ab12", receiver, "/run/rooms/.courier/ab12/root", ["report.txt", "22", "f".repeat(64)], PROFILE);
+  const config = courierConfig("ab12", { user: receiver.policy.user, cgroupNode: receiver.cgroup.node }, "/run/rooms/.courier/ab12/root", ["report.txt", "22"], PROFILE);
 
   it("runs bay0 in courier mode as the receiving room's user, with no capabilities and no new privileges", () => {
-    expect(config.process.args).toEqual(["/usr/lib/bay0/bay0", "courier", "report.txt", "22", "f".repeat(64)]);
+    expect(config.process.args).toEqual(["/usr/lib/bay0/bay0", "courier", "report.txt", "22"]);
     expect(config.process.user).toEqual({ uid: 1000, gid: 1001 });
     expect(config.process.capabilities).toEqual({ bounding: [], effective: [], permitted: [] });
     expect(config.process.noNewPrivileges).toBe(true);
@@ -31,9 +32,9 @@ describe("the courier's sandbox", () => {
   });
 
   it("gives a courier 30 s and a second per 2 MiB before bay0 kills it: a 1 GiB file has 542 s", () => {
-    expect(courierDeadlineMs(0)).toBe(30_000);
-    expect(courierDeadlineMs(22)).toBe(30_000);
-    expect(courierDeadlineMs(256 * 1024 * 1024)).toBe(158_000);
-    expect(courierDeadlineMs(1024 * 1024 * 1024)).toBe(542_000);
+    expect(copyDeadlineMs(0)).toBe(30_000);
+    expect(copyDeadlineMs(22)).toBe(30_000);
+    expect(copyDeadlineMs(256 * 1024 * 1024)).toBe(158_000);
+    expect(copyDeadlineMs(1024 * 1024 * 1024)).toBe(542_000);
   });
 });

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,18 +7,22 @@ import { inBun } from "../../qemu/in-bun.ts";
 import { ROOT } from "../../qemu/paths.ts";
 
 /**
- * bay0's courier arbiter (init/courier.ts) with the real openat2 (in a Bun
- * process of its own): two rooms' roots on disk, a fake person at the
- * prompt and a clock the script moves. Each step prints the reply, what
- * the person was asked, and the log records it made.
+ * bay0's courier arbiter (init/courier.ts) with a carrier that stages for
+ * real (courier/carry.ts's stageFile: the real openat2, in a Bun process of
+ * its own) but in this process, without cgroups: two rooms' roots on disk, a
+ * fake person at the prompt and a clock the script moves. Each step prints
+ * the reply, what the person was asked, the log records it made and what the
+ * carrier was asked.
  */
 const script = (base: string): string => `
   import { createCourier } from ${JSON.stringify(join(ROOT, "init", "courier.ts"))};
+  import { stageFile } from ${JSON.stringify(join(ROOT, "courier", "carry.ts"))};
   import { openLibc } from ${JSON.stringify(join(ROOT, "sys", "libc-ffi.ts"))};
   import { createLog, memorySink } from ${JSON.stringify(join(ROOT, "sys", "log.ts"))};
   import { parsePolicy } from ${JSON.stringify(join(ROOT, "policies", "parse.ts"))};
   import { planRoom } from ${JSON.stringify(join(ROOT, "rooms", "plan.ts"))};
   const records = [];
+  const carried = [];
   const plan = (text, rootfs) => {
     const parsed = parsePolicy(text, "test.toml");
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
@@ -34,8 +39,27 @@ const script = (base: string): string => `
   const courier = createCourier({
     libc: openLibc(),
     log: createLog([memorySink(records)]),
-    spawner: { spawn: () => { throw new Error("no courier process in this test"); }, isOwn: () => false },
-    profile: { defaultAction: "SCMP_ACT_ERRNO", syscalls: [] },
+    spawner: {
+      isOwn: () => false,
+      spawn: (argv, onLine) => {
+        let end;
+        const exited = new Promise((resolve) => (end = resolve));
+        const libc = openLibc();
+        return {
+          pid: 4242,
+          exited,
+          stdin: {
+            write: (line) => {
+              const request = JSON.parse(line);
+              carried.push(request.do);
+              const reply = request.do === "stage" ? stageFile(libc, request, ${JSON.stringify(join(base, "staged"))} + "/" + records.length + "-" + carried.length, null) : { ok: true, delivered: request.name };
+              queueMicrotask(() => onLine("stdout", JSON.stringify(reply)));
+            },
+            end: () => end({ status: 0, signal: null }),
+          },
+        };
+      },
+    },
     running: () => running,
     ask: () => async (request) => {
       asked.push(request);
@@ -51,8 +75,9 @@ const script = (base: string): string => `
   const send = async (path) => {
     const from = records.length;
     asked = [];
+    carried.length = 0;
     const reply = await courier(notes, path);
-    steps.push({ path, reply, asked, records: records.slice(from).map(({ ts, ...r }) => r) });
+    steps.push({ path, reply, asked, carried: [...carried], records: records.slice(from).map(({ ts, ...r }) => r) });
   };
   await send("/tmp/report.txt");
   await send("/tmp/report.txt");
@@ -69,14 +94,14 @@ const script = (base: string): string => `
   console.log(JSON.stringify({ steps, stopped }));
 `;
 
-type Step = { path: string; reply: { ok: boolean; error?: { code: string; message: string } }; asked: { title: string; lines: string[]; choices: string[] }[]; records: Record<string, unknown>[] };
+type Step = { path: string; reply: { ok: boolean; error?: { code: string; message: string } }; asked: { title: string; lines: string[]; choices: string[] }[]; carried: string[]; records: Record<string, unknown>[] };
 
 describe("bay0's courier arbiter", () => {
   const base = mkdtempSync(join(tmpdir(), "anchor-courier-arbiter-"));
   let steps: Step[] = [];
   let stopped: string[] = [];
   beforeAll(() => {
-    for (const dir of ["notes/tmp", "notes/private", "notes/etc", "shell/inbox"]) mkdirSync(join(base, dir), { recursive: true, mode: 0o755 });
+    for (const dir of ["notes/tmp", "notes/private", "notes/etc", "shell/inbox", "staged"]) mkdirSync(join(base, dir), { recursive: true, mode: 0o755 });
     chmodSync(base, 0o755);
     writeFileSync(join(base, "notes/tmp/report.txt"), "quarterly figures: 42\n", { mode: 0o644 });
     writeFileSync(join(base, "notes/tmp/big.bin"), Buffer.alloc(2048), { mode: 0o644 });
@@ -95,7 +120,9 @@ describe("bay0's courier arbiter", () => {
     expect(denied?.asked[0]?.choices).toEqual(["Deny", "Deliver to shell: /inbox", "Deny and stop notes"]);
     expect(denied?.reply).toMatchObject({ ok: false, error: { code: "refused", message: "denied at the console" } });
     expect(denied?.records.map((r) => r.event)).toEqual(["courier.requested", "courier.denied"]);
-    expect(denied?.records[0]).toMatchObject({ room: "notes", file: "report.txt", size: 22, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(denied?.records[0]).toMatchObject({ room: "notes", file: "report.txt", size: 22, sha256: createHash("sha256").update("quarterly figures: 42\n").digest("hex") });
+    // The carrier staged it and was let go: nothing was delivered.
+    expect(denied?.carried).toEqual(["stage"]);
   });
 
   it("makes a room the person denied wait before it may ask again, without asking", () => {
@@ -106,6 +133,7 @@ describe("bay0's courier arbiter", () => {
   it("refuses, before asking anyone, a file over the room's limit, a path through a link, and one the room's user could not open", () => {
     for (const step of steps.slice(2, 5)) {
       expect(step.asked).toEqual([]);
+      expect(step.carried).toEqual(["stage"]);
       expect(step.records).toEqual([expect.objectContaining({ event: "courier.denied", by: "policy" })]);
     }
     expect(steps[2]?.reply.error?.message).toBe("the file is 2048 bytes; notes's policy sends at most 1024");

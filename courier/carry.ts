@@ -1,0 +1,182 @@
+/**
+ * One transfer's carrier (`bay0 courier-carry`): bay0 starts it as root for
+ * each courier.send, never PID 1, so whatever a room's path or file does to
+ * it, it dies alone. It opens the sender's file confined to the sender's
+ * root (sys/room-files.ts), copies exactly its bytes into a staging file
+ * only root can reach while hashing them (the SHA-256 the person approves),
+ * charged to the sender's memory, and replies. Once the person approved, it
+ * runs the courier (courier/deliver.ts under crun, as the receiving room's
+ * user) on those staged bytes: nothing is read from the sender or hashed
+ * again. When bay0 ends its lines instead (denied), the copy is dropped.
+ */
+import { randomUUID } from "node:crypto";
+import { closeSync, constants, mkdirSync, openSync, readSync, rmdirSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { z } from "zod";
+import { CGROUP_ROOT } from "../rooms/cgroup.ts";
+import { CRUN_ROOT } from "../rooms/crun.ts";
+import { ROOMS_RUN_DIR } from "../rooms/plan.ts";
+import { containersProfileSchema, SECCOMP_PROFILE } from "../rooms/seccomp.ts";
+import { parseJsonOrNull, readJsonOrNull, readTextOrNull } from "../sys/files.ts";
+import { openLibc } from "../sys/libc-ffi.ts";
+import { SIG, type Libc } from "../sys/libc.ts";
+import { closeInbox, openInbox, openRoomFile, type Inbox } from "../sys/room-files.ts";
+import { createBunSpawner } from "../sys/spawn-bun.ts";
+import { carryRequestSchema, copyDeadlineMs, type CarryReply, type CarryRequest } from "./carry-protocol.ts";
+import { courierCgroup, courierConfig, MOUNT_POINTS } from "./sandbox.ts";
+
+/** Staged files, root's alone (no room's user namespace maps root). */
+const STAGING_ROOT = "/run/anchor/courier";
+/** Couriers' bundles: beside the rooms' own directories (no room is called ".courier"), traversable by the couriers' user namespaces. */
+const BUNDLES = `${ROOMS_RUN_DIR}/.courier`;
+const CHUNK_BYTES = 1 << 20;
+/** Memory a sender keeps beyond what its staged file takes, so staging never drives it into its own OOM killer. */
+const MEMORY_MARGIN = 16 * 1024 * 1024;
+const ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" };
+const courierResultSchema = z.union([z.object({ ok: z.literal(true), name: z.string() }), z.object({ ok: z.literal(false), reason: z.string() })]);
+
+type Staged = { file: string; size: number; cgroup: string };
+export type StageRequest = Extract<CarryRequest, { do: "stage" }>;
+type DeliverRequest = Extract<CarryRequest, { do: "deliver" }>;
+
+const refused = (reason: string): CarryReply => ({ ok: false, reason });
+
+/** What the sender's node may still take: null without a limit. */
+function memoryLeft(cgroupNode: string): number | null {
+  const max = Number((readTextOrNull(`${CGROUP_ROOT}${cgroupNode}/memory.max`) ?? "max").trim());
+  const current = Number((readTextOrNull(`${CGROUP_ROOT}${cgroupNode}/memory.current`) ?? "0").trim());
+  return Number.isFinite(max) ? max - current : null;
+}
+
+/** Copies `size` bytes of `source` into `out`, hashing them; null when the file holds fewer. */
+function copyAndHash(source: number, out: number, size: number): string | null {
+  const hasher = new Bun.CryptoHasher("sha256");
+  const buffer = Buffer.alloc(Math.min(CHUNK_BYTES, Math.max(size, 1)));
+  for (let at = 0; at < size; ) {
+    const got = readSync(source, buffer, 0, Math.min(buffer.length, size - at), at);
+    if (got === 0) return null;
+    for (let written = 0; written < got; ) written += writeSync(out, buffer, written, got - written);
+    hasher.update(buffer.subarray(0, got));
+    at += got;
+  }
+  return hasher.digest("hex");
+}
+
+/**
+ * Opens the file the sender named, confined to its root and as its user
+ * would, and copies exactly its bytes into `file` (made here, root's alone)
+ * while hashing them: the size and SHA-256 the person approves, or why not.
+ * `memoryLeft`: what the sender may still use, which the copy must fit in.
+ */
+export function stageFile(libc: Libc, request: StageRequest, file: string, memoryLeft: number | null): CarryReply {
+  const source = openRoomFile(libc, request.root, request.path, request.reader);
+  if (!source.ok) return refused(source.reason);
+  try {
+    if (source.size > request.maxBytes) return refused(`the file is ${source.size} bytes; ${request.sender}'s policy sends at most ${request.maxBytes}`);
+    if (memoryLeft !== null && source.size > memoryLeft - MEMORY_MARGIN) return refused(`the file is ${source.size} bytes; ${request.sender} has ${Math.max(0, memoryLeft - MEMORY_MARGIN)} bytes of memory left to hold it until it is delivered`);
+    const out = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    let sha256: string | null;
+    try {
+      sha256 = copyAndHash(source.fd, out, source.size);
+    } finally {
+      closeSync(out);
+    }
+    if (sha256 !== null) return { ok: true, staged: { size: source.size, sha256 } };
+    rmSync(file, { force: true });
+    return refused("the file shrank while it was read");
+  } finally {
+    closeSync(source.fd);
+  }
+}
+
+function stage(libc: Libc, id: string, request: StageRequest): { reply: CarryReply; staged: Staged | null } {
+  // Into a cgroup of the sender's: the staged pages are charged to its memory, and killing or freezing it does the same to this.
+  const cgroup = `${CGROUP_ROOT}${request.cgroupNode}/.courier-stage-${process.pid}`;
+  mkdirSync(cgroup);
+  writeFileSync(`${cgroup}/cgroup.procs`, String(process.pid));
+  mkdirSync(STAGING_ROOT, { recursive: true, mode: 0o700 });
+  const file = `${STAGING_ROOT}/${id}`;
+  const reply = stageFile(libc, request, file, memoryLeft(request.cgroupNode));
+  return { reply, staged: reply.ok && "staged" in reply ? { file, size: reply.staged.size, cgroup } : null };
+}
+
+/** Runs the courier under crun on the staged bytes, with the receiver's folder and a staging folder beside it as its only view of any room. */
+async function deliver(libc: Libc, id: string, staged: Staged, request: DeliverRequest): Promise<CarryReply> {
+  const profile = containersProfileSchema.safeParse(readJsonOrNull(SECCOMP_PROFILE));
+  if (!profile.success) return refused(`the seccomp profile ${SECCOMP_PROFILE} is missing or invalid`);
+  const { receiver } = request;
+  const bundle = `${BUNDLES}/${id}`;
+  // Out of the sender's cgroup (the staged pages stay charged to it), so a sender killed now does not take the delivery along.
+  writeFileSync(`${CGROUP_ROOT}/cgroup.procs`, String(process.pid));
+  rmdirSync(staged.cgroup);
+  let inbox: Inbox | null = null;
+  let source: number | null = null;
+  try {
+    inbox = openInbox(libc, request.into, receiver.hostUser, `.courier-${id}`);
+    if (inbox.freeBytes < staged.size) return refused(`${receiver.id} has ${inbox.freeBytes} bytes free for a file of ${staged.size}`);
+    for (const dir of MOUNT_POINTS) mkdirSync(`${bundle}/root${dir}`, { recursive: true, mode: 0o755 });
+    writeFileSync(`${bundle}/config.json`, JSON.stringify(courierConfig(id, receiver, `${bundle}/root`, [request.name, String(staged.size)], profile.data)));
+    source = openSync(staged.file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    let said = "";
+    let complaint = "";
+    const child = createBunSpawner(ENV).spawn(
+      ["crun", "--root", CRUN_ROOT, "run", "--preserve-fds", "2", "--bundle", bundle, `anchor-courier-${id}`],
+      (stream, line) => void (stream === "stdout" ? (said = line.slice(0, 1024)) : (complaint = line.slice(0, 300))),
+      { fds: [source, inbox.fd, inbox.staging.fd] },
+    );
+    const deadlineMs = copyDeadlineMs(staged.size);
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      // The whole cgroup, frozen or not; crun alone while it has not made one yet.
+      try {
+        writeFileSync(`${CGROUP_ROOT}${courierCgroup(receiver, id)}/cgroup.kill`, "1");
+      } catch {
+        libc.kill(child.pid, SIG.SIGKILL);
+      }
+    }, deadlineMs);
+    const exit = await child.exited;
+    clearTimeout(timer);
+    if (late) return refused(`the courier did not finish within ${Math.round(deadlineMs / 1000)} s and was killed`);
+    // Anything but the courier's line: the reason is crun's last words.
+    const result = courierResultSchema.safeParse(parseJsonOrNull(said));
+    if (!result.success) return refused(`the courier ended (${exit.signal ?? `status ${exit.status}`}) without a result: ${complaint}`);
+    return result.data.ok ? { ok: true, delivered: result.data.name } : refused(result.data.reason);
+  } finally {
+    if (source !== null) closeSync(source);
+    if (inbox !== null) closeInbox(inbox);
+    rmSync(bundle, { recursive: true, force: true });
+  }
+}
+
+export async function runCarry(): Promise<void> {
+  const libc = openLibc();
+  const id = randomUUID().slice(0, 8);
+  const say = (reply: CarryReply): void => void process.stdout.write(`${JSON.stringify(reply)}\n`);
+  let staged: Staged | null = null;
+  try {
+    for await (const line of console) {
+      const request = carryRequestSchema.safeParse(parseJsonOrNull(line));
+      if (!request.success) {
+        say(refused(`bad request: ${request.error.issues[0]?.message ?? "invalid"}`));
+        break;
+      }
+      if (request.data.do === "stage" && staged === null) {
+        const done = stage(libc, id, request.data);
+        staged = done.staged;
+        say(done.reply);
+        if (staged === null) break;
+      } else if (request.data.do === "deliver" && staged !== null) {
+        say(await deliver(libc, id, staged, request.data));
+        break;
+      } else {
+        say(refused(`a ${request.data.do} request out of turn`));
+        break;
+      }
+    }
+  } catch (error) {
+    say(refused(error instanceof Error ? error.message : String(error)));
+  } finally {
+    if (staged !== null) rmSync(staged.file, { force: true });
+  }
+  process.exit(0);
+}
