@@ -1,21 +1,22 @@
 /**
  * The trusted console helper (`bay0 console`): bay0 starts it at boot and
- * again whenever it dies. It grabs the keyboards, takes the framebuffer,
- * draws the dashboard, the launcher, the prompts and the rooms' terminals,
- * and asks bay0 (init/console-link.ts) to act on what the person chose. It
- * talks only to bay0: JSON lines on stdin and stdout (console/protocol.ts),
- * the rooms' terminals on fd 3.
+ * again whenever it dies, as a user of its own (CONSOLE_USER) that may open
+ * nothing of the machine's: bay0 opens the framebuffer and the input devices
+ * and sends them, as it sends rooms' terminals. It grabs the keyboards, draws
+ * the dashboard, the launcher, the prompts and the rooms' terminals, and
+ * asks bay0 (init/console-link.ts) to act on what the person chose. It talks
+ * only to bay0: JSON lines on stdin and stdout (console/protocol.ts), the
+ * file descriptors on fd 3.
  */
-import { constants, openSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
-import { EVIOCGRAB, inputDeviceName, watchInputDevices } from "../sys/evdev.ts";
-import { openFramebuffer } from "../sys/framebuffer.ts";
+import { EVIOCGRAB, inputDeviceName, readInputDevice } from "../sys/evdev.ts";
+import { FRAMEBUFFER, framebufferOn } from "../sys/framebuffer.ts";
 import { parseJsonOrNull } from "../sys/files.ts";
 import { openLibc } from "../sys/libc-ffi.ts";
 import { createLineSplitter } from "../sys/lines.ts";
-import { createLog, type Log } from "../sys/log.ts";
+import { createLog } from "../sys/log.ts";
 import { ptyIo } from "../sys/pty.ts";
-import type { Libc } from "../sys/libc.ts";
 import { createConsole, type ConsoleRooms } from "./console.ts";
 import { CONSOLE_FONT, parsePsf2 } from "./font.ts";
 import { createInputRouter } from "./input.ts";
@@ -23,51 +24,10 @@ import { toConsoleSchema, type Action, type FromConsole, type RoomSnapshot, type
 
 const REFRESH_MS = 500;
 const ALIVE_MS = 1000;
-const INPUT_RESCAN_MS = 2000;
-const KDSETMODE = 0x4b3a;
-const KD_GRAPHICS = 1;
-/** bay0's end of the channel for rooms' terminals. */
-const TERMINAL_CHANNEL = 3;
+/** The channel on which bay0 sends what it opened for this console: the screen, the keyboards, rooms' terminals. */
+const CHANNEL = 3;
 
 const send = (message: FromConsole): void => void process.stdout.write(`${JSON.stringify(message)}\n`);
-
-/** Grabs every keyboard (no key reaches the kernel's VT or a room) and routes the power button and Ctrl-Alt-Del to bay0. */
-function watchInput(libc: Libc, log: Log, key: Parameters<typeof createInputRouter>[0]["key"]): void {
-  const route = createInputRouter({ power: (device) => send({ type: "power", device }), ctrlAltDel: (device) => send({ type: "ctrl-alt-del", device }), key });
-  const grab = (device: string, fd: number): void => {
-    const grabbed = libc.ioctl(fd, EVIOCGRAB, 1);
-    log.info("input.grabbed", { device, name: inputDeviceName(device), ok: grabbed.ok, ...(grabbed.ok ? {} : { error: grabbed.message }) });
-  };
-  const guarded = (where: string, fn: () => void): void => {
-    try {
-      fn();
-    } catch (error) {
-      log.error("console.error", { where, error: String(error) });
-    }
-  };
-  const input = watchInputDevices((device, event) => guarded("input", () => route(device, event)), (device, error) => log.warn("input.error", { device, error: String(error) }), grab);
-  log.info("input.watching", { devices: input.devices() });
-  setInterval(() => guarded("input.rescan", () => input.rescan()), INPUT_RESCAN_MS);
-}
-
-/** Takes the screen: the framebuffer, the kernel's VT in graphics mode (no kernel text draws over it), the font. Null, logged, without one. */
-function takeScreen(libc: Libc, log: Log) {
-  try {
-    const surface = openFramebuffer();
-    const font = parsePsf2(gunzipSync(readFileSync(CONSOLE_FONT)));
-    let vt = "none";
-    try {
-      const graphics = libc.ioctl(openSync("/dev/tty0", constants.O_RDWR | constants.O_NOCTTY), KDSETMODE, KD_GRAPHICS);
-      vt = graphics.ok ? "graphics" : `failed: ${graphics.message}`;
-    } catch {
-      // No VT: nothing else draws on the framebuffer either.
-    }
-    return { surface, font, vt };
-  } catch (error) {
-    log.warn("console.absent", { reason: error instanceof Error ? error.message : String(error) });
-    return null;
-  }
-}
 
 export function runConsole(): void {
   const libc = openLibc();
@@ -96,21 +56,37 @@ export function runConsole(): void {
   };
 
   let trusted: ReturnType<typeof createConsole> | null = null;
-  watchInput(libc, log, (key) => trusted?.key(key));
-  const screen = takeScreen(libc, log);
-  if (screen !== null) {
-    trusted = createConsole({
+  const route = createInputRouter({ power: (device) => send({ type: "power", device }), ctrlAltDel: (device) => send({ type: "ctrl-alt-del", device }), key: (key) => trusted?.key(key) });
+  /** An fd bay0 sent on the channel just before the line naming it. */
+  const received = (what: string): number | null => {
+    const fd = libc.receiveFd(CHANNEL);
+    if (fd.ok) return fd.value;
+    log.warn("console.error", { where: what, error: fd.message });
+    return null;
+  };
+  /** Takes the screen bay0 opened: the font, the dashboard, redrawn twice a second. */
+  const takeScreen = (fd: number, device: string, vt: string): void => {
+    let surface;
+    let font;
+    try {
+      surface = framebufferOn(fd, { ...FRAMEBUFFER, device });
+      font = parsePsf2(gunzipSync(readFileSync(CONSOLE_FONT)));
+    } catch (error) {
+      log.warn("console.absent", { reason: error instanceof Error ? error.message : String(error) });
+      return;
+    }
+    const shown = createConsole({
       log,
       terminals: ptyIo(libc),
-      surface: screen.surface,
-      font: screen.font,
+      surface,
+      font,
       watchdog: () => state.watchdog,
       vault: { state: () => state.vault, lock: () => act("lock-vault", null), newRecoveryKey: () => act("recovery-key", null) },
       rooms,
       now: () => new Date(),
       clockMs: () => performance.now(),
     });
-    const shown = trusted;
+    trusted = shown;
     shown.refresh();
     setInterval(() => {
       try {
@@ -119,14 +95,29 @@ export function runConsole(): void {
         log.error("console.error", { where: "refresh", error: String(error) });
       }
     }, REFRESH_MS);
-    const { surface, font, vt } = screen;
-    log.info("console.ready", { device: surface.device, width: surface.width, height: surface.height, font: "spleen-16x32", cell_width: font.width, cell_height: font.height, cols: shown.cols, rows: shown.rows, vt });
-  }
-  send({ type: "hello", screen: trusted !== null });
+    log.info("console.ready", { device: surface.device, width: surface.width, height: surface.height, font: "spleen-16x32", cell_width: font.width, cell_height: font.height, cols: shown.cols, rows: shown.rows, vt, uid: process.getuid?.() ?? null });
+  };
   setInterval(() => send({ type: "alive" }), ALIVE_MS);
 
   const handle = (message: ToConsole): void => {
     switch (message.type) {
+      case "screen": {
+        const fd = received("screen");
+        if (fd !== null) takeScreen(fd, message.device, message.vt);
+        return send({ type: "hello", screen: trusted !== null });
+      }
+      case "no-screen":
+        log.warn("console.absent", { reason: message.reason });
+        return send({ type: "hello", screen: false });
+      case "input": {
+        const fd = received("input");
+        if (fd === null) return;
+        // Grabbed, no key reaches anything but this console: not the kernel's VT, not a room.
+        const grabbed = libc.ioctl(fd, EVIOCGRAB, 1);
+        log.info("input.grabbed", { device: message.device, name: inputDeviceName(message.device), ok: grabbed.ok, ...(grabbed.ok ? {} : { error: grabbed.message }) });
+        void readInputDevice(fd, (event) => route(message.device, event)).catch((error: unknown) => log.warn("input.error", { device: message.device, error: String(error) }));
+        return;
+      }
       case "state":
         state = message;
         return;
@@ -136,11 +127,10 @@ export function runConsole(): void {
         void trusted?.ask(message.request).then((answer) => send({ type: "answer", id: message.id, answer }));
         return;
       case "terminal": {
-        // bay0 sent the fd before this line: it is waiting on the channel.
-        const received = libc.receiveFd(TERMINAL_CHANNEL);
-        if (!received.ok) return log.warn("console.error", { where: "terminal", room: message.room, error: received.message });
-        if (trusted === null) return void libc.close(received.value);
-        return trusted.attach(message.room, received.value);
+        const fd = received("terminal");
+        if (fd === null) return;
+        if (trusted === null) return void libc.close(fd);
+        return trusted.attach(message.room, fd);
       }
       case "acted": {
         const resolve = acting.get(message.id);

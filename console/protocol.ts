@@ -59,6 +59,11 @@ export type ShownRecord = z.infer<typeof shownRecordSchema>;
 export const SHOWN_EVENTS = /^(room\.(started|exited|killed|failed|refused|oom|reset|frozen|thawed)|image\.(mounted|verity_failed|failed)|policy\.rejected|watchdog\.|shutdown\.begin|bay0\.error)/;
 
 export const toConsoleSchema = z.discriminatedUnion("type", [
+  /** The framebuffer, opened by bay0 (its fd sent just before), with what became of the kernel's VT; or why there is none. */
+  z.object({ type: z.literal("screen"), device: text(64), vt: text(80) }),
+  z.object({ type: z.literal("no-screen"), reason: text(300) }),
+  /** An input device bay0 opened (its fd sent just before): the helper grabs and reads it. */
+  z.object({ type: z.literal("input"), device: text(64) }),
   z.object({ type: z.literal("state"), rooms: z.array(roomSnapshotSchema).max(256), policies: z.array(roomName).max(256), vault: text(80), watchdog: text(80) }),
   z.object({ type: z.literal("record"), record: shownRecordSchema }),
   z.object({ type: z.literal("ask"), id: z.number().int(), request: promptRequestSchema }),
@@ -78,6 +83,9 @@ export const fromConsoleSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("ctrl-alt-del"), device: text(64) }),
 ]);
 export type FromConsole = z.infer<typeof fromConsoleSchema>;
+
+/** Who the console helper runs as: no room's id (rooms map theirs from 100000), not root; it opens nothing of the machine's itself. */
+export const CONSOLE_USER = { uid: 990, gid: 990 } as const;
 
 /** The log events the helper may have bay0 log as its own. */
 export const CONSOLE_EVENT_PREFIX = "(?:console|input)";

@@ -1,9 +1,10 @@
 /**
  * bay0's side of the trusted console, which runs as a resident helper
- * (`bay0 console`, console/main.ts): it owns the screen and the keyboards
- * and parses rooms' terminal output, so whatever crashes or stalls it dies
- * alone. bay0 keeps the decisions: it answers the helper's actions, sends it
- * what the dashboard shows and each room's terminal, asks it the questions,
+ * (`bay0 console`, console/main.ts) under a user of its own: it owns the
+ * screen and the keyboards and parses rooms' terminal output, so whatever
+ * crashes or stalls it dies alone. bay0 keeps the decisions: it opens the
+ * devices the helper may not, answers the helper's actions, sends it what the
+ * dashboard shows and each room's terminal, asks it the questions,
  * and starts it again when it dies or stops saying it is alive. A prompt on
  * a console that died is answered as a denial; a confirmation (a recovery
  * key being shown) is shown again by the next one.
@@ -14,6 +15,7 @@ import type { Log, LogRecord } from "../sys/log.ts";
 import type { Spawner } from "../sys/spawn.ts";
 import {
   CONSOLE_EVENT_PREFIX,
+  CONSOLE_USER,
   denial,
   fromConsoleSchema,
   SHOWN_EVENTS,
@@ -49,6 +51,12 @@ export type ConsoleLinkDeps = {
   act: (action: Action, room: string | null) => Promise<string | null>;
   power: (device: string) => void;
   ctrlAltDel: (device: string) => void;
+  /** What bay0 opens for the helper, which may not: the framebuffer (with the VT's state), the input devices. */
+  devices: {
+    screen: () => { ok: true; fd: number; device: string; vt: string } | { ok: false; reason: string };
+    inputs: () => string[];
+    openInput: (device: string) => number;
+  };
 };
 
 type Pending = { request: PromptRequest; resolve: (answer: PromptAnswer) => void; sentTo: number | null };
@@ -66,6 +74,9 @@ export function startConsoleLink(deps: ConsoleLinkDeps) {
   const firstHello = new Promise<void>((resolve) => (ready = resolve));
   let nextId = 1;
   const pending = new Map<number, Pending>();
+  /** Input devices the running helper has; those bay0 could not open (reported once). */
+  const handed = new Set<string>();
+  const unopenable = new Set<string>();
 
   const live = () => (child !== null && screen !== null ? child : null);
   const send = (message: ToConsole): void => live()?.write(message);
@@ -75,12 +86,46 @@ export function startConsoleLink(deps: ConsoleLinkDeps) {
     entry.sentTo = to.generation;
     to.write({ type: "ask", id, request: entry.request });
   };
+  /** An fd on the channel, then the line that names it (the helper reads them in that order). */
+  const sendFd = (to: NonNullable<typeof child>, fd: number, message: ToConsole): boolean => {
+    const sent = deps.libc.sendFd(to.channel, fd);
+    if (sent.ok) to.write(message);
+    else log.warn("console.error", { where: message.type, error: sent.message });
+    return sent.ok;
+  };
   const sendTerminal = (room: string, fd: number): void => {
     const to = live();
-    if (to === null) return;
-    const sent = deps.libc.sendFd(to.channel, fd);
-    if (sent.ok) to.write({ type: "terminal", room });
-    else log.warn("console.error", { where: "terminal", room, error: sent.message });
+    if (to !== null) sendFd(to, fd, { type: "terminal", room });
+  };
+  /** Opens input devices the helper lacks (at its start, and as they are plugged in) and hands them over. */
+  const rescan = (): void => {
+    if (child === null) return;
+    for (const device of deps.devices.inputs()) {
+      if (handed.has(device) || unopenable.has(device)) continue;
+      let fd: number;
+      try {
+        fd = deps.devices.openInput(device);
+      } catch (error) {
+        unopenable.add(device);
+        log.warn("input.error", { device, error: String(error) });
+        continue;
+      }
+      if (sendFd(child, fd, { type: "input", device })) handed.add(device);
+      deps.libc.close(fd);
+    }
+  };
+  /** The keyboards first: they are grabbed before the screen is taken, so no key typed meanwhile reaches the kernel's VT. */
+  const sendDevices = (to: NonNullable<typeof child>): void => {
+    handed.clear();
+    rescan();
+    log.info("input.watching", { devices: [...handed] });
+    const screen = deps.devices.screen();
+    if (screen.ok) {
+      if (!sendFd(to, screen.fd, { type: "screen", device: screen.device, vt: screen.vt })) to.write({ type: "no-screen", reason: "the framebuffer could not be handed over" });
+      deps.libc.close(screen.fd);
+    } else {
+      to.write({ type: "no-screen", reason: screen.reason });
+    }
   };
   const pushState = (): void => {
     const state = deps.state();
@@ -148,10 +193,12 @@ export function startConsoleLink(deps: ConsoleLinkDeps) {
       onReply: (message) => onMessage(mine, message),
       input: true,
       fds: [theirs],
+      user: CONSOLE_USER,
     });
     deps.libc.close(theirs);
     const stdin = helper.child.stdin;
     child = { pid: helper.child.pid, channel: ours, generation: mine, write: (message) => stdin?.write(`${JSON.stringify(message)}\n`) };
+    sendDevices(child);
     void helper.child.exited.then((exit) => {
       deps.libc.close(ours);
       if (child?.generation !== mine) return;
@@ -199,6 +246,7 @@ export function startConsoleLink(deps: ConsoleLinkDeps) {
               sendPrompt(id, entry);
             }),
     terminal: sendTerminal,
+    rescan,
     record(record: LogRecord): void {
       if (!SHOWN_EVENTS.test(record.event)) return;
       const { event, ts, room, status, signal } = record;

@@ -23,7 +23,7 @@ export type Helper = { child: Child; lastWords: () => string };
 export function startHelper<T>(
   deps: { spawner: Spawner; log: Log },
   args: string[],
-  options: { prefix: string; reply: z.ZodType<T>; onReply: (reply: T) => void; input?: boolean; fds?: number[] },
+  options: { prefix: string; reply: z.ZodType<T>; onReply: (reply: T) => void; input?: boolean; fds?: number[]; user?: { uid: number; gid: number } },
 ): Helper {
   const records = helperRecordSchema(options.prefix);
   let said = "";
@@ -38,7 +38,7 @@ export function startHelper<T>(
       const { level, event, ts: _, ...fields } = record.data;
       deps.log[level](event, fields);
     },
-    { input: options.input === true, fds: options.fds },
+    { input: options.input === true, fds: options.fds, user: options.user },
   );
   return { child, lastWords: () => said };
 }

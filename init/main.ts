@@ -13,6 +13,8 @@ import { RB, SIG } from "../sys/libc.ts";
 import { openCharDevice } from "../sys/devices.ts";
 import { readBytesOrNull, readTextOrNull } from "../sys/files.ts";
 import { consoleSink, createLog, kmsgSink, relaySink, type Log, type Sink } from "../sys/log.ts";
+import { FRAMEBUFFER, openFramebufferDevice, vtToGraphics } from "../sys/framebuffer.ts";
+import { inputDevices, openInputDevice } from "../sys/input-devices.ts";
 import { listProcesses, memoryInUseKb, mountPoints } from "../sys/procfs.ts";
 import { createBunSpawner } from "../sys/spawn-bun.ts";
 import { createBunToolRunner } from "../sys/tool-bun.ts";
@@ -39,6 +41,8 @@ import { armWatchdog } from "./watchdog.ts";
 const HOSTNAME = "anchor";
 const SHUTDOWN_GRACE_MS = 5000;
 const REAP_SWEEP_MS = 5000;
+/** How often bay0 looks for input devices plugged in since, to hand them to the console. */
+const INPUT_RESCAN_MS = 2000;
 /** The vault asks at the console: it waits this long for the console helper to say whether there is a screen. */
 const CONSOLE_HELLO_MS = 60_000;
 const ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/" };
@@ -175,6 +179,8 @@ function main(): void {
       return null;
     });
     const ask = () => trusted?.ask() ?? null;
+    /** The VT's state once bay0 put it into graphics mode (once a boot). */
+    let vt: string | null = null;
     rooms = startRooms({ libc, log, spawner, tool, ask, vault: () => vault, mounted }, options.autostart);
     const started = rooms;
     if (started !== null) setInterval(guarded(log, "rooms.oom", () => started.supervisor.checkOom()), 2000);
@@ -199,11 +205,22 @@ function main(): void {
         log.info("input.ctrl_alt_del", { device });
         requestShutdown("reboot", "ctrl-alt-del");
       },
+      devices: {
+        screen: () => {
+          const framebuffer = openFramebufferDevice();
+          if (!framebuffer.ok) return framebuffer;
+          vt ??= vtToGraphics(libc);
+          return { ...framebuffer, device: FRAMEBUFFER.device, vt };
+        },
+        inputs: () => inputDevices(),
+        openInput: openInputDevice,
+      },
     });
     trusted = link;
     started?.supervisor.onTerminal(link.terminal);
     consoleFeed.attach(link.record);
     setInterval(guarded(log, "console", link.check), link.every);
+    setInterval(guarded(log, "input.rescan", link.rescan), INPUT_RESCAN_MS);
     // The vault's tools are an image: the vault waits for them.
     const partition = (await mounted)?.vault ?? null;
     const stopRooms = async (): Promise<string[]> => {

@@ -1,4 +1,3 @@
-import { constants, openSync, readdirSync } from "node:fs";
 import { readTextOrNull } from "./files.ts";
 
 export type InputEvent = { type: number; code: number; value: number };
@@ -26,71 +25,24 @@ export function parseInputEvents(bytes: Uint8Array): { events: InputEvent[]; res
   return { events, rest: bytes.slice(offset) };
 }
 
-export type InputWatch = {
-  /** Devices opened so far. */
-  devices: () => string[];
-  /** Opens devices that appeared since the last look (hot-plug); returns the new ones. */
-  rescan: () => string[];
-};
-
 /** The kernel's name for an input device ("AT Translated Set 2 keyboard"), from sysfs. */
 export function inputDeviceName(device: string, sysfs = "/sys/class/input"): string {
   return (readTextOrNull(`${sysfs}/${device.split("/").pop() ?? ""}/device/name`) ?? "").trim();
 }
 
 /**
- * Streams events from every /dev/input/event* device, and from devices that
- * appear later (rescan). Reads go through non-blocking fds with
- * Bun.file().stream(), which holds no thread-pool thread while waiting
- * (blocking fs reads starve every other fs call in bay0). `onOpen` sees each
- * new fd first (bay0 grabs keyboards there).
+ * Streams events from an open evdev device until it is gone. Reads go
+ * through the non-blocking fd with Bun.file().stream(), which holds no
+ * thread-pool thread while waiting.
  */
-export function watchInputDevices(
-  onEvent: (device: string, event: InputEvent) => void,
-  onError: (device: string, error: unknown) => void,
-  onOpen: (device: string, fd: number) => void = () => undefined,
-  dir = "/dev/input",
-): InputWatch {
-  const opened = new Set<string>();
-  /** Devices that could not be opened: reported once, not at every rescan. */
-  const refused = new Set<string>();
-  const open = (device: string): boolean => {
-    try {
-      const fd = openSync(device, constants.O_RDONLY | constants.O_NONBLOCK);
-      opened.add(device);
-      onOpen(device, fd);
-      void (async () => {
-        let pending: Uint8Array = new Uint8Array(0);
-        for await (const chunk of Bun.file(fd).stream()) {
-          const joined = new Uint8Array(pending.length + chunk.length);
-          joined.set(pending);
-          joined.set(chunk, pending.length);
-          const { events, rest } = parseInputEvents(joined);
-          pending = rest;
-          for (const event of events) onEvent(device, event);
-        }
-      })()
-        .catch((error: unknown) => onError(device, error))
-        .finally(() => opened.delete(device));
-      return true;
-    } catch (error) {
-      refused.add(device);
-      onError(device, error);
-      return false;
-    }
-  };
-  const rescan = (): string[] => {
-    let names: string[];
-    try {
-      names = readdirSync(dir).filter((n) => n.startsWith("event"));
-    } catch {
-      return [];
-    }
-    return names
-      .sort()
-      .map((n) => `${dir}/${n}`)
-      .filter((device) => !opened.has(device) && !refused.has(device) && open(device));
-  };
-  rescan();
-  return { devices: () => [...opened], rescan };
+export async function readInputDevice(fd: number, onEvent: (event: InputEvent) => void): Promise<void> {
+  let pending: Uint8Array = new Uint8Array(0);
+  for await (const chunk of Bun.file(fd).stream()) {
+    const joined = new Uint8Array(pending.length + chunk.length);
+    joined.set(pending);
+    joined.set(chunk, pending.length);
+    const { events, rest } = parseInputEvents(joined);
+    pending = rest;
+    for (const event of events) onEvent(event);
+  }
 }

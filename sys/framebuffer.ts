@@ -1,7 +1,8 @@
 import { constants, openSync, writeFileSync, writeSync } from "node:fs";
 import { readTextOrNull } from "./files.ts";
+import type { Libc } from "./libc.ts";
 
-/** A 32-bpp XRGB8888 framebuffer that bay0 writes with pwrite (no mmap needed). */
+/** A 32-bpp XRGB8888 framebuffer that the console writes with pwrite (no mmap needed). */
 export type Framebuffer = {
   device: string;
   width: number;
@@ -11,32 +12,65 @@ export type Framebuffer = {
   write(offset: number, bytes: Uint8Array): void;
 };
 
+export const FRAMEBUFFER: { readonly device: string; readonly sysfs: string } = { device: "/dev/fb0", sysfs: "/sys/class/graphics/fb0" };
+
 /** Why there is no screen to draw on: logged as `console.absent`. */
 export class NoFramebuffer extends Error {}
 
+const errorCode = (error: unknown): string => (error as NodeJS.ErrnoException).code ?? String(error);
+
 /**
- * Opens /dev/fb0 (the DRM driver's fbdev emulation) and reads its geometry
- * from sysfs. Throws NoFramebuffer when there is none or it is not 32 bpp.
+ * bay0's part, as root: opens /dev/fb0 (the DRM driver's fbdev emulation)
+ * for the console helper, which may not, and commits its mode to the screen.
+ * The fd, or why there is no screen.
  */
-export function openFramebuffer(device = "/dev/fb0", sysfs = "/sys/class/graphics/fb0"): Framebuffer {
-  const size = readTextOrNull(`${sysfs}/virtual_size`);
-  if (size === null) throw new NoFramebuffer(`no framebuffer (${sysfs} is missing)`);
-  const [width = 0, height = 0] = size.trim().split(",").map(Number);
-  const bpp = Number((readTextOrNull(`${sysfs}/bits_per_pixel`) ?? "").trim());
-  const stride = Number((readTextOrNull(`${sysfs}/stride`) ?? "").trim());
-  if (bpp !== 32) throw new NoFramebuffer(`framebuffer is ${bpp} bpp; the console draws 32 bpp only`);
-  if (!(width > 0 && height > 0 && stride >= width * 4)) throw new NoFramebuffer(`framebuffer geometry ${size.trim()} / stride ${stride} is unusable`);
+export function openFramebufferDevice({ device, sysfs } = FRAMEBUFFER): { ok: true; fd: number } | { ok: false; reason: string } {
+  if (readTextOrNull(`${sysfs}/virtual_size`) === null) return { ok: false, reason: `no framebuffer (${sysfs} is missing)` };
   let fd: number;
   try {
     fd = openSync(device, constants.O_RDWR);
   } catch (error) {
-    throw new NoFramebuffer(`${device}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    return { ok: false, reason: `${device}: ${errorCode(error)}` };
   }
   try {
     // Without fbcon nothing has set the display mode yet: a pan commits the fbdev helper's mode to the screen.
     writeFileSync(`${sysfs}/pan`, "0,0");
   } catch (error) {
-    throw new NoFramebuffer(`${sysfs}/pan: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    return { ok: false, reason: `${sysfs}/pan: ${errorCode(error)}` };
   }
+  return { ok: true, fd };
+}
+
+const KDSETMODE = 0x4b3a;
+const KD_GRAPHICS = 1;
+
+/**
+ * Switches the kernel's virtual terminal to graphics mode, so no kernel text
+ * can draw over the console (bay0's part: it needs CAP_SYS_TTY_CONFIG).
+ * What became of it: "graphics", "none" (no VT), or the failure.
+ */
+export function vtToGraphics(libc: Libc, tty = "/dev/tty0"): string {
+  let fd: number;
+  try {
+    fd = openSync(tty, constants.O_RDWR | constants.O_NOCTTY);
+  } catch {
+    return "none";
+  }
+  const graphics = libc.ioctl(fd, KDSETMODE, KD_GRAPHICS);
+  libc.close(fd);
+  return graphics.ok ? "graphics" : `failed: ${graphics.message}`;
+}
+
+/**
+ * The console helper's part: the framebuffer behind `fd`, its geometry read
+ * from sysfs. Throws NoFramebuffer when it is not 32 bpp or unusable.
+ */
+export function framebufferOn(fd: number, { device, sysfs } = FRAMEBUFFER): Framebuffer {
+  const size = (readTextOrNull(`${sysfs}/virtual_size`) ?? "").trim();
+  const [width = 0, height = 0] = size.split(",").map(Number);
+  const bpp = Number((readTextOrNull(`${sysfs}/bits_per_pixel`) ?? "").trim());
+  const stride = Number((readTextOrNull(`${sysfs}/stride`) ?? "").trim());
+  if (bpp !== 32) throw new NoFramebuffer(`framebuffer is ${bpp} bpp; the console draws 32 bpp only`);
+  if (!(width > 0 && height > 0 && stride >= width * 4)) throw new NoFramebuffer(`framebuffer geometry ${size} / stride ${stride} is unusable`);
   return { device, width, height, stride, write: (offset, bytes) => void writeSync(fd, bytes, 0, bytes.byteLength, offset) };
 }

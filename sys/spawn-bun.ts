@@ -13,10 +13,10 @@ export type StartedProcess = {
 };
 
 /** `stdin`: an fd, bytes to read (a secret for a tool's standard input), or a pipe from bay0; `extra` become fds 3, 4, … */
-export type StartProcess = (argv: string[], env: Record<string, string>, stdin?: number | Uint8Array | "pipe", extra?: number[]) => StartedProcess;
+export type StartProcess = (argv: string[], env: Record<string, string>, stdin?: number | Uint8Array | "pipe", extra?: number[], user?: { uid: number; gid: number }) => StartedProcess;
 
-/** Bun.spawn with both output streams piped to bay0, and stdin (and fds 3…) given or closed. */
-export const bunStart: StartProcess = (argv, env, stdin, extra = []) => Bun.spawn(argv, { env, stdio: [stdin ?? "ignore", "pipe", "pipe", ...extra] });
+/** Bun.spawn with both output streams piped to bay0, stdin (and fds 3…) given or closed, as bay0's user or `user`. */
+export const bunStart: StartProcess = (argv, env, stdin, extra = [], user) => Bun.spawn(argv, { env, stdio: [stdin ?? "ignore", "pipe", "pipe", ...extra], ...user });
 
 async function pump(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
   const splitter = createLineSplitter(onLine);
@@ -44,7 +44,7 @@ export function createBunSpawner(env: Record<string, string>, live: Set<number> 
     isOwn: (pid) => live.has(pid),
     spawn(argv, onLine, options = {}): Child {
       const fds = options.fds ?? [];
-      const proc = options.input === true ? start(argv, { ...env, ...options.env }, "pipe", fds) : start(argv, { ...env, ...options.env }, fds[0], fds.slice(1));
+      const proc = options.input === true ? start(argv, { ...env, ...options.env }, "pipe", fds, options.user) : start(argv, { ...env, ...options.env }, fds[0], fds.slice(1), options.user);
       const waited = registerUntilExit(live, proc);
       const streams = (["stdout", "stderr"] as const).map((name: ChildStream) =>
         pump(proc[name], (line) => onLine(name, line)).catch(() => undefined),

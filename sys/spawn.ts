@@ -14,8 +14,8 @@ export interface Spawner {
   /**
    * `fds`: the child's stdin, then its fds 3, 4, …, else stdin is closed; with
    * `input` stdin is a pipe from bay0 and `fds` are fds 3, 4, …; `env` adds
-   * to the spawner's environment.
+   * to the spawner's environment; `user`: the uid and gid it runs as.
    */
-  spawn(argv: string[], onLine: (stream: ChildStream, line: string) => void, options?: { fds?: number[]; env?: Record<string, string>; input?: boolean }): Child;
+  spawn(argv: string[], onLine: (stream: ChildStream, line: string) => void, options?: { fds?: number[]; env?: Record<string, string>; input?: boolean; user?: { uid: number; gid: number } }): Child;
   isOwn(pid: number): boolean;
 }

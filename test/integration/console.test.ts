@@ -35,9 +35,13 @@ describe("the trusted console", () => {
     await vm?.stop();
   });
 
-  it("takes the screen: console.ready at 1280x800 with the spleen font, 80x25 cells", async () => {
+  it("takes the screen: console.ready at 1280x800 with the spleen font, 80x25 cells, in a helper of its own user with no capabilities", async () => {
     const ready = await vm.waitFor("console.ready", WAIT_MS);
-    expect(ready).toMatchObject({ width: 1280, height: 800, font: "spleen-16x32", cell_width: 16, cell_height: 32, cols: 80, rows: 25 });
+    expect(ready).toMatchObject({ width: 1280, height: 800, font: "spleen-16x32", cell_width: 16, cell_height: 32, cols: 80, rows: 25, vt: "graphics" });
+    // The console helper runs as a user of its own: what the kernel says of the process, not what it says of itself.
+    vm.send(`sh for p in /proc/[0-9]*; do case "$(tr '\\000' ' ' < $p/cmdline 2>/dev/null)" in "/usr/lib/bay0/bay0 console ") echo "console-ids $(grep -E '^(Uid|Gid|CapEff):' $p/status | tr -s '\\t\\n' '  ')";; esac; done`);
+    const ids = await vm.waitFor("run.output", WAIT_MS, (r) => String(r.line).startsWith("console-ids"));
+    expect(ids.line).toMatch(/^console-ids Uid: 990 990 990 990 Gid: 990 990 990 990 CapEff: 0000000000000000 ?$/);
   });
 
   it("grabs every keyboard, the USB one included, and one plugged in later", async () => {

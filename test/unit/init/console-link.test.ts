@@ -7,14 +7,14 @@ import type { ChildExit, ChildStream, Spawner } from "../../../sys/spawn.ts";
 
 /** A spawner whose children are this test's: it reads what bay0 wrote to each, speaks for it, and ends it. */
 function fakeConsoles() {
-  const children: { pid: number; argv: string[]; fds: number[]; written: ToConsole[]; say: (message: FromConsole) => void; end: (exit: ChildExit) => void }[] = [];
+  const children: { pid: number; argv: string[]; fds: number[]; user: unknown; written: ToConsole[]; say: (message: FromConsole) => void; end: (exit: ChildExit) => void }[] = [];
   const spawner: Spawner = {
     isOwn: () => false,
     spawn(argv, onLine: (stream: ChildStream, line: string) => void, options = {}) {
       let end: (exit: ChildExit) => void = () => undefined;
       const exited = new Promise<ChildExit>((resolve) => (end = resolve));
       const written: ToConsole[] = [];
-      children.push({ pid: 100 + children.length, argv, fds: options.fds ?? [], written, say: (m) => onLine("stdout", JSON.stringify(m)), end });
+      children.push({ pid: 100 + children.length, argv, fds: options.fds ?? [], user: options.user, written, say: (m) => onLine("stdout", JSON.stringify(m)), end });
       return { pid: 100 + children.length - 1, exited, stdin: { write: (text: string) => void written.push(JSON.parse(text) as ToConsole), end: () => undefined } };
     },
   };
@@ -27,6 +27,7 @@ function setup() {
   const { spawner, children } = fakeConsoles();
   const clock = { ms: 0 };
   const acted: string[] = [];
+  const inputs = ["/dev/input/event0", "/dev/input/event9"];
   const link = startConsoleLink({
     libc,
     log: createLog([memorySink(records)]),
@@ -40,8 +41,16 @@ function setup() {
     },
     power: () => acted.push("power"),
     ctrlAltDel: () => acted.push("ctrl-alt-del"),
+    devices: {
+      screen: () => ({ ok: true, fd: 30, device: "/dev/fb0", vt: "graphics" }),
+      inputs: () => [...inputs],
+      openInput: (device) => {
+        if (device.endsWith("event9")) throw new Error("EACCES");
+        return 40 + inputs.indexOf(device);
+      },
+    },
   });
-  return { link, libc, children, records, clock, acted };
+  return { link, libc, children, records, clock, acted, inputs };
 }
 
 const choice: PromptRequest = { kind: "choice", title: "Send?", lines: [], choices: ["Deny", "Allow"], timeoutMs: 60_000 };
@@ -52,19 +61,40 @@ describe("bay0's side of the console helper", () => {
   beforeEach(() => void vi.useFakeTimers({ toFake: ["setTimeout"] }));
   afterEach(() => void vi.useRealTimers());
 
-  it("starts `bay0 console` with the terminal channel as fd 3, and hands it the terminals and questions once it said hello", async () => {
-    const { link, libc, children } = setup();
+  it("starts `bay0 console` as its own user with the channel as fd 3, hands it the screen and keyboards bay0 opened, then terminals and questions once it said hello", async () => {
+    const { link, libc, children, records } = setup();
     expect(children).toHaveLength(1);
     expect(children[0]?.argv.at(-1)).toBe("console");
     expect(children[0]?.fds).toEqual([91]);
+    expect(children[0]?.user).toEqual({ uid: 990, gid: 990 });
     const asked = link.ask()?.(choice);
-    expect(children[0]?.written).toEqual([]);
+    // The devices at once, each fd just before its line; the one bay0 could not open is reported, not sent.
+    expect(children[0]?.written).toEqual([
+      { type: "input", device: "/dev/input/event0" },
+      { type: "screen", device: "/dev/fb0", vt: "graphics" },
+    ]);
+    expect(records.find((r) => r.event === "input.error")).toMatchObject({ device: "/dev/input/event9" });
     children[0]?.say({ type: "hello", screen: true });
-    expect(libc.calls.filter((c) => c.fn === "sendFd")).toEqual([{ fn: "sendFd", args: [90, 42] }]);
-    expect(children[0]?.written.map((m) => m.type)).toEqual(["state", "terminal", "ask"]);
+    expect(libc.calls.filter((c) => c.fn === "sendFd").map((c) => c.args)).toEqual([[90, 40], [90, 30], [90, 42]]);
+    // bay0 keeps no copy of what it handed over (the helper's death releases the grabs); a room's terminal it keeps.
+    expect(libc.calls.filter((c) => c.fn === "close").map((c) => c.args[0])).toEqual([91, 40, 30]);
+    expect(children[0]?.written.slice(2).map((m) => m.type)).toEqual(["state", "terminal", "ask"]);
     const ask = children[0]?.written.find((m) => m.type === "ask");
     children[0]?.say({ type: "answer", id: ask?.type === "ask" ? ask.id : -1, answer: { kind: "choice", index: 1, timedOut: false } });
     expect(await asked).toEqual({ kind: "choice", index: 1, timedOut: false });
+  });
+
+  it("hands over a keyboard plugged in later, once, and every device again to a console that starts again", async () => {
+    const { link, children, inputs } = setup();
+    children[0]?.say({ type: "hello", screen: true });
+    inputs.push("/dev/input/event1");
+    link.rescan();
+    link.rescan();
+    expect(children[0]?.written.filter((m) => m.type === "input").map((m) => (m.type === "input" ? m.device : ""))).toEqual(["/dev/input/event0", "/dev/input/event1"]);
+    children[0]?.end({ status: null, signal: "SIGABRT" });
+    await flush();
+    vi.runAllTimers();
+    expect(children[1]?.written.filter((m) => m.type === "input").map((m) => (m.type === "input" ? m.device : ""))).toEqual(["/dev/input/event0", "/dev/input/event1"]);
   });
 
   it("denies what a console that died was asking, shows a confirmation again on the next one, and logs console.restarted", async () => {
