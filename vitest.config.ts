@@ -4,7 +4,10 @@ export default defineConfig({
   test: {
     projects: [
       // Test hooks are compiled into test images only; a unit test runs the release's code.
-      { define: { ANCHOR_TEST_HOOKS: "false" }, test: { name: "unit", include: ["test/unit/**/*.test.ts"], sequence: { groupOrder: 0 } } },
+      {
+        define: { ANCHOR_TEST_HOOKS: "false" },
+        test: { name: "unit", include: ["test/unit/**/*.test.ts"], sequence: { groupOrder: 0 } },
+      },
       {
         test: {
           name: "integration",

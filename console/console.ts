@@ -8,7 +8,14 @@ import type { Chord, Key } from "./keymap.ts";
 import { INITIAL_LAUNCHER, launcherKey, type Command, type Entry, type LauncherState } from "./launcher.ts";
 import { createPainter, layout, type Surface } from "./painter.ts";
 import { ARMING_MS, drawPrompt, isArmed, openPrompt, promptKey, type PromptState } from "./prompt.ts";
-import { denial, SHOWN_EVENTS, type PromptAnswer, type PromptRequest, type RoomSnapshot, type ShownRecord } from "./protocol.ts";
+import {
+  denial,
+  SHOWN_EVENTS,
+  type PromptAnswer,
+  type PromptRequest,
+  type RoomSnapshot,
+  type ShownRecord,
+} from "./protocol.ts";
 
 /** What the console needs of bay0's rooms. */
 export type ConsoleRooms = {
@@ -62,7 +69,8 @@ const PROMPTS_QUEUED = 4;
 /** How long "Lock the vault?" waits for an answer before it is a no. */
 const LOCK_QUESTION_MS = 30_000;
 const ENDED: Record<string, (r: ShownRecord) => string> = {
-  "room.exited": (r) => (r.status === null || r.status === undefined ? `exited ${String(r.signal)}` : `exited ${String(r.status)}`),
+  "room.exited": (r) =>
+    r.status === null || r.status === undefined ? `exited ${String(r.signal)}` : `exited ${String(r.status)}`,
   "room.killed": () => "killed",
   "room.failed": () => "failed",
 };
@@ -88,7 +96,8 @@ export function createConsole(deps: ConsoleDeps) {
       const last = cpu.get(room.id);
       let percent = last?.percent ?? null;
       if (room.usage.cpuUsec !== null) {
-        if (last !== undefined && nowMs > last.atMs) percent = Math.max(0, ((room.usage.cpuUsec - last.usec) / 1000 / (nowMs - last.atMs)) * 100);
+        if (last !== undefined && nowMs > last.atMs)
+          percent = Math.max(0, ((room.usage.cpuUsec - last.usec) / 1000 / (nowMs - last.atMs)) * 100);
         cpu.set(room.id, { usec: room.usage.cpuUsec, atMs: nowMs, percent });
       }
       return {
@@ -107,7 +116,17 @@ export function createConsole(deps: ConsoleDeps) {
     const idle = deps.rooms
       .policies()
       .filter((name) => !live.some((r) => r.id === name))
-      .map((name): RoomRow => ({ name, running: false, frozen: false, state: ended.get(name) ?? "", memoryCurrent: null, memoryMax: null, cpuPercent: null, pids: null, uptimeSec: null }));
+      .map((name): RoomRow => ({
+        name,
+        running: false,
+        frozen: false,
+        state: ended.get(name) ?? "",
+        memoryCurrent: null,
+        memoryMax: null,
+        cpuPercent: null,
+        pids: null,
+        uptimeSec: null,
+      }));
     // Running rooms first, then the policies one could start.
     const byName = (a: RoomRow, b: RoomRow): number => a.name.localeCompare(b.name);
     return [...rowsOut.sort(byName), ...idle.sort(byName)];
@@ -121,7 +140,11 @@ export function createConsole(deps: ConsoleDeps) {
     prompt =
       next === undefined
         ? null
-        : { state: openPrompt(next.request, nowMs), resolve: next.resolve, deadlineMs: next.request.kind === "choice" ? nowMs + next.request.timeoutMs : null };
+        : {
+            state: openPrompt(next.request, nowMs),
+            resolve: next.resolve,
+            deadlineMs: next.request.kind === "choice" ? nowMs + next.request.timeoutMs : null,
+          };
     // Redrawn once armed: the hint line then says which keys answer.
     if (prompt !== null) setTimeout(() => refresh(), ARMING_MS + 1);
   };
@@ -170,7 +193,8 @@ export function createConsole(deps: ConsoleDeps) {
         await new Promise<void>((done) => terminal.write(chunk, done));
         const spent = Math.min(deps.clockMs() - started, TERMINAL_PARSE_BURST_MS);
         if (!parseTime.take(spent)) {
-          if (!throttled) deps.log.warn("console.terminal_throttled", { room, parse_ms_per_second: TERMINAL_PARSE_MS_PER_SECOND });
+          if (!throttled)
+            deps.log.warn("console.terminal_throttled", { room, parse_ms_per_second: TERMINAL_PARSE_MS_PER_SECOND });
           throttled = true;
           while (!parseTime.take(spent)) await deps.terminals.sleep(50);
         }
@@ -198,14 +222,34 @@ export function createConsole(deps: ConsoleDeps) {
       return grid;
     }
     current = roomRows();
-    return drawDashboard(cols, rows, { now: deps.now(), focus: "bay0", asking: prompt !== null, vault: deps.vault.state(), watchdog: deps.watchdog(), launcher, rows: current, events });
+    return drawDashboard(cols, rows, {
+      now: deps.now(),
+      focus: "bay0",
+      asking: prompt !== null,
+      vault: deps.vault.state(),
+      watchdog: deps.watchdog(),
+      launcher,
+      rows: current,
+      events,
+    });
   };
   const refresh = (): void => {
-    if (prompt !== null && prompt.deadlineMs !== null && prompt.state.request.kind === "choice" && deps.clockMs() >= prompt.deadlineMs) finish(denial(prompt.state.request, true), "timeout");
+    if (
+      prompt !== null &&
+      prompt.deadlineMs !== null &&
+      prompt.state.request.kind === "choice" &&
+      deps.clockMs() >= prompt.deadlineMs
+    )
+      finish(denial(prompt.state.request, true), "timeout");
     const grid = drawScreen();
     if (prompt !== null) {
       const nowMs = deps.clockMs();
-      drawPrompt(grid, prompt.state, prompt.deadlineMs === null ? null : Math.max(0, Math.ceil((prompt.deadlineMs - nowMs) / 1000)), isArmed(prompt.state, nowMs));
+      drawPrompt(
+        grid,
+        prompt.state,
+        prompt.deadlineMs === null ? null : Math.max(0, Math.ceil((prompt.deadlineMs - nowMs) / 1000)),
+        isArmed(prompt.state, nowMs),
+      );
     }
     painter.paint(grid);
   };
@@ -224,12 +268,23 @@ export function createConsole(deps: ConsoleDeps) {
     });
 
   const act = async (command: Command): Promise<void> => {
-    const room = command.kind === "start" ? command.name : command.kind === "lock-vault" || command.kind === "recovery-key" ? "vault" : command.id;
+    const room =
+      command.kind === "start"
+        ? command.name
+        : command.kind === "lock-vault" || command.kind === "recovery-key"
+          ? "vault"
+          : command.id;
     const action = command.kind === "freeze" ? (command.frozen ? "freeze" : "thaw") : command.kind;
     if (command.kind !== "focus") deps.log.info("console.action", { action, room });
     let reason: string | null = null;
     if (command.kind === "lock-vault") {
-      const sure = await ask({ kind: "choice", title: "Lock the vault?", lines: ["Rooms that see it are stopped first.", "It opens again at the next boot."], choices: ["Cancel", "Lock"], timeoutMs: LOCK_QUESTION_MS });
+      const sure = await ask({
+        kind: "choice",
+        title: "Lock the vault?",
+        lines: ["Rooms that see it are stopped first.", "It opens again at the next boot."],
+        choices: ["Cancel", "Lock"],
+        timeoutMs: LOCK_QUESTION_MS,
+      });
       reason = sure.kind === "choice" && sure.index === 1 && !sure.timedOut ? await deps.vault.lock() : "not locked";
       if (reason === null) launcher = { ...launcher, message: "vault: locked" };
     } else if (command.kind === "recovery-key") {
@@ -247,7 +302,8 @@ export function createConsole(deps: ConsoleDeps) {
     } else if (command.kind === "kill") {
       if (!(await deps.rooms.kill(command.id))) reason = `${command.id} is not running`;
     } else if (command.kind === "freeze") {
-      if (!(await deps.rooms.freeze(command.id, command.frozen))) reason = `${command.id} could not be ${command.frozen ? "frozen" : "thawed"}`;
+      if (!(await deps.rooms.freeze(command.id, command.frozen)))
+        reason = `${command.id} could not be ${command.frozen ? "frozen" : "thawed"}`;
       else launcher = { ...launcher, message: `${command.id}: ${command.frozen ? "frozen" : "thawed"}` };
     } else if (sessions.has(command.id)) {
       setFocus(command.id);
@@ -265,7 +321,12 @@ export function createConsole(deps: ConsoleDeps) {
     ask,
     key(key: Key | Chord): void {
       if (key === "ctrl-alt-del") return;
-      if (prompt !== null && key === "secure-attention" && prompt.state.request.kind === "choice" && prompt.state.request.dismissable) {
+      if (
+        prompt !== null &&
+        key === "secure-attention" &&
+        prompt.state.request.kind === "choice" &&
+        prompt.state.request.dismissable
+      ) {
         // A room's request never stands between the person and the dashboard: dismissed as its default, a denial.
         finish(denial(prompt.state.request, false), "cancelled");
       }
@@ -297,7 +358,10 @@ export function createConsole(deps: ConsoleDeps) {
       const next = launcherKey(launcher, key, entries);
       launcher = next.state;
       refresh();
-      if (next.command) void act(next.command).catch((error: unknown) => deps.log.error("bay0.error", { where: "console", error: String(error) }));
+      if (next.command)
+        void act(next.command).catch((error: unknown) =>
+          deps.log.error("bay0.error", { where: "console", error: String(error) }),
+        );
     },
     attach,
     record(record: ShownRecord): void {
@@ -305,7 +369,9 @@ export function createConsole(deps: ConsoleDeps) {
       if (typeof record.room === "string" && end !== undefined) ended.set(record.room, end(record));
       if (typeof record.room === "string" && record.event === "room.started") ended.delete(record.room);
       if (!SHOWN_EVENTS.test(record.event)) return;
-      events.push(`${record.ts.slice(11, 19)} ${record.event}${typeof record.room === "string" ? ` ${record.room}` : ""}`);
+      events.push(
+        `${record.ts.slice(11, 19)} ${record.event}${typeof record.room === "string" ? ` ${record.room}` : ""}`,
+      );
       if (events.length > EVENTS_KEPT) events.shift();
     },
   };

@@ -28,7 +28,8 @@ export type Screen = { cols: number; rows: number };
 
 function clampParams(held: string, final: string, screen: Screen): string {
   if (/^[<=>?]/.test(held)) return held;
-  const limit = final === REPEAT ? screen.cols * screen.rows : COUNTED.has(final) ? Math.max(screen.cols, screen.rows) : null;
+  const limit =
+    final === REPEAT ? screen.cols * screen.rows : COUNTED.has(final) ? Math.max(screen.cols, screen.rows) : null;
   if (limit === null) return held;
   // DEL is ignored inside a sequence by the emulator: it must not split a number here either.
   return held.replaceAll(DEL, "").replace(/\d+/g, (digits) => (Number(digits) > limit ? String(limit) : digits));

@@ -57,7 +57,11 @@ const mib = (bytes: number | null): string => {
 const duration = (sec: number | null): string => {
   if (sec === null) return "";
   const s = Math.floor(sec);
-  return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m${two(s % 60)}s` : `${Math.floor(s / 3600)}h${two(Math.floor(s / 60) % 60)}m`;
+  return s < 60
+    ? `${s}s`
+    : s < 3600
+      ? `${Math.floor(s / 60)}m${two(s % 60)}s`
+      : `${Math.floor(s / 3600)}h${two(Math.floor(s / 60) % 60)}m`;
 };
 
 /** Room names on the trust line: a nested room's path can be long, and the vault's state and the time must stay. */
@@ -92,7 +96,14 @@ export function drawDashboard(cols: number, rowsTotal: number, view: DashboardVi
   const { background: bg, dim } = COLOURS;
   drawTrustLine(grid, view.now, view.focus, view.vault, view.asking);
   const header = 2;
-  for (const [label, at] of [["ROOM", COLUMNS.name], ["STATE", COLUMNS.state], ["MEMORY", COLUMNS.memory], ["CPU", COLUMNS.cpu], ["PIDS", COLUMNS.pids], ["UP", COLUMNS.uptime]] as const) {
+  for (const [label, at] of [
+    ["ROOM", COLUMNS.name],
+    ["STATE", COLUMNS.state],
+    ["MEMORY", COLUMNS.memory],
+    ["CPU", COLUMNS.cpu],
+    ["PIDS", COLUMNS.pids],
+    ["UP", COLUMNS.uptime],
+  ] as const) {
     grid.put(header, at, label, dim, bg);
   }
   const footer = 6;

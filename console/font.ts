@@ -26,7 +26,8 @@ export class FontError extends Error {}
 /** Parses a PSF2 font (already gunzipped). Throws FontError naming what is wrong. */
 export function parsePsf2(bytes: Uint8Array): Font {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.byteLength < 32 || view.getUint32(0, true) !== PSF2_MAGIC) throw new FontError("not a PSF2 font (bad magic)");
+  if (bytes.byteLength < 32 || view.getUint32(0, true) !== PSF2_MAGIC)
+    throw new FontError("not a PSF2 font (bad magic)");
   const headerSize = view.getUint32(8, true);
   const flags = view.getUint32(12, true);
   const count = view.getUint32(16, true);
@@ -34,12 +35,22 @@ export function parsePsf2(bytes: Uint8Array): Font {
   const height = view.getUint32(24, true);
   const width = view.getUint32(28, true);
   const rowBytes = Math.ceil(width / 8);
-  if (width < 1 || width > 64 || height < 1 || height > 128 || charSize !== rowBytes * height || count < 1 || count > 65536) {
+  if (
+    width < 1 ||
+    width > 64 ||
+    height < 1 ||
+    height > 128 ||
+    charSize !== rowBytes * height ||
+    count < 1 ||
+    count > 65536
+  ) {
     throw new FontError(`implausible PSF2 geometry ${width}x${height}, ${count} glyphs of ${charSize} bytes`);
   }
   const tableStart = headerSize + count * charSize;
   if (tableStart > bytes.byteLength) throw new FontError("PSF2 glyphs run past the end of the file");
-  const glyphs = Array.from({ length: count }, (_, i) => bytes.subarray(headerSize + i * charSize, headerSize + (i + 1) * charSize));
+  const glyphs = Array.from({ length: count }, (_, i) =>
+    bytes.subarray(headerSize + i * charSize, headerSize + (i + 1) * charSize),
+  );
   const map = new Map<number, number>();
   if ((flags & HAS_UNICODE_TABLE) === 0) {
     for (let i = 0; i < Math.min(count, 256); i++) map.set(i, i);

@@ -26,7 +26,12 @@ export type Command =
   | { kind: "lock-vault" }
   | { kind: "recovery-key" };
 
-export const INITIAL_LAUNCHER: LauncherState = Object.freeze({ filter: "", selected: null, confirmKill: null, message: null });
+export const INITIAL_LAUNCHER: LauncherState = Object.freeze({
+  filter: "",
+  selected: null,
+  confirmKill: null,
+  message: null,
+});
 
 const FILTER_CHARS = /^[a-z0-9/-]$/;
 const MAX_FILTER = 31;
@@ -50,15 +55,24 @@ export function selectedIndex(state: LauncherState, shown: readonly Entry[]): nu
  * vault's recovery key (bay0 asks for the PIN). Pure: returns the next
  * state and what bay0 should do.
  */
-export function launcherKey(state: LauncherState, key: Key, entries: readonly Entry[]): { state: LauncherState; command?: Command } {
+export function launcherKey(
+  state: LauncherState,
+  key: Key,
+  entries: readonly Entry[],
+): { state: LauncherState; command?: Command } {
   const shown = visibleEntries(state, entries);
   const at = selectedIndex(state, shown);
   const selected = shown[at];
-  const select = (index: number): LauncherState => ({ ...state, selected: shown[Math.max(0, Math.min(index, shown.length - 1))]?.name ?? null });
+  const select = (index: number): LauncherState => ({
+    ...state,
+    selected: shown[Math.max(0, Math.min(index, shown.length - 1))]?.name ?? null,
+  });
   if (state.confirmKill !== null) {
     const id = state.confirmKill;
     const next = { ...state, confirmKill: null, message: null };
-    return key.name === "char" && key.char === "y" && !key.ctrl ? { state: next, command: { kind: "kill", id } } : { state: next };
+    return key.name === "char" && key.char === "y" && !key.ctrl
+      ? { state: next, command: { kind: "kill", id } }
+      : { state: next };
   }
   if (key.ctrl && key.name === "char") {
     if (key.char === "l") return { state: { ...state, message: null }, command: { kind: "lock-vault" } };
@@ -66,13 +80,19 @@ export function launcherKey(state: LauncherState, key: Key, entries: readonly En
     if (selected === undefined) return { state };
     if (!selected.running) return { state: { ...state, message: `${selected.name} is not running` } };
     if (key.char === "r") return { state: { ...state, message: null }, command: { kind: "reset", id: selected.name } };
-    if (key.char === "f") return { state: { ...state, message: null }, command: { kind: "freeze", id: selected.name, frozen: !selected.frozen } };
-    if (key.char === "k") return { state: { ...state, confirmKill: selected.name, message: `Kill ${selected.name}? y/n` } };
+    if (key.char === "f")
+      return {
+        state: { ...state, message: null },
+        command: { kind: "freeze", id: selected.name, frozen: !selected.frozen },
+      };
+    if (key.char === "k")
+      return { state: { ...state, confirmKill: selected.name, message: `Kill ${selected.name}? y/n` } };
     return { state };
   }
   switch (key.name) {
     case "char":
-      if (key.alt || key.char === undefined || !FILTER_CHARS.test(key.char) || state.filter.length >= MAX_FILTER) return { state };
+      if (key.alt || key.char === undefined || !FILTER_CHARS.test(key.char) || state.filter.length >= MAX_FILTER)
+        return { state };
       return { state: { ...state, filter: state.filter + key.char, selected: null, message: null } };
     case "Backspace":
       return { state: { ...state, filter: state.filter.slice(0, -1), selected: null, message: null } };
@@ -83,8 +103,14 @@ export function launcherKey(state: LauncherState, key: Key, entries: readonly En
     case "Down":
       return { state: select(at + 1) };
     case "Enter":
-      if (selected === undefined) return { state: { ...state, message: shown.length === 0 ? "nothing matches" : `${state.selected ?? "it"} is gone` } };
-      return { state: { ...state, message: null }, command: selected.running ? { kind: "focus", id: selected.name } : { kind: "start", name: selected.name } };
+      if (selected === undefined)
+        return {
+          state: { ...state, message: shown.length === 0 ? "nothing matches" : `${state.selected ?? "it"} is gone` },
+        };
+      return {
+        state: { ...state, message: null },
+        command: selected.running ? { kind: "focus", id: selected.name } : { kind: "start", name: selected.name },
+      };
     default:
       return { state };
   }

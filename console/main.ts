@@ -32,7 +32,12 @@ const send = (message: FromConsole): void => void process.stdout.write(`${JSON.s
 export function runConsole(): void {
   const libc = openLibc();
   const log = createLog([(line) => void process.stdout.write(`${line}\n`)]);
-  let state: { rooms: RoomSnapshot[]; policies: string[]; vault: string; watchdog: string } = { rooms: [], policies: [], vault: "", watchdog: "" };
+  let state: { rooms: RoomSnapshot[]; policies: string[]; vault: string; watchdog: string } = {
+    rooms: [],
+    policies: [],
+    vault: "",
+    watchdog: "",
+  };
   let nextId = 1;
   const acting = new Map<number, (reason: string | null) => void>();
   const act = (action: Action, room: string | null): Promise<string | null> =>
@@ -56,7 +61,11 @@ export function runConsole(): void {
   };
 
   let trusted: ReturnType<typeof createConsole> | null = null;
-  const route = createInputRouter({ power: (device) => send({ type: "power", device }), ctrlAltDel: (device) => send({ type: "ctrl-alt-del", device }), key: (key) => trusted?.key(key) });
+  const route = createInputRouter({
+    power: (device) => send({ type: "power", device }),
+    ctrlAltDel: (device) => send({ type: "ctrl-alt-del", device }),
+    key: (key) => trusted?.key(key),
+  });
   /** An fd bay0 sent on the channel just before the line naming it. */
   const received = (what: string): number | null => {
     const fd = libc.receiveFd(CHANNEL);
@@ -81,7 +90,11 @@ export function runConsole(): void {
       surface,
       font,
       watchdog: () => state.watchdog,
-      vault: { state: () => state.vault, lock: () => act("lock-vault", null), newRecoveryKey: () => act("recovery-key", null) },
+      vault: {
+        state: () => state.vault,
+        lock: () => act("lock-vault", null),
+        newRecoveryKey: () => act("recovery-key", null),
+      },
       rooms,
       now: () => new Date(),
       clockMs: () => performance.now(),
@@ -95,7 +108,18 @@ export function runConsole(): void {
         log.error("console.error", { where: "refresh", error: String(error) });
       }
     }, REFRESH_MS);
-    log.info("console.ready", { device: surface.device, width: surface.width, height: surface.height, font: "spleen-16x32", cell_width: font.width, cell_height: font.height, cols: shown.cols, rows: shown.rows, vt, uid: process.getuid?.() ?? null });
+    log.info("console.ready", {
+      device: surface.device,
+      width: surface.width,
+      height: surface.height,
+      font: "spleen-16x32",
+      cell_width: font.width,
+      cell_height: font.height,
+      cols: shown.cols,
+      rows: shown.rows,
+      vt,
+      uid: process.getuid?.() ?? null,
+    });
   };
   setInterval(() => send({ type: "alive" }), ALIVE_MS);
 
@@ -114,8 +138,15 @@ export function runConsole(): void {
         if (fd === null) return;
         // Grabbed, no key reaches anything but this console: not the kernel's VT, not a room.
         const grabbed = libc.ioctl(fd, EVIOCGRAB, 1);
-        log.info("input.grabbed", { device: message.device, name: inputDeviceName(message.device), ok: grabbed.ok, ...(grabbed.ok ? {} : { error: grabbed.message }) });
-        void readInputDevice(fd, (event) => route(message.device, event)).catch((error: unknown) => log.warn("input.error", { device: message.device, error: String(error) }));
+        log.info("input.grabbed", {
+          device: message.device,
+          name: inputDeviceName(message.device),
+          ok: grabbed.ok,
+          ...(grabbed.ok ? {} : { error: grabbed.message }),
+        });
+        void readInputDevice(fd, (event) => route(message.device, event)).catch((error: unknown) =>
+          log.warn("input.error", { device: message.device, error: String(error) }),
+        );
         return;
       }
       case "state":
@@ -141,7 +172,8 @@ export function runConsole(): void {
   };
   const lines = createLineSplitter((line) => {
     const message = toConsoleSchema.safeParse(parseJsonOrNull(line));
-    if (!message.success) return log.warn("console.error", { where: "channel", error: message.error.issues[0]?.message ?? "invalid" });
+    if (!message.success)
+      return log.warn("console.error", { where: "channel", error: message.error.issues[0]?.message ?? "invalid" });
     try {
       handle(message.data);
     } catch (error) {

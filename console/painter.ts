@@ -9,7 +9,12 @@ export type Surface = { width: number; height: number; stride: number; write(off
 export function layout(surface: Pick<Surface, "width" | "height">, font: Pick<Font, "width" | "height">) {
   const cols = Math.floor(surface.width / font.width);
   const rows = Math.floor(surface.height / font.height);
-  return { cols, rows, left: Math.floor((surface.width - cols * font.width) / 2), top: Math.floor((surface.height - rows * font.height) / 2) };
+  return {
+    cols,
+    rows,
+    left: Math.floor((surface.width - cols * font.width) / 2),
+    top: Math.floor((surface.height - rows * font.height) / 2),
+  };
 }
 
 /**
@@ -41,7 +46,8 @@ export function createPainter(surface: Surface, font: Font) {
           continue;
         }
         const rowBytes = span.cols * font.width * 4;
-        for (let y = 0; y < font.height; y++) surface.write(origin + y * surface.stride, bytes.subarray(y * rowBytes, (y + 1) * rowBytes));
+        for (let y = 0; y < font.height; y++)
+          surface.write(origin + y * surface.stride, bytes.subarray(y * rowBytes, (y + 1) * rowBytes));
       }
       previous = grid;
       return spans.length;

@@ -21,8 +21,21 @@ const lines = z.array(text(200)).max(16);
  * no Esc, no timeout (what must not be lost unseen, a recovery key).
  */
 export const promptRequestSchema = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("secret"), title: text(80), label: text(40), minLength: z.number().int().min(0).max(256), maxLength: z.number().int().min(1).max(256) }),
-  z.object({ kind: z.literal("choice"), title: text(80), lines, choices: z.array(text(80)).min(1).max(8), timeoutMs: z.number().int().min(0).max(600_000), dismissable: z.literal(true).optional() }),
+  z.object({
+    kind: z.literal("secret"),
+    title: text(80),
+    label: text(40),
+    minLength: z.number().int().min(0).max(256),
+    maxLength: z.number().int().min(1).max(256),
+  }),
+  z.object({
+    kind: z.literal("choice"),
+    title: text(80),
+    lines,
+    choices: z.array(text(80)).min(1).max(8),
+    timeoutMs: z.number().int().min(0).max(600_000),
+    dismissable: z.literal(true).optional(),
+  }),
   z.object({ kind: z.literal("confirm"), title: text(80), lines, choice: text(80) }),
 ]);
 export type PromptRequest = z.infer<typeof promptRequestSchema>;
@@ -45,7 +58,12 @@ export const roomSnapshotSchema = z.object({
   started: z.boolean(),
   frozen: z.boolean(),
   uptimeMs: z.number(),
-  usage: z.object({ memoryCurrent: z.number().nullable(), memoryMax: z.number().nullable(), pids: z.number().nullable(), cpuUsec: z.number().nullable() }),
+  usage: z.object({
+    memoryCurrent: z.number().nullable(),
+    memoryMax: z.number().nullable(),
+    pids: z.number().nullable(),
+    cpuUsec: z.number().nullable(),
+  }),
 });
 export type RoomSnapshot = z.infer<typeof roomSnapshotSchema>;
 
@@ -54,9 +72,16 @@ export const actionSchema = z.enum(["start", "kill", "reset", "freeze", "thaw", 
 export type Action = z.infer<typeof actionSchema>;
 
 /** A log record the dashboard shows (recent events, how a room ended): bay0 sends these fields of those events only. */
-export const shownRecordSchema = z.object({ event: text(64), ts: text(40), room: roomName.optional(), status: z.number().nullable().optional(), signal: z.string().max(16).nullable().optional() });
+export const shownRecordSchema = z.object({
+  event: text(64),
+  ts: text(40),
+  room: roomName.optional(),
+  status: z.number().nullable().optional(),
+  signal: z.string().max(16).nullable().optional(),
+});
 export type ShownRecord = z.infer<typeof shownRecordSchema>;
-export const SHOWN_EVENTS = /^(room\.(started|exited|killed|failed|refused|oom|reset|frozen|thawed)|image\.(mounted|verity_failed|failed)|policy\.rejected|watchdog\.|shutdown\.begin|bay0\.error)/;
+export const SHOWN_EVENTS =
+  /^(room\.(started|exited|killed|failed|refused|oom|reset|frozen|thawed)|image\.(mounted|verity_failed|failed)|policy\.rejected|watchdog\.|shutdown\.begin|bay0\.error)/;
 
 export const toConsoleSchema = z.discriminatedUnion("type", [
   /** The framebuffer, opened by bay0 (its fd sent just before), with what became of the kernel's VT; or why there is none. */
@@ -64,7 +89,13 @@ export const toConsoleSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("no-screen"), reason: text(300) }),
   /** An input device bay0 opened (its fd sent just before): the helper grabs and reads it. */
   z.object({ type: z.literal("input"), device: text(64) }),
-  z.object({ type: z.literal("state"), rooms: z.array(roomSnapshotSchema).max(256), policies: z.array(roomName).max(256), vault: text(80), watchdog: text(80) }),
+  z.object({
+    type: z.literal("state"),
+    rooms: z.array(roomSnapshotSchema).max(256),
+    policies: z.array(roomName).max(256),
+    vault: text(80),
+    watchdog: text(80),
+  }),
   z.object({ type: z.literal("record"), record: shownRecordSchema }),
   z.object({ type: z.literal("ask"), id: z.number().int(), request: promptRequestSchema }),
   z.object({ type: z.literal("terminal"), room: roomName }),

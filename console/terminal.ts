@@ -9,7 +9,10 @@ export type TerminalScreen = { cols: number; rows: number };
 const DEFAULT_FG = 0xd8dee9;
 const DEFAULT_BG = 0x0b0e12;
 /** The 16 ANSI colours, then the xterm 6x6x6 cube and grey ramp for 16-255. */
-const ANSI = [0x1d2430, 0xbf616a, 0xa3be8c, 0xebcb8b, 0x81a1c1, 0xb48ead, 0x88c0d0, 0xd8dee9, 0x4c566a, 0xd08770, 0xb5d99c, 0xf0d399, 0x8fbcbb, 0xc895bf, 0x93ccdc, 0xeceff4];
+const ANSI = [
+  0x1d2430, 0xbf616a, 0xa3be8c, 0xebcb8b, 0x81a1c1, 0xb48ead, 0x88c0d0, 0xd8dee9, 0x4c566a, 0xd08770, 0xb5d99c,
+  0xf0d399, 0x8fbcbb, 0xc895bf, 0x93ccdc, 0xeceff4,
+];
 const CUBE = [0, 95, 135, 175, 215, 255];
 export function paletteColour(index: number): number {
   if (index < 16) return ANSI[index] ?? DEFAULT_FG;
@@ -73,7 +76,13 @@ const SCROLLBACK = 500;
  * (cursor reports) go back to the room alone.
  */
 export function createTerminal(screen: TerminalScreen, reply: (bytes: string) => void) {
-  const term = new xterm.Terminal({ cols: screen.cols, rows: screen.rows, scrollback: SCROLLBACK, allowProposedApi: true, logLevel: "off" });
+  const term = new xterm.Terminal({
+    cols: screen.cols,
+    rows: screen.rows,
+    scrollback: SCROLLBACK,
+    allowProposedApi: true,
+    logLevel: "off",
+  });
   term.onData(reply);
   if (ANCHOR_TEST_HOOKS) {
     // Test builds only: output that crashes or wedges the console helper, as a bug in the emulator would.
@@ -106,7 +115,11 @@ export function createTerminal(screen: TerminalScreen, reply: (bytes: string) =>
           let chars = " ";
           if (c) {
             chars = [...(c.getChars() || " ")][0] ?? " ";
-            fg = c.isFgDefault() ? DEFAULT_FG : c.isFgRGB() ? c.getFgColor() : paletteColour(c.getFgColor() + (c.isBold() && c.getFgColor() < 8 ? 8 : 0));
+            fg = c.isFgDefault()
+              ? DEFAULT_FG
+              : c.isFgRGB()
+                ? c.getFgColor()
+                : paletteColour(c.getFgColor() + (c.isBold() && c.getFgColor() < 8 ? 8 : 0));
             bg = c.isBgDefault() ? DEFAULT_BG : c.isBgRGB() ? c.getBgColor() : paletteColour(c.getBgColor());
             if (c.isInverse()) [fg, bg] = [bg, fg];
           }

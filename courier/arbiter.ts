@@ -13,7 +13,9 @@ export const QUEUE_LIMIT = 4;
 /** A running room's /inbox, or the sender's own vault folder (the room is the sender then). */
 export type Destination = { kind: "room" | "vault"; room: RoomPlan };
 export type Transfer = { from: string; name: string; size: number; sha256: string };
-export type Decision = { approved: true; to: Destination } | { approved: false; by: "human" | "timeout" | "policy"; reason: string; stopSender?: true };
+export type Decision =
+  | { approved: true; to: Destination }
+  | { approved: false; by: "human" | "timeout" | "policy"; reason: string; stopSender?: true };
 
 /**
  * Rooms that accept deliveries and are running, the sender excepted, in a
@@ -35,9 +37,12 @@ export function refuseBySize(sender: RoomPlan, size: number): string | null {
 }
 
 const sizeText = (bytes: number): string =>
-  bytes < 1024 ? `${bytes} bytes` : `${bytes} bytes (${(bytes / 1024 ** (bytes < 1024 ** 2 ? 1 : 2)).toFixed(1)} ${bytes < 1024 ** 2 ? "KiB" : "MiB"})`;
+  bytes < 1024
+    ? `${bytes} bytes`
+    : `${bytes} bytes (${(bytes / 1024 ** (bytes < 1024 ** 2 ? 1 : 2)).toFixed(1)} ${bytes < 1024 ** 2 ? "KiB" : "MiB"})`;
 
-export const destinationLabel = (to: Destination): string => (to.kind === "vault" ? `the vault (${to.room.id}: /vault)` : `${to.room.id}: /inbox`);
+export const destinationLabel = (to: Destination): string =>
+  to.kind === "vault" ? `the vault (${to.room.id}: /vault)` : `${to.room.id}: /inbox`;
 
 /**
  * The trusted prompt: who sends what (name, size, full hash), then "Deny"
@@ -49,7 +54,13 @@ export function transferPrompt(transfer: Transfer, to: readonly Destination[]) {
   return {
     kind: "choice" as const,
     title: `Courier: ${transfer.from} sends a file`,
-    lines: [`from:   ${transfer.from}`, `file:   ${transfer.name}`, `size:   ${sizeText(transfer.size)}`, `sha256: ${transfer.sha256.slice(0, 32)}`, `        ${transfer.sha256.slice(32)}`],
+    lines: [
+      `from:   ${transfer.from}`,
+      `file:   ${transfer.name}`,
+      `size:   ${sizeText(transfer.size)}`,
+      `sha256: ${transfer.sha256.slice(0, 32)}`,
+      `        ${transfer.sha256.slice(32)}`,
+    ],
     choices: ["Deny", ...to.map((d) => `Deliver to ${destinationLabel(d)}`), `Deny and stop ${transfer.from}`],
     timeoutMs: PROMPT_TIMEOUT_MS,
     dismissable: true as const,
@@ -58,8 +69,12 @@ export function transferPrompt(transfer: Transfer, to: readonly Destination[]) {
 
 /** What the person's answer decides: the destination they picked, or a denial and by whom. */
 export function decide(answer: { index: number; timedOut: boolean }, to: readonly Destination[]): Decision {
-  if (answer.timedOut) return { approved: false, by: "timeout", reason: `nobody answered within ${PROMPT_TIMEOUT_MS / 1000} s` };
-  if (answer.index === to.length + 1) return { approved: false, by: "human", reason: "denied at the console, and the room is stopped", stopSender: true };
+  if (answer.timedOut)
+    return { approved: false, by: "timeout", reason: `nobody answered within ${PROMPT_TIMEOUT_MS / 1000} s` };
+  if (answer.index === to.length + 1)
+    return { approved: false, by: "human", reason: "denied at the console, and the room is stopped", stopSender: true };
   const picked = answer.index > 0 ? to[answer.index - 1] : undefined;
-  return picked === undefined ? { approved: false, by: "human", reason: "denied at the console" } : { approved: true, to: picked };
+  return picked === undefined
+    ? { approved: false, by: "human", reason: "denied at the console" }
+    : { approved: true, to: picked };
 }

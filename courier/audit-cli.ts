@@ -17,9 +17,18 @@ import { AUDIT_LINE_MAX_BYTES, brokenLinks, summarize, type Summary } from "./au
 import { linesOfFile } from "../sys/file-lines.ts";
 
 const USAGE = "usage: npm run audit -- verify FILE [--pcr HEX] | verify FILE FILE...";
-const file = z.string().min(1).refine((f) => !f.startsWith("--"));
+const file = z
+  .string()
+  .min(1)
+  .refine((f) => !f.startsWith("--"));
 const cli = z
-  .union([z.tuple([z.literal("verify"), file, z.literal("--pcr"), z.string().regex(/^[0-9a-fA-F]{64}$/)]), z.tuple([z.literal("verify"), file]).rest(file)], { error: USAGE })
+  .union(
+    [
+      z.tuple([z.literal("verify"), file, z.literal("--pcr"), z.string().regex(/^[0-9a-fA-F]{64}$/)]),
+      z.tuple([z.literal("verify"), file]).rest(file),
+    ],
+    { error: USAGE },
+  )
   .safeParse(process.argv.slice(2));
 if (!cli.success) {
   process.stderr.write(`audit: ${USAGE}\n`);
@@ -46,10 +55,17 @@ const copies = new Map(summaries.map(([path, summary]) => [basename(path), summa
 let intact = true;
 for (const [path, { verdict }] of summaries) {
   if (verdict.ok) {
-    process.stdout.write(`${path}: intact, ${verdict.records} records, head ${verdict.head}, PCR 15 ${verdict.pcr}${pcr ? " (matches the TPM)" : " (not checked against a TPM)"}\n`);
-    if (!verdict.closed) process.stdout.write(`${path}: does not end with ${CLOSING_EVENT}: the vault was not locked in order after it (a power cut, a crash, the tail cut off, or the live log of a boot)\n`);
+    process.stdout.write(
+      `${path}: intact, ${verdict.records} records, head ${verdict.head}, PCR 15 ${verdict.pcr}${pcr ? " (matches the TPM)" : " (not checked against a TPM)"}\n`,
+    );
+    if (!verdict.closed)
+      process.stdout.write(
+        `${path}: does not end with ${CLOSING_EVENT}: the vault was not locked in order after it (a power cut, a crash, the tail cut off, or the live log of a boot)\n`,
+      );
   } else {
-    process.stdout.write(`${path}: broken at line ${verdict.line}: ${verdict.reason} (${verdict.records} records before it are intact)\n`);
+    process.stdout.write(
+      `${path}: broken at line ${verdict.line}: ${verdict.reason} (${verdict.records} records before it are intact)\n`,
+    );
     intact = false;
   }
 }

@@ -19,15 +19,22 @@ import { AUDIT_PCR, CLOSING_EVENT, GENESIS, LINK_EVENT, sha256 } from "./audit.t
 export const AUDIT_LINE_MAX_BYTES = 1024 * 1024;
 
 /** A PCR's value after the TPM extends it (SHA-256 bank) with `hash`. */
-const extend = (pcr: Buffer, hash: string): Buffer => createHash("sha256").update(pcr).update(Buffer.from(hash, "hex")).digest();
+const extend = (pcr: Buffer, hash: string): Buffer =>
+  createHash("sha256").update(pcr).update(Buffer.from(hash, "hex")).digest();
 
-export type Verdict = { ok: true; records: number; head: string; pcr: string; closed: boolean } | { ok: false; line: number; reason: string; records: number };
+export type Verdict =
+  | { ok: true; records: number; head: string; pcr: string; closed: boolean }
+  | { ok: false; line: number; reason: string; records: number };
 
 /** The fields of a copy's first audit.flushed record that later boots check. */
 const flushedSchema = z.object({
   event: z.literal(LINK_EVENT),
   after: z.string().min(1).nullable().optional(),
-  after_head: z.string().regex(/^[0-9a-f]{64}$/).nullable().optional(),
+  after_head: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .nullable()
+    .optional(),
   count: z.number().int().nonnegative().nullable().optional(),
 });
 
@@ -52,7 +59,8 @@ function chainBreak(line: string, seq: number, head: string): { reason: string }
   }
   if (typeof record !== "object" || record === null) return { reason: "not a JSON object" };
   const fields = record as { seq?: unknown; prev?: unknown; event?: unknown };
-  if (fields.seq !== seq) return { reason: `seq is ${String(fields.seq)}, expected ${seq}: a record was removed, added or moved` };
+  if (fields.seq !== seq)
+    return { reason: `seq is ${String(fields.seq)}, expected ${seq}: a record was removed, added or moved` };
   if (fields.prev !== head) return { reason: "prev does not match the line before: that line or this one was changed" };
   return { event: fields.event };
 }
@@ -66,7 +74,12 @@ function chainBreak(line: string, seq: number, head: string): { reason: string }
  * for the first, or one from before links); and the TPM's count of vault
  * openings its boot got (vault/open-counter.ts; null when it got none).
  */
-export type Summary = { verdict: Verdict; tail: string; link: { file: string; head: string } | null; count: number | null };
+export type Summary = {
+  verdict: Verdict;
+  tail: string;
+  link: { file: string; head: string } | null;
+  count: number | null;
+};
 
 /**
  * Replays a log: its verdict is the first broken line (1-based) and why, or
@@ -95,11 +108,19 @@ export function summarize(lines: Iterable<string>, anchor: string | null = null)
     seq++;
   }
   const replayed = pcr.toString("hex");
-  const link = typeof flushed?.after === "string" && typeof flushed.after_head === "string" ? { file: flushed.after, head: flushed.after_head } : null;
+  const link =
+    typeof flushed?.after === "string" && typeof flushed.after_head === "string"
+      ? { file: flushed.after, head: flushed.after_head }
+      : null;
   const summary = (verdict: Verdict): Summary => ({ verdict, tail, link, count: flushed?.count ?? null });
   if (broken !== null) return summary(broken);
   if (anchor !== null && anchor.toLowerCase() !== replayed) {
-    return summary({ ok: false, line: seq + 1, reason: `the log does not replay to PCR ${AUDIT_PCR} as the TPM holds it: records were cut from its end, or it was rewritten`, records: seq });
+    return summary({
+      ok: false,
+      line: seq + 1,
+      reason: `the log does not replay to PCR ${AUDIT_PCR} as the TPM holds it: records were cut from its end, or it was rewritten`,
+      records: seq,
+    });
   }
   return summary({ ok: true, records: seq, head, pcr: replayed, closed: last === CLOSING_EVENT });
 }
@@ -112,7 +133,8 @@ function linesOfText(text: string): string[] {
 }
 
 /** summarize, for a log's whole text. */
-export const summarizeText = (text: string, anchor: string | null = null): Summary => summarize(linesOfText(text), anchor);
+export const summarizeText = (text: string, anchor: string | null = null): Summary =>
+  summarize(linesOfText(text), anchor);
 
 /** The chain's verdict on a log's whole text (see summarize). */
 export const verifyAudit = (text: string, anchor: string | null = null): Verdict => summarizeText(text, anchor).verdict;
@@ -123,14 +145,28 @@ export const verifyAudit = (text: string, anchor: string | null = null): Verdict
  * the TPM has no counter, null when it did not say): null when it is, or
  * when there is nothing to compare.
  */
-export function countGap(newest: string | null, recorded: number | null, counted: number | "absent" | null): { file: string; reason: string } | null {
+export function countGap(
+  newest: string | null,
+  recorded: number | null,
+  counted: number | "absent" | null,
+): { file: string; reason: string } | null {
   if (newest === null || recorded === null || counted === null || counted === recorded) return null;
-  if (counted === "absent") return { file: newest, reason: `this file says the TPM counted ${recorded} vault openings, and the TPM has no such count: it was cleared, or this is another machine's vault` };
+  if (counted === "absent")
+    return {
+      file: newest,
+      reason: `this file says the TPM counted ${recorded} vault openings, and the TPM has no such count: it was cleared, or this is another machine's vault`,
+    };
   if (counted > recorded) {
     const missing = counted - recorded;
-    return { file: newest, reason: `the TPM counted ${missing} vault opening${missing === 1 ? "" : "s"} after this file's, whose file${missing === 1 ? " is" : "s are"} gone (deleted, or the power failed the moment the vault opened)` };
+    return {
+      file: newest,
+      reason: `the TPM counted ${missing} vault opening${missing === 1 ? "" : "s"} after this file's, whose file${missing === 1 ? " is" : "s are"} gone (deleted, or the power failed the moment the vault opened)`,
+    };
   }
-  return { file: newest, reason: `this file says the TPM counted ${recorded} vault openings, the TPM says ${counted}: files from another TPM, or the TPM was cleared` };
+  return {
+    file: newest,
+    reason: `this file says the TPM counted ${recorded} vault openings, the TPM says ${counted}: files from another TPM, or the TPM was cleared`,
+  };
 }
 
 /** Every link among the boots' copies (name -> summary) that no longer holds: the named copy is gone, or its end changed since. */
@@ -139,8 +175,13 @@ export function brokenLinks(copies: ReadonlyMap<string, Summary>): { file: strin
   for (const [name, { link }] of copies) {
     if (link === null) continue;
     const before = copies.get(link.file);
-    if (before === undefined) found.push({ file: link.file, reason: `missing: ${name} names it as the boot's file before its own` });
-    else if (before.tail !== link.head) found.push({ file: link.file, reason: `its end is not what ${name}'s boot found there: records were cut from it, or it was rewritten` });
+    if (before === undefined)
+      found.push({ file: link.file, reason: `missing: ${name} names it as the boot's file before its own` });
+    else if (before.tail !== link.head)
+      found.push({
+        file: link.file,
+        reason: `its end is not what ${name}'s boot found there: records were cut from it, or it was rewritten`,
+      });
   }
   return found;
 }
@@ -171,10 +212,16 @@ export const LISTED = 100;
 export function bootOrder(copies: ReadonlyMap<string, Summary>): [string, Summary][] {
   const depth = (name: string): number => {
     let steps = 0;
-    for (let at = copies.get(name)?.link?.file; at !== undefined && steps < copies.size; at = copies.get(at)?.link?.file) steps++;
+    for (
+      let at = copies.get(name)?.link?.file;
+      at !== undefined && steps < copies.size;
+      at = copies.get(at)?.link?.file
+    )
+      steps++;
     return steps;
   };
-  const key = ([name, summary]: [string, Summary]): [number, number] => (summary.count !== null ? [1, summary.count] : [0, depth(name)]);
+  const key = ([name, summary]: [string, Summary]): [number, number] =>
+    summary.count !== null ? [1, summary.count] : [0, depth(name)];
   return [...copies].sort((a, b) => {
     const [ka, kb] = [key(a), key(b)];
     return ka[0] - kb[0] || ka[1] - kb[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
@@ -199,5 +246,12 @@ export function checkCopies(copies: ReadonlyMap<string, Summary>, counted: numbe
   const [after, newest] = sorted.at(-1) ?? [null, null];
   const gap = countGap(after, newest?.count ?? null, counted);
   if (gap !== null) broken.push(gap);
-  return { earlier: sorted.length, unfinished: unfinished.slice(0, LISTED), broken: broken.slice(0, LISTED), after, after_head: newest?.tail ?? null, count: null };
+  return {
+    earlier: sorted.length,
+    unfinished: unfinished.slice(0, LISTED),
+    broken: broken.slice(0, LISTED),
+    after,
+    after_head: newest?.tail ?? null,
+    count: null,
+  };
 }

@@ -15,7 +15,8 @@ import { asciiJson, type LogRecord } from "../sys/log.ts";
 export const GENESIS = "0".repeat(64);
 
 /** The events that go into the audit log: who ran, what crossed, what the human decided, how the boot ended. */
-const AUDITED = /^(audit\.|room\.(started|failed|exited|killed|reset|refused|oom)|image\.(verity_failed|ignored)|policy\.rejected|console\.(action|prompt)|watchdog\.(armed|absent|stopped)|shutdown\.(begin|complete)|power\.button|input\.ctrl_alt_del|umbilical\.|courier\.|vault\.)/;
+const AUDITED =
+  /^(audit\.|room\.(started|failed|exited|killed|reset|refused|oom)|image\.(verity_failed|ignored)|policy\.rejected|console\.(action|prompt)|watchdog\.(armed|absent|stopped)|shutdown\.(begin|complete)|power\.button|input\.ctrl_alt_del|umbilical\.|courier\.|vault\.)/;
 
 export const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
 
@@ -29,7 +30,11 @@ export type AuditChain = { seq: number; head: string };
  * the chain after it. Printable ASCII, as the log: a room's text may hold
  * controls or bidi overrides that a terminal showing the file would obey.
  */
-export function appendRecord(chain: AuditChain, boot: string, record: Record<string, unknown>): { line: string; chain: AuditChain } {
+export function appendRecord(
+  chain: AuditChain,
+  boot: string,
+  record: Record<string, unknown>,
+): { line: string; chain: AuditChain } {
   const line = asciiJson({ ...record, boot, seq: chain.seq, prev: chain.head });
   return { line, chain: { seq: chain.seq + 1, head: sha256(line) } };
 }
@@ -44,7 +49,11 @@ export const CLOSING_EVENT = "audit.closed";
  * Takes every log record, chains the audited ones and hands each line to
  * `append` (the file under /run/anchor/) and its hash to `anchor` (the TPM).
  */
-export function auditRecorder(boot: string, append: (line: string) => void, anchor: (hash: string) => void): (record: LogRecord) => void {
+export function auditRecorder(
+  boot: string,
+  append: (line: string) => void,
+  anchor: (hash: string) => void,
+): (record: LogRecord) => void {
   let chain: AuditChain = { seq: 0, head: GENESIS };
   return (record) => {
     if (!AUDITED.test(record.event)) return;

@@ -35,13 +35,19 @@ export const carryRequestSchema = z.discriminatedUnion("do", [
       hostUser: ids,
       cgroupNode: path,
     }),
-    into: z.discriminatedUnion("kind", [z.object({ kind: z.literal("room"), rootDir: path }), z.object({ kind: z.literal("vault"), folder: path, stagingDir: path })]),
+    into: z.discriminatedUnion("kind", [
+      z.object({ kind: z.literal("room"), rootDir: path }),
+      z.object({ kind: z.literal("vault"), folder: path, stagingDir: path }),
+    ]),
   }),
 ]);
 export type CarryRequest = z.infer<typeof carryRequestSchema>;
 
 export const carryReplySchema = z.union([
-  z.object({ ok: z.literal(true), staged: z.object({ size: z.number().int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/) }) }),
+  z.object({
+    ok: z.literal(true),
+    staged: z.object({ size: z.number().int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+  }),
   z.object({ ok: z.literal(true), delivered: z.string().max(300) }),
   z.object({ ok: z.literal(false), reason: z.string().max(1000) }),
 ]);

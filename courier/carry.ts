@@ -10,7 +10,17 @@
  * again. When bay0 ends its lines instead (denied), the copy is dropped.
  */
 import { randomUUID } from "node:crypto";
-import { closeSync, constants, mkdirSync, openSync, readSync, rmdirSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  mkdirSync,
+  openSync,
+  readSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { z } from "zod";
 import { CGROUP_ROOT } from "../rooms/cgroup.ts";
 import { CRUN_ROOT } from "../rooms/crun.ts";
@@ -32,7 +42,10 @@ const CHUNK_BYTES = 1 << 20;
 /** Memory a sender keeps beyond what its staged file takes, so staging never drives it into its own OOM killer. */
 const MEMORY_MARGIN = 16 * 1024 * 1024;
 const ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" };
-const courierResultSchema = z.union([z.object({ ok: z.literal(true), name: z.string() }), z.object({ ok: z.literal(false), reason: z.string() })]);
+const courierResultSchema = z.union([
+  z.object({ ok: z.literal(true), name: z.string() }),
+  z.object({ ok: z.literal(false), reason: z.string() }),
+]);
 
 type Staged = { file: string; size: number; cgroup: string };
 export type StageRequest = Extract<CarryRequest, { do: "stage" }>;
@@ -51,10 +64,10 @@ function memoryLeft(cgroupNode: string): number | null {
 function copyAndHash(source: number, out: number, size: number): string | null {
   const hasher = new Bun.CryptoHasher("sha256");
   const buffer = Buffer.alloc(Math.min(CHUNK_BYTES, Math.max(size, 1)));
-  for (let at = 0; at < size; ) {
+  for (let at = 0; at < size;) {
     const got = readSync(source, buffer, 0, Math.min(buffer.length, size - at), at);
     if (got === 0) return null;
-    for (let written = 0; written < got; ) written += writeSync(out, buffer, written, got - written);
+    for (let written = 0; written < got;) written += writeSync(out, buffer, written, got - written);
     hasher.update(buffer.subarray(0, got));
     at += got;
   }
@@ -71,8 +84,12 @@ export function stageFile(libc: Libc, request: StageRequest, file: string, memor
   const source = openRoomFile(libc, request.root, request.path, request.reader);
   if (!source.ok) return refused(source.reason);
   try {
-    if (source.size > request.maxBytes) return refused(`the file is ${source.size} bytes; ${request.sender}'s policy sends at most ${request.maxBytes}`);
-    if (memoryLeft !== null && source.size > memoryLeft - MEMORY_MARGIN) return refused(`the file is ${source.size} bytes; ${request.sender} has ${Math.max(0, memoryLeft - MEMORY_MARGIN)} bytes of memory left to hold it until it is delivered`);
+    if (source.size > request.maxBytes)
+      return refused(`the file is ${source.size} bytes; ${request.sender}'s policy sends at most ${request.maxBytes}`);
+    if (memoryLeft !== null && source.size > memoryLeft - MEMORY_MARGIN)
+      return refused(
+        `the file is ${source.size} bytes; ${request.sender} has ${Math.max(0, memoryLeft - MEMORY_MARGIN)} bytes of memory left to hold it until it is delivered`,
+      );
     const out = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     let sha256: string | null;
     try {
@@ -112,9 +129,13 @@ async function deliver(libc: Libc, id: string, staged: Staged, request: DeliverR
   let source: number | null = null;
   try {
     inbox = openInbox(libc, request.into, receiver.hostUser, `.courier-${id}`);
-    if (inbox.freeBytes < staged.size) return refused(`${receiver.id} has ${inbox.freeBytes} bytes free for a file of ${staged.size}`);
+    if (inbox.freeBytes < staged.size)
+      return refused(`${receiver.id} has ${inbox.freeBytes} bytes free for a file of ${staged.size}`);
     for (const dir of MOUNT_POINTS) mkdirSync(`${bundle}/root${dir}`, { recursive: true, mode: 0o755 });
-    writeFileSync(`${bundle}/config.json`, JSON.stringify(courierConfig(id, receiver, `${bundle}/root`, [request.name, String(staged.size)], profile.data)));
+    writeFileSync(
+      `${bundle}/config.json`,
+      JSON.stringify(courierConfig(id, receiver, `${bundle}/root`, [request.name, String(staged.size)], profile.data)),
+    );
     source = openSync(staged.file, constants.O_RDONLY | constants.O_NOFOLLOW);
     let said = "";
     let complaint = "";
@@ -139,7 +160,8 @@ async function deliver(libc: Libc, id: string, staged: Staged, request: DeliverR
     if (late) return refused(`the courier did not finish within ${Math.round(deadlineMs / 1000)} s and was killed`);
     // Anything but the courier's line: the reason is crun's last words.
     const result = courierResultSchema.safeParse(parseJsonOrNull(said));
-    if (!result.success) return refused(`the courier ended (${exit.signal ?? `status ${exit.status}`}) without a result: ${complaint}`);
+    if (!result.success)
+      return refused(`the courier ended (${exit.signal ?? `status ${exit.status}`}) without a result: ${complaint}`);
     return result.data.ok ? { ok: true, delivered: result.data.name } : refused(result.data.reason);
   } finally {
     if (source !== null) closeSync(source);

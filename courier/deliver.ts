@@ -24,10 +24,10 @@ export type CourierResult = { ok: true; name: string } | { ok: false; reason: st
 /** Copies `size` bytes of the source; false when it holds fewer. */
 function copy(out: number, size: number): boolean {
   const buffer = Buffer.alloc(Math.min(CHUNK_BYTES, Math.max(size, 1)));
-  for (let at = 0; at < size; ) {
+  for (let at = 0; at < size;) {
     const got = readSync(SOURCE_FD, buffer, 0, Math.min(buffer.length, size - at), at);
     if (got === 0) return false;
-    for (let written = 0; written < got; ) written += writeSync(out, buffer, written, got - written);
+    for (let written = 0; written < got;) written += writeSync(out, buffer, written, got - written);
     at += got;
   }
   return true;
@@ -35,7 +35,9 @@ function copy(out: number, size: number): boolean {
 
 const failure = (error: unknown): CourierResult => {
   const code = (error as NodeJS.ErrnoException).code;
-  const reason = { ENOSPC: "no space left where the file goes", EACCES: "the destination folder is not writable" }[code ?? ""];
+  const reason = { ENOSPC: "no space left where the file goes", EACCES: "the destination folder is not writable" }[
+    code ?? ""
+  ];
   return { ok: false, reason: reason ?? (error instanceof Error ? error.message : String(error)) };
 };
 
@@ -72,7 +74,11 @@ export function deliver([name = "", sizeText = ""]: string[]): CourierResult {
   if (name === "" || !Number.isSafeInteger(size) || size < 0) return { ok: false, reason: "bad courier arguments" };
   const staged = `${STAGING}/${STAGED_NAME}`;
   try {
-    const out = openSync(staged, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    const out = openSync(
+      staged,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o644,
+    );
     return { ok: true, name: land(out, staged, name, size) };
   } catch (error) {
     // bay0 drops the staging folder with whatever is left in it.

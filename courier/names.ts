@@ -14,7 +14,8 @@ export function fileNameOf(path: string): { ok: true; name: string } | { ok: fal
   if (!PRINTABLE.test(name)) return { ok: false, reason: "the file name must be printable ASCII (rename it first)" };
   if (name.startsWith(".")) return { ok: false, reason: "hidden files are not sent (rename it first)" };
   if (name !== name.trim()) return { ok: false, reason: "the file name must not begin or end with a space" };
-  if (name.length > MAX_NAME_CHARS) return { ok: false, reason: `the file name is longer than ${MAX_NAME_CHARS} characters` };
+  if (name.length > MAX_NAME_CHARS)
+    return { ok: false, reason: `the file name is longer than ${MAX_NAME_CHARS} characters` };
   return { ok: true, name };
 }
 

@@ -25,7 +25,13 @@ export const courierCgroup = (receiver: Receiver, id: string): string => `${rece
  * charged there when the courier is gone. The source file and the destination
  * folder are not in its tree: they arrive as open file descriptors. Pure.
  */
-export function courierConfig(id: string, receiver: Receiver, root: string, args: string[], profile: ContainersProfile): OciConfig {
+export function courierConfig(
+  id: string,
+  receiver: Receiver,
+  root: string,
+  args: string[],
+  profile: ContainersProfile,
+): OciConfig {
   const idMap = [{ containerID: 0, hostID: ROOM_ID_MAP.hostId, size: ROOM_ID_MAP.size }];
   const readOnly = ["bind", "ro", "nosuid", "nodev"];
   return {

@@ -56,7 +56,10 @@ export function frameReader(): (chunk: Uint8Array) => { bodies: string[]; oversi
 }
 
 /** Parses one frame body and checks it against the room's grants: the request, or the reply that refuses it. */
-export function admit(body: string, allow: readonly (typeof UMBILICAL_REQUESTS)[number][]): { ok: true; request: UmbilicalRequest } | { ok: false; reply: Refusal } {
+export function admit(
+  body: string,
+  allow: readonly (typeof UMBILICAL_REQUESTS)[number][],
+): { ok: true; request: UmbilicalRequest } | { ok: false; reply: Refusal } {
   let value: unknown;
   try {
     value = JSON.parse(body);
@@ -66,8 +69,12 @@ export function admit(body: string, allow: readonly (typeof UMBILICAL_REQUESTS)[
   const parsed = requestSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return { ok: false, reply: refusal("malformed", `${issue?.path.join(".") || "request"}: ${issue?.message ?? "invalid"}`) };
+    return {
+      ok: false,
+      reply: refusal("malformed", `${issue?.path.join(".") || "request"}: ${issue?.message ?? "invalid"}`),
+    };
   }
-  if (!allow.includes(parsed.data.type)) return { ok: false, reply: refusal("not_allowed", `this room's policy does not allow ${parsed.data.type}`) };
+  if (!allow.includes(parsed.data.type))
+    return { ok: false, reply: refusal("not_allowed", `this room's policy does not allow ${parsed.data.type}`) };
   return { ok: true, request: parsed.data };
 }

@@ -8,7 +8,16 @@
  * or cut since a later boot named it, is `audit.broken`; `audit.flushed`
  * names the files that do not end closed and the file before this boot's.
  */
-import { appendFileSync, closeSync, copyFileSync, existsSync, fdatasyncSync, mkdirSync, openSync, writeSync } from "node:fs";
+import {
+  appendFileSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  fdatasyncSync,
+  mkdirSync,
+  openSync,
+  writeSync,
+} from "node:fs";
 import { AUDIT_PCR, auditRecorder, LINK_EVENT } from "../courier/audit.ts";
 import type { CopiesFound } from "../courier/audit-verify.ts";
 import { readTextOrNull } from "../sys/files.ts";
@@ -64,7 +73,9 @@ export function startAudit(
       closeSync(copy);
       copy = null;
       // Logged once the record being written is done: the log feeds this very function.
-      queueMicrotask(() => log.error("audit.broken", { file: fileName, reason: `appending to the vault's copy: ${String(error)}` }));
+      queueMicrotask(() =>
+        log.error("audit.broken", { file: fileName, reason: `appending to the vault's copy: ${String(error)}` }),
+      );
     }
   };
   try {

@@ -20,7 +20,10 @@ const roomList = z
 /** preinit's pin of the system image (uki/cmdline.ts): bay0 only reports which image it runs from. */
 const systemPin = z
   .string()
-  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12},\d+,[0-9a-f]{64},[0-9a-f]{64}$/, "must be PARTUUID,DATA_BLOCKS,ROOT_HASH,SALT");
+  .regex(
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12},\d+,[0-9a-f]{64},[0-9a-f]{64}$/,
+    "must be PARTUUID,DATA_BLOCKS,ROOT_HASH,SALT",
+  );
 
 export type BootOptions = {
   watchdogSec: number;

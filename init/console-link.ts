@@ -121,7 +121,8 @@ export function startConsoleLink(deps: ConsoleLinkDeps) {
     log.info("input.watching", { devices: [...handed] });
     const screen = deps.devices.screen();
     if (screen.ok) {
-      if (!sendFd(to, screen.fd, { type: "screen", device: screen.device, vt: screen.vt })) to.write({ type: "no-screen", reason: "the framebuffer could not be handed over" });
+      if (!sendFd(to, screen.fd, { type: "screen", device: screen.device, vt: screen.vt }))
+        to.write({ type: "no-screen", reason: "the framebuffer could not be handed over" });
       deps.libc.close(screen.fd);
     } else {
       to.write({ type: "no-screen", reason: screen.reason });
@@ -197,7 +198,12 @@ export function startConsoleLink(deps: ConsoleLinkDeps) {
     });
     deps.libc.close(theirs);
     const stdin = helper.child.stdin;
-    child = { pid: helper.child.pid, channel: ours, generation: mine, write: (message) => stdin?.write(`${JSON.stringify(message)}\n`) };
+    child = {
+      pid: helper.child.pid,
+      channel: ours,
+      generation: mine,
+      write: (message) => stdin?.write(`${JSON.stringify(message)}\n`),
+    };
     sendDevices(child);
     void helper.child.exited.then((exit) => {
       deps.libc.close(ours);
@@ -270,7 +276,12 @@ export function startConsoleLink(deps: ConsoleLinkDeps) {
 export type ConsoleLink = ReturnType<typeof startConsoleLink>;
 
 /** What the person chose at the console, done by bay0: null when done, else why not (shown on the dashboard). */
-export async function consoleAction(rooms: Rooms | null, vault: Vault | null, action: Action, room: string | null): Promise<string | null> {
+export async function consoleAction(
+  rooms: Rooms | null,
+  vault: Vault | null,
+  action: Action,
+  room: string | null,
+): Promise<string | null> {
   if (action === "lock-vault") return vault === null ? "this machine has no vault" : vault.lock("dashboard");
   if (action === "recovery-key") return vault === null ? "this machine has no vault" : vault.newRecoveryKey();
   if (rooms === null) return "rooms are unavailable";
@@ -291,6 +302,8 @@ export async function consoleAction(rooms: Rooms | null, vault: Vault | null, ac
       return (await supervisor.kill(room)) ? null : `${room} is not running`;
     case "freeze":
     case "thaw":
-      return supervisor.freeze(room, action === "freeze") ? null : `${room} could not be ${action === "freeze" ? "frozen" : "thawed"}`;
+      return supervisor.freeze(room, action === "freeze")
+        ? null
+        : `${room} could not be ${action === "freeze" ? "frozen" : "thawed"}`;
   }
 }

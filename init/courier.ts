@@ -55,7 +55,11 @@ export function createCourier(deps: CourierDeps): Courier {
 
   /** A transfer's carrier: each phase answered within its deadline, else it is killed and the phase fails with why. */
   const startCarrier = () => {
-    const session = openHelperSession<CarryRequest, CarryReply>(deps, ["courier-carry"], { prefix: "courier", reply: carryReplySchema, gone: (exit, words) => ({ ok: false, reason: `the carrier ended (${exit}): ${words}` }) });
+    const session = openHelperSession<CarryRequest, CarryReply>(deps, ["courier-carry"], {
+      prefix: "courier",
+      reply: carryReplySchema,
+      gone: (exit, words) => ({ ok: false, reason: `the carrier ended (${exit}): ${words}` }),
+    });
     return {
       ask: async (request: CarryRequest, deadlineMs: number): Promise<CarryReply> => {
         const timer = setTimeout(() => libc.kill(session.pid, SIG.SIGKILL), deadlineMs + CARRIER_SLACK_MS);
@@ -80,7 +84,18 @@ export function createCourier(deps: CourierDeps): Courier {
     const carrier = startCarrier();
     try {
       const max = sender.policy.courier.max_size;
-      const staged = await carrier.ask({ do: "stage", root: sender.dirs.rootfs, path, reader: hostUser(sender.policy), cgroupNode: sender.cgroup.node, maxBytes: max, sender: sender.id }, copyDeadlineMs(max));
+      const staged = await carrier.ask(
+        {
+          do: "stage",
+          root: sender.dirs.rootfs,
+          path,
+          reader: hostUser(sender.policy),
+          cgroupNode: sender.cgroup.node,
+          maxBytes: max,
+          sender: sender.id,
+        },
+        copyDeadlineMs(max),
+      );
       if (!staged.ok) return deny(sender, named.name, "policy", staged.reason);
       if (!("staged" in staged)) return deny(sender, named.name, "policy", "the carrier answered out of turn");
       const { size, sha256 } = staged.staged;
@@ -94,29 +109,69 @@ export function createCourier(deps: CourierDeps): Courier {
       const decision = decide(answer.kind === "choice" ? answer : { index: 0, timedOut: false }, to);
       if (!decision.approved) {
         outcome.value = "denied";
-        if (decision.stopSender) void deps.stop(sender).catch((error: unknown) => log.error("bay0.error", { where: "courier", room: sender.id, error: String(error) }));
+        if (decision.stopSender)
+          void deps
+            .stop(sender)
+            .catch((error: unknown) =>
+              log.error("bay0.error", { where: "courier", room: sender.id, error: String(error) }),
+            );
         return deny(sender, item.name, decision.by, decision.reason);
       }
       outcome.value = "approved";
       const receiver = decision.to.room;
-      const about = { room: sender.id, to: receiver.id, into: decision.to.kind === "vault" ? "vault" : "inbox", file: item.name, size, sha256 };
+      const about = {
+        room: sender.id,
+        to: receiver.id,
+        into: decision.to.kind === "vault" ? "vault" : "inbox",
+        file: item.name,
+        size,
+        sha256,
+      };
       log.info("courier.approved", { ...about, by: "human" });
       const fail = (reason: string): Reply => {
         log.error("courier.failed", { ...about, reason: roomText(reason) });
         return refusal("refused", `not delivered: ${reason}`);
       };
       if (!deps.running().some((room) => room.id === receiver.id)) return fail(`${receiver.id} is no longer running`);
-      const release = decision.to.kind === "vault" ? deps.vault.writing(`${item.name} from ${sender.id}`) : () => undefined;
+      const release =
+        decision.to.kind === "vault" ? deps.vault.writing(`${item.name} from ${sender.id}`) : () => undefined;
       if (release === null) return fail("the vault is no longer open");
       const startedMs = performance.now();
       try {
         // The folder as the vault's own mount holds it, not the room's bind of it: a link cannot cross mounts.
-        const into = decision.to.kind === "vault" ? { kind: "vault" as const, folder: `${deps.vault.roomsDir}/${receiver.policy.vault?.folder ?? ""}`, stagingDir: deps.vault.stagingDir } : { kind: "room" as const, rootDir: receiver.dirs.rootfs };
-        const delivered = await carrier.ask({ do: "deliver", name: item.name, receiver: { id: receiver.id, user: receiver.policy.user, hostUser: hostUser(receiver.policy), cgroupNode: receiver.cgroup.node }, into }, copyDeadlineMs(size));
+        const into =
+          decision.to.kind === "vault"
+            ? {
+                kind: "vault" as const,
+                folder: `${deps.vault.roomsDir}/${receiver.policy.vault?.folder ?? ""}`,
+                stagingDir: deps.vault.stagingDir,
+              }
+            : { kind: "room" as const, rootDir: receiver.dirs.rootfs };
+        const delivered = await carrier.ask(
+          {
+            do: "deliver",
+            name: item.name,
+            receiver: {
+              id: receiver.id,
+              user: receiver.policy.user,
+              hostUser: hostUser(receiver.policy),
+              cgroupNode: receiver.cgroup.node,
+            },
+            into,
+          },
+          copyDeadlineMs(size),
+        );
         if (!delivered.ok) return fail(delivered.reason);
         if (!("delivered" in delivered)) return fail("the carrier answered out of turn");
-        log.info("courier.delivered", { ...about, file: delivered.delivered, ms: Math.round(performance.now() - startedMs) });
-        return { ok: true, delivered: { to: receiver.id, path: `/${about.into}/${delivered.delivered}`, size, sha256 } };
+        log.info("courier.delivered", {
+          ...about,
+          file: delivered.delivered,
+          ms: Math.round(performance.now() - startedMs),
+        });
+        return {
+          ok: true,
+          delivered: { to: receiver.id, path: `/${about.into}/${delivered.delivered}`, size, sha256 },
+        };
       } finally {
         release();
       }
@@ -129,7 +184,9 @@ export function createCourier(deps: CourierDeps): Courier {
     const refused = gate.admit(sender.id);
     if (refused !== null) return Promise.resolve(deny(sender, path, "policy", refused));
     const outcome: { value: Outcome } = { value: "refused" };
-    const run = queue.then(() => transfer(sender, path, outcome)).catch((error: unknown) => refusal("unavailable", String(error)));
+    const run = queue
+      .then(() => transfer(sender, path, outcome))
+      .catch((error: unknown) => refusal("unavailable", String(error)));
     queue = run.finally(() => gate.settle(sender.id, outcome.value));
     return run;
   };

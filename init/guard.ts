@@ -5,11 +5,16 @@ const describe = (error: unknown): { error: string; stack?: string } =>
   error instanceof Error ? { error: error.message, stack: error.stack } : { error: String(error) };
 
 /** Wraps an event handler so an exception in it is logged, never fatal to PID 1. */
-export function guarded<A extends unknown[]>(log: Log, where: string, fn: (...args: A) => unknown): (...args: A) => void {
+export function guarded<A extends unknown[]>(
+  log: Log,
+  where: string,
+  fn: (...args: A) => unknown,
+): (...args: A) => void {
   return (...args: A) => {
     try {
       const result = fn(...args);
-      if (result instanceof Promise) result.catch((error: unknown) => log.error("bay0.error", { where, ...describe(error) }));
+      if (result instanceof Promise)
+        result.catch((error: unknown) => log.error("bay0.error", { where, ...describe(error) }));
     } catch (error) {
       log.error("bay0.error", { where, ...describe(error) });
     }
@@ -23,7 +28,9 @@ export function guarded<A extends unknown[]>(log: Log, where: string, fn: (...ar
  */
 export function installCrashGuards(log: Log, libc: Libc, on: NodeJS.Process = process): void {
   on.on("uncaughtException", (error) => log.error("bay0.error", { where: "uncaught", ...describe(error) }));
-  on.on("unhandledRejection", (reason) => log.error("bay0.error", { where: "unhandled-rejection", ...describe(reason) }));
+  on.on("unhandledRejection", (reason) =>
+    log.error("bay0.error", { where: "unhandled-rejection", ...describe(reason) }),
+  );
   on.on("exit", (code) => {
     log.error("bay0.error", { where: "exit", error: `runtime exiting with code ${code}; rebooting` });
     fatalReboot(libc);

@@ -35,7 +35,10 @@ export function assessHardening(fs: ReadOnlyFs): Hardening {
   return {
     modules: !fs.exists("/proc/modules") ? "impossible" : modulesDisabled?.trim() === "1" ? "disabled" : "allowed",
     lockdown: parseLockdown(fs.read("/sys/kernel/security/lockdown")),
-    lsm: (fs.read("/sys/kernel/security/lsm") ?? "").split(",").map((s) => s.trim()).filter((s) => s !== ""),
+    lsm: (fs.read("/sys/kernel/security/lsm") ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== ""),
     kexec: kexecDisabled === null ? "impossible" : kexecDisabled.trim() === "1" ? "disabled" : "allowed",
     dev_mem: fs.exists("/dev/mem"),
     kcore: fs.exists("/proc/kcore"),

@@ -16,14 +16,23 @@ export const BAY0_DIR = "/usr/lib/bay0";
 
 /** A record a helper may have bay0 log: an event under `prefix`, at info, warn or error. */
 export const helperRecordSchema = (prefix: string) =>
-  z.object({ level: z.enum(["info", "warn", "error"]), event: z.string().regex(new RegExp(`^${prefix}\\.[a-z_]+$`)) }).catchall(z.unknown());
+  z
+    .object({ level: z.enum(["info", "warn", "error"]), event: z.string().regex(new RegExp(`^${prefix}\\.[a-z_]+$`)) })
+    .catchall(z.unknown());
 
 export type Helper = { child: Child; lastWords: () => string };
 
 export function startHelper<T>(
   deps: { spawner: Spawner; log: Log },
   args: string[],
-  options: { prefix: string; reply: z.ZodType<T>; onReply: (reply: T) => void; input?: boolean; fds?: number[]; user?: { uid: number; gid: number } },
+  options: {
+    prefix: string;
+    reply: z.ZodType<T>;
+    onReply: (reply: T) => void;
+    input?: boolean;
+    fds?: number[];
+    user?: { uid: number; gid: number };
+  },
 ): Helper {
   const records = helperRecordSchema(options.prefix);
   let said = "";
@@ -46,7 +55,12 @@ export function startHelper<T>(
 /** An end as errors say it: "status 1", or the signal. */
 export const exitText = (exit: ChildExit): string => exit.signal ?? `status ${exit.status}`;
 
-export type HelperSession<Request, Reply> = { pid: number; ask(request: Request): Promise<Reply>; end(): void; exited: Promise<ChildExit> };
+export type HelperSession<Request, Reply> = {
+  pid: number;
+  ask(request: Request): Promise<Reply>;
+  end(): void;
+  exited: Promise<ChildExit>;
+};
 
 /**
  * A helper that answers requests in order, one JSON line each way (the
@@ -59,7 +73,12 @@ export function openHelperSession<Request, Reply>(
   options: { prefix: string; reply: z.ZodType<Reply>; gone: (exit: string, lastWords: string) => Reply },
 ): HelperSession<Request, Reply> {
   const waiting: ((reply: Reply) => void)[] = [];
-  const helper = startHelper(deps, args, { prefix: options.prefix, reply: options.reply, onReply: (reply) => waiting.shift()?.(reply), input: true });
+  const helper = startHelper(deps, args, {
+    prefix: options.prefix,
+    reply: options.reply,
+    onReply: (reply) => waiting.shift()?.(reply),
+    input: true,
+  });
   let gone: Reply | null = null;
   void helper.child.exited.then((exit) => {
     gone = options.gone(exitText(exit), helper.lastWords());

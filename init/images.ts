@@ -13,7 +13,12 @@ import { exitText, startHelper } from "./helper.ts";
 
 export const IMAGES_DEADLINE_MS = 600_000;
 
-export async function mountImagesByHelper(spawner: Spawner, log: Log, kill: (pid: number) => void, deadlineMs = IMAGES_DEADLINE_MS): Promise<ImagesReport | null> {
+export async function mountImagesByHelper(
+  spawner: Spawner,
+  log: Log,
+  kill: (pid: number) => void,
+  deadlineMs = IMAGES_DEADLINE_MS,
+): Promise<ImagesReport | null> {
   let got: ImagesReport | null = null;
   let reported: () => void = () => undefined;
   const report = new Promise<"reported">((resolve) => {
@@ -35,9 +40,13 @@ export async function mountImagesByHelper(spawner: Spawner, log: Log, kill: (pid
   clearTimeout(timer);
   if (first === "late") {
     kill(helper.child.pid);
-    log.error("image.failed", { reason: `the image helper did not finish within ${Math.round(deadlineMs / 1000)} s and was killed: ${helper.lastWords()}` });
+    log.error("image.failed", {
+      reason: `the image helper did not finish within ${Math.round(deadlineMs / 1000)} s and was killed: ${helper.lastWords()}`,
+    });
   } else if (got === null && first !== "reported") {
-    log.error("image.failed", { reason: `the image helper ended (${exitText(first)}) without a report: ${helper.lastWords()}` });
+    log.error("image.failed", {
+      reason: `the image helper ended (${exitText(first)}) without a report: ${helper.lastWords()}`,
+    });
   }
   return got;
 }

@@ -47,7 +47,6 @@ const INPUT_RESCAN_MS = 2000;
 const CONSOLE_HELLO_MS = 60_000;
 const ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/" };
 
-
 /** The trusted console joins the log once it exists (it shows recent events and rooms' ends). */
 const consoleFeed = relaySink();
 /** The audit log joins once /run is mounted (courier/audit.ts chooses the events it keeps). */
@@ -166,7 +165,16 @@ function main(): void {
     rss_kb: Math.round(process.memoryUsage().rss / 1024),
     mem_used_kb: memoryInUseKb(readTextOrNull("/proc/meminfo") ?? ""),
   });
-  log.info("boot.timing", bootTiming({ preinit: process.env.ANCHOR_PREINIT_MS, firmwareVar: readBytesOrNull(LOADER_TIME_INIT), evaluationStartedMs: EVALUATION_STARTED_MS, mainStartedMs, readyMs: performance.now() }));
+  log.info(
+    "boot.timing",
+    bootTiming({
+      preinit: process.env.ANCHOR_PREINIT_MS,
+      firmwareVar: readBytesOrNull(LOADER_TIME_INIT),
+      evaluationStartedMs: EVALUATION_STARTED_MS,
+      mainStartedMs,
+      readyMs: performance.now(),
+    }),
+  );
   reap();
 
   // Rooms and the console come after ready, loaded only then: bay0's own duties first (the watchdog is
@@ -174,16 +182,22 @@ function main(): void {
   const startWorld = async (): Promise<void> => {
     const [{ startRooms }, { startVault }] = await Promise.all([import("./rooms.ts"), import("./vault.ts")]);
     // Only now: a second Bun starting beside the evaluation of these modules slows both, and the watchdog waits on them.
-    const mounted = mountImagesByHelper(spawner, log, (pid) => void libc.kill(pid, SIG.SIGKILL)).catch((error: unknown) => {
-      log.error("image.failed", { reason: `the image helper did not start: ${String(error)}` });
-      return null;
-    });
+    const mounted = mountImagesByHelper(spawner, log, (pid) => void libc.kill(pid, SIG.SIGKILL)).catch(
+      (error: unknown) => {
+        log.error("image.failed", { reason: `the image helper did not start: ${String(error)}` });
+        return null;
+      },
+    );
     const ask = () => trusted?.ask() ?? null;
     /** The VT's state once bay0 put it into graphics mode (once a boot). */
     let vt: string | null = null;
     rooms = startRooms({ libc, log, spawner, tool, ask, vault: () => vault, mounted }, options.autostart);
     const started = rooms;
-    if (started !== null) setInterval(guarded(log, "rooms.oom", () => started.supervisor.checkOom()), 2000);
+    if (started !== null)
+      setInterval(
+        guarded(log, "rooms.oom", () => started.supervisor.checkOom()),
+        2000,
+      );
     const link = startConsoleLink({
       libc,
       log,
@@ -224,7 +238,9 @@ function main(): void {
     // The vault's tools are an image: the vault waits for them.
     const partition = (await mounted)?.vault ?? null;
     const stopRooms = async (): Promise<string[]> => {
-      const seeing = (started?.supervisor.list() ?? []).filter((room) => room.plan.policy.vault !== undefined).map((room) => room.id);
+      const seeing = (started?.supervisor.list() ?? [])
+        .filter((room) => room.plan.policy.vault !== undefined)
+        .map((room) => room.id);
       await Promise.all(seeing.map((id) => started?.supervisor.kill(id)));
       return seeing;
     };
@@ -242,10 +258,14 @@ function main(): void {
 // Mounting the base images (rooms/mount-images.ts), provisioning or opening the vault (vault/open.ts), the trusted
 // console (console/main.ts) and a transfer's carrier (courier/carry.ts) are helpers in the same way, started by bay0 as
 // root (init/helper.ts).
-if (process.argv[2] === "courier") void import("../courier/deliver.ts").then(({ runCourier }) => runCourier(process.argv.slice(3)));
-else if (process.argv[2] === "mount-images") void import("../rooms/mount-images.ts").then(({ runMountImages }) => runMountImages());
-else if (process.argv[2] === "vault-open") void import("../vault/open.ts").then(({ runVaultOpen }) => runVaultOpen(process.argv.slice(3)));
+if (process.argv[2] === "courier")
+  void import("../courier/deliver.ts").then(({ runCourier }) => runCourier(process.argv.slice(3)));
+else if (process.argv[2] === "mount-images")
+  void import("../rooms/mount-images.ts").then(({ runMountImages }) => runMountImages());
+else if (process.argv[2] === "vault-open")
+  void import("../vault/open.ts").then(({ runVaultOpen }) => runVaultOpen(process.argv.slice(3)));
 else if (process.argv[2] === "courier-carry") void import("../courier/carry.ts").then(({ runCarry }) => runCarry());
 else if (process.argv[2] === "console") void import("../console/main.ts").then(({ runConsole }) => runConsole());
-else if (process.argv[2] === "vault-rekey") void import("../vault/rekey.ts").then(({ runVaultRekey }) => runVaultRekey(process.argv.slice(3)));
+else if (process.argv[2] === "vault-rekey")
+  void import("../vault/rekey.ts").then(({ runVaultRekey }) => runVaultRekey(process.argv.slice(3)));
 else main();

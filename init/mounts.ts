@@ -1,7 +1,14 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { MS, type Libc } from "../sys/libc.ts";
 
-export type MountSpec = { source: string; target: string; fstype: string; flags: bigint; data: string; onlyIfPresent?: true };
+export type MountSpec = {
+  source: string;
+  target: string;
+  fstype: string;
+  flags: bigint;
+  data: string;
+  onlyIfPresent?: true;
+};
 
 /**
  * The essentials bay0 mounts on top of what preinit left (/, /proc, /sys,

@@ -26,7 +26,9 @@ export function reapOrphans(deps: ReaperDeps): number {
     if (!result.ok || result.value === 0) continue;
     reaped += 1;
     const how =
-      result.code === CLD.EXITED ? { status: result.status } : { signal: result.status, core: result.code === CLD.DUMPED };
+      result.code === CLD.EXITED
+        ? { status: result.status }
+        : { signal: result.status, core: result.code === CLD.DUMPED };
     deps.log.info("child.reaped", { pid: proc.pid, comm: proc.comm, ...how });
   }
   return reaped;

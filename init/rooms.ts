@@ -39,7 +39,10 @@ type RoomsDeps = {
 
 export function startRooms({ ask, vault, mounted, ...deps }: RoomsDeps, autostart: string[] | null): Rooms | null {
   const { libc, log } = deps;
-  const files = imageFs.list(POLICY_DIR).filter((f) => f.endsWith(".toml")).map((f) => ({ path: `${POLICY_DIR}/${f}`, text: readTextOrNull(`${POLICY_DIR}/${f}`) ?? "" }));
+  const files = imageFs
+    .list(POLICY_DIR)
+    .filter((f) => f.endsWith(".toml"))
+    .map((f) => ({ path: `${POLICY_DIR}/${f}`, text: readTextOrNull(`${POLICY_DIR}/${f}`) ?? "" }));
   const { policies, rejected } = loadPolicies(files);
   for (const error of rejected) log.error("policy.rejected", error);
   log.info("policy.loaded", { policies: [...policies.keys()] });
@@ -53,18 +56,34 @@ export function startRooms({ ask, vault, mounted, ...deps }: RoomsDeps, autostar
   const images = new Set<string>();
   const supervisor: RoomSupervisor = new RoomSupervisor({
     ...deps,
-    umbilical: createUmbilical(libc, log, () => supervisor, createCourier({
-      ...deps,
-      ask,
-      running: () => supervisor.list().filter((room) => room.started).map((room) => room.plan),
-      stop: (room) => supervisor.kill(room.id),
-      clockMs: () => performance.now(),
-      vault: { roomsDir: VAULT_ROOMS, stagingDir: VAULT_STAGING, isOpen: () => vault()?.state() === "open", writing: (what) => vault()?.writing(what) ?? null },
-    })),
+    umbilical: createUmbilical(
+      libc,
+      log,
+      () => supervisor,
+      createCourier({
+        ...deps,
+        ask,
+        running: () =>
+          supervisor
+            .list()
+            .filter((room) => room.started)
+            .map((room) => room.plan),
+        stop: (room) => supervisor.kill(room.id),
+        clockMs: () => performance.now(),
+        vault: {
+          roomsDir: VAULT_ROOMS,
+          stagingDir: VAULT_STAGING,
+          isOpen: () => vault()?.state() === "open",
+          writing: (what) => vault()?.writing(what) ?? null,
+        },
+      }),
+    ),
     vault: {
       open: (plan) => {
         const started = vault();
-        return started === null ? "this machine has no vault (no TPM, or no vault partition)" : started.rooms.open(plan);
+        return started === null
+          ? "this machine has no vault (no TPM, or no vault partition)"
+          : started.rooms.open(plan);
       },
       close: (plan) => vault()?.rooms.close(plan),
     },
@@ -86,7 +105,9 @@ export function startRooms({ ask, vault, mounted, ...deps }: RoomsDeps, autostar
         continue;
       }
       // start() never throws by contract; this guard keeps one broken room from stopping the rest if it ever did.
-      await supervisor.start(policy).catch((error: unknown) => log.error("room.failed", { room: name, reason: String(error) }));
+      await supervisor
+        .start(policy)
+        .catch((error: unknown) => log.error("room.failed", { room: name, reason: String(error) }));
     }
   })().catch((error: unknown) => log.error("bay0.error", { where: "rooms.autostart", error: String(error) }));
   return { supervisor, policies };

@@ -60,7 +60,9 @@ export async function shutdown(deps: ShutdownDeps, action: ShutdownAction, reaso
     libc.kill(-1, SIG.SIGKILL);
     await waitForProcessesToExit(deps, 2000);
   }
-  await deps.beforeUnmount().catch((error: unknown) => log.error("bay0.error", { where: "shutdown", error: String(error) }));
+  await deps
+    .beforeUnmount()
+    .catch((error: unknown) => log.error("bay0.error", { where: "shutdown", error: String(error) }));
   libc.sync();
   const failed: string[] = [];
   for (const target of deps.mountPoints().reverse()) {
@@ -69,11 +71,18 @@ export async function shutdown(deps: ShutdownDeps, action: ShutdownAction, reaso
   }
   libc.sync();
   log.info("shutdown.complete", { action, unmount_failed: failed });
-  const attempts: ShutdownAction[] = [...Array<ShutdownAction>(REBOOT_RETRIES).fill(action), ...(action === "reboot" ? ["poweroff" as const] : [])];
+  const attempts: ShutdownAction[] = [
+    ...Array<ShutdownAction>(REBOOT_RETRIES).fill(action),
+    ...(action === "reboot" ? ["poweroff" as const] : []),
+  ];
   for (const [i, attempt] of attempts.entries()) {
     const result = libc.reboot(attempt === "poweroff" ? RB.POWER_OFF : RB.AUTOBOOT);
     if (result.ok) return;
-    log.error("bay0.error", { where: "shutdown", error: `reboot(2) for ${attempt} failed: ${result.message}`, attempt: i + 1 });
+    log.error("bay0.error", {
+      where: "shutdown",
+      error: `reboot(2) for ${attempt} failed: ${result.message}`,
+      attempt: i + 1,
+    });
     await deps.sleep(REBOOT_RETRY_MS);
   }
   deps.stopWatchdog();

@@ -68,9 +68,22 @@ async function control(rooms: Rooms, log: Log, line: string, screen: ConsoleLink
       const asked =
         verb === "prompt-secret"
           ? ask({ kind: "secret", title: "Test: unlock", label: "PIN", minLength: 4, maxLength: 32 })
-          : ask({ kind: "choice", title: "Test: send file?", lines: ["from: web", "report.pdf"], choices: ["Deny", "Allow to work"], timeoutMs: Number(first) || 30_000 });
+          : ask({
+              kind: "choice",
+              title: "Test: send file?",
+              lines: ["from: web", "report.pdf"],
+              choices: ["Deny", "Allow to work"],
+              timeoutMs: Number(first) || 30_000,
+            });
       void asked.then((answer) =>
-        log.info("test.prompt", answer.kind === "secret" ? { kind: "secret", length: answer.value?.length ?? null } : answer.kind === "choice" ? { kind: "choice", index: answer.index, timed_out: answer.timedOut } : { kind: "confirm" }),
+        log.info(
+          "test.prompt",
+          answer.kind === "secret"
+            ? { kind: "secret", length: answer.value?.length ?? null }
+            : answer.kind === "choice"
+              ? { kind: "choice", index: answer.index, timed_out: answer.timedOut }
+              : { kind: "confirm" },
+        ),
       );
       outcome = { ok: true };
       break;
@@ -78,7 +91,10 @@ async function control(rooms: Rooms, log: Log, line: string, screen: ConsoleLink
     case "audit": {
       const text = readFileSync("/run/anchor/audit.jsonl", "utf8");
       const verdict = verifyAudit(text);
-      const events = text.split("\n").filter((l) => l !== "").map((l) => String((JSON.parse(l) as { event?: unknown }).event));
+      const events = text
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => String((JSON.parse(l) as { event?: unknown }).event));
       log.info("test.audit", { ...verdict, events: [...new Set(events)] });
       outcome = { ok: verdict.ok };
       break;
@@ -86,7 +102,11 @@ async function control(rooms: Rooms, log: Log, line: string, screen: ConsoleLink
     default:
       outcome = { ok: false, reason: `unknown command '${verb}'` };
   }
-  log.info("test.control", { command: line.trim(), ok: outcome.ok, ...(outcome.reason ? { reason: outcome.reason } : {}) });
+  log.info("test.control", {
+    command: line.trim(),
+    ok: outcome.ok,
+    ...(outcome.reason ? { reason: outcome.reason } : {}),
+  });
 }
 
 /**
@@ -96,7 +116,13 @@ async function control(rooms: Rooms, log: Log, line: string, screen: ConsoleLink
  *   SIGUSR1: throw inside an event handler (must become `bay0.error`).
  *   SIGUSR2: wedge the event loop (the watchdog must reset the machine).
  */
-export function installTestHooks(target: SignalTarget, log: Log, libc: Libc, rooms: Rooms | null, screen: ConsoleLink | null): void {
+export function installTestHooks(
+  target: SignalTarget,
+  log: Log,
+  libc: Libc,
+  rooms: Rooms | null,
+  screen: ConsoleLink | null,
+): void {
   target.on(
     "SIGUSR1",
     guarded(log, "signal:SIGUSR1", () => {
@@ -120,7 +146,9 @@ export function installTestHooks(target: SignalTarget, log: Log, libc: Libc, roo
     const fd = openSync(TEST_CONTROL_FIFO, constants.O_RDWR | constants.O_NONBLOCK);
     let queue = Promise.resolve();
     const splitter = createLineSplitter((line) => {
-      queue = queue.then(() => control(rooms, log, line, screen)).catch((error: unknown) => log.error("bay0.error", { where: "test-control", error: String(error) }));
+      queue = queue
+        .then(() => control(rooms, log, line, screen))
+        .catch((error: unknown) => log.error("bay0.error", { where: "test-control", error: String(error) }));
     });
     void (async () => {
       for await (const chunk of Bun.file(fd).stream()) splitter.push(chunk);

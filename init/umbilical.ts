@@ -8,7 +8,15 @@
  */
 import { chmodSync, rmSync } from "node:fs";
 import type { Socket, UnixSocketListener } from "bun";
-import { admit, encodeFrame, frameReader, refusal, type Refusal, type Reply, type UmbilicalRequest } from "../courier/umbilical.ts";
+import {
+  admit,
+  encodeFrame,
+  frameReader,
+  refusal,
+  type Refusal,
+  type Reply,
+  type UmbilicalRequest,
+} from "../courier/umbilical.ts";
 import { formatPolicyError, parsePolicy } from "../policies/parse.ts";
 import { tokenBucket } from "../rooms/output.ts";
 import type { RoomPlan } from "../rooms/plan.ts";
@@ -31,7 +39,15 @@ const SWEEP_MS = 5_000;
 const LOGGED_BURST = 20;
 const LOGGED_PER_SECOND = 1;
 
-type Connection = { pid: number | null; read: ReturnType<typeof frameReader>; refusals: number; busy: boolean; closing: boolean; partialSince: number | null; activeAt: number };
+type Connection = {
+  pid: number | null;
+  read: ReturnType<typeof frameReader>;
+  refusals: number;
+  busy: boolean;
+  closing: boolean;
+  partialSince: number | null;
+  activeAt: number;
+};
 
 export type Umbilical = { open(plan: RoomPlan): string | null; close(plan: RoomPlan): void };
 
@@ -42,8 +58,16 @@ function peerPid(libc: Libc, socket: Socket<Connection>): number | null {
   return pid?.ok ? pid.value : null;
 }
 
-export function createUmbilical(libc: Libc, log: Log, supervisor: () => RoomSupervisor | null, courier: Courier): Umbilical {
-  const listeners = new Map<string, { listener: UnixSocketListener<Connection>; sweep: ReturnType<typeof setInterval> }>();
+export function createUmbilical(
+  libc: Libc,
+  log: Log,
+  supervisor: () => RoomSupervisor | null,
+  courier: Courier,
+): Umbilical {
+  const listeners = new Map<
+    string,
+    { listener: UnixSocketListener<Connection>; sweep: ReturnType<typeof setInterval> }
+  >();
 
   const answer = async (plan: RoomPlan, request: UmbilicalRequest): Promise<Reply> => {
     const rooms = supervisor();
@@ -52,7 +76,13 @@ export function createUmbilical(libc: Libc, log: Log, supervisor: () => RoomSupe
       case "room.status": {
         const self = rooms.snapshot().find((r) => r.id === plan.id);
         const { memory_max, pids_max, cpu_max } = plan.policy.limits;
-        return { ok: true, room: plan.id, state: self?.frozen ? "frozen" : "running", uptime_ms: Math.round(self?.uptimeMs ?? 0), limits: { memory_max, pids_max, cpu_max: cpu_max ?? null } };
+        return {
+          ok: true,
+          room: plan.id,
+          state: self?.frozen ? "frozen" : "running",
+          uptime_ms: Math.round(self?.uptimeMs ?? 0),
+          limits: { memory_max, pids_max, cpu_max: cpu_max ?? null },
+        };
       }
       case "room.spawn": {
         const parsed = parsePolicy(request.policy, `${plan.id}:umbilical`);
@@ -84,7 +114,14 @@ export function createUmbilical(libc: Libc, log: Log, supervisor: () => RoomSupe
     };
     const refuse = (socket: Socket<Connection>, type: string, reply: Refusal, close = false): void => {
       if (logged.take(1)) {
-        log.warn("umbilical.refused", { room: plan.id, pid: socket.data.pid, type, code: reply.error.code, reason: roomText(reply.error.message), ...(unlogged > 0 ? { unlogged } : {}) });
+        log.warn("umbilical.refused", {
+          room: plan.id,
+          pid: socket.data.pid,
+          type,
+          code: reply.error.code,
+          reason: roomText(reply.error.message),
+          ...(unlogged > 0 ? { unlogged } : {}),
+        });
         unlogged = 0;
       } else unlogged += 1;
       send(socket, reply);
@@ -103,14 +140,23 @@ export function createUmbilical(libc: Libc, log: Log, supervisor: () => RoomSupe
       const admitted = admit(body, allow);
       if (!admitted.ok) return refuse(socket, "?", admitted.reply);
       const { type } = admitted.request;
-      if (!rate.take(1)) return refuse(socket, type, refusal("rate_limited", `more than ${REQUESTS_PER_SECOND} requests a second`));
+      if (!rate.take(1))
+        return refuse(socket, type, refusal("rate_limited", `more than ${REQUESTS_PER_SECOND} requests a second`));
       // One request at a time per connection: a room cannot pile up work in bay0.
       if (socket.data.busy) return refuse(socket, type, refusal("rate_limited", "one request at a time"));
       socket.data.busy = true;
-      const reply = await answer(plan, admitted.request).catch((error: unknown) => refusal("unavailable", String(error)));
+      const reply = await answer(plan, admitted.request).catch((error: unknown) =>
+        refusal("unavailable", String(error)),
+      );
       socket.data.busy = false;
       socket.data.activeAt = now();
-      log.info("umbilical.request", { room: plan.id, pid: socket.data.pid, type, ok: reply.ok, ...(reply.ok ? {} : { code: reply.error.code }) });
+      log.info("umbilical.request", {
+        room: plan.id,
+        pid: socket.data.pid,
+        type,
+        ok: reply.ok,
+        ...(reply.ok ? {} : { code: reply.error.code }),
+      });
       if (!reply.ok) socket.data.refusals += 1;
       send(socket, reply);
     };
@@ -120,8 +166,22 @@ export function createUmbilical(libc: Libc, log: Log, supervisor: () => RoomSupe
         unix: plan.dirs.umbilical,
         socket: {
           open: (socket) => {
-            socket.data = { pid: peerPid(libc, socket), read: frameReader(), refusals: 0, busy: false, closing: false, partialSince: null, activeAt: now() };
-            if (live.size >= CONNECTIONS_PER_ROOM) return refuse(socket, "?", refusal("rate_limited", `more than ${CONNECTIONS_PER_ROOM} connections`), true);
+            socket.data = {
+              pid: peerPid(libc, socket),
+              read: frameReader(),
+              refusals: 0,
+              busy: false,
+              closing: false,
+              partialSince: null,
+              activeAt: now(),
+            };
+            if (live.size >= CONNECTIONS_PER_ROOM)
+              return refuse(
+                socket,
+                "?",
+                refusal("rate_limited", `more than ${CONNECTIONS_PER_ROOM} connections`),
+                true,
+              );
             live.add(socket);
           },
           close: (socket) => void live.delete(socket),
@@ -133,7 +193,9 @@ export function createUmbilical(libc: Libc, log: Log, supervisor: () => RoomSupe
             for (const body of bodies) {
               // What follows a hang-up in the same chunk is never served.
               if (socket.data.closing) return;
-              void serve(socket, body).catch((error: unknown) => log.error("bay0.error", { where: "umbilical", room: plan.id, error: String(error) }));
+              void serve(socket, body).catch((error: unknown) =>
+                log.error("bay0.error", { where: "umbilical", room: plan.id, error: String(error) }),
+              );
             }
             if (oversized) refuse(socket, "?", refusal("oversized", "a frame over 64 KiB"), true);
           },

@@ -43,7 +43,12 @@ export type VaultPartition = { device: string; disk: string; number: number };
 
 type Ask = (request: PromptRequest) => Promise<PromptAnswer>;
 
-const secret = async (ask: Ask, title: string, label: string, length: { minLength: number; maxLength: number } = PIN): Promise<string | null> => {
+const secret = async (
+  ask: Ask,
+  title: string,
+  label: string,
+  length: { minLength: number; maxLength: number } = PIN,
+): Promise<string | null> => {
   const answer = await ask({ kind: "secret", title, label, ...length });
   return answer.kind === "secret" ? answer.value : null;
 };
@@ -62,7 +67,13 @@ async function showRecoveryKey(ask: Ask, title: string, key: string): Promise<vo
   await ask({
     kind: "confirm",
     title,
-    lines: ["Write it down now; it is shown only this once.", "It opens the vault if the PIN or the TPM fail.", "", words.slice(0, 4).join("-"), words.slice(4).join("-")],
+    lines: [
+      "Write it down now; it is shown only this once.",
+      "It opens the vault if the PIN or the TPM fail.",
+      "",
+      words.slice(0, 4).join("-"),
+      words.slice(4).join("-"),
+    ],
     choice: "I have written it down",
   });
 }
@@ -85,12 +96,15 @@ export type Vault = {
   newRecoveryKey(): Promise<string | null>;
 };
 
-
 type Session<Request> = HelperSession<Request, OpenReply>;
 
 /** A vault helper (vault/open.ts, vault/rekey.ts); once it has ended, every request is answered with why. */
 const openSession = <Request>(deps: VaultDeps, mode: "vault-open" | "vault-rekey", device: string): Session<Request> =>
-  openHelperSession(deps, [mode, device], { prefix: "vault", reply: openReplySchema, gone: (exit, words) => ({ ok: false, reason: "unknown", error: `the vault helper ended (${exit}): ${words}` }) });
+  openHelperSession(deps, [mode, device], {
+    prefix: "vault",
+    reply: openReplySchema,
+    gone: (exit, words) => ({ ok: false, reason: "unknown", error: `the vault helper ended (${exit}): ${words}` }),
+  });
 
 /** Opens (or first makes) the vault. */
 export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
@@ -103,7 +117,11 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
   /** Whether the TPM took the barrier in PCR 11 when the vault opened: then nothing can unseal it again this boot. */
   let barrier = false;
   /** `timing`: when the PIN was entered, and how long systemd-cryptsetup took (the TPM's unseal within it). */
-  const mount = async (session: Session<OpenRequest>, how: string, timing: { since: number; attachMs: number } | null = null): Promise<void> => {
+  const mount = async (
+    session: Session<OpenRequest>,
+    how: string,
+    timing: { since: number; attachMs: number } | null = null,
+  ): Promise<void> => {
     const mounted = await session.ask({ do: "mount" });
     if (!mounted.ok) {
       state = "failed";
@@ -111,7 +129,11 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
     }
     state = "open";
     barrier = mounted.barrier === true;
-    log.info("vault.unlocked", { how, mount: PERSIST, ...(timing === null ? {} : { ms: Math.round(performance.now() - timing.since), attach_ms: timing.attachMs }) });
+    log.info("vault.unlocked", {
+      how,
+      mount: PERSIST,
+      ...(timing === null ? {} : { ms: Math.round(performance.now() - timing.since), attach_ms: timing.attachMs }),
+    });
     found = mounted.audit ?? null;
     deps.audit.intoVault(VAULT_AUDIT, found);
   };
@@ -125,8 +147,14 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
     deps.audit.outOfVault();
     deps.libc.sync();
     const unmounted = deps.libc.umount2(PERSIST, 0);
-    const closed = unmounted.ok ? await deps.tool([`${VAULT_TOOLS}/bin/cryptsetup`, "close", VAULT_MAPPER], { env: toolEnv() }) : null;
-    const error = !unmounted.ok ? `unmounting ${PERSIST}: ${unmounted.message}` : closed?.status !== 0 ? `closing it: ${closed?.stderr.trim().split("\n").at(-1) ?? ""}` : null;
+    const closed = unmounted.ok
+      ? await deps.tool([`${VAULT_TOOLS}/bin/cryptsetup`, "close", VAULT_MAPPER], { env: toolEnv() })
+      : null;
+    const error = !unmounted.ok
+      ? `unmounting ${PERSIST}: ${unmounted.message}`
+      : closed?.status !== 0
+        ? `closing it: ${closed?.stderr.trim().split("\n").at(-1) ?? ""}`
+        : null;
     if (error !== null) {
       state = unmounted.ok ? "failed" : "open";
       log.error("vault.lock_failed", { reason, error });
@@ -141,7 +169,12 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
   };
 
   /** `taken`: the TPM has a lockout authorization, which is not this vault's; `insecure`: why the firmware's state forbids sealing. */
-  const provision = async (ask: Ask, session: Session<OpenRequest>, taken: boolean, insecure: string | null): Promise<void> => {
+  const provision = async (
+    ask: Ask,
+    session: Session<OpenRequest>,
+    taken: boolean,
+    insecure: string | null,
+  ): Promise<void> => {
     /** Not set up on this machine as it stands: logged, and told to the person, who can change that in the firmware setup. */
     const refuse = async (step: string, error: string, title: string, lines: string[]): Promise<void> => {
       state = "unavailable";
@@ -149,14 +182,24 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
       await ask({ kind: "choice", title, lines, choices: ["OK"], timeoutMs: NOTICE_SHOWN_MS });
     };
     if (insecure !== null) {
-      return refuse("secure-boot", insecure, "Vault: not set up on this firmware", [`${insecure}.`, "A vault sealed now would trust whatever it boots.", "Turn Secure Boot on in the firmware setup,", "then boot again."]);
+      return refuse("secure-boot", insecure, "Vault: not set up on this firmware", [
+        `${insecure}.`,
+        "A vault sealed now would trust whatever it boots.",
+        "Turn Secure Boot on in the firmware setup,",
+        "then boot again.",
+      ]);
     }
     if (taken) {
-      return refuse("lockout-auth", "the TPM already has a lockout authorization that is not this vault's", "Vault: this TPM is already taken", [
-        "It has a lockout password Anchor OS does not know,",
-        "so the vault could not guard its PIN against guessing.",
-        "Clear the TPM in the firmware setup, then boot again.",
-      ]);
+      return refuse(
+        "lockout-auth",
+        "the TPM already has a lockout authorization that is not this vault's",
+        "Vault: this TPM is already taken",
+        [
+          "It has a lockout password Anchor OS does not know,",
+          "so the vault could not guard its PIN against guessing.",
+          "Clear the TPM in the firmware setup, then boot again.",
+        ],
+      );
     }
     const pin = await newPin(ask);
     if (pin === null) return log.warn("vault.absent", { reason: "the person declined to set it up this boot" });
@@ -180,14 +223,26 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
   };
 
   /** After a lockout or a refusing TPM: the recovery key opens the vault; after a refusal, a new PIN is sealed to the TPM as it is now. */
-  const recover = async (ask: Ask, session: Session<OpenRequest>, reason: "lockout" | "pcr", insecure: string | null): Promise<void> => {
-    const why = reason === "lockout" ? "the TPM is locked out after too many wrong PINs" : "the TPM refused: the image or firmware changed";
+  const recover = async (
+    ask: Ask,
+    session: Session<OpenRequest>,
+    reason: "lockout" | "pcr",
+    insecure: string | null,
+  ): Promise<void> => {
+    const why =
+      reason === "lockout"
+        ? "the TPM is locked out after too many wrong PINs"
+        : "the TPM refused: the image or firmware changed";
     for (let title = `Vault: ${why}`; ; title = "Vault: that recovery key did not open it") {
       const key = await secret(ask, title, "Recovery key", { minLength: 8, maxLength: 80 });
       if (key === null) return log.info("vault.locked", { reason: "the person did not unlock it" });
       const opened = await session.ask({ do: "key", key });
       if (!opened.ok) {
-        log.warn("vault.unlock_failed", { reason: "recovery_key", tries_left: null, ...(opened.error === undefined ? {} : { error: opened.error }) });
+        log.warn("vault.unlock_failed", {
+          reason: "recovery_key",
+          tries_left: null,
+          ...(opened.error === undefined ? {} : { error: opened.error }),
+        });
         if (opened.error !== undefined) return void (state = "failed");
         continue;
       }
@@ -209,7 +264,11 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
       const since = performance.now();
       const tried = await session.ask({ do: "pin", pin });
       if (tried.ok) return mount(session, "pin", { since, attachMs: tried.attach_ms ?? 0 });
-      log.warn("vault.unlock_failed", { reason: tried.reason ?? "unknown", tries_left: tried.tries_left ?? null, ...(tried.error === undefined ? {} : { error: tried.error }) });
+      log.warn("vault.unlock_failed", {
+        reason: tried.reason ?? "unknown",
+        tries_left: tried.tries_left ?? null,
+        ...(tried.error === undefined ? {} : { error: tried.error }),
+      });
       if (tried.reason === "lockout" || tried.reason === "pcr") return recover(ask, session, tried.reason, insecure);
       // The helper gone or refusing: another PIN would not help.
       if (tried.error !== undefined) return void (state = "failed");
@@ -239,8 +298,14 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
     try {
       const checked = await session.ask({ do: "check", pin });
       if (!checked.ok) {
-        log.warn("vault.recovery_key_refused", { reason: checked.reason ?? "unknown", tries_left: checked.tries_left ?? null, ...(checked.error === undefined ? {} : { error: checked.error }) });
-        return checked.reason === "pin" ? `wrong PIN, ${checked.tries_left ?? "?"} ${checked.tries_left === 1 ? "try" : "tries"} left` : (checked.error ?? checked.reason ?? "refused");
+        log.warn("vault.recovery_key_refused", {
+          reason: checked.reason ?? "unknown",
+          tries_left: checked.tries_left ?? null,
+          ...(checked.error === undefined ? {} : { error: checked.error }),
+        });
+        return checked.reason === "pin"
+          ? `wrong PIN, ${checked.tries_left ?? "?"} ${checked.tries_left === 1 ? "try" : "tries"} left`
+          : (checked.error ?? checked.reason ?? "refused");
       }
       const made = await session.ask({ do: "enrol" });
       if (!made.ok || made.recovery_key === undefined) {
@@ -271,7 +336,11 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
   void (async () => {
     const ask = deps.ask();
     // Sealed to the TPM or nothing: without one there is no vault, and no prompt asks for it.
-    const missing = !existsSync(deps.tpmDevice ?? TPM_DEVICE) ? "no TPM" : ask === null ? "no trusted console to ask for the PIN" : null;
+    const missing = !existsSync(deps.tpmDevice ?? TPM_DEVICE)
+      ? "no TPM"
+      : ask === null
+        ? "no trusted console to ask for the PIN"
+        : null;
     if (missing !== null || ask === null) {
       state = "unavailable";
       return log.warn("vault.absent", { device: partition.device, reason: missing });
@@ -282,19 +351,35 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
       const tpm = await session.ask({ do: "lockout" });
       if (!tpm.ok) {
         state = "unavailable";
-        return log.warn("vault.absent", { device: partition.device, reason: `no TPM that answers: ${tpm.error ?? ""}` });
+        return log.warn("vault.absent", {
+          device: partition.device,
+          reason: `no TPM that answers: ${tpm.error ?? ""}`,
+        });
       }
       // The helper read the partition (vault/header.ts): both LUKS2 headers, and whether it is provably empty.
       const found = tpm.partition ?? "unreadable";
       if (found === "unreadable" || found === "foreign") {
         state = "unavailable";
-        return log.warn("vault.absent", { device: partition.device, reason: found === "unreadable" ? "the partition is unreadable" : "the partition holds something that is neither empty nor a vault; it is never set up over" });
+        return log.warn("vault.absent", {
+          device: partition.device,
+          reason:
+            found === "unreadable"
+              ? "the partition is unreadable"
+              : "the partition holds something that is neither empty nor a vault; it is never set up over",
+        });
       }
       const insecure = tpm.insecure ?? null;
-      if (found === "damaged") log.warn("vault.header_damaged", { device: partition.device, reason: "its first LUKS2 header is damaged; its second header opens it" });
+      if (found === "damaged")
+        log.warn("vault.header_damaged", {
+          device: partition.device,
+          reason: "its first LUKS2 header is damaged; its second header opens it",
+        });
       if (found === "vault" || found === "damaged") return await unlock(ask, session, insecure);
       state = "not set up";
-      log.info("vault.absent", { device: partition.device, reason: found === "blank" ? "not provisioned yet" : "provisioning was interrupted; starting again" });
+      log.info("vault.absent", {
+        device: partition.device,
+        reason: found === "blank" ? "not provisioned yet" : "provisioning was interrupted; starting again",
+      });
       return await provision(ask, session, tpm.taken === true, insecure);
     } finally {
       session.end();
@@ -312,7 +397,8 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
       open: (plan) => {
         const folder = plan.policy.vault?.folder;
         if (folder === undefined) return null;
-        if (state !== "open") return `${plan.id} needs the vault, which is ${state}${state === "locked" || state === "not set up" ? ": unlock it at the console first" : ""}`;
+        if (state !== "open")
+          return `${plan.id} needs the vault, which is ${state}${state === "locked" || state === "not set up" ? ": unlock it at the console first" : ""}`;
         return bindVaultFolder(deps.libc, VAULT_ROOMS, folder, hostUser(plan.policy), plan.dirs.vault);
       },
       close: (plan) => {

@@ -27,8 +27,13 @@ export function armWatchdog(deps: WatchdogDeps, timeoutSec: number, path = "/dev
   try {
     fd = deps.open(path);
   } catch (error) {
-    if (error instanceof DeviceError && error.absent) deps.log.warn("watchdog.absent", { device: path, reason: error.message });
-    else deps.log.error("watchdog.unavailable", { device: path, error: error instanceof Error ? error.message : String(error) });
+    if (error instanceof DeviceError && error.absent)
+      deps.log.warn("watchdog.absent", { device: path, reason: error.message });
+    else
+      deps.log.error("watchdog.unavailable", {
+        device: path,
+        error: error instanceof Error ? error.message : String(error),
+      });
     return null;
   }
   const set = deps.libc.ioctlInt(fd, WDIOC.SETTIMEOUT, timeoutSec);

@@ -19,7 +19,11 @@ const FRAGMENT = join(import.meta.dir, "hardened.config");
 /** Bump when the recipe below changes in a way that changes the output. */
 const RECIPE = "2";
 const ARCH = "x86_64";
-const REPRODUCIBLE_ENV = { KBUILD_BUILD_TIMESTAMP: "1970-01-01", KBUILD_BUILD_USER: "anchor", KBUILD_BUILD_HOST: "anchor" };
+const REPRODUCIBLE_ENV = {
+  KBUILD_BUILD_TIMESTAMP: "1970-01-01",
+  KBUILD_BUILD_USER: "anchor",
+  KBUILD_BUILD_HOST: "anchor",
+};
 
 export type HardenedKernel = { bzImage: string; config: string; key: string; cached: boolean };
 
@@ -55,15 +59,25 @@ function makeWithProgress(cwd: string, jobs: number, logFile: string): Promise<v
     child.on("exit", (code) => {
       clearInterval(timer);
       if (code === 0) resolve();
-      else reject(new Error(`make bzImage failed (${code}); last lines:\n${readFileSync(logFile, "utf8").split("\n").slice(-30).join("\n")}`));
+      else
+        reject(
+          new Error(
+            `make bzImage failed (${code}); last lines:\n${readFileSync(logFile, "utf8").split("\n").slice(-30).join("\n")}`,
+          ),
+        );
     });
   });
 }
 
 export function kernelCacheKey(): string {
   const version = spawnSync("dpkg-query", ["-W", "-f=${Version}", SOURCE_PACKAGE], { encoding: "utf8" }).stdout.trim();
-  if (version === "" || !existsSync(TARBALL)) throw new Error(`${SOURCE_PACKAGE} is not installed: apt-get install ${SOURCE_PACKAGE}`);
-  return createHash("sha256").update(`${SOURCE_PACKAGE} ${version}\n${RECIPE}\n`).update(readFileSync(FRAGMENT)).digest("hex").slice(0, 16);
+  if (version === "" || !existsSync(TARBALL))
+    throw new Error(`${SOURCE_PACKAGE} is not installed: apt-get install ${SOURCE_PACKAGE}`);
+  return createHash("sha256")
+    .update(`${SOURCE_PACKAGE} ${version}\n${RECIPE}\n`)
+    .update(readFileSync(FRAGMENT))
+    .digest("hex")
+    .slice(0, 16);
 }
 
 export async function buildHardenedKernel(): Promise<HardenedKernel> {
@@ -85,7 +99,10 @@ export async function buildHardenedKernel(): Promise<HardenedKernel> {
     run(work, ["make", `ARCH=${ARCH}`, "tinyconfig"]);
     run(work, ["scripts/kconfig/merge_config.sh", "-m", ".config", FRAGMENT]);
     run(work, ["make", `ARCH=${ARCH}`, "olddefconfig"]);
-    const dropped = droppedOptions(parseKernelConfig(readFileSync(FRAGMENT, "utf8")), parseKernelConfig(readFileSync(join(work, ".config"), "utf8")));
+    const dropped = droppedOptions(
+      parseKernelConfig(readFileSync(FRAGMENT, "utf8")),
+      parseKernelConfig(readFileSync(join(work, ".config"), "utf8")),
+    );
     if (dropped.length > 0) {
       throw new Error(
         `these options in kernel/hardened.config did not take effect (a dependency is off?):\n${dropped

@@ -17,9 +17,18 @@ export function loadPolicies(files: PolicyFile[]): { policies: Map<string, Polic
       rejected.push(...result.errors);
       continue;
     }
-    const stem = file.path.split("/").pop()?.replace(/\.toml$/, "");
+    const stem = file.path
+      .split("/")
+      .pop()
+      ?.replace(/\.toml$/, "");
     if (stem !== result.policy.name) {
-      rejected.push({ file: file.path, line: 1, column: 1, field: "name", message: `'${result.policy.name}' must match the file name '${stem}'` });
+      rejected.push({
+        file: file.path,
+        line: 1,
+        column: 1,
+        field: "name",
+        message: `'${result.policy.name}' must match the file name '${stem}'`,
+      });
       continue;
     }
     policies.set(result.policy.name, result.policy);

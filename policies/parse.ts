@@ -42,7 +42,14 @@ export function indexKeys(text: string): Map<string, Position> {
     const key = /^(\s*)(?:"([^"]*)"|([A-Za-z0-9_.-]+))\s*=/.exec(line);
     if (!key) continue;
     const [, indent = "", quoted, bare = ""] = key;
-    const path = quoted !== undefined ? [...table, quoted] : !bare.includes(".") ? [...table, bare] : table.length === 0 ? bare.split(".") : null;
+    const path =
+      quoted !== undefined
+        ? [...table, quoted]
+        : !bare.includes(".")
+          ? [...table, bare]
+          : table.length === 0
+            ? bare.split(".")
+            : null;
     if (path) add(path.join("."), { line: i + 1, column: indent.length + 1 });
   }
   return index;
@@ -76,10 +83,16 @@ const KEYS_NAMED = 5;
 
 const describeIssue = (issue: z.core.$ZodIssue, data: unknown): string => {
   if (issue.code === "unrecognized_keys") {
-    const named = issue.keys.slice(0, KEYS_NAMED).map((k) => `'${k}'`).join(", ");
+    const named = issue.keys
+      .slice(0, KEYS_NAMED)
+      .map((k) => `'${k}'`)
+      .join(", ");
     return `unknown field${issue.keys.length > 1 ? "s" : ""} ${named}${issue.keys.length > KEYS_NAMED ? ` and ${issue.keys.length - KEYS_NAMED} more` : ""}`;
   }
-  if (issue.code === "invalid_type") return present(data, issue.path) ? `must be ${issue.expected === "array" ? "a list" : `a ${issue.expected}`}` : "is required";
+  if (issue.code === "invalid_type")
+    return present(data, issue.path)
+      ? `must be ${issue.expected === "array" ? "a list" : `a ${issue.expected}`}`
+      : "is required";
   return issue.message;
 };
 
@@ -126,21 +139,40 @@ export function parsePolicy(text: string, file: string): PolicyResult {
   } catch (error) {
     if (error instanceof TomlError) {
       const message = error.message.split("\n")[0]?.replace(/^Invalid TOML document: /, "") ?? "invalid TOML";
-      return { ok: false, errors: [{ file, line: error.line, column: error.column, field: "", message: `invalid TOML: ${message}` }] };
+      return {
+        ok: false,
+        errors: [{ file, line: error.line, column: error.column, field: "", message: `invalid TOML: ${message}` }],
+      };
     }
     return { ok: false, errors: [{ file, line: 1, column: 1, field: "", message: `invalid TOML: ${String(error)}` }] };
   }
   const index = indexKeys(text);
   const oversized = oversizedAt(data);
-  if (oversized) return { ok: false, errors: [{ file, ...locateKey(index, oversized.path), field: oversized.path.join("."), message: oversized.message }] };
+  if (oversized)
+    return {
+      ok: false,
+      errors: [
+        { file, ...locateKey(index, oversized.path), field: oversized.path.join("."), message: oversized.message },
+      ],
+    };
   const parsed = policySchema.safeParse(data);
   if (parsed.success) return { ok: true, policy: parsed.data };
   const { issues } = parsed.error;
   const errors = issues.slice(0, ERRORS_REPORTED).map((issue): PolicyError => {
     const path = issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0] ?? ""] : issue.path;
-    const at = locateKey(index, path.filter((p): p is string | number => typeof p !== "symbol"));
+    const at = locateKey(
+      index,
+      path.filter((p): p is string | number => typeof p !== "symbol"),
+    );
     return { file, ...at, field: path.map(String).join("."), message: describeIssue(issue, data) };
   });
-  if (issues.length > ERRORS_REPORTED) errors.push({ file, line: 1, column: 1, field: "", message: `and ${issues.length - ERRORS_REPORTED} more problems` });
+  if (issues.length > ERRORS_REPORTED)
+    errors.push({
+      file,
+      line: 1,
+      column: 1,
+      field: "",
+      message: `and ${issues.length - ERRORS_REPORTED} more problems`,
+    });
   return { ok: false, errors };
 }

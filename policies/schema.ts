@@ -12,8 +12,18 @@ export type Namespace = (typeof NAMESPACES)[number];
 
 /** Capabilities a policy may grant inside its user namespace (the workshop's "root"). */
 export const CAPABILITIES = [
-  "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID",
-  "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_AUDIT_WRITE", "CAP_SETFCAP",
+  "CAP_CHOWN",
+  "CAP_DAC_OVERRIDE",
+  "CAP_FOWNER",
+  "CAP_FSETID",
+  "CAP_KILL",
+  "CAP_SETGID",
+  "CAP_SETUID",
+  "CAP_SETPCAP",
+  "CAP_NET_BIND_SERVICE",
+  "CAP_SYS_CHROOT",
+  "CAP_AUDIT_WRITE",
+  "CAP_SETFCAP",
 ] as const;
 
 export const UMBILICAL_REQUESTS = ["courier.send", "room.spawn", "room.status"] as const;
@@ -58,7 +68,11 @@ export const nameSchema = z
   .regex(/^[a-z][a-z0-9-]{0,30}$/, "must be 1-31 lowercase letters, digits or '-', starting with a letter")
   .refine((n) => !n.includes("--"), "must not contain '--' (it joins nested rooms' names)")
   .superRefine((n, ctx) => {
-    if (RESERVED_ROOM_NAMES.includes(n)) ctx.addIssue({ code: "custom", message: `'${n}' is reserved (${n === "bay0" ? "the trust line's name for bay0" : "it names a room's own cgroup"})` });
+    if (RESERVED_ROOM_NAMES.includes(n))
+      ctx.addIssue({
+        code: "custom",
+        message: `'${n}' is reserved (${n === "bay0" ? "the trust line's name for bay0" : "it names a room's own cgroup"})`,
+      });
   });
 const name = nameSchema;
 
@@ -71,10 +85,12 @@ const namespaces = unique(z.enum(NAMESPACES))
   .superRefine((list, ctx) => {
     const missing = NAMESPACES.filter((n) => !list.includes(n));
     if (missing.length > 0) {
-      ctx.addIssue({ code: "custom", message: `must list every namespace: rooms never share the host's (missing ${missing.join(", ")})` });
+      ctx.addIssue({
+        code: "custom",
+        message: `must list every namespace: rooms never share the host's (missing ${missing.join(", ")})`,
+      });
     }
   });
-
 
 export const policySchema = z
   .object({
@@ -82,11 +98,21 @@ export const policySchema = z
     image: nameSchema
       .refine((n) => !RESERVED_IMAGES.includes(n), "is bay0's own image (the vault's tools), never a room's")
       .describe("base image name (out/images/NAME.squashfs)"),
-    command: z.array(z.string().min(1, "must not be empty"), { error: "must be a list of strings" }).min(1, "must name a program"),
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a valid variable name"), z.string()).default({}),
-    hostname: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be a valid hostname").optional(),
+    command: z
+      .array(z.string().min(1, "must not be empty"), { error: "must be a list of strings" })
+      .min(1, "must name a program"),
+    env: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a valid variable name"), z.string())
+      .default({}),
+    hostname: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be a valid hostname")
+      .optional(),
     user: z
-      .object({ uid: z.number().int().min(0).max(65535), gid: z.number().int().min(0).max(65535) }, { error: "must be a table with uid and gid" })
+      .object(
+        { uid: z.number().int().min(0).max(65535), gid: z.number().int().min(0).max(65535) },
+        { error: "must be a table with uid and gid" },
+      )
       .strict()
       .default({ uid: 1000, gid: 1000 }),
     namespaces,
@@ -107,7 +133,9 @@ export const policySchema = z
       .default({ tmpfs_size: 64 * 1024 * 1024 }),
     seccomp: z
       .object({
-        profile: z.literal("default", { error: 'only "default" exists (the containers-common allow-list)' }).default("default"),
+        profile: z
+          .literal("default", { error: 'only "default" exists (the containers-common allow-list)' })
+          .default("default"),
         deny: unique(z.string().regex(/^[a-z0-9_]+$/, "must be a syscall name")).default([]),
       })
       .strict()
@@ -118,13 +146,23 @@ export const policySchema = z
     /** A pseudo-terminal that the trusted console shows, and types into, full-screen. */
     terminal: z.boolean({ error: "must be true or false" }).default(false),
     vault: z
-      .object({ folder: z.string().regex(/^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/, "must be a relative path of lowercase names") })
+      .object({
+        folder: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/, "must be a relative path of lowercase names"),
+      })
       .strict()
       .optional(),
-    umbilical: z.object({ allow: unique(z.enum(UMBILICAL_REQUESTS)).default([]) }).strict().default({ allow: [] }),
+    umbilical: z
+      .object({ allow: unique(z.enum(UMBILICAL_REQUESTS)).default([]) })
+      .strict()
+      .default({ allow: [] }),
     /** What the courier may carry: files this room sends (at most max_size, each approved by the person) and whether it accepts deliveries into /inbox. */
     courier: z
-      .object({ deliveries: z.boolean({ error: "must be true or false" }).default(false), max_size: size("max_size", 0).default(DEFAULT_COURIER_MAX) })
+      .object({
+        deliveries: z.boolean({ error: "must be true or false" }).default(false),
+        max_size: size("max_size", 0).default(DEFAULT_COURIER_MAX),
+      })
       .strict()
       .default({ deliveries: false, max_size: DEFAULT_COURIER_MAX }),
     nesting: z

@@ -20,7 +20,14 @@ export const PARTITION = {
 
 const ANCHOR_LABELS = new Set<string>(Object.values(PARTITION).map((p) => p.label));
 
-export type GptPartition = { number: number; type: string; uuid: string; label: string; firstLba: bigint; lastLba: bigint };
+export type GptPartition = {
+  number: number;
+  type: string;
+  uuid: string;
+  label: string;
+  firstLba: bigint;
+  lastLba: bigint;
+};
 
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
   let c = n;
@@ -49,11 +56,15 @@ function guid(bytes: Uint8Array): string {
  * the used entries, or why the disk has no valid GPT. The backup header is
  * not needed: an image written to a larger disk leaves it mid-disk.
  */
-export function parseGpt(disk: Uint8Array, sectorSize: number): { ok: true; partitions: GptPartition[] } | { ok: false; error: string } {
+export function parseGpt(
+  disk: Uint8Array,
+  sectorSize: number,
+): { ok: true; partitions: GptPartition[] } | { ok: false; error: string } {
   if (disk.length < sectorSize * 2) return { ok: false, error: "too short for a GPT header" };
   const view = new DataView(disk.buffer, disk.byteOffset, disk.byteLength);
   const at = sectorSize;
-  if (new TextDecoder().decode(disk.subarray(at, at + 8)) !== "EFI PART") return { ok: false, error: "no GPT signature" };
+  if (new TextDecoder().decode(disk.subarray(at, at + 8)) !== "EFI PART")
+    return { ok: false, error: "no GPT signature" };
   const headerSize = view.getUint32(at + 12, true);
   if (headerSize < 92 || headerSize > sectorSize) return { ok: false, error: `bad GPT header size ${headerSize}` };
   const header = Uint8Array.from(disk.subarray(at, at + headerSize));
@@ -73,13 +84,24 @@ export function parseGpt(disk: Uint8Array, sectorSize: number): { ok: true; part
     if (type === "00000000-0000-0000-0000-000000000000") continue;
     const ev = new DataView(entry.buffer, entry.byteOffset, entry.byteLength);
     const label = new TextDecoder("utf-16le").decode(entry.subarray(56, 128)).replace(/\0.*$/s, "");
-    partitions.push({ number: i + 1, type, uuid: guid(entry.subarray(16, 32)), label, firstLba: ev.getBigUint64(32, true), lastLba: ev.getBigUint64(40, true) });
+    partitions.push({
+      number: i + 1,
+      type,
+      uuid: guid(entry.subarray(16, 32)),
+      label,
+      firstLba: ev.getBigUint64(32, true),
+      lastLba: ev.getBigUint64(40, true),
+    });
   }
   return { ok: true, partitions };
 }
 
 /** `sysfs`: where the kernel placed the disk (/sys/devices/pci…/…/block/NAME), or null when it could not say. */
-export type Disk = { name: string; sysfs: string | null; partitions: (GptPartition & { device: string; majorMinor: string })[] };
+export type Disk = {
+  name: string;
+  sysfs: string | null;
+  partitions: (GptPartition & { device: string; majorMinor: string })[];
+};
 
 /** Joins each disk's GPT with the kernel's partition devices; disks without a valid GPT are left out. */
 export function disksWithGpt(raw: RawDisk[]): Disk[] {
@@ -114,30 +136,55 @@ export type PciHop = { device: number; fn: number };
  * with Anchor partitions. Never guesses between two. Every other disk
  * carrying Anchor labels is returned as ignored.
  */
-export function chooseBootDisk(disks: Disk[], loaderPartUuid: string | null, firmwarePath: PciHop[] | null = null): BootDiskChoice {
+export function chooseBootDisk(
+  disks: Disk[],
+  loaderPartUuid: string | null,
+  firmwarePath: PciHop[] | null = null,
+): BootDiskChoice {
   const anchorDisks = disks.filter(hasAnchorPartitions);
   if (loaderPartUuid !== null) {
     const wanted = loaderPartUuid.toLowerCase();
     const holders = disks.filter((d) => d.partitions.some((p) => p.uuid === wanted));
-    if (holders.length === 1 && holders[0] !== undefined) return { ok: true, disk: holders[0], how: "loader-partition", ignored: anchorDisks.filter((d) => d !== holders[0]) };
-    const booted = firmwarePath === null || firmwarePath.length === 0 ? [] : holders.filter((d) => samePath(pciPathOf(d.sysfs), firmwarePath));
-    if (booted.length === 1 && booted[0] !== undefined) return { ok: true, disk: booted[0], how: "firmware-device", ignored: anchorDisks.filter((d) => d !== booted[0]) };
-    return { ok: false, reason: `${holders.length} disks hold the boot partition ${wanted}${holders.length > 1 ? ", and the firmware's boot entry does not single one out" : ""}`, ignored: anchorDisks };
+    if (holders.length === 1 && holders[0] !== undefined)
+      return {
+        ok: true,
+        disk: holders[0],
+        how: "loader-partition",
+        ignored: anchorDisks.filter((d) => d !== holders[0]),
+      };
+    const booted =
+      firmwarePath === null || firmwarePath.length === 0
+        ? []
+        : holders.filter((d) => samePath(pciPathOf(d.sysfs), firmwarePath));
+    if (booted.length === 1 && booted[0] !== undefined)
+      return { ok: true, disk: booted[0], how: "firmware-device", ignored: anchorDisks.filter((d) => d !== booted[0]) };
+    return {
+      ok: false,
+      reason: `${holders.length} disks hold the boot partition ${wanted}${holders.length > 1 ? ", and the firmware's boot entry does not single one out" : ""}`,
+      ignored: anchorDisks,
+    };
   }
   const disk = anchorDisks[0];
   if (disk === undefined || anchorDisks.length > 1) {
-    return { ok: false, reason: `no boot partition reported by the firmware and ${anchorDisks.length} disks carry Anchor partitions`, ignored: anchorDisks };
+    return {
+      ok: false,
+      reason: `no boot partition reported by the firmware and ${anchorDisks.length} disks carry Anchor partitions`,
+      ignored: anchorDisks,
+    };
   }
   return { ok: true, disk, how: "only-anchor-disk", ignored: [] };
 }
 
-const samePath = (a: PciHop[], b: PciHop[]): boolean => a.length === b.length && a.every((hop, i) => hop.device === b[i]?.device && hop.fn === b[i]?.fn);
+const samePath = (a: PciHop[], b: PciHop[]): boolean =>
+  a.length === b.length && a.every((hop, i) => hop.device === b[i]?.device && hop.fn === b[i]?.fn);
 
 /** The PCI functions on a disk's sysfs path (`…/0000:00:1c.0/0000:03:00.0/…`), outermost first. */
 export function pciPathOf(sysfs: string | null): PciHop[] {
   return (sysfs ?? "").split("/").flatMap((segment) => {
     const match = /^[0-9a-f]{4}:[0-9a-f]{2}:([0-9a-f]{2})\.([0-7])$/.exec(segment);
-    return match === null ? [] : [{ device: Number.parseInt(match[1] ?? "", 16), fn: Number.parseInt(match[2] ?? "", 10) }];
+    return match === null
+      ? []
+      : [{ device: Number.parseInt(match[1] ?? "", 16), fn: Number.parseInt(match[2] ?? "", 10) }];
   });
 }
 
@@ -164,7 +211,8 @@ export function parseBootOption(variable: Uint8Array): PciHop[] | null {
     if (length < 4 || at + length > end) return null;
     if (type === 0x7f && subtype === 0xff) return hops;
     // Hardware device path, PCI: function, then device.
-    if (type === 0x01 && subtype === 0x01 && length === 6) hops.push({ device: variable[at + 5] ?? 0, fn: variable[at + 4] ?? 0 });
+    if (type === 0x01 && subtype === 0x01 && length === 6)
+      hops.push({ device: variable[at + 5] ?? 0, fn: variable[at + 4] ?? 0 });
     at += length;
   }
   return null;

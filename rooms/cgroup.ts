@@ -13,7 +13,11 @@ export type CgroupFs = {
 
 /** A cgroup write that failed: which file, what value, why. A room must not start half-confined. */
 export class CgroupError extends Error {
-  constructor(readonly file: string, readonly value: string, cause: unknown) {
+  constructor(
+    readonly file: string,
+    readonly value: string,
+    cause: unknown,
+  ) {
     super(`writing '${value}' to ${file} failed: ${cause instanceof Error ? cause.message : String(cause)}`);
   }
 }
@@ -41,7 +45,12 @@ export function availableControllers(fs: CgroupFs): string[] {
  * cgroup v2 refuses processes in a node with controllers enabled, and a
  * process whose move failed would run unconfined. Throws CgroupError.
  */
-export function prepareRoomCgroup(fs: CgroupFs, plan: RoomPlan, controllers: string[], limits: Record<string, string>): void {
+export function prepareRoomCgroup(
+  fs: CgroupFs,
+  plan: RoomPlan,
+  controllers: string[],
+  limits: Record<string, string>,
+): void {
   const enable = controllers.map((c) => `+${c}`).join(" ");
   const parts = plan.cgroup.node.split("/").filter((p) => p !== "");
   let path = CGROUP_ROOT;
@@ -85,7 +94,12 @@ export function oomKills(fs: CgroupFs, plan: RoomPlan): number {
 }
 
 /** What a room uses now, from its node's files; null where the kernel offers no such file. */
-export type RoomUsage = { memoryCurrent: number | null; memoryMax: number | null; pids: number | null; cpuUsec: number | null };
+export type RoomUsage = {
+  memoryCurrent: number | null;
+  memoryMax: number | null;
+  pids: number | null;
+  cpuUsec: number | null;
+};
 
 const numberIn = (text: string | null): number | null => {
   const n = text === null ? Number.NaN : Number(text.trim());

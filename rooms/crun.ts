@@ -16,7 +16,21 @@ export const CRUN_ROOT = "/run/crun";
  */
 export function crunRun(spawner: Spawner, plan: RoomPlan, onLine: (stream: ChildStream, line: string) => void): Child {
   const terminal = plan.policy.terminal ? ["--console-socket", plan.dirs.consoleSocket] : [];
-  return spawner.spawn(["crun", "--root", CRUN_ROOT, "run", "--bundle", plan.dirs.bundle, "--pid-file", plan.dirs.pidFile, ...terminal, plan.containerId], onLine);
+  return spawner.spawn(
+    [
+      "crun",
+      "--root",
+      CRUN_ROOT,
+      "run",
+      "--bundle",
+      plan.dirs.bundle,
+      "--pid-file",
+      plan.dirs.pidFile,
+      ...terminal,
+      plan.containerId,
+    ],
+    onLine,
+  );
 }
 
 /** Forgets a stopped (or killed) container's state. */

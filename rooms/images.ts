@@ -29,7 +29,10 @@ export type ImageManifest = z.infer<typeof imageManifestSchema>;
 export type ImageManifestEntry = ImageManifest[string];
 
 /** The two device-mapper tables of an image: its extent of the partition, then dm-verity over that. */
-export function imageTables(partition: string, entry: ImageManifestEntry): { extent: DmTarget; verity: (extent: string) => DmTarget } {
+export function imageTables(
+  partition: string,
+  entry: ImageManifestEntry,
+): { extent: DmTarget; verity: (extent: string) => DmTarget } {
   const dataBlocks = entry.hash_offset / VERITY_BLOCK;
   return {
     extent: { type: "linear", sectors: entry.size / 512, params: `${partition} ${entry.offset / 512}` },
@@ -69,7 +72,10 @@ export async function openVerified(
   if (unreadable === null) return { ok: true, device: verity.device };
   dm.remove(verityName);
   dm.remove(extentName);
-  return { ok: false, error: `dm-verity refused a block (${unreadable}): the image does not match its pinned root hash` };
+  return {
+    ok: false,
+    error: `dm-verity refused a block (${unreadable}): the image does not match its pinned root hash`,
+  };
 }
 
 export type ImageFs = {

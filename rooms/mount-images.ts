@@ -26,13 +26,23 @@ const DM_CONTROL = "/dev/mapper/control";
  * Slot A's images partition and the vault's partition on the disk bay0
  * booted from; other disks' Anchor partitions are logged and left alone.
  */
-async function findBootPartitions(log: Log): Promise<{ slot: { device: string; majorMinor: string } | null; vault: ImagesReport["vault"] }> {
+async function findBootPartitions(
+  log: Log,
+): Promise<{ slot: { device: string; majorMinor: string } | null; vault: ImagesReport["vault"] }> {
   const raw = await readDisks((disk, error) => log.warn("image.ignored", { disk, reason: `unreadable: ${error}` }));
   const efivar = await readLoaderPartUuidVariable();
   const option = await readBootCurrentOption();
-  const choice = chooseBootDisk(disksWithGpt(raw), efivar === null ? null : parseLoaderPartUuid(efivar), option === null ? null : parseBootOption(option));
+  const choice = chooseBootDisk(
+    disksWithGpt(raw),
+    efivar === null ? null : parseLoaderPartUuid(efivar),
+    option === null ? null : parseBootOption(option),
+  );
   for (const disk of choice.ignored) {
-    log.warn("image.ignored", { disk: disk.name, partitions: disk.partitions.map((p) => p.label), reason: choice.ok ? "not the boot disk" : choice.reason });
+    log.warn("image.ignored", {
+      disk: disk.name,
+      partitions: disk.partitions.map((p) => p.label),
+      reason: choice.ok ? "not the boot disk" : choice.reason,
+    });
   }
   if (!choice.ok) {
     log.error("image.failed", { reason: `no boot disk: ${choice.reason}` });
@@ -41,15 +51,23 @@ async function findBootPartitions(log: Log): Promise<{ slot: { device: string; m
   const slot = choice.disk.partitions.find((p) => p.label === PARTITION.imagesA.label);
   const vault = choice.disk.partitions.find((p) => p.label === PARTITION.vault.label);
   log.info("image.boot_disk", { disk: choice.disk.name, how: choice.how, slot: slot?.device ?? null });
-  if (slot === undefined) log.error("image.failed", { reason: `the boot disk ${choice.disk.name} has no ${PARTITION.imagesA.label} partition` });
-  return { slot: slot ?? null, vault: vault === undefined ? null : { device: vault.device, disk: `/dev/${choice.disk.name}`, number: vault.number } };
+  if (slot === undefined)
+    log.error("image.failed", {
+      reason: `the boot disk ${choice.disk.name} has no ${PARTITION.imagesA.label} partition`,
+    });
+  return {
+    slot: slot ?? null,
+    vault:
+      vault === undefined ? null : { device: vault.device, disk: `/dev/${choice.disk.name}`, number: vault.number },
+  };
 }
 
 /** Mounts what it can, naming each image in `mounted`; the vault partition. */
 async function mountImages(log: Log, mounted: string[]): Promise<ImagesReport["vault"]> {
   const libc = openLibc();
   const manifest = imageManifestSchema.safeParse(readJsonOrNull(IMAGE_MANIFEST) ?? {});
-  if (!manifest.success) log.error("image.failed", { reason: `image manifest ${IMAGE_MANIFEST} is invalid: ${manifest.error.message}` });
+  if (!manifest.success)
+    log.error("image.failed", { reason: `image manifest ${IMAGE_MANIFEST} is invalid: ${manifest.error.message}` });
   const { slot, vault } = await findBootPartitions(log);
   if (slot === null) return vault;
   const control = openCharDevice(DM_CONTROL, constants.O_RDWR);

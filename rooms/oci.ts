@@ -33,27 +33,54 @@ export type OciConfig = {
 type DeviceRule = { allow: boolean; type?: "c"; major?: number; minor?: number; access: string };
 
 /** Deny every device, then allow the harmless ones crun creates in a room's /dev. */
-export const DEVICES: readonly Readonly<DeviceRule>[] = Object.freeze([
-  { allow: false, access: "rwm" },
-  ...[
-    [1, 3], // null
-    [1, 5], // zero
-    [1, 7], // full
-    [1, 8], // random
-    [1, 9], // urandom
-    [5, 0], // tty
-    [5, 2], // ptmx
-  ].map(([major, minor]): DeviceRule => ({ allow: true, type: "c", major: major ?? 0, minor: minor ?? 0, access: "rwm" })),
-  { allow: true, type: "c" as const, major: 136, access: "rwm" }, // pts
-].map((rule): Readonly<DeviceRule> => Object.freeze(rule)));
+export const DEVICES: readonly Readonly<DeviceRule>[] = Object.freeze(
+  [
+    { allow: false, access: "rwm" },
+    ...[
+      [1, 3], // null
+      [1, 5], // zero
+      [1, 7], // full
+      [1, 8], // random
+      [1, 9], // urandom
+      [5, 0], // tty
+      [5, 2], // ptmx
+    ].map(([major, minor]): DeviceRule => ({
+      allow: true,
+      type: "c",
+      major: major ?? 0,
+      minor: minor ?? 0,
+      access: "rwm",
+    })),
+    { allow: true, type: "c" as const, major: 136, access: "rwm" }, // pts
+  ].map((rule): Readonly<DeviceRule> => Object.freeze(rule)),
+);
 
 /** Kernel paths a room must not read (masked) or write (read-only), as in runc/crun defaults and more. */
 export const MASKED_PATHS: readonly string[] = Object.freeze([
-  "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-  "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/proc/kallsyms", "/proc/kmsg",
-  "/sys/firmware", "/sys/devices/virtual/powercap", "/sys/kernel/security", "/sys/fs/selinux",
+  "/proc/acpi",
+  "/proc/asound",
+  "/proc/interrupts",
+  "/proc/kcore",
+  "/proc/keys",
+  "/proc/latency_stats",
+  "/proc/timer_list",
+  "/proc/timer_stats",
+  "/proc/sched_debug",
+  "/proc/scsi",
+  "/proc/kallsyms",
+  "/proc/kmsg",
+  "/sys/firmware",
+  "/sys/devices/virtual/powercap",
+  "/sys/kernel/security",
+  "/sys/fs/selinux",
 ]);
-export const READONLY_PATHS: readonly string[] = Object.freeze(["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]);
+export const READONLY_PATHS: readonly string[] = Object.freeze([
+  "/proc/bus",
+  "/proc/fs",
+  "/proc/irq",
+  "/proc/sys",
+  "/proc/sysrq-trigger",
+]);
 
 const CPU_PERIOD_US = 100_000;
 
@@ -65,7 +92,8 @@ export function cgroupLimits(plan: RoomPlan): Record<string, string> {
     "memory.swap.max": String(limits.memory_swap_max),
     "pids.max": String(limits.pids_max),
     "cpu.weight": String(limits.cpu_weight),
-    "cpu.max": limits.cpu_max === undefined ? "max 100000" : `${Math.round(limits.cpu_max * CPU_PERIOD_US)} ${CPU_PERIOD_US}`,
+    "cpu.max":
+      limits.cpu_max === undefined ? "max 100000" : `${Math.round(limits.cpu_max * CPU_PERIOD_US)} ${CPU_PERIOD_US}`,
     "io.weight": `default ${limits.io_weight}`,
   };
 }
@@ -106,17 +134,53 @@ export function ociConfig(plan: RoomPlan, profile: ContainersProfile, limits: Re
     hostname: policy.hostname ?? policy.name,
     mounts: [
       { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
-      { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", `size=${plan.storage.devBytes}`] },
-      { destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"] },
-      { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", `size=${plan.storage.shmBytes}`] },
+      {
+        destination: "/dev",
+        type: "tmpfs",
+        source: "tmpfs",
+        options: ["nosuid", "strictatime", "mode=755", `size=${plan.storage.devBytes}`],
+      },
+      {
+        destination: "/dev/pts",
+        type: "devpts",
+        source: "devpts",
+        options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"],
+      },
+      {
+        destination: "/dev/shm",
+        type: "tmpfs",
+        source: "shm",
+        options: ["nosuid", "noexec", "nodev", "mode=1777", `size=${plan.storage.shmBytes}`],
+      },
       { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
       { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
-      { destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["nosuid", "noexec", "nodev", "relatime", "ro"] },
+      {
+        destination: "/sys/fs/cgroup",
+        type: "cgroup",
+        source: "cgroup",
+        options: ["nosuid", "noexec", "nodev", "relatime", "ro"],
+      },
       ...(policy.umbilical.allow.length > 0
-        ? [{ destination: UMBILICAL_PATH, type: "bind", source: plan.dirs.umbilical, options: ["bind", "nosuid", "nodev", "noexec"] }]
+        ? [
+            {
+              destination: UMBILICAL_PATH,
+              type: "bind",
+              source: plan.dirs.umbilical,
+              options: ["bind", "nosuid", "nodev", "noexec"],
+            },
+          ]
         : []),
       // bay0 starts a room with a vault folder only while the vault is open, its folder bound at plan.dirs.vault.
-      ...(policy.vault !== undefined ? [{ destination: VAULT_PATH, type: "bind", source: plan.dirs.vault, options: ["bind", "nosuid", "nodev", "noexec"] }] : []),
+      ...(policy.vault !== undefined
+        ? [
+            {
+              destination: VAULT_PATH,
+              type: "bind",
+              source: plan.dirs.vault,
+              options: ["bind", "nosuid", "nodev", "noexec"],
+            },
+          ]
+        : []),
     ],
     linux: {
       uidMappings: idMap,

@@ -15,7 +15,10 @@ export const UMBILICAL_PATH = "/run/anchor/umbilical";
 export const VAULT_PATH = "/vault";
 
 /** The host uid and gid that a room's own user (policy.user) is, through its user namespace. */
-export const hostUser = (policy: Policy): { uid: number; gid: number } => ({ uid: ROOM_ID_MAP.hostId + policy.user.uid, gid: ROOM_ID_MAP.hostId + policy.user.gid });
+export const hostUser = (policy: Policy): { uid: number; gid: number } => ({
+  uid: ROOM_ID_MAP.hostId + policy.user.uid,
+  gid: ROOM_ID_MAP.hostId + policy.user.gid,
+});
 
 /** Everything needed to start one room, derived from its policy alone. */
 export type RoomPlan = {

@@ -19,7 +19,13 @@ export type RootfsFs = {
 export function prepareRootfs(libc: Libc, fs: RootfsFs, plan: RoomPlan): string | null {
   const { dirs } = plan;
   for (const dir of [dirs.scratch, dirs.rootfs, dirs.bundle]) fs.mkdir(dir);
-  const tmpfs = libc.mount("room-scratch", dirs.scratch, "tmpfs", MS.NOSUID | MS.NODEV, `size=${plan.storage.scratchBytes},mode=0700`);
+  const tmpfs = libc.mount(
+    "room-scratch",
+    dirs.scratch,
+    "tmpfs",
+    MS.NOSUID | MS.NODEV,
+    `size=${plan.storage.scratchBytes},mode=0700`,
+  );
   if (!tmpfs.ok) return `tmpfs on ${dirs.scratch}: ${tmpfs.message}`;
   fs.mkdir(dirs.upper);
   fs.mkdir(dirs.work);

@@ -10,9 +10,17 @@ import { z } from "zod";
 const ruleSchema = z.object({
   names: z.array(z.string()),
   action: z.string(),
-  args: z.array(z.object({ index: z.number(), value: z.number(), valueTwo: z.number().optional(), op: z.string() })).nullish(),
-  includes: z.object({ caps: z.array(z.string()).optional(), arches: z.array(z.string()).optional() }).partial().nullish(),
-  excludes: z.object({ caps: z.array(z.string()).optional(), arches: z.array(z.string()).optional() }).partial().nullish(),
+  args: z
+    .array(z.object({ index: z.number(), value: z.number(), valueTwo: z.number().optional(), op: z.string() }))
+    .nullish(),
+  includes: z
+    .object({ caps: z.array(z.string()).optional(), arches: z.array(z.string()).optional() })
+    .partial()
+    .nullish(),
+  excludes: z
+    .object({ caps: z.array(z.string()).optional(), arches: z.array(z.string()).optional() })
+    .partial()
+    .nullish(),
   errnoRet: z.number().optional(),
 });
 
@@ -29,7 +37,12 @@ export type OciSeccompRule = {
   errnoRet?: number;
   args?: { index: number; value: number; valueTwo?: number; op: string }[];
 };
-export type OciSeccomp = { defaultAction: string; defaultErrnoRet?: number; architectures: string[]; syscalls: OciSeccompRule[] };
+export type OciSeccomp = {
+  defaultAction: string;
+  defaultErrnoRet?: number;
+  architectures: string[];
+  syscalls: OciSeccompRule[];
+};
 
 /**
  * Denied in every room, whatever the base profile allows: mounting and
@@ -38,18 +51,50 @@ export type OciSeccomp = { defaultAction: string; defaultErrnoRet?: number; arch
  * and file-handle tricks that sidestep path checks.
  */
 export const ANCHOR_DENY = [
-  "mount", "umount", "umount2", "pivot_root", "move_mount", "open_tree", "fsopen", "fsmount", "fsconfig", "fspick", "mount_setattr",
-  "unshare", "setns",
-  "keyctl", "add_key", "request_key",
-  "bpf", "perf_event_open",
-  "init_module", "finit_module", "delete_module",
-  "kexec_load", "kexec_file_load", "reboot",
-  "swapon", "swapoff",
-  "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "stime",
-  "syslog", "acct", "quotactl", "lookup_dcookie",
-  "ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
-  "open_by_handle_at", "name_to_handle_at",
-  "userfaultfd", "iopl", "ioperm",
+  "mount",
+  "umount",
+  "umount2",
+  "pivot_root",
+  "move_mount",
+  "open_tree",
+  "fsopen",
+  "fsmount",
+  "fsconfig",
+  "fspick",
+  "mount_setattr",
+  "unshare",
+  "setns",
+  "keyctl",
+  "add_key",
+  "request_key",
+  "bpf",
+  "perf_event_open",
+  "init_module",
+  "finit_module",
+  "delete_module",
+  "kexec_load",
+  "kexec_file_load",
+  "reboot",
+  "swapon",
+  "swapoff",
+  "settimeofday",
+  "clock_settime",
+  "clock_adjtime",
+  "adjtimex",
+  "stime",
+  "syslog",
+  "acct",
+  "quotactl",
+  "lookup_dcookie",
+  "ptrace",
+  "process_vm_readv",
+  "process_vm_writev",
+  "kcmp",
+  "open_by_handle_at",
+  "name_to_handle_at",
+  "userfaultfd",
+  "iopl",
+  "ioperm",
 ] as const;
 
 const EPERM = 1;
@@ -67,7 +112,9 @@ export const SECCOMP_PROFILE = "/etc/anchor/seccomp.json";
 const ARCHITECTURES = ["SCMP_ARCH_X86_64"];
 
 /** CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET: the flags clone(2) makes namespaces with. */
-const CLONE_NEW_FLAGS: readonly number[] = Object.freeze([0x2_0000, 0x200_0000, 0x400_0000, 0x800_0000, 0x1000_0000, 0x2000_0000, 0x4000_0000]);
+const CLONE_NEW_FLAGS: readonly number[] = Object.freeze([
+  0x2_0000, 0x200_0000, 0x400_0000, 0x800_0000, 0x1000_0000, 0x2000_0000, 0x4000_0000,
+]);
 export const CLONE_NAMESPACE_FLAGS = CLONE_NEW_FLAGS.reduce((all, flag) => all | flag, 0);
 
 /** Socket families a room may open, by its policy's network mode. */
@@ -83,7 +130,11 @@ const applies = (rule: z.infer<typeof ruleSchema>, caps: readonly string[]): boo
   const needs = rule.includes?.caps ?? [];
   const unless = rule.excludes?.caps ?? [];
   const arches = rule.includes?.arches;
-  return needs.every((c) => caps.includes(c)) && !unless.some((c) => caps.includes(c)) && (arches === undefined || arches.includes("amd64"));
+  return (
+    needs.every((c) => caps.includes(c)) &&
+    !unless.some((c) => caps.includes(c)) &&
+    (arches === undefined || arches.includes("amd64"))
+  );
 };
 
 const socketArg = (value: number, op: "SCMP_CMP_EQ" | "SCMP_CMP_GT") => [{ index: 0, value, op }];
@@ -96,8 +147,17 @@ const socketArg = (value: number, op: "SCMP_CMP_EQ" | "SCMP_CMP_GT") => [{ index
  */
 export function socketRules(families: readonly number[]): OciSeccompRule[] {
   const allowed = [...families].sort((a, b) => a - b);
-  const rules: OciSeccompRule[] = allowed.map((f) => ({ names: ["socket"], action: "SCMP_ACT_ALLOW", args: socketArg(f, "SCMP_CMP_EQ") }));
-  const refuse = (args: OciSeccompRule["args"]): OciSeccompRule => ({ names: ["socket"], action: "SCMP_ACT_ERRNO", errnoRet: EAFNOSUPPORT, args });
+  const rules: OciSeccompRule[] = allowed.map((f) => ({
+    names: ["socket"],
+    action: "SCMP_ACT_ALLOW",
+    args: socketArg(f, "SCMP_CMP_EQ"),
+  }));
+  const refuse = (args: OciSeccompRule["args"]): OciSeccompRule => ({
+    names: ["socket"],
+    action: "SCMP_ACT_ERRNO",
+    errnoRet: EAFNOSUPPORT,
+    args,
+  });
   const last = allowed.at(-1) ?? -1;
   for (let f = 0; f < last; f++) if (!allowed.includes(f)) rules.push(refuse(socketArg(f, "SCMP_CMP_EQ")));
   rules.push(refuse(socketArg(last, "SCMP_CMP_GT")));
@@ -111,11 +171,18 @@ export function socketRules(families: readonly number[]): OciSeccompRule[] {
  * back to clone(2).
  */
 const PROCESS_RULES: OciSeccompRule[] = [
-  { names: ["clone"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ" }] },
+  {
+    names: ["clone"],
+    action: "SCMP_ACT_ALLOW",
+    args: [{ index: 0, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ" }],
+  },
   // EPERM (not the profile's default ENOSYS) so a program learns it is refused, not that clone is missing.
-  ...CLONE_NEW_FLAGS.map(
-    (flag): OciSeccompRule => ({ names: ["clone"], action: "SCMP_ACT_ERRNO", errnoRet: EPERM, args: [{ index: 0, value: flag, valueTwo: flag, op: "SCMP_CMP_MASKED_EQ" }] }),
-  ),
+  ...CLONE_NEW_FLAGS.map((flag): OciSeccompRule => ({
+    names: ["clone"],
+    action: "SCMP_ACT_ERRNO",
+    errnoRet: EPERM,
+    args: [{ index: 0, value: flag, valueTwo: flag, op: "SCMP_CMP_MASKED_EQ" }],
+  })),
   { names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: ENOSYS },
 ];
 
@@ -123,7 +190,12 @@ const PROCESS_RULES: OciSeccompRule[] = [
  * The OCI `linux.seccomp` section for a room with `caps` and `network`,
  * denying `deny` on top of the base rules.
  */
-export function buildSeccomp(profile: ContainersProfile, caps: readonly string[], deny: readonly string[], network: "none" | "loopback"): OciSeccomp {
+export function buildSeccomp(
+  profile: ContainersProfile,
+  caps: readonly string[],
+  deny: readonly string[],
+  network: "none" | "loopback",
+): OciSeccomp {
   const denied = new Set<string>([...ANCHOR_DENY, ...deny]);
   const syscalls: OciSeccompRule[] = [];
   for (const rule of profile.syscalls) {

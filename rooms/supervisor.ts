@@ -148,10 +148,15 @@ export class RoomSupervisor {
   spawnChild(parentId: string, policy: Policy): Promise<StartResult> {
     const parent = this.rooms.get(parentId);
     const id = `${parentId}/${policy.name}`;
-    if (!parent) return Promise.resolve(this.refuse(id, [{ field: "parent", reason: `room '${parentId}' is not running` }]));
+    if (!parent)
+      return Promise.resolve(this.refuse(id, [{ field: "parent", reason: `room '${parentId}' is not running` }]));
     const violations = subsetViolations(parent.plan.policy, policy, parent.plan.depth);
     const children = [...this.rooms.values()].filter((r) => r.parent === parentId).length;
-    if (children >= MAX_CHILDREN) violations.push({ field: "nesting", reason: `room '${parentId}' already has ${children} child rooms, the most one room may have` });
+    if (children >= MAX_CHILDREN)
+      violations.push({
+        field: "nesting",
+        reason: `room '${parentId}' already has ${children} child rooms, the most one room may have`,
+      });
     if (violations.length > 0) return Promise.resolve(this.refuse(id, violations));
     return this.launch(planRoom(policy, parent.plan), parentId);
   }
@@ -218,7 +223,10 @@ export class RoomSupervisor {
       prepareRoomCgroup(this.deps.cgroupFs, plan, controllers, limits);
       const rootfsError = prepareRootfs(this.deps.libc, this.deps.rootfsFs, plan);
       if (rootfsError !== null) return rootfsError;
-      this.deps.rootfsFs.writeFile(`${plan.dirs.bundle}/config.json`, JSON.stringify(ociConfig(plan, this.deps.seccompProfile, limits)));
+      this.deps.rootfsFs.writeFile(
+        `${plan.dirs.bundle}/config.json`,
+        JSON.stringify(ociConfig(plan, this.deps.seccompProfile, limits)),
+      );
       return null;
     } catch (error) {
       return error instanceof CgroupError ? error.message : `preparing the room: ${describe(error)}`;
@@ -231,7 +239,12 @@ export class RoomSupervisor {
     if (this.rooms.has(plan.id)) return { ok: false, reason: `room '${plan.id}' is already running` };
     const startedAt = this.deps.now();
     log.info("room.starting", { room: plan.id, image: plan.policy.image, parent });
-    const vault = plan.policy.vault === undefined ? null : this.deps.vault === undefined ? "this machine has no vault" : this.deps.vault.open(plan);
+    const vault =
+      plan.policy.vault === undefined
+        ? null
+        : this.deps.vault === undefined
+          ? "this machine has no vault"
+          : this.deps.vault.open(plan);
     const notReady = vault ?? this.prepare(plan) ?? this.deps.umbilical?.open(plan) ?? null;
     if (notReady !== null) return this.failed(plan, notReady);
 
@@ -291,7 +304,8 @@ export class RoomSupervisor {
 
     while (!(this.takeTerminal(room) && this.markStartedIfCreated(room, startedAt))) {
       if (!this.rooms.has(plan.id)) break;
-      if (this.deps.now() - startedAt > STARTED_TIMEOUT_MS) return this.abort(room, `crun did not create the room within ${STARTED_TIMEOUT_MS / 1000} s`);
+      if (this.deps.now() - startedAt > STARTED_TIMEOUT_MS)
+        return this.abort(room, `crun did not create the room within ${STARTED_TIMEOUT_MS / 1000} s`);
       await this.deps.sleep(STARTED_POLL_MS);
     }
     await (room.started ? Promise.resolve() : room.exited);
@@ -360,14 +374,14 @@ export class RoomSupervisor {
     if (!room.started) {
       const reason = room.failure ?? (room.ending === null ? this.crunFailure(room) : "killed while starting");
       log.error("room.failed", { room: id, reason, status: exit.status, signal: exit.signal });
-    }
-    else if (room.ending === null) log.info("room.exited", { room: id, status: exit.status, signal: exit.signal });
+    } else if (room.ending === null) log.info("room.exited", { room: id, status: exit.status, signal: exit.signal });
     else log.info("room.killed", { room: id, reason: room.ending, status: exit.status, signal: exit.signal });
     // A room that ends on its own still takes its child rooms with it.
     if (room.ending === null && isPopulated(this.deps.cgroupFs, room.plan.cgroup.node)) this.killCgroup(room);
     const deleteError = await crunDelete(this.deps.tool, room.plan).catch((error: unknown) => describe(error));
     if (deleteError !== null && deleteError !== "") log.warn("room.cleanup", { room: id, error: deleteError });
-    for (let i = 0; i < EMPTY_WAIT_POLLS && isPopulated(this.deps.cgroupFs, room.plan.cgroup.leaf); i++) await this.deps.sleep(10);
+    for (let i = 0; i < EMPTY_WAIT_POLLS && isPopulated(this.deps.cgroupFs, room.plan.cgroup.leaf); i++)
+      await this.deps.sleep(10);
   }
 
   /** The last step of every room, however it ended: its root and cgroup go, and bay0 forgets it. */

@@ -35,24 +35,37 @@ function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise
 }
 
 /** Every real disk, all read at once; one that cannot be read, or not in time, is reported through `unreadable` and left out. */
-export async function readDisks(unreadable: (disk: string, error: string) => void, headReadMs = HEAD_READ_MS): Promise<RawDisk[]> {
+export async function readDisks(
+  unreadable: (disk: string, error: string) => void,
+  headReadMs = HEAD_READ_MS,
+): Promise<RawDisk[]> {
   const read = async (name: string): Promise<RawDisk | null> => {
     const partitions = new Map<number, { device: string; majorMinor: string }>();
     for (const child of readdirSync(`/sys/block/${name}`)) {
       const number = Number.parseInt(readTextOrNull(`/sys/block/${name}/${child}/partition`) ?? "", 10);
       const majorMinor = readTextOrNull(`/sys/block/${name}/${child}/dev`)?.trim();
-      if (Number.isInteger(number) && majorMinor !== undefined) partitions.set(number, { device: `/dev/${child}`, majorMinor });
+      if (Number.isInteger(number) && majorMinor !== undefined)
+        partitions.set(number, { device: `/dev/${child}`, majorMinor });
     }
     try {
       const sectorSize = Number.parseInt(readTextOrNull(`/sys/block/${name}/queue/logical_block_size`) ?? "512", 10);
-      const head = await withDeadline(readHead(`/dev/${name}`, HEAD_BYTES), headReadMs, `no answer within ${headReadMs / 1000} s`);
+      const head = await withDeadline(
+        readHead(`/dev/${name}`, HEAD_BYTES),
+        headReadMs,
+        `no answer within ${headReadMs / 1000} s`,
+      );
       return { name, sysfs: sysfsPath(name), sectorSize, head, partitions };
     } catch (error) {
       unreadable(name, error instanceof Error ? error.message : String(error));
       return null;
     }
   };
-  const disks = await Promise.all(readdirSync("/sys/block").filter((n) => !VIRTUAL.test(n)).sort().map(read));
+  const disks = await Promise.all(
+    readdirSync("/sys/block")
+      .filter((n) => !VIRTUAL.test(n))
+      .sort()
+      .map(read),
+  );
   return disks.filter((disk): disk is RawDisk => disk !== null);
 }
 
@@ -97,7 +110,7 @@ export async function readWhole(device: string): Promise<string | null> {
   }
   const buffer = new Uint8Array(1 << 20);
   try {
-    for (let position = 0; ; ) {
+    for (let position = 0; ;) {
       const { bytesRead } = await file.read(buffer, 0, buffer.length, position);
       if (bytesRead === 0) return null;
       position += bytesRead;
@@ -108,4 +121,3 @@ export async function readWhole(device: string): Promise<string | null> {
     await file.close();
   }
 }
-

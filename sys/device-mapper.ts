@@ -16,7 +16,13 @@ const READONLY_FLAG = 1;
 /** DM_STATUS_TABLE_FLAG: the table, not the status; DM_SECURE_DATA_FLAG: the kernel wipes its copies of the buffer. */
 const TABLE_FLAGS = (1 << 4) | (1 << 15);
 const dmRequest = (nr: number): number => ((3 << 30) | (HEADER_BYTES << 16) | (0xfd << 8) | nr) >>> 0;
-export const DM = { DEV_CREATE: dmRequest(3), DEV_REMOVE: dmRequest(4), DEV_SUSPEND: dmRequest(6), TABLE_LOAD: dmRequest(9), TABLE_STATUS: dmRequest(12) } as const;
+export const DM = {
+  DEV_CREATE: dmRequest(3),
+  DEV_REMOVE: dmRequest(4),
+  DEV_SUSPEND: dmRequest(6),
+  TABLE_LOAD: dmRequest(9),
+  TABLE_STATUS: dmRequest(12),
+} as const;
 
 /** One table line: `length` sectors of `type` with its parameter string. */
 export type DmTarget = { type: "linear" | "verity"; sectors: number; params: string };
@@ -62,7 +68,11 @@ export function replyTableParams(reply: Uint8Array): string | null {
 }
 
 /** Device `name`'s table (its one target's parameters), which for dm-crypt holds the volume key: for a helper, never PID 1. */
-export function readTable(libc: Libc, control: number, name: string): { ok: true; params: string } | { ok: false; error: string } {
+export function readTable(
+  libc: Libc,
+  control: number,
+  name: string,
+): { ok: true; params: string } | { ok: false; error: string } {
   const buffer = dmIoctlBuffer(name, TABLE_FLAGS);
   try {
     const result = libc.ioctlBuffer(control, DM.TABLE_STATUS, buffer);
@@ -76,7 +86,10 @@ export function readTable(libc: Libc, control: number, name: string): { ok: true
 
 export type DeviceMapper = {
   /** Creates read-only device `name` from one target: its /dev/dm-N path. */
-  create(name: string, target: DmTarget): { ok: true; device: string; majorMinor: string } | { ok: false; error: string };
+  create(
+    name: string,
+    target: DmTarget,
+  ): { ok: true; device: string; majorMinor: string } | { ok: false; error: string };
   remove(name: string): void;
 };
 

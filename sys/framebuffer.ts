@@ -12,7 +12,10 @@ export type Framebuffer = {
   write(offset: number, bytes: Uint8Array): void;
 };
 
-export const FRAMEBUFFER: { readonly device: string; readonly sysfs: string } = { device: "/dev/fb0", sysfs: "/sys/class/graphics/fb0" };
+export const FRAMEBUFFER: { readonly device: string; readonly sysfs: string } = {
+  device: "/dev/fb0",
+  sysfs: "/sys/class/graphics/fb0",
+};
 
 /** Why there is no screen to draw on: logged as `console.absent`. */
 export class NoFramebuffer extends Error {}
@@ -24,8 +27,10 @@ const errorCode = (error: unknown): string => (error as NodeJS.ErrnoException).c
  * for the console helper, which may not, and commits its mode to the screen.
  * The fd, or why there is no screen.
  */
-export function openFramebufferDevice({ device, sysfs } = FRAMEBUFFER): { ok: true; fd: number } | { ok: false; reason: string } {
-  if (readTextOrNull(`${sysfs}/virtual_size`) === null) return { ok: false, reason: `no framebuffer (${sysfs} is missing)` };
+export function openFramebufferDevice({ device, sysfs } = FRAMEBUFFER):
+  { ok: true; fd: number } | { ok: false; reason: string } {
+  if (readTextOrNull(`${sysfs}/virtual_size`) === null)
+    return { ok: false, reason: `no framebuffer (${sysfs} is missing)` };
   let fd: number;
   try {
     fd = openSync(device, constants.O_RDWR);
@@ -71,6 +76,13 @@ export function framebufferOn(fd: number, { device, sysfs } = FRAMEBUFFER): Fram
   const bpp = Number((readTextOrNull(`${sysfs}/bits_per_pixel`) ?? "").trim());
   const stride = Number((readTextOrNull(`${sysfs}/stride`) ?? "").trim());
   if (bpp !== 32) throw new NoFramebuffer(`framebuffer is ${bpp} bpp; the console draws 32 bpp only`);
-  if (!(width > 0 && height > 0 && stride >= width * 4)) throw new NoFramebuffer(`framebuffer geometry ${size} / stride ${stride} is unusable`);
-  return { device, width, height, stride, write: (offset, bytes) => void writeSync(fd, bytes, 0, bytes.byteLength, offset) };
+  if (!(width > 0 && height > 0 && stride >= width * 4))
+    throw new NoFramebuffer(`framebuffer geometry ${size} / stride ${stride} is unusable`);
+  return {
+    device,
+    width,
+    height,
+    stride,
+    write: (offset, bytes) => void writeSync(fd, bytes, 0, bytes.byteLength, offset),
+  };
 }

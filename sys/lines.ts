@@ -22,7 +22,8 @@ export function createLineSplitter(onLine: (line: string) => void, maxLength = 4
     }
   };
   const emit = (line: string): void => {
-    for (let i = 0; i < Math.max(line.length, 1); i += maxLength) onLine(line.slice(i, i + maxLength).replace(/\r$/, ""));
+    for (let i = 0; i < Math.max(line.length, 1); i += maxLength)
+      onLine(line.slice(i, i + maxLength).replace(/\r$/, ""));
   };
   return {
     push(chunk: Uint8Array): void {

@@ -107,7 +107,13 @@ export function queuedSink(options: QueuedSinkOptions): Sink {
       if (taken >= head.length) queue.shift();
       else queue[0] = head.subarray(taken);
       if (queue.length === 0 && dropped > 0) {
-        const notice = asciiJson({ ts: now().toISOString(), level: "warn", event: "log.dropped", sink: options.name, records: dropped });
+        const notice = asciiJson({
+          ts: now().toISOString(),
+          level: "warn",
+          event: "log.dropped",
+          sink: options.name,
+          records: dropped,
+        });
         dropped = 0;
         const bytes = encoder.encode(`${notice}\n`);
         queue.push(bytes);

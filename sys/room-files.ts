@@ -5,7 +5,17 @@
  * reading only once it is known to be regular, so no fifo, device or socket
  * is ever opened.
  */
-import { closeSync, constants, fchownSync, fstatSync, mkdirSync, openSync, rmSync, statfsSync, type Stats } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fchownSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  statfsSync,
+  type Stats,
+} from "node:fs";
 import { CONFINED, madeDirIn, through } from "./confined.ts";
 import { AT_FDCWD, O_PATH, RESOLVE, type Libc } from "./libc.ts";
 
@@ -29,7 +39,11 @@ function openRoot(libc: Libc, rootDir: string): number {
 }
 
 /** The mode bits' verdict for `reader` (host ids): bay0 must not read for a room what the room's user could not. */
-const allowedTo = (stats: Stats, reader: { uid: number; gid: number }, bits: { owner: number; group: number; other: number }): boolean =>
+const allowedTo = (
+  stats: Stats,
+  reader: { uid: number; gid: number },
+  bits: { owner: number; group: number; other: number },
+): boolean =>
   (stats.mode & (stats.uid === reader.uid ? bits.owner : stats.gid === reader.gid ? bits.group : bits.other)) !== 0;
 const READ = { owner: 0o400, group: 0o040, other: 0o004 };
 const SEARCH = { owner: 0o100, group: 0o010, other: 0o001 };
@@ -56,7 +70,12 @@ export function pathComponents(path: string): string[] {
  * link (so what was checked is what is opened), and the file must be one
  * the user may read.
  */
-export function openRoomFile(libc: Libc, rootDir: string, path: string, reader: { uid: number; gid: number }): { ok: true; fd: number; size: number } | { ok: false; reason: string } {
+export function openRoomFile(
+  libc: Libc,
+  rootDir: string,
+  path: string,
+  reader: { uid: number; gid: number },
+): { ok: true; fd: number; size: number } | { ok: false; reason: string } {
   const components = pathComponents(path);
   if (components.length === 0) return { ok: false, reason: `${path} is a directory; only a regular file can be sent` };
   let dir = openRoot(libc, rootDir);
@@ -64,23 +83,33 @@ export function openRoomFile(libc: Libc, rootDir: string, path: string, reader: 
     for (const [i, name] of components.entries()) {
       const step = libc.openat2(dir, name, O_PATH | constants.O_NOFOLLOW, CONFINED | RESOLVE.NO_SYMLINKS);
       if (!step.ok) {
-        const reason = { [ENOENT]: "no such file in the room", [EXDEV]: "outside the room's own files", [ELOOP]: "a link is in the path (send the file by its own path)" }[step.errno];
+        const reason = {
+          [ENOENT]: "no such file in the room",
+          [EXDEV]: "outside the room's own files",
+          [ELOOP]: "a link is in the path (send the file by its own path)",
+        }[step.errno];
         return { ok: false, reason: reason ?? step.message };
       }
       libc.close(dir);
       dir = step.value;
       const stats = fstatSync(dir);
       if (i < components.length - 1) {
-        if (stats.isSymbolicLink()) return { ok: false, reason: "a link is in the path (send the file by its own path)" };
+        if (stats.isSymbolicLink())
+          return { ok: false, reason: "a link is in the path (send the file by its own path)" };
         if (!stats.isDirectory()) return { ok: false, reason: "no such file in the room" };
-        if (!allowedTo(stats, reader, SEARCH)) return { ok: false, reason: `${path} is in a directory the room's user may not enter` };
+        if (!allowedTo(stats, reader, SEARCH))
+          return { ok: false, reason: `${path} is in a directory the room's user may not enter` };
         continue;
       }
       const kind = kindOf(stats);
       if (kind !== null) return { ok: false, reason: `${path} is ${kind}; only a regular file can be sent` };
       if (!allowedTo(stats, reader, READ)) return { ok: false, reason: `${path} is not readable by the room's user` };
       // The O_PATH handle pins the inode that was checked: this opens exactly it, whatever the path says now.
-      return { ok: true, fd: openSync(through(dir), constants.O_RDONLY | constants.O_NOCTTY | constants.O_NONBLOCK), size: stats.size };
+      return {
+        ok: true,
+        fd: openSync(through(dir), constants.O_RDONLY | constants.O_NOCTTY | constants.O_NONBLOCK),
+        size: stats.size,
+      };
     }
     return { ok: false, reason: "no such file in the room" };
   } finally {
@@ -111,7 +140,12 @@ export type InboxPlace = { kind: "room"; rootDir: string } | { kind: "vault"; fo
  * writes there and links the checked file into place, so no partial file
  * ever shows.
  */
-export function openInbox(libc: Libc, place: InboxPlace, owner: { uid: number; gid: number }, stagingName: string): Inbox {
+export function openInbox(
+  libc: Libc,
+  place: InboxPlace,
+  owner: { uid: number; gid: number },
+  stagingName: string,
+): Inbox {
   const handles: number[] = [];
   try {
     if (place.kind === "room") {
@@ -126,7 +160,12 @@ export function openInbox(libc: Libc, place: InboxPlace, owner: { uid: number; g
       }
     } else {
       // Rooms write inside their folders, and a parent's folder holds its children's: no link is followed on the way.
-      const folder = libc.openat2(AT_FDCWD, place.folder, constants.O_RDONLY | constants.O_DIRECTORY, RESOLVE.NO_SYMLINKS);
+      const folder = libc.openat2(
+        AT_FDCWD,
+        place.folder,
+        constants.O_RDONLY | constants.O_DIRECTORY,
+        RESOLVE.NO_SYMLINKS,
+      );
       if (!folder.ok) throw new Error(`the vault folder is not a plain directory (${folder.message})`);
       handles.push(folder.value);
       mkdirSync(place.stagingDir, { recursive: true, mode: 0o711 });

@@ -13,10 +13,17 @@ export type StartedProcess = {
 };
 
 /** `stdin`: an fd, bytes to read (a secret for a tool's standard input), or a pipe from bay0; `extra` become fds 3, 4, … */
-export type StartProcess = (argv: string[], env: Record<string, string>, stdin?: number | Uint8Array | "pipe", extra?: number[], user?: { uid: number; gid: number }) => StartedProcess;
+export type StartProcess = (
+  argv: string[],
+  env: Record<string, string>,
+  stdin?: number | Uint8Array | "pipe",
+  extra?: number[],
+  user?: { uid: number; gid: number },
+) => StartedProcess;
 
 /** Bun.spawn with both output streams piped to bay0, stdin (and fds 3…) given or closed, as bay0's user or `user`. */
-export const bunStart: StartProcess = (argv, env, stdin, extra = [], user) => Bun.spawn(argv, { env, stdio: [stdin ?? "ignore", "pipe", "pipe", ...extra], ...user });
+export const bunStart: StartProcess = (argv, env, stdin, extra = [], user) =>
+  Bun.spawn(argv, { env, stdio: [stdin ?? "ignore", "pipe", "pipe", ...extra], ...user });
 
 async function pump(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
   const splitter = createLineSplitter(onLine);
@@ -29,7 +36,10 @@ async function pump(stream: ReadableStream<Uint8Array>, onLine: (line: string) =
  * then on its pid may be reused by an orphan that the reaper must see, even
  * while a grandchild still holds the pipes open. Resolves when it exited.
  */
-export function registerUntilExit(live: { add(pid: number): void; delete(pid: number): void }, proc: StartedProcess): Promise<number> {
+export function registerUntilExit(
+  live: { add(pid: number): void; delete(pid: number): void },
+  proc: StartedProcess,
+): Promise<number> {
   live.add(proc.pid);
   return proc.exited.finally(() => live.delete(proc.pid));
 }
@@ -39,12 +49,19 @@ export function registerUntilExit(live: { add(pid: number): void; delete(pid: nu
  * exact. `live` holds the PIDs of every child bay0 started through Bun
  * (shared with the tool runner), which the orphan reaper must not touch.
  */
-export function createBunSpawner(env: Record<string, string>, live: Set<number> = new Set(), start: StartProcess = bunStart): Spawner {
+export function createBunSpawner(
+  env: Record<string, string>,
+  live: Set<number> = new Set(),
+  start: StartProcess = bunStart,
+): Spawner {
   return {
     isOwn: (pid) => live.has(pid),
     spawn(argv, onLine, options = {}): Child {
       const fds = options.fds ?? [];
-      const proc = options.input === true ? start(argv, { ...env, ...options.env }, "pipe", fds, options.user) : start(argv, { ...env, ...options.env }, fds[0], fds.slice(1), options.user);
+      const proc =
+        options.input === true
+          ? start(argv, { ...env, ...options.env }, "pipe", fds, options.user)
+          : start(argv, { ...env, ...options.env }, fds[0], fds.slice(1), options.user);
       const waited = registerUntilExit(live, proc);
       const streams = (["stdout", "stderr"] as const).map((name: ChildStream) =>
         pump(proc[name], (line) => onLine(name, line)).catch(() => undefined),
@@ -57,8 +74,18 @@ export function createBunSpawner(env: Record<string, string>, live: Set<number> 
       const sink = typeof proc.stdin === "object" ? proc.stdin : null;
       if (sink === null) return { pid: proc.pid, exited };
       // A child gone before it read: the write fails, and its exit says the rest.
-      const quietly = (act: () => unknown): void => void Promise.resolve().then(act).catch(() => undefined);
-      return { pid: proc.pid, exited, stdin: { write: (text) => quietly(() => (sink.write(text), sink.flush())), end: () => quietly(() => sink.end()) } };
+      const quietly = (act: () => unknown): void =>
+        void Promise.resolve()
+          .then(act)
+          .catch(() => undefined);
+      return {
+        pid: proc.pid,
+        exited,
+        stdin: {
+          write: (text) => quietly(() => (sink.write(text), sink.flush())),
+          end: () => quietly(() => sink.end()),
+        },
+      };
     },
   };
 }

@@ -16,6 +16,10 @@ export interface Spawner {
    * `input` stdin is a pipe from bay0 and `fds` are fds 3, 4, …; `env` adds
    * to the spawner's environment; `user`: the uid and gid it runs as.
    */
-  spawn(argv: string[], onLine: (stream: ChildStream, line: string) => void, options?: { fds?: number[]; env?: Record<string, string>; input?: boolean; user?: { uid: number; gid: number } }): Child;
+  spawn(
+    argv: string[],
+    onLine: (stream: ChildStream, line: string) => void,
+    options?: { fds?: number[]; env?: Record<string, string>; input?: boolean; user?: { uid: number; gid: number } },
+  ): Child;
   isOwn(pid: number): boolean;
 }

@@ -10,7 +10,11 @@ export function createBunToolRunner(
   start: StartProcess = bunStart,
 ): ToolRunner {
   return async (argv, options = {}) => {
-    const proc = start(argv, { ...env, ...options.env }, options.input === undefined ? undefined : new TextEncoder().encode(options.input));
+    const proc = start(
+      argv,
+      { ...env, ...options.env },
+      options.input === undefined ? undefined : new TextEncoder().encode(options.input),
+    );
     const exited = registerUntilExit(register, proc);
     const [stdout, stderr] = await Promise.all([text(proc.stdout), text(proc.stderr)]);
     await exited;

@@ -14,7 +14,12 @@ export type TpmQueue = (command: Uint8Array) => Promise<Uint8Array | null>;
  * (TPM_RS_PW, empty nonce, no attributes) holding `password`, then its
  * `parameters`.
  */
-export function passwordCommand(code: number, handle: number, password: Uint8Array, parameters: Uint8Array): Uint8Array {
+export function passwordCommand(
+  code: number,
+  handle: number,
+  password: Uint8Array,
+  parameters: Uint8Array,
+): Uint8Array {
   if (password.length > 32) throw new Error("a TPM password holds at most 32 bytes");
   const size = 27 + password.length + parameters.length;
   const command = new Uint8Array(size);
@@ -55,7 +60,8 @@ export function pcrExtendCommand(pcr: number, digest: string): Uint8Array {
 }
 
 /** A TPM reply's response code (0 is success), or null when there is no whole header. */
-const responseCode = (reply: Uint8Array | null): number | null => (reply !== null && reply.length >= 10 ? new DataView(reply.buffer, reply.byteOffset).getUint32(6) : null);
+const responseCode = (reply: Uint8Array | null): number | null =>
+  reply !== null && reply.length >= 10 ? new DataView(reply.buffer, reply.byteOffset).getUint32(6) : null;
 
 export const tpmSucceeded = (reply: Uint8Array | null): boolean => responseCode(reply) === 0;
 
@@ -75,10 +81,12 @@ export function tpmQueue(failed: (error: string) => void, device = "/dev/tpmrm0"
     }
   };
   return (command) => {
-    const reply = tail.then(() => run(command)).catch((error: unknown) => {
-      failed(String(error));
-      return null;
-    });
+    const reply = tail
+      .then(() => run(command))
+      .catch((error: unknown) => {
+        failed(String(error));
+        return null;
+      });
     tail = reply;
     return reply;
   };

@@ -11,7 +11,13 @@ import { CONFINED, madeDirIn, through } from "./confined.ts";
  */
 const CONFINED_DIRS = CONFINED | RESOLVE.NO_SYMLINKS;
 
-export function bindVaultFolder(libc: Libc, roomsDir: string, folder: string, owner: { uid: number; gid: number }, target: string): string | null {
+export function bindVaultFolder(
+  libc: Libc,
+  roomsDir: string,
+  folder: string,
+  owner: { uid: number; gid: number },
+  target: string,
+): string | null {
   mkdirSync(roomsDir, { recursive: true, mode: 0o711 });
   const root = libc.openat2(AT_FDCWD, roomsDir, O_PATH | constants.O_DIRECTORY, 0);
   if (!root.ok) return `${roomsDir}: ${root.message}`;

@@ -20,7 +20,16 @@ import { z } from "zod";
 import { systemPin } from "./cmdline.ts";
 import { refreshDeviceDisk } from "./disk.ts";
 import { readSystemVerity, SYSTEM_VERITY_RECORD } from "./system-image.ts";
-import { chooseView, OVMF, parseDisplayHelp, personBootArgs, VNC_BASE_PORT, type BootMedia, type DiskAttachment, type View } from "./qemu.ts";
+import {
+  chooseView,
+  OVMF,
+  parseDisplayHelp,
+  personBootArgs,
+  VNC_BASE_PORT,
+  type BootMedia,
+  type DiskAttachment,
+  type View,
+} from "./qemu.ts";
 import { startSwtpm } from "./swtpm.ts";
 
 const OUT = join(import.meta.dir, "..", "out");
@@ -41,10 +50,12 @@ function parseCli(args: string[]): Cli | string {
       const dir = args[++i];
       if (dir === undefined || dir === "") return "--state takes a directory";
       cli.state = resolve(dir);
-    } else if (arg.startsWith("--")) return `unknown option ${arg} (expected --direct, --display none|vnc, --state DIR and kernel options)`;
+    } else if (arg.startsWith("--"))
+      return `unknown option ${arg} (expected --direct, --display none|vnc, --state DIR and kernel options)`;
     else cli.append.push(arg);
   }
-  if (!cli.direct && cli.append.length > 0) return "kernel options need --direct (the signed UKI's command line is part of its signature)";
+  if (!cli.direct && cli.append.length > 0)
+    return "kernel options need --direct (the signed UKI's command line is part of its signature)";
   return cli;
 }
 
@@ -76,9 +87,16 @@ async function freeVncDisplay(): Promise<number> {
   throw new Error(`no free VNC port from ${VNC_BASE_PORT} to ${VNC_BASE_PORT + 99}`);
 }
 
-const frontEnds = parseDisplayHelp(spawnSync("qemu-system-x86_64", ["-display", "help"], { encoding: "utf8" }).stdout ?? "");
+const frontEnds = parseDisplayHelp(
+  spawnSync("qemu-system-x86_64", ["-display", "help"], { encoding: "utf8" }).stdout ?? "",
+);
 const vncDisplay = cli.display === "none" ? 0 : await freeVncDisplay();
-const view: View = chooseView(cli.display, { DISPLAY: process.env.DISPLAY ?? "", WAYLAND_DISPLAY: process.env.WAYLAND_DISPLAY ?? "" }, frontEnds, () => vncDisplay);
+const view: View = chooseView(
+  cli.display,
+  { DISPLAY: process.env.DISPLAY ?? "", WAYLAND_DISPLAY: process.env.WAYLAND_DISPLAY ?? "" },
+  frontEnds,
+  () => vncDisplay,
+);
 
 let media: BootMedia;
 let disks: DiskAttachment[];
@@ -86,7 +104,12 @@ let tpmSocket: string | undefined;
 if (cli.direct) {
   // The built disk's system image, pinned as the signed UKI pins it (a stock-kernel build has none: its initramfs is the system).
   const pin = existsSync(join(OUT, SYSTEM_VERITY_RECORD)) ? [systemPin(readSystemVerity(OUT))] : [];
-  media = { kind: "direct", kernel: need(join(OUT, "vmlinuz")), initrd: need(join(OUT, "initramfs.img")), append: [...pin, ...cli.append] };
+  media = {
+    kind: "direct",
+    kernel: need(join(OUT, "vmlinuz")),
+    initrd: need(join(OUT, "initramfs.img")),
+    append: [...pin, ...cli.append],
+  };
   disks = [{ file: need(IMAGE), snapshot: true }];
 } else {
   mkdirSync(cli.state, { recursive: true });
@@ -103,13 +126,25 @@ if (cli.direct) {
 if (view.kind === "vnc") {
   const port = VNC_BASE_PORT + view.display;
   if (cli.display === "auto" && (process.env.DISPLAY || process.env.WAYLAND_DISPLAY)) {
-    process.stdout.write("boot: no QEMU window front end here (Debian's qemu-system-gui has GTK and SDL); showing the screen over VNC\n");
+    process.stdout.write(
+      "boot: no QEMU window front end here (Debian's qemu-system-gui has GTK and SDL); showing the screen over VNC\n",
+    );
   }
   process.stdout.write(`boot: the screen and keyboard: vncviewer 127.0.0.1:${port}\n`);
-  process.stdout.write(`boot: (from another machine: ssh -L ${port}:127.0.0.1:${port} THIS-HOST, then vncviewer 127.0.0.1:${port} there)\n`);
+  process.stdout.write(
+    `boot: (from another machine: ssh -L ${port}:127.0.0.1:${port} THIS-HOST, then vncviewer 127.0.0.1:${port} there)\n`,
+  );
 } else if (view.kind === "window") {
-  process.stdout.write(`boot: the screen and keyboard are in QEMU's ${view.ui.toUpperCase()} window (closing it powers the machine off)\n`);
+  process.stdout.write(
+    `boot: the screen and keyboard are in QEMU's ${view.ui.toUpperCase()} window (closing it powers the machine off)\n`,
+  );
 }
-process.stdout.write(`boot: starting Anchor OS under QEMU (TCG${cli.direct ? ", direct kernel boot" : ", OVMF Secure Boot, swtpm"}); the log is below; Ctrl-A X quits\n`);
-const result = spawnSync("qemu-system-x86_64", personBootArgs({ media, disks, view, ...(tpmSocket ? { tpmSocket } : {}) }), { stdio: "inherit" });
+process.stdout.write(
+  `boot: starting Anchor OS under QEMU (TCG${cli.direct ? ", direct kernel boot" : ", OVMF Secure Boot, swtpm"}); the log is below; Ctrl-A X quits\n`,
+);
+const result = spawnSync(
+  "qemu-system-x86_64",
+  personBootArgs({ media, disks, view, ...(tpmSocket ? { tpmSocket } : {}) }),
+  { stdio: "inherit" },
+);
 process.exit(result.status ?? 1);

@@ -20,12 +20,21 @@
  *   --keys DIR          sign with the owner's db.key/db.crt from DIR (default: Debian's snakeoil test key)
  *   --out DIR           build into DIR instead of out/ (reproducibility checks)
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { buildHardenedKernel, kernelCacheKey } from "../kernel/build.ts";
-import { runHostTool } from "./host-tool.ts";
+import { compileStaticC, runHostTool } from "./host-tool.ts";
 import { findStockKernel, parseShowDepends, STOCK_MODULES } from "../kernel/stock.ts";
 import { BASE_CMDLINE, systemPin } from "./cmdline.ts";
 import { writeCpio, type CpioEntry } from "./cpio.ts";
@@ -35,7 +44,16 @@ import { buildDiskImage, slotManifest, type VerityImage } from "./disk.ts";
 import { hostFile, osRelease, skeleton } from "./initramfs.ts";
 import { pcrSigningKey, sign, signingKey } from "./sign.ts";
 import { progress, runStep, type Step } from "./steps.ts";
-import { AUTOSTART, buildSystemImage, readSystemVerity, SYSTEM_SQUASHFS, SYSTEM_VERITY_RECORD, systemEntries, systemInputFiles, type SystemVerity } from "./system-image.ts";
+import {
+  AUTOSTART,
+  buildSystemImage,
+  readSystemVerity,
+  SYSTEM_SQUASHFS,
+  SYSTEM_VERITY_RECORD,
+  systemEntries,
+  systemInputFiles,
+  type SystemVerity,
+} from "./system-image.ts";
 import { assembleUki, STUB } from "./uki.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -52,7 +70,11 @@ const cliSchema = z.array(z.string()).transform((args, ctx) => {
     else if (arg === "--stock-kernel") parsed.stockKernel = true;
     else if (arg === "--out" && hasValue) parsed.out = resolve(args[++i] ?? "");
     else if (arg === "--keys" && hasValue) parsed.keys = resolve(args[++i] ?? "");
-    else ctx.addIssue({ code: "custom", message: `unknown or incomplete argument '${arg}' (expected --test-hooks, --stock-kernel, --keys DIR or --out DIR)` });
+    else
+      ctx.addIssue({
+        code: "custom",
+        message: `unknown or incomplete argument '${arg}' (expected --test-hooks, --stock-kernel, --keys DIR or --out DIR)`,
+      });
   }
   return parsed;
 });
@@ -90,7 +112,11 @@ const VERITY_RECORD = join(WORK, "verity.json");
 
 const builtImages = (): VerityImage[] => {
   const verity = JSON.parse(readFileSync(VERITY_RECORD, "utf8")) as Record<string, VerityImage["verity"]>;
-  return Object.entries(verity).map(([name, entry]) => ({ name, file: join(OUT, "images", `${name}.squashfs`), verity: entry }));
+  return Object.entries(verity).map(([name, entry]) => ({
+    name,
+    file: join(OUT, "images", `${name}.squashfs`),
+    verity: entry,
+  }));
 };
 
 const systemVerity = (): SystemVerity => readSystemVerity(OUT);
@@ -120,7 +146,18 @@ const bunVersion = runHostTool([process.execPath, "--version"]).trim();
 const bay0Inputs = { files: [...sourceFiles(RUNTIME_DIRS), join(ROOT, "package-lock.json")], values: [bunVersion] };
 
 function compileBay0(outfile: string, hooks: boolean): void {
-  runHostTool([process.execPath, "build", "--compile", "--minify", "--bytecode", "--define", `ANCHOR_TEST_HOOKS=${hooks}`, join(ROOT, "init", "main.ts"), "--outfile", outfile]);
+  runHostTool([
+    process.execPath,
+    "build",
+    "--compile",
+    "--minify",
+    "--bytecode",
+    "--define",
+    `ANCHOR_TEST_HOOKS=${hooks}`,
+    join(ROOT, "init", "main.ts"),
+    "--outfile",
+    outfile,
+  ]);
 }
 
 /** The system image (or, for the stock kernel, its files) of `bay0`, with the built manifest. */
@@ -135,7 +172,13 @@ function packSystem(bay0: string, image: string, record: string): void {
 
 function stockModules(): string[] {
   if (stock === null) return [];
-  return [...new Set(STOCK_MODULES.flatMap((m) => parseShowDepends(runHostTool(["modprobe", "-S", stock.version, "--show-depends", m]))))];
+  return [
+    ...new Set(
+      STOCK_MODULES.flatMap((m) =>
+        parseShowDepends(runHostTool(["modprobe", "-S", stock.version, "--show-depends", m])),
+      ),
+    ),
+  ];
 }
 
 function buildUki(): void {
@@ -143,7 +186,10 @@ function buildUki(): void {
   try {
     const pcrKey = pcrSigningKey(keys, scratch);
     const cmdline = [...BASE_CMDLINE, ...(stock ? [] : [systemPin(systemVerity())])].join(" ");
-    assembleUki({ vmlinuz: paths.vmlinuz, initramfs: paths.initramfs, cmdline, osRelease: osRelease(version), version, pcrKey }, paths.unsignedUki);
+    assembleUki(
+      { vmlinuz: paths.vmlinuz, initramfs: paths.initramfs, cmdline, osRelease: osRelease(version), version, pcrKey },
+      paths.unsignedUki,
+    );
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -163,7 +209,9 @@ function signUki(): void {
 const steps: Step[] = [
   {
     name: "kernel",
-    inputs: stock ? { files: [stock.vmlinuz], values: ["stock", stock.version] } : { files: [], values: ["hardened", kernelCacheKey()] },
+    inputs: stock
+      ? { files: [stock.vmlinuz], values: ["stock", stock.version] }
+      : { files: [], values: ["hardened", kernelCacheKey()] },
     outputs: [paths.vmlinuz],
     run: async () => copyFileSync(stock ? stock.vmlinuz : (await buildHardenedKernel()).bzImage, paths.vmlinuz),
   },
@@ -172,7 +220,7 @@ const steps: Step[] = [
     inputs: { files: [join(ROOT, "init", "preinit.c")], values: [runHostTool(["gcc", "--version"])] },
     outputs: [paths.preinit],
     run: () => {
-      runHostTool(["gcc", "-static", "-Os", "-s", "-Wall", "-Wextra", "-Werror", "-o", paths.preinit, join(ROOT, "init", "preinit.c")]);
+      compileStaticC(paths.preinit, join(ROOT, "init", "preinit.c"));
     },
   },
   {
@@ -183,7 +231,14 @@ const steps: Step[] = [
   },
   {
     name: "images",
-    inputs: { files: ["/bin/busybox", join(ROOT, "courier", "anchorctl.c"), ...["images.ts", "verity.ts", "disk.ts"].map((f) => join(ROOT, "uki", f))], values: [] },
+    inputs: {
+      files: [
+        "/bin/busybox",
+        join(ROOT, "courier", "anchorctl.c"),
+        ...["images.ts", "verity.ts", "disk.ts"].map((f) => join(ROOT, "uki", f)),
+      ],
+      values: [],
+    },
     outputs: [paths.minimalImage, paths.workshopImage, join(WORK, "verity.json")],
     run: () => {
       buildMinimalImage(paths.minimalImage);
@@ -200,7 +255,8 @@ const steps: Step[] = [
     run: () => {
       const manifest = slotManifest(builtImages());
       writeFileSync(paths.imageManifest, `${JSON.stringify(manifest, null, 2)}\n`);
-      for (const [name, entry] of Object.entries(manifest)) progress("images", `${name}: verity root hash ${entry.root_hash}`);
+      for (const [name, entry] of Object.entries(manifest))
+        progress("images", `${name}: verity root hash ${entry.root_hash}`);
     },
   },
   // The stock kernel cannot map the system image early: its initramfs carries the files instead.
@@ -209,7 +265,10 @@ const steps: Step[] = [
     : [
         {
           name: "system",
-          inputs: { files: [paths.bay0, paths.imageManifest, ...systemInputFiles()], values: [version, ...SYSTEM_SQUASHFS, ...AUTOSTART] },
+          inputs: {
+            files: [paths.bay0, paths.imageManifest, ...systemInputFiles()],
+            values: [version, ...SYSTEM_SQUASHFS, ...AUTOSTART],
+          },
           outputs: [paths.systemImage, paths.systemVerity],
           run: () => packSystem(paths.bay0, paths.systemImage, paths.systemVerity),
         },
@@ -226,14 +285,24 @@ const steps: Step[] = [
       // The hardened kernel maps the system image before preinit runs; the stock one gets its files here (and no pin).
       if (stock) rmSync(paths.systemVerity, { force: true });
       const system = stock ? systemOf(paths.bay0) : [];
-      progress("initramfs", stock ? `the system's ${system.length} files and ${modules.length} modules` : "preinit alone");
+      progress(
+        "initramfs",
+        stock ? `the system's ${system.length} files and ${modules.length} modules` : "preinit alone",
+      );
       const entries: CpioEntry[] = [
         ...skeleton(),
         hostFile(paths.preinit, 0o755, "init"),
         ...system,
         ...modules.map((m) => hostFile(m, 0o644)),
         ...(modules.length > 0
-          ? [{ kind: "file" as const, path: "lib/modules/anchor.order", mode: 0o644, data: Buffer.from(`${modules.join("\n")}\n`) }]
+          ? [
+              {
+                kind: "file" as const,
+                path: "lib/modules/anchor.order",
+                mode: 0o644,
+                data: Buffer.from(`${modules.join("\n")}\n`),
+              },
+            ]
           : []),
       ];
       writeFileSync(paths.cpio, writeCpio(entries));
@@ -242,13 +311,25 @@ const steps: Step[] = [
   },
   {
     name: "uki",
-    inputs: { files: [paths.vmlinuz, paths.initramfs, STUB, ...(stock ? [] : [paths.systemVerity]), ...(keys ? [join(keys, "pcr.key")] : [])], values: [version, ...BASE_CMDLINE, keys ?? "snakeoil", "pcrsig"] },
+    inputs: {
+      files: [
+        paths.vmlinuz,
+        paths.initramfs,
+        STUB,
+        ...(stock ? [] : [paths.systemVerity]),
+        ...(keys ? [join(keys, "pcr.key")] : []),
+      ],
+      values: [version, ...BASE_CMDLINE, keys ?? "snakeoil", "pcrsig"],
+    },
     outputs: [paths.unsignedUki],
     run: buildUki,
   },
   {
     name: "sign",
-    inputs: { files: keys ? [paths.unsignedUki, join(keys, "db.crt")] : [paths.unsignedUki], values: [keys ?? "snakeoil"] },
+    inputs: {
+      files: keys ? [paths.unsignedUki, join(keys, "db.crt")] : [paths.unsignedUki],
+      values: [keys ?? "snakeoil"],
+    },
     outputs: [paths.uki],
     run: signUki,
   },
@@ -260,11 +341,27 @@ const steps: Step[] = [
   },
   {
     name: "disk",
-    inputs: { files: [paths.uki, paths.imageManifest, paths.minimalImage, paths.workshopImage, ...(stock ? [] : [paths.systemImage]), join(ROOT, "uki", "disk.ts")], values: [] },
+    inputs: {
+      files: [
+        paths.uki,
+        paths.imageManifest,
+        paths.minimalImage,
+        paths.workshopImage,
+        ...(stock ? [] : [paths.systemImage]),
+        join(ROOT, "uki", "disk.ts"),
+      ],
+      values: [],
+    },
     outputs: [paths.disk],
     run: () => {
       const system = stock ? null : { file: paths.systemImage, verity: systemVerity() };
-      buildDiskImage({ output: paths.disk, uki: paths.uki, images: builtImages(), system, seed: readFileSync(paths.imageManifest, "utf8") });
+      buildDiskImage({
+        output: paths.disk,
+        uki: paths.uki,
+        images: builtImages(),
+        system,
+        seed: readFileSync(paths.imageManifest, "utf8"),
+      });
     },
   },
 ];
@@ -278,7 +375,10 @@ const testSteps: Step[] = [
   },
   {
     name: "system-test",
-    inputs: { files: [paths.testBay0, paths.imageManifest, ...systemInputFiles()], values: [version, ...SYSTEM_SQUASHFS, ...AUTOSTART] },
+    inputs: {
+      files: [paths.testBay0, paths.imageManifest, ...systemInputFiles()],
+      values: [version, ...SYSTEM_SQUASHFS, ...AUTOSTART],
+    },
     outputs: [paths.testSystemImage, paths.testSystemVerity],
     run: () => packSystem(paths.testBay0, paths.testSystemImage, paths.testSystemVerity),
   },
@@ -287,7 +387,10 @@ const testSteps: Step[] = [
 async function main(): Promise<void> {
   mkdirSync(WORK, { recursive: true });
   for (const step of testHooks ? [...steps, ...testSteps] : steps) await runStep(step, join(WORK, "stamps"));
-  progress("done", `${paths.uki} (${(statSync(paths.uki).size / 1048576).toFixed(1)} MiB), ${paths.vmlinuz}, ${paths.initramfs}`);
+  progress(
+    "done",
+    `${paths.uki} (${(statSync(paths.uki).size / 1048576).toFixed(1)} MiB), ${paths.vmlinuz}, ${paths.initramfs}`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -18,7 +18,15 @@ const S_IFCHR = 0o020000;
 const hex8 = (n: number): string => n.toString(16).padStart(8, "0");
 const pad4 = (n: number): number => (4 - (n % 4)) % 4;
 
-function header(fields: { ino: number; mode: number; nlink: number; size: number; rdevMajor: number; rdevMinor: number; nameSize: number }): string {
+function header(fields: {
+  ino: number;
+  mode: number;
+  nlink: number;
+  size: number;
+  rdevMajor: number;
+  rdevMinor: number;
+  nameSize: number;
+}): string {
   return [
     "070701",
     hex8(fields.ino),
@@ -71,7 +79,15 @@ export function writeCpio(entries: readonly CpioEntry[]): Uint8Array {
   const record = (ino: number, path: string, mode: number, data: Uint8Array, nlink: number, rdev = [0, 0]): void => {
     const name = encoder.encode(`${path}\0`);
     const head = encoder.encode(
-      header({ ino, mode, nlink, size: data.length, rdevMajor: rdev[0] ?? 0, rdevMinor: rdev[1] ?? 0, nameSize: name.length }),
+      header({
+        ino,
+        mode,
+        nlink,
+        size: data.length,
+        rdevMajor: rdev[0] ?? 0,
+        rdevMinor: rdev[1] ?? 0,
+        nameSize: name.length,
+      }),
     );
     const headAndName = new Uint8Array(head.length + name.length);
     headAndName.set(head);

@@ -6,7 +6,21 @@
  * timestamp are fixed, so one tree gives one image.
  */
 import { createHash } from "node:crypto";
-import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseGpt, PARTITION } from "../rooms/boot-disk.ts";
@@ -60,7 +74,11 @@ export const systemSlotMib = (bytes: number): number => Math.max(128, alignUp(Ma
  * it grows to the end of the disk). Slot A's system partition is named by
  * its image's root hash (`systemRootHash`), the others by `seed`.
  */
-export function diskLayout(slotSizeMib: number, seed: string, system: { sizeMib: number; rootHash: string | null } = { sizeMib: 128, rootHash: null }): DiskLayout {
+export function diskLayout(
+  slotSizeMib: number,
+  seed: string,
+  system: { sizeMib: number; rootHash: string | null } = { sizeMib: 128, rootHash: null },
+): DiskLayout {
   const parts = [
     { ...PARTITION.esp, sizeMib: ESP_MIB },
     { ...PARTITION.imagesA, sizeMib: slotSizeMib },
@@ -71,7 +89,10 @@ export function diskLayout(slotSizeMib: number, seed: string, system: { sizeMib:
   ];
   let startMib = 1;
   return parts.map((p) => {
-    const uuid = p.label === PARTITION.systemA.label && system.rootHash !== null ? systemPartUuid(system.rootHash) : derivedUuid(`${seed}:${p.label}`);
+    const uuid =
+      p.label === PARTITION.systemA.label && system.rootHash !== null
+        ? systemPartUuid(system.rootHash)
+        : derivedUuid(`${seed}:${p.label}`);
     const placed = { label: p.label, type: p.type, uuid, startMib, sizeMib: p.sizeMib };
     startMib += p.sizeMib;
     return placed;
@@ -80,16 +101,25 @@ export function diskLayout(slotSizeMib: number, seed: string, system: { sizeMib:
 
 /** sfdisk's input for the layout. */
 export function sfdiskScript(layout: DiskLayout, diskUuid: string): string {
-  const lines = ["label: gpt", `label-id: ${diskUuid}`, "unit: sectors", "first-lba: 2048", `sector-size: ${SECTOR}`, ""];
+  const lines = [
+    "label: gpt",
+    `label-id: ${diskUuid}`,
+    "unit: sectors",
+    "first-lba: 2048",
+    `sector-size: ${SECTOR}`,
+    "",
+  ];
   for (const p of layout) {
-    lines.push(`start=${(p.startMib * MiB) / SECTOR}, size=${(p.sizeMib * MiB) / SECTOR}, type=${p.type}, uuid=${p.uuid}, name="${p.label}"`);
+    lines.push(
+      `start=${(p.startMib * MiB) / SECTOR}, size=${(p.sizeMib * MiB) / SECTOR}, type=${p.type}, uuid=${p.uuid}, name="${p.label}"`,
+    );
   }
   return `${lines.join("\n")}\n`;
 }
 
 function writeAt(fd: number, file: string, offset: number): void {
   const bytes = readFileSync(file);
-  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done, offset + done);
+  for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done, offset + done);
 }
 
 /** An ESP FAT image holding the UKI as EFI/BOOT/BOOTX64.EFI. */
@@ -99,7 +129,10 @@ function espImage(uki: string, scratch: string): string {
   copyFileSync(uki, staged);
   utimesSync(staged, FAT_EPOCH, FAT_EPOCH);
   const env = { SOURCE_DATE_EPOCH: String(FAT_EPOCH) };
-  runHostTool(["mkfs.vfat", "-C", "-F", "32", "-n", "ANCHOR-ESP", "-i", "414e4348", "--invariant", image, String(ESP_MIB * 1024)], { env });
+  runHostTool(
+    ["mkfs.vfat", "-C", "-F", "32", "-n", "ANCHOR-ESP", "-i", "414e4348", "--invariant", image, String(ESP_MIB * 1024)],
+    { env },
+  );
   runHostTool(["mmd", "-i", image, "::/EFI", "::/EFI/BOOT"], { env });
   runHostTool(["mcopy", "-m", "-i", image, staged, "::/EFI/BOOT/BOOTX64.EFI"], { env });
   return image;
@@ -110,10 +143,19 @@ function espImage(uki: string, scratch: string): string {
  * disks booted directly), slot A's images at their manifest offsets and its
  * system image. Empty space stays sparse in the file. Returns the layout written.
  */
-export function buildDiskImage(options: { output: string; uki: string | null; images: VerityImage[]; system: SystemImage | null; seed: string }): DiskLayout {
+export function buildDiskImage(options: {
+  output: string;
+  uki: string | null;
+  images: VerityImage[];
+  system: SystemImage | null;
+  seed: string;
+}): DiskLayout {
   const manifest = slotManifest(options.images);
   const system = options.system;
-  const layout = diskLayout(slotMib(manifest), options.seed, { sizeMib: systemSlotMib(system?.verity.size ?? 0), rootHash: system?.verity.root_hash ?? null });
+  const layout = diskLayout(slotMib(manifest), options.seed, {
+    sizeMib: systemSlotMib(system?.verity.size ?? 0),
+    rootHash: system?.verity.root_hash ?? null,
+  });
   const last = layout[layout.length - 1];
   const totalBytes = ((last?.startMib ?? 0) + (last?.sizeMib ?? 0) + 1) * MiB;
   const scratch = mkdtempSync(join(tmpdir(), "anchor-disk-"));
@@ -155,7 +197,11 @@ export function diskPartitions(file: string): { label: string; start: number; si
   }
   const gpt = parseGpt(head, SECTOR);
   if (!gpt.ok) return [];
-  return gpt.partitions.map((p) => ({ label: p.label, start: Number(p.firstLba) * SECTOR, size: Number(p.lastLba - p.firstLba + 1n) * SECTOR }));
+  return gpt.partitions.map((p) => ({
+    label: p.label,
+    start: Number(p.firstLba) * SECTOR,
+    size: Number(p.lastLba - p.firstLba + 1n) * SECTOR,
+  }));
 }
 
 /**
@@ -167,10 +213,19 @@ export function diskPartitions(file: string): { label: string; start: number; si
 export function refreshDeviceDisk(image: string, disk: string): string {
   const current = existsSync(disk) ? diskPartitions(disk) : [];
   const built = diskPartitions(image);
-  const same = current.length === built.length && built.every((p, i) => p.label === current[i]?.label && p.start === current[i]?.start && (p.label === PARTITION.vault.label || p.size === current[i]?.size));
+  const same =
+    current.length === built.length &&
+    built.every(
+      (p, i) =>
+        p.label === current[i]?.label &&
+        p.start === current[i]?.start &&
+        (p.label === PARTITION.vault.label || p.size === current[i]?.size),
+    );
   if (!same) {
     copyFileSync(image, disk);
-    return current.length === 0 ? `made from ${image}` : `made afresh from ${image}, whose partition table differs (its vault is gone)`;
+    return current.length === 0
+      ? `made from ${image}`
+      : `made afresh from ${image}, whose partition table differs (its vault is gone)`;
   }
   if (statSync(disk).mtimeMs >= statSync(image).mtimeMs) return "up to date";
   const from = openSync(image, "r");
@@ -178,7 +233,7 @@ export function refreshDeviceDisk(image: string, disk: string): string {
   try {
     const chunk = Buffer.alloc(MiB);
     for (const part of built.filter((p) => p.label !== PARTITION.vault.label)) {
-      for (let done = 0; done < part.size; ) {
+      for (let done = 0; done < part.size;) {
         const n = readSync(from, chunk, 0, Math.min(chunk.length, part.size - done), part.start + done);
         writeSync(to, chunk, 0, n, part.start + done);
         done += n;

@@ -1,11 +1,18 @@
 import { spawnSync } from "node:child_process";
 
+/** A small C program of ours (preinit, anchorctl) as the image carries it: static, small, stripped, warnings as errors. */
+export const compileStaticC = (output: string, source: string): string =>
+  runHostTool(["gcc", "-static", "-Os", "-s", "-Wall", "-Wextra", "-Werror", "-o", output, source]);
+
 /**
  * Runs a host tool to completion (build steps: gcc, objcopy, sbsign,
  * mksquashfs, veritysetup, make, …) and returns its stdout; a failure throws
  * with the command line and the end of its error output.
  */
-export function runHostTool(argv: string[], options: { cwd?: string; env?: Record<string, string>; input?: string } = {}): string {
+export function runHostTool(
+  argv: string[],
+  options: { cwd?: string; env?: Record<string, string>; input?: string } = {},
+): string {
   const result = spawnSync(argv[0] ?? "", argv.slice(1), {
     encoding: "utf8",
     maxBuffer: 256 << 20,

@@ -3,16 +3,41 @@
  * file is owned by the first uid of the rooms' user-namespace range
  * (ROOM_ID_MAP), which a room sees as its own root.
  */
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOM_ID_MAP } from "../rooms/plan.ts";
-import { runHostTool } from "./host-tool.ts";
+import { compileStaticC, runHostTool } from "./host-tool.ts";
 
 /** Packs a directory tree into a reproducible squashfs owned by the rooms' root. */
 export function packSquashfs(tree: string, output: string): void {
-  runHostTool(["mksquashfs", tree, output, "-noappend", "-comp", "zstd", "-all-time", "0", "-mkfs-time", "0",
-      "-force-uid", String(ROOM_ID_MAP.hostId), "-force-gid", String(ROOM_ID_MAP.hostId), "-quiet", "-no-progress"]);
+  runHostTool([
+    "mksquashfs",
+    tree,
+    output,
+    "-noappend",
+    "-comp",
+    "zstd",
+    "-all-time",
+    "0",
+    "-mkfs-time",
+    "0",
+    "-force-uid",
+    String(ROOM_ID_MAP.hostId),
+    "-force-gid",
+    String(ROOM_ID_MAP.hostId),
+    "-quiet",
+    "-no-progress",
+  ]);
 }
 
 const ANCHORCTL_SOURCE = join(import.meta.dirname, "..", "courier", "anchorctl.c");
@@ -20,7 +45,7 @@ const ANCHORCTL_SOURCE = join(import.meta.dirname, "..", "courier", "anchorctl.c
 /** anchorctl, the rooms' umbilical client (courier/anchorctl.c), static, at /usr/bin/anchorctl in `tree`. */
 function addAnchorctl(tree: string): void {
   mkdirSync(join(tree, "usr", "bin"), { recursive: true, mode: 0o755 });
-  runHostTool(["gcc", "-static", "-Os", "-s", "-Wall", "-Wextra", "-Werror", "-o", join(tree, "usr", "bin", "anchorctl"), ANCHORCTL_SOURCE]);
+  compileStaticC(join(tree, "usr", "bin", "anchorctl"), ANCHORCTL_SOURCE);
   chmodSync(join(tree, "usr", "bin", "anchorctl"), 0o755);
 }
 
@@ -32,18 +57,37 @@ export function buildMinimalImage(output: string, extra: ExtraFile[] = [], busyb
   const tree = mkdtempSync(join(tmpdir(), "anchor-minimal-"));
   try {
     chmodSync(tree, 0o755);
-    for (const dir of ["bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "run", "root", "home", "var", "tmp"]) {
+    for (const dir of [
+      "bin",
+      "sbin",
+      "usr/bin",
+      "usr/sbin",
+      "etc",
+      "proc",
+      "sys",
+      "dev",
+      "run",
+      "root",
+      "home",
+      "var",
+      "tmp",
+    ]) {
       mkdirSync(join(tree, dir), { recursive: true, mode: 0o755 });
     }
     chmodSync(join(tree, "tmp"), 0o1777);
     copyFileSync(busybox, join(tree, "bin", "busybox"));
     chmodSync(join(tree, "bin", "busybox"), 0o755);
-    for (const applet of runHostTool([busybox, "--list-full"]).split("\n").filter((l) => l !== "")) {
+    for (const applet of runHostTool([busybox, "--list-full"])
+      .split("\n")
+      .filter((l) => l !== "")) {
       if (applet === "bin/busybox") continue;
       const depth = applet.split("/").length - 1;
       symlinkSync(`${"../".repeat(depth)}bin/busybox`, join(tree, applet));
     }
-    writeFileSync(join(tree, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n");
+    writeFileSync(
+      join(tree, "etc", "passwd"),
+      "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+    );
     writeFileSync(join(tree, "etc", "group"), "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n");
     addAnchorctl(tree);
     for (const file of extra) {

@@ -19,20 +19,18 @@ export function hostFile(path: string, mode = 0o755, at = path): CpioEntry {
 /** The directories and device node every Anchor OS root needs before bay0 runs. */
 export function skeleton(): CpioEntry[] {
   return [
-    ...["proc", "sys", "dev", "run", "tmp", "etc", "sbin", "lib", "persist"].map(
-      (path): CpioEntry => ({ kind: "dir", path, mode: path === "tmp" ? 0o1777 : 0o755 }),
-    ),
+    ...["proc", "sys", "dev", "run", "tmp", "etc", "sbin", "lib", "persist"].map((path): CpioEntry => ({
+      kind: "dir",
+      path,
+      mode: path === "tmp" ? 0o1777 : 0o755,
+    })),
     // The kernel opens /dev/console for init's stdio before anything is mounted.
     { kind: "char", path: "dev/console", mode: 0o600, major: 5, minor: 1 },
   ];
 }
 
 export function osRelease(version: string): string {
-  return [
-    'NAME="Anchor OS"',
-    "ID=anchor",
-    `VERSION_ID=${version}`,
-    `PRETTY_NAME="Anchor OS ${version}"`,
-    "",
-  ].join("\n");
+  return ['NAME="Anchor OS"', "ID=anchor", `VERSION_ID=${version}`, `PRETTY_NAME="Anchor OS ${version}"`, ""].join(
+    "\n",
+  );
 }

@@ -13,9 +13,7 @@ import { join, resolve } from "node:path";
 import { z } from "zod";
 import { runHostTool } from "./host-tool.ts";
 
-const args = z
-  .tuple([z.string().min(1, "give the folder to write the keys into")])
-  .safeParse(process.argv.slice(2));
+const args = z.tuple([z.string().min(1, "give the folder to write the keys into")]).safeParse(process.argv.slice(2));
 if (!args.success) {
   process.stderr.write("usage: npx bun uki/keys.ts DIR\n");
   process.exit(2);
@@ -39,8 +37,24 @@ const run = (argv: string[]): void => {
 const owner = randomUUID();
 writeFileSync(join(dir, "owner.guid"), `${owner}\n`);
 for (const name of ["PK", "KEK", "db"]) {
-  run(["openssl", "req", "-new", "-x509", "-newkey", "rsa:3072", "-nodes", "-sha256", "-days", "3650",
-    "-subj", `/CN=Anchor OS owner ${name}/`, "-keyout", `${name}.key`, "-out", `${name}.crt`]);
+  run([
+    "openssl",
+    "req",
+    "-new",
+    "-x509",
+    "-newkey",
+    "rsa:3072",
+    "-nodes",
+    "-sha256",
+    "-days",
+    "3650",
+    "-subj",
+    `/CN=Anchor OS owner ${name}/`,
+    "-keyout",
+    `${name}.key`,
+    "-out",
+    `${name}.crt`,
+  ]);
   run(["cert-to-efi-sig-list", "-g", owner, `${name}.crt`, `${name}.esl`]);
 }
 // The vault's PCR 11 policy is signed with RSA 2048: RSA 4096 fails to unseal on real TPMs (systemd#35448).
@@ -49,4 +63,6 @@ run(["openssl", "genrsa", "-out", "pcr.key", "2048"]);
 run(["sign-efi-sig-list", "-g", owner, "-k", "PK.key", "-c", "PK.crt", "PK", "PK.esl", "PK.auth"]);
 run(["sign-efi-sig-list", "-g", owner, "-k", "PK.key", "-c", "PK.crt", "KEK", "KEK.esl", "KEK.auth"]);
 run(["sign-efi-sig-list", "-g", owner, "-k", "KEK.key", "-c", "KEK.crt", "db", "db.esl", "db.auth"]);
-process.stdout.write(`keys: written to ${dir}\n  build with: npm run build -- --keys ${dir}\n  enroll db.auth, KEK.auth, then PK.auth in Setup Mode\n`);
+process.stdout.write(
+  `keys: written to ${dir}\n  build with: npm run build -- --keys ${dir}\n  enroll db.auth, KEK.auth, then PK.auth in Setup Mode\n`,
+);

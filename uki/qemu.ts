@@ -9,7 +9,8 @@ export const OVMF = {
 };
 
 /** Direct kernel boot (fast), or UEFI firmware booting the first disk's ESP (Secure Boot enforced). */
-export type BootMedia = { kind: "direct"; kernel: string; initrd: string; append?: string[] } | { kind: "uefi"; varsFile: string };
+export type BootMedia =
+  { kind: "direct"; kernel: string; initrd: string; append?: string[] } | { kind: "uefi"; varsFile: string };
 
 /** A disk image attached as a virtio disk: `snapshot` keeps the file as it was (writes go to a temporary overlay). */
 export type DiskAttachment = { file: string; snapshot?: boolean; readonly?: boolean };
@@ -69,7 +70,12 @@ function viewArgs(view: View): string[] {
  * end (`qemu-system-x86_64 -display help` lists them), else VNC on the
  * first free display.
  */
-export function chooseView(requested: "auto" | "none" | "vnc", env: { DISPLAY?: string; WAYLAND_DISPLAY?: string }, frontEnds: string[], freeVncDisplay: () => number): View {
+export function chooseView(
+  requested: "auto" | "none" | "vnc",
+  env: { DISPLAY?: string; WAYLAND_DISPLAY?: string },
+  frontEnds: string[],
+  freeVncDisplay: () => number,
+): View {
   if (requested === "none") return { kind: "none" };
   const desktop = (env.DISPLAY ?? "") !== "" || (env.WAYLAND_DISPLAY ?? "") !== "";
   if (requested === "auto" && desktop) {
@@ -93,52 +99,90 @@ export function parseDisplayHelp(text: string): string[] {
  * monitor on the person's terminal (Ctrl-A X quits), the screen where
  * `view` says, the keys through a USB keyboard as on a laptop.
  */
-export function personBootArgs(boot: { media: BootMedia; disks: DiskAttachment[]; view: View; tpmSocket?: string }): string[] {
+export function personBootArgs(boot: {
+  media: BootMedia;
+  disks: DiskAttachment[];
+  view: View;
+  tpmSocket?: string;
+}): string[] {
   return qemuArgs({ ...boot, usbKeyboard: true, serial: "mon:stdio" });
 }
 
 function mediaArgs(media: BootMedia): string[] {
   if (media.kind === "direct") {
-    return ["-kernel", media.kernel, "-initrd", media.initrd, "-append", [...BASE_CMDLINE, ...(media.append ?? [])].join(" ")];
+    return [
+      "-kernel",
+      media.kernel,
+      "-initrd",
+      media.initrd,
+      "-append",
+      [...BASE_CMDLINE, ...(media.append ?? [])].join(" "),
+    ];
   }
   return [
-    "-global", "driver=cfi.pflash01,property=secure,value=on",
-    "-drive", `if=pflash,format=raw,unit=0,file=${OVMF.code},readonly=on`,
-    "-drive", `if=pflash,format=raw,unit=1,file=${media.varsFile}`,
+    "-global",
+    "driver=cfi.pflash01,property=secure,value=on",
+    "-drive",
+    `if=pflash,format=raw,unit=0,file=${OVMF.code},readonly=on`,
+    "-drive",
+    `if=pflash,format=raw,unit=1,file=${media.varsFile}`,
   ];
 }
 
 export function qemuArgs(boot: QemuBoot): string[] {
   return [
-    "-accel", "tcg",
-    "-cpu", "max",
-    "-machine", "q35,smm=on",
-    "-m", String(boot.memoryMb ?? 1024),
-    "-smp", "1",
+    "-accel",
+    "tcg",
+    "-cpu",
+    "max",
+    "-machine",
+    "q35,smm=on",
+    "-m",
+    String(boot.memoryMb ?? 1024),
+    "-smp",
+    "1",
     ...viewArgs(boot.view ?? { kind: "none" }),
-    ...(boot.display === "none" ? ["-vga", "none"] : boot.display ? ["-vga", "none", "-device", `VGA,xres=${boot.display.xres},yres=${boot.display.yres}`] : ["-vga", "std"]),
+    ...(boot.display === "none"
+      ? ["-vga", "none"]
+      : boot.display
+        ? ["-vga", "none", "-device", `VGA,xres=${boot.display.xres},yres=${boot.display.yres}`]
+        : ["-vga", "std"]),
     ...(boot.usbKeyboard ? ["-device", "qemu-xhci", "-device", "usb-kbd"] : []),
     // No network card: rooms get no network, and OVMF would try PXE first.
-    "-nic", "none",
+    "-nic",
+    "none",
     ...(boot.serial.startsWith("mon:") ? [] : ["-monitor", "none"]),
-    "-serial", boot.serial,
+    "-serial",
+    boot.serial,
     ...mediaArgs(boot.media),
     ...(boot.disks ?? []).flatMap((disk, i) => [
-      "-drive", `if=none,id=disk${i},format=raw,file=${disk.file}${disk.snapshot ? ",snapshot=on" : ""}${disk.readonly ? ",readonly=on" : ""}`,
-      "-device", `virtio-blk-pci,drive=disk${i}${i === 0 && boot.media.kind === "uefi" ? ",bootindex=0" : ""}`,
+      "-drive",
+      `if=none,id=disk${i},format=raw,file=${disk.file}${disk.snapshot ? ",snapshot=on" : ""}${disk.readonly ? ",readonly=on" : ""}`,
+      "-device",
+      `virtio-blk-pci,drive=disk${i}${i === 0 && boot.media.kind === "uefi" ? ",bootindex=0" : ""}`,
     ]),
     ...(boot.testPortSocket
       ? [
-          "-device", "virtio-serial-pci",
-          "-chardev", `socket,id=testport,path=${boot.testPortSocket},server=on,wait=off`,
-          "-device", "virtserialport,chardev=testport,name=anchor.test",
+          "-device",
+          "virtio-serial-pci",
+          "-chardev",
+          `socket,id=testport,path=${boot.testPortSocket},server=on,wait=off`,
+          "-device",
+          "virtserialport,chardev=testport,name=anchor.test",
         ]
       : []),
     ...(boot.noWatchdog ? [] : ["-device", "i6300esb", "-action", `watchdog=${boot.watchdogAction ?? "reset"}`]),
     ...(boot.noReboot ? ["-no-reboot"] : []),
     ...(boot.qmpSocket ? ["-qmp", `unix:${boot.qmpSocket},server=on,wait=off`] : []),
     ...(boot.tpmSocket
-      ? ["-chardev", `socket,id=chrtpm,path=${boot.tpmSocket}`, "-tpmdev", "emulator,id=tpm0,chardev=chrtpm", "-device", "tpm-tis,tpmdev=tpm0"]
+      ? [
+          "-chardev",
+          `socket,id=chrtpm,path=${boot.tpmSocket}`,
+          "-tpmdev",
+          "emulator,id=tpm0,chardev=chrtpm",
+          "-device",
+          "tpm-tis,tpmdev=tpm0",
+        ]
       : []),
   ];
 }

@@ -23,7 +23,9 @@ export function signingKey(keysDir: string | null, scratch: string): SigningKey 
   if (keysDir !== null) {
     const key = join(keysDir, "db.key");
     const cert = join(keysDir, "db.crt");
-    for (const file of [key, cert]) if (!existsSync(file)) throw new Error(`owner key file ${file} is missing (make them with: npx bun uki/keys.ts ${keysDir})`);
+    for (const file of [key, cert])
+      if (!existsSync(file))
+        throw new Error(`owner key file ${file} is missing (make them with: npx bun uki/keys.ts ${keysDir})`);
     return { key, cert, owner: "owner" };
   }
   const key = join(scratch, "snakeoil.key");
@@ -41,7 +43,8 @@ export function signingKey(keysDir: string | null, scratch: string): SigningKey 
 export function pcrSigningKey(keysDir: string | null, scratch: string): string {
   if (keysDir === null) return readFileSync(signingKey(null, scratch).key, "utf8");
   const key = join(keysDir, "pcr.key");
-  if (!existsSync(key)) throw new Error(`owner key file ${key} is missing (make it with: openssl genrsa -out ${key} 2048)`);
+  if (!existsSync(key))
+    throw new Error(`owner key file ${key} is missing (make it with: openssl genrsa -out ${key} 2048)`);
   return readFileSync(key, "utf8");
 }
 

@@ -10,7 +10,16 @@
  * which cannot map it before its modules are loaded, carries the same files
  * in its initramfs instead.
  */
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { CONSOLE_FONT } from "../console/font.ts";
@@ -44,7 +53,8 @@ export type SystemVerity = Omit<ImageManifestEntry, "offset">;
 export const SYSTEM_VERITY_RECORD = join("build", "system.verity.json");
 
 /** The built system image's verity parameters (what the UKI pins), from an output directory. */
-export const readSystemVerity = (out: string): SystemVerity => JSON.parse(readFileSync(join(out, SYSTEM_VERITY_RECORD), "utf8")) as SystemVerity;
+export const readSystemVerity = (out: string): SystemVerity =>
+  JSON.parse(readFileSync(join(out, SYSTEM_VERITY_RECORD), "utf8")) as SystemVerity;
 
 export function policyFiles(): string[] {
   return readdirSync(POLICY_DIR)
@@ -55,7 +65,16 @@ export function policyFiles(): string[] {
 
 /** The host files the system image is made of, besides bay0 and the manifest (a build step's inputs). */
 export function systemInputFiles(): string[] {
-  return [CRUN, SECCOMP_PROFILE, CONSOLE_FONT, CONSOLE_FONT_COPYRIGHT, ...policyFiles(), ...vaultToolInputs(), join(ROOT, "uki", "system-image.ts"), join(ROOT, "uki", "vault-tools.ts")];
+  return [
+    CRUN,
+    SECCOMP_PROFILE,
+    CONSOLE_FONT,
+    CONSOLE_FONT_COPYRIGHT,
+    ...policyFiles(),
+    ...vaultToolInputs(),
+    join(ROOT, "uki", "system-image.ts"),
+    join(ROOT, "uki", "vault-tools.ts"),
+  ];
 }
 
 /** What the system holds, as entries at their paths (also what the stock kernel's initramfs carries). */
@@ -99,7 +118,21 @@ export function buildSystemImage(entries: CpioEntry[], output: string): SystemVe
   const tree = mkdtempSync(join(tmpdir(), "anchor-system-"));
   try {
     writeTree(entries, tree);
-    runHostTool(["mksquashfs", tree, output, "-noappend", ...SYSTEM_SQUASHFS, "-no-xattrs", "-all-root", "-all-time", "0", "-mkfs-time", "0", "-quiet", "-no-progress"]);
+    runHostTool([
+      "mksquashfs",
+      tree,
+      output,
+      "-noappend",
+      ...SYSTEM_SQUASHFS,
+      "-no-xattrs",
+      "-all-root",
+      "-all-time",
+      "0",
+      "-mkfs-time",
+      "0",
+      "-quiet",
+      "-no-progress",
+    ]);
   } finally {
     rmSync(tree, { recursive: true, force: true });
   }

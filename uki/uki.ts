@@ -46,7 +46,12 @@ export function ukiObjcopyArgs(stub: PeSection[], sections: UkiSection[], stubFi
   let vma = alignUp(end);
   const args: string[] = [...stub.filter((s) => replaced.has(s.name)).flatMap((s) => ["--remove-section", s.name])];
   for (const section of sections) {
-    args.push("--add-section", `${section.name}=${section.file}`, "--change-section-vma", `${section.name}=0x${vma.toString(16)}`);
+    args.push(
+      "--add-section",
+      `${section.name}=${section.file}`,
+      "--change-section-vma",
+      `${section.name}=0x${vma.toString(16)}`,
+    );
     vma = alignUp(vma + section.size);
   }
   return [...args, stubFile, outFile];
@@ -54,7 +59,10 @@ export function ukiObjcopyArgs(stub: PeSection[], sections: UkiSection[], stubFi
 
 /** SBAT: the stub's generation lines plus Anchor OS's own (revocation by generation number). */
 export function mergeSbat(stubSbat: string, version: string, generation = 1): string {
-  const lines = stubSbat.replace(/\0/g, "").split("\n").filter((l) => l.trim() !== "");
+  const lines = stubSbat
+    .replace(/\0/g, "")
+    .split("\n")
+    .filter((l) => l.trim() !== "");
   return `${[...lines, `anchor,${generation},Anchor OS,anchor,${version},https://anchor-os.invalid/sbat`].join("\n")}\n`;
 }
 
@@ -115,12 +123,18 @@ export function assembleUki(inputs: UkiInputs, output: string): void {
       { name: ".sbat", file: file("sbat", mergeSbat(readFileSync(stubSbat, "utf8"), inputs.version)) },
       { name: ".linux", file: inputs.vmlinuz },
       { name: ".initrd", file: inputs.initramfs },
-      { name: ".pcrpkey", file: file("pcrpkey", createPublicKey(inputs.pcrKey).export({ type: "spki", format: "pem" }).toString()) },
+      {
+        name: ".pcrpkey",
+        file: file("pcrpkey", createPublicKey(inputs.pcrKey).export({ type: "spki", format: "pem" }).toString()),
+      },
     ];
     const measured = new Map(sections.map((s) => [s.name, readFileSync(s.file)]));
     sections.push({ name: ".pcrsig", file: file("pcrsig", pcrSignature(measuredPcr11(measured), inputs.pcrKey)) });
     const sized = sections.map((s) => ({ ...s, size: statSync(s.file).size }));
-    runHostTool(["objcopy", ...ukiObjcopyArgs(parseObjdumpSections(runHostTool(["objdump", "-h", STUB])), sized, STUB, output)]);
+    runHostTool([
+      "objcopy",
+      ...ukiObjcopyArgs(parseObjdumpSections(runHostTool(["objdump", "-h", STUB])), sized, STUB, output),
+    ]);
     writeFileSync(output, normalizePeHeader(readFileSync(output)));
   } finally {
     rmSync(scratch, { recursive: true, force: true });

@@ -24,7 +24,13 @@ export const VAULT_PROGRAMS: Readonly<Record<string, string>> = Object.freeze({
 });
 
 /** Loaded with dlopen by systemd's TPM2 support, so ldd does not list them. */
-const TPM_LIBRARIES = ["libtss2-esys.so.0", "libtss2-mu.so.0", "libtss2-rc.so.0", "libtss2-sys.so.1", "libtss2-tcti-device.so.0"].map((n) => `/usr/lib/x86_64-linux-gnu/${n}`);
+const TPM_LIBRARIES = [
+  "libtss2-esys.so.0",
+  "libtss2-mu.so.0",
+  "libtss2-rc.so.0",
+  "libtss2-sys.so.1",
+  "libtss2-tcti-device.so.0",
+].map((n) => `/usr/lib/x86_64-linux-gnu/${n}`);
 
 /** mke2fs's defaults (ext4 features), read through MKE2FS_CONFIG. */
 const MKE2FS_CONF = "/etc/mke2fs.conf";
@@ -41,7 +47,9 @@ export function vaultToolEntries(): CpioEntry[] {
   return [
     ...Object.entries(VAULT_PROGRAMS).map(([path, source]) => hostFile(source, 0o755, `${at}/${path}`)),
     // The loader is the system's own; everything else goes flat into lib/ under its soname.
-    ...[...libraries].filter((l) => !l.includes("ld-linux")).map((library) => hostFile(library, 0o644, `${at}/lib/${basename(library)}`)),
+    ...[...libraries]
+      .filter((l) => !l.includes("ld-linux"))
+      .map((library) => hostFile(library, 0o644, `${at}/lib/${basename(library)}`)),
     hostFile(MKE2FS_CONF, 0o644, `${at}/etc/mke2fs.conf`),
   ];
 }

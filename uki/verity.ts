@@ -18,12 +18,24 @@ export function formatVerity(image: string): Omit<ImageManifestEntry, "offset"> 
   truncateSync(image, dataBytes);
   const uuid = `${digest.slice(0, 8)}-${digest.slice(8, 12)}-4${digest.slice(13, 16)}-8${digest.slice(17, 20)}-${digest.slice(20, 32)}`;
   const out = runHostTool([
-    "veritysetup", "format", image, image,
-    `--hash-offset=${dataBytes}`, `--data-blocks=${dataBytes / BLOCK}`,
-    "--data-block-size=4096", "--hash-block-size=4096", "--hash=sha256",
-    `--salt=${digest}`, `--uuid=${uuid}`,
+    "veritysetup",
+    "format",
+    image,
+    image,
+    `--hash-offset=${dataBytes}`,
+    `--data-blocks=${dataBytes / BLOCK}`,
+    "--data-block-size=4096",
+    "--hash-block-size=4096",
+    "--hash=sha256",
+    `--salt=${digest}`,
+    `--uuid=${uuid}`,
   ]);
   const rootHash = /Root hash:\s+([0-9a-f]{64})/.exec(out)?.[1];
   if (rootHash === undefined) throw new Error(`veritysetup printed no root hash:\n${out}`);
-  return { root_hash: rootHash, salt: digest, hash_offset: dataBytes, size: Math.ceil(statSync(image).size / BLOCK) * BLOCK };
+  return {
+    root_hash: rootHash,
+    salt: digest,
+    hash_offset: dataBytes,
+    size: Math.ceil(statSync(image).size / BLOCK) * BLOCK,
+  };
 }

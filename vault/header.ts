@@ -22,7 +22,8 @@ const LABEL_BYTES = 48;
 
 export type VaultState = "blank" | "provisioning" | "vault" | "damaged" | "foreign";
 
-const hasMagic = (bytes: Uint8Array, at: number, magic: number[]): boolean => magic.every((byte, i) => bytes[at + i] === byte);
+const hasMagic = (bytes: Uint8Array, at: number, magic: number[]): boolean =>
+  magic.every((byte, i) => bytes[at + i] === byte);
 
 /** A LUKS binary header's meaning for us, at `at`: ours (by label), or not. */
 function headerAt(bytes: Uint8Array, at: number): "provisioning" | "vault" | "foreign" {
@@ -38,7 +39,8 @@ function headerAt(bytes: Uint8Array, at: number): "provisioning" | "vault" | "fo
 export const PRIMARY_BYTES = 4096;
 
 /** The partition's state from its primary header alone, or null when it has none (then only EXAMINED_BYTES tell). */
-export const primaryState = (bytes: Uint8Array): "provisioning" | "vault" | "foreign" | null => (hasMagic(bytes, 0, PRIMARY_MAGIC) ? headerAt(bytes, 0) : null);
+export const primaryState = (bytes: Uint8Array): "provisioning" | "vault" | "foreign" | null =>
+  hasMagic(bytes, 0, PRIMARY_MAGIC) ? headerAt(bytes, 0) : null;
 
 export function vaultState(bytes: Uint8Array): VaultState {
   const primary = primaryState(bytes);

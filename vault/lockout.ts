@@ -8,16 +8,50 @@
 import { passwordCommand } from "../sys/tpm-device.ts";
 
 export const GET_DA_PROPERTIES = Uint8Array.from([
-  0x80, 0x01, 0x00, 0x00, 0x00, 0x16, 0x00, 0x00, 0x01, 0x7a, // TPM_ST_NO_SESSIONS, size 22, TPM_CC_GetCapability
-  0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x12, // TPM_CAP_TPM_PROPERTIES, from PT_PERMANENT, 18
+  0x80,
+  0x01,
+  0x00,
+  0x00,
+  0x00,
+  0x16,
+  0x00,
+  0x00,
+  0x01,
+  0x7a, // TPM_ST_NO_SESSIONS, size 22, TPM_CC_GetCapability
+  0x00,
+  0x00,
+  0x00,
+  0x06,
+  0x00,
+  0x00,
+  0x02,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x12, // TPM_CAP_TPM_PROPERTIES, from PT_PERMANENT, 18
 ]);
 
-const PT = { PERMANENT: 0x200, LOCKOUT_COUNTER: 0x20e, MAX_AUTH_FAIL: 0x20f, LOCKOUT_INTERVAL: 0x210, LOCKOUT_RECOVERY: 0x211 } as const;
+const PT = {
+  PERMANENT: 0x200,
+  LOCKOUT_COUNTER: 0x20e,
+  MAX_AUTH_FAIL: 0x20f,
+  LOCKOUT_INTERVAL: 0x210,
+  LOCKOUT_RECOVERY: 0x211,
+} as const;
 const IN_LOCKOUT = 1 << 9;
 const LOCKOUT_AUTH_SET = 1 << 2;
 
 /** `recoveryS`: seconds until one failure is forgiven; `lockoutRecoveryS`: after a wrong lockout authorization, before it may be tried again (null when not reported). */
-export type Lockout = { failures: number; maxFailures: number; triesLeft: number; inLockout: boolean; lockoutAuthSet: boolean; recoveryS: number | null; lockoutRecoveryS: number | null };
+export type Lockout = {
+  failures: number;
+  maxFailures: number;
+  triesLeft: number;
+  inLockout: boolean;
+  lockoutAuthSet: boolean;
+  recoveryS: number | null;
+  lockoutRecoveryS: number | null;
+};
 
 /** The reply's properties, or null when it is not a successful answer carrying them. */
 export function parseLockout(reply: Uint8Array): Lockout | null {
@@ -26,7 +60,8 @@ export function parseLockout(reply: Uint8Array): Lockout | null {
   if (view.getUint32(6) !== 0) return null;
   const count = view.getUint32(15);
   const properties = new Map<number, number>();
-  for (let i = 0; i < count && 19 + i * 8 + 8 <= reply.length; i++) properties.set(view.getUint32(19 + i * 8), view.getUint32(23 + i * 8));
+  for (let i = 0; i < count && 19 + i * 8 + 8 <= reply.length; i++)
+    properties.set(view.getUint32(19 + i * 8), view.getUint32(23 + i * 8));
   const permanent = properties.get(PT.PERMANENT);
   const failures = properties.get(PT.LOCKOUT_COUNTER);
   const maxFailures = properties.get(PT.MAX_AUTH_FAIL);
@@ -72,8 +107,8 @@ export function setLockoutAuthCommand(auth: Uint8Array): Uint8Array {
  * (wrong PINs, and the one the TPM counts for each power cut) are forgiven,
  * as a phone forgets failed attempts after a good unlock.
  */
-export const resetLockoutCommand = (auth: Uint8Array): Uint8Array => passwordCommand(0x139, TPM_RH_LOCKOUT, auth, new Uint8Array(0));
-
+export const resetLockoutCommand = (auth: Uint8Array): Uint8Array =>
+  passwordCommand(0x139, TPM_RH_LOCKOUT, auth, new Uint8Array(0));
 
 /**
  * The PIN's guess budget, set by bay0 whatever the TPM's firmware chose: 3
@@ -84,7 +119,9 @@ export const resetLockoutCommand = (auth: Uint8Array): Uint8Array => passwordCom
 export const DA_POLICY = { maxTries: 3, recoveryS: 7200, lockoutRecoveryS: 86400 } as const;
 
 export const hasDaPolicy = (state: Lockout): boolean =>
-  state.maxFailures === DA_POLICY.maxTries && state.recoveryS === DA_POLICY.recoveryS && state.lockoutRecoveryS === DA_POLICY.lockoutRecoveryS;
+  state.maxFailures === DA_POLICY.maxTries &&
+  state.recoveryS === DA_POLICY.recoveryS &&
+  state.lockoutRecoveryS === DA_POLICY.lockoutRecoveryS;
 
 /** TPM2_DictionaryAttackParameters with the vault's lockout authorization: DA_POLICY. */
 export function daParametersCommand(auth: Uint8Array): Uint8Array {

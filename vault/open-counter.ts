@@ -33,12 +33,15 @@ export function defineCounterCommand(index = OPEN_COUNTER_INDEX): Uint8Array {
   return passwordCommand(CC.defineSpace, TPM_RH_OWNER, new Uint8Array(0), parameters);
 }
 
-const onIndex = (code: number, index: number, parameters: Uint8Array): Uint8Array => nvIndexCommand(code, index, new Uint8Array(0), parameters);
+const onIndex = (code: number, index: number, parameters: Uint8Array): Uint8Array =>
+  nvIndexCommand(code, index, new Uint8Array(0), parameters);
 
-export const incrementCommand = (index = OPEN_COUNTER_INDEX): Uint8Array => onIndex(CC.increment, index, new Uint8Array(0));
+export const incrementCommand = (index = OPEN_COUNTER_INDEX): Uint8Array =>
+  onIndex(CC.increment, index, new Uint8Array(0));
 
 /** TPM2_NV_Read of the counter's 8 bytes. */
-export const readCounterCommand = (index = OPEN_COUNTER_INDEX): Uint8Array => onIndex(CC.read, index, Uint8Array.from([0, 8, 0, 0]));
+export const readCounterCommand = (index = OPEN_COUNTER_INDEX): Uint8Array =>
+  onIndex(CC.read, index, Uint8Array.from([0, 8, 0, 0]));
 
 export type CounterRead = { count: number } | { absent: true } | { error: string };
 
@@ -53,5 +56,7 @@ export function parseCounter(reply: Uint8Array | null): CounterRead {
   if (rc !== 0) return { error: `the TPM answered rc 0x${rc.toString(16)}` };
   if (reply.length < 24 || view.getUint16(14) !== 8) return { error: "the TPM's reply holds no counter" };
   const count = view.getBigUint64(16);
-  return count > BigInt(Number.MAX_SAFE_INTEGER) ? { error: "the counter is past what a count can say" } : { count: Number(count) };
+  return count > BigInt(Number.MAX_SAFE_INTEGER)
+    ? { error: "the counter is past what a count can say" }
+    : { count: Number(count) };
 }

@@ -20,7 +20,10 @@ export const openReplySchema = z
     /** Why the firmware's state forbids sealing the vault now (vault/secure-boot.ts); null when it allows it. */
     insecure: z.string().nullable().optional(),
     /** Once provisioned: the recovery key (for bay0 to show once on the screen, nowhere else) and the TPM binding; else the step that failed. */
-    recovery_key: z.string().regex(/^[a-z]{8}(-[a-z]{8}){7}$/).optional(),
+    recovery_key: z
+      .string()
+      .regex(/^[a-z]{8}(-[a-z]{8}){7}$/)
+      .optional(),
     binding: z.string().optional(),
     step: z.string().optional(),
     /** Once mounted: whether the TPM took the barrier in PCR 11 (the vault cannot be unsealed again this boot). */
@@ -30,7 +33,9 @@ export const openReplySchema = z
       .object({
         earlier: z.number().int(),
         unfinished: z.array(z.string()).max(100),
-        broken: z.array(z.object({ file: z.string(), line: z.number().int().optional(), reason: z.string() }).strict()).max(100),
+        broken: z
+          .array(z.object({ file: z.string(), line: z.number().int().optional(), reason: z.string() }).strict())
+          .max(100),
         after: z.string().nullable(),
         after_head: z.string().nullable(),
         count: z.number().int().nullable(),

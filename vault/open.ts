@@ -12,10 +12,33 @@
  * staging emptied, the earlier boots' audit files checked, the TPM's
  * lockout authorization settled, and it ends.
  */
-import { closeSync, constants, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
 import { defineCounterCommand, incrementCommand, parseCounter, readCounterCommand } from "./open-counter.ts";
-import { DA_POLICY, daParametersCommand, GET_DA_PROPERTIES, hasDaPolicy, parseLockout, resetLockoutCommand, setLockoutAuthCommand, unlockFailure, type Lockout } from "./lockout.ts";
+import {
+  DA_POLICY,
+  daParametersCommand,
+  GET_DA_PROPERTIES,
+  hasDaPolicy,
+  parseLockout,
+  resetLockoutCommand,
+  setLockoutAuthCommand,
+  unlockFailure,
+  type Lockout,
+} from "./lockout.ts";
 import { z } from "zod";
 import type { OpenReply } from "./open-protocol.ts";
 import { runVaultTool } from "./run-tool.ts";
@@ -25,7 +48,14 @@ import { defineCommand, parsePinCheck, readPublicCommand, undefineCommand, write
 import { PCR_SIGNATURE, sealArguments } from "./seal.ts";
 import { sealingRefusalNow } from "./secure-boot.ts";
 import { PERSIST, VAULT_AUDIT, VAULT_MAPPER, VAULT_STAGING } from "./tools.ts";
-import { AUDIT_LINE_MAX_BYTES, checkCopies, LISTED, summarize, type CopiesFound, type Summary } from "../courier/audit-verify.ts";
+import {
+  AUDIT_LINE_MAX_BYTES,
+  checkCopies,
+  LISTED,
+  summarize,
+  type CopiesFound,
+  type Summary,
+} from "../courier/audit-verify.ts";
 import { linesOfFile } from "../sys/file-lines.ts";
 import { parseJsonOrNull } from "../sys/files.ts";
 import { MS } from "../sys/libc.ts";
@@ -40,7 +70,14 @@ const openRequestSchema = z.discriminatedUnion("do", [
   /** The TPM's dictionary-attack state: is its lockout authorization taken? */
   z.object({ do: z.literal("lockout") }).strict(),
   /** The blank (or half-provisioned) partition made a vault sealed to the TPM with this new PIN (vault/provision.ts), left open. */
-  z.object({ do: z.literal("provision"), disk: z.string(), number: z.number().int().positive(), pin: z.string().min(1).max(64) }).strict(),
+  z
+    .object({
+      do: z.literal("provision"),
+      disk: z.string(),
+      number: z.number().int().positive(),
+      pin: z.string().min(1).max(64),
+    })
+    .strict(),
   /** The person confirmed the recovery key: the vault's header labelled finished. */
   z.object({ do: z.literal("finish") }).strict(),
   /** systemd-cryptsetup opens the vault with the PIN. */
@@ -96,14 +133,25 @@ export function settleLockout(log: Log): void {
   }
   if (!existsSync(LOCKOUT_AUTH_FILE)) return;
   const auth = Buffer.from(readFileSync(LOCKOUT_AUTH_FILE, "utf8").trim(), "hex");
-  if (!before.lockoutAuthSet) log.info("vault.lockout_auth_set", { ok: tpmSucceeded(tpm(setLockoutAuthCommand(auth))) && lockout()?.lockoutAuthSet === true });
+  if (!before.lockoutAuthSet)
+    log.info("vault.lockout_auth_set", {
+      ok: tpmSucceeded(tpm(setLockoutAuthCommand(auth))) && lockout()?.lockoutAuthSet === true,
+    });
   if (before.failures > 0 || before.inLockout) {
-    log.info("vault.tries_reset", { ok: tpmSucceeded(tpm(resetLockoutCommand(auth))) && lockout()?.failures === 0, failures: before.failures });
+    log.info("vault.tries_reset", {
+      ok: tpmSucceeded(tpm(resetLockoutCommand(auth))) && lockout()?.failures === 0,
+      failures: before.failures,
+    });
   }
   if (hasDaPolicy(before)) return;
   const set = tpmSucceeded(tpm(daParametersCommand(auth)));
   const after = lockout();
-  log.info("vault.da_parameters", { ok: set && after !== null && hasDaPolicy(after), max_tries: DA_POLICY.maxTries, recovery_s: DA_POLICY.recoveryS, lockout_recovery_s: DA_POLICY.lockoutRecoveryS });
+  log.info("vault.da_parameters", {
+    ok: set && after !== null && hasDaPolicy(after),
+    max_tries: DA_POLICY.maxTries,
+    recovery_s: DA_POLICY.recoveryS,
+    lockout_recovery_s: DA_POLICY.lockoutRecoveryS,
+  });
 }
 
 /** Far more than a boot's audit file holds (its refusals are logged in bounded bursts). */
@@ -132,7 +180,10 @@ function countOpening(): { before: number | "absent" | null; after: number | nul
   if ("absent" in before) tpm(defineCounterCommand());
   const added = tpmSucceeded(tpm(incrementCommand()));
   const after = parseCounter(tpm(readCounterCommand()));
-  return { before: "count" in before ? before.count : "absent" in before ? "absent" : null, after: added && "count" in after ? after.count : null };
+  return {
+    before: "count" in before ? before.count : "absent" in before ? "absent" : null,
+    after: added && "count" in after ? after.count : null,
+  };
 }
 
 /**
@@ -150,13 +201,23 @@ function checkAudit(): CopiesFound {
       try {
         copies.set(name, summarizeRegular(`${VAULT_AUDIT}/${name}`));
       } catch (error) {
-        unreadable.push({ file: name, reason: `unreadable: ${error instanceof Error ? error.message : String(error)}` });
+        unreadable.push({
+          file: name,
+          reason: `unreadable: ${error instanceof Error ? error.message : String(error)}`,
+        });
       }
     }
     const found = checkCopies(copies, counted.before);
     return { ...found, broken: [...unreadable, ...found.broken].slice(0, LISTED), count: counted.after };
   } catch (error) {
-    return { earlier: 0, unfinished: [], broken: [{ file: "", reason: `reading the earlier boots' files: ${String(error)}` }], after: null, after_head: null, count: counted.after };
+    return {
+      earlier: 0,
+      unfinished: [],
+      broken: [{ file: "", reason: `reading the earlier boots' files: ${String(error)}` }],
+      after: null,
+      after_head: null,
+      count: counted.after,
+    };
   }
 }
 
@@ -169,7 +230,8 @@ function checkAudit(): CopiesFound {
 function sealRefusal(): string | null {
   const firmware = sealingRefusalNow();
   if (firmware !== null) return firmware;
-  if (!ANCHOR_TEST_HOOKS && sealArguments().binding === "pcr7") return "this boot did not come through the owner's signed UKI (no signed PCR 11 policy)";
+  if (!ANCHOR_TEST_HOOKS && sealArguments().binding === "pcr7")
+    return "this boot did not come through the owner's signed UKI (no signed PCR 11 policy)";
   return null;
 }
 
@@ -207,7 +269,12 @@ function keepPinCheck(log: Log, pin: string, replace: boolean): void {
   const defined = parsePinCheck(tpm(defineCommand(pin)));
   const written = defined === "ok" ? parsePinCheck(tpm(writeCommand(pin))) : defined;
   if (written === "ok") log.info("vault.pin_check", { ok: true, replaced: present });
-  else log.error("vault.pin_check", { ok: false, replaced: present, error: typeof written === "string" ? written : written.error });
+  else
+    log.error("vault.pin_check", {
+      ok: false,
+      replaced: present,
+      error: typeof written === "string" ? written : written.error,
+    });
 }
 
 let barrierRaised = false;
@@ -231,7 +298,9 @@ function answer(request: OpenRequest, device: string, log: Log): OpenReply {
   switch (request.do) {
     case "lockout": {
       const state = lockout();
-      return state === null ? { ok: false, reason: "unknown", error: `${TPM_DEVICE} did not answer` } : { ok: true, taken: state.lockoutAuthSet, insecure: sealRefusal(), partition: examine(device) };
+      return state === null
+        ? { ok: false, reason: "unknown", error: `${TPM_DEVICE} did not answer` }
+        : { ok: true, taken: state.lockoutAuthSet, insecure: sealRefusal(), partition: examine(device) };
     }
     case "provision": {
       const refused = sealRefusal();
@@ -246,7 +315,9 @@ function answer(request: OpenRequest, device: string, log: Log): OpenReply {
       const before = lockout();
       const options = `tpm2-device=auto,headless${existsSync(PCR_SIGNATURE) ? `,tpm2-signature=${PCR_SIGNATURE}` : ""}`;
       const started = performance.now();
-      const attached = runVaultTool("systemd-cryptsetup", ["attach", VAULT_MAPPER, device, "-", options], { env: { PIN: request.pin } });
+      const attached = runVaultTool("systemd-cryptsetup", ["attach", VAULT_MAPPER, device, "-", options], {
+        env: { PIN: request.pin },
+      });
       if (attached.ok) {
         const attachMs = Math.round(performance.now() - started);
         keepPinCheck(log, request.pin, false);
@@ -256,7 +327,9 @@ function answer(request: OpenRequest, device: string, log: Log): OpenReply {
       return { ok: false, reason: unlockFailure(before, after), tries_left: after?.triesLeft ?? null };
     }
     case "key":
-      return runVaultTool("cryptsetup", ["open", "--key-file=-", device, VAULT_MAPPER], { input: request.key }).ok ? { ok: true } : { ok: false, reason: "recovery_key" };
+      return runVaultTool("cryptsetup", ["open", "--key-file=-", device, VAULT_MAPPER], { input: request.key }).ok
+        ? { ok: true }
+        : { ok: false, reason: "recovery_key" };
     case "reseal": {
       const refused = sealRefusal();
       if (refused !== null) {
@@ -265,18 +338,34 @@ function answer(request: OpenRequest, device: string, log: Log): OpenReply {
       }
       // Before the barrier: systemd-cryptenroll checks the signed policy against PCR 11 as it is now.
       const seal = sealArguments();
-      const sealed = runVaultTool("systemd-cryptenroll", ["--wipe-slot=tpm2", ...seal.args, device], { env: { PASSWORD: request.key, NEWPIN: request.pin } });
-      log.info("vault.resealed", { ok: sealed.ok, binding: seal.binding, ...(sealed.ok ? {} : { error: sealed.error }) });
+      const sealed = runVaultTool("systemd-cryptenroll", ["--wipe-slot=tpm2", ...seal.args, device], {
+        env: { PASSWORD: request.key, NEWPIN: request.pin },
+      });
+      log.info("vault.resealed", {
+        ok: sealed.ok,
+        binding: seal.binding,
+        ...(sealed.ok ? {} : { error: sealed.error }),
+      });
       if (sealed.ok) keepPinCheck(log, request.pin, true);
       return { ok: sealed.ok };
     }
     case "mount": {
       mkdirSync(PERSIST, { recursive: true });
-      const mounted = openLibc().mount(`/dev/mapper/${VAULT_MAPPER}`, PERSIST, "ext4", MS.NOSUID | MS.NODEV | MS.NOEXEC, "");
+      const mounted = openLibc().mount(
+        `/dev/mapper/${VAULT_MAPPER}`,
+        PERSIST,
+        "ext4",
+        MS.NOSUID | MS.NODEV | MS.NOEXEC,
+        "",
+      );
       if (!mounted.ok) {
         // Not left open behind a failed mount: nothing could lock it again.
         const closed = runVaultTool("cryptsetup", ["close", VAULT_MAPPER]);
-        return { ok: false, reason: "mount", error: `${mounted.message}${closed.ok ? "" : `; closing it too: ${closed.error}`}` };
+        return {
+          ok: false,
+          reason: "mount",
+          error: `${mounted.message}${closed.ok ? "" : `; closing it too: ${closed.error}`}`,
+        };
       }
       const barrier = raiseBarrier(log, "opened");
       // What a courier staged when the power went: never delivered, so never kept.
@@ -294,7 +383,11 @@ export async function runVaultOpen([device = ""]: string[]): Promise<void> {
     const request = openRequestSchema.safeParse(parseJsonOrNull(line));
     let reply: OpenReply;
     try {
-      reply = !/^\/dev\/[a-z0-9]+$/.test(device) ? { ok: false, reason: "unknown", error: "bad arguments" } : request.success ? answer(request.data, device, log) : { ok: false, reason: "unknown", error: "bad request" };
+      reply = !/^\/dev\/[a-z0-9]+$/.test(device)
+        ? { ok: false, reason: "unknown", error: "bad arguments" }
+        : request.success
+          ? answer(request.data, device, log)
+          : { ok: false, reason: "unknown", error: "bad request" };
     } catch (error) {
       reply = { ok: false, reason: "unknown", error: String(error) };
     }

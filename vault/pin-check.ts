@@ -24,7 +24,8 @@ const RC = { success: 0, lockout: 0x921 } as const;
 const FMT1 = { handle: 0x0b, authFail: 0x0e, badAuth: 0x22 } as const;
 
 /** The index's authValue: a digest of the PIN, as long as the index's name algorithm allows. */
-export const pinAuth = (pin: string): Uint8Array => createHash("sha256").update("anchor-vault-pin\0").update(pin).digest();
+export const pinAuth = (pin: string): Uint8Array =>
+  createHash("sha256").update("anchor-vault-pin\0").update(pin).digest();
 
 /** TPM2_NV_DefineSpace under the owner hierarchy (its authorization empty, as on a TPM nobody took): one byte, the PIN's authValue. */
 export function defineCommand(pin: string): Uint8Array {
@@ -43,13 +44,19 @@ export function defineCommand(pin: string): Uint8Array {
 }
 
 /** TPM2_NV_UndefineSpace by the owner: before a new PIN's index replaces the old one's. */
-export const undefineCommand = (): Uint8Array => withSecondHandle(passwordCommand(CC.undefineSpace, TPM_RH_OWNER, new Uint8Array(0), new Uint8Array(0)), PIN_CHECK_INDEX);
+export const undefineCommand = (): Uint8Array =>
+  withSecondHandle(
+    passwordCommand(CC.undefineSpace, TPM_RH_OWNER, new Uint8Array(0), new Uint8Array(0)),
+    PIN_CHECK_INDEX,
+  );
 
 /** TPM2_NV_Write of its one byte with the PIN: an index is read only once written. */
-export const writeCommand = (pin: string): Uint8Array => nvIndexCommand(CC.write, PIN_CHECK_INDEX, pinAuth(pin), Uint8Array.from([0, 1, 1, 0, 0]));
+export const writeCommand = (pin: string): Uint8Array =>
+  nvIndexCommand(CC.write, PIN_CHECK_INDEX, pinAuth(pin), Uint8Array.from([0, 1, 1, 0, 0]));
 
 /** TPM2_NV_Read of its one byte with the PIN: the check itself. */
-export const checkCommand = (pin: string): Uint8Array => nvIndexCommand(CC.read, PIN_CHECK_INDEX, pinAuth(pin), Uint8Array.from([0, 1, 0, 0]));
+export const checkCommand = (pin: string): Uint8Array =>
+  nvIndexCommand(CC.read, PIN_CHECK_INDEX, pinAuth(pin), Uint8Array.from([0, 1, 0, 0]));
 
 /** TPM2_NV_ReadPublic, which needs no authorization: whether the index is there. */
 export const readPublicCommand = (): Uint8Array => {

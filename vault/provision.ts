@@ -21,16 +21,26 @@ import { runVaultTool } from "./run-tool.ts";
 import { sealArguments } from "./seal.ts";
 import { VAULT_MAPPER } from "./tools.ts";
 
-export type ProvisionResult = { ok: true; recovery_key: string; binding: "pcr7+signed-pcr11" | "pcr7" } | { ok: false; step: string; error: string };
+export type ProvisionResult =
+  | { ok: true; recovery_key: string; binding: "pcr7+signed-pcr11" | "pcr7" }
+  | { ok: false; step: string; error: string };
 
 /** A step of a run of the vault's tools that failed: its name, and the tool's complaint. */
 export class StepFailed extends Error {
-  constructor(readonly step: string, message: string) {
+  constructor(
+    readonly step: string,
+    message: string,
+  ) {
     super(message);
   }
 }
 
-export function run(step: string, tool: string, args: string[], options: { input?: string; env?: Record<string, string> } = {}): string {
+export function run(
+  step: string,
+  tool: string,
+  args: string[],
+  options: { input?: string; env?: Record<string, string> } = {},
+): string {
   const result = runVaultTool(tool, args, options);
   if (!result.ok) throw new StepFailed(step, result.error);
   return result.stdout;
@@ -39,17 +49,36 @@ export function run(step: string, tool: string, args: string[], options: { input
 /** argv: the vault partition's device, its disk, and its partition number. */
 export function provision([device = "", disk = "", number = ""]: string[], pin: string): ProvisionResult {
   try {
-    if (!/^\/dev\/[a-z0-9]+$/.test(device) || !/^\/dev\/[a-z0-9]+$/.test(disk) || !/^\d+$/.test(number)) throw new StepFailed("arguments", "bad arguments");
+    if (!/^\/dev\/[a-z0-9]+$/.test(device) || !/^\/dev\/[a-z0-9]+$/.test(disk) || !/^\d+$/.test(number))
+      throw new StepFailed("arguments", "bad arguments");
     mkdirSync("/run/cryptsetup", { recursive: true });
     run("grow", "sfdisk", ["--relocate", "gpt-bak-std", disk]);
     run("grow", "sfdisk", ["--no-reread", "--no-tell-kernel", "-N", number, disk], { input: ", +\n" });
     run("grow", "partx", ["-u", "--nr", number, disk]);
     const passphrase = randomBytes(32).toString("hex");
     const unlock = { PASSWORD: passphrase };
-    run("format", "cryptsetup", ["luksFormat", "--type", "luks2", "--batch-mode", "--pbkdf", "argon2id", "--label", LABEL.provisioning, "--key-file=-", device], { input: passphrase });
+    run(
+      "format",
+      "cryptsetup",
+      [
+        "luksFormat",
+        "--type",
+        "luks2",
+        "--batch-mode",
+        "--pbkdf",
+        "argon2id",
+        "--label",
+        LABEL.provisioning,
+        "--key-file=-",
+        device,
+      ],
+      { input: passphrase },
+    );
     const recoveryKey = run("recovery-key", "systemd-cryptenroll", ["--recovery-key", device], { env: unlock }).trim();
     // systemd gives the recovery key's keyslot PBKDF2 with few iterations; converted in place (its token still points at it).
-    run("recovery-key", "cryptsetup", ["luksConvertKey", "--pbkdf", "argon2id", "--key-file=-", device], { input: recoveryKey });
+    run("recovery-key", "cryptsetup", ["luksConvertKey", "--pbkdf", "argon2id", "--key-file=-", device], {
+      input: recoveryKey,
+    });
     const seal = sealArguments();
     run("tpm2", "systemd-cryptenroll", [...seal.args, device], { env: { ...unlock, NEWPIN: pin } });
     run("open", "cryptsetup", ["open", "--key-file=-", device, VAULT_MAPPER], { input: passphrase });
@@ -58,7 +87,9 @@ export function provision([device = "", disk = "", number = ""]: string[], pin: 
     // Still labelled PROVISIONING: it is finished (finishVault) only once the person has confirmed the recovery key.
     return { ok: true, recovery_key: recoveryKey, binding: seal.binding };
   } catch (error) {
-    return error instanceof StepFailed ? { ok: false, step: error.step, error: error.message } : { ok: false, step: "?", error: String(error) };
+    return error instanceof StepFailed
+      ? { ok: false, step: error.step, error: error.message }
+      : { ok: false, step: "?", error: String(error) };
   }
 }
 

@@ -20,7 +20,11 @@ export function cryptVolumeKey(params: string): Buffer | string {
   return Buffer.from(key, "hex");
 }
 
-const luks2Schema = z.object({ tokens: z.record(z.string(), z.object({ type: z.string(), keyslots: z.array(z.string()).max(32) }).passthrough()) }).passthrough();
+const luks2Schema = z
+  .object({
+    tokens: z.record(z.string(), z.object({ type: z.string(), keyslots: z.array(z.string()).max(32) }).passthrough()),
+  })
+  .passthrough();
 
 /** The keyslots of the vault's recovery keys (systemd-recovery tokens), from `cryptsetup luksDump --dump-json-metadata`. */
 export function recoverySlots(json: string): string[] {

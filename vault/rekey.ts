@@ -53,7 +53,22 @@ function addPassphraseSlot(device: string): string {
     writeFileSync(`${dir}/volume-key`, key, { mode: 0o400 });
     key.fill(0);
     // Cheap PBKDF: the slot is gone again within the minute, and its passphrase is 256 random bits.
-    run("passphrase", "cryptsetup", ["luksAddKey", "--batch-mode", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", `--volume-key-file=${dir}/volume-key`, "--new-keyfile=-", device], { input: passphrase });
+    run(
+      "passphrase",
+      "cryptsetup",
+      [
+        "luksAddKey",
+        "--batch-mode",
+        "--pbkdf",
+        "pbkdf2",
+        "--pbkdf-force-iterations",
+        "1000",
+        `--volume-key-file=${dir}/volume-key`,
+        "--new-keyfile=-",
+        device,
+      ],
+      { input: passphrase },
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -63,7 +78,9 @@ function addPassphraseSlot(device: string): string {
 /** The new recovery key, its keyslot argon2id like provisioning's; the passphrase slot that made it, gone. */
 function enrol(device: string): string {
   const passphrase = addPassphraseSlot(device);
-  const key = run("recovery-key", "systemd-cryptenroll", ["--recovery-key", device], { env: { PASSWORD: passphrase } }).trim();
+  const key = run("recovery-key", "systemd-cryptenroll", ["--recovery-key", device], {
+    env: { PASSWORD: passphrase },
+  }).trim();
   run("recovery-key", "cryptsetup", ["luksConvertKey", "--pbkdf", "argon2id", "--key-file=-", device], { input: key });
   // Every slot without a token: this one, and any an earlier power cut left.
   run("passphrase", "systemd-cryptenroll", ["--wipe-slot=password", device], { env: { PASSWORD: key } });
@@ -72,7 +89,12 @@ function enrol(device: string): string {
 
 type Made = { key: string; earlier: string[] };
 
-function answer(request: RekeyRequest, device: string, log: Log, state: { checked: boolean; made: Made | null }): OpenReply {
+function answer(
+  request: RekeyRequest,
+  device: string,
+  log: Log,
+  state: { checked: boolean; made: Made | null },
+): OpenReply {
   switch (request.do) {
     case "check": {
       const checked = parsePinCheck(tpm(checkCommand(request.pin)));
@@ -83,8 +105,14 @@ function answer(request: RekeyRequest, device: string, log: Log, state: { checke
         return { ok: true };
       }
       if (checked === "wrong") return { ok: false, reason: "pin", tries_left: lockout()?.triesLeft ?? null };
-      if (checked === "lockout") return { ok: false, reason: "lockout", error: "the TPM is locked out after too many wrong PINs" };
-      if (checked === "absent") return { ok: false, reason: "absent", error: "this vault's PIN has no TPM check yet: it gets one the next time the PIN opens the vault" };
+      if (checked === "lockout")
+        return { ok: false, reason: "lockout", error: "the TPM is locked out after too many wrong PINs" };
+      if (checked === "absent")
+        return {
+          ok: false,
+          reason: "absent",
+          error: "this vault's PIN has no TPM check yet: it gets one the next time the PIN opens the vault",
+        };
       return { ok: false, reason: "unknown", error: checked.error };
     }
     case "enrol": {
@@ -97,7 +125,8 @@ function answer(request: RekeyRequest, device: string, log: Log, state: { checke
     case "retire": {
       if (state.made === null) return { ok: false, step: "retire", error: "no new recovery key yet" };
       const { key, earlier } = state.made;
-      if (earlier.length > 0) run("retire", "systemd-cryptenroll", [`--wipe-slot=${earlier.join(",")}`, device], { env: { PASSWORD: key } });
+      if (earlier.length > 0)
+        run("retire", "systemd-cryptenroll", [`--wipe-slot=${earlier.join(",")}`, device], { env: { PASSWORD: key } });
       return { ok: true };
     }
   }
@@ -112,9 +141,16 @@ export async function runVaultRekey([device = ""]: string[]): Promise<void> {
     const request = rekeyRequestSchema.safeParse(parseJsonOrNull(line));
     let reply: OpenReply;
     try {
-      reply = !/^\/dev\/[a-z0-9]+$/.test(device) ? { ok: false, error: "bad arguments" } : request.success ? answer(request.data, device, log, state) : { ok: false, error: "bad request" };
+      reply = !/^\/dev\/[a-z0-9]+$/.test(device)
+        ? { ok: false, error: "bad arguments" }
+        : request.success
+          ? answer(request.data, device, log, state)
+          : { ok: false, error: "bad request" };
     } catch (error) {
-      reply = error instanceof StepFailed ? { ok: false, step: error.step, error: error.message } : { ok: false, error: String(error) };
+      reply =
+        error instanceof StepFailed
+          ? { ok: false, step: error.step, error: error.message }
+          : { ok: false, error: String(error) };
     }
     say(JSON.stringify(reply));
   }

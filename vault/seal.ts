@@ -11,6 +11,11 @@ const PCR_PUBLIC_KEY = "/.extra/tpm2-pcr-public-key.pem";
  */
 export function sealArguments(): { args: string[]; binding: "pcr7+signed-pcr11" | "pcr7" } {
   const signed = existsSync(PCR_SIGNATURE) && existsSync(PCR_PUBLIC_KEY);
-  const policy = signed ? [`--tpm2-public-key=${PCR_PUBLIC_KEY}`, "--tpm2-public-key-pcrs=11", `--tpm2-signature=${PCR_SIGNATURE}`] : [];
-  return { args: ["--tpm2-device=auto", "--tpm2-pcrs=7", ...policy, "--tpm2-with-pin=yes"], binding: signed ? "pcr7+signed-pcr11" : "pcr7" };
+  const policy = signed
+    ? [`--tpm2-public-key=${PCR_PUBLIC_KEY}`, "--tpm2-public-key-pcrs=11", `--tpm2-signature=${PCR_SIGNATURE}`]
+    : [];
+  return {
+    args: ["--tpm2-device=auto", "--tpm2-pcrs=7", ...policy, "--tpm2-with-pin=yes"],
+    binding: signed ? "pcr7+signed-pcr11" : "pcr7",
+  };
 }

@@ -16,7 +16,8 @@ export const SETUP_MODE_VAR = `/sys/firmware/efi/efivars/SetupMode-${GLOBAL}`;
 export function sealingRefusal(secureBoot: Uint8Array | null, setupMode: Uint8Array | null): string | null {
   if (secureBoot === null) return "the firmware does not say Secure Boot is on (this is not a UEFI boot)";
   if (secureBoot[4] !== 1) return "Secure Boot is off in the firmware";
-  if (setupMode === null || setupMode[4] !== 0) return "the firmware is in setup mode: anyone could enrol their own keys";
+  if (setupMode === null || setupMode[4] !== 0)
+    return "the firmware is in setup mode: anyone could enrol their own keys";
   return null;
 }
 
@@ -29,4 +30,5 @@ const readVariable = (path: string): Uint8Array | null => {
 };
 
 /** sealingRefusal for this boot's firmware. */
-export const sealingRefusalNow = (): string | null => sealingRefusal(readVariable(SECURE_BOOT_VAR), readVariable(SETUP_MODE_VAR));
+export const sealingRefusalNow = (): string | null =>
+  sealingRefusal(readVariable(SECURE_BOOT_VAR), readVariable(SETUP_MODE_VAR));

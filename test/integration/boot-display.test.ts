@@ -28,7 +28,8 @@ describe("npm run boot shows the trusted console to the person who ran it", () =
     for (;;) {
       const found = pattern.exec(output);
       if (found) return found;
-      if (boot.exitCode !== null) throw new Error(`npm run boot exited (${boot.exitCode}) before ${pattern}:\n${output.slice(-4000)}`);
+      if (boot.exitCode !== null)
+        throw new Error(`npm run boot exited (${boot.exitCode}) before ${pattern}:\n${output.slice(-4000)}`);
       if (Date.now() > deadline) throw new Error(`no ${pattern} within ${timeoutMs} ms:\n${output.slice(-4000)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -39,7 +40,8 @@ describe("npm run boot shows the trusted console to the person who ran it", () =
       if (!viewer) throw new Error("not connected");
       const lines = readText(await viewer.frame(), font);
       if (lines.some((l) => pattern.test(l))) return lines;
-      if (Date.now() > deadline) throw new Error(`no screen line matching ${pattern} over VNC; screen:\n${lines.join("\n")}`);
+      if (Date.now() > deadline)
+        throw new Error(`no screen line matching ${pattern} over VNC; screen:\n${lines.join("\n")}`);
       await new Promise((r) => setTimeout(r, 500));
     }
   };
@@ -49,7 +51,12 @@ describe("npm run boot shows the trusted console to the person who ran it", () =
     delete env.DISPLAY;
     delete env.WAYLAND_DISPLAY;
     // Its own process group: QEMU and swtpm end with it.
-    boot = spawn("bun", [join(ROOT, "uki", "boot.ts"), "--state", state], { cwd: ROOT, env, detached: true, stdio: ["pipe", "pipe", "pipe"] });
+    boot = spawn("bun", [join(ROOT, "uki", "boot.ts"), "--state", state], {
+      cwd: ROOT,
+      env,
+      detached: true,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     boot.stdout?.setEncoding("utf8");
     boot.stderr?.setEncoding("utf8");
     boot.stdout?.on("data", (chunk: string) => (output += chunk));
@@ -64,17 +71,21 @@ describe("npm run boot shows the trusted console to the person who ran it", () =
     rmSync(state, { recursive: true, force: true });
   });
 
-  it("prints the exact line to connect before the boot, and listens on 127.0.0.1 only", async () => {
-    const line = await waitOutput(/vncviewer 127\.0\.0\.1:(\d+)\n/, 60_000);
-    const port = Number(line[1]);
-    expect(port).toBeGreaterThanOrEqual(5900);
-    expect(output.indexOf("vncviewer")).toBeLessThan(output.indexOf("starting Anchor OS"));
-    await waitOutput(/"event":"console\.ready"/, BOOT_MS);
-    const tcp = ["/proc/net/tcp", "/proc/net/tcp6"].map((file) => readFileSync(file, "utf8"));
-    // Exactly one listener on the port, bound to 127.0.0.1 (0100007F), none on a wildcard or IPv6 address.
-    expect(listeners(tcp, port)).toEqual(["0100007F"]);
-    viewer = await RfbClient.connect("127.0.0.1", port);
-  }, BOOT_MS + 60_000);
+  it(
+    "prints the exact line to connect before the boot, and listens on 127.0.0.1 only",
+    async () => {
+      const line = await waitOutput(/vncviewer 127\.0\.0\.1:(\d+)\n/, 60_000);
+      const port = Number(line[1]);
+      expect(port).toBeGreaterThanOrEqual(5900);
+      expect(output.indexOf("vncviewer")).toBeLessThan(output.indexOf("starting Anchor OS"));
+      await waitOutput(/"event":"console\.ready"/, BOOT_MS);
+      const tcp = ["/proc/net/tcp", "/proc/net/tcp6"].map((file) => readFileSync(file, "utf8"));
+      // Exactly one listener on the port, bound to 127.0.0.1 (0100007F), none on a wildcard or IPv6 address.
+      expect(listeners(tcp, port)).toEqual(["0100007F"]);
+      viewer = await RfbClient.connect("127.0.0.1", port);
+    },
+    BOOT_MS + 60_000,
+  );
 
   it("serves bay0's screen: the trust line and the vault's first question, read back from the VNC frame's pixels", async () => {
     const lines = await waitScreen(/Vault: choose a PIN/);

@@ -51,10 +51,18 @@ describe("image build", () => {
       expect(build.status, build.stderr).toBe(0);
       expect(build.stdout).toMatch(/initramfs: building/);
       // debootstrap dates each account's last password change: left in, a build after midnight differed.
-      const shadow = spawnSync("unsquashfs", ["-cat", join(OUT, "images", "workshop.squashfs"), "etc/shadow"], { encoding: "utf8" });
+      const shadow = spawnSync("unsquashfs", ["-cat", join(OUT, "images", "workshop.squashfs"), "etc/shadow"], {
+        encoding: "utf8",
+      });
       expect(shadow.stdout).toMatch(/^root:/);
       expect(shadow.stdout.split("\n").filter((line) => line !== "" && line.split(":")[2] !== "")).toEqual([]);
-      for (const artifact of ["vmlinuz", "initramfs.img", "images/system.squashfs", "build/anchor-unsigned.efi", "images/minimal.squashfs"]) {
+      for (const artifact of [
+        "vmlinuz",
+        "initramfs.img",
+        "images/system.squashfs",
+        "build/anchor-unsigned.efi",
+        "images/minimal.squashfs",
+      ]) {
         expect(sha256(join(out, artifact)), artifact).toBe(sha256(join(OUT, artifact)));
       }
       // The signed UKIs differ only in their signatures, which carry the signing time, and the checksum over them.
@@ -62,7 +70,8 @@ describe("image build", () => {
       const ranges = signatureRanges(uki);
       expect(signatureRanges(readFileSync(join(out, "anchor.efi")))).toEqual(ranges);
       const ukiDifferences = differences(uki, readFileSync(join(out, "anchor.efi")));
-      for (const [first, last] of ukiDifferences) expect(inside(ranges, first, last), `anchor.efi differs at ${first}..${last}`).toBe(true);
+      for (const [first, last] of ukiDifferences)
+        expect(inside(ranges, first, last), `anchor.efi differs at ${first}..${last}`).toBe(true);
       // The disk images differ only there too: in the UKI's signature on the ESP. (The unsigned UKI pins the system
       // image's root hash, and the system image every room image's: they matched above, so slot A is the same.)
       const disk = readFileSync(join(OUT, "anchor.img"));

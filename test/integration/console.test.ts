@@ -37,19 +37,36 @@ describe("the trusted console", () => {
 
   it("takes the screen: console.ready at 1280x800 with the spleen font, 80x25 cells, in a helper of its own user with no capabilities", async () => {
     const ready = await vm.waitFor("console.ready", WAIT_MS);
-    expect(ready).toMatchObject({ width: 1280, height: 800, font: "spleen-16x32", cell_width: 16, cell_height: 32, cols: 80, rows: 25, vt: "graphics" });
+    expect(ready).toMatchObject({
+      width: 1280,
+      height: 800,
+      font: "spleen-16x32",
+      cell_width: 16,
+      cell_height: 32,
+      cols: 80,
+      rows: 25,
+      vt: "graphics",
+    });
     // The console helper runs as a user of its own: what the kernel says of the process, not what it says of itself.
-    vm.send(`sh for p in /proc/[0-9]*; do case "$(tr '\\000' ' ' < $p/cmdline 2>/dev/null)" in "/usr/lib/bay0/bay0 console ") echo "console-ids $(grep -E '^(Uid|Gid|CapEff):' $p/status | tr -s '\\t\\n' '  ')";; esac; done`);
+    vm.send(
+      `sh for p in /proc/[0-9]*; do case "$(tr '\\000' ' ' < $p/cmdline 2>/dev/null)" in "/usr/lib/bay0/bay0 console ") echo "console-ids $(grep -E '^(Uid|Gid|CapEff):' $p/status | tr -s '\\t\\n' '  ')";; esac; done`,
+    );
     const ids = await vm.waitFor("run.output", WAIT_MS, (r) => String(r.line).startsWith("console-ids"));
     expect(ids.line).toMatch(/^console-ids Uid: 990 990 990 990 Gid: 990 990 990 990 CapEff: 0000000000000000 ?$/);
   });
 
   it("grabs every keyboard, the USB one included, and one plugged in later", async () => {
     const grabbed = vm.records.filter((r) => r.event === "input.grabbed");
-    expect(grabbed.filter((r) => r.ok).map((r) => r.name)).toEqual(expect.arrayContaining(["QEMU QEMU USB Keyboard", "AT Translated Set 2 keyboard"]));
+    expect(grabbed.filter((r) => r.ok).map((r) => r.name)).toEqual(
+      expect.arrayContaining(["QEMU QEMU USB Keyboard", "AT Translated Set 2 keyboard"]),
+    );
     const before = grabbed.length;
     await vm.qmp.command("device_add", { driver: "usb-kbd", id: "hotplugged" });
-    const late = await vm.waitFor("input.grabbed", WAIT_MS, (r) => vm.records.filter((x) => x.event === "input.grabbed").indexOf(r) >= before);
+    const late = await vm.waitFor(
+      "input.grabbed",
+      WAIT_MS,
+      (r) => vm.records.filter((x) => x.event === "input.grabbed").indexOf(r) >= before,
+    );
     expect(late).toMatchObject({ name: "QEMU QEMU USB Keyboard", ok: true });
     await vm.qmp.command("device_del", { id: "hotplugged" });
   });
@@ -67,7 +84,9 @@ describe("the trusted console", () => {
     await waitScreen(/^ Find: peek_/);
     await vm.sendKeys(["ret"]);
     await vm.waitFor("room.started", WAIT_MS, (r) => r.room === "peek");
-    expect(vm.records.find((r) => r.event === "console.action" && r.room === "peek")).toMatchObject({ action: "start" });
+    expect(vm.records.find((r) => r.event === "console.action" && r.room === "peek")).toMatchObject({
+      action: "start",
+    });
     await waitScreen(/^> peek +running/);
     await vm.sendKeys(["ctrl", "k"]);
     await waitScreen(/Kill peek\? y\/n/);
@@ -114,7 +133,10 @@ describe("the trusted console", () => {
     await waitScreen(/Test: send file\?/);
     const answer = await vm.waitFor("test.prompt", WAIT_MS, (r) => r.kind === "choice");
     expect(answer).toMatchObject({ index: 0, timed_out: true });
-    expect(vm.records.filter((r) => r.event === "console.prompt").at(-1)).toMatchObject({ kind: "choice", outcome: "timeout" });
+    expect(vm.records.filter((r) => r.event === "console.prompt").at(-1)).toMatchObject({
+      kind: "choice",
+      outcome: "timeout",
+    });
   });
 
   it("starts shell from the launcher into its own terminal: the shell computes, Ctrl-Alt-Esc never reaches it, exit 3 ends the room", async () => {
@@ -156,7 +178,10 @@ describe("the trusted console", () => {
       const file = join(OUT, "test-logs", `console-hostile-${i}.ppm`);
       await vm.screendump(file, "ppm");
       const screen = readPpm(file);
-      return { text: readText(screen, font)[0] ?? "", pixels: Buffer.from(screen.rgb.subarray(0, screen.width * font.height * 3)) };
+      return {
+        text: readText(screen, font)[0] ?? "",
+        pixels: Buffer.from(screen.rgb.subarray(0, screen.width * font.height * 3)),
+      };
     };
     const rows: { text: string; pixels: Buffer }[] = [];
     for (let i = 0; i < 4; i++) rows.push(await trustRow(i));
@@ -194,7 +219,9 @@ describe("the trusted console", () => {
     await waitScreen(/^> workshop +running/);
     await vm.sendKeys(["ctrl", "r"]);
     await vm.waitFor("room.reset", WAIT_MS, (r) => r.room === "workshop");
-    expect(vm.records.filter((r) => r.event === "console.action" && r.room === "workshop").map((r) => r.action)).toEqual(["start", "focus", "reset"]);
+    expect(
+      vm.records.filter((r) => r.event === "console.action" && r.room === "workshop").map((r) => r.action),
+    ).toEqual(["start", "focus", "reset"]);
     await vm.sendKeys(["ret"]);
     await waitScreen(/^ ANCHOR  workshop /);
     await waitScreen(/^root@workshop:\/# *$/);
@@ -207,10 +234,17 @@ describe("the trusted console", () => {
   /** Resolves when the console helper has died for `reason` and a new one has taken the screen. */
   const nextConsole = (reason: string): Promise<unknown> => {
     const seen = (event: string): number => vm.records.filter((r) => r.event === event).length;
-    const after = (event: string, count: number) => (r: { event: string }): boolean => vm.records.filter((x) => x.event === event).indexOf(r as never) >= count;
+    const after =
+      (event: string, count: number) =>
+      (r: { event: string }): boolean =>
+        vm.records.filter((x) => x.event === event).indexOf(r as never) >= count;
     const [restarts, readies] = [seen("console.restarted"), seen("console.ready")];
     return (async () => {
-      await vm.waitFor("console.restarted", WAIT_MS, (r) => r.reason === reason && after("console.restarted", restarts)(r));
+      await vm.waitFor(
+        "console.restarted",
+        WAIT_MS,
+        (r) => r.reason === reason && after("console.restarted", restarts)(r),
+      );
       await vm.waitFor("console.ready", WAIT_MS, after("console.ready", readies));
     })();
   };
@@ -223,7 +257,9 @@ describe("the trusted console", () => {
     await waitScreen(/Test: send file\?/);
     const restarted = nextConsole("SIGKILL");
     expect((await vm.control("console-kill", WAIT_MS)).ok).toBe(true);
-    expect(await vm.waitFor("test.prompt", WAIT_MS, (r) => r.kind === "choice" && r.timed_out === false)).toMatchObject({ index: 0 });
+    expect(await vm.waitFor("test.prompt", WAIT_MS, (r) => r.kind === "choice" && r.timed_out === false)).toMatchObject(
+      { index: 0 },
+    );
     await restarted;
     const dashboard = await waitScreen(/^. peek +running/);
     expect(dashboard.join("\n")).not.toContain("Test: send file?");

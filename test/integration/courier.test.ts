@@ -17,20 +17,32 @@ const sha256 = (text: string): string => createHash("sha256").update(text).diges
 describe("the courier", () => {
   let vm: Vm;
   const screen = screenReader(() => vm, "courier");
-  const outputOf = (room: string): string[] => vm.records.filter((r) => r.event === "room.output" && r.room === room).map((r) => String(r.line));
+  const outputOf = (room: string): string[] =>
+    vm.records.filter((r) => r.event === "room.output" && r.room === room).map((r) => String(r.line));
   const waitOutput = (room: string, pattern: RegExp, timeoutMs = WAIT_MS): Promise<Record> =>
     vm.waitFor("room.output", timeoutMs, (r) => r.room === room && pattern.test(String(r.line)));
-  const reply = async (label: string): Promise<string> => String((await waitOutput("courier-send", new RegExp(`^${label} exit=`), 90_000)).line);
+  const reply = async (label: string): Promise<string> =>
+    String((await waitOutput("courier-send", new RegExp(`^${label} exit=`), 90_000)).line);
   /** Waits for the prompt about the next requested file; returns its screen. */
   const prompted = async (file: string, count: number): Promise<string[]> => {
-    await vm.waitFor("courier.requested", WAIT_MS, (r) => r.file === file && vm.records.filter((x) => x.event === "courier.requested").indexOf(r) === count);
+    await vm.waitFor(
+      "courier.requested",
+      WAIT_MS,
+      (r) => r.file === file && vm.records.filter((x) => x.event === "courier.requested").indexOf(r) === count,
+    );
     return screen.wait(new RegExp(`file:   ${file.replace(".", "\\.")}`));
   };
 
   const toInbox = (): Promise<void> => chooseChoice(vm, screen, "Deliver to courier-inbox: /inbox");
 
   beforeAll(async () => {
-    vm = await bootRoomsVm({ name: "courier", usbKeyboard: true, memoryMb: 1536, images: [probeImage(), ...builtImages()], mounted: ["probe", "workshop"] });
+    vm = await bootRoomsVm({
+      name: "courier",
+      usbKeyboard: true,
+      memoryMb: 1536,
+      images: [probeImage(), ...builtImages()],
+      mounted: ["probe", "workshop"],
+    });
     await vm.waitFor("room.started", WAIT_MS, (r) => r.room === "work");
     expect((await vm.control("start courier-inbox", WAIT_MS)).ok).toBe(true);
     await waitOutput("courier-inbox", /^inbox ready$/);
@@ -47,13 +59,17 @@ describe("the courier", () => {
     await waitOutput("courier-send", /^prompts next$/);
     const lines = outputOf("courier-send");
     const line = (label: string): string => lines.find((l) => l.startsWith(`${label} exit=`)) ?? "";
-    expect(line("symlink")).toMatch(/^symlink exit=1 .*"code":"refused".*shadow-link is a symlink; only a regular file can be sent/);
+    expect(line("symlink")).toMatch(
+      /^symlink exit=1 .*"code":"refused".*shadow-link is a symlink; only a regular file can be sent/,
+    );
     expect(line("dotdot")).toMatch(/^dotdot exit=1 .*no such file in the room/);
     expect(line("through-link")).toMatch(/^through-link exit=1 .*a link is in the path/);
     expect(line("proc")).toMatch(/^proc exit=1 .*no such file in the room/);
     expect(line("fifo")).toMatch(/^fifo exit=1 .*pipe is a fifo/);
     expect(line("folder")).toMatch(/^folder exit=1 .*folder is a directory/);
-    expect(line("too-big")).toMatch(/^too-big exit=1 .*the file is 2000000 bytes; courier-send's policy sends at most 1048576/);
+    expect(line("too-big")).toMatch(
+      /^too-big exit=1 .*the file is 2000000 bytes; courier-send's policy sends at most 1048576/,
+    );
     expect(line("missing")).toMatch(/^missing exit=1 .*no such file in the room/);
     const device = await vm.waitFor("room.output", 0, (r) => r.room === "courier-device");
     expect(device.line).toMatch(/\/dev\/null is a device; only a regular file can be sent/);
@@ -67,14 +83,39 @@ describe("the courier", () => {
     const text = await prompted("report.txt", 0);
     const hash = sha256("quarterly figures: 42\n");
     const shown = text.join("\n");
-    for (const expected of ["from:   courier-send", "file:   report.txt", "size:   22 bytes", `sha256: ${hash.slice(0, 32)}`, `        ${hash.slice(32)}`, "> Deny", "  Deliver to courier-inbox: /inbox", "  Deliver to work: /inbox"]) {
+    for (const expected of [
+      "from:   courier-send",
+      "file:   report.txt",
+      "size:   22 bytes",
+      `sha256: ${hash.slice(0, 32)}`,
+      `        ${hash.slice(32)}`,
+      "> Deny",
+      "  Deliver to courier-inbox: /inbox",
+      "  Deliver to work: /inbox",
+    ]) {
       expect(shown).toContain(expected);
     }
     await toInbox();
-    expect(await reply("report")).toMatch(new RegExp(`^report exit=0 \\{"ok":true,"delivered":\\{"to":"courier-inbox","path":"/inbox/report.txt","size":22,"sha256":"${hash}"\\}\\}$`));
+    expect(await reply("report")).toMatch(
+      new RegExp(
+        `^report exit=0 \\{"ok":true,"delivered":\\{"to":"courier-inbox","path":"/inbox/report.txt","size":22,"sha256":"${hash}"\\}\\}$`,
+      ),
+    );
     await waitOutput("courier-inbox", new RegExp(`^inbox: report.txt ${hash} 22 user$`));
-    expect(vm.records.find((r) => r.event === "courier.approved")).toMatchObject({ room: "courier-send", to: "courier-inbox", file: "report.txt", size: 22, sha256: hash, by: "human" });
-    expect(vm.records.find((r) => r.event === "courier.delivered")).toMatchObject({ room: "courier-send", to: "courier-inbox", file: "report.txt", sha256: hash });
+    expect(vm.records.find((r) => r.event === "courier.approved")).toMatchObject({
+      room: "courier-send",
+      to: "courier-inbox",
+      file: "report.txt",
+      size: 22,
+      sha256: hash,
+      by: "human",
+    });
+    expect(vm.records.find((r) => r.event === "courier.delivered")).toMatchObject({
+      room: "courier-send",
+      to: "courier-inbox",
+      file: "report.txt",
+      sha256: hash,
+    });
   });
 
   it("delivers an empty file", async () => {
@@ -114,10 +155,14 @@ describe("the courier", () => {
     await vm.sendKeys(["esc"]);
     expect(await reply("esc")).toMatch(/^esc exit=1 .*"code":"refused","message":"denied at the console"/);
     // At once again: refused without a prompt, for a while that doubles with each denial.
-    expect(await reply("cooling")).toMatch(/^cooling exit=1 .*the person denied courier-send's last transfer; ask again in [1-5] s/);
+    expect(await reply("cooling")).toMatch(
+      /^cooling exit=1 .*the person denied courier-send's last transfer; ask again in [1-5] s/,
+    );
     await prompted("report.txt", 6);
     expect(await reply("timeout")).toMatch(/^timeout exit=1 .*nobody answered within 30 s/);
-    const denied = vm.records.filter((r) => r.event === "courier.denied" && r.file === "report.txt" && r.by !== "policy");
+    const denied = vm.records.filter(
+      (r) => r.event === "courier.denied" && r.file === "report.txt" && r.by !== "policy",
+    );
     expect(denied.map((r) => r.by)).toEqual(["human", "timeout"]);
   });
 
@@ -128,15 +173,24 @@ describe("the courier", () => {
     expect(await reply("attention")).toMatch(/^attention exit=1 .*"message":"denied at the console"/);
     const home = await screen.wait(/^ Find: _/);
     expect(home.join("\n")).not.toContain("Courier:");
-    expect(vm.records.filter((r) => r.event === "console.prompt").at(-1)).toMatchObject({ title: "Courier: courier-send sends a file", outcome: "cancelled" });
+    expect(vm.records.filter((r) => r.event === "console.prompt").at(-1)).toMatchObject({
+      title: "Courier: courier-send sends a file",
+      outcome: "cancelled",
+    });
   });
 
   it("kills a courier that cannot finish (its receiver frozen) at its deadline; the next transfer goes through", async () => {
     await prompted("report.txt", 8);
     expect((await vm.control("freeze courier-inbox", WAIT_MS)).ok).toBe(true);
     await toInbox();
-    expect(await reply("frozen")).toMatch(/^frozen exit=1 .*not delivered: the courier did not finish within 30 s and was killed/);
-    expect(vm.records.filter((r) => r.event === "courier.failed").at(-1)).toMatchObject({ file: "report.txt", to: "courier-inbox", reason: "the courier did not finish within 30 s and was killed" });
+    expect(await reply("frozen")).toMatch(
+      /^frozen exit=1 .*not delivered: the courier did not finish within 30 s and was killed/,
+    );
+    expect(vm.records.filter((r) => r.event === "courier.failed").at(-1)).toMatchObject({
+      file: "report.txt",
+      to: "courier-inbox",
+      reason: "the courier did not finish within 30 s and was killed",
+    });
     expect((await vm.control("thaw courier-inbox", WAIT_MS)).ok).toBe(true);
     await prompted("report.txt", 9);
     await toInbox();
@@ -148,15 +202,30 @@ describe("the courier", () => {
     await prompted("report.txt", 10);
     await chooseChoice(vm, screen, "Deny and stop courier-send");
     await vm.waitFor("room.killed", WAIT_MS, (r) => r.room === "courier-send");
-    expect(vm.records.filter((r) => r.event === "courier.denied").at(-1)).toMatchObject({ room: "courier-send", by: "human", reason: "denied at the console, and the room is stopped" });
+    expect(vm.records.filter((r) => r.event === "courier.denied").at(-1)).toMatchObject({
+      room: "courier-send",
+      by: "human",
+      reason: "denied at the console, and the room is stopped",
+    });
   });
 
   it("never shows the receiving room a partial file, and every step is in the audit log, which verifies", async () => {
-    const landed = outputOf("courier-inbox").filter((l) => l.startsWith("inbox: ")).map((l) => l.split(" ")[1]);
+    const landed = outputOf("courier-inbox")
+      .filter((l) => l.startsWith("inbox: "))
+      .map((l) => l.split(" ")[1]);
     expect(landed).toEqual(["report.txt", "empty.txt", "changing.txt", "growing.log", "report-2.txt", "report-3.txt"]);
     expect((await vm.control("audit", WAIT_MS)).ok).toBe(true);
     const audit = await vm.waitFor("test.audit", WAIT_MS);
     expect(audit.ok).toBe(true);
-    expect(audit.events).toEqual(expect.arrayContaining(["courier.requested", "courier.approved", "courier.delivered", "courier.denied", "courier.failed", "console.prompt"]));
+    expect(audit.events).toEqual(
+      expect.arrayContaining([
+        "courier.requested",
+        "courier.approved",
+        "courier.delivered",
+        "courier.denied",
+        "courier.failed",
+        "console.prompt",
+      ]),
+    );
   });
 });

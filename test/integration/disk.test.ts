@@ -34,8 +34,11 @@ describe("out/anchor.img on a larger disk, beside a foreign Anchor stick", () =>
     run(["qemu-img", "convert", "-f", "raw", "-O", "raw", join(OUT, "anchor.img"), large]);
     run(["qemu-img", "resize", "-f", "raw", large, "4G"]);
     const slot = diskPartitions(large).find((p) => p.label === PARTITION.imagesA.label);
-    const workshop = imageManifestSchema.parse(JSON.parse(readFileSync(join(OUT, "images", "manifest.json"), "utf8"))).workshop;
-    if (slot === undefined || workshop === undefined) throw new Error("out/anchor.img lacks slot A or the workshop image");
+    const workshop = imageManifestSchema.parse(
+      JSON.parse(readFileSync(join(OUT, "images", "manifest.json"), "utf8")),
+    ).workshop;
+    if (slot === undefined || workshop === undefined)
+      throw new Error("out/anchor.img lacks slot A or the workshop image");
     const at = slot.start + workshop.offset + Math.floor(workshop.hash_offset / 2);
     const fd = openSync(large, "r+");
     const byte = Buffer.alloc(1);
@@ -47,7 +50,13 @@ describe("out/anchor.img on a larger disk, beside a foreign Anchor stick", () =>
     if (minimal === undefined) throw new Error("no built minimal image");
     const stick = testDisk(join(scratch, "stick.img"), [corruptedCopy("minimal", minimal)]);
     run(["cp", "--sparse=always", large, clone]);
-    vm = await Vm.boot({ name: "disk-large", uefiDisk: large, persistDisk: true, extraDisks: [stick.file, clone], noReboot: true });
+    vm = await Vm.boot({
+      name: "disk-large",
+      uefiDisk: large,
+      persistDisk: true,
+      extraDisks: [stick.file, clone],
+      noReboot: true,
+    });
     for (const room of ["web", "work"]) await vm.waitFor("room.started", UEFI_BOOT_MS, (r) => r.room === room);
     await vm.waitFor("image.verity_failed", UEFI_BOOT_MS, (r) => r.image === "workshop");
   }, UEFI_BOOT_MS + 60_000);
@@ -58,7 +67,11 @@ describe("out/anchor.img on a larger disk, beside a foreign Anchor stick", () =>
 
   it("boots from the 4 GiB disk: the partition table holds although its backup header is mid-disk; of it and its clone, the one the firmware booted", () => {
     expect(statSync(large).size).toBe(4 * GiB);
-    expect(vm.records.find((r) => r.event === "image.boot_disk")).toMatchObject({ disk: "vda", how: "firmware-device", slot: "/dev/vda2" });
+    expect(vm.records.find((r) => r.event === "image.boot_disk")).toMatchObject({
+      disk: "vda",
+      how: "firmware-device",
+      slot: "/dev/vda2",
+    });
     expect(vm.records.filter((r) => r.event === "room.started").map((r) => r.room)).toEqual(["web", "work"]);
   });
 
@@ -67,11 +80,16 @@ describe("out/anchor.img on a larger disk, beside a foreign Anchor stick", () =>
       ["vdb", "not the boot disk"],
       ["vdc", "not the boot disk"],
     ]);
-    expect(vm.records.filter((r) => r.event === "image.mounted").every((r) => String(r.device).startsWith("/dev/dm-"))).toBe(true);
+    expect(
+      vm.records.filter((r) => r.event === "image.mounted").every((r) => String(r.device).startsWith("/dev/dm-")),
+    ).toBe(true);
   });
 
   it("refuses the image with the flipped byte and mounts the other", () => {
-    expect(vm.records.find((r) => r.event === "image.verity_failed")).toMatchObject({ image: "workshop", partition: "/dev/vda2" });
+    expect(vm.records.find((r) => r.event === "image.verity_failed")).toMatchObject({
+      image: "workshop",
+      partition: "/dev/vda2",
+    });
     expect(vm.records.filter((r) => r.event === "image.mounted").map((r) => r.image)).toEqual(["minimal"]);
   });
 });

@@ -37,28 +37,36 @@ describe("a room flooding a console nobody reads", () => {
     expect(vm.records.some((r) => r.event === "console.ready")).toBe(false);
   });
 
-  it("keeps the watchdog fed and answers, dropping what the console cannot take, and writes only printable ASCII", async () => {
-    expect((await vm.control("start flood", 60_000)).ok).toBe(true);
-    await vm.waitFor("room.output", 60_000, (r) => r.room === "flood" && r.line === "flood-starting");
-    const flooded = await vm.waitFor("room.output", 60_000, (r) => r.room === "flood" && String(r.line).includes("\u009b"));
-    expect(String(flooded.line)).toContain("\u001b[2J");
+  it(
+    "keeps the watchdog fed and answers, dropping what the console cannot take, and writes only printable ASCII",
+    async () => {
+      expect((await vm.control("start flood", 60_000)).ok).toBe(true);
+      await vm.waitFor("room.output", 60_000, (r) => r.room === "flood" && r.line === "flood-starting");
+      const flooded = await vm.waitFor(
+        "room.output",
+        60_000,
+        (r) => r.room === "flood" && String(r.line).includes("\u009b"),
+      );
+      expect(String(flooded.line)).toContain("\u001b[2J");
 
-    vm.pauseSerial();
-    await new Promise((r) => setTimeout(r, DEAF_MS));
-    expect(vm.exitCode).toBeNull();
-    expect(vm.qmp.events.filter((e) => e.event === "WATCHDOG")).toEqual([]);
-    vm.resumeSerial();
+      vm.pauseSerial();
+      await new Promise((r) => setTimeout(r, DEAF_MS));
+      expect(vm.exitCode).toBeNull();
+      expect(vm.qmp.events.filter((e) => e.event === "WATCHDOG")).toEqual([]);
+      vm.resumeSerial();
 
-    // The console was full: bay0 dropped records and said how many, once it could write again.
-    const dropped = await vm.waitFor("log.dropped", 60_000, (r) => r.sink === "console");
-    expect(dropped.records).toBeGreaterThan(0);
-    const answer = await vm.control("kill flood", 60_000);
-    expect(answer.ok).toBe(true);
-    expect(vm.qmp.events.filter((e) => e.event === "WATCHDOG")).toEqual([]);
+      // The console was full: bay0 dropped records and said how many, once it could write again.
+      const dropped = await vm.waitFor("log.dropped", 60_000, (r) => r.sink === "console");
+      expect(dropped.records).toBeGreaterThan(0);
+      const answer = await vm.control("kill flood", 60_000);
+      expect(answer.ok).toBe(true);
+      expect(vm.qmp.events.filter((e) => e.event === "WATCHDOG")).toEqual([]);
 
-    // Every byte bay0 wrote to the console after boot was printable ASCII (or a line end).
-    const fromBay0 = vm.lines.filter((l) => l.startsWith("{"));
-    expect(fromBay0.length).toBeGreaterThan(10);
-    expect(fromBay0.filter((l) => !/^[\x20-\x7e]*$/.test(l))).toEqual([]);
-  }, DEAF_MS + 240_000);
+      // Every byte bay0 wrote to the console after boot was printable ASCII (or a line end).
+      const fromBay0 = vm.lines.filter((l) => l.startsWith("{"));
+      expect(fromBay0.length).toBeGreaterThan(10);
+      expect(fromBay0.filter((l) => !/^[\x20-\x7e]*$/.test(l))).toEqual([]);
+    },
+    DEAF_MS + 240_000,
+  );
 });

@@ -8,7 +8,10 @@ import { OUT, ROOT, type Record } from "../qemu/vm.ts";
 import { BOOT_TIMEOUT_MS, parseMountinfo, useProbeVm } from "./helpers.ts";
 
 describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () => {
-  const booted = useProbeVm("foundation", "foundation.sh", { append: ["anchor.watchdog_sec=banana", "anchor.bogus=1"], tpm: true });
+  const booted = useProbeVm("foundation", "foundation.sh", {
+    append: ["anchor.watchdog_sec=banana", "anchor.bogus=1"],
+    tpm: true,
+  });
   let exited: Record;
   let output: string[] = [];
   beforeAll(async () => {
@@ -26,7 +29,9 @@ describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () =
   });
 
   it("mounts the essentials with the right options on a read-only root", () => {
-    const mounts = parseMountinfo(output.filter((l) => l.startsWith("mountinfo ")).map((l) => l.slice("mountinfo ".length)));
+    const mounts = parseMountinfo(
+      output.filter((l) => l.startsWith("mountinfo ")).map((l) => l.slice("mountinfo ".length)),
+    );
     const at = (target: string) => {
       const mount = mounts.get(target);
       if (!mount) throw new Error(`${target} is not mounted: ${[...mounts.keys()].join(" ")}`);
@@ -54,7 +59,8 @@ describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () =
     const timing = await booted.vm.waitFor("boot.timing", 0);
     // A direct boot: no firmware figure.
     expect(timing.firmware_ms).toBeNull();
-    for (const phase of ["kernel_ms", "preinit_ms", "bun_start_ms", "modules_ms", "duties_ms"]) expect(timing[phase], phase).toBeGreaterThanOrEqual(0);
+    for (const phase of ["kernel_ms", "preinit_ms", "bun_start_ms", "modules_ms", "duties_ms"])
+      expect(timing[phase], phase).toBeGreaterThanOrEqual(0);
     expect(Number(timing.kernel_ms)).toBeGreaterThan(0);
   });
 
@@ -65,12 +71,19 @@ describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () =
   it("runs the hardened kernel: no module support at all, lockdown in confidentiality mode", async () => {
     expect(value("module-support")).toBe("absent");
     expect(value("lockdown")).toBe("none integrity [confidentiality]");
-    expect(await booted.vm.waitFor("kernel.hardening", 0)).toMatchObject({ modules: "impossible", lockdown: "confidentiality", lsm: expect.arrayContaining(["landlock", "lockdown", "yama"]) });
+    expect(await booted.vm.waitFor("kernel.hardening", 0)).toMatchObject({
+      modules: "impossible",
+      lockdown: "confidentiality",
+      lsm: expect.arrayContaining(["landlock", "lockdown", "yama"]),
+    });
   });
 
   it("sets the fs.protected_* and kernel hardening sysctls before anything else runs", async () => {
     const sysctls = Object.fromEntries(
-      booted.vm.runOutput().filter((l) => l.startsWith("sysctl ")).map((l) => l.slice("sysctl ".length).split("=") as [string, string]),
+      booted.vm
+        .runOutput()
+        .filter((l) => l.startsWith("sysctl "))
+        .map((l) => l.slice("sysctl ".length).split("=") as [string, string]),
     );
     expect(sysctls).toEqual({
       "fs/protected_hardlinks": "1",
@@ -88,7 +101,9 @@ describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () =
     expect(value("orphans-started")).toBe("100");
     expect(value("orphan-zombies")).toBe("0");
     expect(value("orphans-left")).toBe("0");
-    const reapedSleeps = booted.vm.records.filter((r) => r.event === "child.reaped" && r.comm === "sleep" && r.status === 0);
+    const reapedSleeps = booted.vm.records.filter(
+      (r) => r.event === "child.reaped" && r.comm === "sleep" && r.status === 0,
+    );
     expect(reapedSleeps.length).toBeGreaterThanOrEqual(100);
     expect(exited.status).toBe(42);
   });
@@ -103,7 +118,7 @@ describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () =
 
   it("keeps a hash-chained audit log under /run/anchor, anchored in PCR 15, that the host verifier accepts; one edit or a cut tail breaks it", () => {
     const lines = output.filter((l) => l.startsWith("audit ")).map((l) => l.slice("audit ".length));
-    const events = lines.map((l) => (JSON.parse(l) as { event: string; room?: string }));
+    const events = lines.map((l) => JSON.parse(l) as { event: string; room?: string });
     expect(events.map((e) => e.event)).toContain("watchdog.armed");
     expect(events.filter((e) => e.event === "room.started").map((e) => e.room)).toEqual(["web", "work"]);
     const dir = mkdtempSync(join(tmpdir(), "anchor-audit-"));
@@ -112,7 +127,11 @@ describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () =
       expect(pcr).toMatch(/^[0-9A-F]{64}$/i);
       const verify = (text: string, ...extra: string[]) => {
         writeFileSync(join(dir, "audit.jsonl"), text);
-        return spawnSync(join(ROOT, "node_modules", ".bin", "bun"), [join(ROOT, "courier", "audit-cli.ts"), "verify", join(dir, "audit.jsonl"), ...extra], { encoding: "utf8" });
+        return spawnSync(
+          join(ROOT, "node_modules", ".bin", "bun"),
+          [join(ROOT, "courier", "audit-cli.ts"), "verify", join(dir, "audit.jsonl"), ...extra],
+          { encoding: "utf8" },
+        );
       };
       const intact = verify(`${lines.join("\n")}\n`, "--pcr", pcr);
       expect(intact.status, intact.stdout + intact.stderr).toBe(0);
@@ -122,7 +141,9 @@ describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () =
       expect(cut.stdout).toMatch(/cut from its end/);
       const at = lines.findIndex((l) => l.includes('"room":"web"'));
       expect(at).toBeGreaterThanOrEqual(0);
-      const edited = verify(`${lines.map((l, i) => (i === at ? l.replace('"room":"web"', '"room":"wab"') : l)).join("\n")}\n`);
+      const edited = verify(
+        `${lines.map((l, i) => (i === at ? l.replace('"room":"web"', '"room":"wab"') : l)).join("\n")}\n`,
+      );
       expect(edited.status).toBe(1);
       // The edited record itself still parses; the one after it no longer chains to it.
       expect(edited.stdout).toMatch(new RegExp(`broken at line ${at + 2}: prev does not match`));

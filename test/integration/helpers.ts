@@ -47,7 +47,9 @@ export async function bootRoomsVm(options: VmOptions & { mounted: string[]; plai
 }
 
 /** Parses /proc/self/mountinfo lines into mount point, options, type and super options. */
-export function parseMountinfo(lines: string[]): Map<string, { options: string[]; fstype: string; superOptions: string[] }> {
+export function parseMountinfo(
+  lines: string[],
+): Map<string, { options: string[]; fstype: string; superOptions: string[] }> {
   const mounts = new Map<string, { options: string[]; fstype: string; superOptions: string[] }>();
   for (const line of lines) {
     const [left, right] = line.split(" - ");
@@ -55,8 +57,11 @@ export function parseMountinfo(lines: string[]): Map<string, { options: string[]
     const [fstype, , superOptions] = right?.split(" ") ?? [];
     const target = fields[4];
     if (target === undefined || fstype === undefined) continue;
-    mounts.set(target, { options: (fields[5] ?? "").split(","), fstype, superOptions: (superOptions ?? "").split(",") });
+    mounts.set(target, {
+      options: (fields[5] ?? "").split(","),
+      fstype,
+      superOptions: (superOptions ?? "").split(","),
+    });
   }
   return mounts;
 }
-

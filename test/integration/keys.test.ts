@@ -14,7 +14,8 @@ describe("owner Secure Boot keys (bun uki/keys.ts DIR)", () => {
       const made = spawnSync(bun, [join(ROOT, "uki", "keys.ts"), dir], { encoding: "utf8" });
       expect(made.status, made.stderr).toBe(0);
       for (const name of ["PK", "KEK", "db"]) {
-        for (const ext of ["key", "crt", "esl", "auth"]) expect(existsSync(join(dir, `${name}.${ext}`)), `${name}.${ext}`).toBe(true);
+        for (const ext of ["key", "crt", "esl", "auth"])
+          expect(existsSync(join(dir, `${name}.${ext}`)), `${name}.${ext}`).toBe(true);
       }
       const signed = join(dir, "anchor.efi");
       sign(join(OUT, "build", "anchor-unsigned.efi"), signed, signingKey(dir, dir));

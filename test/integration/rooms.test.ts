@@ -24,8 +24,10 @@ describe("rooms", () => {
   });
 
   const control = (command: string): Promise<Record> => vm.control(command, ROOM_MS);
-  const outputOf = (room: string): string[] => vm.records.filter((r) => r.event === "room.output" && r.room === room).map((r) => String(r.line));
-  const waitOutput = (room: string, pattern: RegExp) => vm.waitFor("room.output", ROOM_MS, (r) => r.room === room && pattern.test(String(r.line)));
+  const outputOf = (room: string): string[] =>
+    vm.records.filter((r) => r.event === "room.output" && r.room === room).map((r) => String(r.line));
+  const waitOutput = (room: string, pattern: RegExp) =>
+    vm.waitFor("room.output", ROOM_MS, (r) => r.room === room && pattern.test(String(r.line)));
 
   it("starts the autostart rooms web and work from the image's policies", async () => {
     for (const room of ["web", "work"]) {
@@ -45,17 +47,20 @@ describe("rooms", () => {
   /** Attempts in test/rooms/escape.c: all of them as the room's user; as root, all but the three loopback allows. */
   const ESCAPE_ATTEMPTS = { escape: 62, "escape-root": 59 };
 
-  it.each(Object.entries(ESCAPE_ATTEMPTS))("%s: every attempt of the escape catalogue is blocked by the layer meant to block it", async (room, count) => {
-    expect((await control(`start ${room}`)).ok).toBe(true);
-    const exited = await vm.waitFor("room.exited", ROOM_MS, (r) => r.room === room);
-    expect(exited.status).toBe(0);
-    const lines = outputOf(room);
-    expect(vm.records.some((r) => r.event === "room.output_dropped" && r.room === room)).toBe(false);
-    expect(lines.at(-1)).toBe(`attempts=${count} mode=${room === "escape" ? "user" : "root"}`);
-    const attempts = lines.filter((l) => l.startsWith("attempt "));
-    expect(attempts).toHaveLength(count);
-    expect(attempts.filter((l) => !/^attempt \S+ blocked \([A-Z0-9]+\)$/.test(l))).toEqual([]);
-  });
+  it.each(Object.entries(ESCAPE_ATTEMPTS))(
+    "%s: every attempt of the escape catalogue is blocked by the layer meant to block it",
+    async (room, count) => {
+      expect((await control(`start ${room}`)).ok).toBe(true);
+      const exited = await vm.waitFor("room.exited", ROOM_MS, (r) => r.room === room);
+      expect(exited.status).toBe(0);
+      const lines = outputOf(room);
+      expect(vm.records.some((r) => r.event === "room.output_dropped" && r.room === room)).toBe(false);
+      expect(lines.at(-1)).toBe(`attempts=${count} mode=${room === "escape" ? "user" : "root"}`);
+      const attempts = lines.filter((l) => l.startsWith("attempt "));
+      expect(attempts).toHaveLength(count);
+      expect(attempts.filter((l) => !/^attempt \S+ blocked \([A-Z0-9]+\)$/.test(l))).toEqual([]);
+    },
+  );
 
   it("caps a fork bomb with pids.max while bay0 and the sibling rooms keep working", async () => {
     expect((await control("start bomb")).ok).toBe(true);
@@ -95,7 +100,11 @@ describe("rooms", () => {
     const done = await vm.waitFor("room.reset", ROOM_MS, (r) => r.room === "amnesia");
     expect(done.reset_ms).toBeGreaterThan(0);
     // The fresh room wrote again (it found nothing of its earlier life).
-    await vm.waitFor("room.output", ROOM_MS, (r) => r.room === "amnesia" && r.line === "amnesia-wrote" && r.hostMs > wrote.hostMs);
+    await vm.waitFor(
+      "room.output",
+      ROOM_MS,
+      (r) => r.room === "amnesia" && r.line === "amnesia-wrote" && r.hostMs > wrote.hostMs,
+    );
     expect(outputOf("amnesia").filter((l) => l === "amnesia-wrote")).toHaveLength(2);
     expect(outputOf("amnesia")).not.toContain("amnesia-secret-survived");
   });
@@ -124,7 +133,9 @@ describe("rooms", () => {
     expect(tooDeep.ok).toBe(false);
     expect(String(tooDeep.reason)).toMatch(/depth 6 is deeper than the maximum of 5/);
     expect((await control("kill n5")).ok).toBe(true);
-    const killed = vm.records.filter((r) => r.event === "room.killed" && String(r.room).startsWith("n5")).map((r) => r.room);
+    const killed = vm.records
+      .filter((r) => r.event === "room.killed" && String(r.room).startsWith("n5"))
+      .map((r) => r.room);
     expect(killed.sort()).toEqual(["n5", "n5/n4", "n5/n4/n3", "n5/n4/n3/n2", "n5/n4/n3/n2/n1", "n5/n4/n3/n2/n1/n0"]);
   });
 
@@ -135,7 +146,12 @@ describe("rooms", () => {
     const answer = await control("start tampered");
     expect(answer.ok).toBe(false);
     expect(String(answer.reason)).toMatch(/image 'corrupt' is not available/);
-    expect(vm.records.filter((r) => r.event === "image.mounted").map((r) => r.image).sort()).toEqual(["minimal", "probe", "workshop"]);
+    expect(
+      vm.records
+        .filter((r) => r.event === "image.mounted")
+        .map((r) => r.image)
+        .sort(),
+    ).toEqual(["minimal", "probe", "workshop"]);
     expect(vm.records.some((r) => r.event === "room.exited" && (r.room === "web" || r.room === "work"))).toBe(false);
   });
 
@@ -146,7 +162,9 @@ describe("rooms", () => {
     expect(lines).toContain("uid=0");
     expect(lines).toContain("uid_map=0 100000 65536");
     expect(lines).toContain("hello from the workshop");
-    expect(lines).toEqual(expect.arrayContaining(["workshop-mount=refused", "workshop-sys=refused", "workshop-sees-own-pids"]));
+    expect(lines).toEqual(
+      expect.arrayContaining(["workshop-mount=refused", "workshop-sys=refused", "workshop-sees-own-pids"]),
+    );
     expect((await control("reset workshop-probe")).ok).toBe(true);
     await vm.waitFor("room.reset", ROOM_MS, (r) => r.room === "workshop-probe");
   });
@@ -156,25 +174,48 @@ describe("rooms", () => {
     await waitOutput("umbilical", /^umbilical-done$/);
     const lines = outputOf("umbilical");
     expect(lines).toContain("own-socket=yes");
-    expect(lines.find((l) => l.startsWith("other-sockets="))).toMatch(/^other-sockets=ls: \/run\/rooms: No such file or directory$/);
+    expect(lines.find((l) => l.startsWith("other-sockets="))).toMatch(
+      /^other-sockets=ls: \/run\/rooms: No such file or directory$/,
+    );
     const status = JSON.parse(lines[0] ?? "{}") as { ok: boolean; room: string; limits: { pids_max: number } };
-    expect(status).toMatchObject({ ok: true, room: "umbilical", state: "running", limits: { memory_max: 256 * 1024 * 1024, pids_max: 256 } });
+    expect(status).toMatchObject({
+      ok: true,
+      room: "umbilical",
+      state: "running",
+      limits: { memory_max: 256 * 1024 * 1024, pids_max: 256 },
+    });
     expect(lines).toContain("status-exit=0");
-    expect(lines).toContain('{"ok":false,"error":{"code":"not_allowed","message":"this room\'s policy does not allow courier.send"}}');
+    expect(lines).toContain(
+      '{"ok":false,"error":{"code":"not_allowed","message":"this room\'s policy does not allow courier.send"}}',
+    );
     expect(lines).toContain("send-exit=1");
     expect(lines).toContain('{"ok":true,"room":"umbilical/kid"}');
     expect(lines).toContain("spawn-exit=0");
-    expect(lines.find((l) => l.includes('"code":"malformed"'))).toMatch(/"code":"malformed","message":"umbilical:umbilical:\d+:\d+/);
+    expect(lines.find((l) => l.includes('"code":"malformed"'))).toMatch(
+      /"code":"malformed","message":"umbilical:umbilical:\d+:\d+/,
+    );
     expect(lines).toContain("bad-spawn-exit=1");
     await vm.waitFor("room.output", ROOM_MS, (r) => r.room === "umbilical/kid" && r.line === "kid-umbilical=absent");
-    const requests = vm.records.filter((r) => r.event === "umbilical.request" && r.room === "umbilical").map((r) => [r.type, r.ok]);
-    expect(requests).toEqual([["room.status", true], ["room.spawn", true], ["room.spawn", false]]);
-    expect(vm.records.find((r) => r.event === "umbilical.refused" && r.room === "umbilical")).toMatchObject({ code: "not_allowed" });
+    const requests = vm.records
+      .filter((r) => r.event === "umbilical.request" && r.room === "umbilical")
+      .map((r) => [r.type, r.ok]);
+    expect(requests).toEqual([
+      ["room.status", true],
+      ["room.spawn", true],
+      ["room.spawn", false],
+    ]);
+    expect(vm.records.find((r) => r.event === "umbilical.refused" && r.room === "umbilical")).toMatchObject({
+      code: "not_allowed",
+    });
     // SO_PEERCRED: each anchorctl is a process the room forked after crun started it, so its pid is larger, and each later one larger still.
     const crun = Number((await vm.waitFor("room.started", 0, (r) => r.room === "umbilical")).pid);
-    const pids = vm.records.filter((r) => r.room === "umbilical" && (r.event === "umbilical.request" || r.event === "umbilical.refused")).map((r) => r.pid);
+    const pids = vm.records
+      .filter((r) => r.room === "umbilical" && (r.event === "umbilical.request" || r.event === "umbilical.refused"))
+      .map((r) => r.pid);
     expect(pids).toHaveLength(4);
-    expect(pids.every((pid, i) => Number.isInteger(pid) && Number(pid) > (i === 0 ? crun : Number(pids[i - 1])))).toBe(true);
+    expect(pids.every((pid, i) => Number.isInteger(pid) && Number(pid) > (i === 0 ? crun : Number(pids[i - 1])))).toBe(
+      true,
+    );
   });
 
   it("answers a hostile room's oversized, malformed and flooding frames with refusals and closes on it; a fresh connection is served", async () => {
@@ -185,7 +226,9 @@ describe("rooms", () => {
     expect(lines).toContain("malformed replies=5 last=malformed closed=yes");
     expect(lines.find((l) => l.startsWith("flood "))).toMatch(/^flood replies=[5-9] last=rate_limited closed=yes$/);
     expect(lines).toContain("after replies=1 last=none closed=no");
-    const codes = new Set(vm.records.filter((r) => r.event === "umbilical.refused" && r.room === "umbilical-abuse").map((r) => r.code));
+    const codes = new Set(
+      vm.records.filter((r) => r.event === "umbilical.refused" && r.room === "umbilical-abuse").map((r) => r.code),
+    );
     expect([...codes].sort()).toEqual(["malformed", "oversized", "rate_limited"]);
   });
 
@@ -193,19 +236,31 @@ describe("rooms", () => {
     const errors = vm.records.filter((r) => r.event === "bay0.error").length;
     expect((await control("start umbilical-sibling")).ok).toBe(true);
     expect((await control("start umbilical-storm")).ok).toBe(true);
-    const storm = await vm.waitFor("room.output", 600_000, (r) => r.room === "umbilical-storm" && String(r.line).startsWith("storm "));
-    expect(storm.line).toMatch(/^storm frames=1\d{5} connections=\d+ left_open=0 refused_dial=\d+ slowloris_closed=yes$/);
+    const storm = await vm.waitFor(
+      "room.output",
+      600_000,
+      (r) => r.room === "umbilical-storm" && String(r.line).startsWith("storm "),
+    );
+    expect(storm.line).toMatch(
+      /^storm frames=1\d{5} connections=\d+ left_open=0 refused_dial=\d+ slowloris_closed=yes$/,
+    );
     expect(Number(/frames=(\d+)/.exec(String(storm.line))?.[1])).toBeGreaterThanOrEqual(100_000);
     // bay0 still answers its own control line at once, and its sibling was served the whole time.
     expect((await vm.control("freeze nobody", 10_000)).ok).toBe(false);
-    const sibling = await vm.waitFor("room.output", 120_000, (r) => r.room === "umbilical-sibling" && String(r.line).startsWith("sibling "));
+    const sibling = await vm.waitFor(
+      "room.output",
+      120_000,
+      (r) => r.room === "umbilical-sibling" && String(r.line).startsWith("sibling "),
+    );
     expect(sibling.line).toMatch(/^sibling ok=120 failed=0$/);
     const refused = vm.records.filter((r) => r.event === "umbilical.refused" && r.room === "umbilical-storm");
     expect(refused.length).toBeLessThan(1000);
     expect(refused.some((r) => Number(r.unlogged) > 0)).toBe(true);
     expect(vm.records.filter((r) => r.event === "bay0.error").length).toBe(errors);
     // The policies reached bay0's parser (room.spawn is granted) and were refused as malformed, while the watchdog stayed fed.
-    const spawns = vm.records.filter((r) => r.event === "umbilical.request" && r.room === "umbilical-storm" && r.type === "room.spawn");
+    const spawns = vm.records.filter(
+      (r) => r.event === "umbilical.request" && r.room === "umbilical-storm" && r.type === "room.spawn",
+    );
     expect(spawns.filter((r) => r.code === "malformed").length).toBeGreaterThan(0);
     expect(vm.qmp.events.filter((e) => e.event === "WATCHDOG")).toEqual([]);
   });

@@ -16,7 +16,11 @@ describe("rooms on Debian's stock kernel", () => {
   let vm: Vm;
 
   beforeAll(async () => {
-    const build = spawnSync(join(ROOT, "node_modules", ".bin", "bun"), [join(ROOT, "uki", "build.ts"), "--stock-kernel", "--out", STOCK], { encoding: "utf8" });
+    const build = spawnSync(
+      join(ROOT, "node_modules", ".bin", "bun"),
+      [join(ROOT, "uki", "build.ts"), "--stock-kernel", "--out", STOCK],
+      { encoding: "utf8" },
+    );
     if (build.status !== 0) throw new Error(`stock-kernel build failed: ${build.stderr}`);
     const probe = probeImage();
     vm = await bootRoomsVm({
@@ -28,7 +32,7 @@ describe("rooms on Debian's stock kernel", () => {
       plainBay0: true,
       append: ["anchor.autostart="],
     });
-  // The build of a whole second image, then a boot: on a loaded 2-core host the build alone took near 4 minutes.
+    // The build of a whole second image, then a boot: on a loaded 2-core host the build alone took near 4 minutes.
   }, 4 * BOOT_TIMEOUT_MS);
   afterAll(async () => {
     await vm?.stop();
@@ -40,7 +44,9 @@ describe("rooms on Debian's stock kernel", () => {
     expect((await vm.control("start escape-ia32", 60_000)).ok).toBe(true);
     const exited = await vm.waitFor("room.exited", 60_000, (r) => r.room === "escape-ia32");
     expect(exited.status).toBe(0);
-    const lines = vm.records.filter((r) => r.event === "room.output" && r.room === "escape-ia32").map((r) => String(r.line));
+    const lines = vm.records
+      .filter((r) => r.event === "room.output" && r.room === "escape-ia32")
+      .map((r) => String(r.line));
     expect(lines).toEqual(["attempt socketcall-int80-inet blocked (SIGSYS)", "attempts=1 mode=ia32"]);
   });
 });

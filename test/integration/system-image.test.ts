@@ -33,22 +33,38 @@ async function bootToEnd(name: string, image: SystemImage): Promise<Vm> {
   return vm;
 }
 
-const verityError = (vm: Vm): boolean => vm.lines.some((l) => /device-mapper: verity: .* block \d+ is corrupted/.test(l));
-const panicked = (vm: Vm): boolean => vm.lines.some((l) => /Kernel panic - not syncing: dm-verity device corrupted/.test(l));
+const verityError = (vm: Vm): boolean =>
+  vm.lines.some((l) => /device-mapper: verity: .* block \d+ is corrupted/.test(l));
+const panicked = (vm: Vm): boolean =>
+  vm.lines.some((l) => /Kernel panic - not syncing: dm-verity device corrupted/.test(l));
 
 describe("the system image, verified by dm-verity from the pinned root hash", () => {
-  it("stops the boot at the first read of a byte changed in the data (squashfs's superblock): no bay0.ready", async () => {
-    const vm = await bootToEnd("system-flipped-data", flipped("data", () => 100));
-    expect(verityError(vm)).toBe(true);
-    expect(panicked(vm)).toBe(true);
-    expect(vm.records.some((r) => r.event === "bay0.ready")).toBe(false);
-  }, PANIC_MS + 30_000);
+  it(
+    "stops the boot at the first read of a byte changed in the data (squashfs's superblock): no bay0.ready",
+    async () => {
+      const vm = await bootToEnd(
+        "system-flipped-data",
+        flipped("data", () => 100),
+      );
+      expect(verityError(vm)).toBe(true);
+      expect(panicked(vm)).toBe(true);
+      expect(vm.records.some((r) => r.event === "bay0.ready")).toBe(false);
+    },
+    PANIC_MS + 30_000,
+  );
 
-  it("stops the boot when a byte of the hash tree's top level changed: every read fails", async () => {
-    // The top level of the tree follows veritysetup's one-block superblock.
-    const vm = await bootToEnd("system-flipped-tree", flipped("tree", (verity) => verity.hash_offset + 4096 + 10));
-    expect(verityError(vm)).toBe(true);
-    expect(panicked(vm)).toBe(true);
-    expect(vm.records.some((r) => r.event === "bay0.ready")).toBe(false);
-  }, PANIC_MS + 30_000);
+  it(
+    "stops the boot when a byte of the hash tree's top level changed: every read fails",
+    async () => {
+      // The top level of the tree follows veritysetup's one-block superblock.
+      const vm = await bootToEnd(
+        "system-flipped-tree",
+        flipped("tree", (verity) => verity.hash_offset + 4096 + 10),
+      );
+      expect(verityError(vm)).toBe(true);
+      expect(panicked(vm)).toBe(true);
+      expect(vm.records.some((r) => r.event === "bay0.ready")).toBe(false);
+    },
+    PANIC_MS + 30_000,
+  );
 });

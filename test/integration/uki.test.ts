@@ -32,7 +32,14 @@ function variantUki(name: string, extra: string[]): string {
   const unsigned = join(scratch, `${name}-unsigned.efi`);
   const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
   assembleUki(
-    { vmlinuz: join(OUT, "vmlinuz"), initramfs: join(OUT, "initramfs.img"), cmdline: [...BASE_CMDLINE, ...extra].join(" "), osRelease: osRelease(version), version, pcrKey: pcrSigningKey(null, scratch) },
+    {
+      vmlinuz: join(OUT, "vmlinuz"),
+      initramfs: join(OUT, "initramfs.img"),
+      cmdline: [...BASE_CMDLINE, ...extra].join(" "),
+      osRelease: osRelease(version),
+      version,
+      pcrKey: pcrSigningKey(null, scratch),
+    },
     unsigned,
   );
   const efi = join(scratch, `${name}.efi`);
@@ -59,7 +66,8 @@ function section(efi: string, name: string): string {
 }
 
 const pcr11 = (vm: Vm): string => {
-  const record = vm.records.find((r) => r.event === "tpm.pcrs") as (Record & { pcrs: { [k: string]: string } }) | undefined;
+  const record = vm.records.find((r) => r.event === "tpm.pcrs") as
+    (Record & { pcrs: { [k: string]: string } }) | undefined;
   const value = record?.pcrs["11"];
   if (value === undefined) throw new Error(`no PCR 11 in ${vm.logFile}`);
   return value;
@@ -69,14 +77,17 @@ describe("signed UKI under OVMF with Secure Boot enforced and a TPM", () => {
   let signed: Vm;
   let variant: Vm;
 
-  beforeAll(async () => {
-    signed = await bootUefi("uki-signed", join(OUT, "anchor.efi"), async (vm) => {
-      for (const room of ["web", "work"]) await vm.waitFor("room.started", UEFI_BOOT_MS, (r) => r.room === room);
-    });
-    // The same kernel and initramfs, another command line, signed the same way.
-    const variantEfi = variantUki("variant", [systemPin(builtSystem().verity), "anchor.watchdog_sec=29"]);
-    variant = await bootUefi("uki-variant", variantEfi, (vm) => vm.waitFor("bay0.ready", UEFI_BOOT_MS));
-  }, 2 * UEFI_BOOT_MS + 60_000);
+  beforeAll(
+    async () => {
+      signed = await bootUefi("uki-signed", join(OUT, "anchor.efi"), async (vm) => {
+        for (const room of ["web", "work"]) await vm.waitFor("room.started", UEFI_BOOT_MS, (r) => r.room === room);
+      });
+      // The same kernel and initramfs, another command line, signed the same way.
+      const variantEfi = variantUki("variant", [systemPin(builtSystem().verity), "anchor.watchdog_sec=29"]);
+      variant = await bootUefi("uki-variant", variantEfi, (vm) => vm.waitFor("bay0.ready", UEFI_BOOT_MS));
+    },
+    2 * UEFI_BOOT_MS + 60_000,
+  );
 
   it("is signed with the snakeoil test key the firmware trusts", () => {
     expect(verifySignature(join(OUT, "anchor.efi"), SNAKEOIL.cert)).toBe(true);
@@ -87,14 +98,26 @@ describe("signed UKI under OVMF with Secure Boot enforced and a TPM", () => {
     expect(signed.lines.some((l) => /EFI stub: UEFI Secure Boot is enabled/.test(l))).toBe(true);
     expect(signed.records.some((r) => r.event === "bay0.ready")).toBe(true);
     // The stub reported the ESP it was started from; bay0 found its disk by that, not by guessing.
-    expect(signed.records.find((r) => r.event === "image.boot_disk")).toMatchObject({ disk: "vda", how: "loader-partition", slot: "/dev/vda2" });
-    expect(signed.records.filter((r) => r.event === "image.mounted").map((r) => r.image)).toEqual(["minimal", "workshop"]);
+    expect(signed.records.find((r) => r.event === "image.boot_disk")).toMatchObject({
+      disk: "vda",
+      how: "loader-partition",
+      slot: "/dev/vda2",
+    });
+    expect(signed.records.filter((r) => r.event === "image.mounted").map((r) => r.image)).toEqual([
+      "minimal",
+      "workshop",
+    ]);
     expect(signed.records.filter((r) => r.event === "room.started").map((r) => r.room)).toEqual(["web", "work"]);
   });
 
   it("runs the hardened kernel: no module support, lockdown in confidentiality mode", () => {
     const hardening = signed.records.find((r) => r.event === "kernel.hardening");
-    expect(hardening).toMatchObject({ modules: "impossible", lockdown: "confidentiality", kexec: "impossible", dev_mem: false });
+    expect(hardening).toMatchObject({
+      modules: "impossible",
+      lockdown: "confidentiality",
+      kexec: "impossible",
+      dev_mem: false,
+    });
   });
 
   it("logs the PCR 11 the stub measured, and it changes with the command line", () => {
@@ -106,13 +129,20 @@ describe("signed UKI under OVMF with Secure Boot enforced and a TPM", () => {
   });
 
   it("carries in .pcrsig the owner's signed policy for exactly the PCR 11 the stub measured, for either command line", () => {
-    for (const [vm, efi] of [[signed, join(OUT, "anchor.efi")], [variant, join(scratch, "variant.efi")]] as const) {
-      const signature = JSON.parse(section(efi, ".pcrsig")) as { sha256: { pcrs: number[]; pol: string; sig: string }[] };
+    for (const [vm, efi] of [
+      [signed, join(OUT, "anchor.efi")],
+      [variant, join(scratch, "variant.efi")],
+    ] as const) {
+      const signature = JSON.parse(section(efi, ".pcrsig")) as {
+        sha256: { pcrs: number[]; pol: string; sig: string }[];
+      };
       const [entry] = signature.sha256;
       expect(entry?.pcrs).toEqual([11]);
       expect(entry?.pol).toBe(policyPcrDigest(pcr11(vm)));
       const key = createPublicKey(section(efi, ".pcrpkey"));
-      expect(verify("sha256", Buffer.from(entry?.pol ?? "", "hex"), key, Buffer.from(entry?.sig ?? "", "base64"))).toBe(true);
+      expect(verify("sha256", Buffer.from(entry?.pol ?? "", "hex"), key, Buffer.from(entry?.sig ?? "", "base64"))).toBe(
+        true,
+      );
     }
     expect(createPublicKey(section(join(OUT, "anchor.efi"), ".pcrpkey")).export({ type: "spki", format: "pem" })).toBe(
       createPublicKey(readFileSync(SNAKEOIL.cert)).export({ type: "spki", format: "pem" }),
@@ -121,44 +151,70 @@ describe("signed UKI under OVMF with Secure Boot enforced and a TPM", () => {
 });
 
 describe("the firmware refuses a disk whose UKI is not properly signed", () => {
-  it("refuses the UKI with one byte changed", async () => {
-    const image = readFileSync(join(OUT, "anchor.efi"));
-    const middle = Math.floor(image.length / 2);
-    image.writeUInt8((image.readUInt8(middle) ^ 0x01) & 0xff, middle);
-    const tampered = join(scratch, "tampered.efi");
-    writeFileSync(tampered, image);
-    const vm = await bootUefi("uki-tampered", tampered, (v) => v.waitForLine(ACCESS_DENIED, UEFI_BOOT_MS));
-    expect(vm.records.some((r) => r.event === "bay0.ready")).toBe(false);
-  }, UEFI_BOOT_MS + 30_000);
+  it(
+    "refuses the UKI with one byte changed",
+    async () => {
+      const image = readFileSync(join(OUT, "anchor.efi"));
+      const middle = Math.floor(image.length / 2);
+      image.writeUInt8((image.readUInt8(middle) ^ 0x01) & 0xff, middle);
+      const tampered = join(scratch, "tampered.efi");
+      writeFileSync(tampered, image);
+      const vm = await bootUefi("uki-tampered", tampered, (v) => v.waitForLine(ACCESS_DENIED, UEFI_BOOT_MS));
+      expect(vm.records.some((r) => r.event === "bay0.ready")).toBe(false);
+    },
+    UEFI_BOOT_MS + 30_000,
+  );
 
-  it("refuses the unsigned UKI", async () => {
-    const vm = await bootUefi("uki-unsigned", join(OUT, "build", "anchor-unsigned.efi"), (v) => v.waitForLine(ACCESS_DENIED, UEFI_BOOT_MS));
-    expect(vm.records.some((r) => r.event === "bay0.ready")).toBe(false);
-  }, UEFI_BOOT_MS + 30_000);
+  it(
+    "refuses the unsigned UKI",
+    async () => {
+      const vm = await bootUefi("uki-unsigned", join(OUT, "build", "anchor-unsigned.efi"), (v) =>
+        v.waitForLine(ACCESS_DENIED, UEFI_BOOT_MS),
+      );
+      expect(vm.records.some((r) => r.event === "bay0.ready")).toBe(false);
+    },
+    UEFI_BOOT_MS + 30_000,
+  );
 });
 
 describe("a UKI that pins another system image than its slot holds", () => {
-  it("finds the slot's partition but stops at the kernel's verity error: no code of the slot runs", async () => {
-    const built = builtSystem().verity;
-    const other = `${built.root_hash.slice(0, 63)}${built.root_hash.endsWith("0") ? "1" : "0"}`;
-    const efi = variantUki("mismatched", [systemPin({ ...built, root_hash: other }, systemPartUuid(built.root_hash))]);
-    const vm = await bootUefi("uki-mismatched", efi, (v) => v.waitForExit(UEFI_BOOT_MS));
-    expect(vm.lines.some((l) => /device-mapper: verity: .* block \d+ is corrupted/.test(l))).toBe(true);
-    expect(vm.lines.some((l) => /Kernel panic - not syncing: dm-verity device corrupted/.test(l))).toBe(true);
-    expect(vm.records.some((r) => r.event === "bay0.ready")).toBe(false);
-  }, UEFI_BOOT_MS + 30_000);
+  it(
+    "finds the slot's partition but stops at the kernel's verity error: no code of the slot runs",
+    async () => {
+      const built = builtSystem().verity;
+      const other = `${built.root_hash.slice(0, 63)}${built.root_hash.endsWith("0") ? "1" : "0"}`;
+      const efi = variantUki("mismatched", [
+        systemPin({ ...built, root_hash: other }, systemPartUuid(built.root_hash)),
+      ]);
+      const vm = await bootUefi("uki-mismatched", efi, (v) => v.waitForExit(UEFI_BOOT_MS));
+      expect(vm.lines.some((l) => /device-mapper: verity: .* block \d+ is corrupted/.test(l))).toBe(true);
+      expect(vm.lines.some((l) => /Kernel panic - not syncing: dm-verity device corrupted/.test(l))).toBe(true);
+      expect(vm.records.some((r) => r.event === "bay0.ready")).toBe(false);
+    },
+    UEFI_BOOT_MS + 30_000,
+  );
 });
 
 describe("a firmware whose Secure Boot is off", () => {
-  it("boots the image, and bay0 will not seal a vault to it: the person is told why", async () => {
-    const vm = await Vm.boot({ name: "uki-secure-boot-off", uefiDisk: join(OUT, "anchor.img"), secureBootOff: true, tpm: true, noReboot: true });
-    try {
-      const refused = await vm.waitFor("vault.provision_failed", UEFI_BOOT_MS);
-      expect(refused).toMatchObject({ step: "secure-boot", error: "Secure Boot is off in the firmware" });
-      expect(vm.lines.some((l) => /EFI stub: UEFI Secure Boot is enabled/.test(l))).toBe(false);
-      expect(vm.records.some((r) => r.event === "vault.provisioning")).toBe(false);
-    } finally {
-      await vm.stop();
-    }
-  }, UEFI_BOOT_MS + 30_000);
+  it(
+    "boots the image, and bay0 will not seal a vault to it: the person is told why",
+    async () => {
+      const vm = await Vm.boot({
+        name: "uki-secure-boot-off",
+        uefiDisk: join(OUT, "anchor.img"),
+        secureBootOff: true,
+        tpm: true,
+        noReboot: true,
+      });
+      try {
+        const refused = await vm.waitFor("vault.provision_failed", UEFI_BOOT_MS);
+        expect(refused).toMatchObject({ step: "secure-boot", error: "Secure Boot is off in the firmware" });
+        expect(vm.lines.some((l) => /EFI stub: UEFI Secure Boot is enabled/.test(l))).toBe(false);
+        expect(vm.records.some((r) => r.event === "vault.provisioning")).toBe(false);
+      } finally {
+        await vm.stop();
+      }
+    },
+    UEFI_BOOT_MS + 30_000,
+  );
 });

@@ -5,10 +5,13 @@ import { BOOT_TIMEOUT_MS, useProbeVm } from "./helpers.ts";
 describe("the vault's tools", () => {
   const booted = useProbeVm("vault-tools", "vault-tools.sh", { tpm: true, memoryMb: 1024 });
   let output: string[] = [];
-  beforeAll(async () => {
-    await booted.vm.waitFor("run.exited", BOOT_TIMEOUT_MS * 2);
-    output = booted.vm.runOutput();
-  }, BOOT_TIMEOUT_MS * 2 + 10_000);
+  beforeAll(
+    async () => {
+      await booted.vm.waitFor("run.exited", BOOT_TIMEOUT_MS * 2);
+      output = booted.vm.runOutput();
+    },
+    BOOT_TIMEOUT_MS * 2 + 10_000,
+  );
 
   it("come from the system image, which the command line pins", () => {
     expect(output.find((l) => l.startsWith("tools="))).toMatch(/^tools=cryptsetup 2\.6\.\d/);

@@ -10,7 +10,10 @@ const TIMEOUT_SEC = 10;
 const MARGIN_SEC = 5;
 
 describe("hardware watchdog", () => {
-  const booted = useProbeVm("watchdog", "wedge.sh", { append: [`anchor.watchdog_sec=${TIMEOUT_SEC}`], watchdogAction: "poweroff" });
+  const booted = useProbeVm("watchdog", "wedge.sh", {
+    append: [`anchor.watchdog_sec=${TIMEOUT_SEC}`],
+    watchdogAction: "poweroff",
+  });
 
   it("fires within timeout + margin once bay0's event loop wedges", async () => {
     const { vm } = booted;

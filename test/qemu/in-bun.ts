@@ -10,7 +10,11 @@ import { ROOT } from "./paths.ts";
  */
 export function inBun(script: string, fds: number[] = []): string {
   const [stdin = "ignore", ...extra] = fds;
-  const run = spawnSync(join(ROOT, "node_modules", ".bin", "bun"), ["-e", script], { cwd: ROOT, encoding: "utf8", stdio: [stdin, "pipe", "pipe", ...extra] });
+  const run = spawnSync(join(ROOT, "node_modules", ".bin", "bun"), ["-e", script], {
+    cwd: ROOT,
+    encoding: "utf8",
+    stdio: [stdin, "pipe", "pipe", ...extra],
+  });
   if (run.status !== 0) throw new Error(run.stderr);
   return run.stdout.trim();
 }

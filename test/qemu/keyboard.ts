@@ -10,8 +10,20 @@ type Screen = { text(): Promise<string[]> };
 
 /** QMP qcodes for the characters the tests type (US layout). */
 const QCODES: { [ch: string]: string[] } = {
-  " ": ["spc"], "-": ["minus"], ".": ["dot"], "/": ["slash"], "=": ["equal"], ",": ["comma"], "'": ["apostrophe"], ";": ["semicolon"],
-  $: ["shift", "4"], "(": ["shift", "9"], ")": ["shift", "0"], "*": ["shift", "8"], ">": ["shift", "dot"], "|": ["shift", "backslash"],
+  " ": ["spc"],
+  "-": ["minus"],
+  ".": ["dot"],
+  "/": ["slash"],
+  "=": ["equal"],
+  ",": ["comma"],
+  "'": ["apostrophe"],
+  ";": ["semicolon"],
+  $: ["shift", "4"],
+  "(": ["shift", "9"],
+  ")": ["shift", "0"],
+  "*": ["shift", "8"],
+  ">": ["shift", "dot"],
+  "|": ["shift", "backslash"],
 };
 
 export const qcodes = (ch: string): string[] => QCODES[ch] ?? (/^[A-Z]$/.test(ch) ? ["shift", ch.toLowerCase()] : [ch]);
@@ -47,10 +59,14 @@ export async function promptArmed(screen: Screen, timeoutMs = 60_000): Promise<v
 }
 
 /** Polls `typed` until it reports `want`, or stops changing for STILL_MS; the last count. */
-async function settled(screen: Screen, typed: (lines: string[]) => number | null, want: number): Promise<number | null> {
+async function settled(
+  screen: Screen,
+  typed: (lines: string[]) => number | null,
+  want: number,
+): Promise<number | null> {
   let last: number | null = null;
   let since = Date.now();
-  for (const limit = Date.now() + SETTLE_LIMIT_MS; ; ) {
+  for (const limit = Date.now() + SETTLE_LIMIT_MS; ;) {
     const now = typed(await screen.text());
     if (now === want) return now;
     if (now !== last) [last, since] = [now, Date.now()];
@@ -64,18 +80,33 @@ async function settled(screen: Screen, typed: (lines: string[]) => number | null
  * null for not yet) reads `want`, calling `undo` with what it showed
  * between tries; throws after ATTEMPTS, naming `what`.
  */
-async function sendUntil(screen: Screen, what: string, send: () => Promise<void>, shown: (lines: string[]) => number | null, want: number, undo: (seen: number | null) => Promise<void>): Promise<void> {
+async function sendUntil(
+  screen: Screen,
+  what: string,
+  send: () => Promise<void>,
+  shown: (lines: string[]) => number | null,
+  want: number,
+  undo: (seen: number | null) => Promise<void>,
+): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     await send();
     const seen = await settled(screen, shown, want);
     if (seen === want) return;
-    if (attempt === ATTEMPTS) throw new Error(`${what}: after ${ATTEMPTS} tries the screen showed ${seen ?? "none"} for ${want}`);
+    if (attempt === ATTEMPTS)
+      throw new Error(`${what}: after ${ATTEMPTS} tries the screen showed ${seen ?? "none"} for ${want}`);
     await undo(seen);
   }
 }
 
 /** Types `text` until `typed` (how much the screen shows of it) reports all of it, erasing with `erase` between tries; then Enter, if `enter`. */
-async function typeChecked(vm: Keys, screen: Screen, text: string, typed: (lines: string[]) => number | null, erase: () => Promise<void>, enter = true): Promise<void> {
+async function typeChecked(
+  vm: Keys,
+  screen: Screen,
+  text: string,
+  typed: (lines: string[]) => number | null,
+  erase: () => Promise<void>,
+  enter = true,
+): Promise<void> {
   await sendUntil(screen, `typing ${text.length} characters`, () => typeKeys(vm, text), typed, text.length, erase);
   if (enter) await vm.sendKeys(["ret"]);
 }
@@ -102,11 +133,18 @@ export async function typeSecret(vm: Keys, screen: Screen, label: string, text: 
   for (let at = 0; at < text.length; at += PIECE) {
     const piece = text.slice(at, at + PIECE);
     const what = `typing a secret of ${text.length} characters, after ${at}`;
-    await sendUntil(screen, what, () => typeKeys(vm, piece), typed, at + piece.length, async (seen) => {
-      if (seen === null || seen < at) throw new Error(`${what}: the screen showed ${seen ?? "no prompt"}`);
-      for (let i = at; i < seen; i++) await vm.sendKeys(["backspace"]);
-      await settled(screen, typed, at);
-    });
+    await sendUntil(
+      screen,
+      what,
+      () => typeKeys(vm, piece),
+      typed,
+      at + piece.length,
+      async (seen) => {
+        if (seen === null || seen < at) throw new Error(`${what}: the screen showed ${seen ?? "no prompt"}`);
+        for (let i = at; i < seen; i++) await vm.sendKeys(["backspace"]);
+        await settled(screen, typed, at);
+      },
+    );
   }
   await vm.sendKeys(["ret"]);
 }
@@ -123,7 +161,12 @@ export async function chooseChoice(vm: Keys, screen: Screen, choice: string): Pr
     const at = (l: string): number => {
       for (let c = l.indexOf(choice); c >= 2; c = l.indexOf(choice, c + 1)) {
         const after = l.slice(c + choice.length, c + choice.length + 2);
-        if (/^[> ] $/.test(l.slice(c - 2, c)) && after.trim() === "" && (after.length === 2 || c + choice.length + after.length === l.length)) return c - 2;
+        if (
+          /^[> ] $/.test(l.slice(c - 2, c)) &&
+          after.trim() === "" &&
+          (after.length === 2 || c + choice.length + after.length === l.length)
+        )
+          return c - 2;
       }
       return -1;
     };

@@ -15,17 +15,32 @@ const ROOM_POLICIES = join(ROOT, "test", "rooms", "policies");
  * carries it (test/qemu/probe-image.ts).
  */
 export function testOverlay(options: { roomPolicies?: boolean; plainBay0?: boolean } = {}): CpioEntry[] {
-  const probes = readdirSync(PROBES).map(
-    (name): CpioEntry => ({ kind: "file", path: `test/${name}`, mode: 0o755, data: readFileSync(join(PROBES, name)) }),
-  );
+  const probes = readdirSync(PROBES).map((name): CpioEntry => ({
+    kind: "file",
+    path: `test/${name}`,
+    mode: 0o755,
+    data: readFileSync(join(PROBES, name)),
+  }));
   return [
     { kind: "file", path: "test/busybox", mode: 0o755, data: readFileSync("/bin/busybox") },
     ...probes,
     ...(options.roomPolicies
-      ? readdirSync(ROOM_POLICIES).map(
-          (name): CpioEntry => ({ kind: "file", path: `etc/anchor/policies/${name}`, mode: 0o644, data: readFileSync(join(ROOM_POLICIES, name)) }),
-        )
+      ? readdirSync(ROOM_POLICIES).map((name): CpioEntry => ({
+          kind: "file",
+          path: `etc/anchor/policies/${name}`,
+          mode: 0o644,
+          data: readFileSync(join(ROOM_POLICIES, name)),
+        }))
       : []),
-    ...(options.plainBay0 ? [{ kind: "file" as const, path: "usr/lib/bay0/bay0", mode: 0o755, data: readFileSync(join(OUT, "test", "bay0")) }] : []),
+    ...(options.plainBay0
+      ? [
+          {
+            kind: "file" as const,
+            path: "usr/lib/bay0/bay0",
+            mode: 0o755,
+            data: readFileSync(join(OUT, "test", "bay0")),
+          },
+        ]
+      : []),
   ];
 }

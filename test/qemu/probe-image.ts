@@ -20,11 +20,20 @@ const newest = (dir: string): number => Math.max(...readdirSync(dir).map((n) => 
  * compiled static) and its scripts. Rebuilt when those sources change.
  */
 export function probeImage(): VerityImage {
-  if (!existsSync(ENTRY) || statSync(ENTRY).mtimeMs < Math.max(newest(SOURCES), statSync(join(ROOT, "courier", "anchorctl.c")).mtimeMs)) {
+  if (
+    !existsSync(ENTRY) ||
+    statSync(ENTRY).mtimeMs < Math.max(newest(SOURCES), statSync(join(ROOT, "courier", "anchorctl.c")).mtimeMs)
+  ) {
     mkdirSync(join(OUT, "test", "images"), { recursive: true });
-    const programs = readdirSync(SOURCES).filter((n) => n.endsWith(".c")).map((n) => n.replace(/\.c$/, ""));
+    const programs = readdirSync(SOURCES)
+      .filter((n) => n.endsWith(".c"))
+      .map((n) => n.replace(/\.c$/, ""));
     for (const program of programs) {
-      const cc = spawnSync("gcc", ["-static", "-O1", "-Wall", "-Werror", "-o", join(OUT, "test", program), join(SOURCES, `${program}.c`)], { encoding: "utf8" });
+      const cc = spawnSync(
+        "gcc",
+        ["-static", "-O1", "-Wall", "-Werror", "-o", join(OUT, "test", program), join(SOURCES, `${program}.c`)],
+        { encoding: "utf8" },
+      );
       if (cc.status !== 0) throw new Error(`compiling ${program}.c failed: ${cc.stderr}`);
     }
     const scripts = readdirSync(SOURCES).filter((n) => n.endsWith(".sh"));
@@ -50,21 +59,35 @@ export function corruptedCopy(name: string, original: VerityImage): VerityImage 
 /** The images `npm run build` made (out/images), with their verity parameters. */
 export function builtImages(): VerityImage[] {
   const manifest = imageManifestSchema.parse(JSON.parse(readFileSync(join(OUT, "images", "manifest.json"), "utf8")));
-  return Object.entries(manifest).map(([name, { offset: _offset, ...verity }]) => ({ name, file: join(OUT, "images", `${name}.squashfs`), verity }));
+  return Object.entries(manifest).map(([name, { offset: _offset, ...verity }]) => ({
+    name,
+    file: join(OUT, "images", `${name}.squashfs`),
+    verity,
+  }));
 }
 
 /** The system image `npm run build` made (out/images/system.squashfs), as the release UKI pins it. */
-export const builtSystem = (): SystemImage => ({ file: join(OUT, "images", "system.squashfs"), verity: readSystemVerity(OUT) });
+export const builtSystem = (): SystemImage => ({
+  file: join(OUT, "images", "system.squashfs"),
+  verity: readSystemVerity(OUT),
+});
 
 /** The system image with the test-hooks build of bay0 (`npm run build -- --test-hooks`), which test boots pin. */
-export const testSystem = (): SystemImage => ({ file: join(OUT, "test", "system.squashfs"), verity: JSON.parse(readFileSync(join(OUT, "test", "system.json"), "utf8")) as SystemImage["verity"] });
+export const testSystem = (): SystemImage => ({
+  file: join(OUT, "test", "system.squashfs"),
+  verity: JSON.parse(readFileSync(join(OUT, "test", "system.json"), "utf8")) as SystemImage["verity"],
+});
 
 /**
  * A disk for a direct test boot: the Anchor layout with `images` in slot A,
  * `system` in its system partition and an empty ESP, plus the manifest that
  * pins the images (the test overlay carries it in place of the built one).
  */
-export function testDisk(file: string, images: VerityImage[], system: SystemImage | null = null): { file: string; manifest: ImageManifest } {
+export function testDisk(
+  file: string,
+  images: VerityImage[],
+  system: SystemImage | null = null,
+): { file: string; manifest: ImageManifest } {
   buildDiskImage({ output: file, uki: null, images, system, seed: file });
   return { file, manifest: slotManifest(images) };
 }

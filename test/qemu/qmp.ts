@@ -60,7 +60,9 @@ export class Qmp {
       const listener = (): void => void check();
       const timer = setTimeout(() => {
         this.listeners.delete(listener);
-        reject(new Error(`no QMP ${name} event within ${timeoutMs} ms; saw ${this.events.map((e) => e.event).join(", ")}`));
+        reject(
+          new Error(`no QMP ${name} event within ${timeoutMs} ms; saw ${this.events.map((e) => e.event).join(", ")}`),
+        );
       }, timeoutMs);
       if (!check()) this.listeners.add(listener);
     });
@@ -78,7 +80,13 @@ export class Qmp {
       this.buffer = this.buffer.slice(newline + 1);
       newline = this.buffer.indexOf("\n");
       if (line === "") continue;
-      const message = JSON.parse(line) as { id?: number; return?: unknown; error?: { desc: string }; event?: string; data?: Record<string, unknown> };
+      const message = JSON.parse(line) as {
+        id?: number;
+        return?: unknown;
+        error?: { desc: string };
+        event?: string;
+        data?: Record<string, unknown>;
+      };
       if (message.event !== undefined) {
         this.events.push({ event: message.event, data: message.data, hostMs: performance.now() });
         for (const listener of [...this.listeners]) listener();

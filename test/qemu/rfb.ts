@@ -56,7 +56,8 @@ export class RfbClient {
     if (!/^RFB 003\.00[3-8]\n$/.test(version)) throw new Error(`not an RFB server: ${JSON.stringify(version)}`);
     this.socket.write("RFB 003.008\n");
     const count = (await this.read(1))[0] ?? 0;
-    if (count === 0) throw new Error(`VNC server refused: ${(await this.read((await this.read(4)).readUInt32BE(0))).toString()}`);
+    if (count === 0)
+      throw new Error(`VNC server refused: ${(await this.read((await this.read(4)).readUInt32BE(0))).toString()}`);
     const types = [...(await this.read(count))];
     if (!types.includes(1)) throw new Error(`VNC server wants authentication (security types ${types.join(",")})`);
     this.socket.write(Buffer.from([1]));

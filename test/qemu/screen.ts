@@ -50,7 +50,8 @@ export function readText(screen: Screen, font: Font): string[] {
     let line = "";
     for (let col = 0; col < cols; col++) {
       const colours = new Set<number>();
-      for (let y = 0; y < font.height; y++) for (let x = 0; x < font.width; x++) colours.add(pixelAt(screen, col * font.width + x, row * font.height + y));
+      for (let y = 0; y < font.height; y++)
+        for (let x = 0; x < font.width; x++) colours.add(pixelAt(screen, col * font.width + x, row * font.height + y));
       if (colours.size === 1) {
         line += " ";
         continue;
@@ -65,7 +66,8 @@ export function readText(screen: Screen, font: Font): string[] {
         for (let y = 0; y < font.height; y++) {
           for (let x = 0; x < font.width; x++) {
             const at = y * font.rowBytes + (x >> 3);
-            if (pixelAt(screen, col * font.width + x, row * font.height + y) === on) bitmap[at] = (bitmap[at] ?? 0) | (0x80 >> (x & 7));
+            if (pixelAt(screen, col * font.width + x, row * font.height + y) === on)
+              bitmap[at] = (bitmap[at] ?? 0) | (0x80 >> (x & 7));
           }
         }
         const found = byBitmap.get(Buffer.from(bitmap).toString("hex"));

@@ -10,7 +10,22 @@ export type SocketTpm = { send(command: Uint8Array): Promise<Buffer>; stop(): vo
 export async function startSocketTpm(): Promise<SocketTpm> {
   const scratch = mkdtempSync(join(tmpdir(), "anchor-swtpm-"));
   const data = join(scratch, "tpm.sock");
-  const swtpm = spawn("swtpm", ["socket", "--tpm2", "--tpmstate", `dir=${scratch}`, "--server", `type=unixio,path=${data}`, "--ctrl", `type=unixio,path=${join(scratch, "ctrl.sock")}`, "--flags", "not-need-init,startup-clear"], { stdio: "ignore" });
+  const swtpm = spawn(
+    "swtpm",
+    [
+      "socket",
+      "--tpm2",
+      "--tpmstate",
+      `dir=${scratch}`,
+      "--server",
+      `type=unixio,path=${data}`,
+      "--ctrl",
+      `type=unixio,path=${join(scratch, "ctrl.sock")}`,
+      "--flags",
+      "not-need-init,startup-clear",
+    ],
+    { stdio: "ignore" },
+  );
   for (let i = 0; i < 100 && !existsSync(data); i++) await new Promise((r) => setTimeout(r, 50));
   const socket = connect(data);
   await new Promise((resolve) => socket.once("connect", resolve));
@@ -23,7 +38,8 @@ export async function startSocketTpm(): Promise<SocketTpm> {
     // TPM_RC_RETRY sent again, as the kernel's TPM driver does behind /dev/tpmrm0.
     send: async (command) => {
       let reply = await once(command);
-      for (let tries = 0; tries < 10 && reply.length >= 10 && reply.readUInt32BE(6) === 0x922; tries++) reply = await once(command);
+      for (let tries = 0; tries < 10 && reply.length >= 10 && reply.readUInt32BE(6) === 0x922; tries++)
+        reply = await once(command);
       return reply;
     },
     stop: () => {

@@ -1,6 +1,15 @@
 import { spawnSync } from "node:child_process";
 import { createDecipheriv } from "node:crypto";
-import { closeSync, existsSync, openSync, readFileSync, readSync, truncateSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  readSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { parseGpt, PARTITION } from "../../rooms/boot-disk.ts";
 import { BASE_CMDLINE, systemPin } from "../../uki/cmdline.ts";
@@ -27,13 +36,21 @@ const images = () => [...builtImages(), probeImage()];
 export function vaultTestUki(scratch: string, output: string, extra: string[], pcrKey: string): void {
   const initramfs = join(scratch, "initramfs.img");
   if (!existsSync(initramfs)) {
-    const pin = { kind: "file" as const, path: "etc/anchor/images.json", mode: 0o644, data: Buffer.from(JSON.stringify(slotManifest(images()))) };
+    const pin = {
+      kind: "file" as const,
+      path: "etc/anchor/images.json",
+      mode: 0o644,
+      data: Buffer.from(JSON.stringify(slotManifest(images()))),
+    };
     withOverlay(join(OUT, "initramfs.img"), [...testOverlay({ roomPolicies: true }), pin], initramfs);
   }
   const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
   const unsigned = join(scratch, "unsigned.efi");
   const cmdline = [...BASE_CMDLINE, systemPin(testSystem().verity), "anchor.run=/test/forward.sh", ...extra].join(" ");
-  assembleUki({ vmlinuz: join(OUT, "vmlinuz"), initramfs, cmdline, osRelease: osRelease(version), version, pcrKey }, unsigned);
+  assembleUki(
+    { vmlinuz: join(OUT, "vmlinuz"), initramfs, cmdline, osRelease: osRelease(version), version, pcrKey },
+    unsigned,
+  );
   sign(unsigned, output, signingKey(null, scratch));
 }
 
@@ -70,7 +87,8 @@ export function diskPartition(disk: string, label: string): { offset: number; by
   }
 }
 
-export const vaultPartition = (disk: string): { offset: number; bytes: number } => diskPartition(disk, PARTITION.vault.label);
+export const vaultPartition = (disk: string): { offset: number; bytes: number } =>
+  diskPartition(disk, PARTITION.vault.label);
 
 /** The vault's LUKS2 header and keyslots (the partition's first 16 MiB), copied to `file`, which cryptsetup reads alone. */
 export function vaultHeader(disk: string, file: string): string {
@@ -93,13 +111,21 @@ export function vaultHeader(disk: string, file: string): string {
  * lay it out; debugfs (e2fsprogs) reads the ext4 inside. No Anchor code reads
  * the disk, so what it finds is what any Linux with the key would find.
  */
-export function openVaultOnHost(disk: string, recoveryKey: string, scratch: string): { list(dir: string): Map<string, number>; read(path: string): Buffer } {
+export function openVaultOnHost(
+  disk: string,
+  recoveryKey: string,
+  scratch: string,
+): { list(dir: string): Map<string, number>; read(path: string): Buffer } {
   const header = vaultHeader(disk, join(scratch, "host-vault-header.img"));
-  const dump = run(["cryptsetup", "luksDump", "--dump-volume-key", "--batch-mode", "--key-file=-", header], recoveryKey);
+  const dump = run(
+    ["cryptsetup", "luksDump", "--dump-volume-key", "--batch-mode", "--key-file=-", header],
+    recoveryKey,
+  );
   const key = Buffer.from((/MK dump:([\s0-9a-f]+)/.exec(dump)?.[1] ?? "").replace(/\s+/g, ""), "hex");
   const segments = run(["cryptsetup", "luksDump", header]);
   const segment = /offset: (\d+) \[bytes\][\s\S]*?cipher: (\S+)\s+sector: (\d+) \[bytes\]/.exec(segments);
-  if (segment === null || segment[2] !== "aes-xts-plain64" || key.length !== 64) throw new Error(`unexpected LUKS2 segment: ${segments}`);
+  if (segment === null || segment[2] !== "aes-xts-plain64" || key.length !== 64)
+    throw new Error(`unexpected LUKS2 segment: ${segments}`);
   const dataOffset = Number(segment[1]);
   const sector = Number(segment[3]);
   const { offset, bytes } = vaultPartition(disk);

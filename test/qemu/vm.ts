@@ -18,7 +18,10 @@ export { LOG_DIR, OUT, ROOT } from "./paths.ts";
 /** A bay0 log record as read off the serial console, with its host arrival time. */
 export type Record = { event: string; level: string; hostMs: number } & { [field: string]: unknown };
 
-export type VmOptions = Pick<QemuBoot, "memoryMb" | "watchdogAction" | "noReboot" | "noWatchdog" | "display" | "usbKeyboard"> & {
+export type VmOptions = Pick<
+  QemuBoot,
+  "memoryMb" | "watchdogAction" | "noReboot" | "noWatchdog" | "display" | "usbKeyboard"
+> & {
   /** Names the serial log file under out/test-logs/. */
   name: string;
   /** Boot this disk image (an Anchor disk: out/anchor.img or a variant) under OVMF with Secure Boot, instead of out/vmlinuz + out/initramfs.img directly. */
@@ -129,15 +132,39 @@ export class Vm {
       media = { kind: "uefi", varsFile };
       bootDisk = { file: options.uefiDisk, snapshot: options.persistDisk !== true };
     } else {
-      const system = options.system !== undefined ? options.system : options.kernel === undefined ? { image: testSystem() } : null;
-      const disk = testDisk(join(scratch, "disk.img"), options.images ?? builtImages().filter((i) => i.name === "minimal"), system?.image ?? null);
-      const pin: CpioEntry = { kind: "file", path: "etc/anchor/images.json", mode: 0o644, data: Buffer.from(JSON.stringify(disk.manifest)) };
-      const initrd = withOverlay(options.initrd ?? join(OUT, "initramfs.img"), [...(options.overlay ?? []), pin], join(scratch, "initrd.img"));
+      const system =
+        options.system !== undefined ? options.system : options.kernel === undefined ? { image: testSystem() } : null;
+      const disk = testDisk(
+        join(scratch, "disk.img"),
+        options.images ?? builtImages().filter((i) => i.name === "minimal"),
+        system?.image ?? null,
+      );
+      const pin: CpioEntry = {
+        kind: "file",
+        path: "etc/anchor/images.json",
+        mode: 0o644,
+        data: Buffer.from(JSON.stringify(disk.manifest)),
+      };
+      const initrd = withOverlay(
+        options.initrd ?? join(OUT, "initramfs.img"),
+        [...(options.overlay ?? []), pin],
+        join(scratch, "initrd.img"),
+      );
       const systemArgs = system === null ? [] : [system.pin ?? systemPin(system.image.verity)];
-      media = { kind: "direct", kernel: options.kernel ?? join(OUT, "vmlinuz"), initrd, append: [...systemArgs, ...(options.append ?? [])] };
+      media = {
+        kind: "direct",
+        kernel: options.kernel ?? join(OUT, "vmlinuz"),
+        initrd,
+        append: [...systemArgs, ...(options.append ?? [])],
+      };
       bootDisk = { file: disk.file };
     }
-    const tpm = options.tpmState !== undefined ? await startSwtpm(options.tpmState, scratch) : options.tpm ? await startSwtpm(join(scratch, "tpm")) : null;
+    const tpm =
+      options.tpmState !== undefined
+        ? await startSwtpm(options.tpmState, scratch)
+        : options.tpm
+          ? await startSwtpm(join(scratch, "tpm"))
+          : null;
     const qmpSocket = join(scratch, "qmp.sock");
     const testPortSocket = options.testPort ? join(scratch, "test-port.sock") : undefined;
     const serialSocket = options.serialSocket ? join(scratch, "serial.sock") : undefined;
@@ -206,8 +233,10 @@ export class Vm {
     for (;;) {
       const found = this.lines.find((l) => pattern.test(l)) ?? (pattern.test(this.partial) ? this.partial : undefined);
       if (found !== undefined) return found;
-      if (this.exitCode !== null) throw new Error(`VM exited (${this.exitCode}) before a line matching ${pattern}; serial log: ${this.logFile}`);
-      if (Date.now() > deadline) throw new Error(`no line matching ${pattern} within ${timeoutMs} ms; serial log: ${this.logFile}`);
+      if (this.exitCode !== null)
+        throw new Error(`VM exited (${this.exitCode}) before a line matching ${pattern}; serial log: ${this.logFile}`);
+      if (Date.now() > deadline)
+        throw new Error(`no line matching ${pattern} within ${timeoutMs} ms; serial log: ${this.logFile}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -221,7 +250,10 @@ export class Vm {
   async waitForExit(timeoutMs: number): Promise<number | null> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`QEMU still running after ${timeoutMs} ms; serial log: ${this.logFile}`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`QEMU still running after ${timeoutMs} ms; serial log: ${this.logFile}`)),
+        timeoutMs,
+      );
     });
     try {
       return await Promise.race([this.exited, timeout]);
@@ -239,9 +271,12 @@ export class Vm {
     this.send(command);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const answer = this.records.filter((r) => r.event === "test.control").find((r, i) => i >= seen && r.command === command);
+      const answer = this.records
+        .filter((r) => r.event === "test.control")
+        .find((r, i) => i >= seen && r.command === command);
       if (answer) return answer;
-      if (this.exitCode !== null || Date.now() > deadline) throw new Error(`no answer to '${command}'; serial log: ${this.logFile}`);
+      if (this.exitCode !== null || Date.now() > deadline)
+        throw new Error(`no answer to '${command}'; serial log: ${this.logFile}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -30,7 +30,13 @@ function setup(startResult: { ok: boolean; reason?: string } = { ok: true }, clo
   const locks: string[] = [];
   const console = createConsole({
     log: createLog([memorySink(records)]),
-    terminals: { read: () => new Promise(() => undefined), write: () => undefined, resize: () => undefined, close: () => undefined, sleep: async () => undefined },
+    terminals: {
+      read: () => new Promise(() => undefined),
+      write: () => undefined,
+      resize: () => undefined,
+      close: () => undefined,
+      sleep: async () => undefined,
+    },
     surface: { width: 1280, height: 800, stride: 5120, write: () => void (writes += 1) },
     font,
     rooms,
@@ -86,7 +92,13 @@ describe("createConsole", () => {
     const { console, records, started } = setup({ ok: true }, clock);
     console.refresh();
     const first = console.ask({ kind: "secret", title: "Unlock", label: "PIN", minLength: 4, maxLength: 8 });
-    const second = console.ask({ kind: "choice", title: "Send?", lines: [], choices: ["Deny", "Allow"], timeoutMs: 1000 });
+    const second = console.ask({
+      kind: "choice",
+      title: "Send?",
+      lines: [],
+      choices: ["Deny", "Allow"],
+      timeoutMs: 1000,
+    });
     // Typed as the prompt appeared: nothing reaches it, nothing reaches the launcher.
     for (const c of "9999") console.key(char(c));
     console.key(enter);
@@ -111,22 +123,35 @@ describe("createConsole", () => {
     const { console, records } = setup({ ok: true }, clock);
     const pin = console.ask({ kind: "secret", title: "Vault: unlock", label: "PIN", minLength: 4, maxLength: 8 });
     console.key("secure-attention");
-    const request = console.ask({ kind: "choice", title: "Courier: web sends a file", lines: [], choices: ["Deny", "Deliver"], timeoutMs: 30_000, dismissable: true });
+    const request = console.ask({
+      kind: "choice",
+      title: "Courier: web sends a file",
+      lines: [],
+      choices: ["Deny", "Deliver"],
+      timeoutMs: 30_000,
+      dismissable: true,
+    });
     clock.ms = ARMING_MS;
     for (const c of "4711") console.key(char(c));
     console.key(enter);
     expect(await pin).toEqual({ kind: "secret", value: "4711" });
     console.key("secure-attention");
     expect(await request).toEqual({ kind: "choice", index: 0, timedOut: false });
-    expect(records.filter((r) => r.event === "console.prompt").map((r) => `${String(r.title)}: ${String(r.outcome)}`)).toEqual(["Vault: unlock: answered", "Courier: web sends a file: cancelled"]);
+    expect(
+      records.filter((r) => r.event === "console.prompt").map((r) => `${String(r.title)}: ${String(r.outcome)}`),
+    ).toEqual(["Vault: unlock: answered", "Courier: web sends a file: cancelled"]);
   });
 
   it("keeps a confirmation up, past any timeout and however many prompts wait, until Enter", async () => {
     const clock = { ms: 0 };
     const { console, records } = setup({ ok: true }, clock);
-    const questions = Array.from({ length: 6 }, () => console.ask({ kind: "choice", title: "Send?", lines: [], choices: ["Deny", "Allow"], timeoutMs: 1000 }));
+    const questions = Array.from({ length: 6 }, () =>
+      console.ask({ kind: "choice", title: "Send?", lines: [], choices: ["Deny", "Allow"], timeoutMs: 1000 }),
+    );
     let confirmed = false;
-    const key = console.ask({ kind: "confirm", title: "Vault: your recovery key", lines: [], choice: "I have written it down" }).then(() => (confirmed = true));
+    const key = console
+      .ask({ kind: "confirm", title: "Vault: your recovery key", lines: [], choice: "I have written it down" })
+      .then(() => (confirmed = true));
     // The first question times out; the rest in turn, and the last two were refused at once for want of room.
     for (let i = 1; i <= 6; i++) {
       clock.ms = i * 2000;
@@ -140,7 +165,10 @@ describe("createConsole", () => {
     expect(confirmed).toBe(false);
     console.key(enter);
     await key;
-    expect(records.filter((r) => r.event === "console.prompt").at(-1)).toMatchObject({ kind: "confirm", outcome: "answered" });
+    expect(records.filter((r) => r.event === "console.prompt").at(-1)).toMatchObject({
+      kind: "confirm",
+      outcome: "answered",
+    });
   });
 
   it("locks the vault on Ctrl-L only once the person confirms at bay0's prompt, and logs the action", async () => {
@@ -160,7 +188,10 @@ describe("createConsole", () => {
     console.key(enter);
     await tick();
     expect(locks).toEqual(["lock"]);
-    expect(records.filter((r) => r.event === "console.action").map((r) => r.action)).toEqual(["lock-vault", "lock-vault"]);
+    expect(records.filter((r) => r.event === "console.action").map((r) => r.action)).toEqual([
+      "lock-vault",
+      "lock-vault",
+    ]);
     expect(records.filter((r) => r.event === "console.prompt").map((r) => r.outcome)).toEqual(["answered", "answered"]);
   });
 
@@ -169,13 +200,21 @@ describe("createConsole", () => {
     console.key({ name: "char", char: "n", ctrl: true, alt: false, shift: false });
     await tick();
     expect(locks).toEqual(["recovery-key"]);
-    expect(records.filter((r) => r.event === "console.action")).toEqual([expect.objectContaining({ action: "recovery-key", room: "vault" })]);
+    expect(records.filter((r) => r.event === "console.action")).toEqual([
+      expect.objectContaining({ action: "recovery-key", room: "vault" }),
+    ]);
   });
 
   it("answers a question nobody answers with its default when time runs out", async () => {
     const clock = { ms: 0 };
     const { console, records } = setup({ ok: true }, clock);
-    const asked = console.ask({ kind: "choice", title: "Send?", lines: [], choices: ["Deny", "Allow"], timeoutMs: 30_000 });
+    const asked = console.ask({
+      kind: "choice",
+      title: "Send?",
+      lines: [],
+      choices: ["Deny", "Allow"],
+      timeoutMs: 30_000,
+    });
     clock.ms = 30_001;
     console.refresh();
     expect(await asked).toEqual({ kind: "choice", index: 0, timedOut: true });
@@ -217,14 +256,20 @@ describe("createConsole", () => {
         freeze: async () => true,
       },
       watchdog: () => "armed",
-      vault: { state: () => "not set up", lock: async () => "the vault is not set up", newRecoveryKey: async () => "the vault is not set up" },
+      vault: {
+        state: () => "not set up",
+        lock: async () => "the vault is not set up",
+        newRecoveryKey: async () => "the vault is not set up",
+      },
       now: () => new Date(0),
       clockMs: () => 0,
     });
     for (const c of "shell") screen.key(char(c));
     screen.key(enter);
     await tick();
-    expect(records.filter((r) => r.event === "console.action").map((r) => `${String(r.action)} ${String(r.room)}`)).toEqual(["start shell", "focus shell"]);
+    expect(
+      records.filter((r) => r.event === "console.action").map((r) => `${String(r.action)} ${String(r.room)}`),
+    ).toEqual(["start shell", "focus shell"]);
     await feed(new TextEncoder().encode("/ $ "));
     screen.key(char("l"));
     screen.key(enter);
@@ -256,9 +301,20 @@ describe("createConsole", () => {
       },
       surface: { width: 1280, height: 800, stride: 5120, write: () => undefined },
       font,
-      rooms: { policies: () => [], snapshot: () => [], start: async () => ({ ok: true }), kill: async () => true, reset: async () => ({ ok: true }), freeze: async () => true },
+      rooms: {
+        policies: () => [],
+        snapshot: () => [],
+        start: async () => ({ ok: true }),
+        kill: async () => true,
+        reset: async () => ({ ok: true }),
+        freeze: async () => true,
+      },
       watchdog: () => "armed",
-      vault: { state: () => "not set up", lock: async () => "the vault is not set up", newRecoveryKey: async () => "the vault is not set up" },
+      vault: {
+        state: () => "not set up",
+        lock: async () => "the vault is not set up",
+        newRecoveryKey: async () => "the vault is not set up",
+      },
       now: () => new Date(0),
       clockMs: () => (ms += 150),
     });
@@ -267,6 +323,8 @@ describe("createConsole", () => {
     for (let i = 0; i < 60; i++) await feed(new TextEncoder().encode("x"));
     expect(records.filter((r) => r.event === "console.terminal_throttled")).toEqual([]);
     for (let i = 0; i < 40; i++) await feed(new TextEncoder().encode("x"));
-    expect(records.filter((r) => r.event === "console.terminal_throttled")).toEqual([expect.objectContaining({ room: "noisy", parse_ms_per_second: 200 })]);
+    expect(records.filter((r) => r.event === "console.terminal_throttled")).toEqual([
+      expect.objectContaining({ room: "noisy", parse_ms_per_second: 200 }),
+    ]);
   });
 });

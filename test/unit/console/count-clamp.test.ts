@@ -13,14 +13,25 @@ const clamp = (...chunks: string[]): string => {
 describe("createCountClamp", () => {
   it("clamps the counts of scrolls, inserts, deletes, tabs and moves to the screen, and REP to its cells", () => {
     expect(clamp("\u001b[2147483647S")).toBe("\u001b[80S");
-    expect(clamp("\u001b[99999T\u001b[99999L\u001b[99999M\u001b[99999I\u001b[99999Z")).toBe("\u001b[80T\u001b[80L\u001b[80M\u001b[80I\u001b[80Z");
+    expect(clamp("\u001b[99999T\u001b[99999L\u001b[99999M\u001b[99999I\u001b[99999Z")).toBe(
+      "\u001b[80T\u001b[80L\u001b[80M\u001b[80I\u001b[80Z",
+    );
     expect(clamp("x\u001b[2147483647b")).toBe("x\u001b[1920b");
     expect(clamp("\u001b[99999 @\u001b[5;99999A")).toBe("\u001b[80 @\u001b[5;80A");
     expect(clamp("\u009b4294967295S")).toBe("\u009b80S");
   });
 
   it("leaves what is in bounds, private sequences, modes and colours as they are", () => {
-    const same = ["\u001b[3S", "\u001b[?1049h", "\u001b[?2004h", "\u001b[38;2;255;128;0m", "\u001b[24;80H", "\u001b]0;title 99999S\u0007", "\u001b(B", "plain 2147483647 text"];
+    const same = [
+      "\u001b[3S",
+      "\u001b[?1049h",
+      "\u001b[?2004h",
+      "\u001b[38;2;255;128;0m",
+      "\u001b[24;80H",
+      "\u001b]0;title 99999S\u0007",
+      "\u001b(B",
+      "plain 2147483647 text",
+    ];
     for (const text of same) expect(clamp(text)).toBe(text);
   });
 
@@ -46,14 +57,19 @@ describe("createCountClamp", () => {
   });
 
   it("never lets a count past the screen's cells, whatever text and however it is cut", () => {
-    const piece = fc.oneof(fc.constantFrom("\u001b", "[", "\u009b", ";", ":", "?", " ", "(", "\u007f", "\u0018", "S", "b", "m", "x", "\r"), fc.nat().map(String), fc.constant("4294967295"));
+    const piece = fc.oneof(
+      fc.constantFrom("\u001b", "[", "\u009b", ";", ":", "?", " ", "(", "\u007f", "\u0018", "S", "b", "m", "x", "\r"),
+      fc.nat().map(String),
+      fc.constant("4294967295"),
+    );
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 40 }), fc.nat({ max: 40 }), (pieces, cut) => {
         const text = pieces.join("");
         const out = clamp(text.slice(0, cut), text.slice(cut));
         // Every CSI with a count-taking final that comes out has counts within the screen.
         for (const m of out.matchAll(/(?:\u001b\[|\u009b)([\d;:]*)[ ]?[@ABCDEFGILMPSTXZ^`adeb]/g)) {
-          for (const n of (m[1] ?? "").match(/\d+/g) ?? []) expect(Number(n)).toBeLessThanOrEqual(screen.cols * screen.rows);
+          for (const n of (m[1] ?? "").match(/\d+/g) ?? [])
+            expect(Number(n)).toBeLessThanOrEqual(screen.cols * screen.rows);
         }
       }),
       { numRuns: 3_000 },
@@ -67,13 +83,19 @@ describe("createCountClamp", () => {
  * the test's timeout is the bound.
  */
 describe("a room terminal fed hostile counts", () => {
-  it("takes every count-taking sequence at the 32-bit limit at once and keeps drawing", { timeout: 20_000 }, async () => {
-    const t = createTerminal({ cols: 80, rows: 24 }, () => undefined);
-    const hostile = ["S", "T", "L", "M", "I", "Z", "b", "@", "P", "X", " @", " A", "'}", "'~"].map((f) => `x\u001b[2147483647${f}`).join("");
-    await new Promise<void>((done) => t.write(new TextEncoder().encode(`${hostile}\u001b[2J\u001b[Halive`), done));
-    const grid = new Grid(80, 25);
-    t.draw(grid);
-    expect(grid.rowText(1).trimEnd()).toBe("alive");
-    t.dispose();
-  });
+  it(
+    "takes every count-taking sequence at the 32-bit limit at once and keeps drawing",
+    { timeout: 20_000 },
+    async () => {
+      const t = createTerminal({ cols: 80, rows: 24 }, () => undefined);
+      const hostile = ["S", "T", "L", "M", "I", "Z", "b", "@", "P", "X", " @", " A", "'}", "'~"]
+        .map((f) => `x\u001b[2147483647${f}`)
+        .join("");
+      await new Promise<void>((done) => t.write(new TextEncoder().encode(`${hostile}\u001b[2J\u001b[Halive`), done));
+      const grid = new Grid(80, 25);
+      t.draw(grid);
+      expect(grid.rowText(1).trimEnd()).toBe("alive");
+      t.dispose();
+    },
+  );
 });

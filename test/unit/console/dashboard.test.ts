@@ -4,7 +4,16 @@ import { Grid } from "../../../console/grid.ts";
 import { INITIAL_LAUNCHER } from "../../../console/launcher.ts";
 
 const row = (name: string, extra: Partial<RoomRow> = {}): RoomRow => ({
-  name, running: true, frozen: false, state: "running", memoryCurrent: 12 * 1048576, memoryMax: 512 * 1048576, cpuPercent: 3.4, pids: 2, uptimeSec: 80, ...extra,
+  name,
+  running: true,
+  frozen: false,
+  state: "running",
+  memoryCurrent: 12 * 1048576,
+  memoryMax: 512 * 1048576,
+  cpuPercent: 3.4,
+  pids: 2,
+  uptimeSec: 80,
+  ...extra,
 });
 
 describe("drawDashboard", () => {
@@ -15,7 +24,11 @@ describe("drawDashboard", () => {
     vault: "not set up",
     watchdog: "armed, 30 s",
     launcher: INITIAL_LAUNCHER,
-    rows: [row("web"), row("work", { frozen: true, state: "frozen", memoryCurrent: 300 * 1024 }), row("shell", { running: false, state: "exited 3" })],
+    rows: [
+      row("web"),
+      row("work", { frozen: true, state: "frozen", memoryCurrent: 300 * 1024 }),
+      row("shell", { running: false, state: "exited 3" }),
+    ],
     events: ["09:04:59 room.started web"],
   };
 
@@ -37,7 +50,9 @@ describe("drawDashboard", () => {
   });
 
   it("names every key of the dashboard on its last row, whole at 80 columns", () => {
-    expect(drawDashboard(80, 25, view).rowText(24)).toMatch(/^ Enter start +\^R reset +\^K kill +\^F freeze +\^L lock +\^N key +Ctrl-Alt-Esc home *$/);
+    expect(drawDashboard(80, 25, view).rowText(24)).toMatch(
+      /^ Enter start +\^R reset +\^K kill +\^F freeze +\^L lock +\^N key +Ctrl-Alt-Esc home *$/,
+    );
   });
 
   it("fits 1024x768 (64 columns) without losing the trust line", () => {
@@ -53,7 +68,11 @@ describe("drawTrustLine", () => {
     drawTrustLine(grid, now, "shell", "locked", true);
     expect(grid.rowText(0)).toMatch(/^ ANCHOR  bay0 is asking +vault: locked  09:05 $/);
     expect(grid.bg[0]).toBe(COLOURS.askingBackground);
-    expect(Object.entries(COLOURS).filter(([, colour]) => colour === COLOURS.askingBackground).map(([name]) => name)).toEqual(["askingBackground"]);
+    expect(
+      Object.entries(COLOURS)
+        .filter(([, colour]) => colour === COLOURS.askingBackground)
+        .map(([name]) => name),
+    ).toEqual(["askingBackground"]);
     drawTrustLine(grid, now, "shell", "locked");
     expect(grid.rowText(0)).toMatch(/^ ANCHOR  shell +vault: locked  09:05 $/);
     expect(grid.bg[0]).toBe(COLOURS.trustBackground);

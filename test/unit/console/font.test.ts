@@ -16,7 +16,8 @@ describe("parsePsf2", () => {
 
   it("draws 'A' with its crossbar, and falls back to '?' for what the font lacks", () => {
     const a = glyphFor(font, 0x41);
-    const row = (y: number): string => [...Array(16).keys()].map((x) => (((a[y * 2 + (x >> 3)] ?? 0) >> (7 - (x & 7))) & 1 ? "#" : ".")).join("");
+    const row = (y: number): string =>
+      [...Array(16).keys()].map((x) => (((a[y * 2 + (x >> 3)] ?? 0) >> (7 - (x & 7))) & 1 ? "#" : ".")).join("");
     expect(row(15)).toBe("..############..");
     expect(glyphFor(font, 0x10ffff)).toEqual(glyphFor(font, 0x3f));
   });

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import type { Key } from "../../../console/keymap.ts";
-import { INITIAL_LAUNCHER, launcherKey, selectedIndex, visibleEntries, type Entry, type LauncherState } from "../../../console/launcher.ts";
+import {
+  INITIAL_LAUNCHER,
+  launcherKey,
+  selectedIndex,
+  visibleEntries,
+  type Entry,
+  type LauncherState,
+} from "../../../console/launcher.ts";
 
 const entries: Entry[] = [
   { name: "shell", running: false, frozen: false },
@@ -8,7 +15,14 @@ const entries: Entry[] = [
   { name: "work", running: true, frozen: true },
   { name: "workshop", running: false, frozen: false },
 ];
-const char = (c: string, mods: Partial<Key> = {}): Key => ({ name: "char", char: c, ctrl: false, alt: false, shift: false, ...mods });
+const char = (c: string, mods: Partial<Key> = {}): Key => ({
+  name: "char",
+  char: c,
+  ctrl: false,
+  alt: false,
+  shift: false,
+  ...mods,
+});
 const named = (name: Key["name"]): Key => ({ name, ctrl: false, alt: false, shift: false });
 
 function type(keys: Key[], from: LauncherState = INITIAL_LAUNCHER) {
@@ -34,9 +48,10 @@ describe("launcherKey", () => {
     expect(type([char("s"), char("h"), named("Enter")]).commands).toEqual([{ kind: "start", name: "shell" }]);
     expect(type([named("Down"), named("Enter")]).commands).toEqual([{ kind: "focus", id: "web" }]);
     // Down stops at the last entry; Up from there selects the one before it.
-    expect(type([named("Down"), named("Down"), named("Down"), named("Down"), named("Down"), named("Up"), named("Enter")]).commands).toEqual([
-      { kind: "focus", id: "work" },
-    ]);
+    expect(
+      type([named("Down"), named("Down"), named("Down"), named("Down"), named("Down"), named("Up"), named("Enter")])
+        .commands,
+    ).toEqual([{ kind: "focus", id: "work" }]);
   });
 
   it("kills only after y, resets and freezes or thaws the selected running room", () => {
@@ -44,9 +59,14 @@ describe("launcherKey", () => {
     expect(asked.state.message).toBe("Kill web? y/n");
     expect(asked.commands).toEqual([]);
     expect(type([char("y")], asked.state).commands).toEqual([{ kind: "kill", id: "web" }]);
-    expect(type([char("n")], asked.state)).toEqual({ state: { ...asked.state, confirmKill: null, message: null }, commands: [] });
+    expect(type([char("n")], asked.state)).toEqual({
+      state: { ...asked.state, confirmKill: null, message: null },
+      commands: [],
+    });
     expect(type([char("w"), char("e"), char("r", { ctrl: true })]).commands).toEqual([{ kind: "reset", id: "web" }]);
-    expect(type([char("w"), char("o"), char("f", { ctrl: true })]).commands).toEqual([{ kind: "freeze", id: "work", frozen: false }]);
+    expect(type([char("w"), char("o"), char("f", { ctrl: true })]).commands).toEqual([
+      { kind: "freeze", id: "work", frozen: false },
+    ]);
     expect(type([char("s"), char("k", { ctrl: true })]).state.message).toBe("shell is not running");
   });
 
@@ -59,7 +79,11 @@ describe("launcherKey", () => {
     const chosen = type([named("Down"), named("Down")]).state;
     expect(chosen.selected).toBe("work");
     // A child of web appears above work, and shell goes: the same keys act on work, wherever its row is now.
-    const moved: Entry[] = [{ name: "web", running: true, frozen: false }, { name: "web/kid", running: true, frozen: false }, { name: "work", running: true, frozen: true }];
+    const moved: Entry[] = [
+      { name: "web", running: true, frozen: false },
+      { name: "web/kid", running: true, frozen: false },
+      { name: "work", running: true, frozen: true },
+    ];
     expect(launcherKey(chosen, char("r", { ctrl: true }), moved).command).toEqual({ kind: "reset", id: "work" });
     expect(launcherKey(chosen, char("k", { ctrl: true }), moved).state.message).toBe("Kill work? y/n");
     // Gone: nothing is selected, and no key acts on whatever took its row.

@@ -3,8 +3,15 @@ import { Grid } from "../../../console/grid.ts";
 import type { Key } from "../../../console/keymap.ts";
 import { createTerminal, keyBytes, paletteColour } from "../../../console/terminal.ts";
 
-const key = (name: Key["name"], mods: Partial<Key> = {}): Key => ({ name, ctrl: false, alt: false, shift: false, ...mods });
-const write = (t: ReturnType<typeof createTerminal>, text: string) => new Promise<void>((done) => t.write(new TextEncoder().encode(text), done));
+const key = (name: Key["name"], mods: Partial<Key> = {}): Key => ({
+  name,
+  ctrl: false,
+  alt: false,
+  shift: false,
+  ...mods,
+});
+const write = (t: ReturnType<typeof createTerminal>, text: string) =>
+  new Promise<void>((done) => t.write(new TextEncoder().encode(text), done));
 
 describe("keyBytes", () => {
   it("encodes keys as xterm does", () => {
@@ -27,7 +34,10 @@ describe("createTerminal", () => {
   it("draws the room's screen under the trust line and never on it, whatever the room sends", async () => {
     const replies: string[] = [];
     const t = createTerminal({ cols: 20, rows: 3 }, (r) => replies.push(r));
-    await write(t, "\u001b[2J\u001b[H\u001b[1;1rtop\r\n\u001b]0;pwned title\u0007\u001b]52;c;aGVsbG8=\u0007second\u001b[6n");
+    await write(
+      t,
+      "\u001b[2J\u001b[H\u001b[1;1rtop\r\n\u001b]0;pwned title\u0007\u001b]52;c;aGVsbG8=\u0007second\u001b[6n",
+    );
     const grid = new Grid(20, 4);
     grid.put(0, 0, "TRUST", 1, 2);
     t.draw(grid);

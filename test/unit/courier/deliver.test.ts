@@ -34,17 +34,24 @@ describe("the courier (courier/deliver.ts)", () => {
   writeFileSync(source, "quarterly figures: 42\n");
   const approved = ["report.txt", "22"];
 
-  it("delivers exactly the approved bytes under the file's name, then beside it with a suffix, never over it", { timeout: BUN_CASE_MS }, () => {
-    expect(courier(source, folder, staging, approved)).toEqual({ ok: true, name: "report.txt" });
-    expect(courier(source, folder, staging, approved)).toEqual({ ok: true, name: "report-2.txt" });
-    expect(readFileSync(join(folder, "report.txt"), "utf8")).toBe("quarterly figures: 42\n");
-    expect(readFileSync(join(folder, "report-2.txt"), "utf8")).toBe("quarterly figures: 42\n");
-    // Nothing is left staged: the file was linked into place, whole.
-    expect(readdirSync(staging)).toEqual([]);
-  });
+  it(
+    "delivers exactly the approved bytes under the file's name, then beside it with a suffix, never over it",
+    { timeout: BUN_CASE_MS },
+    () => {
+      expect(courier(source, folder, staging, approved)).toEqual({ ok: true, name: "report.txt" });
+      expect(courier(source, folder, staging, approved)).toEqual({ ok: true, name: "report-2.txt" });
+      expect(readFileSync(join(folder, "report.txt"), "utf8")).toBe("quarterly figures: 42\n");
+      expect(readFileSync(join(folder, "report-2.txt"), "utf8")).toBe("quarterly figures: 42\n");
+      // Nothing is left staged: the file was linked into place, whole.
+      expect(readdirSync(staging)).toEqual([]);
+    },
+  );
 
   it("delivers nothing when the staged bytes are fewer than approved", { timeout: BUN_CASE_MS }, () => {
-    expect(courier(source, folder, staging, ["short.txt", "40"])).toEqual({ ok: false, reason: "the file shrank after it was approved" });
+    expect(courier(source, folder, staging, ["short.txt", "40"])).toEqual({
+      ok: false,
+      reason: "the file shrank after it was approved",
+    });
     rmSync(join(staging, "file"), { force: true });
     expect(readdirSync(folder).sort()).toEqual(["report-2.txt", "report.txt"]);
   });

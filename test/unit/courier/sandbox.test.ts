@@ -5,11 +5,23 @@ import { policySchema } from "../../../policies/schema.ts";
 import { planRoom } from "../../../rooms/plan.ts";
 import { containersProfileSchema } from "../../../rooms/seccomp.ts";
 
-const PROFILE = containersProfileSchema.parse({ defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 1, syscalls: [{ names: ["read", "write"], action: "SCMP_ACT_ALLOW" }] });
+const PROFILE = containersProfileSchema.parse({
+  defaultAction: "SCMP_ACT_ERRNO",
+  defaultErrnoRet: 1,
+  syscalls: [{ names: ["read", "write"], action: "SCMP_ACT_ALLOW" }],
+});
 
 describe("the courier's sandbox", () => {
-  const receiver = planRoom(policySchema.parse({ name: "work", image: "minimal", command: ["/bin/true"], user: { uid: 1000, gid: 1001 } }));
-  const config = courierConfig("ab12", { user: receiver.policy.user, cgroupNode: receiver.cgroup.node }, "/run/rooms/.courier/ab12/root", ["report.txt", "22"], PROFILE);
+  const receiver = planRoom(
+    policySchema.parse({ name: "work", image: "minimal", command: ["/bin/true"], user: { uid: 1000, gid: 1001 } }),
+  );
+  const config = courierConfig(
+    "ab12",
+    { user: receiver.policy.user, cgroupNode: receiver.cgroup.node },
+    "/run/rooms/.courier/ab12/root",
+    ["report.txt", "22"],
+    PROFILE,
+  );
 
   it("runs bay0 in courier mode as the receiving room's user, with no capabilities and no new privileges", () => {
     expect(config.process.args).toEqual(["/usr/lib/bay0/bay0", "courier", "report.txt", "22"]);
@@ -19,7 +31,15 @@ describe("the courier's sandbox", () => {
   });
 
   it("gives it every namespace, the rooms' id map, a cgroup in the receiver's (which pays for what lands), and a read-only root of its program alone", () => {
-    expect(config.linux.namespaces.map((n) => n.type).sort()).toEqual(["cgroup", "ipc", "mount", "network", "pid", "user", "uts"]);
+    expect(config.linux.namespaces.map((n) => n.type).sort()).toEqual([
+      "cgroup",
+      "ipc",
+      "mount",
+      "network",
+      "pid",
+      "user",
+      "uts",
+    ]);
     expect(config.linux.uidMappings).toEqual([{ containerID: 0, hostID: 100_000, size: 65_536 }]);
     expect(config.linux.cgroupsPath).toBe("/rooms/work/.courier-ab12");
     expect(config.linux.resources.unified).toEqual({ "pids.max": "32" });

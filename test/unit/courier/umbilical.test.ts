@@ -38,8 +38,14 @@ describe("admit", () => {
 
   it("refuses what is not JSON, not a known request, has extra fields, or is not allowed", () => {
     expect(admit("{", ["room.status"])).toMatchObject({ ok: false, reply: { error: { code: "malformed" } } });
-    expect(admit('{"type":"room.destroy"}', ["room.status"])).toMatchObject({ ok: false, reply: { error: { code: "malformed" } } });
-    expect(admit('{"type":"room.status","as":"web"}', ["room.status"])).toMatchObject({ ok: false, reply: { error: { code: "malformed" } } });
+    expect(admit('{"type":"room.destroy"}', ["room.status"])).toMatchObject({
+      ok: false,
+      reply: { error: { code: "malformed" } },
+    });
+    expect(admit('{"type":"room.status","as":"web"}', ["room.status"])).toMatchObject({
+      ok: false,
+      reply: { error: { code: "malformed" } },
+    });
     expect(admit('{"type":"courier.send","path":"/x"}', ["room.status"])).toEqual({
       ok: false,
       reply: { ok: false, error: { code: "not_allowed", message: "this room's policy does not allow courier.send" } },

@@ -28,11 +28,20 @@ describe("the audit log's copy in the vault", () => {
     log.info("room.started", { room: "after" });
     const [file = ""] = readdirSync(vault);
     const copy = readFileSync(join(vault, file), "utf8");
-    const events = copy.trim().split("\n").map((l) => (JSON.parse(l) as { event: string; room?: string }).room ?? (JSON.parse(l) as { event: string }).event);
+    const events = copy
+      .trim()
+      .split("\n")
+      .map(
+        (l) => (JSON.parse(l) as { event: string; room?: string }).room ?? (JSON.parse(l) as { event: string }).event,
+      );
     expect(events).toEqual(["web", "audit.flushed", "work", "audit.closed"]);
     expect(verifyAudit(copy)).toMatchObject({ ok: true, records: 4, closed: true });
     // The RAM log goes on after the vault locks; the copy does not.
-    expect(readFileSync(join(scratch, "run", "audit.jsonl"), "utf8").trim().split("\n")).toHaveLength(5);
+    expect(
+      readFileSync(join(scratch, "run", "audit.jsonl"), "utf8")
+        .trim()
+        .split("\n"),
+    ).toHaveLength(5);
     expect(records.find((r) => r.event === "audit.flushed")).toMatchObject({ earlier: 0, unfinished: [] });
   });
 
@@ -42,16 +51,32 @@ describe("the audit log's copy in the vault", () => {
     audit.intoVault(vault, {
       earlier: 2,
       unfinished: ["2026-01-01T000001Z-b.jsonl"],
-      broken: [{ file: "2026-01-01T000000Z-a.jsonl", reason: "its end is not what 2026-01-01T000001Z-b.jsonl's boot found there" }],
+      broken: [
+        {
+          file: "2026-01-01T000000Z-a.jsonl",
+          reason: "its end is not what 2026-01-01T000001Z-b.jsonl's boot found there",
+        },
+      ],
       after: "2026-01-01T000001Z-b.jsonl",
       after_head: head,
       count: 3,
     });
-    expect(records.filter((r) => r.event === "audit.broken")).toEqual([expect.objectContaining({ file: "2026-01-01T000000Z-a.jsonl", level: "error" })]);
-    expect(records.find((r) => r.event === "audit.flushed")).toMatchObject({ earlier: 2, unfinished: ["2026-01-01T000001Z-b.jsonl"], after: "2026-01-01T000001Z-b.jsonl", after_head: head, count: 3 });
+    expect(records.filter((r) => r.event === "audit.broken")).toEqual([
+      expect.objectContaining({ file: "2026-01-01T000000Z-a.jsonl", level: "error" }),
+    ]);
+    expect(records.find((r) => r.event === "audit.flushed")).toMatchObject({
+      earlier: 2,
+      unfinished: ["2026-01-01T000001Z-b.jsonl"],
+      after: "2026-01-01T000001Z-b.jsonl",
+      after_head: head,
+      count: 3,
+    });
     // The copy names the file before it in its own chain, where the next unlock reads it.
     const [file = ""] = readdirSync(vault);
-    expect(summarizeText(readFileSync(join(vault, file), "utf8")).link).toEqual({ file: "2026-01-01T000001Z-b.jsonl", head });
+    expect(summarizeText(readFileSync(join(vault, file), "utf8")).link).toEqual({
+      file: "2026-01-01T000001Z-b.jsonl",
+      head,
+    });
   });
 
   it("stops the RAM log at its bound, says so once in audit.broken, and keeps the vault's copy whole", async () => {
@@ -61,7 +86,12 @@ describe("the audit log's copy in the vault", () => {
     await Promise.resolve();
     const ram = readFileSync(join(scratch, "run", "audit.jsonl"), "utf8");
     expect(ram.length).toBeLessThanOrEqual(2000);
-    expect(records.filter((r) => r.event === "audit.broken")).toEqual([expect.objectContaining({ file: "audit.jsonl", reason: expect.stringMatching(/holds its 2000 bytes; later records are only in the vault's copy/) })]);
+    expect(records.filter((r) => r.event === "audit.broken")).toEqual([
+      expect.objectContaining({
+        file: "audit.jsonl",
+        reason: expect.stringMatching(/holds its 2000 bytes; later records are only in the vault's copy/),
+      }),
+    ]);
     const [file = ""] = readdirSync(vault);
     const copy = readFileSync(join(vault, file), "utf8");
     // Every record, the broken notice among them, chained without a gap.

@@ -3,7 +3,11 @@ import { DEFAULT_BOOT_OPTIONS, parseCmdline, splitCmdline } from "../../../init/
 
 describe("splitCmdline", () => {
   it("splits on whitespace and keeps quoted spaces", () => {
-    expect(splitCmdline('console=ttyS0  anchor.run="/a b/c" quiet\n')).toEqual(["console=ttyS0", "anchor.run=/a b/c", "quiet"]);
+    expect(splitCmdline('console=ttyS0  anchor.run="/a b/c" quiet\n')).toEqual([
+      "console=ttyS0",
+      "anchor.run=/a b/c",
+      "quiet",
+    ]);
   });
   it("returns nothing for an empty line", () => {
     expect(splitCmdline("   ")).toEqual([]);
@@ -23,13 +27,19 @@ describe("parseCmdline", () => {
 
   it("reads the system image's root hash from preinit's pin", () => {
     const hash = "ab".repeat(32);
-    const { options, problems } = parseCmdline(`anchor.system=01234567-89ab-4def-8123-456789abcdef,53,${hash},${"f".repeat(64)}`);
+    const { options, problems } = parseCmdline(
+      `anchor.system=01234567-89ab-4def-8123-456789abcdef,53,${hash},${"f".repeat(64)}`,
+    );
     expect(problems).toEqual([]);
     expect(options.system).toBe(hash);
   });
 
   it.each([
-    ["anchor.system=01234567-89ab-4def-8123-456789abcdef,53,xyz,abc", "anchor.system", /PARTUUID,DATA_BLOCKS,ROOT_HASH,SALT/],
+    [
+      "anchor.system=01234567-89ab-4def-8123-456789abcdef,53,xyz,abc",
+      "anchor.system",
+      /PARTUUID,DATA_BLOCKS,ROOT_HASH,SALT/,
+    ],
     ["anchor.watchdog_sec=banana", "anchor.watchdog_sec", /whole number/],
     ["anchor.watchdog_sec=1.5", "anchor.watchdog_sec", /whole number/],
     ["anchor.watchdog_sec=1", "anchor.watchdog_sec", /at least 2/],

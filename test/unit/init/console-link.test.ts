@@ -7,15 +7,35 @@ import type { ChildExit, ChildStream, Spawner } from "../../../sys/spawn.ts";
 
 /** A spawner whose children are this test's: it reads what bay0 wrote to each, speaks for it, and ends it. */
 function fakeConsoles() {
-  const children: { pid: number; argv: string[]; fds: number[]; user: unknown; written: ToConsole[]; say: (message: FromConsole) => void; end: (exit: ChildExit) => void }[] = [];
+  const children: {
+    pid: number;
+    argv: string[];
+    fds: number[];
+    user: unknown;
+    written: ToConsole[];
+    say: (message: FromConsole) => void;
+    end: (exit: ChildExit) => void;
+  }[] = [];
   const spawner: Spawner = {
     isOwn: () => false,
     spawn(argv, onLine: (stream: ChildStream, line: string) => void, options = {}) {
       let end: (exit: ChildExit) => void = () => undefined;
       const exited = new Promise<ChildExit>((resolve) => (end = resolve));
       const written: ToConsole[] = [];
-      children.push({ pid: 100 + children.length, argv, fds: options.fds ?? [], user: options.user, written, say: (m) => onLine("stdout", JSON.stringify(m)), end });
-      return { pid: 100 + children.length - 1, exited, stdin: { write: (text: string) => void written.push(JSON.parse(text) as ToConsole), end: () => undefined } };
+      children.push({
+        pid: 100 + children.length,
+        argv,
+        fds: options.fds ?? [],
+        user: options.user,
+        written,
+        say: (m) => onLine("stdout", JSON.stringify(m)),
+        end,
+      });
+      return {
+        pid: 100 + children.length - 1,
+        exited,
+        stdin: { write: (text: string) => void written.push(JSON.parse(text) as ToConsole), end: () => undefined },
+      };
     },
   };
   return { spawner, children };
@@ -53,8 +73,19 @@ function setup() {
   return { link, libc, children, records, clock, acted, inputs };
 }
 
-const choice: PromptRequest = { kind: "choice", title: "Send?", lines: [], choices: ["Deny", "Allow"], timeoutMs: 60_000 };
-const confirm: PromptRequest = { kind: "confirm", title: "Your recovery key", lines: ["KEY"], choice: "I wrote it down" };
+const choice: PromptRequest = {
+  kind: "choice",
+  title: "Send?",
+  lines: [],
+  choices: ["Deny", "Allow"],
+  timeoutMs: 60_000,
+};
+const confirm: PromptRequest = {
+  kind: "confirm",
+  title: "Your recovery key",
+  lines: ["KEY"],
+  choice: "I wrote it down",
+};
 const flush = () => new Promise((r) => setImmediate(r));
 
 describe("bay0's side of the console helper", () => {
@@ -75,12 +106,20 @@ describe("bay0's side of the console helper", () => {
     ]);
     expect(records.find((r) => r.event === "input.error")).toMatchObject({ device: "/dev/input/event9" });
     children[0]?.say({ type: "hello", screen: true });
-    expect(libc.calls.filter((c) => c.fn === "sendFd").map((c) => c.args)).toEqual([[90, 40], [90, 30], [90, 42]]);
+    expect(libc.calls.filter((c) => c.fn === "sendFd").map((c) => c.args)).toEqual([
+      [90, 40],
+      [90, 30],
+      [90, 42],
+    ]);
     // bay0 keeps no copy of what it handed over (the helper's death releases the grabs); a room's terminal it keeps.
     expect(libc.calls.filter((c) => c.fn === "close").map((c) => c.args[0])).toEqual([91, 40, 30]);
     expect(children[0]?.written.slice(2).map((m) => m.type)).toEqual(["state", "terminal", "ask"]);
     const ask = children[0]?.written.find((m) => m.type === "ask");
-    children[0]?.say({ type: "answer", id: ask?.type === "ask" ? ask.id : -1, answer: { kind: "choice", index: 1, timedOut: false } });
+    children[0]?.say({
+      type: "answer",
+      id: ask?.type === "ask" ? ask.id : -1,
+      answer: { kind: "choice", index: 1, timedOut: false },
+    });
     expect(await asked).toEqual({ kind: "choice", index: 1, timedOut: false });
   });
 
@@ -90,23 +129,36 @@ describe("bay0's side of the console helper", () => {
     inputs.push("/dev/input/event1");
     link.rescan();
     link.rescan();
-    expect(children[0]?.written.filter((m) => m.type === "input").map((m) => (m.type === "input" ? m.device : ""))).toEqual(["/dev/input/event0", "/dev/input/event1"]);
+    expect(
+      children[0]?.written.filter((m) => m.type === "input").map((m) => (m.type === "input" ? m.device : "")),
+    ).toEqual(["/dev/input/event0", "/dev/input/event1"]);
     children[0]?.end({ status: null, signal: "SIGABRT" });
     await flush();
     vi.runAllTimers();
-    expect(children[1]?.written.filter((m) => m.type === "input").map((m) => (m.type === "input" ? m.device : ""))).toEqual(["/dev/input/event0", "/dev/input/event1"]);
+    expect(
+      children[1]?.written.filter((m) => m.type === "input").map((m) => (m.type === "input" ? m.device : "")),
+    ).toEqual(["/dev/input/event0", "/dev/input/event1"]);
   });
 
   it("denies what a console that died was asking, shows a confirmation again on the next one, and logs console.restarted", async () => {
     const { link, children, records } = setup();
     children[0]?.say({ type: "hello", screen: true });
     const answers: PromptAnswer[] = [];
-    void link.ask()?.(choice).then((a) => answers.push(a));
-    void link.ask()?.({ kind: "secret", title: "Unlock", label: "PIN", minLength: 4, maxLength: 32 }).then((a) => answers.push(a));
-    void link.ask()?.(confirm).then((a) => answers.push(a));
+    void link
+      .ask()?.(choice)
+      .then((a) => answers.push(a));
+    void link
+      .ask()?.({ kind: "secret", title: "Unlock", label: "PIN", minLength: 4, maxLength: 32 })
+      .then((a) => answers.push(a));
+    void link
+      .ask()?.(confirm)
+      .then((a) => answers.push(a));
     children[0]?.end({ status: null, signal: "SIGKILL" });
     await flush();
-    expect(answers).toEqual([{ kind: "choice", index: 0, timedOut: false }, { kind: "secret", value: null }]);
+    expect(answers).toEqual([
+      { kind: "choice", index: 0, timedOut: false },
+      { kind: "secret", value: null },
+    ]);
     expect(records.find((r) => r.event === "console.restarted")).toMatchObject({ reason: "SIGKILL" });
     vi.runAllTimers();
     expect(children).toHaveLength(2);

@@ -94,14 +94,21 @@ const script = (base: string): string => `
   console.log(JSON.stringify({ steps, stopped }));
 `;
 
-type Step = { path: string; reply: { ok: boolean; error?: { code: string; message: string } }; asked: { title: string; lines: string[]; choices: string[] }[]; carried: string[]; records: Record<string, unknown>[] };
+type Step = {
+  path: string;
+  reply: { ok: boolean; error?: { code: string; message: string } };
+  asked: { title: string; lines: string[]; choices: string[] }[];
+  carried: string[];
+  records: Record<string, unknown>[];
+};
 
 describe("bay0's courier arbiter", () => {
   const base = mkdtempSync(join(tmpdir(), "anchor-courier-arbiter-"));
   let steps: Step[] = [];
   let stopped: string[] = [];
   beforeAll(() => {
-    for (const dir of ["notes/tmp", "notes/private", "notes/etc", "shell/inbox", "staged"]) mkdirSync(join(base, dir), { recursive: true, mode: 0o755 });
+    for (const dir of ["notes/tmp", "notes/private", "notes/etc", "shell/inbox", "staged"])
+      mkdirSync(join(base, dir), { recursive: true, mode: 0o755 });
     chmodSync(base, 0o755);
     writeFileSync(join(base, "notes/tmp/report.txt"), "quarterly figures: 42\n", { mode: 0o644 });
     writeFileSync(join(base, "notes/tmp/big.bin"), Buffer.alloc(2048), { mode: 0o644 });
@@ -120,7 +127,12 @@ describe("bay0's courier arbiter", () => {
     expect(denied?.asked[0]?.choices).toEqual(["Deny", "Deliver to shell: /inbox", "Deny and stop notes"]);
     expect(denied?.reply).toMatchObject({ ok: false, error: { code: "refused", message: "denied at the console" } });
     expect(denied?.records.map((r) => r.event)).toEqual(["courier.requested", "courier.denied"]);
-    expect(denied?.records[0]).toMatchObject({ room: "notes", file: "report.txt", size: 22, sha256: createHash("sha256").update("quarterly figures: 42\n").digest("hex") });
+    expect(denied?.records[0]).toMatchObject({
+      room: "notes",
+      file: "report.txt",
+      size: 22,
+      sha256: createHash("sha256").update("quarterly figures: 42\n").digest("hex"),
+    });
     // The carrier staged it and was let go: nothing was delivered.
     expect(denied?.carried).toEqual(["stage"]);
   });
@@ -149,7 +161,11 @@ describe("bay0's courier arbiter", () => {
 
   it("fails an approved transfer whose receiver stopped meanwhile, and says so", () => {
     expect(steps[7]?.records.map((r) => r.event)).toEqual(["courier.requested", "courier.approved", "courier.failed"]);
-    expect(steps[7]?.records.at(-1)).toMatchObject({ to: "shell", into: "inbox", reason: "shell is no longer running" });
+    expect(steps[7]?.records.at(-1)).toMatchObject({
+      to: "shell",
+      into: "inbox",
+      reason: "shell is no longer running",
+    });
     expect(steps[7]?.reply.error?.message).toBe("not delivered: shell is no longer running");
   });
 });

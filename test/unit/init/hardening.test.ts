@@ -45,9 +45,20 @@ describe("assessHardening", () => {
 
   it("reports a stock kernel with modules locked after boot", () => {
     const hardening = assessHardening(
-      fakeFs({ "/proc/modules": "", "/proc/sys/kernel/modules_disabled": "1\n", "/proc/sys/kernel/kexec_load_disabled": "0\n", "/dev/mem": "" }),
+      fakeFs({
+        "/proc/modules": "",
+        "/proc/sys/kernel/modules_disabled": "1\n",
+        "/proc/sys/kernel/kexec_load_disabled": "0\n",
+        "/dev/mem": "",
+      }),
     );
-    expect(hardening).toMatchObject({ modules: "disabled", kexec: "allowed", dev_mem: true, lockdown: "unavailable", ptrace_scope: null });
+    expect(hardening).toMatchObject({
+      modules: "disabled",
+      kexec: "allowed",
+      dev_mem: true,
+      lockdown: "unavailable",
+      ptrace_scope: null,
+    });
   });
 });
 

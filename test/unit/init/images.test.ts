@@ -23,7 +23,10 @@ describe("mountImagesByHelper", () => {
     const report = { mounted: ["minimal"], vault: { device: "/dev/vda4", disk: "/dev/vda", number: 4 } };
     const { spawner, argv } = helperSaying(
       [
-        ["stdout", JSON.stringify({ ts: "then", level: "info", event: "image.mounted", image: "minimal", device: "/dev/dm-1" })],
+        [
+          "stdout",
+          JSON.stringify({ ts: "then", level: "info", event: "image.mounted", image: "minimal", device: "/dev/dm-1" }),
+        ],
         ["stdout", JSON.stringify({ ts: "then", level: "info", event: "vault.unlocked", how: "pin" })],
         ["stdout", JSON.stringify(report)],
       ],
@@ -38,9 +41,18 @@ describe("mountImagesByHelper", () => {
 
   it("reports a helper that died without a report as image.failed, with its last words", async () => {
     const records: LogRecord[] = [];
-    const { spawner } = helperSaying([["stderr", "RangeError: Maximum call stack size exceeded"]], { status: null, signal: "SIGSEGV" });
+    const { spawner } = helperSaying([["stderr", "RangeError: Maximum call stack size exceeded"]], {
+      status: null,
+      signal: "SIGSEGV",
+    });
     expect(await mountImagesByHelper(spawner, createLog([memorySink(records)]), () => undefined)).toBeNull();
-    expect(records).toEqual([expect.objectContaining({ level: "error", event: "image.failed", reason: "the image helper ended (SIGSEGV) without a report: RangeError: Maximum call stack size exceeded" })]);
+    expect(records).toEqual([
+      expect.objectContaining({
+        level: "error",
+        event: "image.failed",
+        reason: "the image helper ended (SIGSEGV) without a report: RangeError: Maximum call stack size exceeded",
+      }),
+    ]);
   });
 
   it("takes the report as soon as it comes, though the helper has not ended (a disk's read still hangs in it)", async () => {
@@ -65,8 +77,15 @@ describe("mountImagesByHelper", () => {
         return { pid: 9, exited: new Promise<ChildExit>(() => undefined) };
       },
     };
-    expect(await mountImagesByHelper(spawner, createLog([memorySink(records)]), (pid) => void killed.push(pid), 50)).toBeNull();
+    expect(
+      await mountImagesByHelper(spawner, createLog([memorySink(records)]), (pid) => void killed.push(pid), 50),
+    ).toBeNull();
     expect(killed).toEqual([9]);
-    expect(records).toEqual([expect.objectContaining({ event: "image.failed", reason: "the image helper did not finish within 0 s and was killed: reading /dev/sdb" })]);
+    expect(records).toEqual([
+      expect.objectContaining({
+        event: "image.failed",
+        reason: "the image helper did not finish within 0 s and was killed: reading /dev/sdb",
+      }),
+    ]);
   });
 });

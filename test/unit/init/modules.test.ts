@@ -22,7 +22,12 @@ function deps(files: Record<string, string>, libc = new FakeLibc()) {
 
 describe("loadModulesThenLock", () => {
   it("loads the listed modules in order, then disables module loading", () => {
-    const { d, libc, written } = deps({ "/proc/modules": "", [MODULE_ORDER_FILE]: "/m/a.ko\n/m/b.ko\n", "/m/a.ko": "", "/m/b.ko": "" });
+    const { d, libc, written } = deps({
+      "/proc/modules": "",
+      [MODULE_ORDER_FILE]: "/m/a.ko\n/m/b.ko\n",
+      "/m/a.ko": "",
+      "/m/b.ko": "",
+    });
     expect(loadModulesThenLock(d)).toEqual([]);
     expect(libc.calls.filter((c) => c.fn === "finitModule")).toHaveLength(2);
     expect(written).toEqual([["/proc/sys/kernel/modules_disabled", "1"]]);

@@ -7,11 +7,24 @@ describe("mountEssentials", () => {
   it("asks the kernel for each essential mount, in order, with hardened flags", () => {
     const libc = new FakeLibc();
     const made: string[] = [];
-    const { mounted, failures } = mountEssentials(libc, ESSENTIAL_MOUNTS, (p) => made.push(p), () => true);
+    const { mounted, failures } = mountEssentials(
+      libc,
+      ESSENTIAL_MOUNTS,
+      (p) => made.push(p),
+      () => true,
+    );
     expect(failures).toEqual([]);
     expect(mounted).toEqual(ESSENTIAL_MOUNTS.map((m) => m.target));
     const mounts = libc.calls.filter((c) => c.fn === "mount").map((c) => c.args);
-    expect(mounts.map((a) => a[1])).toEqual(["/run", "/tmp", "/dev/pts", "/dev/shm", "/sys/fs/cgroup", "/sys/kernel/security", "/sys/firmware/efi/efivars"]);
+    expect(mounts.map((a) => a[1])).toEqual([
+      "/run",
+      "/tmp",
+      "/dev/pts",
+      "/dev/shm",
+      "/sys/fs/cgroup",
+      "/sys/kernel/security",
+      "/sys/firmware/efi/efivars",
+    ]);
     expect(mounts.at(-1)?.[3]).toBe(MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC);
     for (const args of mounts) expect((args[3] as bigint) & MS.NOSUID).toBe(MS.NOSUID);
     expect(mounts.find((a) => a[1] === "/sys/fs/cgroup")).toEqual([
@@ -27,14 +40,26 @@ describe("mountEssentials", () => {
   it("reports a failed mount and still mounts the rest", () => {
     const libc = new FakeLibc();
     libc.failures.set("mount:/tmp", 16);
-    const { failures } = mountEssentials(libc, ESSENTIAL_MOUNTS, () => undefined, () => true);
+    const { failures } = mountEssentials(
+      libc,
+      ESSENTIAL_MOUNTS,
+      () => undefined,
+      () => true,
+    );
     expect(failures).toEqual([{ target: "/tmp", error: "fake errno 16" }]);
     expect(libc.calls.filter((c) => c.fn === "mount")).toHaveLength(ESSENTIAL_MOUNTS.length);
   });
 
   it("skips efivarfs on a boot without EFI (its mount point is absent)", () => {
     const libc = new FakeLibc();
-    expect(mountEssentials(libc, ESSENTIAL_MOUNTS, () => undefined, (p) => !p.includes("efi")).failures).toEqual([]);
+    expect(
+      mountEssentials(
+        libc,
+        ESSENTIAL_MOUNTS,
+        () => undefined,
+        (p) => !p.includes("efi"),
+      ).failures,
+    ).toEqual([]);
     expect(libc.calls.filter((c) => c.fn === "mount").map((c) => c.args[1])).not.toContain("/sys/firmware/efi/efivars");
   });
 });

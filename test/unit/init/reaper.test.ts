@@ -19,7 +19,13 @@ describe("reapOrphans", () => {
       log: createLog([memorySink(records)]),
       self: 1,
       isOwnChild: (pid) => pid === 12,
-      processes: () => [proc(10, "Z", 1, "sleep"), proc(11, "Z", 1), proc(12, "Z", 1), proc(13, "S", 1), proc(14, "Z", 5)],
+      processes: () => [
+        proc(10, "Z", 1, "sleep"),
+        proc(11, "Z", 1),
+        proc(12, "Z", 1),
+        proc(13, "S", 1),
+        proc(14, "Z", 5),
+      ],
     });
     expect(reaped).toBe(2);
     expect(libc.calls.filter((c) => c.fn === "reapPid").map((c) => c.args[0])).toEqual([10, 11]);
@@ -33,7 +39,13 @@ describe("reapOrphans", () => {
   it("logs nothing when a zombie was already reaped by someone else", () => {
     const libc = new FakeLibc();
     const records: LogRecord[] = [];
-    const reaped = reapOrphans({ libc, log: createLog([memorySink(records)]), self: 1, isOwnChild: () => false, processes: () => [proc(20, "Z", 1)] });
+    const reaped = reapOrphans({
+      libc,
+      log: createLog([memorySink(records)]),
+      self: 1,
+      isOwnChild: () => false,
+      processes: () => [proc(20, "Z", 1)],
+    });
     expect(reaped).toBe(0);
     expect(records).toEqual([]);
   });

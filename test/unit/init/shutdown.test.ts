@@ -30,7 +30,12 @@ function setup(alive: () => ProcStat[]) {
     stopStarting: () => timeline.push("stop-starting"),
     stopWatchdog: () => timeline.push("stop-watchdog"),
     beforeUnmount: async () => {
-      timeline.push(`before-unmount after ${libc.calls.map((c) => c.fn).filter((fn) => fn === "kill" || fn === "umount2").join(",")}`);
+      timeline.push(
+        `before-unmount after ${libc.calls
+          .map((c) => c.fn)
+          .filter((fn) => fn === "kill" || fn === "umount2")
+          .join(",")}`,
+      );
     },
     graceMs: 1000,
   };
@@ -51,7 +56,11 @@ describe("shutdown", () => {
       [-1, SIG.SIGTERM],
       [-1, SIG.SIGCONT],
     ]);
-    expect(libc.calls.filter((c) => c.fn === "umount2").map((c) => c.args[0])).toEqual(["/sys/fs/cgroup", "/tmp", "/run"]);
+    expect(libc.calls.filter((c) => c.fn === "umount2").map((c) => c.args[0])).toEqual([
+      "/sys/fs/cgroup",
+      "/tmp",
+      "/run",
+    ]);
     expect(libc.calls.filter((c) => c.fn === "sync")).toHaveLength(2);
     // The vault locks once every process is gone and before anything is unmounted.
     expect(timeline).toContain("before-unmount after kill,kill");
@@ -63,7 +72,11 @@ describe("shutdown", () => {
     const stubborn: ProcStat = { pid: 50, comm: "sh", state: "S", ppid: 1 };
     const { libc, deps, records } = setup(() => [stubborn]);
     await shutdown(deps, "reboot", "test");
-    expect(libc.calls.filter((c) => c.fn === "kill").map((c) => c.args[1])).toEqual([SIG.SIGTERM, SIG.SIGCONT, SIG.SIGKILL]);
+    expect(libc.calls.filter((c) => c.fn === "kill").map((c) => c.args[1])).toEqual([
+      SIG.SIGTERM,
+      SIG.SIGCONT,
+      SIG.SIGKILL,
+    ]);
     expect(records.find((r) => r.event === "shutdown.killing")?.processes).toBe(1);
     expect(libc.calls.at(-1)).toEqual({ fn: "reboot", args: [RB.AUTOBOOT] });
   });
@@ -72,7 +85,10 @@ describe("shutdown", () => {
     const { libc, deps, records } = setup(() => []);
     libc.failures.set("umount2:/tmp", 16);
     await shutdown(deps, "poweroff", "test");
-    expect(libc.calls.filter((c) => c.fn === "umount2" && c.args[0] === "/tmp").map((c) => c.args[1])).toEqual([0, MNT_DETACH]);
+    expect(libc.calls.filter((c) => c.fn === "umount2" && c.args[0] === "/tmp").map((c) => c.args[1])).toEqual([
+      0,
+      MNT_DETACH,
+    ]);
     expect(records.find((r) => r.event === "shutdown.complete")?.unmount_failed).toEqual(["/tmp"]);
   });
 
@@ -87,7 +103,12 @@ describe("shutdown", () => {
     const { libc, deps, timeline, records } = setup(() => []);
     libc.failures.set("reboot", 1);
     await shutdown(deps, "reboot", "test");
-    expect(libc.calls.filter((c) => c.fn === "reboot").map((c) => c.args[0])).toEqual([RB.AUTOBOOT, RB.AUTOBOOT, RB.AUTOBOOT, RB.POWER_OFF]);
+    expect(libc.calls.filter((c) => c.fn === "reboot").map((c) => c.args[0])).toEqual([
+      RB.AUTOBOOT,
+      RB.AUTOBOOT,
+      RB.AUTOBOOT,
+      RB.POWER_OFF,
+    ]);
     expect(records.filter((r) => r.event === "bay0.error")).toHaveLength(4);
     expect(timeline.at(-1)).toBe("stop-watchdog");
   });

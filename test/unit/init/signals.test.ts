@@ -60,7 +60,10 @@ describe("createPowerControl", () => {
     request("poweroff", "power-button");
     request("reboot", "SIGINT");
     expect(runs).toEqual(["poweroff"]);
-    expect(records.find((r) => r.event === "shutdown.already")).toMatchObject({ action: "poweroff", ignored: "reboot" });
+    expect(records.find((r) => r.event === "shutdown.already")).toMatchObject({
+      action: "poweroff",
+      ignored: "reboot",
+    });
   });
 
   it("logs a failing shutdown sequence as bay0.error", async () => {

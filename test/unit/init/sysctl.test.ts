@@ -9,7 +9,12 @@ describe("hardenSysctls", () => {
     const written = new Map<string, string>();
     const records: LogRecord[] = [];
     hardenSysctls((path, value) => written.set(path, value), createLog([memorySink(records)]));
-    for (const key of ["fs/protected_hardlinks", "fs/protected_symlinks", "fs/protected_fifos", "fs/protected_regular"]) {
+    for (const key of [
+      "fs/protected_hardlinks",
+      "fs/protected_symlinks",
+      "fs/protected_fifos",
+      "fs/protected_regular",
+    ]) {
       expect(written.get(`/proc/sys/${key}`)).toBe("1");
     }
     expect(written.get("/proc/sys/kernel/kptr_restrict")).toBe("2");

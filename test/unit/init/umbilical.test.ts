@@ -77,7 +77,15 @@ const script = (dir: string): string => `
 
 type Reply = { ok: boolean; room?: string; error?: { code: string; message: string } };
 type Got = { replies: Reply[]; closed: boolean };
-type Out = { opened: string | null; first: Got; abuser: Got; giant: Got; extra: Got; heldOpen: number; records: Record<string, unknown>[] };
+type Out = {
+  opened: string | null;
+  first: Got;
+  abuser: Got;
+  giant: Got;
+  extra: Got;
+  heldOpen: number;
+  records: Record<string, unknown>[];
+};
 
 describe("the umbilical's server", () => {
   const dir = mkdtempSync(join(tmpdir(), "anchor-umbilical-"));
@@ -90,16 +98,27 @@ describe("the umbilical's server", () => {
   it("answers for the room whose socket the request came in on, one request at a time per connection", () => {
     expect(out.opened).toBeNull();
     expect(out.first.replies[0]).toMatchObject({ ok: true, room: "notes", state: "running", uptime_ms: 1234 });
-    expect(out.first.replies[1]).toMatchObject({ ok: false, error: { code: "rate_limited", message: "one request at a time" } });
+    expect(out.first.replies[1]).toMatchObject({
+      ok: false,
+      error: { code: "rate_limited", message: "one request at a time" },
+    });
     expect(out.first.replies[2]).toMatchObject({ ok: true, delivered: { to: "notes", path: "/inbox//tmp/a.txt" } });
     expect(out.first.closed).toBe(false);
   });
 
   it("refuses what the policy does not allow and hangs up on the fifth refusal, logging each", () => {
-    expect(out.abuser.replies.map((r) => r.error?.code)).toEqual(["not_allowed", "malformed", "malformed", "malformed", "malformed"]);
+    expect(out.abuser.replies.map((r) => r.error?.code)).toEqual([
+      "not_allowed",
+      "malformed",
+      "malformed",
+      "malformed",
+      "malformed",
+    ]);
     expect(out.abuser.closed).toBe(true);
     const refused = out.records.filter((r) => r.event === "umbilical.refused");
-    expect(refused.filter((r) => r.code === "not_allowed")).toEqual([expect.objectContaining({ room: "notes", reason: "this room's policy does not allow room.spawn" })]);
+    expect(refused.filter((r) => r.code === "not_allowed")).toEqual([
+      expect.objectContaining({ room: "notes", reason: "this room's policy does not allow room.spawn" }),
+    ]);
     expect(refused.filter((r) => r.code === "malformed")).toHaveLength(4);
   });
 

@@ -42,7 +42,16 @@ describe("armWatchdog", () => {
 
   const armWith = (path: string) => {
     const records: LogRecord[] = [];
-    const armed = armWatchdog({ libc: new FakeLibc(), log: createLog([memorySink(records)]), open: openCharDevice, every: () => () => undefined }, 30, path);
+    const armed = armWatchdog(
+      {
+        libc: new FakeLibc(),
+        log: createLog([memorySink(records)]),
+        open: openCharDevice,
+        every: () => () => undefined,
+      },
+      30,
+      path,
+    );
     return { armed, records };
   };
 
@@ -59,7 +68,10 @@ describe("armWatchdog", () => {
     writeFileSync(path, "");
     const { armed, records } = armWith(path);
     expect(armed).toBeNull();
-    expect(records[0]).toMatchObject({ event: "watchdog.absent", reason: expect.stringMatching(/not a character device/) });
+    expect(records[0]).toMatchObject({
+      event: "watchdog.absent",
+      reason: expect.stringMatching(/not a character device/),
+    });
   });
 
   it("with the real opener: opens a real character device", () => {

@@ -5,7 +5,9 @@ import { droppedOptions, parseKernelConfig } from "../../../kernel/config.ts";
 
 describe("parseKernelConfig", () => {
   it("reads set values, strings and 'is not set' lines, ignoring other comments", () => {
-    const config = parseKernelConfig('# a comment\nCONFIG_A=y\nCONFIG_B=8\nCONFIG_LSM="lockdown,yama"\n# CONFIG_MODULES is not set\n');
+    const config = parseKernelConfig(
+      '# a comment\nCONFIG_A=y\nCONFIG_B=8\nCONFIG_LSM="lockdown,yama"\n# CONFIG_MODULES is not set\n',
+    );
     expect([...config]).toEqual([
       ["CONFIG_A", "y"],
       ["CONFIG_B", "8"],
@@ -26,7 +28,9 @@ describe("droppedOptions", () => {
   });
 
   it("the shipped fragment forbids modules and forces lockdown confidentiality", () => {
-    const fragment = parseKernelConfig(readFileSync(join(import.meta.dirname, "../../../kernel/hardened.config"), "utf8"));
+    const fragment = parseKernelConfig(
+      readFileSync(join(import.meta.dirname, "../../../kernel/hardened.config"), "utf8"),
+    );
     expect(fragment.get("CONFIG_MODULES")).toBe("n");
     expect(fragment.get("CONFIG_LOCK_DOWN_KERNEL_FORCE_CONFIDENTIALITY")).toBe("y");
     expect(fragment.get("CONFIG_DEVMEM")).toBe("n");

@@ -14,7 +14,8 @@ describe("parseShowDepends", () => {
 describe("findStockKernel", () => {
   it("picks the newest version that has both an image and modules", () => {
     const root = mkdtempSync(join(tmpdir(), "kernel-test-"));
-    for (const v of ["6.1.0-9-amd64", "6.1.0-10-amd64", "6.1.0-11-amd64"]) mkdirSync(join(root, "modules", v), { recursive: true });
+    for (const v of ["6.1.0-9-amd64", "6.1.0-10-amd64", "6.1.0-11-amd64"])
+      mkdirSync(join(root, "modules", v), { recursive: true });
     mkdirSync(join(root, "boot"));
     for (const v of ["6.1.0-9-amd64", "6.1.0-10-amd64"]) writeFileSync(join(root, "boot", `vmlinuz-${v}`), "");
     expect(findStockKernel(join(root, "boot"), join(root, "modules")).version).toBe("6.1.0-10-amd64");
@@ -23,6 +24,8 @@ describe("findStockKernel", () => {
   it("says how to install a kernel when there is none", () => {
     const root = mkdtempSync(join(tmpdir(), "kernel-test-"));
     mkdirSync(join(root, "modules"));
-    expect(() => findStockKernel(join(root, "boot"), join(root, "modules"))).toThrow(/apt-get install linux-image-amd64/);
+    expect(() => findStockKernel(join(root, "boot"), join(root, "modules"))).toThrow(
+      /apt-get install linux-image-amd64/,
+    );
   });
 });

@@ -19,7 +19,24 @@ describe("shipped policies", () => {
   });
   it("the example documents every top-level field of the schema", () => {
     const text = readFileSync(join(POLICIES, "example.toml"), "utf8");
-    for (const field of ["name", "image", "command", "env", "hostname", "user", "namespaces", "capabilities", "network", "[limits]", "[storage]", "[seccomp]", "[rlimits]", "[vault]", "[umbilical]", "[nesting]"]) {
+    for (const field of [
+      "name",
+      "image",
+      "command",
+      "env",
+      "hostname",
+      "user",
+      "namespaces",
+      "capabilities",
+      "network",
+      "[limits]",
+      "[storage]",
+      "[seccomp]",
+      "[rlimits]",
+      "[vault]",
+      "[umbilical]",
+      "[nesting]",
+    ]) {
       expect(text).toContain(field);
     }
   });
@@ -45,7 +62,9 @@ describe("parsePolicy", () => {
     const result = parsePolicy(`${MINIMAL}\n[limits]\nmemory_max = "lots"\n`, "policies/x.toml");
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(result.errors.map(formatPolicyError)).toEqual(['policies/x.toml:6:1: limits.memory_max: memory_max must be a size such as "256M" (units K, M, G)']);
+    expect(result.errors.map(formatPolicyError)).toEqual([
+      'policies/x.toml:6:1: limits.memory_max: memory_max must be a size such as "256M" (units K, M, G)',
+    ]);
   });
 
   it("reports unknown fields, wrong types and missing fields in plain words", () => {
@@ -106,16 +125,31 @@ describe("parsePolicy on hostile policies at the umbilical's frame limit", () =>
     return `${head}${"1,".repeat((FRAME - head.length - 2) / 2)}1]`.slice(0, FRAME - 1) + "]";
   };
 
-  it("refuses a list too long for the schema at once, located, before checking a single entry", { timeout: 20_000 }, () => {
-    for (const text of [blanksThenDeny(8000), blanksThenDeny(100)]) {
-      const result = parsePolicy(text, "room:umbilical");
-      if (result.ok) throw new Error("accepted");
-      expect(result.errors).toEqual([{ file: "room:umbilical", line: text.split("\n").length, column: 1, field: "seccomp.deny", message: "must be a list of at most 512 entries" }]);
-    }
-  });
+  it(
+    "refuses a list too long for the schema at once, located, before checking a single entry",
+    { timeout: 20_000 },
+    () => {
+      for (const text of [blanksThenDeny(8000), blanksThenDeny(100)]) {
+        const result = parsePolicy(text, "room:umbilical");
+        if (result.ok) throw new Error("accepted");
+        expect(result.errors).toEqual([
+          {
+            file: "room:umbilical",
+            line: text.split("\n").length,
+            column: 1,
+            field: "seccomp.deny",
+            message: "must be a list of at most 512 entries",
+          },
+        ]);
+      }
+    },
+  );
 
   it("reports at most ten located problems and a count of the rest", { timeout: 20_000 }, () => {
-    const result = parsePolicy(`name = "h"\nimage = "minimal"\ncommand = ["/x"]\n[seccomp]\ndeny = [${"1,".repeat(500)}1]\n`, "room:umbilical");
+    const result = parsePolicy(
+      `name = "h"\nimage = "minimal"\ncommand = ["/x"]\n[seccomp]\ndeny = [${"1,".repeat(500)}1]\n`,
+      "room:umbilical",
+    );
     if (result.ok) throw new Error("accepted");
     expect(result.errors).toHaveLength(11);
     expect(result.errors[0]).toMatchObject({ line: 5, field: "seccomp.deny.0", message: "must be a string" });
@@ -123,7 +157,10 @@ describe("parsePolicy on hostile policies at the umbilical's frame limit", () =>
   });
 
   it("refuses a document of more values than any policy has", () => {
-    const tables = Array.from({ length: 600 }, (_, i) => `[env${i}]\n${Array.from({ length: 8 }, (_, j) => `k${j} = ${j}`).join("\n")}`).join("\n");
+    const tables = Array.from(
+      { length: 600 },
+      (_, i) => `[env${i}]\n${Array.from({ length: 8 }, (_, j) => `k${j} = ${j}`).join("\n")}`,
+    ).join("\n");
     const result = parsePolicy(`name = "h"\nimage = "minimal"\ncommand = ["/x"]\n${tables}\n`, "room:umbilical");
     if (result.ok) throw new Error("accepted");
     expect(result.errors).toHaveLength(1);
@@ -148,10 +185,40 @@ describe("parsePolicy under 10,000 generated bad policies", () => {
     fc.constant("-1M"),
     fc.constant(""),
   );
-  const toml = (v: unknown): string => (typeof v === "string" ? JSON.stringify(v) : Array.isArray(v) ? `[${v.map(toml).join(", ")}]` : Number.isNaN(v) ? "nan" : String(v));
-  const field = fc.constantFrom("name", "image", "command", "hostname", "network", "capabilities", "namespaces", "env", "user", "colour");
+  const toml = (v: unknown): string =>
+    typeof v === "string"
+      ? JSON.stringify(v)
+      : Array.isArray(v)
+        ? `[${v.map(toml).join(", ")}]`
+        : Number.isNaN(v)
+          ? "nan"
+          : String(v);
+  const field = fc.constantFrom(
+    "name",
+    "image",
+    "command",
+    "hostname",
+    "network",
+    "capabilities",
+    "namespaces",
+    "env",
+    "user",
+    "colour",
+  );
   const table = fc.constantFrom("limits", "storage", "seccomp", "nesting", "umbilical", "vault", "rlimits", "nonsense");
-  const key = fc.constantFrom("memory_max", "pids_max", "cpu_max", "tmpfs_size", "deny", "allowed", "max_depth", "allow", "folder", "nofile", "x");
+  const key = fc.constantFrom(
+    "memory_max",
+    "pids_max",
+    "cpu_max",
+    "tmpfs_size",
+    "deny",
+    "allowed",
+    "max_depth",
+    "allow",
+    "folder",
+    "nofile",
+    "x",
+  );
   const garbage = fc.string({ maxLength: 60 });
   const policyText = fc.oneof(
     fc.tuple(field, badValue).map(([f, v]) => `${MINIMAL}${f} = ${toml(v)}\n`),
@@ -179,7 +246,10 @@ describe("parsePolicy under 10,000 generated bad policies", () => {
 });
 
 describe("parsePolicy under arbitrary keys, tables and values", () => {
-  const anyKey = fc.oneof(fc.string({ minLength: 1 }), fc.constantFrom("pids_max(", "a.b", "[x]", "(?<", "\\", "$", "*", '"', "limits", "name"));
+  const anyKey = fc.oneof(
+    fc.string({ minLength: 1 }),
+    fc.constantFrom("pids_max(", "a.b", "[x]", "(?<", "\\", "$", "*", '"', "limits", "name"),
+  );
   const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
     leaf: fc.oneof(fc.string(), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean()),
     node: fc.oneof(
@@ -190,12 +260,19 @@ describe("parsePolicy under arbitrary keys, tables and values", () => {
     ),
   })).node;
   /** Valid TOML for any document: keys and tables of any name, values of any shape, written by smol-toml. */
-  const document = fc.dictionary(anyKey, value, { maxKeys: 6 }).map((d) => stringifyToml({ name: "t", image: "minimal", command: ["/bin/true"], ...d }));
+  const document = fc
+    .dictionary(anyKey, value, { maxKeys: 6 })
+    .map((d) => stringifyToml({ name: "t", image: "minimal", command: ["/bin/true"], ...d }));
 
   it("keeps the reported case: a key with regular-expression characters in a table", () => {
     const result = parsePolicy(`${MINIMAL}[limits]\n"pids_max(" = 5\n`, "odd.toml");
     expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.errors[0]).toMatchObject({ field: "limits.pids_max(", line: 5, message: "unknown field 'pids_max('" });
+    if (!result.ok)
+      expect(result.errors[0]).toMatchObject({
+        field: "limits.pids_max(",
+        line: 5,
+        message: "unknown field 'pids_max('",
+      });
     const dotted = parsePolicy(`${MINIMAL}limits."(+" = 1\n`, "odd.toml");
     expect(dotted.ok).toBe(false);
   });
@@ -204,7 +281,10 @@ describe("parsePolicy under arbitrary keys, tables and values", () => {
     fc.assert(
       fc.property(document, (text) => {
         const result = parsePolicy(text, "any.toml");
-        return result.ok || (result.errors.length > 0 && result.errors.every((e) => e.message.length > 0 && e.line >= 1 && e.column >= 1));
+        return (
+          result.ok ||
+          (result.errors.length > 0 && result.errors.every((e) => e.message.length > 0 && e.line >= 1 && e.column >= 1))
+        );
       }),
       { numRuns: 5_000 },
     );
@@ -212,7 +292,8 @@ describe("parsePolicy under arbitrary keys, tables and values", () => {
 });
 
 describe("room identities", () => {
-  const named = (name: string) => parsePolicy(`name = ${JSON.stringify(name)}\nimage = "minimal"\ncommand = ["/bin/true"]\n`, "n.toml");
+  const named = (name: string) =>
+    parsePolicy(`name = ${JSON.stringify(name)}\nimage = "minimal"\ncommand = ["/bin/true"]\n`, "n.toml");
 
   it("refuses '--', which joins nested names: a top-level 'a--b' would be the child b of a", () => {
     const result = named("a--b");
@@ -228,8 +309,16 @@ describe("room identities", () => {
   });
 
   it("refuses a policy that drops a namespace, naming the missing one", () => {
-    const result = parsePolicy(`${MINIMAL}namespaces = ["pid", "mount", "uts", "ipc", "network", "cgroup"]\n`, "ns.toml");
+    const result = parsePolicy(
+      `${MINIMAL}namespaces = ["pid", "mount", "uts", "ipc", "network", "cgroup"]\n`,
+      "ns.toml",
+    );
     expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.errors[0]).toMatchObject({ field: "namespaces", line: 4, message: expect.stringMatching(/missing user/) });
+    if (!result.ok)
+      expect(result.errors[0]).toMatchObject({
+        field: "namespaces",
+        line: 4,
+        message: expect.stringMatching(/missing user/),
+      });
   });
 });

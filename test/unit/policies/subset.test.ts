@@ -86,10 +86,20 @@ max_size = "1M"
     ["rlimit raised", "nofile = 1024", "nofile = 4096", "rlimits.nofile"],
     ["rlimit dropped", "nofile = 1024", "", "rlimits.nofile"],
     ["syscall re-allowed", 'deny = ["ptrace"]', "deny = []", "seccomp.deny"],
-    ["capability added", 'capabilities = ["CAP_CHOWN", "CAP_KILL"]', 'capabilities = ["CAP_CHOWN", "CAP_KILL", "CAP_SETUID"]', "capabilities"],
+    [
+      "capability added",
+      'capabilities = ["CAP_CHOWN", "CAP_KILL"]',
+      'capabilities = ["CAP_CHOWN", "CAP_KILL", "CAP_SETUID"]',
+      "capabilities",
+    ],
     ["vault outside", 'folder = "work"', 'folder = "personal"', "vault.folder"],
     ["vault sibling prefix", 'folder = "work"', 'folder = "workbench"', "vault.folder"],
-    ["umbilical widened", 'allow = ["courier.send", "room.spawn"]', 'allow = ["courier.send", "room.spawn", "room.status"]', "umbilical.allow"],
+    [
+      "umbilical widened",
+      'allow = ["courier.send", "room.spawn"]',
+      'allow = ["courier.send", "room.spawn", "room.status"]',
+      "umbilical.allow",
+    ],
     ["nesting deeper", "max_depth = 2", "max_depth = 3", "nesting.max_depth"],
     ["courier size", 'max_size = "64M"', 'max_size = "65M"', "courier.max_size"],
   ])("refuses a wider %s", (_what, from, to, field) => {
@@ -105,7 +115,9 @@ max_size = "1M"
 
   it("never lets a room run on the vault's tools, nor be named bay0", () => {
     const tools = parsePolicy(`name = "p"\nimage = "vault-tools"\ncommand = ["/bin/true"]\n`, "t.toml");
-    expect(tools.ok ? [] : tools.errors.map((e) => `${e.field}: ${e.message}`)).toEqual(["image: is bay0's own image (the vault's tools), never a room's"]);
+    expect(tools.ok ? [] : tools.errors.map((e) => `${e.field}: ${e.message}`)).toEqual([
+      "image: is bay0's own image (the vault's tools), never a room's",
+    ]);
     const bay0 = parsePolicy(`name = "bay0"\nimage = "minimal"\ncommand = ["/bin/true"]\n`, "t.toml");
     expect(bay0.ok ? [] : bay0.errors.map((e) => e.field)).toEqual(["name"]);
   });

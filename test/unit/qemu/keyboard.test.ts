@@ -2,7 +2,11 @@ import { describe, expect, it } from "vitest";
 import { chooseChoice, typeSecret } from "../../qemu/keyboard.ts";
 
 /** bay0's masked prompt as the test sees it, over a keyboard that drops the 11th key and repeats the 30th once. */
-function flakyPrompt(): { vm: { sendKeys(keys: string[]): Promise<unknown> }; screen: { text(): Promise<string[]> }; typed: string[] } {
+function flakyPrompt(): {
+  vm: { sendKeys(keys: string[]): Promise<unknown> };
+  screen: { text(): Promise<string[]> };
+  typed: string[];
+} {
   const typed: string[] = [];
   let keys = 0;
   const vm = {
@@ -18,7 +22,10 @@ function flakyPrompt(): { vm: { sendKeys(keys: string[]): Promise<unknown> }; sc
   const screen = {
     text: async (): Promise<string[]> => {
       const n = typed.filter((t) => t !== "<ret>").length;
-      return [n > 41 ? `Recovery key: (${n}) ${"\u2022".repeat(36)}_` : `Recovery key: ${"\u2022".repeat(n)}_`, "Enter to confirm, Esc to cancel"];
+      return [
+        n > 41 ? `Recovery key: (${n}) ${"\u2022".repeat(36)}_` : `Recovery key: ${"\u2022".repeat(n)}_`,
+        "Enter to confirm, Esc to cancel",
+      ];
     },
   };
   return { vm, screen, typed };
@@ -34,7 +41,11 @@ describe("typing a secret at the VM's keyboard", () => {
 });
 
 /** bay0's choice prompt drawn in its box over a dashboard line that has a ">" of its own, over a keyboard that drops the first arrow key. */
-function flakyChoice(): { vm: { sendKeys(keys: string[]): Promise<unknown> }; screen: { text(): Promise<string[]> }; answer: () => string | null } {
+function flakyChoice(): {
+  vm: { sendKeys(keys: string[]): Promise<unknown> };
+  screen: { text(): Promise<string[]> };
+  answer: () => string | null;
+} {
   const choices = ["Deny", "Deliver to courier-inbox: /inbox", "Deliver to work: /inbox"];
   let selected = 0;
   let answer: string | null = null;
@@ -50,7 +61,14 @@ function flakyChoice(): { vm: { sendKeys(keys: string[]): Promise<unknown> }; sc
   };
   const box = (text: string): string => `  > web    ${`  ${text}`.padEnd(60)}  `;
   const screen = {
-    text: async (): Promise<string[]> => [box("Deliver to work: /inbox and more?"), box(""), ...choices.map((c, i) => box(`${i === selected ? ">" : " "} ${c}`)), box(""), box("> web"), box("Enter to choose")],
+    text: async (): Promise<string[]> => [
+      box("Deliver to work: /inbox and more?"),
+      box(""),
+      ...choices.map((c, i) => box(`${i === selected ? ">" : " "} ${c}`)),
+      box(""),
+      box("> web"),
+      box("Enter to choose"),
+    ],
   };
   return { vm, screen, answer: () => answer };
 }

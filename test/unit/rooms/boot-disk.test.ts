@@ -2,7 +2,16 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { chooseBootDisk, crc32, parseBootOption, parseGpt, parseLoaderPartUuid, pciPathOf, PARTITION, type Disk } from "../../../rooms/boot-disk.ts";
+import {
+  chooseBootDisk,
+  crc32,
+  parseBootOption,
+  parseGpt,
+  parseLoaderPartUuid,
+  pciPathOf,
+  PARTITION,
+  type Disk,
+} from "../../../rooms/boot-disk.ts";
 import { buildDiskImage } from "../../../uki/disk.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "anchor-gpt-"));
@@ -18,9 +27,18 @@ describe("parseGpt", () => {
     const gpt = parseGpt(head, 512);
     expect(gpt.ok).toBe(true);
     if (!gpt.ok) return;
-    expect(gpt.partitions.map((p) => [p.number, p.label, p.type, p.uuid])).toEqual(layout.map((p, i) => [i + 1, p.label, p.type, p.uuid]));
+    expect(gpt.partitions.map((p) => [p.number, p.label, p.type, p.uuid])).toEqual(
+      layout.map((p, i) => [i + 1, p.label, p.type, p.uuid]),
+    );
     expect(gpt.partitions[1]?.firstLba).toBe(BigInt(((layout[1]?.startMib ?? 0) * 1048576) / 512));
-    expect(gpt.partitions.map((p) => p.label)).toEqual([PARTITION.esp.label, PARTITION.imagesA.label, PARTITION.imagesB.label, PARTITION.systemA.label, PARTITION.systemB.label, PARTITION.vault.label]);
+    expect(gpt.partitions.map((p) => p.label)).toEqual([
+      PARTITION.esp.label,
+      PARTITION.imagesA.label,
+      PARTITION.imagesB.label,
+      PARTITION.systemA.label,
+      PARTITION.systemB.label,
+      PARTITION.vault.label,
+    ]);
   });
 
   it("refuses a header or entry table whose CRC does not match, and a disk with no GPT", () => {
@@ -39,9 +57,20 @@ describe("parseGpt", () => {
 });
 
 const part = (label: string, uuid: string): Disk["partitions"][number] => ({
-  number: 1, type: "t", uuid, label, firstLba: 2048n, lastLba: 4095n, device: `/dev/${uuid}`, majorMinor: "254:1",
+  number: 1,
+  type: "t",
+  uuid,
+  label,
+  firstLba: 2048n,
+  lastLba: 4095n,
+  device: `/dev/${uuid}`,
+  majorMinor: "254:1",
 });
-const disk = (name: string, ...partitions: Disk["partitions"]): Disk => ({ name, sysfs: `/sys/devices/pci0000:00/0000:00:0${name === "vda" ? 4 : 5}.0/virtio1/block/${name}`, partitions });
+const disk = (name: string, ...partitions: Disk["partitions"]): Disk => ({
+  name,
+  sysfs: `/sys/devices/pci0000:00/0000:00:0${name === "vda" ? 4 : 5}.0/virtio1/block/${name}`,
+  partitions,
+});
 const ESP_A = "11111111-1111-4111-8111-111111111111";
 const ESP_B = "22222222-2222-4222-8222-222222222222";
 
@@ -57,13 +86,23 @@ describe("chooseBootDisk", () => {
   });
 
   it("falls back to the only Anchor disk when the firmware reported none", () => {
-    expect(chooseBootDisk([other, boot], null)).toMatchObject({ ok: true, how: "only-anchor-disk", disk: { name: "vda" } });
+    expect(chooseBootDisk([other, boot], null)).toMatchObject({
+      ok: true,
+      how: "only-anchor-disk",
+      disk: { name: "vda" },
+    });
   });
 
   it("refuses to guess between two Anchor disks or two holders of the boot partition", () => {
-    expect(chooseBootDisk([boot, stick], null)).toMatchObject({ ok: false, ignored: [{ name: "vda" }, { name: "sda" }] });
+    expect(chooseBootDisk([boot, stick], null)).toMatchObject({
+      ok: false,
+      ignored: [{ name: "vda" }, { name: "sda" }],
+    });
     const twin = disk("sdb", part("anchor-esp", ESP_A));
-    expect(chooseBootDisk([boot, twin], ESP_A)).toMatchObject({ ok: false, reason: `2 disks hold the boot partition ${ESP_A}, and the firmware's boot entry does not single one out` });
+    expect(chooseBootDisk([boot, twin], ESP_A)).toMatchObject({
+      ok: false,
+      reason: `2 disks hold the boot partition ${ESP_A}, and the firmware's boot entry does not single one out`,
+    });
     expect(chooseBootDisk([stick], ESP_A)).toMatchObject({ ok: false });
   });
 
@@ -73,9 +112,14 @@ describe("chooseBootDisk", () => {
     expect(choice).toMatchObject({ ok: true, how: "firmware-device", disk: { name: "vda" } });
     expect(choice.ignored.map((d) => d.name)).toEqual(["vdb"]);
     // A short-form entry (no PCI hops), one that leads elsewhere, or two disks behind the same function: no guess.
-    expect(chooseBootDisk([twin, boot], ESP_A, [])).toMatchObject({ ok: false, reason: expect.stringMatching(/does not single one out/) });
+    expect(chooseBootDisk([twin, boot], ESP_A, [])).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/does not single one out/),
+    });
     expect(chooseBootDisk([twin, boot], ESP_A, [{ device: 7, fn: 0 }])).toMatchObject({ ok: false });
-    expect(chooseBootDisk([{ ...twin, sysfs: boot.sysfs }, boot], ESP_A, [{ device: 4, fn: 0 }])).toMatchObject({ ok: false });
+    expect(chooseBootDisk([{ ...twin, sysfs: boot.sysfs }, boot], ESP_A, [{ device: 4, fn: 0 }])).toMatchObject({
+      ok: false,
+    });
   });
 });
 
@@ -94,8 +138,14 @@ const END = [0x7f, 0xff, 4, 0];
 describe("parseBootOption and pciPathOf", () => {
   it("read the same PCI hops from a firmware boot entry and from sysfs", () => {
     const pci = (device: number, fn: number): number[] => [0x01, 0x01, 6, 0, fn, device];
-    expect(parseBootOption(bootOption([PCI_ROOT, pci(0x1c, 0), pci(0, 1), END]))).toEqual([{ device: 0x1c, fn: 0 }, { device: 0, fn: 1 }]);
-    expect(pciPathOf("/sys/devices/pci0000:00/0000:00:1c.0/0000:03:00.1/nvme/nvme0/nvme0n1")).toEqual([{ device: 0x1c, fn: 0 }, { device: 0, fn: 1 }]);
+    expect(parseBootOption(bootOption([PCI_ROOT, pci(0x1c, 0), pci(0, 1), END]))).toEqual([
+      { device: 0x1c, fn: 0 },
+      { device: 0, fn: 1 },
+    ]);
+    expect(pciPathOf("/sys/devices/pci0000:00/0000:00:1c.0/0000:03:00.1/nvme/nvme0/nvme0n1")).toEqual([
+      { device: 0x1c, fn: 0 },
+      { device: 0, fn: 1 },
+    ]);
     expect(pciPathOf(null)).toEqual([]);
   });
   it("finds no hops in a short-form HD() entry, and refuses what is not a load option", () => {
@@ -112,6 +162,8 @@ describe("parseLoaderPartUuid", () => {
   it("reads the attributes then the UTF-16LE GUID, and refuses anything else", () => {
     const value = Buffer.concat([Buffer.from([6, 0, 0, 0]), Buffer.from(`${ESP_A.toUpperCase()}\0`, "utf16le")]);
     expect(parseLoaderPartUuid(value)).toBe(ESP_A);
-    expect(parseLoaderPartUuid(Buffer.concat([Buffer.from([6, 0, 0, 0]), Buffer.from("not-a-guid", "utf16le")]))).toBeNull();
+    expect(
+      parseLoaderPartUuid(Buffer.concat([Buffer.from([6, 0, 0, 0]), Buffer.from("not-a-guid", "utf16le")])),
+    ).toBeNull();
   });
 });

@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { parsePolicy } from "../../../policies/parse.ts";
-import { availableControllers, availableLimits, CgroupError, killRoomCgroup, oomKills, prepareRoomCgroup, type CgroupFs } from "../../../rooms/cgroup.ts";
+import {
+  availableControllers,
+  availableLimits,
+  CgroupError,
+  killRoomCgroup,
+  oomKills,
+  prepareRoomCgroup,
+  type CgroupFs,
+} from "../../../rooms/cgroup.ts";
 import { planRoom } from "../../../rooms/plan.ts";
 
 function fakeFs(files: Record<string, string> = {}, failing: string[] = []) {
@@ -50,11 +58,15 @@ describe("prepareRoomCgroup", () => {
     prepare(fs, parent, { "io.weight": "default 100", "pids.max": "5" });
     expect(writes.at(-1)).toEqual(["/sys/fs/cgroup/rooms/work/pids.max", "5"]);
     expect(writes.some(([file]) => file.endsWith("io.weight"))).toBe(false);
-    expect(availableLimits(availableControllers(fs), { "io.weight": "default 1", "memory.max": "1" })).toEqual({ "memory.max": "1" });
+    expect(availableLimits(availableControllers(fs), { "io.weight": "default 1", "memory.max": "1" })).toEqual({
+      "memory.max": "1",
+    });
   });
 
   it("fails loudly, naming the file, when a write fails: a room must not run unconfined", () => {
-    const { fs } = fakeFs({ "/sys/fs/cgroup/cgroup.controllers": "memory pids" }, ["/sys/fs/cgroup/rooms/work/pids.max"]);
+    const { fs } = fakeFs({ "/sys/fs/cgroup/cgroup.controllers": "memory pids" }, [
+      "/sys/fs/cgroup/rooms/work/pids.max",
+    ]);
     expect(() => prepare(fs, parent, { "pids.max": "5" })).toThrow(CgroupError);
     expect(() => prepare(fs, parent, { "pids.max": "5" })).toThrow(/rooms\/work\/pids.max/);
   });
@@ -62,7 +74,9 @@ describe("prepareRoomCgroup", () => {
 
 describe("room cgroup control", () => {
   it("kills through cgroup.kill on the node (so descendants die too) and reads OOM kills", () => {
-    const { fs, writes } = fakeFs({ "/sys/fs/cgroup/rooms/work/memory.events": "low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\n" });
+    const { fs, writes } = fakeFs({
+      "/sys/fs/cgroup/rooms/work/memory.events": "low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\n",
+    });
     killRoomCgroup(fs, parent);
     expect(writes).toEqual([["/sys/fs/cgroup/rooms/work/cgroup.kill", "1"]]);
     expect(oomKills(fs, parent)).toBe(2);

@@ -2,7 +2,13 @@ import { describe, expect, it } from "vitest";
 import { imageManifestSchema, imageTables, openVerified, type ImageManifestEntry } from "../../../rooms/images.ts";
 import type { DeviceMapper, DmTarget } from "../../../sys/device-mapper.ts";
 
-const entry: ImageManifestEntry = { root_hash: "a".repeat(64), salt: "b".repeat(64), hash_offset: 8192, offset: 1048576, size: 16384 };
+const entry: ImageManifestEntry = {
+  root_hash: "a".repeat(64),
+  salt: "b".repeat(64),
+  hash_offset: 8192,
+  offset: 1048576,
+  size: 16384,
+};
 
 describe("imageManifestSchema", () => {
   it("accepts block-aligned entries with a root hash and salt, and refuses anything else", () => {
@@ -54,7 +60,10 @@ describe("openVerified", () => {
   it("removes both devices when a block does not match", async () => {
     const dm = fakeDm();
     const result = await openVerified(dm, async () => "reading /dev/dm-1: EIO", "minimal", "254:2", entry);
-    expect(result).toEqual({ ok: false, error: "dm-verity refused a block (reading /dev/dm-1: EIO): the image does not match its pinned root hash" });
+    expect(result).toEqual({
+      ok: false,
+      error: "dm-verity refused a block (reading /dev/dm-1: EIO): the image does not match its pinned root hash",
+    });
     expect(dm.live.size).toBe(0);
   });
 });

@@ -37,12 +37,16 @@ function ociValidator() {
 
 describe("ociConfig", () => {
   const validate = ociValidator();
-  const shipped = readdirSync(POLICIES).filter((f) => f.endsWith(".toml")).sort();
+  const shipped = readdirSync(POLICIES)
+    .filter((f) => f.endsWith(".toml"))
+    .sort();
 
   it.each(shipped)("%s gives a valid OCI runtime config, pinned", async (file) => {
     const config = configOf(planRoom(load(file)));
     expect(validate(config), JSON.stringify(validate.errors)).toBe(true);
-    await expect(JSON.stringify(config, null, 2)).toMatchFileSnapshot(`./__snapshots__/${file.replace(".toml", "")}.config.json`);
+    await expect(JSON.stringify(config, null, 2)).toMatchFileSnapshot(
+      `./__snapshots__/${file.replace(".toml", "")}.config.json`,
+    );
   });
 
   it("the schema check itself rejects a broken config", () => {
@@ -53,7 +57,15 @@ describe("ociConfig", () => {
   it("confines every room: all namespaces, no new privileges, user namespace mapping, limits in a leaf cgroup", () => {
     const plan = planRoom(load("web.toml"));
     const config = configOf(plan);
-    expect(config.linux.namespaces.map((n) => n.type).sort()).toEqual(["cgroup", "ipc", "mount", "network", "pid", "user", "uts"]);
+    expect(config.linux.namespaces.map((n) => n.type).sort()).toEqual([
+      "cgroup",
+      "ipc",
+      "mount",
+      "network",
+      "pid",
+      "user",
+      "uts",
+    ]);
     expect(config.process.noNewPrivileges).toBe(true);
     expect(config.process.capabilities.bounding).toEqual([]);
     expect(config.process.user).toEqual({ uid: 1000, gid: 1000 });
@@ -66,8 +78,12 @@ describe("ociConfig", () => {
   });
 
   it("lets a room without network open Unix sockets only, a loopback room unix, inet and inet6; any other family gets EAFNOSUPPORT", () => {
-    const sockets = (file: string) => configOf(planRoom(load(file))).linux.seccomp.syscalls.filter((r) => r.names.includes("socket"));
-    const allowed = (file: string) => sockets(file).filter((r) => r.action === "SCMP_ACT_ALLOW").map((r) => r.args?.[0]);
+    const sockets = (file: string) =>
+      configOf(planRoom(load(file))).linux.seccomp.syscalls.filter((r) => r.names.includes("socket"));
+    const allowed = (file: string) =>
+      sockets(file)
+        .filter((r) => r.action === "SCMP_ACT_ALLOW")
+        .map((r) => r.args?.[0]);
     expect(allowed("web.toml")).toEqual([{ index: 0, value: 1, op: "SCMP_CMP_EQ" }]);
     expect(allowed("workshop.toml").map((a) => a?.value)).toEqual([1, 2, 10]);
     for (const file of ["web.toml", "workshop.toml"]) {
@@ -96,16 +112,28 @@ describe("ociConfig", () => {
     for (const file of ["web.toml", "workshop.toml"]) {
       const rules = configOf(planRoom(load(file))).linux.seccomp.syscalls;
       const clone = rules.filter((r) => r.names.includes("clone"));
-      expect(clone[0]).toEqual({ names: ["clone"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ" }] });
+      expect(clone[0]).toEqual({
+        names: ["clone"],
+        action: "SCMP_ACT_ALLOW",
+        args: [{ index: 0, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ" }],
+      });
       // Each namespace flag alone is refused with EPERM; together the refusals cover exactly the allow rule's mask.
       const refused = clone.slice(1);
-      expect(refused.every((r) => r.action === "SCMP_ACT_ERRNO" && r.errnoRet === 1 && r.args?.[0]?.value === r.args?.[0]?.valueTwo)).toBe(true);
+      expect(
+        refused.every(
+          (r) => r.action === "SCMP_ACT_ERRNO" && r.errnoRet === 1 && r.args?.[0]?.value === r.args?.[0]?.valueTwo,
+        ),
+      ).toBe(true);
       expect(refused.reduce((mask, r) => mask | (r.args?.[0]?.value ?? 0), 0)).toBe(CLONE_NAMESPACE_FLAGS);
       expect(refused).toHaveLength(7);
-      expect(rules.filter((r) => r.names.includes("clone3"))).toEqual([{ names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: 38 }]);
+      expect(rules.filter((r) => r.names.includes("clone3"))).toEqual([
+        { names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: 38 },
+      ]);
     }
     // CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET
-    expect(CLONE_NAMESPACE_FLAGS).toBe(0x20000 | 0x2000000 | 0x4000000 | 0x8000000 | 0x10000000 | 0x20000000 | 0x40000000);
+    expect(CLONE_NAMESPACE_FLAGS).toBe(
+      0x20000 | 0x2000000 | 0x4000000 | 0x8000000 | 0x10000000 | 0x20000000 | 0x40000000,
+    );
   });
 
   it("filters the native architecture only: no 32-bit or x32 entry points", () => {
@@ -143,7 +171,9 @@ describe("ociConfig", () => {
 
   it("denies Anchor's dangerous syscalls in every room", () => {
     const config = configOf(planRoom(load("web.toml")));
-    const denied = config.linux.seccomp.syscalls.find((r) => r.action === "SCMP_ACT_ERRNO" && r.names.includes("mount"));
+    const denied = config.linux.seccomp.syscalls.find(
+      (r) => r.action === "SCMP_ACT_ERRNO" && r.names.includes("mount"),
+    );
     expect(denied?.names).toEqual(expect.arrayContaining([...ANCHOR_DENY]));
     const allowed = config.linux.seccomp.syscalls.filter((r) => r.action === "SCMP_ACT_ALLOW").flatMap((r) => r.names);
     for (const name of ANCHOR_DENY) expect(allowed).not.toContain(name);
@@ -158,11 +188,19 @@ describe("ociConfig", () => {
   });
 
   it("binds a room's vault folder at /vault, from bay0's bind outside the room's directory; a room without the key has none", () => {
-    const parsed = parsePolicy('name = "docs"\nimage = "minimal"\ncommand = ["/bin/true"]\n[vault]\nfolder = "docs"', "docs.toml");
+    const parsed = parsePolicy(
+      'name = "docs"\nimage = "minimal"\ncommand = ["/bin/true"]\n[vault]\nfolder = "docs"',
+      "docs.toml",
+    );
     if (!parsed.ok) throw new Error("docs.toml does not parse");
     const plan = planRoom(parsed.policy);
     const mount = configOf(plan).mounts.find((m) => m.destination === "/vault");
-    expect(mount).toEqual({ destination: "/vault", type: "bind", source: "/run/rooms/.vault/docs", options: ["bind", "nosuid", "nodev", "noexec"] });
+    expect(mount).toEqual({
+      destination: "/vault",
+      type: "bind",
+      source: "/run/rooms/.vault/docs",
+      options: ["bind", "nosuid", "nodev", "noexec"],
+    });
     expect(plan.dirs.vault.startsWith(`${plan.dirs.base}/`)).toBe(false);
     expect(configOf(planRoom(load("web.toml"))).mounts.some((m) => m.destination === "/vault")).toBe(false);
   });

@@ -20,7 +20,13 @@ function policy(text: string): Policy {
   return result.policy;
 }
 
-type Spawned = { argv: string[]; pid: number; end: (exit: ChildExit) => void; onLine: (s: ChildStream, l: string) => void; cgroup: string };
+type Spawned = {
+  argv: string[];
+  pid: number;
+  end: (exit: ChildExit) => void;
+  onLine: (s: ChildStream, l: string) => void;
+  cgroup: string;
+};
 
 /**
  * A world of fakes: cgroup files, a spawner whose children end when told (or
@@ -83,7 +89,8 @@ function world(options: { crun?: "creates" | "fails" | "hangs" } = {}) {
         // cgroup.kill kills what lives in that cgroup and below it, nothing else.
         if (path.endsWith("/cgroup.kill")) {
           const node = path.slice(0, -"/cgroup.kill".length);
-          for (const child of spawned.filter((c) => c.cgroup.startsWith(`${node}/`))) endChild(child, { status: null, signal: "SIGKILL" });
+          for (const child of spawned.filter((c) => c.cgroup.startsWith(`${node}/`)))
+            endChild(child, { status: null, signal: "SIGKILL" });
         }
       },
       read: (path) => files.get(path) ?? null,
@@ -119,16 +126,32 @@ describe("RoomSupervisor", () => {
     const result = await w.supervisor.start(policy('name = "web"'));
     expect(result.ok).toBe(true);
     expect(w.files.get("/sys/fs/cgroup/rooms/web/pids.max")).toBe("256");
-    expect(JSON.parse(w.files.get("/run/rooms/web/bundle/config.json") ?? "{}").linux.cgroupsPath).toBe("/rooms/web/room");
+    expect(JSON.parse(w.files.get("/run/rooms/web/bundle/config.json") ?? "{}").linux.cgroupsPath).toBe(
+      "/rooms/web/room",
+    );
     expect(w.libc.calls.filter((c) => c.fn === "mount").map((c) => c.args[2])).toEqual(["tmpfs", "overlay"]);
     expect(w.spawned[0]?.argv).toEqual([
-      "crun", "--root", "/run/crun", "run", "--bundle", "/run/rooms/web/bundle", "--pid-file", "/run/rooms/web/crun.pid", "anchor-web",
+      "crun",
+      "--root",
+      "/run/crun",
+      "run",
+      "--bundle",
+      "/run/rooms/web/bundle",
+      "--pid-file",
+      "/run/rooms/web/crun.pid",
+      "anchor-web",
     ]);
     w.spawned[0]?.onLine("stdout", "hello");
     w.spawned[0]?.end({ status: 3, signal: null });
     await flush();
     await flush();
-    expect(w.records.map((r) => r.event)).toEqual(["room.starting", "room.started", "room.output", "room.exited", "room.removed"]);
+    expect(w.records.map((r) => r.event)).toEqual([
+      "room.starting",
+      "room.started",
+      "room.output",
+      "room.exited",
+      "room.removed",
+    ]);
     expect(w.records.find((r) => r.event === "room.exited")?.status).toBe(3);
     expect(w.tools).toEqual([["crun", "--root", "/run/crun", "delete", "--force", "anchor-web"]]);
     expect(w.supervisor.isRunning("web")).toBe(false);
@@ -136,7 +159,10 @@ describe("RoomSupervisor", () => {
 
   it("refuses a room whose image is missing, and a wider child, with reasons", async () => {
     const w = world();
-    expect(await w.supervisor.start(policy('name = "x"\nimage = "nope"'))).toEqual({ ok: false, reason: "image 'nope' is not available" });
+    expect(await w.supervisor.start(policy('name = "x"\nimage = "nope"'))).toEqual({
+      ok: false,
+      reason: "image 'nope' is not available",
+    });
     await w.supervisor.start(policy(PARENT));
     const refused = await w.supervisor.spawnChild("parent", policy('name = "kid"\n[limits]\npids_max = 9999'));
     expect(refused.ok).toBe(false);
@@ -151,13 +177,20 @@ describe("RoomSupervisor", () => {
     expect(kid.ok).toBe(true);
     expect(await w.supervisor.kill("parent")).toBe(true);
     expect(w.files.get("/sys/fs/cgroup/rooms/parent/cgroup.kill")).toBe("1");
-    expect(w.records.filter((r) => r.event === "room.killed").map((r) => r.room).sort()).toEqual(["parent", "parent/kid"]);
+    expect(
+      w.records
+        .filter((r) => r.event === "room.killed")
+        .map((r) => r.room)
+        .sort(),
+    ).toEqual(["parent", "parent/kid"]);
     expect(w.supervisor.list()).toEqual([]);
 
     await w.supervisor.start(policy('name = "web"'));
     const reset = await w.supervisor.reset("web");
     expect(reset.ok).toBe(true);
-    expect(w.records.filter((r) => r.event === "room.killed" && r.room === "web").map((r) => r.reason)).toEqual(["reset"]);
+    expect(w.records.filter((r) => r.event === "room.killed" && r.room === "web").map((r) => r.reason)).toEqual([
+      "reset",
+    ]);
     expect(w.records.some((r) => r.event === "room.reset" && r.room === "web")).toBe(true);
     expect(w.supervisor.isRunning("web")).toBe(true);
   });
@@ -177,7 +210,9 @@ describe("RoomSupervisor", () => {
 
 describe("RoomSupervisor: every start ends in room.started or room.failed, whatever goes wrong", () => {
   const outcome = (w: ReturnType<typeof world>, room: string) =>
-    w.records.filter((r) => (r.event === "room.started" || r.event === "room.failed") && r.room === room).map((r) => r.event);
+    w.records
+      .filter((r) => (r.event === "room.started" || r.event === "room.failed") && r.room === room)
+      .map((r) => r.event);
 
   it("counts a command that ends at once as started: crun had created the room", async () => {
     const w = world();
@@ -192,7 +227,10 @@ describe("RoomSupervisor: every start ends in room.started or room.failed, whate
     const w = world({ crun: "fails" });
     const result = await w.supervisor.start(policy('name = "web"'));
     // crun's last three lines, in the order it wrote them.
-    expect(result).toEqual({ ok: false, reason: "crun: crun: reading config / crun: mounting / crun: cannot set up the room: Invalid argument" });
+    expect(result).toEqual({
+      ok: false,
+      reason: "crun: crun: reading config / crun: mounting / crun: cannot set up the room: Invalid argument",
+    });
     expect(outcome(w, "web")).toEqual(["room.failed"]);
     expect(w.records.some((r) => r.event === "room.exited")).toBe(false);
     expect(w.supervisor.isRunning("web")).toBe(false);
@@ -226,7 +264,10 @@ describe("RoomSupervisor: every start ends in room.started or room.failed, whate
     w.deps.spawner.spawn = () => {
       throw new Error("EAGAIN: no more processes");
     };
-    expect(await w.supervisor.start(policy('name = "web"'))).toEqual({ ok: false, reason: "crun: EAGAIN: no more processes" });
+    expect(await w.supervisor.start(policy('name = "web"'))).toEqual({
+      ok: false,
+      reason: "crun: EAGAIN: no more processes",
+    });
     expect(outcome(w, "web")).toEqual(["room.failed"]);
   });
 
@@ -243,7 +284,10 @@ describe("RoomSupervisor: every start ends in room.started or room.failed, whate
     await flush();
     await flush();
     expect(w.supervisor.isRunning("web")).toBe(false);
-    expect(w.records.filter((r) => r.event === "room.cleanup").map((r) => r.error)).toEqual(["crun delete exploded", "EBUSY"]);
+    expect(w.records.filter((r) => r.event === "room.cleanup").map((r) => r.error)).toEqual([
+      "crun delete exploded",
+      "EBUSY",
+    ]);
     expect((await w.supervisor.start(policy('name = "web"'))).ok).toBe(true);
   });
 
@@ -269,7 +313,8 @@ describe("RoomSupervisor nesting", () => {
   it(`refuses a child beyond ${MAX_CHILDREN} live children of one room`, async () => {
     const w = world();
     await w.supervisor.start(policy(PARENT));
-    for (let i = 0; i < MAX_CHILDREN; i++) expect((await w.supervisor.spawnChild("parent", policy(`name = "kid${i}"`))).ok).toBe(true);
+    for (let i = 0; i < MAX_CHILDREN; i++)
+      expect((await w.supervisor.spawnChild("parent", policy(`name = "kid${i}"`))).ok).toBe(true);
     const refused = await w.supervisor.spawnChild("parent", policy('name = "onemore"'));
     expect(refused.ok).toBe(false);
     expect(refused.ok ? "" : refused.reason).toMatch(/already has 8 child rooms/);
@@ -300,7 +345,10 @@ describe("rooms with a vault folder", () => {
     };
     const docs = policy('name = "docs"\n[vault]\nfolder = "docs"');
     const refused = await w.supervisor.start(docs);
-    expect(refused).toEqual({ ok: false, reason: "docs needs the vault, which is locked: unlock it at the console first" });
+    expect(refused).toEqual({
+      ok: false,
+      reason: "docs needs the vault, which is locked: unlock it at the console first",
+    });
     expect(w.spawned).toHaveLength(0);
     reason = null;
     const started = await w.supervisor.start(docs);
@@ -315,6 +363,9 @@ describe("rooms with a vault folder", () => {
 
   it("are refused on a machine without a vault", async () => {
     const w = world();
-    expect(await w.supervisor.start(policy('name = "docs"\n[vault]\nfolder = "docs"'))).toEqual({ ok: false, reason: "this machine has no vault" });
+    expect(await w.supervisor.start(policy('name = "docs"\n[vault]\nfolder = "docs"'))).toEqual({
+      ok: false,
+      reason: "this machine has no vault",
+    });
   });
 });

@@ -29,7 +29,11 @@ describe("dm ioctl encoding", () => {
   });
 
   it("reads the one target's parameters from a TABLE_STATUS reply, as dmIoctlBuffer lays a table out", () => {
-    const reply = dmIoctlBuffer("vault", 0, { type: "linear", sectors: 8, params: "aes-xts-plain64 00ff 0 254:3 32768" });
+    const reply = dmIoctlBuffer("vault", 0, {
+      type: "linear",
+      sectors: 8,
+      params: "aes-xts-plain64 00ff 0 254:3 32768",
+    });
     expect(replyTableParams(reply)).toBe("aes-xts-plain64 00ff 0 254:3 32768");
     new DataView(reply.buffer).setUint32(20, 2, true);
     expect(replyTableParams(reply)).toBeNull();

@@ -8,7 +8,13 @@ describe("createLog", () => {
     log.info("bay0.ready", { pid: 1, big: 5n });
     expect(lines).toHaveLength(1);
     expect(lines[0]).not.toContain("\n");
-    expect(JSON.parse(lines[0] ?? "")).toEqual({ pid: 1, big: "5", ts: "2026-01-02T03:04:05.000Z", level: "info", event: "bay0.ready" });
+    expect(JSON.parse(lines[0] ?? "")).toEqual({
+      pid: 1,
+      big: "5",
+      ts: "2026-01-02T03:04:05.000Z",
+      level: "info",
+      event: "bay0.ready",
+    });
   });
 
   it("does not let fields override the envelope, and survives a throwing sink", () => {
@@ -82,14 +88,28 @@ describe("queuedSink", () => {
 
   it("never waits: a full device queues whole records up to the bound, then drops and counts them", () => {
     const d = device(10);
-    const sink = queuedSink({ name: "console", write: d.write, capacityBytes: 100, later: (fn) => d.later.push(fn), now: () => new Date(0) });
+    const sink = queuedSink({
+      name: "console",
+      write: d.write,
+      capacityBytes: 100,
+      later: (fn) => d.later.push(fn),
+      now: () => new Date(0),
+    });
     for (let i = 0; i < 50; i++) sink(`record-${String(i).padStart(2, "0")}`, record);
     expect(d.taken.join("")).toBe("record-00\n");
     d.drain(10_000);
-    const out = d.taken.join("").split("\n").filter((l) => l !== "");
+    const out = d.taken
+      .join("")
+      .split("\n")
+      .filter((l) => l !== "");
     // 100 bytes of queue hold 10 of the 10-byte records; the rest were dropped, and counted once drained.
     expect(out.slice(0, 11)).toEqual(Array.from({ length: 11 }, (_, i) => `record-${String(i).padStart(2, "0")}`));
-    expect(JSON.parse(out.at(-1) ?? "")).toMatchObject({ event: "log.dropped", sink: "console", records: 39, level: "warn" });
+    expect(JSON.parse(out.at(-1) ?? "")).toMatchObject({
+      event: "log.dropped",
+      sink: "console",
+      records: 39,
+      level: "warn",
+    });
     sink("after", record);
     expect(d.taken.at(-1)).toBe("after\n");
   });
@@ -129,7 +149,9 @@ describe("roomText", () => {
     expect(roomText("/tmp/report.txt")).toBe("/tmp/report.txt");
     const long = `/tmp/${"a".repeat(5000)}`;
     expect(roomText(long)).toMatch(/^\/tmp\/a{43}\.\.\. \(5005 characters, sha256 [0-9a-f]{16}\)$/);
-    expect(roomText(`/tmp/\u202eevil\u009b2J`)).toMatch(/^\/tmp\/\?evil\?2J\.\.\. \(13 characters, sha256 [0-9a-f]{16}\)$/);
+    expect(roomText(`/tmp/\u202eevil\u009b2J`)).toMatch(
+      /^\/tmp\/\?evil\?2J\.\.\. \(13 characters, sha256 [0-9a-f]{16}\)$/,
+    );
     expect(roomText(`${long}b`)).not.toBe(roomText(`${long}c`));
   });
 });

@@ -6,7 +6,12 @@ import { isUserProcess, mountPoints, parseProcStat, memoryInUseKb } from "../../
 
 describe("parseProcStat", () => {
   it("reads pid, comm, state and ppid", () => {
-    expect(parseProcStat("123 (sleep) Z 1 123 123 0 -1 4194560 95 0 0 0")).toEqual({ pid: 123, comm: "sleep", state: "Z", ppid: 1 });
+    expect(parseProcStat("123 (sleep) Z 1 123 123 0 -1 4194560 95 0 0 0")).toEqual({
+      pid: 123,
+      comm: "sleep",
+      state: "Z",
+      ppid: 1,
+    });
   });
   it("copes with spaces and parentheses in the command name", () => {
     expect(parseProcStat("7 (a) b (c) S 3 7 7")).toEqual({ pid: 7, comm: "a) b (c", state: "S", ppid: 3 });
@@ -29,7 +34,10 @@ describe("isUserProcess", () => {
 describe("mountPoints", () => {
   it("lists mount points in mount order from mountinfo, and nothing when it cannot be read", () => {
     const file = join(mkdtempSync(join(tmpdir(), "mi-")), "mountinfo");
-    writeFileSync(file, "22 1 0:21 / / ro,relatime - tmpfs root rw\n23 22 0:5 / /proc rw - proc proc rw\n24 22 0:22 / /run rw,nosuid - tmpfs run rw\n");
+    writeFileSync(
+      file,
+      "22 1 0:21 / / ro,relatime - tmpfs root rw\n23 22 0:5 / /proc rw - proc proc rw\n24 22 0:22 / /run rw,nosuid - tmpfs run rw\n",
+    );
     expect(mountPoints(file)).toEqual(["/", "/proc", "/run"]);
     expect(mountPoints(join(file, "missing"))).toEqual([]);
   });
@@ -37,7 +45,9 @@ describe("mountPoints", () => {
 
 describe("memoryInUseKb", () => {
   it("is MemTotal minus MemAvailable, and null when either is missing", () => {
-    expect(memoryInUseKb("MemTotal:        1000000 kB\nMemFree:          900000 kB\nMemAvailable:     950000 kB\n")).toBe(50000);
+    expect(
+      memoryInUseKb("MemTotal:        1000000 kB\nMemFree:          900000 kB\nMemAvailable:     950000 kB\n"),
+    ).toBe(50000);
     expect(memoryInUseKb("MemTotal:        1000000 kB\n")).toBeNull();
   });
 });

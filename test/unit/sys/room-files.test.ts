@@ -30,7 +30,9 @@ function openAll(root: string, paths: string[]): string[] {
 }
 
 /** openInbox against `place` with the real openat2: "ok" and what it made, or why it refused. */
-function inbox(place: { kind: "room"; rootDir: string } | { kind: "vault"; folder: string; stagingDir: string }): string {
+function inbox(
+  place: { kind: "room"; rootDir: string } | { kind: "vault"; folder: string; stagingDir: string },
+): string {
   const script = `
     import { openLibc } from ${JSON.stringify(join(ROOT, "sys", "libc-ffi.ts"))};
     import { closeInbox, openInbox } from ${JSON.stringify(join(ROOT, "sys", "room-files.ts"))};
@@ -68,26 +70,41 @@ describe("openRoomFile", () => {
   symlinkSync("/etc", join(root, "tmp", "etc-link"));
   symlinkSync("/etc/shadow", join(root, "tmp", "shadow-link"));
 
-  it("opens what the room's user could read, and only that, as the user would walk to it", { timeout: BUN_CASE_MS }, () => {
-    expect(openAll(root, ["/tmp/report.txt", "tmp/mine.txt", "/tmp/../tmp/./report.txt", "../../../../etc/passwd"])).toEqual([
-      "ok quarterly",
-      "ok mine",
-      "ok quarterly",
-      "ok the room's own passwd",
-    ]);
-  });
+  it(
+    "opens what the room's user could read, and only that, as the user would walk to it",
+    { timeout: BUN_CASE_MS },
+    () => {
+      expect(
+        openAll(root, ["/tmp/report.txt", "tmp/mine.txt", "/tmp/../tmp/./report.txt", "../../../../etc/passwd"]),
+      ).toEqual(["ok quarterly", "ok mine", "ok quarterly", "ok the room's own passwd"]);
+    },
+  );
 
-  it("refuses a file in a directory the user may not enter, a file it may not read, and every link on the way", { timeout: BUN_CASE_MS }, () => {
-    expect(openAll(root, ["/private/plans.txt", "/tmp/theirs.txt", "/tmp/etc-link/passwd", "/tmp/shadow-link", "/proc/self/root/etc/passwd", "/tmp", "/nothing"])).toEqual([
-      "refused /private/plans.txt is in a directory the room's user may not enter",
-      "refused /tmp/theirs.txt is not readable by the room's user",
-      "refused a link is in the path (send the file by its own path)",
-      "refused /tmp/shadow-link is a symlink; only a regular file can be sent",
-      "refused no such file in the room",
-      "refused /tmp is a directory; only a regular file can be sent",
-      "refused no such file in the room",
-    ]);
-  });
+  it(
+    "refuses a file in a directory the user may not enter, a file it may not read, and every link on the way",
+    { timeout: BUN_CASE_MS },
+    () => {
+      expect(
+        openAll(root, [
+          "/private/plans.txt",
+          "/tmp/theirs.txt",
+          "/tmp/etc-link/passwd",
+          "/tmp/shadow-link",
+          "/proc/self/root/etc/passwd",
+          "/tmp",
+          "/nothing",
+        ]),
+      ).toEqual([
+        "refused /private/plans.txt is in a directory the room's user may not enter",
+        "refused /tmp/theirs.txt is not readable by the room's user",
+        "refused a link is in the path (send the file by its own path)",
+        "refused /tmp/shadow-link is a symlink; only a regular file can be sent",
+        "refused no such file in the room",
+        "refused /tmp is a directory; only a regular file can be sent",
+        "refused no such file in the room",
+      ]);
+    },
+  );
 });
 
 describe("openInbox", () => {
@@ -105,20 +122,30 @@ describe("openInbox", () => {
     // A link to one of the room's own directories: followed inside the root, it would still let the room choose where files land.
     mkdirSync(join(linked, "etc"));
     symlinkSync("/etc", join(linked, "inbox"));
-    expect(inbox({ kind: "room", rootDir: linked })).toMatch(/^refused the room's \/inbox is not a directory of its own/);
+    expect(inbox({ kind: "room", rootDir: linked })).toMatch(
+      /^refused the room's \/inbox is not a directory of its own/,
+    );
   });
 
-  it("refuses a vault folder swapped for a link, whichever component the room swapped", { timeout: BUN_CASE_MS }, () => {
-    const rooms = join(base, "persist", "rooms");
-    mkdirSync(join(rooms, "work", "drafts"), { recursive: true });
-    const stagingDir = join(base, "persist", ".staging");
-    expect(inbox({ kind: "vault", folder: join(rooms, "work", "drafts"), stagingDir })).toBe("ok");
-    rmSync(join(rooms, "work", "drafts"), { recursive: true });
-    symlinkSync(outside, join(rooms, "work", "drafts"));
-    expect(inbox({ kind: "vault", folder: join(rooms, "work", "drafts"), stagingDir })).toMatch(/^refused the vault folder is not a plain directory/);
-    rmSync(join(rooms, "work"), { recursive: true });
-    symlinkSync(outside, join(rooms, "work"));
-    mkdirSync(join(outside, "drafts"));
-    expect(inbox({ kind: "vault", folder: join(rooms, "work", "drafts"), stagingDir })).toMatch(/^refused the vault folder is not a plain directory/);
-  });
+  it(
+    "refuses a vault folder swapped for a link, whichever component the room swapped",
+    { timeout: BUN_CASE_MS },
+    () => {
+      const rooms = join(base, "persist", "rooms");
+      mkdirSync(join(rooms, "work", "drafts"), { recursive: true });
+      const stagingDir = join(base, "persist", ".staging");
+      expect(inbox({ kind: "vault", folder: join(rooms, "work", "drafts"), stagingDir })).toBe("ok");
+      rmSync(join(rooms, "work", "drafts"), { recursive: true });
+      symlinkSync(outside, join(rooms, "work", "drafts"));
+      expect(inbox({ kind: "vault", folder: join(rooms, "work", "drafts"), stagingDir })).toMatch(
+        /^refused the vault folder is not a plain directory/,
+      );
+      rmSync(join(rooms, "work"), { recursive: true });
+      symlinkSync(outside, join(rooms, "work"));
+      mkdirSync(join(outside, "drafts"));
+      expect(inbox({ kind: "vault", folder: join(rooms, "work", "drafts"), stagingDir })).toMatch(
+        /^refused the vault folder is not a plain directory/,
+      );
+    },
+  );
 });

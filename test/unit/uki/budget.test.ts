@@ -3,7 +3,17 @@ import { codeLines, parseBudgetTable, reachable } from "../../../uki/budget.ts";
 
 describe("codeLines", () => {
   it("counts code, not blank lines or comments", () => {
-    const source = ["/**", " * doc", " */", "import x from 'y';", "", "// why", "const a = 1; // trailing", "/* one */", "export { a };"].join("\n");
+    const source = [
+      "/**",
+      " * doc",
+      " */",
+      "import x from 'y';",
+      "",
+      "// why",
+      "const a = 1; // trailing",
+      "/* one */",
+      "export { a };",
+    ].join("\n");
     expect(codeLines(source)).toBe(3);
   });
 });
@@ -39,12 +49,25 @@ describe("reachable", () => {
       "courier/names.ts": { imports: [] },
       "courier/copy.ts": { imports: [] },
     };
-    expect([...reachable(inputs, "init/main.ts", ["courier/deliver.ts"])].sort()).toEqual(["init/main.ts", "sys/log.ts"]);
+    expect([...reachable(inputs, "init/main.ts", ["courier/deliver.ts"])].sort()).toEqual([
+      "init/main.ts",
+      "sys/log.ts",
+    ]);
     expect([...reachable(inputs, "init/main.ts", [])]).toHaveLength(5);
     // The release compiled deliver.ts out: what only it imports is not PID 1's either.
-    expect([...reachable(inputs, "init/main.ts", [], new Set(["init/main.ts", "sys/log.ts", "courier/names.ts"]))].sort()).toEqual(["init/main.ts", "sys/log.ts"]);
+    expect(
+      [...reachable(inputs, "init/main.ts", [], new Set(["init/main.ts", "sys/log.ts", "courier/names.ts"]))].sort(),
+    ).toEqual(["init/main.ts", "sys/log.ts"]);
     // A package's index, all re-exports, leaves no code of its own but leads to what does.
-    const withPackage = { "init/main.ts": { imports: [{ path: "node_modules/zod/index.js" }] }, "node_modules/zod/index.js": { imports: [{ path: "node_modules/zod/v4/core.js" }] }, "node_modules/zod/v4/core.js": { imports: [] } };
-    expect(reachable(withPackage, "init/main.ts", [], new Set(["init/main.ts", "node_modules/zod/v4/core.js"])).has("node_modules/zod/v4/core.js")).toBe(true);
+    const withPackage = {
+      "init/main.ts": { imports: [{ path: "node_modules/zod/index.js" }] },
+      "node_modules/zod/index.js": { imports: [{ path: "node_modules/zod/v4/core.js" }] },
+      "node_modules/zod/v4/core.js": { imports: [] },
+    };
+    expect(
+      reachable(withPackage, "init/main.ts", [], new Set(["init/main.ts", "node_modules/zod/v4/core.js"])).has(
+        "node_modules/zod/v4/core.js",
+      ),
+    ).toBe(true);
   });
 });

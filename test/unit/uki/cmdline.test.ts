@@ -11,7 +11,11 @@ describe("the system image's pin", () => {
 
   it("says PARTUUID, data blocks, root hash and salt, as preinit reads them", () => {
     const verity = { root_hash: ROOT_HASH, salt: "f".repeat(64), hash_offset: 53 * 4096 };
-    expect(systemPin(verity)).toBe(`anchor.system=01234567-89ab-4def-8123-456789abcdef,53,${ROOT_HASH},${"f".repeat(64)}`);
-    expect(systemPin(verity, "11111111-2222-4333-8444-555555555555")).toMatch(/^anchor\.system=11111111-2222-4333-8444-555555555555,53,/);
+    expect(systemPin(verity)).toBe(
+      `anchor.system=01234567-89ab-4def-8123-456789abcdef,53,${ROOT_HASH},${"f".repeat(64)}`,
+    );
+    expect(systemPin(verity, "11111111-2222-4333-8444-555555555555")).toMatch(
+      /^anchor\.system=11111111-2222-4333-8444-555555555555,53,/,
+    );
   });
 });

@@ -18,7 +18,11 @@ describe("writeCpio", () => {
   });
 
   it("adds missing parent directories", () => {
-    expect(withParents([{ kind: "file", path: "a/b/c", mode: 0o644, data: new Uint8Array() }]).map((e) => e.path).sort()).toEqual(["a", "a/b", "a/b/c"]);
+    expect(
+      withParents([{ kind: "file", path: "a/b/c", mode: 0o644, data: new Uint8Array() }])
+        .map((e) => e.path)
+        .sort(),
+    ).toEqual(["a", "a/b", "a/b/c"]);
   });
 
   it("writes an archive GNU cpio reads back: names, types, modes, contents, mtime 0", () => {
@@ -28,7 +32,14 @@ describe("writeCpio", () => {
     const listing = spawnSync("cpio", ["-itv", "--quiet", "-F", archive], { encoding: "utf8" });
     expect(listing.status).toBe(0);
     const lines = listing.stdout.trim().split("\n");
-    expect(lines.map((l) => l.replace(/ -> .*$/, "").split(/\s+/).at(-1))).toEqual(["bin", "dev", "dev/console", "etc", "etc/a", "sbin", "sbin/bay0"]);
+    expect(
+      lines.map((l) =>
+        l
+          .replace(/ -> .*$/, "")
+          .split(/\s+/)
+          .at(-1),
+      ),
+    ).toEqual(["bin", "dev", "dev/console", "etc", "etc/a", "sbin", "sbin/bay0"]);
     expect(lines.find((l) => l.includes("bin -> "))).toMatch(/^lrwxrwxrwx .* bin -> usr\/bin$/);
     expect(lines.find((l) => l.endsWith("sbin/bay0"))).toMatch(/^-rwxr-xr-x .* root +root +7 Jan  1  1970 sbin\/bay0$/);
     expect(lines.find((l) => l.includes("dev/console"))).toMatch(/^crw-------/);

@@ -28,17 +28,21 @@ function peek(file: string, at: number, length: number): string {
 }
 
 describe("refreshDeviceDisk (npm run boot's out/disk.img)", () => {
-  it("makes the disk from the image, then rewrites every partition of it but the vault when the image is newer", { timeout: 60_000 }, () => {
-    const disk = join(scratch, "disk.img");
-    expect(refreshDeviceDisk(image, disk)).toMatch(/^made from/);
-    expect(refreshDeviceDisk(image, disk)).toBe("up to date");
-    poke(disk, start(PARTITION.vault.label), "VAULT-DATA");
-    poke(disk, start(PARTITION.imagesA.label), "STALE-SLOT");
-    utimesSync(image, new Date(), new Date(Date.now() + 60_000));
-    expect(refreshDeviceDisk(image, disk)).toMatch(/vault partition kept/);
-    expect(peek(disk, start(PARTITION.vault.label), 10)).toBe("VAULT-DATA");
-    expect(peek(disk, start(PARTITION.imagesA.label), 10)).toBe("\0".repeat(10));
-  });
+  it(
+    "makes the disk from the image, then rewrites every partition of it but the vault when the image is newer",
+    { timeout: 60_000 },
+    () => {
+      const disk = join(scratch, "disk.img");
+      expect(refreshDeviceDisk(image, disk)).toMatch(/^made from/);
+      expect(refreshDeviceDisk(image, disk)).toBe("up to date");
+      poke(disk, start(PARTITION.vault.label), "VAULT-DATA");
+      poke(disk, start(PARTITION.imagesA.label), "STALE-SLOT");
+      utimesSync(image, new Date(), new Date(Date.now() + 60_000));
+      expect(refreshDeviceDisk(image, disk)).toMatch(/vault partition kept/);
+      expect(peek(disk, start(PARTITION.vault.label), 10)).toBe("VAULT-DATA");
+      expect(peek(disk, start(PARTITION.imagesA.label), 10)).toBe("\0".repeat(10));
+    },
+  );
 
   // Copies of a disk with its system slots: seconds on a loaded host.
   it("starts afresh from a disk whose partition table differs, and says the vault is gone", { timeout: 60_000 }, () => {

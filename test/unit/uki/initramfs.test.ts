@@ -9,6 +9,10 @@ describe("parseLdd", () => {
       "\tlibm.so.6 => /lib/x86_64-linux-gnu/libm.so.6 (0x00007f)",
       "\t/lib64/ld-linux-x86-64.so.2 (0x00007f)",
     ].join("\n");
-    expect(parseLdd(output)).toEqual(["/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/libm.so.6", "/lib64/ld-linux-x86-64.so.2"]);
+    expect(parseLdd(output)).toEqual([
+      "/lib/x86_64-linux-gnu/libc.so.6",
+      "/lib/x86_64-linux-gnu/libm.so.6",
+      "/lib64/ld-linux-x86-64.so.2",
+    ]);
   });
 });

@@ -29,7 +29,9 @@ describe("the signed PCR 11 policy", () => {
       writeFileSync(file, data);
       return `--${name.slice(1)}=${file}`;
     });
-    const run = spawnSync(SYSTEMD_MEASURE, ["calculate", ...flags, "--bank=sha256", "--phase=", "--json=short"], { encoding: "utf8" });
+    const run = spawnSync(SYSTEMD_MEASURE, ["calculate", ...flags, "--bank=sha256", "--phase=", "--json=short"], {
+      encoding: "utf8",
+    });
     expect(run.status, run.stderr).toBe(0);
     const expected = (JSON.parse(run.stdout) as { sha256: { pcr: number; hash: string }[] }).sha256[0];
     expect(expected?.pcr).toBe(11);
@@ -38,24 +40,34 @@ describe("the signed PCR 11 policy", () => {
 
   it("measures sections in the stub's fixed order, whatever order they are given in", () => {
     expect(measuredPcr11(new Map([...sections].reverse()))).toBe(measuredPcr11(sections));
-    expect(measuredPcr11(new Map([...sections, [".cmdline", Buffer.from("init=/bin/sh")]]))).not.toBe(measuredPcr11(sections));
+    expect(measuredPcr11(new Map([...sections, [".cmdline", Buffer.from("init=/bin/sh")]]))).not.toBe(
+      measuredPcr11(sections),
+    );
   });
 
   it("signs the PolicyPCR digest for that value in systemd's JSON, naming the key by its PKCS#1 fingerprint", () => {
     const pcr11 = measuredPcr11(sections);
-    const signature = JSON.parse(pcrSignature(pcr11, privatePem)) as { sha256: { pcrs: number[]; pkfp: string; pol: string; sig: string }[] };
+    const signature = JSON.parse(pcrSignature(pcr11, privatePem)) as {
+      sha256: { pcrs: number[]; pkfp: string; pol: string; sig: string }[];
+    };
     const [entry] = signature.sha256;
     expect(entry?.pcrs).toEqual([11]);
     expect(entry?.pol).toBe(policyPcrDigest(pcr11));
     const pkcs1 = publicKey.export({ type: "pkcs1", format: "der" });
     expect(entry?.pkfp).toBe(createHash("sha256").update(pkcs1).digest("hex"));
-    expect(verify("sha256", Buffer.from(entry?.pol ?? "", "hex"), publicKey, Buffer.from(entry?.sig ?? "", "base64"))).toBe(true);
+    expect(
+      verify("sha256", Buffer.from(entry?.pol ?? "", "hex"), publicKey, Buffer.from(entry?.sig ?? "", "base64")),
+    ).toBe(true);
   });
 
   it("builds PolicyPCR as the TPM does: sha256(zeros || CC_PolicyPCR || one sha256 selection of PCR 11 || sha256(value))", () => {
     const value = "11".repeat(32);
     const command = Buffer.from("0000017f" + "00000001" + "000b" + "03" + "000800", "hex");
-    const expected = createHash("sha256").update(Buffer.alloc(32)).update(command).update(createHash("sha256").update(Buffer.from(value, "hex")).digest()).digest("hex");
+    const expected = createHash("sha256")
+      .update(Buffer.alloc(32))
+      .update(command)
+      .update(createHash("sha256").update(Buffer.from(value, "hex")).digest())
+      .digest("hex");
     expect(policyPcrDigest(value)).toBe(expected);
   });
 });

@@ -13,7 +13,10 @@ describe("npm run boot's view of the machine", () => {
   it("opens a window on a desktop when QEMU has one, else VNC; none only when asked", () => {
     const free = (): number => 3;
     expect(chooseView("auto", { DISPLAY: ":0" }, ["none", "gtk", "sdl"], free)).toEqual({ kind: "window", ui: "gtk" });
-    expect(chooseView("auto", { WAYLAND_DISPLAY: "wayland-0" }, ["none", "sdl"], free)).toEqual({ kind: "window", ui: "sdl" });
+    expect(chooseView("auto", { WAYLAND_DISPLAY: "wayland-0" }, ["none", "sdl"], free)).toEqual({
+      kind: "window",
+      ui: "sdl",
+    });
     expect(chooseView("auto", { DISPLAY: ":0" }, ["none", "curses"], free)).toEqual({ kind: "vnc", display: 3 });
     expect(chooseView("auto", {}, ["none", "gtk"], free)).toEqual({ kind: "vnc", display: 3 });
     expect(chooseView("auto", { DISPLAY: "" }, ["gtk"], free)).toEqual({ kind: "vnc", display: 3 });
@@ -27,7 +30,9 @@ describe("npm run boot's view of the machine", () => {
     expect(args).not.toContain("-display none");
     expect(args).toContain("-device qemu-xhci -device usb-kbd");
     expect(args).toContain("-serial mon:stdio");
-    expect(personBootArgs({ media, disks: [], view: { kind: "window", ui: "gtk" } }).join(" ")).toContain("-display gtk");
+    expect(personBootArgs({ media, disks: [], view: { kind: "window", ui: "gtk" } }).join(" ")).toContain(
+      "-display gtk",
+    );
     expect(personBootArgs({ media, disks: [], view: { kind: "none" } }).join(" ")).toContain("-display none");
   });
 });

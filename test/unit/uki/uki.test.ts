@@ -38,19 +38,36 @@ describe("ukiObjcopyArgs", () => {
       "out.efi",
     );
     expect(args).toEqual([
-      "--remove-section", ".sbat",
-      "--add-section", ".osrel=osrel", "--change-section-vma", ".osrel=0x1a000",
-      "--add-section", ".sbat=sbat", "--change-section-vma", ".sbat=0x1b000",
-      "--add-section", ".linux=vmlinuz", "--change-section-vma", ".linux=0x1c000",
-      "--add-section", ".initrd=initrd", "--change-section-vma", ".initrd=0x1f000",
-      "stub.efi", "out.efi",
+      "--remove-section",
+      ".sbat",
+      "--add-section",
+      ".osrel=osrel",
+      "--change-section-vma",
+      ".osrel=0x1a000",
+      "--add-section",
+      ".sbat=sbat",
+      "--change-section-vma",
+      ".sbat=0x1b000",
+      "--add-section",
+      ".linux=vmlinuz",
+      "--change-section-vma",
+      ".linux=0x1c000",
+      "--add-section",
+      ".initrd=initrd",
+      "--change-section-vma",
+      ".initrd=0x1f000",
+      "stub.efi",
+      "out.efi",
     ]);
   });
 });
 
 describe("mergeSbat", () => {
   it("keeps the stub's lines and adds Anchor OS's generation", () => {
-    const merged = mergeSbat("sbat,1,SBAT Version,sbat,1,https://x/SBAT.md\nsystemd,1,The systemd Developers,systemd,252,https://systemd.io/\n\0", "0.1.0");
+    const merged = mergeSbat(
+      "sbat,1,SBAT Version,sbat,1,https://x/SBAT.md\nsystemd,1,The systemd Developers,systemd,252,https://systemd.io/\n\0",
+      "0.1.0",
+    );
     expect(merged.trim().split("\n")).toEqual([
       "sbat,1,SBAT Version,sbat,1,https://x/SBAT.md",
       "systemd,1,The systemd Developers,systemd,252,https://systemd.io/",

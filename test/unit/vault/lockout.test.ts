@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { daParametersCommand, GET_DA_PROPERTIES, hasDaPolicy, parseLockout, resetLockoutCommand, setLockoutAuthCommand, unlockFailure } from "../../../vault/lockout.ts";
+import {
+  daParametersCommand,
+  GET_DA_PROPERTIES,
+  hasDaPolicy,
+  parseLockout,
+  resetLockoutCommand,
+  setLockoutAuthCommand,
+  unlockFailure,
+} from "../../../vault/lockout.ts";
 import { tpmSucceeded } from "../../../sys/tpm-device.ts";
 
 /** A TPM2_GetCapability reply carrying `properties` (TPM_CAP_TPM_PROPERTIES). */
@@ -23,9 +31,39 @@ describe("the TPM's dictionary-attack state", () => {
   });
 
   it("reads the counter, the maximum and the flags, as swtpm reports them fresh", () => {
-    const fresh = reply([[0x200, 0x400], [0x20e, 0], [0x20f, 3], [0x210, 1000], [0x211, 1000]]);
-    expect(parseLockout(fresh)).toEqual({ failures: 0, maxFailures: 3, triesLeft: 3, inLockout: false, lockoutAuthSet: false, recoveryS: 1000, lockoutRecoveryS: 1000 });
-    expect(parseLockout(reply([[0x200, 0x204], [0x20e, 3], [0x20f, 3]]))).toEqual({ failures: 3, maxFailures: 3, triesLeft: 0, inLockout: true, lockoutAuthSet: true, recoveryS: null, lockoutRecoveryS: null });
+    const fresh = reply([
+      [0x200, 0x400],
+      [0x20e, 0],
+      [0x20f, 3],
+      [0x210, 1000],
+      [0x211, 1000],
+    ]);
+    expect(parseLockout(fresh)).toEqual({
+      failures: 0,
+      maxFailures: 3,
+      triesLeft: 3,
+      inLockout: false,
+      lockoutAuthSet: false,
+      recoveryS: 1000,
+      lockoutRecoveryS: 1000,
+    });
+    expect(
+      parseLockout(
+        reply([
+          [0x200, 0x204],
+          [0x20e, 3],
+          [0x20f, 3],
+        ]),
+      ),
+    ).toEqual({
+      failures: 3,
+      maxFailures: 3,
+      triesLeft: 0,
+      inLockout: true,
+      lockoutAuthSet: true,
+      recoveryS: null,
+      lockoutRecoveryS: null,
+    });
   });
 
   it("refuses an error reply or one without the properties", () => {
@@ -35,7 +73,15 @@ describe("the TPM's dictionary-attack state", () => {
   });
 
   it("names why an unlock failed from the state before and after", () => {
-    const at = (failures: number, inLockout = false) => ({ failures, maxFailures: 3, triesLeft: 3 - failures, inLockout, lockoutAuthSet: false, recoveryS: 1000, lockoutRecoveryS: 1000 });
+    const at = (failures: number, inLockout = false) => ({
+      failures,
+      maxFailures: 3,
+      triesLeft: 3 - failures,
+      inLockout,
+      lockoutAuthSet: false,
+      recoveryS: 1000,
+      lockoutRecoveryS: 1000,
+    });
     expect(unlockFailure(at(0), at(1))).toBe("pin");
     expect(unlockFailure(at(2), at(3, true))).toBe("lockout");
     expect(unlockFailure(at(1), at(1))).toBe("pcr");
@@ -43,10 +89,14 @@ describe("the TPM's dictionary-attack state", () => {
   });
 
   it("sets the lockout hierarchy's authorization from the empty one (TPM2_HierarchyChangeAuth on TPM_RH_LOCKOUT)", () => {
-    expect(Buffer.from(setLockoutAuthCommand(Uint8Array.from([0xab, 0xcd]))).toString("hex")).toBe("80020000001f000001294000000a00000009" + "40000009" + "0000" + "00" + "0000" + "0002abcd");
+    expect(Buffer.from(setLockoutAuthCommand(Uint8Array.from([0xab, 0xcd]))).toString("hex")).toBe(
+      "80020000001f000001294000000a00000009" + "40000009" + "0000" + "00" + "0000" + "0002abcd",
+    );
     expect(() => setLockoutAuthCommand(new Uint8Array(33))).toThrow(/at most 32 bytes/);
     // TPM2_DictionaryAttackLockReset, authorized by that same password.
-    expect(Buffer.from(resetLockoutCommand(Uint8Array.from([0xab, 0xcd]))).toString("hex")).toBe("80020000001d000001394000000a0000000b" + "40000009" + "0000" + "00" + "0002abcd");
+    expect(Buffer.from(resetLockoutCommand(Uint8Array.from([0xab, 0xcd]))).toString("hex")).toBe(
+      "80020000001d000001394000000a0000000b" + "40000009" + "0000" + "00" + "0002abcd",
+    );
     expect(tpmSucceeded(Uint8Array.from([0x80, 0x02, 0, 0, 0, 10, 0, 0, 0, 0]))).toBe(true);
     expect(tpmSucceeded(Uint8Array.from([0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x09, 0x21]))).toBe(false);
     expect(tpmSucceeded(null)).toBe(false);
@@ -63,7 +113,15 @@ describe("the TPM's dictionary-attack state", () => {
     expect(command.subarray(27, 59)).toEqual(Buffer.from(auth));
     expect([command.readUInt32BE(59), command.readUInt32BE(63), command.readUInt32BE(67)]).toEqual([3, 7200, 86400]);
     const state = (interval: number, recovery: number) => {
-      const parsed = parseLockout(reply([[0x200, 0], [0x20e, 0], [0x20f, 3], [0x210, interval], [0x211, recovery]]));
+      const parsed = parseLockout(
+        reply([
+          [0x200, 0],
+          [0x20e, 0],
+          [0x20f, 3],
+          [0x210, interval],
+          [0x211, recovery],
+        ]),
+      );
       if (parsed === null) throw new Error("unparsed");
       return parsed;
     };

@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defineCounterCommand, incrementCommand, parseCounter, readCounterCommand } from "../../../vault/open-counter.ts";
+import {
+  defineCounterCommand,
+  incrementCommand,
+  parseCounter,
+  readCounterCommand,
+} from "../../../vault/open-counter.ts";
 import { startSocketTpm, type SocketTpm } from "../../qemu/swtpm.ts";
 
 describe("the TPM's count of vault openings, against swtpm", () => {
@@ -27,7 +32,11 @@ describe("the TPM's count of vault openings, against swtpm", () => {
 describe("parseCounter", () => {
   it("says why there is no count in a reply that holds none", () => {
     expect(parseCounter(null)).toEqual({ error: "the TPM did not answer" });
-    expect(parseCounter(Uint8Array.from([0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x09, 0x22]))).toEqual({ error: "the TPM answered rc 0x922" });
-    expect(parseCounter(Uint8Array.from([0x80, 0x02, 0, 0, 0, 10, 0, 0, 0, 0]))).toEqual({ error: "the TPM's reply holds no counter" });
+    expect(parseCounter(Uint8Array.from([0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x09, 0x22]))).toEqual({
+      error: "the TPM answered rc 0x922",
+    });
+    expect(parseCounter(Uint8Array.from([0x80, 0x02, 0, 0, 0, 10, 0, 0, 0, 0]))).toEqual({
+      error: "the TPM's reply holds no counter",
+    });
   });
 });

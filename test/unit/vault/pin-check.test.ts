@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GET_DA_PROPERTIES, parseLockout } from "../../../vault/lockout.ts";
-import { checkCommand, defineCommand, parsePinCheck, readPublicCommand, undefineCommand, writeCommand } from "../../../vault/pin-check.ts";
+import {
+  checkCommand,
+  defineCommand,
+  parsePinCheck,
+  readPublicCommand,
+  undefineCommand,
+  writeCommand,
+} from "../../../vault/pin-check.ts";
 import { startSocketTpm, type SocketTpm } from "../../qemu/swtpm.ts";
 
 describe("the TPM's check of the PIN, against swtpm", () => {
@@ -33,7 +40,8 @@ describe("the TPM's check of the PIN, against swtpm", () => {
   });
 
   it("says lockout once the tries are spent, and then refuses even the right PIN", async () => {
-    for (let i = 0; i < 10 && parseLockout(await tpm.send(GET_DA_PROPERTIES))?.inLockout !== true; i++) await tpm.send(checkCommand("wrong-pin"));
+    for (let i = 0; i < 10 && parseLockout(await tpm.send(GET_DA_PROPERTIES))?.inLockout !== true; i++)
+      await tpm.send(checkCommand("wrong-pin"));
     expect(parsePinCheck(await tpm.send(checkCommand("osprey993")))).toBe("lockout");
   });
 });
@@ -41,6 +49,8 @@ describe("the TPM's check of the PIN, against swtpm", () => {
 describe("parsePinCheck", () => {
   it("says why in a reply it does not know", () => {
     expect(parsePinCheck(null)).toEqual({ error: "the TPM did not answer" });
-    expect(parsePinCheck(Uint8Array.from([0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x01, 0x01]))).toEqual({ error: "the TPM answered rc 0x101" });
+    expect(parsePinCheck(Uint8Array.from([0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x01, 0x01]))).toEqual({
+      error: "the TPM answered rc 0x101",
+    });
   });
 });

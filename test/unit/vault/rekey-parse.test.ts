@@ -7,7 +7,9 @@ describe("cryptVolumeKey", () => {
     expect(cryptVolumeKey(`aes-xts-plain64 ${key} 0 254:2 32768 1 allow_discards`)).toEqual(Buffer.from(key, "hex"));
   });
   it("refuses a key kept in the keyring, a masked one, or none", () => {
-    expect(cryptVolumeKey("aes-xts-plain64 :64:logon:cryptsetup:abc-d0 0 254:2 32768")).toBe("the volume key is in the kernel's keyring");
+    expect(cryptVolumeKey("aes-xts-plain64 :64:logon:cryptsetup:abc-d0 0 254:2 32768")).toBe(
+      "the volume key is in the kernel's keyring",
+    );
     expect(cryptVolumeKey("aes-xts-plain64 - 0 254:2 32768")).toBe("the device-mapper table holds no volume key");
     expect(cryptVolumeKey("")).toBe("the device-mapper table holds no volume key");
   });
@@ -17,7 +19,11 @@ describe("recoverySlots", () => {
   it("names the keyslots of every systemd-recovery token, not the TPM's", () => {
     const json = JSON.stringify({
       keyslots: { "0": {}, "1": {}, "3": {} },
-      tokens: { "0": { type: "systemd-recovery", keyslots: ["1"] }, "1": { type: "systemd-tpm2", keyslots: ["0"] }, "2": { type: "systemd-recovery", keyslots: ["3"] } },
+      tokens: {
+        "0": { type: "systemd-recovery", keyslots: ["1"] },
+        "1": { type: "systemd-tpm2", keyslots: ["0"] },
+        "2": { type: "systemd-recovery", keyslots: ["3"] },
+      },
     });
     expect(recoverySlots(json)).toEqual(["1", "3"]);
   });

@@ -8,7 +8,9 @@ describe("sealingRefusal", () => {
     expect(sealingRefusal(variable(1), variable(0))).toBeNull();
     expect(sealingRefusal(variable(0), variable(0))).toBe("Secure Boot is off in the firmware");
     expect(sealingRefusal(variable(0), variable(1))).toBe("Secure Boot is off in the firmware");
-    expect(sealingRefusal(variable(1), variable(1))).toBe("the firmware is in setup mode: anyone could enrol their own keys");
+    expect(sealingRefusal(variable(1), variable(1))).toBe(
+      "the firmware is in setup mode: anyone could enrol their own keys",
+    );
     expect(sealingRefusal(variable(1), null)).toMatch(/setup mode/);
     expect(sealingRefusal(null, null)).toMatch(/not a UEFI boot/);
     expect(sealingRefusal(new Uint8Array([6, 0, 0, 0]), variable(0))).toBe("Secure Boot is off in the firmware");
