@@ -32,6 +32,8 @@ import type { Vault } from "./vault.ts";
 
 /** The helper says it is alive every second; this long without a word, it is killed and started again. */
 const STALLED_MS = 10_000;
+/** Its first word may take longer: a second Bun starting beside the rest of the boot, on a slow machine. */
+const STARTING_MS = 60_000;
 /** How often the dashboard's picture of the rooms is sent (the helper redraws as often). */
 const CHECK_MS = 500;
 /** A helper that dies soon after its start waits longer each time before the next (a crash loop costs little). */
@@ -225,7 +227,7 @@ export function startConsoleLink(deps: ConsoleLinkDeps) {
 
   const check = (): void => {
     if (child === null) return;
-    if (deps.now() - lastWord > STALLED_MS) {
+    if (deps.now() - lastWord > (screen === null ? STARTING_MS : STALLED_MS)) {
       log.warn("console.stalled", { pid: child.pid, silent_ms: deps.now() - lastWord });
       deps.libc.kill(child.pid, SIG.SIGKILL);
       lastWord = deps.now();

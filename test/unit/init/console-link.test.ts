@@ -170,14 +170,17 @@ describe("bay0's side of the console helper", () => {
     expect(answers.at(-1)).toEqual({ kind: "confirm" });
   });
 
-  it("kills a console that stopped saying it is alive", () => {
+  it("kills a console that stopped saying it is alive, giving one that starts a minute for its first word", () => {
     const { link, libc, children, clock, records } = setup();
+    clock.ms = 50_000;
+    link.check();
+    expect(libc.calls.filter((c) => c.fn === "kill")).toEqual([]);
     children[0]?.say({ type: "hello", screen: true });
-    clock.ms = 9000;
+    clock.ms = 59_000;
     link.check();
     expect(libc.calls.filter((c) => c.fn === "kill")).toEqual([]);
     children[0]?.say({ type: "alive" });
-    clock.ms = 20_000;
+    clock.ms = 70_000;
     link.check();
     expect(libc.calls.filter((c) => c.fn === "kill")).toEqual([{ fn: "kill", args: [100, 9] }]);
     expect(records.find((r) => r.event === "console.stalled")).toMatchObject({ pid: 100 });
