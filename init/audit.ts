@@ -1,10 +1,10 @@
 /**
  * bay0's audit log as it runs: chained lines in RAM from the first mount on
- * (courier/audit.ts), each line's hash extended into the TPM's PCR 15, and,
+ * (audit/chain.ts), each line's hash extended into the TPM's PCR 15, and,
  * while the vault is open, the same lines in this boot's file in the vault,
  * so a boot's record survives only by the vault's rules. What the vault
  * helper found of the earlier boots' files when it opened the vault
- * (courier/audit-verify.ts) is logged here: a broken chain, or a file gone
+ * (audit/verify.ts) is logged here: a broken chain, or a file gone
  * or cut since a later boot named it, is `audit.broken`; `audit.flushed`
  * names the files that do not end closed and the file before this boot's.
  */
@@ -18,8 +18,8 @@ import {
   openSync,
   writeSync,
 } from "node:fs";
-import { AUDIT_PCR, auditRecorder, LINK_EVENT } from "../courier/audit.ts";
-import type { CopiesFound } from "../courier/audit-verify.ts";
+import { AUDIT_PCR, auditRecorder, LINK_EVENT } from "../audit/chain.ts";
+import type { CopiesFound } from "../audit/verify.ts";
 import { readTextOrNull } from "../sys/files.ts";
 import type { Log, LogRecord } from "../sys/log.ts";
 import { pcrExtendCommand, type TpmQueue } from "../sys/tpm-device.ts";

@@ -49,7 +49,7 @@ const ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/" };
 
 /** The trusted console joins the log once it exists (it shows recent events and rooms' ends). */
 const consoleFeed = relaySink();
-/** The audit log joins once /run is mounted (courier/audit.ts chooses the events it keeps). */
+/** The audit log joins once /run is mounted (audit/chain.ts chooses the events it keeps). */
 const auditFeed = relaySink();
 
 function openLog(): Log {

@@ -1,5 +1,5 @@
 import { constants, mkdirSync, openSync, readFileSync } from "node:fs";
-import { verifyAudit } from "../courier/audit-verify.ts";
+import { verifyAudit } from "../audit/verify.ts";
 import { createLineSplitter } from "../sys/lines.ts";
 import type { Libc } from "../sys/libc.ts";
 import type { Log } from "../sys/log.ts";

@@ -16,7 +16,7 @@ import {
   type Refusal,
   type Reply,
   type UmbilicalRequest,
-} from "../courier/umbilical.ts";
+} from "../umbilical/protocol.ts";
 import { formatPolicyError, parsePolicy } from "../policies/parse.ts";
 import { tokenBucket } from "../rooms/output.ts";
 import type { RoomPlan } from "../rooms/plan.ts";

@@ -5,7 +5,7 @@
  * lockout or a refusing TPM, the recovery key. bay0 keeps the prompts, the
  * state, the rooms' folders and the lock. No PIN or key ever reaches the log.
  */
-import type { CopiesFound } from "../courier/audit-verify.ts";
+import type { CopiesFound } from "../audit/verify.ts";
 import type { OpenRequest } from "../vault/open.ts";
 import type { RekeyRequest } from "../vault/rekey.ts";
 import { openReplySchema, type OpenReply } from "../vault/open-protocol.ts";

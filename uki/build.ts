@@ -234,7 +234,7 @@ const steps: Step[] = [
     inputs: {
       files: [
         "/bin/busybox",
-        join(ROOT, "courier", "anchorctl.c"),
+        join(ROOT, "umbilical", "anchorctl.c"),
         ...["images.ts", "verity.ts", "disk.ts"].map((f) => join(ROOT, "uki", f)),
       ],
       values: [],

@@ -40,9 +40,9 @@ export function packSquashfs(tree: string, output: string): void {
   ]);
 }
 
-const ANCHORCTL_SOURCE = join(import.meta.dirname, "..", "courier", "anchorctl.c");
+const ANCHORCTL_SOURCE = join(import.meta.dirname, "..", "umbilical", "anchorctl.c");
 
-/** anchorctl, the rooms' umbilical client (courier/anchorctl.c), static, at /usr/bin/anchorctl in `tree`. */
+/** anchorctl, the rooms' umbilical client (umbilical/anchorctl.c), static, at /usr/bin/anchorctl in `tree`. */
 function addAnchorctl(tree: string): void {
   mkdirSync(join(tree, "usr", "bin"), { recursive: true, mode: 0o755 });
   compileStaticC(join(tree, "usr", "bin", "anchorctl"), ANCHORCTL_SOURCE);

@@ -28,7 +28,7 @@ export const openReplySchema = z
     step: z.string().optional(),
     /** Once mounted: whether the TPM took the barrier in PCR 11 (the vault cannot be unsealed again this boot). */
     barrier: z.boolean().optional(),
-    /** Once mounted: what the earlier boots' audit files hold (courier/audit-verify.ts). */
+    /** Once mounted: what the earlier boots' audit files hold (audit/verify.ts). */
     audit: z
       .object({
         earlier: z.number().int(),

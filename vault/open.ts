@@ -55,7 +55,7 @@ import {
   summarize,
   type CopiesFound,
   type Summary,
-} from "../courier/audit-verify.ts";
+} from "../audit/verify.ts";
 import { linesOfFile } from "../sys/file-lines.ts";
 import { parseJsonOrNull } from "../sys/files.ts";
 import { MS } from "../sys/libc.ts";

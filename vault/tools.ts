@@ -7,7 +7,7 @@ export const PERSIST = "/persist";
 export const VAULT_ROOMS = `${PERSIST}/rooms`;
 /** Beside the rooms' folders, which no room sees: where the courier stages a file until it is whole and checked. */
 export const VAULT_STAGING = `${PERSIST}/.staging`;
-/** Each boot's audit log, kept from the moment the vault opens (courier/audit.ts). */
+/** Each boot's audit log, kept from the moment the vault opens (audit/chain.ts). */
 export const VAULT_AUDIT = `${PERSIST}/audit`;
 
 /**

@@ -129,7 +129,7 @@ describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () =
         writeFileSync(join(dir, "audit.jsonl"), text);
         return spawnSync(
           join(ROOT, "node_modules", ".bin", "bun"),
-          [join(ROOT, "courier", "audit-cli.ts"), "verify", join(dir, "audit.jsonl"), ...extra],
+          [join(ROOT, "audit", "cli.ts"), "verify", join(dir, "audit.jsonl"), ...extra],
           { encoding: "utf8" },
         );
       };

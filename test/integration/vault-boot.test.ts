@@ -4,8 +4,8 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writ
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { CLOSING_EVENT } from "../../courier/audit.ts";
-import { verifyAudit } from "../../courier/audit-verify.ts";
+import { CLOSING_EVENT } from "../../audit/chain.ts";
+import { verifyAudit } from "../../audit/verify.ts";
 import { PARTITION } from "../../rooms/boot-disk.ts";
 import { pcrSigningKey } from "../../uki/sign.ts";
 import {

@@ -22,7 +22,7 @@ const newest = (dir: string): number => Math.max(...readdirSync(dir).map((n) => 
 export function probeImage(): VerityImage {
   if (
     !existsSync(ENTRY) ||
-    statSync(ENTRY).mtimeMs < Math.max(newest(SOURCES), statSync(join(ROOT, "courier", "anchorctl.c")).mtimeMs)
+    statSync(ENTRY).mtimeMs < Math.max(newest(SOURCES), statSync(join(ROOT, "umbilical", "anchorctl.c")).mtimeMs)
   ) {
     mkdirSync(join(OUT, "test", "images"), { recursive: true });
     const programs = readdirSync(SOURCES)

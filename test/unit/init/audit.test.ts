@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startAudit } from "../../../init/audit.ts";
-import { summarizeText, verifyAudit } from "../../../courier/audit-verify.ts";
+import { summarizeText, verifyAudit } from "../../../audit/verify.ts";
 import { createLog, memorySink, relaySink, type LogRecord } from "../../../sys/log.ts";
 
 describe("the audit log's copy in the vault", () => {

@@ -15,7 +15,7 @@ const script = (dir: string): string => `
   import { createUmbilical } from ${JSON.stringify(join(ROOT, "init", "umbilical.ts"))};
   import { FakeLibc } from ${JSON.stringify(join(ROOT, "sys", "libc-fake.ts"))};
   import { createLog, memorySink } from ${JSON.stringify(join(ROOT, "sys", "log.ts"))};
-  import { frameReader } from ${JSON.stringify(join(ROOT, "courier", "umbilical.ts"))};
+  import { frameReader } from ${JSON.stringify(join(ROOT, "umbilical", "protocol.ts"))};
   const records = [];
   const path = ${JSON.stringify(join(dir, "umbilical.sock"))};
   const plan = { id: "notes", policy: { umbilical: { allow: ["room.status", "courier.send"] }, limits: { memory_max: 1048576, pids_max: 16 } }, dirs: { umbilical: path } };

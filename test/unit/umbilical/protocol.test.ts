@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { admit, encodeFrame, frameReader, MAX_FRAME_BYTES } from "../../../courier/umbilical.ts";
+import { admit, encodeFrame, frameReader, MAX_FRAME_BYTES } from "../../../umbilical/protocol.ts";
 
 const frame = (text: string): Uint8Array => {
   const body = new TextEncoder().encode(text);

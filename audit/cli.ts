@@ -12,8 +12,8 @@
 import { closeSync, openSync } from "node:fs";
 import { basename } from "node:path";
 import { z } from "zod";
-import { CLOSING_EVENT } from "./audit.ts";
-import { AUDIT_LINE_MAX_BYTES, brokenLinks, summarize, type Summary } from "./audit-verify.ts";
+import { CLOSING_EVENT } from "./chain.ts";
+import { AUDIT_LINE_MAX_BYTES, brokenLinks, summarize, type Summary } from "./verify.ts";
 import { linesOfFile } from "../sys/file-lines.ts";
 
 const USAGE = "usage: npm run audit -- verify FILE [--pcr HEX] | verify FILE FILE...";

@@ -1,5 +1,5 @@
 /**
- * Checks audit logs (courier/audit.ts): one boot's chain, with or without
+ * Checks audit logs (audit/chain.ts): one boot's chain, with or without
  * the PCR 15 value that anchors its end, and the links between the boots'
  * copies in the vault. Each copy names the one before it and the hash of
  * that copy's last line (`audit.flushed`'s `after` and `after_head`), so the
@@ -13,7 +13,7 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { AUDIT_PCR, CLOSING_EVENT, GENESIS, LINK_EVENT, sha256 } from "./audit.ts";
+import { AUDIT_PCR, CLOSING_EVENT, GENESIS, LINK_EVENT, sha256 } from "./chain.ts";
 
 /** Far longer than any record bay0 writes: the longest line a check of a file holds (sys/file-lines.ts). */
 export const AUDIT_LINE_MAX_BYTES = 1024 * 1024;

@@ -6,7 +6,7 @@
  * (AUDIT_PCR), which only a reboot resets: the PCR then holds the chain's
  * head out of the file's reach, so a log cut short at its end no longer
  * replays to it. Pure: bay0 appends through `auditRecorder`; checking a log
- * is courier/audit-verify.ts, which the vault helper and the host verifier
+ * is audit/verify.ts, which the vault helper and the host verifier
  * run, never PID 1.
  */
 import { createHash } from "node:crypto";
@@ -64,5 +64,5 @@ export function auditRecorder(
   };
 }
 
-/** The record by which each boot's copy names the one before it (courier/audit-verify.ts checks the links). */
+/** The record by which each boot's copy names the one before it (audit/verify.ts checks the links). */
 export const LINK_EVENT = "audit.flushed";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
-import { appendRecord, auditRecorder, GENESIS, type AuditChain } from "../../../courier/audit.ts";
+import { appendRecord, auditRecorder, GENESIS, type AuditChain } from "../../../audit/chain.ts";
 import {
   bootOrder,
   brokenLinks,
@@ -9,7 +9,7 @@ import {
   summarizeText,
   verifyAudit,
   type Summary,
-} from "../../../courier/audit-verify.ts";
+} from "../../../audit/verify.ts";
 import { pcrExtendCommand } from "../../../sys/tpm-device.ts";
 import type { LogRecord } from "../../../sys/log.ts";
 
