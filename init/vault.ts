@@ -39,6 +39,10 @@ export type VaultDeps = {
   audit: { intoVault(dir: string, found: CopiesFound | null): void; outOfVault(): void };
 };
 
+/** Where the vault stands, as the dashboard shows it and the rooms' checks compare it. */
+export type VaultState =
+  "locked" | "locked until reboot" | "open" | "locking" | "provisioning" | "failed" | "unavailable" | "not set up";
+
 export type VaultPartition = { device: string; disk: string; number: number };
 
 type Ask = (request: PromptRequest) => Promise<PromptAnswer>;
@@ -80,7 +84,7 @@ async function showRecoveryKey(ask: Ask, title: string, key: string): Promise<vo
 
 export type Vault = {
   /** Where it stands, for the trust line and the dashboard. */
-  state: () => string;
+  state: () => VaultState;
   /** A room's folder for the supervisor: bound at plan.dirs.vault, or why not. */
   rooms: { open(plan: RoomPlan): string | null; close(plan: RoomPlan): void };
   /** Holds the open vault while `what` writes into it (the release), or null when it is not open. */
@@ -109,7 +113,7 @@ const openSession = <Request>(deps: VaultDeps, mode: "vault-open" | "vault-rekey
 /** Opens (or first makes) the vault. */
 export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
   const { log } = deps;
-  let state = "locked";
+  let state: VaultState = "locked";
   const writes = new Map<number, string>();
   let nextWrite = 0;
   /** What the vault helper found of the earlier boots' audit files when it opened the vault. */
