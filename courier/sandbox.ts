@@ -2,7 +2,7 @@ import { DEVICES, MASKED_PATHS, READONLY_PATHS, type OciConfig } from "../rooms/
 import { ROOM_ID_MAP } from "../rooms/plan.ts";
 import { buildSeccomp, type ContainersProfile } from "../rooms/seccomp.ts";
 import { NAMESPACES } from "../policies/schema.ts";
-import { BAY0_DIR } from "../init/helper.ts";
+import { BAY0, BAY0_DIR } from "../init/layout.ts";
 
 /** Read-only: bay0 and the libraries it links; nothing of any room, no secret of bay0's. */
 const PROGRAM_DIRS = [BAY0_DIR, "/lib", "/lib64"];
@@ -39,7 +39,7 @@ export function courierConfig(
     process: {
       terminal: false,
       user: { ...receiver.user },
-      args: [`${BAY0_DIR}/bay0`, "courier", ...args],
+      args: [BAY0, "courier", ...args],
       env: ["PATH=/usr/lib/bay0"],
       cwd: "/",
       capabilities: { bounding: [], effective: [], permitted: [] },

@@ -7,12 +7,10 @@
  * its last words, for the error when it ends without the reply awaited.
  */
 import { z } from "zod";
+import { BAY0 } from "./layout.ts";
 import { parseJsonOrNull } from "../sys/files.ts";
 import type { Log } from "../sys/log.ts";
 import type { Child, ChildExit, Spawner } from "../sys/spawn.ts";
-
-/** Where bay0's executable lives (preinit mounts it there): every helper is this same program in another mode. */
-export const BAY0_DIR = "/usr/lib/bay0";
 
 /** A record a helper may have bay0 log: an event under `prefix`, at info, warn or error. */
 export const helperRecordSchema = (prefix: string) =>
@@ -37,7 +35,7 @@ export function startHelper<T>(
   const records = helperRecordSchema(options.prefix);
   let said = "";
   const child = deps.spawner.spawn(
-    [`${BAY0_DIR}/bay0`, ...args],
+    [BAY0, ...args],
     (stream, line) => {
       const value = stream === "stdout" ? parseJsonOrNull(line) : null;
       const reply = options.reply.safeParse(value);

@@ -11,7 +11,8 @@ import { createCourier } from "./courier.ts";
 import { createUmbilical } from "./umbilical.ts";
 import type { Vault } from "./vault.ts";
 import { VAULT_ROOMS, VAULT_STAGING } from "../vault/tools.ts";
-import { containersProfileSchema, SECCOMP_PROFILE } from "../rooms/seccomp.ts";
+import { containersProfileSchema } from "../rooms/seccomp.ts";
+import { AUTOSTART_FILE, POLICY_DIR, SECCOMP_PROFILE } from "./layout.ts";
 import { RoomSupervisor } from "../rooms/supervisor.ts";
 import { readJsonOrNull, readTextOrNull } from "../sys/files.ts";
 import { cgroupFs, imageFs, rootfsFs } from "../sys/fs-node.ts";
@@ -19,9 +20,6 @@ import type { Libc } from "../sys/libc.ts";
 import type { Log } from "../sys/log.ts";
 import type { Spawner } from "../sys/spawn.ts";
 import type { ToolRunner } from "../sys/tool.ts";
-
-export const POLICY_DIR = "/etc/anchor/policies";
-export const AUTOSTART_FILE = "/etc/anchor/autostart";
 
 export type Rooms = { supervisor: RoomSupervisor; policies: Map<string, Policy> };
 

@@ -7,6 +7,7 @@
  * dm-verity, reads it whole, mounts it where room plans expect it, and
  * prints its log records and then one report (rooms/images-report.ts).
  */
+import { IMAGE_MANIFEST } from "../init/layout.ts";
 import { constants } from "node:fs";
 import { chooseBootDisk, disksWithGpt, parseBootOption, parseLoaderPartUuid, PARTITION } from "./boot-disk.ts";
 import { imageManifestSchema, mountImage, openVerified } from "./images.ts";
@@ -19,7 +20,6 @@ import { imageFs } from "../sys/fs-node.ts";
 import { openLibc } from "../sys/libc-ffi.ts";
 import { createLog, type Log } from "../sys/log.ts";
 
-const IMAGE_MANIFEST = "/etc/anchor/images.json";
 const DM_CONTROL = "/dev/mapper/control";
 
 /**

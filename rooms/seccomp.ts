@@ -106,9 +106,6 @@ const EAFNOSUPPORT = 97;
  * every argument check written for x86_64 numbers (socketcall multiplexes
  * socket(2), for one), so libseccomp kills any other architecture outright.
  */
-/** Where the system image keeps the pinned base profile (containers-common's). */
-export const SECCOMP_PROFILE = "/etc/anchor/seccomp.json";
-
 const ARCHITECTURES = ["SCMP_ARCH_X86_64"];
 
 /** CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET: the flags clone(2) makes namespaces with. */

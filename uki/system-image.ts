@@ -23,6 +23,7 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { CONSOLE_FONT } from "../console/font.ts";
+import { AUTOSTART_FILE, BAY0, IMAGE_MANIFEST, inImage, POLICY_DIR, SECCOMP_PROFILE } from "../init/layout.ts";
 import type { ImageManifestEntry } from "../rooms/images.ts";
 import { withParents, type CpioEntry } from "./cpio.ts";
 import { runHostTool } from "./host-tool.ts";
@@ -33,8 +34,8 @@ import { vaultToolEntries, vaultToolInputs } from "./vault-tools.ts";
 const ROOT = join(import.meta.dirname, "..");
 const CRUN = "/usr/bin/crun";
 /** The rooms' seccomp base profile, pinned in the tree (rooms/seccomp-base/README.md). */
-const SECCOMP_PROFILE = join(ROOT, "rooms", "seccomp-base", "containers-common.json");
-const POLICY_DIR = join(ROOT, "policies");
+const SECCOMP_BASE = join(ROOT, "rooms", "seccomp-base", "containers-common.json");
+const POLICY_SOURCES = join(ROOT, "policies");
 /** The trusted console's font ships with its copyright file. */
 const CONSOLE_FONT_COPYRIGHT = "/usr/share/doc/fonts-spleen/copyright";
 /** Rooms bay0 starts at boot unless anchor.autostart= says otherwise. */
@@ -57,23 +58,24 @@ export const readSystemVerity = (out: string): SystemVerity =>
   JSON.parse(readFileSync(join(out, SYSTEM_VERITY_RECORD), "utf8")) as SystemVerity;
 
 export function policyFiles(): string[] {
-  return readdirSync(POLICY_DIR)
+  return readdirSync(POLICY_SOURCES)
     .filter((f) => f.endsWith(".toml"))
     .sort()
-    .map((f) => join(POLICY_DIR, f));
+    .map((f) => join(POLICY_SOURCES, f));
 }
 
 /** The host files the system image is made of, besides bay0 and the manifest (a build step's inputs). */
 export function systemInputFiles(): string[] {
   return [
     CRUN,
-    SECCOMP_PROFILE,
+    SECCOMP_BASE,
     CONSOLE_FONT,
     CONSOLE_FONT_COPYRIGHT,
     ...policyFiles(),
     ...vaultToolInputs(),
     join(ROOT, "uki", "system-image.ts"),
     join(ROOT, "uki", "vault-tools.ts"),
+    join(ROOT, "init", "layout.ts"),
   ];
 }
 
@@ -83,15 +85,15 @@ export function systemEntries(inputs: { bay0: string; imageManifest: string; ver
   return [
     ...skeleton().filter((entry) => entry.kind === "dir"),
     // Readable by the courier, which runs this same executable as a room's user.
-    hostFile(inputs.bay0, 0o755, "usr/lib/bay0/bay0"),
+    hostFile(inputs.bay0, 0o755, inImage(BAY0)),
     hostFile(CRUN, 0o755, "usr/bin/crun"),
     ...libraries.map((lib) => hostFile(lib)),
-    hostFile(inputs.imageManifest, 0o644, "etc/anchor/images.json"),
-    hostFile(SECCOMP_PROFILE, 0o644, "etc/anchor/seccomp.json"),
+    hostFile(inputs.imageManifest, 0o644, inImage(IMAGE_MANIFEST)),
+    hostFile(SECCOMP_BASE, 0o644, inImage(SECCOMP_PROFILE)),
     hostFile(CONSOLE_FONT, 0o644, CONSOLE_FONT.slice(1)),
     hostFile(CONSOLE_FONT_COPYRIGHT, 0o644, CONSOLE_FONT_COPYRIGHT.slice(1)),
-    ...policyFiles().map((file) => hostFile(file, 0o644, `etc/anchor/policies/${file.split("/").pop() ?? ""}`)),
-    { kind: "file", path: "etc/anchor/autostart", mode: 0o644, data: Buffer.from(`${AUTOSTART.join("\n")}\n`) },
+    ...policyFiles().map((file) => hostFile(file, 0o644, `${inImage(POLICY_DIR)}/${file.split("/").pop() ?? ""}`)),
+    { kind: "file", path: inImage(AUTOSTART_FILE), mode: 0o644, data: Buffer.from(`${AUTOSTART.join("\n")}\n`) },
     { kind: "file", path: "etc/os-release", mode: 0o644, data: Buffer.from(osRelease(inputs.version)) },
     ...vaultToolEntries(),
   ];

@@ -11,7 +11,7 @@ import { basename } from "node:path";
 import type { CpioEntry } from "./cpio.ts";
 import { runHostTool } from "./host-tool.ts";
 import { hostFile, parseLdd } from "./initramfs.ts";
-import { VAULT_TOOLS } from "../vault/tools.ts";
+import { inImage, VAULT_TOOLS } from "../init/layout.ts";
 
 /** Image path -> host path of each program (Debian 12: systemd 252, cryptsetup 2.6, e2fsprogs, util-linux). */
 export const VAULT_PROGRAMS: Readonly<Record<string, string>> = Object.freeze({
@@ -41,7 +41,7 @@ export function vaultToolInputs(): string[] {
 
 /** The tools and their libraries as entries of the system image. */
 export function vaultToolEntries(): CpioEntry[] {
-  const at = VAULT_TOOLS.replace(/^\//, "");
+  const at = inImage(VAULT_TOOLS);
   const objects = [...Object.values(VAULT_PROGRAMS), ...TPM_LIBRARIES];
   const libraries = new Set([...TPM_LIBRARIES, ...objects.flatMap((file) => parseLdd(runHostTool(["ldd", file])))]);
   return [

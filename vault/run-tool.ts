@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
-import { toolEnv, VAULT_TOOLS } from "./tools.ts";
+import { VAULT_TOOLS } from "../init/layout.ts";
+import { toolEnv } from "./tools.ts";
 
 export type ToolResult = { ok: boolean; stdout: string; error: string };
 

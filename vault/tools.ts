@@ -1,5 +1,4 @@
-/** Where the vault's tools lie in the system image (uki/vault-tools.ts puts them there). */
-export const VAULT_TOOLS = "/usr/lib/anchor/vault";
+import { VAULT_TOOLS } from "../init/layout.ts";
 /** The open vault's device-mapper name: /dev/mapper/vault. */
 export const VAULT_MAPPER = "vault";
 export const PERSIST = "/persist";
