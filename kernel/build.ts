@@ -10,7 +10,6 @@ import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, homedir } from "node:os";
 import { join } from "node:path";
-import { runHostTool } from "../uki/host-tool.ts";
 import { droppedOptions, parseKernelConfig } from "./config.ts";
 
 const SOURCE_PACKAGE = "linux-source-6.1";
@@ -38,8 +37,17 @@ const say = (message: string): void => {
   process.stdout.write(`[kernel] ${message}\n`);
 };
 
+/** One step of the kernel's own build (tar, the config script, make olddefconfig), which must succeed. */
 const run = (cwd: string, argv: string[]): void => {
-  runHostTool(argv, { cwd, env: REPRODUCIBLE_ENV });
+  const result = spawnSync(argv[0] ?? "", argv.slice(1), {
+    cwd,
+    env: { ...process.env, ...REPRODUCIBLE_ENV },
+    encoding: "utf8",
+  });
+  if (result.status !== 0)
+    throw new Error(
+      `${argv.join(" ")} failed (${String(result.status)}): ${(result.stderr || result.error?.message || "").slice(-2000)}`,
+    );
 };
 
 /** `make bzImage` with a progress line every 30 s (objects compiled so far). */
