@@ -72,6 +72,8 @@ export function startConsoleLink(deps: ConsoleLinkDeps) {
   let lastWord = 0;
   let startedAt = 0;
   let quickDeaths = 0;
+  /** Set when the machine shuts down: a console that dies then stays dead. */
+  let stopping = false;
   let ready: () => void = () => undefined;
   const firstHello = new Promise<void>((resolve) => (ready = resolve));
   let nextId = 1;
@@ -220,6 +222,7 @@ export function startConsoleLink(deps: ConsoleLinkDeps) {
       }
       quickDeaths = deps.now() - startedAt < STABLE_MS ? quickDeaths + 1 : 0;
       const delay = RESTART_MS[Math.min(quickDeaths, RESTART_MS.length) - 1] ?? RESTART_MS[0] ?? 0;
+      if (stopping) return;
       log.warn("console.restarted", { reason: exitText(exit), last_words: helper.lastWords(), after_ms: delay });
       setTimeout(start, delay);
     });
@@ -269,6 +272,7 @@ export function startConsoleLink(deps: ConsoleLinkDeps) {
         },
       });
     },
+    stopRestarting: (): void => void (stopping = true),
     /** Test hook: the helper killed as a crash would. */
     kill: (): boolean => child !== null && deps.libc.kill(child.pid, SIG.SIGKILL).ok,
     every: CHECK_MS,

@@ -132,6 +132,8 @@ function main(): void {
   setInterval(guarded(log, "reaper", reap), REAP_SWEEP_MS);
 
   let rooms: Rooms | null = null;
+  let trusted: ConsoleLink | null = null;
+  let vault: Vault | null = null;
   const requestShutdown = createPowerControl(log, (action, reason) =>
     shutdown(
       {
@@ -143,7 +145,10 @@ function main(): void {
         sleep: Bun.sleep,
         now: Date.now,
         reap,
-        stopStarting: () => rooms?.supervisor.stopAccepting(),
+        stopStarting: () => {
+          rooms?.supervisor.stopAccepting();
+          trusted?.stopRestarting();
+        },
         beforeUnmount: async () => void (await vault?.lock("shutdown")),
         stopWatchdog: () => watchdog?.stop(),
         graceMs: SHUTDOWN_GRACE_MS,
@@ -153,9 +158,6 @@ function main(): void {
     ),
   );
   installSignalHandlers(process, log, { shutdown: requestShutdown, childExited: reap });
-
-  let trusted: ConsoleLink | null = null;
-  let vault: Vault | null = null;
 
   const uptime = Number.parseFloat((readTextOrNull("/proc/uptime") ?? "0").split(" ")[0] ?? "0");
   log.info("bay0.ready", {

@@ -200,6 +200,16 @@ describe("bay0's side of the console helper", () => {
     expect(link.ask()).toBeNull();
   });
 
+  it("starts no new console once the machine shuts down", async () => {
+    const { link, children, records } = setup();
+    link.stopRestarting();
+    children[0]?.end({ status: null, signal: "SIGTERM" });
+    await flush();
+    vi.runAllTimers();
+    expect(children).toHaveLength(1);
+    expect(records.some((r) => r.event === "console.restarted")).toBe(false);
+  });
+
   it("does what the person chose and says so, and passes on the power button", async () => {
     const { children, acted } = setup();
     children[0]?.say({ type: "hello", screen: true });
