@@ -48,7 +48,13 @@ const courierResultSchema = z.union([
   z.object({ ok: z.literal(false), reason: z.string() }),
 ]);
 
-type Staged = { file: string; size: number; cgroup: string };
+/**
+ * What the carrier holds for the person's answer: a copy of the bytes (their
+ * own staged file), or, when the sender has no memory left for a copy, the
+ * sender's file itself, open, whose hash the courier checks as it copies.
+ */
+type Held = { size: number; sha256: string } & ({ copy: string } | { fd: number });
+type Staged = Held & { cgroup: string };
 export type StageRequest = Extract<CarryRequest, { do: "stage" }>;
 type DeliverRequest = Extract<CarryRequest, { do: "deliver" }>;
 
@@ -61,14 +67,14 @@ function memoryLeft(cgroupNode: string): number | null {
   return Number.isFinite(max) ? max - current : null;
 }
 
-/** Copies `size` bytes of `source` into `out`, hashing them; null when the file holds fewer. */
-function copyAndHash(source: number, out: number, size: number): string | null {
+/** Hashes `size` bytes of `source`, copying them into `out` if there is one; null when the file holds fewer. */
+function copyAndHash(source: number, out: number | null, size: number): string | null {
   const hasher = new Bun.CryptoHasher("sha256");
   const buffer = Buffer.alloc(Math.min(CHUNK_BYTES, Math.max(size, 1)));
   for (let at = 0; at < size;) {
     const got = readSync(source, buffer, 0, Math.min(buffer.length, size - at), at);
     if (got === 0) return null;
-    for (let written = 0; written < got;) written += writeSync(out, buffer, written, got - written);
+    for (let written = 0; out !== null && written < got;) written += writeSync(out, buffer, written, got - written);
     hasher.update(buffer.subarray(0, got));
     at += got;
   }
@@ -79,30 +85,47 @@ function copyAndHash(source: number, out: number, size: number): string | null {
  * Opens the file the sender named, confined to its root and as its user
  * would, and copies exactly its bytes into `file` (made here, root's alone)
  * while hashing them: the size and SHA-256 the person approves, or why not.
- * `memoryLeft`: what the sender may still use, which the copy must fit in.
+ * `memoryLeft`: what the sender may still use, which the copy is charged to;
+ * when it cannot hold the copy, the file is hashed where it lies and kept
+ * open instead (the courier then checks the hash as it copies).
  */
-export function stageFile(libc: Libc, request: StageRequest, file: string, memoryLeft: number | null): CarryReply {
+export function stageFile(
+  libc: Libc,
+  request: StageRequest,
+  file: string,
+  memoryLeft: number | null,
+): { reply: CarryReply; held: Held | null } {
   const source = openRoomFile(libc, request.root, request.path, request.reader);
-  if (!source.ok) return refused(source.reason);
+  if (!source.ok) return { reply: refused(source.reason), held: null };
+  const { fd, size } = source;
+  let kept = false;
   try {
-    if (source.size > request.maxBytes)
-      return refused(`the file is ${source.size} bytes; ${request.sender}'s policy sends at most ${request.maxBytes}`);
-    if (memoryLeft !== null && source.size > memoryLeft - MEMORY_MARGIN)
-      return refused(
-        `the file is ${source.size} bytes; ${request.sender} has ${Math.max(0, memoryLeft - MEMORY_MARGIN)} bytes of memory left to hold it until it is delivered`,
-      );
-    const out = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    if (size > request.maxBytes)
+      return {
+        reply: refused(`the file is ${size} bytes; ${request.sender}'s policy sends at most ${request.maxBytes}`),
+        held: null,
+      };
+    const copying = memoryLeft === null || size <= memoryLeft - MEMORY_MARGIN;
+    const out = copying
+      ? openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
+      : null;
     let sha256: string | null;
     try {
-      sha256 = copyAndHash(source.fd, out, source.size);
+      sha256 = copyAndHash(fd, out, size);
     } finally {
-      closeSync(out);
+      if (out !== null) closeSync(out);
     }
-    if (sha256 !== null) return { ok: true, staged: { size: source.size, sha256 } };
-    rmSync(file, { force: true });
-    return refused("the file shrank while it was read");
+    if (sha256 === null) {
+      rmSync(file, { force: true });
+      return { reply: refused("the file shrank while it was read"), held: null };
+    }
+    kept = !copying;
+    return {
+      reply: { ok: true, staged: { size, sha256 } },
+      held: copying ? { copy: file, size, sha256 } : { fd, size, sha256 },
+    };
   } finally {
-    closeSync(source.fd);
+    if (!kept) closeSync(fd);
   }
 }
 
@@ -113,8 +136,8 @@ function stage(libc: Libc, id: string, request: StageRequest): { reply: CarryRep
   writeFileSync(`${cgroup}/cgroup.procs`, String(process.pid));
   mkdirSync(STAGING_ROOT, { recursive: true, mode: 0o700 });
   const file = `${STAGING_ROOT}/${id}`;
-  const reply = stageFile(libc, request, file, memoryLeft(request.cgroupNode));
-  return { reply, staged: reply.ok && "staged" in reply ? { file, size: reply.staged.size, cgroup } : null };
+  const { reply, held } = stageFile(libc, request, file, memoryLeft(request.cgroupNode));
+  return { reply, staged: held === null ? null : { ...held, cgroup } };
 }
 
 /** Runs the courier under crun on the staged bytes, with the receiver's folder and a staging folder beside it as its only view of any room. */
@@ -133,11 +156,14 @@ async function deliver(libc: Libc, id: string, staged: Staged, request: DeliverR
     if (inbox.freeBytes < staged.size)
       return refused(`${receiver.id} has ${inbox.freeBytes} bytes free for a file of ${staged.size}`);
     for (const dir of MOUNT_POINTS) mkdirSync(`${bundle}/root${dir}`, { recursive: true, mode: 0o755 });
+    // Bytes no room can touch are copied as they are; the sender's own file is checked against the approved hash.
+    const args =
+      "copy" in staged ? [request.name, String(staged.size)] : [request.name, String(staged.size), staged.sha256];
     writeFileSync(
       `${bundle}/config.json`,
-      JSON.stringify(courierConfig(id, receiver, `${bundle}/root`, [request.name, String(staged.size)], profile.data)),
+      JSON.stringify(courierConfig(id, receiver, `${bundle}/root`, args, profile.data)),
     );
-    source = openSync(staged.file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    source = "copy" in staged ? openSync(staged.copy, constants.O_RDONLY | constants.O_NOFOLLOW) : staged.fd;
     let said = "";
     let complaint = "";
     const child = createBunSpawner(ENV).spawn(
@@ -165,7 +191,7 @@ async function deliver(libc: Libc, id: string, staged: Staged, request: DeliverR
       return refused(`the courier ended (${exit.signal ?? `status ${exit.status}`}) without a result: ${complaint}`);
     return result.data.ok ? { ok: true, delivered: result.data.name } : refused(result.data.reason);
   } finally {
-    if (source !== null) closeSync(source);
+    if (source !== null && "copy" in staged) closeSync(source);
     if (inbox !== null) closeInbox(inbox);
     rmSync(bundle, { recursive: true, force: true });
   }
@@ -199,7 +225,8 @@ export async function runCarry(): Promise<void> {
   } catch (error) {
     say(refused(error instanceof Error ? error.message : String(error)));
   } finally {
-    if (staged !== null) rmSync(staged.file, { force: true });
+    if (staged !== null && "copy" in staged) rmSync(staged.copy, { force: true });
+    if (staged !== null && "fd" in staged) closeSync(staged.fd);
   }
   process.exit(0);
 }

@@ -52,7 +52,7 @@ const script = (base: string): string => `
             write: (line) => {
               const request = JSON.parse(line);
               carried.push(request.do);
-              const reply = request.do === "stage" ? stageFile(libc, request, ${JSON.stringify(join(base, "staged"))} + "/" + records.length + "-" + carried.length, null) : { ok: true, delivered: request.name };
+              const reply = request.do === "stage" ? stageFile(libc, request, ${JSON.stringify(join(base, "staged"))} + "/" + records.length + "-" + carried.length, null).reply : { ok: true, delivered: request.name };
               queueMicrotask(() => onLine("stdout", JSON.stringify(reply)));
             },
             end: () => end({ status: 0, signal: null }),
