@@ -141,8 +141,16 @@ function stage(libc: Libc, id: string, request: StageRequest): { reply: CarryRep
 }
 
 /** Runs the courier under crun on the staged bytes, with the receiver's folder and a staging folder beside it as its only view of any room. */
-async function deliver(libc: Libc, id: string, staged: Staged, request: DeliverRequest): Promise<CarryReply> {
-  const profile = containersProfileSchema.safeParse(readJsonOrNull(SECCOMP_PROFILE));
+/** The rooms' base seccomp profile, which the courier's filter is built on. */
+const loadProfile = () => containersProfileSchema.safeParse(readJsonOrNull(SECCOMP_PROFILE));
+
+async function deliver(
+  libc: Libc,
+  id: string,
+  staged: Staged,
+  request: DeliverRequest,
+  profile: ReturnType<typeof loadProfile>,
+): Promise<CarryReply> {
   if (!profile.success) return refused(`the seccomp profile ${SECCOMP_PROFILE} is missing or invalid`);
   const { receiver } = request;
   const bundle = `${BUNDLES}/${id}`;
@@ -202,6 +210,7 @@ export async function runCarry(): Promise<void> {
   const id = randomUUID().slice(0, 8);
   const say = (reply: CarryReply): void => void process.stdout.write(`${JSON.stringify(reply)}\n`);
   let staged: Staged | null = null;
+  let profile: ReturnType<typeof loadProfile> | null = null;
   try {
     for await (const line of console) {
       const request = carryRequestSchema.safeParse(parseJsonOrNull(line));
@@ -214,8 +223,10 @@ export async function runCarry(): Promise<void> {
         staged = done.staged;
         say(done.reply);
         if (staged === null) break;
+        // Parsed while the person reads the prompt, not after the approval.
+        profile = loadProfile();
       } else if (request.data.do === "deliver" && staged !== null) {
-        say(await deliver(libc, id, staged, request.data));
+        say(await deliver(libc, id, staged, request.data, profile ?? loadProfile()));
         break;
       } else {
         say(refused(`a ${request.data.do} request out of turn`));
