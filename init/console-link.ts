@@ -236,7 +236,8 @@ export function startConsoleLink(deps: ConsoleLinkDeps) {
       lastWord = deps.now();
       return;
     }
-    pushState();
+    // A console without a screen shows nothing: it needs no picture of the rooms.
+    if (screen === true) pushState();
   };
 
   start();
