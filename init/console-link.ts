@@ -10,7 +10,6 @@
  * key being shown) is shown again by the next one.
  */
 import type { Libc } from "../sys/libc.ts";
-import { SIG } from "../sys/libc.ts";
 import type { Log, LogRecord } from "../sys/log.ts";
 import type { Spawner } from "../sys/spawn.ts";
 import {
@@ -26,7 +25,7 @@ import {
   type RoomSnapshot,
   type ToConsole,
 } from "../console/protocol.ts";
-import { exitText, startHelper } from "./helper.ts";
+import { keepResident, type ResidentChild } from "./resident.ts";
 import type { Rooms } from "./rooms.ts";
 import type { Vault } from "./vault.ts";
 
@@ -36,9 +35,6 @@ const STALLED_MS = 10_000;
 const STARTING_MS = 60_000;
 /** How often the dashboard's picture of the rooms is sent (the helper redraws as often). */
 const CHECK_MS = 500;
-/** A helper that dies soon after its start waits longer each time before the next (a crash loop costs little). */
-const RESTART_MS = [500, 2000, 10_000, 30_000];
-const STABLE_MS = 60_000;
 
 export type ConsoleLinkDeps = {
   libc: Libc;
@@ -65,15 +61,9 @@ type Pending = { request: PromptRequest; resolve: (answer: PromptAnswer) => void
 
 export function startConsoleLink(deps: ConsoleLinkDeps) {
   const { log } = deps;
-  let generation = 0;
-  let child: { pid: number; write: (message: ToConsole) => void; channel: number; generation: number } | null = null;
   /** What the latest helper said of the screen: null until its hello. */
   let screen: boolean | null = null;
   let lastWord = 0;
-  let startedAt = 0;
-  let quickDeaths = 0;
-  /** Set when the machine shuts down: a console that dies then stays dead. */
-  let stopping = false;
   let ready: () => void = () => undefined;
   const firstHello = new Promise<void>((resolve) => (ready = resolve));
   let nextId = 1;
@@ -82,7 +72,8 @@ export function startConsoleLink(deps: ConsoleLinkDeps) {
   const handed = new Set<string>();
   const unopenable = new Set<string>();
 
-  const live = () => (child !== null && screen !== null ? child : null);
+  const child = (): ResidentChild<ToConsole> | null => resident.current();
+  const live = () => (screen !== null ? child() : null);
   const send = (message: ToConsole): void => live()?.write(message);
   const sendPrompt = (id: number, entry: Pending): void => {
     const to = live();
@@ -91,7 +82,8 @@ export function startConsoleLink(deps: ConsoleLinkDeps) {
     to.write({ type: "ask", id, request: entry.request });
   };
   /** An fd on the channel, then the line that names it (the helper reads them in that order). */
-  const sendFd = (to: NonNullable<typeof child>, fd: number, message: ToConsole): boolean => {
+  const sendFd = (to: ResidentChild<ToConsole>, fd: number, message: ToConsole): boolean => {
+    if (to.channel === null) return false;
     const sent = deps.libc.sendFd(to.channel, fd);
     if (sent.ok) to.write(message);
     else log.warn("console.error", { where: message.type, error: sent.message });
@@ -103,7 +95,8 @@ export function startConsoleLink(deps: ConsoleLinkDeps) {
   };
   /** Opens input devices the helper lacks (at its start, and as they are plugged in) and hands them over. */
   const rescan = (): void => {
-    if (child === null) return;
+    const to = child();
+    if (to === null) return;
     for (const device of deps.devices.inputs()) {
       if (handed.has(device) || unopenable.has(device)) continue;
       let fd: number;
@@ -114,12 +107,12 @@ export function startConsoleLink(deps: ConsoleLinkDeps) {
         log.warn("input.error", { device, error: String(error) });
         continue;
       }
-      if (sendFd(child, fd, { type: "input", device })) handed.add(device);
+      if (sendFd(to, fd, { type: "input", device })) handed.add(device);
       deps.libc.close(fd);
     }
   };
   /** The keyboards first: they are grabbed before the screen is taken, so no key typed meanwhile reaches the kernel's VT. */
-  const sendDevices = (to: NonNullable<typeof child>): void => {
+  const sendDevices = (to: ResidentChild<ToConsole>): void => {
     handed.clear();
     rescan();
     log.info("input.watching", { devices: [...handed] });
@@ -137,8 +130,7 @@ export function startConsoleLink(deps: ConsoleLinkDeps) {
     send({ type: "state", ...state });
   };
 
-  const onMessage = (from: number, message: FromConsole): void => {
-    if (child === null || child.generation !== from) return;
+  const onMessage = (_: ResidentChild<ToConsole>, message: FromConsole): void => {
     lastWord = deps.now();
     switch (message.type) {
       case "hello": {
@@ -181,58 +173,35 @@ export function startConsoleLink(deps: ConsoleLinkDeps) {
     entry.resolve(answer);
   };
 
-  const start = (): void => {
-    const pair = deps.libc.socketPair();
-    if (!pair.ok) {
-      log.error("console.failed", { reason: `socketpair: ${pair.message}` });
-      return;
-    }
-    const [ours, theirs] = pair.fds;
-    const mine = ++generation;
-    screen = null;
-    startedAt = deps.now();
-    lastWord = startedAt;
-    const helper = startHelper({ spawner: deps.spawner, log }, ["console"], {
-      prefix: CONSOLE_EVENT_PREFIX,
-      reply: fromConsoleSchema,
-      onReply: (message) => onMessage(mine, message),
-      input: true,
-      fds: [theirs],
-      user: CONSOLE_USER,
-    });
-    deps.libc.close(theirs);
-    const stdin = helper.child.stdin;
-    child = {
-      pid: helper.child.pid,
-      channel: ours,
-      generation: mine,
-      write: (message) => stdin?.write(`${JSON.stringify(message)}\n`),
-    };
-    sendDevices(child);
-    void helper.child.exited.then((exit) => {
-      deps.libc.close(ours);
-      if (child?.generation !== mine) return;
-      child = null;
+  const resident = keepResident<ToConsole, FromConsole>(deps, {
+    name: "console",
+    prefix: CONSOLE_EVENT_PREFIX,
+    reply: fromConsoleSchema,
+    user: CONSOLE_USER,
+    channel: true,
+    onStart: (started) => {
+      screen = null;
+      lastWord = deps.now();
+      sendDevices(started);
+    },
+    onMessage,
+    onExit: (ended) => {
       screen = null;
       // What this console was asking is denied; a confirmation waits for the next one.
       for (const [id, entry] of pending) {
-        if (entry.sentTo !== mine) continue;
+        if (entry.sentTo !== ended.generation) continue;
         if (entry.request.kind === "confirm") entry.sentTo = null;
         else settle(id, denial(entry.request, false));
       }
-      quickDeaths = deps.now() - startedAt < STABLE_MS ? quickDeaths + 1 : 0;
-      const delay = RESTART_MS[Math.min(quickDeaths, RESTART_MS.length) - 1] ?? RESTART_MS[0] ?? 0;
-      if (stopping) return;
-      log.warn("console.restarted", { reason: exitText(exit), last_words: helper.lastWords(), after_ms: delay });
-      setTimeout(start, delay);
-    });
-  };
+    },
+  });
 
   const check = (): void => {
-    if (child === null) return;
+    const running = child();
+    if (running === null) return;
     if (deps.now() - lastWord > (screen === null ? STARTING_MS : STALLED_MS)) {
-      log.warn("console.stalled", { pid: child.pid, silent_ms: deps.now() - lastWord });
-      deps.libc.kill(child.pid, SIG.SIGKILL);
+      log.warn("console.stalled", { pid: running.pid, silent_ms: deps.now() - lastWord });
+      resident.kill();
       lastWord = deps.now();
       return;
     }
@@ -240,7 +209,7 @@ export function startConsoleLink(deps: ConsoleLinkDeps) {
     if (screen === true) pushState();
   };
 
-  start();
+  resident.start();
   return {
     /** Resolves once a console first said whether it has a screen (or never will). */
     ready: firstHello,
@@ -273,9 +242,9 @@ export function startConsoleLink(deps: ConsoleLinkDeps) {
         },
       });
     },
-    stopRestarting: (): void => void (stopping = true),
+    stopRestarting: resident.stopRestarting,
     /** Test hook: the helper killed as a crash would. */
-    kill: (): boolean => child !== null && deps.libc.kill(child.pid, SIG.SIGKILL).ok,
+    kill: resident.kill,
     every: CHECK_MS,
   };
 }

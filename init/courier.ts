@@ -13,7 +13,7 @@ import { decide, destinations, transferPrompt, type Transfer } from "../courier/
 import { carryReplySchema, copyDeadlineMs, type CarryReply, type CarryRequest } from "../courier/carry-protocol.ts";
 import { createCourierGate, type Outcome } from "../courier/gate.ts";
 import { fileNameOf } from "../courier/names.ts";
-import { refusal, type Reply } from "../umbilical/protocol.ts";
+import { refusal, type Reply } from "../umbilical/channel.ts";
 import { CGROUP_ROOT } from "../rooms/cgroup.ts";
 import { hostUser, type RoomPlan } from "../rooms/plan.ts";
 import { SIG, type Libc } from "../sys/libc.ts";

@@ -30,6 +30,7 @@ export function startHelper<T>(
     input?: boolean;
     fds?: number[];
     user?: { uid: number; gid: number };
+    lineMax?: number;
   },
 ): Helper {
   const records = helperRecordSchema(options.prefix);
@@ -45,7 +46,7 @@ export function startHelper<T>(
       const { level, event, ts: _, ...fields } = record.data;
       deps.log[level](event, fields);
     },
-    { input: options.input === true, fds: options.fds, user: options.user },
+    { input: options.input === true, fds: options.fds, user: options.user, lineMax: options.lineMax },
   );
   return { child, lastWords: () => said };
 }

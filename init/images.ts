@@ -12,6 +12,8 @@ import type { Spawner } from "../sys/spawn.ts";
 import { exitText, startHelper } from "./helper.ts";
 
 export const IMAGES_DEADLINE_MS = 600_000;
+/** The report is one line, the image's policies in it. */
+const REPORT_LINE_MAX = 1 << 20;
 
 export async function mountImagesByHelper(
   spawner: Spawner,
@@ -27,6 +29,7 @@ export async function mountImagesByHelper(
   const helper = startHelper({ spawner, log }, ["mount-images"], {
     prefix: "image",
     reply: imagesReportSchema,
+    lineMax: REPORT_LINE_MAX,
     onReply: (value) => {
       got = value;
       reported();

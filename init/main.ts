@@ -6,12 +6,12 @@
  */
 // First: when module evaluation began (boot.timing).
 import { EVALUATION_STARTED_MS } from "./boot-clock.ts";
-import { closeSync, existsSync, openSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { tpmQueue } from "../sys/tpm-device.ts";
 import { openLibc } from "../sys/libc-ffi.ts";
-import { RB, SIG } from "../sys/libc.ts";
+import { SIG } from "../sys/libc.ts";
 import { openCharDevice } from "../sys/devices.ts";
-import { readBytesOrNull, readTextOrNull } from "../sys/files.ts";
+import { parseJsonOrNull, readBytesOrNull, readTextOrNull } from "../sys/files.ts";
 import { consoleSink, createLog, kmsgSink, relaySink, type Log, type Sink } from "../sys/log.ts";
 import { FRAMEBUFFER, openFramebufferDevice, vtToGraphics } from "../sys/framebuffer.ts";
 import { inputDevices, openInputDevice } from "../sys/input-devices.ts";
@@ -22,23 +22,23 @@ import { startAudit } from "./audit.ts";
 import { mountImagesByHelper } from "./images.ts";
 import { parseCmdline } from "./cmdline.ts";
 import { guarded, installCrashGuards } from "./guard.ts";
+import { helperRecordSchema } from "./helper.ts";
 import { assessHardening, type ReadOnlyFs } from "./hardening.ts";
 import { bootTiming } from "./boot-timing.ts";
 import { consoleAction, startConsoleLink, type ConsoleLink } from "./console-link.ts";
-import { mountEssentials } from "./mounts.ts";
-import { loadModulesThenLock } from "./modules.ts";
 import { reapOrphans } from "./reaper.ts";
 import type { Rooms } from "./rooms.ts";
 import type { Vault } from "./vault.ts";
 import { runOnce } from "./run.ts";
 import { shutdown } from "./shutdown.ts";
-import { hardenSysctls } from "./sysctl.ts";
 import { createPowerControl, installSignalHandlers } from "./signals.ts";
 import { installTestHooks } from "./test-hooks.ts";
 import { readPcrs } from "./tpm.ts";
 import { armWatchdog } from "./watchdog.ts";
 
-const HOSTNAME = "anchor";
+/** preinit's stage 1 records (init/preinit.c), its own events and bay0.error. */
+const PREINIT_RECORDS = "/run/preinit.jsonl";
+const preinitRecordSchema = helperRecordSchema("(?:boot|modules|sysctl|bay0)");
 const SHUTDOWN_GRACE_MS = 5000;
 const REAP_SWEEP_MS = 5000;
 /** How often bay0 looks for input devices plugged in since, to hand them to the console. */
@@ -84,31 +84,20 @@ function main(): void {
   const { options, problems } = parseCmdline(readTextOrNull("/proc/cmdline") ?? "");
   for (const problem of problems) log.warn("cmdline.invalid", problem);
 
-  loadModulesThenLock({
-    libc,
-    log,
-    readText: readTextOrNull,
-    openRead: (path) => openSync(path, "r"),
-    close: closeSync,
-    writeText: (path, text) => writeFileSync(path, text),
-  });
-
-  const { mounted, failures } = mountEssentials(libc);
-  for (const failure of failures) log.error("bay0.error", { where: "mount", ...failure });
-  log.info("boot.mounted", { mounts: mounted });
+  // preinit's stage 1 (mounts, modules, sysctls, hostname, Ctrl-Alt-Del) said how it went: bay0 logs it as its own.
+  for (const line of (readTextOrNull(PREINIT_RECORDS) ?? "").split("\n")) {
+    const record = preinitRecordSchema.safeParse(parseJsonOrNull(line));
+    if (!record.success) continue;
+    const { level, event, ...fields } = record.data;
+    log[level](event, fields);
+  }
+  rmSync(PREINIT_RECORDS, { force: true });
 
   const audit = startAudit(log, auditFeed, tpmQueue);
-
-  hardenSysctls((path, value) => writeFileSync(path, value), log);
   log.info("kernel.hardening", assessHardening(hostFs));
   const pcrs = readPcrs(hostFs);
   if (pcrs === null) log.warn("tpm.absent", { reason: "no TPM 2.0 PCR bank in sysfs" });
   else log.info("tpm.pcrs", pcrs);
-
-  const hostname = libc.sethostname(HOSTNAME);
-  if (!hostname.ok) log.error("bay0.error", { where: "sethostname", error: hostname.message });
-  const cad = libc.reboot(RB.DISABLE_CAD);
-  if (!cad.ok) log.error("bay0.error", { where: "disable-cad", error: cad.message });
 
   const watchdog = armWatchdog(
     {
@@ -147,6 +136,7 @@ function main(): void {
         reap,
         stopStarting: () => {
           rooms?.supervisor.stopAccepting();
+          rooms?.umbilical.stopRestarting();
           trusted?.stopRestarting();
         },
         beforeUnmount: async () => void (await vault?.lock("shutdown")),
@@ -258,8 +248,8 @@ function main(): void {
 // The courier is this same program, started by bay0 under crun as a room's user (courier/sandbox.ts). preinit
 // execs bay0 with no arguments, so the machine's PID 1 is never the courier (which is PID 1 of its own namespace).
 // Mounting the base images (rooms/mount-images.ts), provisioning or opening the vault (vault/open.ts), the trusted
-// console (console/main.ts) and a transfer's carrier (courier/carry.ts) are helpers in the same way, started by bay0 as
-// root (init/helper.ts).
+// console (console/main.ts), the umbilical's server (umbilical/serve.ts) and a transfer's carrier (courier/carry.ts) are
+// helpers in the same way, started by bay0 (init/helper.ts).
 if (process.argv[2] === "courier")
   void import("../courier/deliver.ts").then(({ runCourier }) => runCourier(process.argv.slice(3)));
 else if (process.argv[2] === "mount-images")
@@ -268,6 +258,8 @@ else if (process.argv[2] === "vault-open")
   void import("../vault/open.ts").then(({ runVaultOpen }) => runVaultOpen(process.argv.slice(3)));
 else if (process.argv[2] === "courier-carry") void import("../courier/carry.ts").then(({ runCarry }) => runCarry());
 else if (process.argv[2] === "console") void import("../console/main.ts").then(({ runConsole }) => runConsole());
+else if (process.argv[2] === "umbilical")
+  void import("../umbilical/serve.ts").then(({ runUmbilical }) => runUmbilical());
 else if (process.argv[2] === "vault-rekey")
   void import("../vault/rekey.ts").then(({ runVaultRekey }) => runVaultRekey(process.argv.slice(3)));
 else main();

@@ -16,11 +16,14 @@
  *      /.extra; a direct boot's appended archive adds test material);
  *      without anchor.system= (the stock kernel, whose initramfs carries the
  *      whole system) the initramfs alone, bind-mounted, read-only,
- *   4. moves /proc, /sys and /dev in, makes it the root, and execve()s bay0,
- *      which keeps PID 1, telling it (ANCHOR_PREINIT_MS) when preinit began
- *      and ended on the kernel's clock.
+ *   4. moves /proc, /sys and /dev in and makes it the root,
+ *   5. runs stage 1 there (below: the essential mounts, the image's kernel
+ *      modules then no more, the hardening sysctls, the hostname, Ctrl-Alt-Del
+ *      as a signal), whose outcomes bay0 logs, and execve()s bay0, which keeps
+ *      PID 1, telling it (ANCHOR_PREINIT_MS) when preinit began and ended on
+ *      the kernel's clock.
  *
- * Nothing else. Any failure is fatal: it says what failed on the console
+ * Any failure before stage 1 is fatal: it says what failed on the console
  * and returns, and the kernel's "attempted to kill init" panic follows.
  */
 #define _GNU_SOURCE
@@ -34,7 +37,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/reboot.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -275,6 +280,247 @@ static int system_root(const struct pin *pin) {
   return mount_or_fail("overlay", NEW_ROOT, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, "lowerdir=" LOWER ":" SYSTEM);
 }
 
+/*
+ * Stage 1, on the new root just before bay0: the set-up that reads no hostile
+ * input, as runit's stage 1 runs before its supervisor. Nothing here is
+ * fatal: each outcome becomes a log record (one JSON line, as a helper's),
+ * written to PREINIT_RECORDS for bay0 to log as its own.
+ */
+#define PREINIT_RECORDS "/run/preinit.jsonl"
+#define MODULE_ORDER "/lib/modules/anchor.order"
+#define HOSTNAME "anchor"
+
+static FILE *records;
+
+static void json_string(FILE *out, const char *text) {
+  fputc('"', out);
+  for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
+    if (*p == '"' || *p == '\\') fprintf(out, "\\%c", *p);
+    else if (*p < 0x20) fprintf(out, "\\u%04x", *p);
+    else fputc(*p, out);
+  }
+  fputc('"', out);
+}
+
+/* A JSON list of strings, built as it goes. */
+struct list {
+  char *text;
+  size_t size;
+  FILE *out;
+  int count;
+};
+
+static void list_open(struct list *l) {
+  l->text = NULL, l->count = 0;
+  l->out = open_memstream(&l->text, &l->size);
+  fputc('[', l->out);
+}
+
+static void list_add(struct list *l, const char *text) {
+  if (l->count++ > 0) fputc(',', l->out);
+  json_string(l->out, text);
+}
+
+static char *list_close(struct list *l) {
+  fputc(']', l->out);
+  fclose(l->out);
+  return l->text;
+}
+
+/* {"level":…,"event":…, then `fields` (already JSON, without braces)}. */
+static void record(const char *level, const char *event, const char *fields) {
+  fprintf(records, "{\"level\":\"%s\",\"event\":\"%s\"%s%s}\n", level, event, fields[0] == '\0' ? "" : ",", fields);
+}
+
+/* An error record: `fields` (JSON, possibly empty), then `key` (a string) and "error" (errno's text). */
+static void record_error(const char *event, const char *fields_before, const char *key, const char *where, int error) {
+  char *fields = NULL;
+  size_t size = 0;
+  FILE *out = open_memstream(&fields, &size);
+  fprintf(out, "%s%s\"%s\":", fields_before, fields_before[0] == '\0' ? "" : ",", key);
+  json_string(out, where);
+  fputs(",\"error\":", out);
+  json_string(out, strerror(error));
+  fclose(out);
+  record("error", event, fields);
+  free(fields);
+}
+
+static const struct essential {
+  const char *source, *target, *type;
+  unsigned long flags;
+  const char *data;
+  int optional;
+} ESSENTIALS[] = {
+    {"run", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=20%", 0},
+    {"tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=20%", 0},
+    /* Inside /dev: after it, as /dev/shm. */
+    {"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5", 0},
+    {"shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=10%", 0},
+    {"cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "nsdelegate,memory_recursiveprot", 0},
+    {"securityfs", "/sys/kernel/security", "securityfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "", 0},
+    /* Read-only: bay0 only reads the stub's variables; nothing may rewrite them. Absent on a non-EFI boot. */
+    {"efivarfs", "/sys/firmware/efi/efivars", "efivarfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "", 1},
+};
+
+/* The essentials over what preinit moved in (/, /proc, /sys, /dev): `boot.mounted`, and a `bay0.error` per failure. */
+static void mount_essentials(void) {
+  struct list mounted;
+  list_open(&mounted);
+  for (size_t i = 0; i < sizeof ESSENTIALS / sizeof ESSENTIALS[0]; i++) {
+    const struct essential *e = &ESSENTIALS[i];
+    if (e->optional && access(e->target, F_OK) != 0) continue;
+    /* /dev is devtmpfs; the read-only root ships its own mount points. */
+    if (strncmp(e->target, "/dev/", 5) == 0 && mkdir(e->target, 0755) != 0 && errno != EEXIST)
+      record_error("bay0.error", "\"where\":\"mount\"", "target", e->target, errno);
+    else if (mount(e->source, e->target, e->type, e->flags, e->data) != 0)
+      record_error("bay0.error", "\"where\":\"mount\"", "target", e->target, errno);
+    else
+      list_add(&mounted, e->target);
+  }
+  char *list = list_close(&mounted), fields[1024];
+  snprintf(fields, sizeof fields, "\"mounts\":%s", list);
+  record("info", "boot.mounted", fields);
+  free(list);
+}
+
+static int write_text(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = write(fd, text, strlen(text));
+  int error = errno;
+  close(fd);
+  errno = error;
+  return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/*
+ * The image's own modules (a stock kernel needs them for the watchdog, the
+ * power button and evdev), dependencies first as the build listed them, then
+ * no module loads at all until the next boot (`kernel.modules_disabled`).
+ */
+static void load_modules_then_lock(void) {
+  if (access("/proc/modules", F_OK) != 0) {
+    record("info", "modules.none", "\"reason\":\"kernel has no module support\"");
+    return;
+  }
+  struct list loaded;
+  list_open(&loaded);
+  FILE *order = fopen(MODULE_ORDER, "re");
+  char line[512];
+  while (order != NULL && fgets(line, sizeof line, order) != NULL) {
+    line[strcspn(line, "\r\n")] = '\0';
+    if (line[0] == '\0') continue;
+    int fd = open(line, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 && (syscall(SYS_finit_module, fd, "", 0) == 0 || errno == EEXIST)) list_add(&loaded, line);
+    else record_error("modules.failed", "", "module", line, errno);
+    if (fd >= 0) close(fd);
+  }
+  if (order != NULL) fclose(order);
+  char *list = list_close(&loaded);
+  if (write_text("/proc/sys/kernel/modules_disabled", "1") != 0) {
+    record_error("modules.lock_failed", "", "sysctl", "kernel.modules_disabled", errno);
+  } else {
+    char *fields = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&fields, &size);
+    fprintf(out, "\"modules\":%s,\"modules_disabled\":true", list);
+    fclose(out);
+    record("info", "modules.loaded", fields);
+    free(fields);
+  }
+  free(list);
+}
+
+/*
+ * What systemd's sysctl.d defaults set for safety (the fs.protected_* family)
+ * and the Kernel Self-Protection Project's run-time recommendations. Each is
+ * global or set before any room exists; rooms see /proc/sys read-only.
+ */
+static const char *const SYSCTLS[][2] = {
+    /* No hard links to files one cannot write, no following others' symlinks in sticky dirs (systemd). */
+    {"fs/protected_hardlinks", "1"},
+    {"fs/protected_symlinks", "1"},
+    /* No O_CREAT opens of others' FIFOs and regular files in world-writable sticky dirs (systemd). */
+    {"fs/protected_fifos", "1"},
+    {"fs/protected_regular", "1"},
+    /* No core dumps of set-uid or privilege-changed processes. */
+    {"fs/suid_dumpable", "0"},
+    /* Kernel pointers hidden from everyone, the kernel log from unprivileged readers. */
+    {"kernel/kptr_restrict", "2"},
+    {"kernel/dmesg_restrict", "1"},
+    /* No magic SysRq: the trusted console owns the keyboard. */
+    {"kernel/sysrq", "0"},
+    /* No kexec even for root, until the next boot. */
+    {"kernel/kexec_load_disabled", "1"},
+    /* eBPF and perf for root only, BPF JIT hardened; no unprivileged userfaultfd. */
+    {"kernel/unprivileged_bpf_disabled", "1"},
+    {"net/core/bpf_jit_harden", "2"},
+    {"kernel/perf_event_paranoid", "3"},
+    {"vm/unprivileged_userfaultfd", "0"},
+    /* ptrace only for processes with CAP_SYS_PTRACE (Yama), and no line disciplines loaded on demand. */
+    {"kernel/yama/ptrace_scope", "2"},
+    {"dev/tty/ldisc_autoload", "0"},
+    /* Nothing mapped at the lowest 64 KiB: NULL-pointer bugs stay crashes. */
+    {"vm/mmap_min_addr", "65536"},
+};
+
+/* `sysctl.hardened`: what was set, what this kernel does not have (not built: nothing to harden), and what failed. */
+static void harden_sysctls(void) {
+  struct list set, absent;
+  char *failed = NULL;
+  size_t size = 0;
+  FILE *failures = open_memstream(&failed, &size);
+  int failures_count = 0;
+  list_open(&set);
+  list_open(&absent);
+  fputc('[', failures);
+  for (size_t i = 0; i < sizeof SYSCTLS / sizeof SYSCTLS[0]; i++) {
+    char path[128], name[128];
+    snprintf(path, sizeof path, "/proc/sys/%s", SYSCTLS[i][0]);
+    snprintf(name, sizeof name, "%s", SYSCTLS[i][0]);
+    for (char *p = name; *p != '\0'; p++)
+      if (*p == '/') *p = '.';
+    if (write_text(path, SYSCTLS[i][1]) == 0) {
+      list_add(&set, name);
+    } else if (errno == ENOENT) {
+      list_add(&absent, name);
+    } else {
+      fprintf(failures, "%s{\"sysctl\":", failures_count++ > 0 ? "," : "");
+      json_string(failures, name);
+      fputs(",\"error\":", failures);
+      json_string(failures, strerror(errno));
+      fputc('}', failures);
+    }
+  }
+  fputc(']', failures);
+  fclose(failures);
+  char *set_list = list_close(&set), *absent_list = list_close(&absent), *fields = NULL;
+  FILE *out = open_memstream(&fields, &size);
+  fprintf(out, "\"set\":%s,\"absent\":%s,\"failed\":%s", set_list, absent_list, failed);
+  fclose(out);
+  record(failures_count > 0 ? "error" : "info", "sysctl.hardened", fields);
+  free(fields), free(set_list), free(absent_list), free(failed);
+}
+
+static void stage1(void) {
+  char *text = NULL;
+  size_t size = 0;
+  records = open_memstream(&text, &size);
+  mount_essentials();
+  load_modules_then_lock();
+  harden_sysctls();
+  if (sethostname(HOSTNAME, strlen(HOSTNAME)) != 0) record_error("bay0.error", "", "where", "sethostname", errno);
+  /* Ctrl-Alt-Del becomes SIGINT to PID 1, which bay0 turns into an orderly reboot. */
+  if (reboot(RB_DISABLE_CAD) != 0) record_error("bay0.error", "", "where", "disable-cad", errno);
+  fclose(records);
+  int fd = open(PREINIT_RECORDS, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  /* Without /run, bay0 never sees them: the console does. */
+  if (fd < 0 || write(fd, text, size) != (ssize_t)size) fputs(text, stderr);
+  if (fd >= 0) close(fd);
+  free(text);
+}
+
 int main(void) {
   long began = uptime_ms();
   if (getpid() != 1) {
@@ -302,6 +548,7 @@ int main(void) {
   if (chdir(NEW_ROOT) != 0) return fail("chdir", NEW_ROOT), 1;
   if (mount(".", "/", NULL, MS_MOVE, NULL) != 0) return fail("move root to", "/"), 1;
   if (chroot(".") != 0 || chdir("/") != 0) return fail("chroot", NEW_ROOT), 1;
+  stage1();
   char timing[64];
   snprintf(timing, sizeof timing, "ANCHOR_PREINIT_MS=%ld,%ld", began, uptime_ms());
   putenv(timing);

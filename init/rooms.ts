@@ -3,25 +3,24 @@
  * images the image helper mounted (init/images.ts), starts the autostart
  * rooms. Policy and image problems are logged and skip only what they concern.
  */
-import { loadPolicies } from "../policies/load.ts";
-import type { Policy } from "../policies/schema.ts";
+import { policySchema, type Policy } from "../policies/schema.ts";
 import type { ImagesReport } from "../rooms/images-report.ts";
 import type { PromptAnswer, PromptRequest } from "../console/protocol.ts";
 import { createCourier } from "./courier.ts";
-import { createUmbilical } from "./umbilical.ts";
+import { startUmbilical, type Umbilical } from "./umbilical.ts";
 import type { Vault } from "./vault.ts";
 import { VAULT_ROOMS, VAULT_STAGING } from "../vault/tools.ts";
 import { containersProfileSchema } from "../rooms/seccomp.ts";
 import { AUTOSTART_FILE, POLICY_DIR, SECCOMP_PROFILE } from "./layout.ts";
 import { RoomSupervisor } from "../rooms/supervisor.ts";
 import { readJsonOrNull, readTextOrNull } from "../sys/files.ts";
-import { cgroupFs, imageFs, rootfsFs } from "../sys/fs-node.ts";
+import { cgroupFs, rootfsFs } from "../sys/fs-node.ts";
 import type { Libc } from "../sys/libc.ts";
 import type { Log } from "../sys/log.ts";
 import type { Spawner } from "../sys/spawn.ts";
 import type { ToolRunner } from "../sys/tool.ts";
 
-export type Rooms = { supervisor: RoomSupervisor; policies: Map<string, Policy> };
+export type Rooms = { supervisor: RoomSupervisor; policies: Map<string, Policy>; umbilical: Umbilical };
 
 type RoomsDeps = {
   libc: Libc;
@@ -36,15 +35,8 @@ type RoomsDeps = {
 };
 
 export function startRooms({ ask, vault, mounted, ...deps }: RoomsDeps, autostart: string[] | null): Rooms | null {
-  const { libc, log } = deps;
-  const files = imageFs
-    .list(POLICY_DIR)
-    .filter((f) => f.endsWith(".toml"))
-    .map((f) => ({ path: `${POLICY_DIR}/${f}`, text: readTextOrNull(`${POLICY_DIR}/${f}`) ?? "" }));
-  const { policies, rejected } = loadPolicies(files);
-  for (const error of rejected) log.error("policy.rejected", error);
-  log.info("policy.loaded", { policies: [...policies.keys()] });
-
+  const { log } = deps;
+  const policies = new Map<string, Policy>();
   const profile = containersProfileSchema.safeParse(readJsonOrNull(SECCOMP_PROFILE));
   if (!profile.success) {
     log.error("rooms.unavailable", { reason: `seccomp profile ${SECCOMP_PROFILE} is missing or invalid` });
@@ -52,30 +44,31 @@ export function startRooms({ ask, vault, mounted, ...deps }: RoomsDeps, autostar
   }
 
   const images = new Set<string>();
+  const umbilical = startUmbilical({
+    ...deps,
+    now: () => performance.now(),
+    supervisor: () => supervisor,
+    courier: createCourier({
+      ...deps,
+      ask,
+      running: () =>
+        supervisor
+          .list()
+          .filter((room) => room.started)
+          .map((room) => room.plan),
+      stop: (room) => supervisor.kill(room.id),
+      clockMs: () => performance.now(),
+      vault: {
+        roomsDir: VAULT_ROOMS,
+        stagingDir: VAULT_STAGING,
+        isOpen: () => vault()?.state() === "open",
+        writing: (what) => vault()?.writing(what) ?? null,
+      },
+    }),
+  });
   const supervisor: RoomSupervisor = new RoomSupervisor({
     ...deps,
-    umbilical: createUmbilical(
-      libc,
-      log,
-      () => supervisor,
-      createCourier({
-        ...deps,
-        ask,
-        running: () =>
-          supervisor
-            .list()
-            .filter((room) => room.started)
-            .map((room) => room.plan),
-        stop: (room) => supervisor.kill(room.id),
-        clockMs: () => performance.now(),
-        vault: {
-          roomsDir: VAULT_ROOMS,
-          stagingDir: VAULT_STAGING,
-          isOpen: () => vault()?.state() === "open",
-          writing: (what) => vault()?.writing(what) ?? null,
-        },
-      }),
-    ),
+    umbilical,
     vault: {
       open: (plan) => {
         const started = vault();
@@ -95,7 +88,16 @@ export function startRooms({ ask, vault, mounted, ...deps }: RoomsDeps, autostar
 
   const names = autostart ?? (readTextOrNull(AUTOSTART_FILE) ?? "").split(/\s+/).filter((n) => n !== "");
   void (async () => {
-    for (const name of (await mounted)?.mounted ?? []) images.add(name);
+    const report = await mounted;
+    for (const name of report?.mounted ?? []) images.add(name);
+    for (const error of report?.rejected ?? []) log.error("policy.rejected", error);
+    // Parsed by the image helper; checked again here, for bay0 trusts no helper's parse.
+    for (const data of report?.policies ?? []) {
+      const policy = policySchema.safeParse(data);
+      if (policy.success) policies.set(policy.data.name, policy.data);
+      else log.error("policy.rejected", { file: POLICY_DIR, field: "", message: policy.error.message.slice(0, 300) });
+    }
+    log.info("policy.loaded", { policies: [...policies.keys()] });
     for (const name of names) {
       const policy = policies.get(name);
       if (!policy) {
@@ -108,5 +110,5 @@ export function startRooms({ ask, vault, mounted, ...deps }: RoomsDeps, autostar
         .catch((error: unknown) => log.error("room.failed", { room: name, reason: String(error) }));
     }
   })().catch((error: unknown) => log.error("bay0.error", { where: "rooms.autostart", error: String(error) }));
-  return { supervisor, policies };
+  return { supervisor, policies, umbilical };
 }

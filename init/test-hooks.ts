@@ -16,8 +16,8 @@ export const TEST_CONTROL_FIFO = "/run/anchor/test-control";
  * Runs one control line: "start NAME", "kill ID", "reset ID", "freeze ID",
  * "thaw ID", "spawn PARENT NAME", "bundle NAME" (prepare a room's bundle
  * without running it, for benchmarks of bare crun), "prompt-secret" or
- * "prompt-choice [TIMEOUT_MS]" (open a console prompt), "console-kill" (the
- * console helper killed as a crash would), "audit" (verify
+ * "prompt-choice [TIMEOUT_MS]" (open a console prompt), "console-kill" and
+ * "umbilical-kill" (that helper killed as a crash would), "audit" (verify
  * bay0's audit log and log which events it holds).
  */
 async function control(rooms: Rooms, log: Log, line: string, screen: ConsoleLink | null): Promise<void> {
@@ -56,6 +56,9 @@ async function control(rooms: Rooms, log: Log, line: string, screen: ConsoleLink
       break;
     case "console-kill":
       outcome = { ok: screen?.kill() ?? false };
+      break;
+    case "umbilical-kill":
+      outcome = { ok: rooms.umbilical.kill() };
       break;
     case "prompt-secret":
     case "prompt-choice": {

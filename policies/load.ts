@@ -8,8 +8,11 @@ export type PolicyFile = { path: string; text: string };
  * the others still load. A policy's name must match its file name, so a
  * reader can find the policy of a room by its name.
  */
-export function loadPolicies(files: PolicyFile[]): { policies: Map<string, Policy>; rejected: PolicyError[] } {
-  const policies = new Map<string, Policy>();
+export function loadPolicies(files: PolicyFile[]): {
+  policies: Map<string, { policy: Policy; data: Record<string, unknown> }>;
+  rejected: PolicyError[];
+} {
+  const policies = new Map<string, { policy: Policy; data: Record<string, unknown> }>();
   const rejected: PolicyError[] = [];
   for (const file of [...files].sort((a, b) => a.path.localeCompare(b.path))) {
     const result = parsePolicy(file.text, file.path);
@@ -31,7 +34,7 @@ export function loadPolicies(files: PolicyFile[]): { policies: Map<string, Polic
       });
       continue;
     }
-    policies.set(result.policy.name, result.policy);
+    policies.set(result.policy.name, { policy: result.policy, data: result.data });
   }
   return { policies, rejected };
 }

@@ -5,7 +5,9 @@ import { policySchema, type Policy } from "./schema.ts";
 /** A policy problem, located for a human: file:line:col, the field, and what is wrong. */
 export type PolicyError = { file: string; line: number; column: number; field: string; message: string };
 
-export type PolicyResult = { ok: true; policy: Policy } | { ok: false; errors: PolicyError[] };
+/** `data`: what the TOML held, plain JSON, which bay0 validates again when a helper parsed it (policies/schema.ts). */
+export type PolicyResult =
+  { ok: true; policy: Policy; data: Record<string, unknown> } | { ok: false; errors: PolicyError[] };
 
 /** "file:3:1: limits.memory_max: must be a size such as ..." */
 export function formatPolicyError(e: PolicyError): string {
@@ -133,7 +135,7 @@ const ERRORS_REPORTED = 10;
 
 /** Parses and validates one policy file's text. Never throws; every problem names where it is. */
 export function parsePolicy(text: string, file: string): PolicyResult {
-  let data: unknown;
+  let data: Record<string, unknown>;
   try {
     data = parseToml(text);
   } catch (error) {
@@ -156,7 +158,7 @@ export function parsePolicy(text: string, file: string): PolicyResult {
       ],
     };
   const parsed = policySchema.safeParse(data);
-  if (parsed.success) return { ok: true, policy: parsed.data };
+  if (parsed.success) return { ok: true, policy: parsed.data, data };
   const { issues } = parsed.error;
   const errors = issues.slice(0, ERRORS_REPORTED).map((issue): PolicyError => {
     const path = issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0] ?? ""] : issue.path;

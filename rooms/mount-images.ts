@@ -4,10 +4,12 @@
  * never PID 1). It parses what every attached disk holds, and any disk's GPT
  * is hostile input: a crash here costs the images, not PID 1. It finds the
  * disk bay0 booted from, maps each image that the signed manifest pins as
- * dm-verity, reads it whole, mounts it where room plans expect it, and
+ * dm-verity, reads it whole, mounts it where room plans expect it, reads
+ * the image's room policies (their TOML is parsed here, not in PID 1), and
  * prints its log records and then one report (rooms/images-report.ts).
  */
-import { IMAGE_MANIFEST } from "../init/layout.ts";
+import { IMAGE_MANIFEST, POLICY_DIR } from "../init/layout.ts";
+import { loadPolicies } from "../policies/load.ts";
 import { constants } from "node:fs";
 import { chooseBootDisk, disksWithGpt, parseBootOption, parseLoaderPartUuid, PARTITION } from "./boot-disk.ts";
 import { imageManifestSchema, mountImage, openVerified } from "./images.ts";
@@ -15,7 +17,7 @@ import type { ImagesReport } from "./images-report.ts";
 import { readBootCurrentOption, readDisks, readLoaderPartUuidVariable, readWhole } from "../sys/block-devices.ts";
 import { openCharDevice } from "../sys/devices.ts";
 import { deviceMapper } from "../sys/device-mapper.ts";
-import { readJsonOrNull } from "../sys/files.ts";
+import { readJsonOrNull, readTextOrNull } from "../sys/files.ts";
 import { imageFs } from "../sys/fs-node.ts";
 import { openLibc } from "../sys/libc-ffi.ts";
 import { createLog, type Log } from "../sys/log.ts";
@@ -94,6 +96,11 @@ export async function runMountImages(): Promise<void> {
     log.error("image.failed", { reason: String(error) });
     return null;
   });
-  const report: ImagesReport = { mounted, vault };
+  const files = imageFs
+    .list(POLICY_DIR)
+    .filter((f) => f.endsWith(".toml"))
+    .map((f) => ({ path: `${POLICY_DIR}/${f}`, text: readTextOrNull(`${POLICY_DIR}/${f}`) ?? "" }));
+  const { policies, rejected } = loadPolicies(files);
+  const report: ImagesReport = { mounted, vault, policies: [...policies.values()].map((p) => p.data), rejected };
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }

@@ -1,5 +1,5 @@
 import { RLIMITS } from "../policies/schema.ts";
-import { ROOM_ID_MAP, UMBILICAL_PATH, VAULT_PATH, type RoomPlan } from "./plan.ts";
+import { ROOM_ID_MAP, UMBILICAL_DIR, VAULT_PATH, type RoomPlan } from "./plan.ts";
 import { buildSeccomp, type ContainersProfile, type OciSeccomp } from "./seccomp.ts";
 
 /** The subset of the OCI runtime-spec config that rooms use. */
@@ -163,7 +163,7 @@ export function ociConfig(plan: RoomPlan, profile: ContainersProfile, limits: Re
       ...(policy.umbilical.allow.length > 0
         ? [
             {
-              destination: UMBILICAL_PATH,
+              destination: UMBILICAL_DIR,
               type: "bind",
               source: plan.dirs.umbilical,
               options: ["bind", "nosuid", "nodev", "noexec"],

@@ -1,4 +1,5 @@
 import type { Policy } from "../policies/schema.ts";
+import { UMBILICAL_RUN_DIR } from "../umbilical/channel.ts";
 
 /**
  * Every room's user namespace maps its uids 0-65535 onto this unprivileged
@@ -9,8 +10,8 @@ export const ROOM_ID_MAP = { hostId: 100_000, size: 65_536 } as const;
 
 export const ROOMS_RUN_DIR = "/run/rooms";
 export const ROOMS_CGROUP = "/rooms";
-/** Where a room finds its umbilical (a public interface: anchorctl connects here). */
-export const UMBILICAL_PATH = "/run/anchor/umbilical";
+/** The directory of a room's umbilical socket: the room finds it at /run/anchor/umbilical (a public interface: anchorctl connects there). */
+export const UMBILICAL_DIR = "/run/anchor";
 /** Where a room with a vault folder sees it (a public interface). */
 export const VAULT_PATH = "/vault";
 
@@ -40,7 +41,7 @@ export type RoomPlan = {
     pidFile: string;
     /** Where crun hands over the room's terminal (policy.terminal): a Unix socket bay0 listens on. */
     consoleSocket: string;
-    /** The room's umbilical socket, bind-mounted into it at UMBILICAL_PATH when its policy allows any request. */
+    /** The directory of the room's umbilical socket (init/umbilical.ts), bound at UMBILICAL_DIR when its policy allows any request. */
     umbilical: string;
     /**
      * bay0's bind of the room's vault folder, which crun binds on at VAULT_PATH: outside `base`, so
@@ -96,7 +97,7 @@ export function planRoom(policy: Policy, parent: RoomPlan | null = null): RoomPl
       bundle: `${base}/bundle`,
       pidFile: `${base}/crun.pid`,
       consoleSocket: `${base}/console.sock`,
-      umbilical: `${base}/umbilical.sock`,
+      umbilical: `${UMBILICAL_RUN_DIR}/${flat}`,
       vault: `${ROOMS_RUN_DIR}/.vault/${flat}`,
     },
     storage: splitStorage(policy.storage.tmpfs_size),

@@ -39,7 +39,7 @@ export type RoomDeps = {
   now: () => number;
   sleep: (ms: number) => Promise<void>;
   /** The room's umbilical socket (init/umbilical.ts): made before crun runs, gone with the room. */
-  umbilical?: { open(plan: RoomPlan): string | null; close(plan: RoomPlan): void };
+  umbilical?: { open(plan: RoomPlan): Promise<string | null>; close(plan: RoomPlan): void };
   /**
    * The room's vault folder at plan.dirs.vault (init/vault.ts), for a policy with [vault]: bound before
    * crun runs, or why not (the vault is locked, or this machine has none); unbound with the room.
@@ -245,7 +245,7 @@ export class RoomSupervisor {
         : this.deps.vault === undefined
           ? "this machine has no vault"
           : this.deps.vault.open(plan);
-    const notReady = vault ?? this.prepare(plan) ?? this.deps.umbilical?.open(plan) ?? null;
+    const notReady = vault ?? this.prepare(plan) ?? (await this.deps.umbilical?.open(plan)) ?? null;
     if (notReady !== null) return this.failed(plan, notReady);
 
     let console: LiveRoom["console"] = null;

@@ -27,9 +27,6 @@ export class FakeLibc implements Libc {
   reboot(command: number): SysResult {
     return this.record("reboot", [command]);
   }
-  sethostname(name: string): SysResult {
-    return this.record("sethostname", [name]);
-  }
   ioctlInt(fd: number, request: number, value: number): SysResult {
     const result = this.record("ioctlInt", [fd, request, value]);
     return result.ok ? { ok: true, value } : result;
@@ -52,9 +49,6 @@ export class FakeLibc implements Libc {
   }
   sync(): void {
     this.record("sync", []);
-  }
-  finitModule(fd: number): SysResult {
-    return this.record("finitModule", [fd]);
   }
   mkfifo(path: string, mode: number): SysResult {
     return this.record("mkfifo", [path, mode]);

@@ -4,7 +4,6 @@ import type { Libc, SysResult } from "./libc.ts";
 const P_PID = 1;
 const WEXITED = 4;
 const WNOHANG = 1;
-const SYS_FINIT_MODULE = 313;
 const SYS_OPENAT2 = 437;
 const OPEN_HOW_BYTES = 24;
 const SIGINFO_BYTES = 128;
@@ -44,7 +43,6 @@ export function openLibc(): Libc {
     mount: { args: [pointer, pointer, pointer, u64, pointer], returns: i32 },
     umount2: { args: [pointer, i32], returns: i32 },
     reboot: { args: [i32], returns: i32 },
-    sethostname: { args: [pointer, u64], returns: i32 },
     ioctl: { args: [i32, u64, pointer], returns: i32 },
     waitid: { args: [i32, i32, pointer, i32], returns: i32 },
     kill: { args: [i32, i32], returns: i32 },
@@ -81,10 +79,6 @@ export function openLibc(): Libc {
       check(c.mount(cstr(source), cstr(target), optional(fstype), flags, optional(data))),
     umount2: (target, flags) => check(c.umount2(cstr(target), flags)),
     reboot: (command) => check(c.reboot(command)),
-    sethostname: (name) => {
-      const bytes = Buffer.from(name, "utf8");
-      return check(c.sethostname(bytes, BigInt(bytes.length)));
-    },
     ioctlInt: (fd, request, value) => {
       const arg = new Int32Array([value]);
       const result = check(c.ioctl(fd, BigInt(request), ptr(arg)));
@@ -102,7 +96,6 @@ export function openLibc(): Libc {
     },
     kill: (pid, signal) => check(c.kill(pid, signal)),
     sync: () => c.sync(),
-    finitModule: (fd) => check(c.syscall(BigInt(SYS_FINIT_MODULE), fd, cstr(""), null, 0n)),
     getpid: () => c.getpid(),
     mkfifo: (path, mode) => check(c.mkfifo(cstr(path), mode)),
     listenUnix: (path) => {

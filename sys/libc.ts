@@ -12,7 +12,6 @@ export interface Libc {
   mount(source: string, target: string, fstype: string, flags: bigint, data: string): SysResult;
   umount2(target: string, flags: number): SysResult;
   reboot(command: number): SysResult;
-  sethostname(name: string): SysResult;
   /** ioctl whose argument is a pointer to one int, read back after the call. */
   ioctlInt(fd: number, request: number, value: number): SysResult;
   /** ioctl with no argument or an integer argument passed by value. */
@@ -23,7 +22,6 @@ export interface Libc {
   reapPid(pid: number): SysResult & { status?: number; code?: number };
   kill(pid: number, signal: number): SysResult;
   sync(): void;
-  finitModule(fd: number): SysResult;
   mkfifo(path: string, mode: number): SysResult;
   getpid(): number;
   /** A non-blocking Unix stream socket listening at `path`: its fd. */
@@ -67,7 +65,6 @@ export const MNT_DETACH = 2;
 export const RB = {
   AUTOBOOT: 0x01234567,
   POWER_OFF: 0x4321fedc,
-  DISABLE_CAD: 0,
 } as const;
 
 export const SIG = { SIGKILL: 9, SIGTERM: 15, SIGCONT: 18 } as const;

@@ -25,8 +25,12 @@ export type StartProcess = (
 export const bunStart: StartProcess = (argv, env, stdin, extra = [], user) =>
   Bun.spawn(argv, { env, stdio: [stdin ?? "ignore", "pipe", "pipe", ...extra], ...user });
 
-async function pump(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
-  const splitter = createLineSplitter(onLine);
+async function pump(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+  lineMax: number | undefined,
+): Promise<void> {
+  const splitter = createLineSplitter(onLine, lineMax);
   for await (const chunk of stream) splitter.push(chunk);
   splitter.end();
 }
@@ -64,7 +68,7 @@ export function createBunSpawner(
           : start(argv, { ...env, ...options.env }, fds[0], fds.slice(1), options.user);
       const waited = registerUntilExit(live, proc);
       const streams = (["stdout", "stderr"] as const).map((name: ChildStream) =>
-        pump(proc[name], (line) => onLine(name, line)).catch(() => undefined),
+        pump(proc[name], (line) => onLine(name, line), options.lineMax).catch(() => undefined),
       );
       const exited = (async (): Promise<ChildExit> => {
         await waited;

@@ -14,12 +14,19 @@ export interface Spawner {
   /**
    * `fds`: the child's stdin, then its fds 3, 4, …, else stdin is closed; with
    * `input` stdin is a pipe from bay0 and `fds` are fds 3, 4, …; `env` adds
-   * to the spawner's environment; `user`: the uid and gid it runs as.
+   * to the spawner's environment; `user`: the uid and gid it runs as;
+   * `lineMax`: the longest line read before it is cut (sys/lines.ts).
    */
   spawn(
     argv: string[],
     onLine: (stream: ChildStream, line: string) => void,
-    options?: { fds?: number[]; env?: Record<string, string>; input?: boolean; user?: { uid: number; gid: number } },
+    options?: {
+      fds?: number[];
+      env?: Record<string, string>;
+      input?: boolean;
+      user?: { uid: number; gid: number };
+      lineMax?: number;
+    },
   ): Child;
   isOwn(pid: number): boolean;
 }

@@ -31,6 +31,7 @@ export const HELPER_ENTRIES: readonly string[] = [
   "courier/carry.ts",
   "courier/deliver.ts",
   "rooms/mount-images.ts",
+  "umbilical/serve.ts",
   "vault/open.ts",
   "vault/rekey.ts",
 ];

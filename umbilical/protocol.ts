@@ -2,10 +2,12 @@
  * The umbilical's protocol: a room's only line to bay0. Frames are a 4-byte
  * big-endian length and that many bytes of UTF-8 JSON, at most 64 KiB; every
  * request is validated, every reply is typed: {"ok":true,…} or
- * {"ok":false,"error":{"code","message"}}. Pure: init/umbilical.ts serves it.
+ * {"ok":false,"error":{"code","message"}}. Pure: the umbilical's server
+ * (umbilical/serve.ts) speaks it.
  */
 import { z } from "zod";
 import { UMBILICAL_REQUESTS } from "../policies/schema.ts";
+import { refusal, type Refusal, type Reply } from "./channel.ts";
 
 export const MAX_FRAME_BYTES = 65536;
 
@@ -15,12 +17,6 @@ export const requestSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("courier.send"), path: z.string().min(1).max(4096) }).strict(),
 ]);
 export type UmbilicalRequest = z.infer<typeof requestSchema>;
-
-export type ErrorCode = "malformed" | "oversized" | "not_allowed" | "rate_limited" | "refused" | "unavailable";
-export type Refusal = { ok: false; error: { code: ErrorCode; message: string } };
-export type Reply = ({ ok: true } & Record<string, unknown>) | Refusal;
-
-export const refusal = (code: ErrorCode, message: string): Refusal => ({ ok: false, error: { code, message } });
 
 export function encodeFrame(reply: Reply): Uint8Array {
   const body = new TextEncoder().encode(JSON.stringify(reply));

@@ -265,6 +265,24 @@ describe("rooms", () => {
     expect(vm.qmp.events.filter((e) => e.event === "WATCHDOG")).toEqual([]);
   });
 
+  it("serves a room's umbilical again once its server, killed, is back: the room's socket directory is the new server's", async () => {
+    expect((await control("start umbilical-again")).ok).toBe(true);
+    await vm.waitFor("umbilical.request", ROOM_MS, (r) => r.room === "umbilical-again" && r.ok === true);
+    const killedAt = vm.records.length;
+    expect((await control("umbilical-kill")).ok).toBe(true);
+    const restarted = await vm.waitFor("umbilical.restarted", ROOM_MS, (r) => vm.records.indexOf(r) >= killedAt);
+    expect(restarted.reason).toBe("SIGKILL");
+    const back = vm.records.indexOf(restarted);
+    // The same room, never restarted, asks the new server: bay0 gave it the room's directory again.
+    await vm.waitFor(
+      "umbilical.request",
+      ROOM_MS,
+      (r) => r.room === "umbilical-again" && r.ok === true && vm.records.indexOf(r) > back,
+    );
+    expect(vm.records.filter((r) => r.event === "room.started" && r.room === "umbilical-again")).toHaveLength(1);
+    expect((await control("kill umbilical-again")).ok).toBe(true);
+  });
+
   it("freezes and thaws a room", async () => {
     expect((await control("freeze web")).ok).toBe(true);
     await vm.waitFor("room.frozen", ROOM_MS, (r) => r.room === "web");

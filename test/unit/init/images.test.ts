@@ -20,7 +20,12 @@ function helperSaying(lines: [ChildStream, string][], exit: ChildExit): { spawne
 describe("mountImagesByHelper", () => {
   it("starts bay0 in mount-images mode, logs its image records as bay0's, and returns its report", async () => {
     const records: LogRecord[] = [];
-    const report = { mounted: ["minimal"], vault: { device: "/dev/vda4", disk: "/dev/vda", number: 4 } };
+    const report = {
+      mounted: ["minimal"],
+      vault: { device: "/dev/vda4", disk: "/dev/vda", number: 4 },
+      policies: [{ name: "shell", image: "minimal", command: ["/bin/sh"] }],
+      rejected: [],
+    };
     const { spawner, argv } = helperSaying(
       [
         [
@@ -56,7 +61,7 @@ describe("mountImagesByHelper", () => {
   });
 
   it("takes the report as soon as it comes, though the helper has not ended (a disk's read still hangs in it)", async () => {
-    const report = { mounted: ["minimal"], vault: null };
+    const report = { mounted: ["minimal"], vault: null, policies: [], rejected: [] };
     const spawner: Spawner = {
       isOwn: () => true,
       spawn: (_args, onLine) => {

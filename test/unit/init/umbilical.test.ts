@@ -1,137 +1,144 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inBun } from "../../qemu/in-bun.ts";
-import { ROOT } from "../../qemu/paths.ts";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { startUmbilical } from "../../../init/umbilical.ts";
+import { planRoom } from "../../../rooms/plan.ts";
+import type { RoomSupervisor } from "../../../rooms/supervisor.ts";
+import { policySchema } from "../../../policies/schema.ts";
+import { FakeLibc } from "../../../sys/libc-fake.ts";
+import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";
+import type { ChildExit, Spawner } from "../../../sys/spawn.ts";
+import type { FromUmbilical, ToUmbilical } from "../../../umbilical/channel.ts";
 
-/**
- * The umbilical's server (init/umbilical.ts) on a real Unix socket, in a
- * Bun process of its own (Bun.listen): a fake supervisor and courier behind
- * it, real clients in front. The script prints what each client got and
- * bay0's log records.
- */
-const script = (dir: string): string => `
-  import { createUmbilical } from ${JSON.stringify(join(ROOT, "init", "umbilical.ts"))};
-  import { FakeLibc } from ${JSON.stringify(join(ROOT, "sys", "libc-fake.ts"))};
-  import { createLog, memorySink } from ${JSON.stringify(join(ROOT, "sys", "log.ts"))};
-  import { frameReader } from ${JSON.stringify(join(ROOT, "umbilical", "protocol.ts"))};
-  const records = [];
-  const path = ${JSON.stringify(join(dir, "umbilical.sock"))};
-  const plan = { id: "notes", policy: { umbilical: { allow: ["room.status", "courier.send"] }, limits: { memory_max: 1048576, pids_max: 16 } }, dirs: { umbilical: path } };
-  let deliver = () => undefined;
-  const courier = (sender, file) => new Promise((resolve) => (deliver = () => resolve({ ok: true, delivered: { to: sender.id, path: "/inbox/" + file, size: 1, sha256: "00" } })));
-  const supervisor = { snapshot: () => [{ id: "notes", started: true, frozen: false, uptimeMs: 1234, usage: {} }] };
-  const umbilical = createUmbilical(new FakeLibc(), createLog([memorySink(records)]), () => supervisor, courier);
-  const until = async (done) => { for (let i = 0; i < 400 && !done(); i++) await Bun.sleep(5); };
-  async function client() {
-    const got = { replies: [], closed: false };
-    const read = frameReader();
-    const socket = await Bun.connect({ unix: path, socket: {
-      data: (_, chunk) => { for (const body of read(chunk).bodies) got.replies.push(JSON.parse(body)); },
-      close: () => void (got.closed = true),
-    } });
-    const frame = (body) => {
-      const bytes = new TextEncoder().encode(body);
-      const out = new Uint8Array(4 + bytes.length);
-      new DataView(out.buffer).setUint32(0, bytes.length);
-      out.set(bytes, 4);
-      return out;
-    };
-    return { got, send: (body) => socket.write(frame(typeof body === "string" ? body : JSON.stringify(body))), raw: (bytes) => socket.write(bytes) };
-  }
-  const out = { opened: umbilical.open(plan) };
-  // Who asks is the socket's room; a second request on a connection that has one pending is refused.
-  const first = await client();
-  first.send({ type: "room.status" });
-  await until(() => first.got.replies.length === 1);
-  first.send({ type: "courier.send", path: "/tmp/a.txt" });
-  await Bun.sleep(20);
-  first.send({ type: "room.status" });
-  await until(() => first.got.replies.length === 2);
-  deliver();
-  await until(() => first.got.replies.length === 3);
-  out.first = first.got;
-  // A type the policy does not allow, then malformed frames: the fifth refusal hangs up.
-  const abuser = await client();
-  abuser.send({ type: "room.spawn", policy: "x" });
-  for (let i = 0; i < 5; i++) abuser.send("not json");
-  await until(() => abuser.got.closed);
-  out.abuser = abuser.got;
-  // A frame announced bigger than a frame may be: refused and closed at once.
-  const giant = await client();
-  giant.raw(Uint8Array.from([0, 0x10, 0, 0]));
-  await until(() => giant.got.closed);
-  out.giant = giant.got;
-  // More connections than a room may hold (four: the first client's and these three): the fifth is refused on arrival.
-  const held = [await client(), await client(), await client()];
-  const extra = await client();
-  await until(() => extra.got.closed);
-  out.extra = extra.got;
-  out.heldOpen = [first, ...held].filter((c) => !c.got.closed).length;
-  umbilical.close(plan);
-  out.records = records;
-  console.log(JSON.stringify(out));
-  process.exit(0);
-`;
+/** A spawner whose children are this test's: it reads what bay0 wrote to each server, speaks for it, and ends it. */
+function fakeServers() {
+  const servers: {
+    argv: string[];
+    user: unknown;
+    written: ToUmbilical[];
+    say: (m: FromUmbilical) => void;
+    end: (e: ChildExit) => void;
+  }[] = [];
+  const spawner: Spawner = {
+    isOwn: () => false,
+    spawn(argv, onLine, options = {}) {
+      let end: (exit: ChildExit) => void = () => undefined;
+      const exited = new Promise<ChildExit>((resolve) => (end = resolve));
+      const written: ToUmbilical[] = [];
+      servers.push({ argv, user: options.user, written, say: (m) => onLine("stdout", JSON.stringify(m)), end });
+      return {
+        pid: 200 + servers.length,
+        exited,
+        stdin: { write: (text: string) => void written.push(JSON.parse(text) as ToUmbilical), end: () => undefined },
+      };
+    },
+  };
+  return { spawner, servers };
+}
 
-type Reply = { ok: boolean; room?: string; error?: { code: string; message: string } };
-type Got = { replies: Reply[]; closed: boolean };
-type Out = {
-  opened: string | null;
-  first: Got;
-  abuser: Got;
-  giant: Got;
-  extra: Got;
-  heldOpen: number;
-  records: Record<string, unknown>[];
-};
+const policy = (name: string, allow: string[]) =>
+  policySchema.parse({ name, image: "minimal", command: ["/bin/sh"], umbilical: { allow } });
 
-describe("the umbilical's server", () => {
-  const dir = mkdtempSync(join(tmpdir(), "anchor-umbilical-"));
-  let out: Out;
-  beforeAll(() => {
-    out = JSON.parse(inBun(script(dir))) as Out;
-  }, 60_000);
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+function setup() {
+  const records: LogRecord[] = [];
+  const { spawner, servers } = fakeServers();
+  const made: string[] = [];
+  const spawned: string[] = [];
+  const supervisor = {
+    snapshot: () => [{ id: "notes", frozen: false, uptimeMs: 1500 }],
+    spawnChild: async (parent: string, child: { name: string }) => {
+      spawned.push(`${parent}/${child.name}`);
+      return { ok: true, plan: { id: `${parent}/${child.name}` } };
+    },
+  } as unknown as RoomSupervisor;
+  const umbilical = startUmbilical({
+    libc: new FakeLibc(),
+    log: createLog([memorySink(records)]),
+    spawner,
+    now: () => 0,
+    supervisor: () => supervisor,
+    courier: async (sender, path) => ({ ok: true, delivered: { from: sender.id, path } }),
+    makeDir: (dir) => void made.push(dir),
+  });
+  return { umbilical, servers, records, made, spawned };
+}
 
-  it("answers for the room whose socket the request came in on, one request at a time per connection", () => {
-    expect(out.opened).toBeNull();
-    expect(out.first.replies[0]).toMatchObject({ ok: true, room: "notes", state: "running", uptime_ms: 1234 });
-    expect(out.first.replies[1]).toMatchObject({
-      ok: false,
-      error: { code: "rate_limited", message: "one request at a time" },
-    });
-    expect(out.first.replies[2]).toMatchObject({ ok: true, delivered: { to: "notes", path: "/inbox//tmp/a.txt" } });
-    expect(out.first.closed).toBe(false);
+/** The replies bay0 wrote to a server, by request id. */
+const replies = (written: ToUmbilical[]) =>
+  Object.fromEntries(written.flatMap((m) => (m.type === "reply" ? [[m.id, m.reply]] : [])));
+
+describe("bay0's side of the umbilical", () => {
+  beforeEach(() => void vi.useFakeTimers());
+  afterEach(() => void vi.useRealTimers());
+
+  it("starts `bay0 umbilical` as its own user, makes a room's socket directory and waits until the server listens", async () => {
+    const { umbilical, servers, made } = setup();
+    expect(servers[0]).toMatchObject({ argv: [expect.stringMatching(/bay0$/), "umbilical"], user: { uid: 991 } });
+    const plan = planRoom(policy("notes", ["room.status"]));
+    const opened = umbilical.open(plan);
+    expect(made).toEqual(["/run/umbilical/notes"]);
+    expect(servers[0]?.written).toEqual([
+      { type: "open", room: "notes", dir: "/run/umbilical/notes", allow: ["room.status"] },
+    ]);
+    servers[0]?.say({ type: "listening", room: "notes", error: "EADDRINUSE" });
+    expect(await opened).toBe("EADDRINUSE");
+    // A room without grants has no socket at all.
+    expect(await umbilical.open(planRoom(policy("quiet", [])))).toBeNull();
+    expect(made).toHaveLength(1);
   });
 
-  it("refuses what the policy does not allow and hangs up on the fifth refusal, logging each", () => {
-    expect(out.abuser.replies.map((r) => r.error?.code)).toEqual([
-      "not_allowed",
-      "malformed",
-      "malformed",
-      "malformed",
-      "malformed",
+  it("decides what the server forwards: only an open room's granted requests, a nested policy validated again", async () => {
+    const { umbilical, servers, records, spawned } = setup();
+    const server = servers[0];
+    const opened = umbilical.open(planRoom(policy("notes", ["room.status", "room.spawn"])));
+    server?.say({ type: "listening", room: "notes", error: null });
+    expect(await opened).toBeNull();
+    const ask = (id: number, room: string, request: Extract<FromUmbilical, { type: "request" }>["request"]) =>
+      server?.say({ type: "request", id, room, pid: 77, request });
+    ask(1, "notes", { type: "room.status" });
+    ask(2, "notes", { type: "courier.send", path: "/a" });
+    ask(3, "elsewhere", { type: "room.status" });
+    ask(4, "notes", { type: "room.spawn", policy: { name: "kid", image: 7 } });
+    ask(5, "notes", { type: "room.spawn", policy: { name: "kid", image: "minimal", command: ["/bin/true"] } });
+    await vi.runOnlyPendingTimersAsync();
+    const got = replies(server?.written ?? []);
+    expect(got[1]).toMatchObject({ ok: true, room: "notes", state: "running", uptime_ms: 1500 });
+    expect(got[2]).toMatchObject({ ok: false, error: { code: "not_allowed" } });
+    expect(got[3]).toMatchObject({ ok: false, error: { code: "unavailable" } });
+    expect(got[4]).toMatchObject({ ok: false, error: { code: "malformed" } });
+    expect(got[5]).toEqual({ ok: true, room: "notes/kid" });
+    expect(spawned).toEqual(["notes/kid"]);
+    const logged = records.filter((r) => r.event === "umbilical.request").map((r) => `${r.type} ${r.ok} ${r.pid}`);
+    expect(logged.sort()).toEqual([
+      "courier.send false 77",
+      "room.spawn false 77",
+      "room.spawn true 77",
+      "room.status false 77",
+      "room.status true 77",
     ]);
-    expect(out.abuser.closed).toBe(true);
-    const refused = out.records.filter((r) => r.event === "umbilical.refused");
-    expect(refused.filter((r) => r.code === "not_allowed")).toEqual([
-      expect.objectContaining({ room: "notes", reason: "this room's policy does not allow room.spawn" }),
-    ]);
-    expect(refused.filter((r) => r.code === "malformed")).toHaveLength(4);
   });
 
-  it("closes a connection that announces an oversized frame, and one past the room's connections", () => {
-    expect(out.giant).toMatchObject({ closed: true, replies: [{ ok: false, error: { code: "oversized" } }] });
-    expect(out.extra).toMatchObject({ closed: true, replies: [{ ok: false, error: { code: "rate_limited" } }] });
-    expect(out.heldOpen).toBe(4);
-  });
-
-  it("records each answered request with the room and the outcome", () => {
-    expect(out.records.filter((r) => r.event === "umbilical.request").map((r) => [r.room, r.type, r.ok])).toEqual([
-      ["notes", "room.status", true],
-      ["notes", "courier.send", true],
+  it("starts a server that died again and gives it every open room; a closed room is forgotten", async () => {
+    const { umbilical, servers, records } = setup();
+    const notes = planRoom(policy("notes", ["room.status"]));
+    const other = planRoom(policy("other", ["room.status"]));
+    const first = Promise.all([umbilical.open(notes), umbilical.open(other)]);
+    servers[0]?.say({ type: "listening", room: "notes", error: null });
+    servers[0]?.say({ type: "listening", room: "other", error: null });
+    await first;
+    umbilical.close(other);
+    expect(servers[0]?.written.at(-1)).toEqual({ type: "close", room: "other" });
+    servers[0]?.end({ status: null, signal: "SIGSEGV" });
+    await vi.advanceTimersByTimeAsync(500);
+    expect(records.find((r) => r.event === "umbilical.restarted")).toMatchObject({ reason: "SIGSEGV" });
+    expect(servers[1]?.written).toEqual([
+      { type: "open", room: "notes", dir: "/run/umbilical/notes", allow: ["room.status"] },
     ]);
+    // A reply of the dead server's is no one's: the new one's requests are answered.
+    servers[1]?.say({ type: "request", id: 9, room: "notes", pid: null, request: { type: "room.status" } });
+    await vi.runOnlyPendingTimersAsync();
+    expect(replies(servers[1]?.written ?? [])[9]).toMatchObject({ ok: true });
+    umbilical.stopRestarting();
+    servers[1]?.end({ status: 0, signal: null });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(servers).toHaveLength(2);
   });
 });

@@ -217,6 +217,7 @@ describe("RoomSupervisor: every start ends in room.started or room.failed, whate
   it("counts a command that ends at once as started: crun had created the room", async () => {
     const w = world();
     const starting = w.supervisor.start(policy('name = "quick"'));
+    await flush();
     w.spawned[0]?.end({ status: 0, signal: null });
     expect((await starting).ok).toBe(true);
     await flush();
