@@ -30,7 +30,9 @@ describe("the courier", () => {
       WAIT_MS,
       (r) => r.file === file && vm.records.filter((x) => x.event === "courier.requested").indexOf(r) === count,
     );
-    return screen.wait(new RegExp(`file:   ${file.replace(".", "\\.")}`));
+    await screen.wait(new RegExp(`file:   ${file.replace(".", "\\.")}`));
+    // The choices come once the prompt is armed (console/prompt.ts), and a screendump may catch a paint half done.
+    return screen.wait(/> Deny/);
   };
 
   const toInbox = (): Promise<void> => chooseChoice(vm, screen, "Deliver to courier-inbox: /inbox");
