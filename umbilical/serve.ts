@@ -98,6 +98,12 @@ export function createServer(
       // Bun keeps no unsent bytes: a peer whose socket buffer is full gets no partial frame, only the end.
       if (socket.write(frame) < frame.length) hangUp(socket);
     };
+    /** Every refusal counts, logged or answered: the fifth closes the connection. */
+    const answer = (socket: Socket<Connection>, reply: Reply, close = false): void => {
+      send(socket, reply);
+      if (!reply.ok) socket.data.refusals += 1;
+      if (close || socket.data.refusals >= ABUSE_LIMIT) hangUp(socket);
+    };
     const refuse = (socket: Socket<Connection>, type: string, reply: Refusal, close = false): void => {
       if (logged.take(1)) {
         log.warn("umbilical.refused", {
@@ -110,9 +116,7 @@ export function createServer(
         });
         unlogged = 0;
       } else unlogged += 1;
-      send(socket, reply);
-      socket.data.refusals += 1;
-      if (close || socket.data.refusals >= ABUSE_LIMIT) hangUp(socket);
+      answer(socket, reply, close);
     };
     // Slow or silent peers hold nothing for long: a half-sent frame or an idle connection is closed.
     const sweep = setInterval(() => {
@@ -134,8 +138,7 @@ export function createServer(
       if ("ok" in request) {
         // Granted but malformed: an answered request, as bay0 records those.
         log.info("umbilical.request", { room, pid: socket.data.pid, type, ok: false, code: request.error.code });
-        socket.data.refusals += 1;
-        return send(socket, request);
+        return answer(socket, request);
       }
       if (JSON.stringify(request).length > FORWARD_MAX)
         return refuse(socket, type, refusal("oversized", "the request is too big to forward"));
@@ -143,8 +146,7 @@ export function createServer(
       const reply = await forward(room, socket.data.pid, request);
       socket.data.busy = false;
       socket.data.activeAt = now();
-      if (!reply.ok) socket.data.refusals += 1;
-      send(socket, reply);
+      answer(socket, reply);
     };
     try {
       rmSync(path, { force: true });

@@ -82,6 +82,11 @@ const script = (dir: string): string => `
   spawner.send({ type: "room.spawn", policy: 'name = "kid"\\nimage = 7\\n' });
   await until(() => spawner.got.replies.length === 2);
   out.spawner = spawner.got;
+  // Policies that do not parse are refusals too: the fifth closes the connection.
+  const scribbler = await client(path2);
+  for (let i = 0; i < 6; i++) scribbler.send({ type: "room.spawn", policy: "[[[" });
+  await until(() => scribbler.got.closed);
+  out.scribbler = scribbler.got;
   server.close("notes");
   out.gone = !(await Bun.file(path).exists());
   out.forwarded = forwarded;
@@ -100,6 +105,7 @@ type Out = {
   extra: Got;
   heldOpen: number;
   spawner: Got;
+  scribbler: Got;
   gone: boolean;
   forwarded: { room: string; pid: number | null; request: Record<string, unknown> }[];
   records: Record<string, unknown>[];
@@ -163,9 +169,11 @@ describe("the umbilical's server", () => {
   it("answers a policy that does not parse itself, with where it is wrong, and records it as bay0 records requests", () => {
     expect(out.spawner.replies[1]).toMatchObject({ ok: false, error: { code: "malformed" } });
     expect(out.spawner.replies[1]?.error?.message).toMatch(/^parent:umbilical:2:\d+: image: /);
-    expect(out.records.filter((r) => r.event === "umbilical.request")).toEqual([
+    expect(out.records.filter((r) => r.event === "umbilical.request")[0]).toEqual(
       expect.objectContaining({ room: "parent", type: "room.spawn", ok: false, code: "malformed" }),
-    ]);
+    );
+    expect(out.scribbler.closed).toBe(true);
+    expect(out.scribbler.replies.map((r) => r.error?.code)).toEqual(Array(5).fill("malformed"));
     expect(out.gone).toBe(true);
   });
 });
