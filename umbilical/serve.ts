@@ -132,21 +132,32 @@ export function createServer(
       const { type } = admitted.request;
       if (!rate.take(1))
         return refuse(socket, type, refusal("rate_limited", `more than ${REQUESTS_PER_SECOND} requests a second`));
-      // One request at a time per connection: a room cannot pile up work in bay0.
+      // One request at a time per connection, its parsing included: a room cannot pile up work here or in bay0.
       if (socket.data.busy) return refuse(socket, type, refusal("rate_limited", "one request at a time"));
-      const request = prepare(room, admitted.request);
+      socket.data.busy = true;
+      const reply = await decide(socket, type, admitted.request);
+      socket.data.busy = false;
+      socket.data.activeAt = now();
+      if (reply !== null) answer(socket, reply);
+    };
+    /** A granted request's reply, or null for a connection closed meanwhile. */
+    const decide = async (
+      socket: Socket<Connection>,
+      type: string,
+      admitted: UmbilicalRequest,
+    ): Promise<Reply | null> => {
+      // Parsed on a later turn: the frames after it in this read meet a busy connection.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (socket.data.closing) return null;
+      const request = prepare(room, admitted);
       if ("ok" in request) {
         // Granted but malformed: an answered request, as bay0 records those.
         log.info("umbilical.request", { room, pid: socket.data.pid, type, ok: false, code: request.error.code });
-        return answer(socket, request);
+        return request;
       }
       if (JSON.stringify(request).length > FORWARD_MAX)
-        return refuse(socket, type, refusal("oversized", "the request is too big to forward"));
-      socket.data.busy = true;
-      const reply = await forward(room, socket.data.pid, request);
-      socket.data.busy = false;
-      socket.data.activeAt = now();
-      answer(socket, reply);
+        return refusal("oversized", "the request is too big to forward");
+      return forward(room, socket.data.pid, request);
     };
     try {
       rmSync(path, { force: true });
