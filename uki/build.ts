@@ -24,7 +24,6 @@ import {
   copyFileSync,
   mkdirSync,
   mkdtempSync,
-  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -57,7 +56,6 @@ import {
 import { assembleUki, STUB } from "./uki.ts";
 
 const ROOT = join(import.meta.dir, "..");
-const RUNTIME_DIRS = ["init", "sys", "rooms", "vault", "courier", "policies"];
 const ZSTD_LEVEL = "-19";
 
 const cliSchema = z.array(z.string()).transform((args, ctx) => {
@@ -121,29 +119,23 @@ const builtImages = (): VerityImage[] => {
 
 const systemVerity = (): SystemVerity => readSystemVerity(OUT);
 
-function sourceFiles(dirs: string[]): string[] {
-  const files: string[] = [];
-  const walk = (dir: string): void => {
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else if (/\.(ts|toml|json)$/.test(name)) files.push(path);
-    }
-  };
-  for (const dir of dirs) walk(join(ROOT, dir));
-  return files;
+/**
+ * Every file of ours that bay0's executable is built from, its helpers' included: the bundler's own list,
+ * so a new folder can never be left out of the step's inputs.
+ */
+async function bay0Sources(): Promise<string[]> {
+  const build = await Bun.build({ entrypoints: [join(ROOT, "init", "main.ts")], target: "bun", metafile: true });
+  if (!build.success) throw new Error(`bundling bay0 failed: ${build.logs.join("\n")}`);
+  const { inputs } = (build as unknown as { metafile: { inputs: Record<string, unknown> } }).metafile;
+  return Object.keys(inputs)
+    .filter((file) => !file.startsWith("node_modules/"))
+    .map((file) => join(ROOT, file));
 }
 
 const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 const stock = stockKernel ? findStockKernel() : null;
 const bunVersion = runHostTool([process.execPath, "--version"]).trim();
-const bay0Inputs = { files: [...sourceFiles(RUNTIME_DIRS), join(ROOT, "package-lock.json")], values: [bunVersion] };
+const bay0Inputs = { files: [...(await bay0Sources()), join(ROOT, "package-lock.json")], values: [bunVersion] };
 
 function compileBay0(outfile: string, hooks: boolean): void {
   runHostTool([

@@ -131,7 +131,10 @@ static int storm(void) {
     }
     if (send(fd, batch, length, MSG_NOSIGNAL) < 0 && errno != EPIPE && errno != ECONNRESET) perror("send");
     if (kind == nkinds + 1) shutdown(fd, SHUT_WR);
-    if (!drained_to_close(fd)) left_open++;
+    if (!drained_to_close(fd)) {
+      left_open++;
+      fprintf(stderr, "storm: connection %d (kind %d) left open\n", connections, kind);
+    }
     close(fd);
     frames += count;
     connections++;
