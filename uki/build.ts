@@ -20,15 +20,7 @@
  *   --keys DIR          sign with the owner's db.key/db.crt from DIR (default: Debian's snakeoil test key)
  *   --out DIR           build into DIR instead of out/ (reproducibility checks)
  */
-import {
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
