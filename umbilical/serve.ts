@@ -138,17 +138,12 @@ export function createServer(
       const reply = await decide(socket, type, admitted.request);
       socket.data.busy = false;
       socket.data.activeAt = now();
-      if (reply !== null) answer(socket, reply);
+      if (!socket.data.closing) answer(socket, reply);
     };
-    /** A granted request's reply, or null for a connection closed meanwhile. */
-    const decide = async (
-      socket: Socket<Connection>,
-      type: string,
-      admitted: UmbilicalRequest,
-    ): Promise<Reply | null> => {
+    /** A granted request's reply (a connection closed meanwhile gets none, but its request was seen through). */
+    const decide = async (socket: Socket<Connection>, type: string, admitted: UmbilicalRequest): Promise<Reply> => {
       // Parsed on a later turn: the frames after it in this read meet a busy connection.
       await new Promise((resolve) => setImmediate(resolve));
-      if (socket.data.closing) return null;
       const request = prepare(room, admitted);
       if ("ok" in request) {
         // Granted but malformed: an answered request, as bay0 records those.
