@@ -1,6 +1,7 @@
 /**
- * bay0, PID 1 of Anchor OS. preinit has mounted /proc, /sys and /dev and made
- * the verified system image the read-only root; bay0 takes it from there. Each
+ * bay0, PID 1 of Anchor OS. preinit has made the verified system image the
+ * read-only root and run stage 1 there (the essential mounts, the image's
+ * modules, the hardening sysctls, the hostname); bay0 takes it from there. Each
  * duty lives in its own file under init/; this file only wires the real edge
  * (sys/) to them.
  */

@@ -75,6 +75,15 @@ export function createServer(
     { listener: UnixSocketListener<Connection>; sweep: ReturnType<typeof setInterval>; path: string }
   >();
 
+  const close = (room: string): void => {
+    const opened = listeners.get(room);
+    if (opened === undefined) return;
+    opened.listener.stop(true);
+    clearInterval(opened.sweep);
+    listeners.delete(room);
+    rmSync(opened.path, { force: true });
+  };
+
   /** A room.spawn's TOML, parsed here: bay0 gets its plain data, or the room its located errors. */
   const prepare = (room: string, request: UmbilicalRequest): Forwarded | Refusal => {
     if (request.type !== "room.spawn") return request;
@@ -84,6 +93,7 @@ export function createServer(
   };
 
   const open: Served["open"] = (room, dir, allow) => {
+    close(room);
     const path = `${dir}/${UMBILICAL_SOCKET}`;
     const rate = tokenBucket(REQUESTS_BURST, REQUESTS_PER_SECOND, now);
     const logged = tokenBucket(LOGGED_BURST, LOGGED_PER_SECOND, now);
@@ -206,17 +216,7 @@ export function createServer(
     }
   };
 
-  return {
-    open,
-    close: (room) => {
-      const opened = listeners.get(room);
-      if (opened === undefined) return;
-      opened.listener.stop(true);
-      clearInterval(opened.sweep);
-      listeners.delete(room);
-      rmSync(opened.path, { force: true });
-    },
-  };
+  return { open, close };
 }
 
 /** The helper's main: bay0's lines on stdin, its own on stdout. */

@@ -65,3 +65,15 @@ export function parseMountinfo(
   }
   return mounts;
 }
+
+/**
+ * What the kernel says of a helper process (`bay0 MODE`), not what it says of itself: its Uid, Gid, Groups and
+ * CapEff lines from /proc, through the forward.sh probe's shell.
+ */
+export async function helperIds(vm: Vm, mode: string, timeoutMs: number): Promise<string> {
+  vm.send(
+    `sh for p in /proc/[0-9]*; do case "$(tr '\\000' ' ' < $p/cmdline 2>/dev/null)" in "/usr/lib/bay0/bay0 ${mode} ") echo "${mode}-ids $(grep -E '^(Uid|Gid|Groups|CapEff):' $p/status | tr -s '\\t\\n' '  ')";; esac; done`,
+  );
+  const ids = await vm.waitFor("run.output", timeoutMs, (r) => String(r.line).startsWith(`${mode}-ids`));
+  return String(ids.line);
+}

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { builtImages, corruptedCopy, probeImage } from "../qemu/probe-image.ts";
 import { Vm, type Record } from "../qemu/vm.ts";
-import { BOOT_TIMEOUT_MS, bootRoomsVm } from "./helpers.ts";
+import { BOOT_TIMEOUT_MS, bootRoomsVm, helperIds } from "./helpers.ts";
 
 const ROOM_MS = 60_000;
 
@@ -268,6 +268,10 @@ describe("rooms", () => {
   it("serves a room's umbilical again once its server, killed, is back: the room's socket directory is the new server's", async () => {
     expect((await control("start umbilical-again")).ok).toBe(true);
     await vm.waitFor("umbilical.request", ROOM_MS, (r) => r.room === "umbilical-again" && r.ok === true);
+    // The server runs as a user of its own, without capabilities or groups: what the kernel says of the process.
+    expect(await helperIds(vm, "umbilical", ROOM_MS)).toMatch(
+      /^umbilical-ids Uid: 991 991 991 991 Gid: 991 991 991 991 Groups: ?CapEff: 0000000000000000 ?$/,
+    );
     const killedAt = vm.records.length;
     expect((await control("umbilical-kill")).ok).toBe(true);
     const restarted = await vm.waitFor("umbilical.restarted", ROOM_MS, (r) => vm.records.indexOf(r) >= killedAt);
