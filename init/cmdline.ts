@@ -40,37 +40,27 @@ export type CmdlineProblem = { option: string; value: string; reason: string };
 
 const reasonOf = (error: z.ZodError): string => error.issues.map((i) => i.message).join("; ");
 
+/** An option's handler: stores its validated value, or returns why it refused it. */
+const option =
+  <T>(schema: z.ZodType<T>, store: (into: BootOptions, value: T) => void) =>
+  (value: string, into: BootOptions): string | null => {
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) return reasonOf(parsed.error);
+    store(into, parsed.data);
+    return null;
+  };
+
 /**
- * The `anchor.*` kernel command-line options bay0 understands, each storing its
- * validated value or returning why it refused it. They are a public interface:
- * documented in README.md, changed only with a migration note.
+ * The `anchor.*` kernel command-line options bay0 understands. They are a
+ * public interface: documented in README.md, changed only with a migration note.
  */
 const OPTIONS: Record<string, (value: string, into: BootOptions) => string | null> = {
-  watchdog_sec: (value, into) => {
-    const parsed = watchdogSec.safeParse(value);
-    if (!parsed.success) return reasonOf(parsed.error);
-    into.watchdogSec = parsed.data;
-    return null;
-  },
-  system: (value, into) => {
-    const parsed = systemPin.safeParse(value);
-    if (!parsed.success) return reasonOf(parsed.error);
-    into.system = parsed.data.split(",")[2] ?? null;
-    return null;
-  },
-  run: (value, into) => {
-    const parsed = runPath.safeParse(value);
-    if (!parsed.success) return reasonOf(parsed.error);
-    into.run = parsed.data;
-    return null;
-  },
-  autostart: (value, into) => {
-    const parsed = roomList.safeParse(value);
-    if (!parsed.success) return reasonOf(parsed.error);
-    into.autostart = parsed.data;
-    return null;
-  },
+  watchdog_sec: option(watchdogSec, (into, seconds) => void (into.watchdogSec = seconds)),
+  system: option(systemPin, (into, pin) => void (into.system = pin.split(",")[2] ?? null)),
+  run: option(runPath, (into, path) => void (into.run = path)),
+  autostart: option(roomList, (into, names) => void (into.autostart = names)),
 };
+
 /** Splits a kernel command line into words, honouring double quotes like the kernel. */
 export function splitCmdline(text: string): string[] {
   const words: string[] = [];
