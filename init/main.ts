@@ -138,6 +138,7 @@ function main(): void {
         stopStarting: () => {
           rooms?.supervisor.stopAccepting();
           rooms?.umbilical.stopRestarting();
+          rooms?.builder.stopRestarting();
           trusted?.stopRestarting();
         },
         beforeUnmount: async () => void (await vault?.lock("shutdown")),
@@ -249,8 +250,8 @@ function main(): void {
 // The courier is this same program, started by bay0 under crun as a room's user (courier/sandbox.ts). preinit
 // execs bay0 with no arguments, so the machine's PID 1 is never the courier (which is PID 1 of its own namespace).
 // Mounting the base images (rooms/mount-images.ts), provisioning or opening the vault (vault/open.ts), the trusted
-// console (console/main.ts), the umbilical's server (umbilical/serve.ts) and a transfer's carrier (courier/carry.ts) are
-// helpers in the same way, started by bay0 (init/helper.ts).
+// console (console/main.ts), the umbilical's server (umbilical/serve.ts), the room builder (rooms/builder.ts) and a
+// transfer's carrier (courier/carry.ts) are helpers in the same way, started by bay0 (init/helper.ts).
 if (process.argv[2] === "courier")
   void import("../courier/deliver.ts").then(({ runCourier }) => runCourier(process.argv.slice(3)));
 else if (process.argv[2] === "mount-images")
@@ -261,6 +262,8 @@ else if (process.argv[2] === "courier-carry") void import("../courier/carry.ts")
 else if (process.argv[2] === "console") void import("../console/main.ts").then(({ runConsole }) => runConsole());
 else if (process.argv[2] === "umbilical")
   void import("../umbilical/serve.ts").then(({ runUmbilical }) => runUmbilical());
+else if (process.argv[2] === "builder")
+  void import("../rooms/builder.ts").then(({ runRoomBuilder }) => runRoomBuilder());
 else if (process.argv[2] === "vault-rekey")
   void import("../vault/rekey.ts").then(({ runVaultRekey }) => runVaultRekey(process.argv.slice(3)));
 else main();

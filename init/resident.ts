@@ -1,10 +1,11 @@
 /**
  * A resident helper: bay0's own executable in a long-lived mode (the trusted
- * console, the umbilical's server), run as a user of its own, started at boot
- * and again whenever it dies (`NAME.restarted`), after a pause that grows
- * while it keeps dying soon after its start, so a crash loop costs little. A
- * machine that shuts down starts no new one. Only the latest helper's words
- * count: a message from one that was replaced is dropped.
+ * console, the umbilical's server, the room builder), run as a user of its
+ * own (the builder as root), started at boot and again whenever it dies
+ * (`NAME.restarted`), after a pause that grows while it keeps dying soon
+ * after its start, so a crash loop costs little. A machine that shuts down
+ * starts no new one. Only the latest helper's words count: a message from
+ * one that was replaced is dropped.
  */
 import type { z } from "zod";
 import { SIG, type Libc } from "../sys/libc.ts";
@@ -31,7 +32,8 @@ export type ResidentOptions<In, Out> = {
   /** The events it may have bay0 log (init/helper.ts). */
   prefix: string;
   reply: z.ZodType<Out>;
-  user: { uid: number; gid: number };
+  /** Its own user; root without one. */
+  user?: { uid: number; gid: number };
   channel: boolean;
   /** The longest line bay0 reads from it before cutting (init/helper.ts). */
   lineMax?: number;

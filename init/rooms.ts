@@ -10,17 +10,22 @@ import { createCourier } from "./courier.ts";
 import { startUmbilical, type Umbilical } from "./umbilical.ts";
 import type { Vault } from "./vault.ts";
 import { VAULT_ROOMS, VAULT_STAGING } from "../vault/tools.ts";
-import { containersProfileSchema } from "../rooms/seccomp.ts";
-import { AUTOSTART_FILE, POLICY_DIR, SECCOMP_PROFILE } from "./layout.ts";
+import { AUTOSTART_FILE, POLICY_DIR } from "./layout.ts";
+import { startRoomBuilder, type RoomBuilder } from "./room-builder.ts";
 import { RoomSupervisor } from "../rooms/supervisor.ts";
-import { readJsonOrNull, readTextOrNull } from "../sys/files.ts";
-import { cgroupFs, rootfsFs } from "../sys/fs-node.ts";
+import { readTextOrNull } from "../sys/files.ts";
+import { cgroupFs } from "../sys/fs-node.ts";
 import type { Libc } from "../sys/libc.ts";
 import type { Log } from "../sys/log.ts";
 import type { Spawner } from "../sys/spawn.ts";
 import type { ToolRunner } from "../sys/tool.ts";
 
-export type Rooms = { supervisor: RoomSupervisor; policies: Map<string, Policy>; umbilical: Umbilical };
+export type Rooms = {
+  supervisor: RoomSupervisor;
+  policies: Map<string, Policy>;
+  umbilical: Umbilical;
+  builder: RoomBuilder;
+};
 
 type RoomsDeps = {
   libc: Libc;
@@ -34,14 +39,10 @@ type RoomsDeps = {
   mounted: Promise<ImagesReport | null>;
 };
 
-export function startRooms({ ask, vault, mounted, ...deps }: RoomsDeps, autostart: string[] | null): Rooms | null {
+export function startRooms({ ask, vault, mounted, ...deps }: RoomsDeps, autostart: string[] | null): Rooms {
   const { log } = deps;
   const policies = new Map<string, Policy>();
-  const profile = containersProfileSchema.safeParse(readJsonOrNull(SECCOMP_PROFILE));
-  if (!profile.success) {
-    log.error("rooms.unavailable", { reason: `seccomp profile ${SECCOMP_PROFILE} is missing or invalid` });
-    return null;
-  }
+  const builder = startRoomBuilder({ ...deps, now: () => performance.now() });
 
   const images = new Set<string>();
   const umbilical = startUmbilical({
@@ -79,8 +80,8 @@ export function startRooms({ ask, vault, mounted, ...deps }: RoomsDeps, autostar
       close: (plan) => vault()?.rooms.close(plan),
     },
     cgroupFs,
-    rootfsFs,
-    seccompProfile: profile.data,
+    readFile: readTextOrNull,
+    builder,
     images: () => images,
     now: () => performance.now(),
     sleep: (ms) => Bun.sleep(ms),
@@ -110,5 +111,5 @@ export function startRooms({ ask, vault, mounted, ...deps }: RoomsDeps, autostar
         .catch((error: unknown) => log.error("room.failed", { room: name, reason: String(error) }));
     }
   })().catch((error: unknown) => log.error("bay0.error", { where: "rooms.autostart", error: String(error) }));
-  return { supervisor, policies, umbilical };
+  return { supervisor, policies, umbilical, builder };
 }

@@ -16,8 +16,8 @@ export const TEST_CONTROL_FIFO = "/run/anchor/test-control";
  * Runs one control line: "start NAME", "kill ID", "reset ID", "freeze ID",
  * "thaw ID", "spawn PARENT NAME", "bundle NAME" (prepare a room's bundle
  * without running it, for benchmarks of bare crun), "prompt-secret" or
- * "prompt-choice [TIMEOUT_MS]" (open a console prompt), "console-kill" and
- * "umbilical-kill" (that helper killed as a crash would), "audit" (verify
+ * "prompt-choice [TIMEOUT_MS]" (open a console prompt), "console-kill",
+ * "umbilical-kill" and "builder-kill" (that helper killed as a crash would), "audit" (verify
  * bay0's audit log and log which events it holds).
  */
 async function control(rooms: Rooms, log: Log, line: string, screen: ConsoleLink | null): Promise<void> {
@@ -39,7 +39,7 @@ async function control(rooms: Rooms, log: Log, line: string, screen: ConsoleLink
     case "bundle": {
       const p = policy(first);
       const plan = p ? planRoom(p) : null;
-      const error = plan ? supervisor.prepare(plan) : `no policy '${first}'`;
+      const error = plan ? await supervisor.prepare(plan) : `no policy '${first}'`;
       outcome = error === null ? { ok: true } : { ok: false, reason: error };
       if (plan && error === null) log.info("test.bundle", { bundle: plan.dirs.bundle, cgroup: plan.cgroup.leaf });
       break;
@@ -59,6 +59,9 @@ async function control(rooms: Rooms, log: Log, line: string, screen: ConsoleLink
       break;
     case "umbilical-kill":
       outcome = { ok: rooms.umbilical.kill() };
+      break;
+    case "builder-kill":
+      outcome = { ok: rooms.builder.kill() };
       break;
     case "prompt-secret":
     case "prompt-choice": {

@@ -40,12 +40,13 @@ export function parseSize(text: string): number {
   return Number(m[1]) * (UNITS[m[2] ?? ""] ?? Number.NaN);
 }
 
-const size = (what: string, min: number) =>
-  z
-    .string({ error: `${what} must be a size such as "256M" (units K, M, G)` })
-    .regex(SIZE, `${what} must be a size such as "256M" (units K, M, G)`)
-    .transform(parseSize)
+/** "256M", or a count of bytes: so a policy bay0 validated validates again to itself (the room builder's check). */
+const size = (what: string, min: number) => {
+  const error = `${what} must be a size such as "256M" (units K, M, G) or a number of bytes`;
+  return z
+    .union([z.number().int().min(0), z.string().regex(SIZE).transform(parseSize)], { error })
     .refine((n) => n >= min, `${what} must be at least ${min} bytes`);
+};
 
 const DEFAULT_COURIER_MAX = 1024 ** 3;
 

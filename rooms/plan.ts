@@ -78,7 +78,7 @@ export function imageMountPoint(image: string): string {
 }
 
 /** Plans a room; `parent` is the plan of the room that asked for it (nesting). */
-export function planRoom(policy: Policy, parent: RoomPlan | null = null): RoomPlan {
+export function planRoom(policy: Policy, parent: Pick<RoomPlan, "id" | "depth"> | null = null): RoomPlan {
   const id = parent ? `${parent.id}/${policy.name}` : policy.name;
   // Injective because names may not contain "--" (policies/schema.ts).
   const flat = id.replaceAll("/", "--");

@@ -5,25 +5,17 @@ import type { Log } from "../sys/log.ts";
 import type { ChildExit, Spawner } from "../sys/spawn.ts";
 import type { ToolRunner } from "../sys/tool.ts";
 import {
-  availableControllers,
-  availableLimits,
-  CgroupError,
   freezeRoomCgroup,
   isPopulated,
   killRoomCgroup,
   moveIntoCgroup,
   oomKills,
-  prepareRoomCgroup,
-  removeRoomCgroup,
   roomUsage,
   type CgroupFs,
   type RoomUsage,
 } from "./cgroup.ts";
 import { crunDelete, crunRun } from "./crun.ts";
-import { cgroupLimits, ociConfig } from "./oci.ts";
 import { planRoom, type RoomPlan } from "./plan.ts";
-import { prepareRootfs, teardownRootfs, type RootfsFs } from "./rootfs.ts";
-import type { ContainersProfile } from "./seccomp.ts";
 import { createOutputLimiter } from "./output.ts";
 
 export type RoomDeps = {
@@ -32,8 +24,13 @@ export type RoomDeps = {
   spawner: Spawner;
   tool: ToolRunner;
   cgroupFs: CgroupFs;
-  rootfsFs: RootfsFs;
-  seccompProfile: ContainersProfile;
+  /** A file's text, or null (crun's pid file). */
+  readFile: (path: string) => string | null;
+  /**
+   * The room builder (init/room-builder.ts): makes a room's cgroup node, root and OCI bundle before crun
+   * runs, takes them away after; each null, or why not.
+   */
+  builder: { prepare(plan: RoomPlan): Promise<string | null>; teardown(plan: RoomPlan): Promise<string | null> };
   /** Names of mounted base images. */
   images: () => Set<string>;
   now: () => number;
@@ -210,27 +207,10 @@ export class RoomSupervisor {
     return { ok: false, reason: reasons.map((r) => `${r.field}: ${r.reason}`).join("; ") };
   }
 
-  /**
-   * Everything a room needs before crun runs it: its cgroup node with limits,
-   * its root (image + tmpfs overlay) and its OCI bundle. Returns why not, or
-   * null. Never throws.
-   */
-  prepare(plan: RoomPlan): string | null {
-    try {
-      if (!this.deps.images().has(plan.policy.image)) return `image '${plan.policy.image}' is not available`;
-      const controllers = availableControllers(this.deps.cgroupFs);
-      const limits = availableLimits(controllers, cgroupLimits(plan));
-      prepareRoomCgroup(this.deps.cgroupFs, plan, controllers, limits);
-      const rootfsError = prepareRootfs(this.deps.libc, this.deps.rootfsFs, plan);
-      if (rootfsError !== null) return rootfsError;
-      this.deps.rootfsFs.writeFile(
-        `${plan.dirs.bundle}/config.json`,
-        JSON.stringify(ociConfig(plan, this.deps.seccompProfile, limits)),
-      );
-      return null;
-    } catch (error) {
-      return error instanceof CgroupError ? error.message : `preparing the room: ${describe(error)}`;
-    }
+  /** Everything a room needs before crun runs it, made by the room builder: why not, or null. Never throws. */
+  async prepare(plan: RoomPlan): Promise<string | null> {
+    if (!this.deps.images().has(plan.policy.image)) return `image '${plan.policy.image}' is not available`;
+    return this.deps.builder.prepare(plan).catch((error: unknown) => `preparing the room: ${describe(error)}`);
   }
 
   private async launch(plan: RoomPlan, parent: string | null): Promise<StartResult> {
@@ -245,7 +225,7 @@ export class RoomSupervisor {
         : this.deps.vault === undefined
           ? "this machine has no vault"
           : this.deps.vault.open(plan);
-    const notReady = vault ?? this.prepare(plan) ?? (await this.deps.umbilical?.open(plan)) ?? null;
+    const notReady = vault ?? (await this.prepare(plan)) ?? (await this.deps.umbilical?.open(plan)) ?? null;
     if (notReady !== null) return this.failed(plan, notReady);
 
     let console: LiveRoom["console"] = null;
@@ -355,7 +335,7 @@ export class RoomSupervisor {
   /** True once crun has created the room (its pid file exists); logs `room.started` the first time. */
   private markStartedIfCreated(room: LiveRoom, startedAt: number): boolean {
     if (room.started) return true;
-    if (room.failure !== null || this.deps.rootfsFs.read(room.plan.dirs.pidFile) === null) return false;
+    if (room.failure !== null || this.deps.readFile(room.plan.dirs.pidFile) === null) return false;
     room.started = true;
     this.deps.log.info("room.started", { room: room.plan.id, spawn_ms: this.deps.now() - startedAt, pid: room.pid });
     return true;
@@ -385,17 +365,10 @@ export class RoomSupervisor {
   }
 
   /** The last step of every room, however it ended: its root and cgroup go, and bay0 forgets it. */
-  private forget(room: LiveRoom): void {
+  private async forget(room: LiveRoom): Promise<void> {
     this.closeConsole(room);
     if (room.terminal !== null) this.deps.libc.close(room.terminal);
-    try {
-      this.deps.umbilical?.close(room.plan);
-      this.deps.vault?.close(room.plan);
-      teardownRootfs(this.deps.libc, this.deps.rootfsFs, room.plan);
-      removeRoomCgroup(this.deps.cgroupFs, room.plan);
-    } catch (error) {
-      this.deps.log.warn("room.cleanup", { room: room.plan.id, error: describe(error) });
-    }
+    await this.cleanUp(room.plan);
     this.rooms.delete(room.plan.id);
     this.deps.log.debug("room.removed", { room: room.plan.id });
   }
@@ -417,16 +390,23 @@ export class RoomSupervisor {
   }
 
   /** A start that failed before crun ran: logged, and nothing of the room may linger. */
-  private failed(plan: RoomPlan, reason: string): StartResult {
+  private async failed(plan: RoomPlan, reason: string): Promise<StartResult> {
     this.deps.log.error("room.failed", { room: plan.id, reason });
+    await this.cleanUp(plan);
+    return { ok: false, reason };
+  }
+
+  /** Its socket, vault folder, root and cgroup go; a failure is logged, never thrown (the room is forgotten still). */
+  private async cleanUp(plan: RoomPlan): Promise<void> {
+    const warn = (error: unknown): void =>
+      this.deps.log.warn("room.cleanup", { room: plan.id, error: describe(error) });
     try {
       this.deps.umbilical?.close(plan);
       this.deps.vault?.close(plan);
-      teardownRootfs(this.deps.libc, this.deps.rootfsFs, plan);
-      removeRoomCgroup(this.deps.cgroupFs, plan);
     } catch (error) {
-      this.deps.log.warn("room.cleanup", { room: plan.id, error: describe(error) });
+      warn(error);
     }
-    return { ok: false, reason };
+    const error = await this.deps.builder.teardown(plan).catch((thrown: unknown) => describe(thrown));
+    if (error !== null) warn(error);
   }
 }

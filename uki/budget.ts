@@ -30,6 +30,7 @@ export const HELPER_ENTRIES: readonly string[] = [
   "console/main.ts",
   "courier/carry.ts",
   "courier/deliver.ts",
+  "rooms/builder.ts",
   "rooms/mount-images.ts",
   "umbilical/serve.ts",
   "vault/open.ts",

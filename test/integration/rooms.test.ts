@@ -287,6 +287,22 @@ describe("rooms", () => {
     expect((await control("kill umbilical-again")).ok).toBe(true);
   });
 
+  it("builds rooms in a root helper of its own; killed, the next one builds the next room and takes it away after", async () => {
+    expect(await helperIds(vm, "builder", ROOM_MS)).toMatch(/^builder-ids Uid: 0 0 0 0 Gid: 0 0 0 0 /);
+    const killedAt = vm.records.length;
+    expect((await control("builder-kill")).ok).toBe(true);
+    const restarted = await vm.waitFor("builder.restarted", ROOM_MS, (r) => vm.records.indexOf(r) >= killedAt);
+    expect(restarted.reason).toBe("SIGKILL");
+    expect((await control("start umbilical-again")).ok).toBe(true);
+    await vm.waitFor("room.started", ROOM_MS, (r) => r.room === "umbilical-again" && vm.records.indexOf(r) > killedAt);
+    // A room's end waits for the builder to take its root and cgroup away: nothing of it is left once kill answers.
+    expect((await control("kill umbilical-again")).ok).toBe(true);
+    vm.send(`sh echo "left $(ls /run/rooms /sys/fs/cgroup/rooms | tr '\\n' ' ')"`);
+    const left = await vm.waitFor("run.output", ROOM_MS, (r) => String(r.line).startsWith("left "));
+    expect(String(left.line)).toMatch(/ web /);
+    expect(String(left.line)).not.toMatch(/umbilical-again/);
+  });
+
   it("freezes and thaws a room", async () => {
     expect((await control("freeze web")).ok).toBe(true);
     await vm.waitFor("room.frozen", ROOM_MS, (r) => r.room === "web");

@@ -5,41 +5,15 @@ import type { RoomSupervisor } from "../../../rooms/supervisor.ts";
 import { policySchema } from "../../../policies/schema.ts";
 import { FakeLibc } from "../../../sys/libc-fake.ts";
 import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";
-import type { ChildExit, Spawner } from "../../../sys/spawn.ts";
 import type { FromUmbilical, ToUmbilical } from "../../../umbilical/channel.ts";
-
-/** A spawner whose children are this test's: it reads what bay0 wrote to each server, speaks for it, and ends it. */
-function fakeServers() {
-  const servers: {
-    argv: string[];
-    user: unknown;
-    written: ToUmbilical[];
-    say: (m: FromUmbilical) => void;
-    end: (e: ChildExit) => void;
-  }[] = [];
-  const spawner: Spawner = {
-    isOwn: () => false,
-    spawn(argv, onLine, options = {}) {
-      let end: (exit: ChildExit) => void = () => undefined;
-      const exited = new Promise<ChildExit>((resolve) => (end = resolve));
-      const written: ToUmbilical[] = [];
-      servers.push({ argv, user: options.user, written, say: (m) => onLine("stdout", JSON.stringify(m)), end });
-      return {
-        pid: 200 + servers.length,
-        exited,
-        stdin: { write: (text: string) => void written.push(JSON.parse(text) as ToUmbilical), end: () => undefined },
-      };
-    },
-  };
-  return { spawner, servers };
-}
+import { fakeResidents } from "./fake-residents.ts";
 
 const policy = (name: string, allow: string[]) =>
   policySchema.parse({ name, image: "minimal", command: ["/bin/sh"], umbilical: { allow } });
 
 function setup() {
   const records: LogRecord[] = [];
-  const { spawner, servers } = fakeServers();
+  const { spawner, helpers: servers } = fakeResidents<ToUmbilical, FromUmbilical>();
   const made: string[] = [];
   const spawned: string[] = [];
   const supervisor = {

@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { stringify as stringifyToml } from "smol-toml";
 import { describe, expect, it } from "vitest";
 import { formatPolicyError, indexKeys, locateKey, parsePolicy } from "../../../policies/parse.ts";
+import { policySchema } from "../../../policies/schema.ts";
 
 const POLICIES = join(import.meta.dirname, "../../../policies");
 const MINIMAL = 'name = "t"\nimage = "minimal"\ncommand = ["/bin/true"]\n';
@@ -63,8 +64,18 @@ describe("parsePolicy", () => {
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.errors.map(formatPolicyError)).toEqual([
-      'policies/x.toml:6:1: limits.memory_max: memory_max must be a size such as "256M" (units K, M, G)',
+      'policies/x.toml:6:1: limits.memory_max: memory_max must be a size such as "256M" (units K, M, G) or a number of bytes',
     ]);
+  });
+
+  it("validates a validated policy again to itself (the room builder checks what bay0 sends), sizes as bytes", () => {
+    for (const file of readdirSync(POLICIES).filter((f) => f.endsWith(".toml"))) {
+      const result = parsePolicy(readFileSync(join(POLICIES, file), "utf8"), file);
+      if (!result.ok) throw new Error(file);
+      expect(policySchema.parse(JSON.parse(JSON.stringify(result.policy)))).toEqual(result.policy);
+    }
+    const bytes = parsePolicy(`${MINIMAL}[limits]\nmemory_max = 8388608\n`, "t.toml");
+    expect(bytes.ok && bytes.policy.limits.memory_max).toBe(8 * 1024 * 1024);
   });
 
   it("reports unknown fields, wrong types and missing fields in plain words", () => {

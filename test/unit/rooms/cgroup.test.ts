@@ -1,14 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parsePolicy } from "../../../policies/parse.ts";
-import {
-  availableControllers,
-  availableLimits,
-  CgroupError,
-  killRoomCgroup,
-  oomKills,
-  prepareRoomCgroup,
-  type CgroupFs,
-} from "../../../rooms/cgroup.ts";
+import { CgroupError, killRoomCgroup, oomKills, type CgroupFs } from "../../../rooms/cgroup.ts";
+import { availableControllers, availableLimits, prepareRoomCgroup } from "../../../rooms/cgroup-setup.ts";
 import { planRoom } from "../../../rooms/plan.ts";
 
 function fakeFs(files: Record<string, string> = {}, failing: string[] = []) {

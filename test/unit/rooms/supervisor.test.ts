@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { parsePolicy } from "../../../policies/parse.ts";
 import type { Policy } from "../../../policies/schema.ts";
 import { containersProfileSchema } from "../../../rooms/seccomp.ts";
+import { prepareRoom, teardownRoom, type BuilderDeps } from "../../../rooms/builder.ts";
 import { MAX_CHILDREN, RoomSupervisor, type RoomDeps } from "../../../rooms/supervisor.ts";
 import { FakeLibc } from "../../../sys/libc-fake.ts";
 import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";
@@ -50,6 +51,33 @@ function world(options: { crun?: "creates" | "fails" | "hangs" } = {}) {
     for (const child of spawned.filter((c) => c.pid === pid)) endChild(child, { status: null, signal: "SIGKILL" });
     return { ok: true, value: 0 };
   };
+  /** The room builder's own code on the same fakes, as if answered from its process. */
+  const built: BuilderDeps = {
+    libc,
+    cgroupFs: {
+      mkdir: () => undefined,
+      write: (path, value) => {
+        files.set(path, value);
+        // cgroup.kill kills what lives in that cgroup and below it, nothing else.
+        if (path.endsWith("/cgroup.kill")) {
+          const node = path.slice(0, -"/cgroup.kill".length);
+          for (const child of spawned.filter((c) => c.cgroup.startsWith(`${node}/`)))
+            endChild(child, { status: null, signal: "SIGKILL" });
+        }
+      },
+      read: (path) => files.get(path) ?? null,
+      rmdir: () => undefined,
+    },
+    rootfsFs: {
+      mkdir: () => undefined,
+      chown: () => undefined,
+      writeFile: (path, text) => files.set(path, text),
+      read: (path) => files.get(path) ?? null,
+      remove: (path) => {
+        for (const key of [...files.keys()]) if (key.startsWith(`${path}/`)) files.delete(key);
+      },
+    },
+  };
   const deps: RoomDeps = {
     libc,
     log: createLog([memorySink(records)]),
@@ -82,30 +110,12 @@ function world(options: { crun?: "creates" | "fails" | "hangs" } = {}) {
       tools.push(argv);
       return { status: 0, stdout: "", stderr: "" };
     },
-    cgroupFs: {
-      mkdir: () => undefined,
-      write: (path, value) => {
-        files.set(path, value);
-        // cgroup.kill kills what lives in that cgroup and below it, nothing else.
-        if (path.endsWith("/cgroup.kill")) {
-          const node = path.slice(0, -"/cgroup.kill".length);
-          for (const child of spawned.filter((c) => c.cgroup.startsWith(`${node}/`)))
-            endChild(child, { status: null, signal: "SIGKILL" });
-        }
-      },
-      read: (path) => files.get(path) ?? null,
-      rmdir: () => undefined,
+    cgroupFs: built.cgroupFs,
+    readFile: (path) => files.get(path) ?? null,
+    builder: {
+      prepare: async (plan) => prepareRoom(built, plan, profile),
+      teardown: async (plan) => teardownRoom(built, plan),
     },
-    rootfsFs: {
-      mkdir: () => undefined,
-      chown: () => undefined,
-      writeFile: (path, text) => files.set(path, text),
-      read: (path) => files.get(path) ?? null,
-      remove: (path) => {
-        for (const key of [...files.keys()]) if (key.startsWith(`${path}/`)) files.delete(key);
-      },
-    },
-    seccompProfile: profile,
     images: () => new Set(["minimal"]),
     now: () => clock,
     sleep: async (ms) => {
@@ -113,7 +123,7 @@ function world(options: { crun?: "creates" | "fails" | "hangs" } = {}) {
       await Promise.resolve();
     },
   };
-  return { supervisor: new RoomSupervisor(deps), deps, records, files, spawned, tools, libc };
+  return { supervisor: new RoomSupervisor(deps), deps, built, records, files, spawned, tools, libc };
 }
 
 const flush = () => new Promise((r) => setTimeout(r, 0));
@@ -249,14 +259,14 @@ describe("RoomSupervisor: every start ends in room.started or room.failed, whate
 
   it("turns a throwing preparation into room.failed, and the next start works", async () => {
     const w = world();
-    const writeFile = w.deps.rootfsFs.writeFile;
-    w.deps.rootfsFs.writeFile = () => {
+    const writeFile = w.built.rootfsFs.writeFile;
+    w.built.rootfsFs.writeFile = () => {
       throw new Error("ENOSPC: no space left on /run");
     };
     const result = await w.supervisor.start(policy('name = "web"'));
     expect(result).toEqual({ ok: false, reason: "preparing the room: ENOSPC: no space left on /run" });
     expect(outcome(w, "web")).toEqual(["room.failed"]);
-    w.deps.rootfsFs.writeFile = writeFile;
+    w.built.rootfsFs.writeFile = writeFile;
     expect((await w.supervisor.start(policy('name = "web"'))).ok).toBe(true);
   });
 
@@ -278,7 +288,8 @@ describe("RoomSupervisor: every start ends in room.started or room.failed, whate
     w.deps.tool = async () => {
       throw new Error("crun delete exploded");
     };
-    w.deps.rootfsFs.remove = () => {
+    const remove = w.built.rootfsFs.remove;
+    w.built.rootfsFs.remove = () => {
       throw new Error("EBUSY");
     };
     w.spawned[0]?.end({ status: 0, signal: null });
@@ -289,6 +300,12 @@ describe("RoomSupervisor: every start ends in room.started or room.failed, whate
       "crun delete exploded",
       "EBUSY",
     ]);
+    // Nor does a new start build on what the old one left: the builder takes it away first, and says so when it cannot.
+    expect(await w.supervisor.start(policy('name = "web"'))).toEqual({
+      ok: false,
+      reason: "preparing the room: EBUSY",
+    });
+    w.built.rootfsFs.remove = remove;
     expect((await w.supervisor.start(policy('name = "web"'))).ok).toBe(true);
   });
 

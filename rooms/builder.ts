@@ -1,0 +1,93 @@
+/**
+ * The room builder (`bay0 builder`): a resident helper, root, that makes
+ * what a room needs before crun runs it (its cgroup node with limits, its
+ * root of image and tmpfs overlay, its OCI bundle with the seccomp filter)
+ * and takes it away after. bay0 decides which rooms start and runs crun;
+ * the bulk of building stays out of PID 1 and dies alone.
+ */
+import { z } from "zod";
+import { SECCOMP_PROFILE } from "../init/layout.ts";
+import { policySchema } from "../policies/schema.ts";
+import { parseJsonOrNull, readJsonOrNull } from "../sys/files.ts";
+import { cgroupFs, rootfsFs } from "../sys/fs-node.ts";
+import type { Libc } from "../sys/libc.ts";
+import { createLog } from "../sys/log.ts";
+import type { BuilderReply } from "./builder-protocol.ts";
+import { CgroupError, type CgroupFs } from "./cgroup.ts";
+import { availableControllers, availableLimits, prepareRoomCgroup, removeRoomCgroup } from "./cgroup-setup.ts";
+import { cgroupLimits, ociConfig } from "./oci.ts";
+import { planRoom, type RoomPlan } from "./plan.ts";
+import { prepareRootfs, teardownRootfs, type RootfsFs } from "./rootfs.ts";
+import { containersProfileSchema, type ContainersProfile } from "./seccomp.ts";
+
+export type BuilderDeps = { libc: Libc; cgroupFs: CgroupFs; rootfsFs: RootfsFs };
+
+const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/** Drops the room's root and every write it held, then its emptied cgroup. Null, or why not. */
+export function teardownRoom(deps: BuilderDeps, plan: RoomPlan): string | null {
+  try {
+    teardownRootfs(deps.libc, deps.rootfsFs, plan);
+    removeRoomCgroup(deps.cgroupFs, plan);
+    return null;
+  } catch (error) {
+    return describe(error);
+  }
+}
+
+/**
+ * The room's cgroup node with limits, its root (image + tmpfs overlay) and
+ * its OCI bundle, from nothing: whatever an earlier instance of the same
+ * room left (a builder that died mid-way) goes first. Null, or why not.
+ */
+export function prepareRoom(deps: BuilderDeps, plan: RoomPlan, profile: ContainersProfile): string | null {
+  try {
+    teardownRootfs(deps.libc, deps.rootfsFs, plan);
+    const controllers = availableControllers(deps.cgroupFs);
+    const limits = availableLimits(controllers, cgroupLimits(plan));
+    prepareRoomCgroup(deps.cgroupFs, plan, controllers, limits);
+    const rootfsError = prepareRootfs(deps.libc, deps.rootfsFs, plan);
+    if (rootfsError !== null) return rootfsError;
+    deps.rootfsFs.writeFile(`${plan.dirs.bundle}/config.json`, JSON.stringify(ociConfig(plan, profile, limits)));
+    return null;
+  } catch (error) {
+    return error instanceof CgroupError ? error.message : `preparing the room: ${describe(error)}`;
+  }
+}
+
+const requestSchema = z.object({
+  id: z.number().int(),
+  do: z.enum(["prepare", "teardown"]),
+  room: z.string().max(200),
+  policy: policySchema,
+  parent: z.object({ id: z.string().max(200), depth: z.number().int().min(0).max(8) }).nullable(),
+});
+
+/** Answers one request line: bay0's, so a bad one is a bug, answered as such rather than guessed at. */
+export function answer(deps: BuilderDeps, profile: ContainersProfile | null, line: string): BuilderReply {
+  const value = parseJsonOrNull(line);
+  const request = requestSchema.safeParse(value);
+  if (!request.success) {
+    const id = z.object({ id: z.number().int() }).safeParse(value);
+    return { id: id.success ? id.data.id : -1, error: `bad request: ${request.error.message.slice(0, 300)}` };
+  }
+  const { id, room, policy, parent } = request.data;
+  const plan = planRoom(policy, parent);
+  if (plan.id !== room) return { id, error: `the plan is of '${plan.id}', not '${room}'` };
+  if (request.data.do === "teardown") return { id, error: teardownRoom(deps, plan) };
+  if (profile === null) return { id, error: `the seccomp profile ${SECCOMP_PROFILE} is missing or invalid` };
+  return { id, error: prepareRoom(deps, plan, profile) };
+}
+
+/** The helper's main: requests on stdin, one at a time, answers on stdout; ends when bay0 closes stdin. */
+export async function runRoomBuilder(): Promise<void> {
+  const say = (line: string): void => void process.stdout.write(`${line}\n`);
+  // Loaded here, not above: what the tests import of this file runs under Node, without bun:ffi.
+  const { openLibc } = await import("../sys/libc-ffi.ts");
+  const deps: BuilderDeps = { libc: openLibc(), cgroupFs, rootfsFs };
+  const loaded = containersProfileSchema.safeParse(readJsonOrNull(SECCOMP_PROFILE));
+  if (!loaded.success)
+    createLog([say]).error("rooms.unavailable", { reason: `seccomp profile ${SECCOMP_PROFILE} is missing or invalid` });
+  const profile = loaded.success ? loaded.data : null;
+  for await (const line of console) say(JSON.stringify(answer(deps, profile, line)));
+}
