@@ -1,14 +1,15 @@
 /**
- * The vault at boot: provisions it when its partition is blank (or a power
- * cut interrupted provisioning), else asks for the PIN at the trusted prompt
- * and has the vault helper (vault/open.ts) open and mount it; after a
- * lockout or a refusing TPM, the recovery key. bay0 keeps the prompts, the
- * state, the rooms' folders and the lock. No PIN or key ever reaches the log.
+ * The vault: at boot the vault helper (vault/open.ts) runs its dialog
+ * (vault/dialog.ts: provisioning, the PIN, the recovery key), asking bay0 to
+ * show its prompts at the trusted console and telling it where the vault
+ * stands; bay0 keeps the state, the rooms' folders, the lock and a new
+ * recovery key's dialog. No PIN or key ever reaches the log.
  */
 import type { CopiesFound } from "../audit/verify.ts";
-import type { OpenRequest } from "../vault/open.ts";
+import type { VaultPartition } from "../vault/dialog.ts";
 import type { RekeyRequest } from "../vault/rekey.ts";
-import { openReplySchema, type OpenReply } from "../vault/open-protocol.ts";
+import { fromVaultOpenSchema, openReplySchema, type OpenReply, type VaultReport } from "../vault/open-protocol.ts";
+import { secret, showRecoveryKey, type Ask } from "../vault/prompts.ts";
 import { PERSIST, toolEnv, VAULT_AUDIT, VAULT_MAPPER, VAULT_ROOMS } from "../vault/tools.ts";
 import { VAULT_TOOLS } from "./layout.ts";
 import { hostUser, type RoomPlan } from "../rooms/plan.ts";
@@ -19,12 +20,9 @@ import type { Log } from "../sys/log.ts";
 import type { Spawner } from "../sys/spawn.ts";
 import type { ToolRunner } from "../sys/tool.ts";
 import type { PromptAnswer, PromptRequest } from "../console/protocol.ts";
-import { openHelperSession, type HelperSession } from "./helper.ts";
+import { exitText, openHelperSession, startHelper, type HelperSession } from "./helper.ts";
 
-const PIN = { minLength: 6, maxLength: 64 } as const;
 const TPM_DEVICE = "/dev/tpmrm0";
-/** How long a notice that needs no answer stays (the TPM taken, Secure Boot off). */
-const NOTICE_SHOWN_MS = 10 * 60_000;
 
 export type VaultDeps = {
   libc: Libc;
@@ -44,45 +42,6 @@ export type VaultDeps = {
 export type VaultState =
   "locked" | "locked until reboot" | "open" | "locking" | "provisioning" | "failed" | "unavailable" | "not set up";
 
-export type VaultPartition = { device: string; disk: string; number: number };
-
-type Ask = (request: PromptRequest) => Promise<PromptAnswer>;
-
-const secret = async (
-  ask: Ask,
-  title: string,
-  label: string,
-  length: { minLength: number; maxLength: number } = PIN,
-): Promise<string | null> => {
-  const answer = await ask({ kind: "secret", title, label, ...length });
-  return answer.kind === "secret" ? answer.value : null;
-};
-
-/** A new PIN, typed twice alike; null when the person gives up (Esc). */
-async function newPin(ask: Ask): Promise<string | null> {
-  for (;;) {
-    const pin = await secret(ask, "Vault: choose a PIN", "New PIN");
-    if (pin === null || (await secret(ask, "Vault: the same PIN again", "New PIN")) === pin) return pin;
-  }
-}
-
-/** Only Enter on its one choice ends it: no Esc, no timeout. */
-async function showRecoveryKey(ask: Ask, title: string, key: string): Promise<void> {
-  const words = key.split("-");
-  await ask({
-    kind: "confirm",
-    title,
-    lines: [
-      "Write it down now; it is shown only this once.",
-      "It opens the vault if the PIN or the TPM fail.",
-      "",
-      words.slice(0, 4).join("-"),
-      words.slice(4).join("-"),
-    ],
-    choice: "I have written it down",
-  });
-}
-
 export type Vault = {
   /** Where it stands, for the trust line and the dashboard. */
   state: () => VaultState;
@@ -101,11 +60,9 @@ export type Vault = {
   newRecoveryKey(): Promise<string | null>;
 };
 
-type Session<Request> = HelperSession<Request, OpenReply>;
-
-/** A vault helper (vault/open.ts, vault/rekey.ts); once it has ended, every request is answered with why. */
-const openSession = <Request>(deps: VaultDeps, mode: "vault-open" | "vault-rekey", device: string): Session<Request> =>
-  openHelperSession(deps, [mode, device], {
+/** The rekey helper (vault/rekey.ts); once it has ended, every request is answered with why. */
+const openRekeySession = (deps: VaultDeps, device: string): HelperSession<RekeyRequest, OpenReply> =>
+  openHelperSession(deps, ["vault-rekey", device], {
     prefix: "vault",
     reply: openReplySchema,
     gone: (exit, words) => ({ ok: false, reason: "unknown", error: `the vault helper ended (${exit}): ${words}` }),
@@ -115,34 +72,24 @@ const openSession = <Request>(deps: VaultDeps, mode: "vault-open" | "vault-rekey
 export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
   const { log } = deps;
   let state: VaultState = "locked";
+  const standing = (): VaultState => state;
   const writes = new Map<number, string>();
   let nextWrite = 0;
   /** What the vault helper found of the earlier boots' audit files when it opened the vault. */
   let found: CopiesFound | null = null;
   /** Whether the TPM took the barrier in PCR 11 when the vault opened: then nothing can unseal it again this boot. */
   let barrier = false;
-  /** `timing`: when the PIN was entered, and how long systemd-cryptsetup took (the TPM's unseal within it). */
-  const mount = async (
-    session: Session<OpenRequest>,
-    how: string,
-    timing: { since: number; attachMs: number } | null = null,
-  ): Promise<void> => {
-    const mounted = await session.ask({ do: "mount" });
-    if (!mounted.ok) {
-      state = "failed";
-      return log.error("vault.unlock_failed", { reason: "mount", error: mounted.error ?? "" });
-    }
+  const opened = (how: Extract<VaultReport, { opened: unknown }>["opened"]): void => {
     state = "open";
-    barrier = mounted.barrier === true;
+    barrier = how.barrier;
     log.info("vault.unlocked", {
-      how,
+      how: how.how,
       mount: PERSIST,
-      ...(timing === null ? {} : { ms: Math.round(performance.now() - timing.since), attach_ms: timing.attachMs }),
+      ...(how.ms === undefined ? {} : { ms: how.ms, attach_ms: how.attach_ms ?? 0 }),
     });
-    found = mounted.audit ?? null;
+    found = how.audit;
     deps.audit.intoVault(VAULT_AUDIT, found);
   };
-
   const lock = async (reason: "dashboard" | "shutdown"): Promise<string | null> => {
     if (state !== "open") return `the vault is ${state}`;
     const busy = [...writes.values()];
@@ -173,114 +120,6 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
     return null;
   };
 
-  /** `taken`: the TPM has a lockout authorization, which is not this vault's; `insecure`: why the firmware's state forbids sealing. */
-  const provision = async (
-    ask: Ask,
-    session: Session<OpenRequest>,
-    taken: boolean,
-    insecure: string | null,
-  ): Promise<void> => {
-    /** Not set up on this machine as it stands: logged, and told to the person, who can change that in the firmware setup. */
-    const refuse = async (step: string, error: string, title: string, lines: string[]): Promise<void> => {
-      state = "unavailable";
-      log.error("vault.provision_failed", { step, error });
-      await ask({ kind: "choice", title, lines, choices: ["OK"], timeoutMs: NOTICE_SHOWN_MS });
-    };
-    if (insecure !== null) {
-      return refuse("secure-boot", insecure, "Vault: not set up on this firmware", [
-        `${insecure}.`,
-        "A vault sealed now would trust whatever it boots.",
-        "Turn Secure Boot on in the firmware setup,",
-        "then boot again.",
-      ]);
-    }
-    if (taken) {
-      return refuse(
-        "lockout-auth",
-        "the TPM already has a lockout authorization that is not this vault's",
-        "Vault: this TPM is already taken",
-        [
-          "It has a lockout password Anchor OS does not know,",
-          "so the vault could not guard its PIN against guessing.",
-          "Clear the TPM in the firmware setup, then boot again.",
-        ],
-      );
-    }
-    const pin = await newPin(ask);
-    if (pin === null) return log.warn("vault.absent", { reason: "the person declined to set it up this boot" });
-    log.info("vault.provisioning", { device: partition.device });
-    state = "provisioning";
-    const made = await session.ask({ do: "provision", disk: partition.disk, number: partition.number, pin });
-    if (!made.ok || made.recovery_key === undefined) {
-      state = "failed";
-      return log.error("vault.provision_failed", { step: made.step ?? "?", error: made.error ?? "" });
-    }
-    log.info("vault.provisioned", { device: partition.device, binding: made.binding });
-    // Until the person confirms, the vault is unfinished, and a power cut makes the next boot start again.
-    await showRecoveryKey(ask, "Vault: your recovery key", made.recovery_key);
-    const finished = await session.ask({ do: "finish" });
-    if (!finished.ok) {
-      state = "failed";
-      return log.error("vault.provision_failed", { step: finished.step ?? "label", error: finished.error ?? "" });
-    }
-    log.info("vault.finished", { device: partition.device });
-    return mount(session, "provisioned");
-  };
-
-  /** After a lockout or a refusing TPM: the recovery key opens the vault; after a refusal, a new PIN is sealed to the TPM as it is now. */
-  const recover = async (
-    ask: Ask,
-    session: Session<OpenRequest>,
-    reason: "lockout" | "pcr",
-    insecure: string | null,
-  ): Promise<void> => {
-    const why =
-      reason === "lockout"
-        ? "the TPM is locked out after too many wrong PINs"
-        : "the TPM refused: the image or firmware changed";
-    for (let title = `Vault: ${why}`; ; title = "Vault: that recovery key did not open it") {
-      const key = await secret(ask, title, "Recovery key", { minLength: 8, maxLength: 80 });
-      if (key === null) return log.info("vault.locked", { reason: "the person did not unlock it" });
-      const opened = await session.ask({ do: "key", key });
-      if (!opened.ok) {
-        log.warn("vault.unlock_failed", {
-          reason: "recovery_key",
-          tries_left: null,
-          ...(opened.error === undefined ? {} : { error: opened.error }),
-        });
-        if (opened.error !== undefined) return void (state = "failed");
-        continue;
-      }
-      log.info("vault.recovery_used", { reason });
-      // A locked-out TPM refuses to seal anything new; its token stays, and the helper forgives the failures, so the PIN works again.
-      // Nor is anything sealed to a firmware whose Secure Boot is off: the recovery key opens it this time, and the next boot asks again.
-      if (reason === "pcr" && insecure !== null) log.warn("vault.reseal_refused", { reason: insecure });
-      const pin = reason === "pcr" && insecure === null ? await newPin(ask) : null;
-      if (pin !== null) await session.ask({ do: "reseal", key, pin });
-      return mount(session, "recovery");
-    }
-  };
-
-  const unlock = async (ask: Ask, session: Session<OpenRequest>, insecure: string | null): Promise<void> => {
-    let title = "Vault: unlock";
-    for (;;) {
-      const pin = await secret(ask, title, "PIN");
-      if (pin === null) return log.info("vault.locked", { reason: "the person did not unlock it" });
-      const since = performance.now();
-      const tried = await session.ask({ do: "pin", pin });
-      if (tried.ok) return mount(session, "pin", { since, attachMs: tried.attach_ms ?? 0 });
-      log.warn("vault.unlock_failed", {
-        reason: tried.reason ?? "unknown",
-        tries_left: tried.tries_left ?? null,
-        ...(tried.error === undefined ? {} : { error: tried.error }),
-      });
-      if (tried.reason === "lockout" || tried.reason === "pcr") return recover(ask, session, tried.reason, insecure);
-      // The helper gone or refusing: another PIN would not help.
-      if (tried.error !== undefined) return void (state = "failed");
-      title = `Vault: wrong PIN, ${tried.tries_left ?? "?"} ${tried.tries_left === 1 ? "try" : "tries"} left`;
-    }
-  };
-
   let rekeying = false;
   const newRecoveryKey = async (): Promise<string | null> => {
     const ask = deps.ask();
@@ -299,7 +138,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
     }
   };
   const rekey = async (ask: Ask, pin: string): Promise<string | null> => {
-    const session = openSession<RekeyRequest>(deps, "vault-rekey", partition.device);
+    const session = openRekeySession(deps, partition.device);
     try {
       const checked = await session.ask({ do: "check", pin });
       if (!checked.ok) {
@@ -351,50 +190,33 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
       return log.warn("vault.absent", { device: partition.device, reason: missing });
     }
     // Started before the first prompt, so it is ready when the PIN is; it ends with this boot's one unlock.
-    const session = openSession<OpenRequest>(deps, "vault-open", partition.device);
-    try {
-      const tpm = await session.ask({ do: "lockout" });
-      if (!tpm.ok) {
-        state = "unavailable";
-        return log.warn("vault.absent", {
-          device: partition.device,
-          reason: `no TPM that answers: ${tpm.error ?? ""}`,
-        });
-      }
-      // The helper read the partition (vault/header.ts): both LUKS2 headers, and whether it is provably empty.
-      const found = tpm.partition ?? "unreadable";
-      if (found === "unreadable" || found === "foreign") {
-        state = "unavailable";
-        return log.warn("vault.absent", {
-          device: partition.device,
-          reason:
-            found === "unreadable"
-              ? "the partition is unreadable"
-              : "the partition holds something that is neither empty nor a vault; it is never set up over",
-        });
-      }
-      const insecure = tpm.insecure ?? null;
-      if (found === "damaged")
-        log.warn("vault.header_damaged", {
-          device: partition.device,
-          reason: "its first LUKS2 header is damaged; its second header opens it",
-        });
-      if (found === "vault" || found === "damaged") return await unlock(ask, session, insecure);
-      state = "not set up";
-      log.info("vault.absent", {
-        device: partition.device,
-        reason: found === "blank" ? "not provisioned yet" : "provisioning was interrupted; starting again",
-      });
-      return await provision(ask, session, tpm.taken === true, insecure);
-    } finally {
-      session.end();
-    }
+    const helper = startHelper(deps, ["vault-open", partition.device, partition.disk, String(partition.number)], {
+      prefix: "vault",
+      reply: fromVaultOpenSchema,
+      input: true,
+      onReply: (message) => {
+        if ("prompt" in message)
+          void ask(message.prompt)
+            .then((answer) => helper.child.stdin?.write(`${JSON.stringify({ answer })}\n`))
+            .catch((error: unknown) => log.error("bay0.error", { where: "vault.prompt", error: String(error) }));
+        else if ("state" in message) state = message.state;
+        else opened(message.opened);
+      },
+    });
+    const exit = await helper.child.exited;
+    if (exit.status === 0 || standing() === "open") return;
+    state = "failed";
+    log.error("vault.unlock_failed", {
+      reason: "unknown",
+      tries_left: null,
+      error: `the vault helper ended (${exitText(exit)}): ${helper.lastWords()}`,
+    });
   })().catch((error: unknown) => {
     state = "failed";
     log.error("bay0.error", { where: "vault", error: String(error) });
   });
   return {
-    state: () => state,
+    state: standing,
     lock,
     newRecoveryKey,
     writing: startWrite,

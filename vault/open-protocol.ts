@@ -1,10 +1,27 @@
 /**
- * What the vault helper (vault/open.ts) answers each of bay0's requests
- * with, one JSON line on its stdout between its vault.* log records (which
- * bay0 logs as its own, init/helper.ts). The requests are the helper's
- * (`OpenRequest`): they carry the secrets, and only the helper parses them.
+ * What the vault helpers (vault/open.ts, vault/rekey.ts) tell bay0, one JSON
+ * line on their stdout between their vault.* log records (which bay0 logs as
+ * its own, init/helper.ts): the opening helper runs the dialog and reports
+ * where the vault stands; the rekey helper answers bay0's requests. The
+ * requests are the helpers' (`OpenRequest`): they carry the secrets, and only
+ * the helpers parse them.
  */
 import { z } from "zod";
+import { promptRequestSchema } from "../console/protocol.ts";
+
+/** What the earlier boots' audit files hold (audit/verify.ts), as the helper found them when it opened the vault. */
+const auditFoundSchema = z
+  .object({
+    earlier: z.number().int(),
+    unfinished: z.array(z.string()).max(100),
+    broken: z
+      .array(z.object({ file: z.string(), line: z.number().int().optional(), reason: z.string() }).strict())
+      .max(100),
+    after: z.string().nullable(),
+    after_head: z.string().nullable(),
+    count: z.number().int().nullable(),
+  })
+  .strict();
 
 export const openReplySchema = z
   .object({
@@ -29,19 +46,31 @@ export const openReplySchema = z
     /** Once mounted: whether the TPM took the barrier in PCR 11 (the vault cannot be unsealed again this boot). */
     barrier: z.boolean().optional(),
     /** Once mounted: what the earlier boots' audit files hold (audit/verify.ts). */
-    audit: z
-      .object({
-        earlier: z.number().int(),
-        unfinished: z.array(z.string()).max(100),
-        broken: z
-          .array(z.object({ file: z.string(), line: z.number().int().optional(), reason: z.string() }).strict())
-          .max(100),
-        after: z.string().nullable(),
-        after_head: z.string().nullable(),
-        count: z.number().int().nullable(),
-      })
-      .strict()
-      .optional(),
+    audit: auditFoundSchema.optional(),
   })
   .strict();
 export type OpenReply = z.infer<typeof openReplySchema>;
+
+/** Where the vault stands, as the helper's dialog (vault/dialog.ts) tells bay0: a state, or opened and how. */
+export const vaultReportSchema = z.union([
+  z.object({ state: z.enum(["provisioning", "not set up", "unavailable", "failed"]) }).strict(),
+  z
+    .object({
+      opened: z
+        .object({
+          how: z.enum(["pin", "recovery", "provisioned"]),
+          /** From the PIN's entry to the vault mounted, and systemd-cryptsetup's part of it. */
+          ms: z.number().optional(),
+          attach_ms: z.number().optional(),
+          /** Whether the TPM took the barrier in PCR 11 (the vault cannot be unsealed again this boot). */
+          barrier: z.boolean(),
+          audit: auditFoundSchema.nullable(),
+        })
+        .strict(),
+    })
+    .strict(),
+]);
+export type VaultReport = z.infer<typeof vaultReportSchema>;
+
+/** What the opening helper says besides its records: a report, or a prompt for bay0 to show (answered `{answer}` on its stdin). */
+export const fromVaultOpenSchema = z.union([vaultReportSchema, z.object({ prompt: promptRequestSchema }).strict()]);

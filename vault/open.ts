@@ -40,7 +40,9 @@ import {
   type Lockout,
 } from "./lockout.ts";
 import { z } from "zod";
-import type { OpenReply } from "./open-protocol.ts";
+import type { OpenReply, VaultReport } from "./open-protocol.ts";
+import { unlockDialog } from "./dialog.ts";
+import { promptAnswerSchema, type PromptAnswer, type PromptRequest } from "../console/protocol.ts";
 import { runVaultTool } from "./run-tool.ts";
 import { EXAMINED_BYTES, PRIMARY_BYTES, primaryState, vaultState, type VaultState } from "./header.ts";
 import { finishVault, provision } from "./provision.ts";
@@ -65,31 +67,22 @@ import { pcrExtendCommand, tpmSucceeded } from "../sys/tpm-device.ts";
 
 const TPM_DEVICE = "/dev/tpmrm0";
 
-/** bay0's requests, one JSON line each on stdin. */
-const openRequestSchema = z.discriminatedUnion("do", [
+/** The dialog's steps (vault/dialog.ts), each answered by `answer` below. */
+export type OpenRequest =
   /** The TPM's dictionary-attack state: is its lockout authorization taken? */
-  z.object({ do: z.literal("lockout") }).strict(),
+  | { do: "lockout" }
   /** The blank (or half-provisioned) partition made a vault sealed to the TPM with this new PIN (vault/provision.ts), left open. */
-  z
-    .object({
-      do: z.literal("provision"),
-      disk: z.string(),
-      number: z.number().int().positive(),
-      pin: z.string().min(1).max(64),
-    })
-    .strict(),
+  | { do: "provision"; disk: string; number: number; pin: string }
   /** The person confirmed the recovery key: the vault's header labelled finished. */
-  z.object({ do: z.literal("finish") }).strict(),
+  | { do: "finish" }
   /** systemd-cryptsetup opens the vault with the PIN. */
-  z.object({ do: z.literal("pin"), pin: z.string().min(1).max(64) }).strict(),
+  | { do: "pin"; pin: string }
   /** cryptsetup opens it with the recovery key. */
-  z.object({ do: z.literal("key"), key: z.string().min(1).max(80) }).strict(),
+  | { do: "key"; key: string }
   /** After the recovery key opened it: a new PIN sealed to the TPM as it is now (before the barrier). */
-  z.object({ do: z.literal("reseal"), key: z.string().min(1).max(80), pin: z.string().min(1).max(64) }).strict(),
-  /** /persist mounted, the barrier extended, then the TPM's lockout authorization settled and the helper gone. */
-  z.object({ do: z.literal("mount") }).strict(),
-]);
-export type OpenRequest = z.infer<typeof openRequestSchema>;
+  | { do: "reseal"; key: string; pin: string }
+  /** /persist mounted and the barrier extended. */
+  | { do: "mount" };
 
 /** What nothing may unseal after: the word extended into PCR 11 once the vault is open. */
 const BARRIER = createHash("sha256").update("anchor-vault-opened").digest("hex");
@@ -375,32 +368,54 @@ function answer(request: OpenRequest, device: string, log: Log): OpenReply {
   }
 }
 
-/** argv: the vault partition's device. Ends once the vault is mounted, or when bay0 closes its stdin. */
-export async function runVaultOpen([device = ""]: string[]): Promise<void> {
+/** The person's answers to the prompts the dialog asks bay0 to show, in order, one `{answer}` line each on stdin. */
+const answerLineSchema = z.object({ answer: promptAnswerSchema }).strict();
+
+/**
+ * argv: the vault partition's device, its disk and partition number. Runs
+ * the dialog (vault/dialog.ts), its prompts through bay0, and ends with it:
+ * once the vault is mounted (the TPM's lockout authorization settled
+ * first), or without it opened (the barrier raised), or when bay0 closes
+ * its stdin (shutting down) mid-dialog.
+ */
+export async function runVaultOpen([device = "", disk = "", number = ""]: string[]): Promise<void> {
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
   const log = createLog([say]);
-  for await (const line of console) {
-    const request = openRequestSchema.safeParse(parseJsonOrNull(line));
-    let reply: OpenReply;
+  const lines = console[Symbol.asyncIterator]();
+  const ask = async (request: PromptRequest): Promise<PromptAnswer> => {
+    say(JSON.stringify({ prompt: request }));
+    const line = await lines.next();
+    if (line.done === true) throw new Error("bay0 ended the dialog");
+    const answer = answerLineSchema.safeParse(parseJsonOrNull(String(line.value)));
+    if (!answer.success) throw new Error(`a bad answer: ${answer.error.message.slice(0, 200)}`);
+    return answer.data.answer;
+  };
+  let opened = false;
+  const step = (request: OpenRequest): OpenReply => {
     try {
-      reply = !/^\/dev\/[a-z0-9]+$/.test(device)
-        ? { ok: false, reason: "unknown", error: "bad arguments" }
-        : request.success
-          ? answer(request.data, device, log)
-          : { ok: false, reason: "unknown", error: "bad request" };
+      const reply = answer(request, device, log);
+      opened ||= request.do === "mount" && reply.ok;
+      return reply;
     } catch (error) {
-      reply = { ok: false, reason: "unknown", error: String(error) };
+      return { ok: false, reason: "unknown", error: String(error) };
     }
-    say(JSON.stringify(reply));
-    if (request.success && request.data.do === "mount" && reply.ok) {
-      try {
-        settleLockout(log);
-      } catch (error) {
-        log.error("vault.lockout_auth_set", { ok: false, error: String(error) });
-      }
-      return;
-    }
+  };
+  const report = (message: VaultReport): void => say(JSON.stringify(message));
+  try {
+    if (!/^\/dev\/[a-z0-9]+$/.test(device) || !/^\/dev\/[a-z0-9]+$/.test(disk) || !/^[1-9]\d{0,2}$/.test(number))
+      throw new Error(`bad arguments: ${[device, disk, number].join(" ")}`);
+    await unlockDialog(
+      { log, ask, step, report, now: () => performance.now() },
+      { device, disk, number: Number(number) },
+    );
+  } catch (error) {
+    if (!opened) report({ state: "failed" });
+    log.error("vault.unlock_failed", { reason: "unknown", tries_left: null, error: String(error) });
   }
-  // bay0 ended the session without the vault opened.
-  raiseBarrier(log, "not opened");
+  if (!opened) return void raiseBarrier(log, "not opened");
+  try {
+    settleLockout(log);
+  } catch (error) {
+    log.error("vault.lockout_auth_set", { ok: false, error: String(error) });
+  }
 }

@@ -1,0 +1,185 @@
+/**
+ * The vault's dialog at boot, run by the vault helper (vault/open.ts): it
+ * provisions the vault when its partition is blank (or a power cut
+ * interrupted provisioning), else asks for the PIN, and after a lockout or a
+ * refusing TPM for the recovery key. The prompts are the trusted console's,
+ * reached through bay0 (`ask`); the steps are the helper's own (`step`). It
+ * tells bay0 where the vault stands (`report`) and logs the rest as the
+ * vault's events. No PIN or key ever reaches the log.
+ */
+import type { Log } from "../sys/log.ts";
+import type { OpenReply, VaultReport } from "./open-protocol.ts";
+import type { OpenRequest } from "./open.ts";
+import { secret, showRecoveryKey, type Ask } from "./prompts.ts";
+
+/** How long a notice that needs no answer stays (the TPM taken, Secure Boot off). */
+const NOTICE_SHOWN_MS = 10 * 60_000;
+
+export type DialogDeps = {
+  log: Log;
+  ask: Ask;
+  step: (request: OpenRequest) => OpenReply;
+  report: (report: VaultReport) => void;
+  now: () => number;
+};
+
+export type VaultPartition = { device: string; disk: string; number: number };
+
+/** A new PIN, typed twice alike; null when the person gives up (Esc). */
+async function newPin(ask: Ask): Promise<string | null> {
+  for (;;) {
+    const pin = await secret(ask, "Vault: choose a PIN", "New PIN");
+    if (pin === null || (await secret(ask, "Vault: the same PIN again", "New PIN")) === pin) return pin;
+  }
+}
+
+export async function unlockDialog(deps: DialogDeps, partition: VaultPartition): Promise<void> {
+  const { log, ask, step, report } = deps;
+  const failed = (): void => report({ state: "failed" });
+
+  /** `timing`: when the PIN was entered, and how long systemd-cryptsetup took (the TPM's unseal within it). */
+  const mount = (how: "pin" | "recovery" | "provisioned", timing: { since: number; attachMs: number } | null): void => {
+    const mounted = step({ do: "mount" });
+    if (!mounted.ok) {
+      failed();
+      return log.error("vault.unlock_failed", { reason: "mount", error: mounted.error ?? "" });
+    }
+    report({
+      opened: {
+        how,
+        ...(timing === null ? {} : { ms: Math.round(deps.now() - timing.since), attach_ms: timing.attachMs }),
+        barrier: mounted.barrier === true,
+        audit: mounted.audit ?? null,
+      },
+    });
+  };
+
+  /** `taken`: the TPM has a lockout authorization, which is not this vault's; `insecure`: why the firmware's state forbids sealing. */
+  const provision = async (taken: boolean, insecure: string | null): Promise<void> => {
+    /** Not set up on this machine as it stands: logged, and told to the person, who can change that in the firmware setup. */
+    const refuse = async (stepName: string, error: string, title: string, lines: string[]): Promise<void> => {
+      report({ state: "unavailable" });
+      log.error("vault.provision_failed", { step: stepName, error });
+      await ask({ kind: "choice", title, lines, choices: ["OK"], timeoutMs: NOTICE_SHOWN_MS });
+    };
+    if (insecure !== null) {
+      return refuse("secure-boot", insecure, "Vault: not set up on this firmware", [
+        `${insecure}.`,
+        "A vault sealed now would trust whatever it boots.",
+        "Turn Secure Boot on in the firmware setup,",
+        "then boot again.",
+      ]);
+    }
+    if (taken) {
+      return refuse(
+        "lockout-auth",
+        "the TPM already has a lockout authorization that is not this vault's",
+        "Vault: this TPM is already taken",
+        [
+          "It has a lockout password Anchor OS does not know,",
+          "so the vault could not guard its PIN against guessing.",
+          "Clear the TPM in the firmware setup, then boot again.",
+        ],
+      );
+    }
+    const pin = await newPin(ask);
+    if (pin === null) return log.warn("vault.absent", { reason: "the person declined to set it up this boot" });
+    log.info("vault.provisioning", { device: partition.device });
+    report({ state: "provisioning" });
+    const made = step({ do: "provision", disk: partition.disk, number: partition.number, pin });
+    if (!made.ok || made.recovery_key === undefined) {
+      failed();
+      return log.error("vault.provision_failed", { step: made.step ?? "?", error: made.error ?? "" });
+    }
+    log.info("vault.provisioned", { device: partition.device, binding: made.binding });
+    // Until the person confirms, the vault is unfinished, and a power cut makes the next boot start again.
+    await showRecoveryKey(ask, "Vault: your recovery key", made.recovery_key);
+    const finished = step({ do: "finish" });
+    if (!finished.ok) {
+      failed();
+      return log.error("vault.provision_failed", { step: finished.step ?? "label", error: finished.error ?? "" });
+    }
+    log.info("vault.finished", { device: partition.device });
+    return mount("provisioned", null);
+  };
+
+  /** After a lockout or a refusing TPM: the recovery key opens the vault; after a refusal, a new PIN is sealed to the TPM as it is now. */
+  const recover = async (reason: "lockout" | "pcr", insecure: string | null): Promise<void> => {
+    const why =
+      reason === "lockout"
+        ? "the TPM is locked out after too many wrong PINs"
+        : "the TPM refused: the image or firmware changed";
+    for (let title = `Vault: ${why}`; ; title = "Vault: that recovery key did not open it") {
+      const key = await secret(ask, title, "Recovery key", { minLength: 8, maxLength: 80 });
+      if (key === null) return log.info("vault.locked", { reason: "the person did not unlock it" });
+      const opened = step({ do: "key", key });
+      if (!opened.ok) {
+        log.warn("vault.unlock_failed", {
+          reason: "recovery_key",
+          tries_left: null,
+          ...(opened.error === undefined ? {} : { error: opened.error }),
+        });
+        if (opened.error !== undefined) return failed();
+        continue;
+      }
+      log.info("vault.recovery_used", { reason });
+      // A locked-out TPM refuses to seal anything new; its token stays, and the helper forgives the failures, so the PIN works again.
+      // Nor is anything sealed to a firmware whose Secure Boot is off: the recovery key opens it this time, and the next boot asks again.
+      if (reason === "pcr" && insecure !== null) log.warn("vault.reseal_refused", { reason: insecure });
+      const pin = reason === "pcr" && insecure === null ? await newPin(ask) : null;
+      if (pin !== null) step({ do: "reseal", key, pin });
+      return mount("recovery", null);
+    }
+  };
+
+  const unlock = async (insecure: string | null): Promise<void> => {
+    let title = "Vault: unlock";
+    for (;;) {
+      const pin = await secret(ask, title, "PIN");
+      if (pin === null) return log.info("vault.locked", { reason: "the person did not unlock it" });
+      const since = deps.now();
+      const tried = step({ do: "pin", pin });
+      if (tried.ok) return mount("pin", { since, attachMs: tried.attach_ms ?? 0 });
+      log.warn("vault.unlock_failed", {
+        reason: tried.reason ?? "unknown",
+        tries_left: tried.tries_left ?? null,
+        ...(tried.error === undefined ? {} : { error: tried.error }),
+      });
+      if (tried.reason === "lockout" || tried.reason === "pcr") return recover(tried.reason, insecure);
+      // The TPM or the tools failing: another PIN would not help.
+      if (tried.error !== undefined) return failed();
+      title = `Vault: wrong PIN, ${tried.tries_left ?? "?"} ${tried.tries_left === 1 ? "try" : "tries"} left`;
+    }
+  };
+
+  const tpm = step({ do: "lockout" });
+  if (!tpm.ok) {
+    report({ state: "unavailable" });
+    return log.warn("vault.absent", { device: partition.device, reason: `no TPM that answers: ${tpm.error ?? ""}` });
+  }
+  // The helper read the partition (vault/header.ts): both LUKS2 headers, and whether it is provably empty.
+  const found = tpm.partition ?? "unreadable";
+  if (found === "unreadable" || found === "foreign") {
+    report({ state: "unavailable" });
+    return log.warn("vault.absent", {
+      device: partition.device,
+      reason:
+        found === "unreadable"
+          ? "the partition is unreadable"
+          : "the partition holds something that is neither empty nor a vault; it is never set up over",
+    });
+  }
+  const insecure = tpm.insecure ?? null;
+  if (found === "damaged")
+    log.warn("vault.header_damaged", {
+      device: partition.device,
+      reason: "its first LUKS2 header is damaged; its second header opens it",
+    });
+  if (found === "vault" || found === "damaged") return unlock(insecure);
+  report({ state: "not set up" });
+  log.info("vault.absent", {
+    device: partition.device,
+    reason: found === "blank" ? "not provisioned yet" : "provisioning was interrupted; starting again",
+  });
+  return provision(tpm.taken === true, insecure);
+}
