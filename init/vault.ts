@@ -7,9 +7,7 @@
  */
 import type { CopiesFound } from "../audit/verify.ts";
 import type { VaultPartition } from "../vault/dialog.ts";
-import type { RekeyRequest } from "../vault/rekey.ts";
-import { fromVaultOpenSchema, openReplySchema, type OpenReply, type VaultReport } from "../vault/open-protocol.ts";
-import { secret, showRecoveryKey, type Ask } from "../vault/prompts.ts";
+import { fromVaultHelperSchema, type FromVaultHelper, type VaultReport } from "../vault/open-protocol.ts";
 import { PERSIST, toolEnv, VAULT_AUDIT, VAULT_MAPPER, VAULT_ROOMS } from "../vault/tools.ts";
 import { VAULT_TOOLS } from "./layout.ts";
 import { hostUser, type RoomPlan } from "../rooms/plan.ts";
@@ -20,7 +18,7 @@ import type { Log } from "../sys/log.ts";
 import type { Spawner } from "../sys/spawn.ts";
 import type { ToolRunner } from "../sys/tool.ts";
 import type { PromptAnswer, PromptRequest } from "../console/protocol.ts";
-import { exitText, openHelperSession, startHelper, type HelperSession } from "./helper.ts";
+import { exitText, startHelper } from "./helper.ts";
 
 const TPM_DEVICE = "/dev/tpmrm0";
 
@@ -60,13 +58,33 @@ export type Vault = {
   newRecoveryKey(): Promise<string | null>;
 };
 
-/** The rekey helper (vault/rekey.ts); once it has ended, every request is answered with why. */
-const openRekeySession = (deps: VaultDeps, device: string): HelperSession<RekeyRequest, OpenReply> =>
-  openHelperSession(deps, ["vault-rekey", device], {
+type Ask = (request: PromptRequest) => Promise<PromptAnswer>;
+
+/**
+ * A vault helper's dialog (vault/dialog.ts): its prompts shown at the
+ * console, the person's answers written back, its reports to `onReport`.
+ * Null once it ended well, else how it ended and its last words.
+ */
+async function converse(
+  deps: VaultDeps,
+  args: string[],
+  ask: Ask,
+  onReport: (report: Exclude<FromVaultHelper, { prompt: unknown }>) => void,
+): Promise<string | null> {
+  const helper = startHelper(deps, args, {
     prefix: "vault",
-    reply: openReplySchema,
-    gone: (exit, words) => ({ ok: false, reason: "unknown", error: `the vault helper ended (${exit}): ${words}` }),
+    reply: fromVaultHelperSchema,
+    input: true,
+    onReply: (message) => {
+      if (!("prompt" in message)) return onReport(message);
+      void ask(message.prompt)
+        .then((answer) => helper.child.stdin?.write(`${JSON.stringify({ answer })}\n`))
+        .catch((error: unknown) => deps.log.error("bay0.error", { where: "vault.prompt", error: String(error) }));
+    },
   });
+  const exit = await helper.child.exited;
+  return exit.status === 0 ? null : `the vault helper ended (${exitText(exit)}): ${helper.lastWords()}`;
+}
 
 /** Opens (or first makes) the vault. */
 export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
@@ -121,6 +139,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
   };
 
   let rekeying = false;
+  /** From the dashboard: the rekey helper's dialog (the PIN, the new key shown, the old one removed). Null once done, else why not. */
   const newRecoveryKey = async (): Promise<string | null> => {
     const ask = deps.ask();
     if (ask === null) return "no trusted console";
@@ -130,43 +149,14 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
     if (done === null) return `the vault is ${state}`;
     rekeying = true;
     try {
-      const pin = await secret(ask, "Vault: a new recovery key replaces the old one", "PIN");
-      return pin === null ? "the recovery key stays as it is" : await rekey(ask, pin);
+      let rekeyed: string | null | undefined;
+      const ended = await converse(deps, ["vault-rekey", partition.device], ask, (report) => {
+        if ("rekeyed" in report) rekeyed = report.rekeyed;
+      });
+      return rekeyed !== undefined ? rekeyed : (ended ?? "the vault helper ended without a word");
     } finally {
       rekeying = false;
       done();
-    }
-  };
-  const rekey = async (ask: Ask, pin: string): Promise<string | null> => {
-    const session = openRekeySession(deps, partition.device);
-    try {
-      const checked = await session.ask({ do: "check", pin });
-      if (!checked.ok) {
-        log.warn("vault.recovery_key_refused", {
-          reason: checked.reason ?? "unknown",
-          tries_left: checked.tries_left ?? null,
-          ...(checked.error === undefined ? {} : { error: checked.error }),
-        });
-        return checked.reason === "pin"
-          ? `wrong PIN, ${checked.tries_left ?? "?"} ${checked.tries_left === 1 ? "try" : "tries"} left`
-          : (checked.error ?? checked.reason ?? "refused");
-      }
-      const made = await session.ask({ do: "enrol" });
-      if (!made.ok || made.recovery_key === undefined) {
-        log.error("vault.recovery_key_failed", { step: made.step ?? "?", error: made.error ?? "" });
-        return `no new recovery key: ${made.error ?? "?"}`;
-      }
-      // Until the person confirms, the old key stays too: a power cut here loses neither.
-      await showRecoveryKey(ask, "Vault: your new recovery key", made.recovery_key);
-      const retired = await session.ask({ do: "retire" });
-      if (!retired.ok) {
-        log.error("vault.recovery_key_failed", { step: "retire", error: retired.error ?? "" });
-        return `the old recovery key still opens it too: ${retired.error ?? "?"}`;
-      }
-      log.info("vault.recovery_key_replaced", { device: partition.device });
-      return null;
-    } finally {
-      session.end();
     }
   };
 
@@ -190,27 +180,18 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
       return log.warn("vault.absent", { device: partition.device, reason: missing });
     }
     // Started before the first prompt, so it is ready when the PIN is; it ends with this boot's one unlock.
-    const helper = startHelper(deps, ["vault-open", partition.device, partition.disk, String(partition.number)], {
-      prefix: "vault",
-      reply: fromVaultOpenSchema,
-      input: true,
-      onReply: (message) => {
-        if ("prompt" in message)
-          void ask(message.prompt)
-            .then((answer) => helper.child.stdin?.write(`${JSON.stringify({ answer })}\n`))
-            .catch((error: unknown) => log.error("bay0.error", { where: "vault.prompt", error: String(error) }));
-        else if ("state" in message) state = message.state;
-        else opened(message.opened);
+    const ended = await converse(
+      deps,
+      ["vault-open", partition.device, partition.disk, String(partition.number)],
+      ask,
+      (report) => {
+        if ("state" in report) state = report.state;
+        else if ("opened" in report) opened(report.opened);
       },
-    });
-    const exit = await helper.child.exited;
-    if (exit.status === 0 || standing() === "open") return;
+    );
+    if (ended === null || standing() === "open") return;
     state = "failed";
-    log.error("vault.unlock_failed", {
-      reason: "unknown",
-      tries_left: null,
-      error: `the vault helper ended (${exitText(exit)}): ${helper.lastWords()}`,
-    });
+    log.error("vault.unlock_failed", { reason: "unknown", tries_left: null, error: ended });
   })().catch((error: unknown) => {
     state = "failed";
     log.error("bay0.error", { where: "vault", error: String(error) });

@@ -7,10 +7,41 @@
  * tells bay0 where the vault stands (`report`) and logs the rest as the
  * vault's events. No PIN or key ever reaches the log.
  */
-import type { Log } from "../sys/log.ts";
-import type { OpenReply, VaultReport } from "./open-protocol.ts";
+import { z } from "zod";
+import { promptAnswerSchema } from "../console/protocol.ts";
+import { parseJsonOrNull } from "../sys/files.ts";
+import { createLog, type Log } from "../sys/log.ts";
+import type { CopiesFound } from "../audit/verify.ts";
+import type { VaultReport } from "./open-protocol.ts";
 import type { OpenRequest } from "./open.ts";
 import { secret, showRecoveryKey, type Ask } from "./prompts.ts";
+import type { RekeyRequest } from "./rekey.ts";
+
+/** What each of the helpers' steps answers (vault/open.ts, vault/rekey.ts). */
+export type OpenReply = {
+  ok: boolean;
+  /** Why not: `pin`, `lockout`, `pcr`, `unknown`, `recovery_key`, `absent` or `mount`. */
+  reason?: string;
+  error?: string;
+  tries_left?: number | null;
+  attach_ms?: number;
+  taken?: boolean;
+  /** What the vault partition holds (vault/header.ts), or that it could not be read. */
+  partition?: "blank" | "provisioning" | "vault" | "damaged" | "foreign" | "unreadable";
+  /** Why the firmware's state forbids sealing the vault now (vault/secure-boot.ts); null when it allows it. */
+  insecure?: string | null;
+  /** Once made: the recovery key (to be shown once on the screen, nowhere else) and the TPM binding; else the step that failed. */
+  recovery_key?: string;
+  binding?: string;
+  step?: string;
+  /** Once mounted: whether the TPM took the barrier in PCR 11 (the vault cannot be unsealed again this boot). */
+  barrier?: boolean;
+  /** Once mounted: what the earlier boots' audit files hold (audit/verify.ts). */
+  audit?: CopiesFound;
+};
+
+/** The person's answers to the prompts, in order, one `{answer}` line each on stdin. */
+const answerLineSchema = z.object({ answer: promptAnswerSchema }).strict();
 
 /** How long a notice that needs no answer stays (the TPM taken, Secure Boot off). */
 const NOTICE_SHOWN_MS = 10 * 60_000;
@@ -182,4 +213,61 @@ export async function unlockDialog(deps: DialogDeps, partition: VaultPartition):
     reason: found === "blank" ? "not provisioned yet" : "provisioning was interrupted; starting again",
   });
   return provision(tpm.taken === true, insecure);
+}
+
+/** A new recovery key, from the dashboard: the PIN checked by the TPM, the new key shown, only then the old one removed. Null once done, else why not. */
+export async function rekeyDialog(
+  deps: Pick<DialogDeps, "log" | "ask"> & { step: (request: RekeyRequest) => OpenReply },
+  device: string,
+): Promise<string | null> {
+  const { log, ask, step } = deps;
+  const pin = await secret(ask, "Vault: a new recovery key replaces the old one", "PIN");
+  if (pin === null) return "the recovery key stays as it is";
+  const checked = step({ do: "check", pin });
+  if (!checked.ok) {
+    log.warn("vault.recovery_key_refused", {
+      reason: checked.reason ?? "unknown",
+      tries_left: checked.tries_left ?? null,
+      ...(checked.error === undefined ? {} : { error: checked.error }),
+    });
+    return checked.reason === "pin"
+      ? `wrong PIN, ${checked.tries_left ?? "?"} ${checked.tries_left === 1 ? "try" : "tries"} left`
+      : (checked.error ?? checked.reason ?? "refused");
+  }
+  const made = step({ do: "enrol" });
+  if (!made.ok || made.recovery_key === undefined) {
+    log.error("vault.recovery_key_failed", { step: made.step ?? "?", error: made.error ?? "" });
+    return `no new recovery key: ${made.error ?? "?"}`;
+  }
+  // Until the person confirms, the old key stays too: a power cut here loses neither.
+  await showRecoveryKey(ask, "Vault: your new recovery key", made.recovery_key);
+  const retired = step({ do: "retire" });
+  if (!retired.ok) {
+    log.error("vault.recovery_key_failed", { step: "retire", error: retired.error ?? "" });
+    return `the old recovery key still opens it too: ${retired.error ?? "?"}`;
+  }
+  log.info("vault.recovery_key_replaced", { device });
+  return null;
+}
+
+/**
+ * A vault helper's side of its dialog with bay0: its records and reports on
+ * stdout, and `ask`, which has bay0 show a prompt and waits for the
+ * person's `{answer}` on stdin. It throws once bay0 closes stdin (shutting
+ * down) or answers out of shape, which ends the dialog. `end` lets go of
+ * stdin, which bay0 keeps open: until then the helper could not end.
+ */
+export function talkToBay0(): { log: Log; ask: Ask; say: (message: object) => void; end: () => void } {
+  const say = (message: object): void => void process.stdout.write(`${JSON.stringify(message)}\n`);
+  const log = createLog([(line) => void process.stdout.write(`${line}\n`)]);
+  const lines = console[Symbol.asyncIterator]();
+  const ask: Ask = async (request) => {
+    say({ prompt: request });
+    const line = await lines.next();
+    if (line.done === true) throw new Error("bay0 ended the dialog");
+    const answer = answerLineSchema.safeParse(parseJsonOrNull(String(line.value)));
+    if (!answer.success) throw new Error(`a bad answer: ${answer.error.message.slice(0, 200)}`);
+    return answer.data.answer;
+  };
+  return { log, ask, say, end: () => void lines.return?.(undefined) };
 }

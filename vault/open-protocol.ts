@@ -1,16 +1,15 @@
 /**
  * What the vault helpers (vault/open.ts, vault/rekey.ts) tell bay0, one JSON
  * line on their stdout between their vault.* log records (which bay0 logs as
- * its own, init/helper.ts): the opening helper runs the dialog and reports
- * where the vault stands; the rekey helper answers bay0's requests. The
- * requests are the helpers' (`OpenRequest`): they carry the secrets, and only
- * the helpers parse them.
+ * its own, init/helper.ts): each runs its dialog (vault/dialog.ts), asks bay0
+ * to show its prompts, and reports where the vault stands or how a new
+ * recovery key went. The secrets stay in the helpers' steps.
  */
 import { z } from "zod";
 import { promptRequestSchema } from "../console/protocol.ts";
 
 /** What the earlier boots' audit files hold (audit/verify.ts), as the helper found them when it opened the vault. */
-const auditFoundSchema = z
+export const auditFoundSchema = z
   .object({
     earlier: z.number().int(),
     unfinished: z.array(z.string()).max(100),
@@ -22,34 +21,6 @@ const auditFoundSchema = z
     count: z.number().int().nullable(),
   })
   .strict();
-
-export const openReplySchema = z
-  .object({
-    ok: z.boolean(),
-    /** Why not: `pin`, `lockout`, `pcr`, `unknown`, `recovery_key` or `mount`. */
-    reason: z.string().optional(),
-    error: z.string().optional(),
-    tries_left: z.number().int().nullable().optional(),
-    attach_ms: z.number().optional(),
-    taken: z.boolean().optional(),
-    /** What the vault partition holds (vault/header.ts), or that it could not be read. */
-    partition: z.enum(["blank", "provisioning", "vault", "damaged", "foreign", "unreadable"]).optional(),
-    /** Why the firmware's state forbids sealing the vault now (vault/secure-boot.ts); null when it allows it. */
-    insecure: z.string().nullable().optional(),
-    /** Once provisioned: the recovery key (for bay0 to show once on the screen, nowhere else) and the TPM binding; else the step that failed. */
-    recovery_key: z
-      .string()
-      .regex(/^[a-z]{8}(-[a-z]{8}){7}$/)
-      .optional(),
-    binding: z.string().optional(),
-    step: z.string().optional(),
-    /** Once mounted: whether the TPM took the barrier in PCR 11 (the vault cannot be unsealed again this boot). */
-    barrier: z.boolean().optional(),
-    /** Once mounted: what the earlier boots' audit files hold (audit/verify.ts). */
-    audit: auditFoundSchema.optional(),
-  })
-  .strict();
-export type OpenReply = z.infer<typeof openReplySchema>;
 
 /** Where the vault stands, as the helper's dialog (vault/dialog.ts) tells bay0: a state, or opened and how. */
 export const vaultReportSchema = z.union([
@@ -72,5 +43,13 @@ export const vaultReportSchema = z.union([
 ]);
 export type VaultReport = z.infer<typeof vaultReportSchema>;
 
-/** What the opening helper says besides its records: a report, or a prompt for bay0 to show (answered `{answer}` on its stdin). */
-export const fromVaultOpenSchema = z.union([vaultReportSchema, z.object({ prompt: promptRequestSchema }).strict()]);
+/** A new recovery key's end, as the rekey helper's dialog tells bay0: null once made, else why not. */
+const rekeyedSchema = z.object({ rekeyed: z.string().max(500).nullable() }).strict();
+
+/** What a vault helper says besides its records: a report, or a prompt for bay0 to show (answered `{answer}` on its stdin). */
+export const fromVaultHelperSchema = z.union([
+  vaultReportSchema,
+  rekeyedSchema,
+  z.object({ prompt: promptRequestSchema }).strict(),
+]);
+export type FromVaultHelper = z.infer<typeof fromVaultHelperSchema>;

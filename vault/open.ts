@@ -39,10 +39,8 @@ import {
   unlockFailure,
   type Lockout,
 } from "./lockout.ts";
-import { z } from "zod";
-import type { OpenReply, VaultReport } from "./open-protocol.ts";
-import { unlockDialog } from "./dialog.ts";
-import { promptAnswerSchema, type PromptAnswer, type PromptRequest } from "../console/protocol.ts";
+import type { VaultReport } from "./open-protocol.ts";
+import { talkToBay0, unlockDialog, type OpenReply } from "./dialog.ts";
 import { runVaultTool } from "./run-tool.ts";
 import { EXAMINED_BYTES, PRIMARY_BYTES, primaryState, vaultState, type VaultState } from "./header.ts";
 import { finishVault, provision } from "./provision.ts";
@@ -59,10 +57,9 @@ import {
   type Summary,
 } from "../audit/verify.ts";
 import { linesOfFile } from "../sys/file-lines.ts";
-import { parseJsonOrNull } from "../sys/files.ts";
 import { MS } from "../sys/libc.ts";
 import { openLibc } from "../sys/libc-ffi.ts";
-import { createLog, type Log } from "../sys/log.ts";
+import type { Log } from "../sys/log.ts";
 import { pcrExtendCommand, tpmSucceeded } from "../sys/tpm-device.ts";
 
 const TPM_DEVICE = "/dev/tpmrm0";
@@ -368,9 +365,6 @@ function answer(request: OpenRequest, device: string, log: Log): OpenReply {
   }
 }
 
-/** The person's answers to the prompts the dialog asks bay0 to show, in order, one `{answer}` line each on stdin. */
-const answerLineSchema = z.object({ answer: promptAnswerSchema }).strict();
-
 /**
  * argv: the vault partition's device, its disk and partition number. Runs
  * the dialog (vault/dialog.ts), its prompts through bay0, and ends with it:
@@ -379,17 +373,7 @@ const answerLineSchema = z.object({ answer: promptAnswerSchema }).strict();
  * its stdin (shutting down) mid-dialog.
  */
 export async function runVaultOpen([device = "", disk = "", number = ""]: string[]): Promise<void> {
-  const say = (line: string): void => void process.stdout.write(`${line}\n`);
-  const log = createLog([say]);
-  const lines = console[Symbol.asyncIterator]();
-  const ask = async (request: PromptRequest): Promise<PromptAnswer> => {
-    say(JSON.stringify({ prompt: request }));
-    const line = await lines.next();
-    if (line.done === true) throw new Error("bay0 ended the dialog");
-    const answer = answerLineSchema.safeParse(parseJsonOrNull(String(line.value)));
-    if (!answer.success) throw new Error(`a bad answer: ${answer.error.message.slice(0, 200)}`);
-    return answer.data.answer;
-  };
+  const { log, ask, say, end } = talkToBay0();
   let opened = false;
   const step = (request: OpenRequest): OpenReply => {
     try {
@@ -400,7 +384,7 @@ export async function runVaultOpen([device = "", disk = "", number = ""]: string
       return { ok: false, reason: "unknown", error: String(error) };
     }
   };
-  const report = (message: VaultReport): void => say(JSON.stringify(message));
+  const report = (message: VaultReport): void => say(message);
   try {
     if (!/^\/dev\/[a-z0-9]+$/.test(device) || !/^\/dev\/[a-z0-9]+$/.test(disk) || !/^[1-9]\d{0,2}$/.test(number))
       throw new Error(`bad arguments: ${[device, disk, number].join(" ")}`);
@@ -412,6 +396,7 @@ export async function runVaultOpen([device = "", disk = "", number = ""]: string
     if (!opened) report({ state: "failed" });
     log.error("vault.unlock_failed", { reason: "unknown", tries_left: null, error: String(error) });
   }
+  end();
   if (!opened) return void raiseBarrier(log, "not opened");
   try {
     settleLockout(log);

@@ -1,8 +1,8 @@
 /**
  * A new recovery key for the open vault: a helper (bay0's executable in
  * `vault-rekey` mode, root, never PID 1), started when the person asks from
- * the dashboard. bay0 sends its requests one JSON line at a time on stdin,
- * as to the vault's opening helper (vault/open.ts), and gets OpenReply lines:
+ * the dashboard. It runs the dialog (vault/dialog.ts rekeyDialog: the PIN,
+ * then the new key shown), its prompts through bay0, over these steps:
  *   check   the PIN, checked by the TPM (vault/pin-check.ts): a wrong one
  *           costs a try, as at the unlock prompt;
  *   enrol   after a right PIN only: a new recovery key, made with the volume
@@ -14,24 +14,17 @@
  */
 import { closeSync, constants, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { z } from "zod";
-import type { OpenReply } from "./open-protocol.ts";
+import { rekeyDialog, talkToBay0, type OpenReply } from "./dialog.ts";
 import { lockout, settleLockout, tpm } from "./open.ts";
 import { checkCommand, parsePinCheck } from "./pin-check.ts";
 import { run, StepFailed } from "./provision.ts";
 import { cryptVolumeKey, recoverySlots } from "./rekey-parse.ts";
 import { VAULT_MAPPER } from "./tools.ts";
 import { readTable } from "../sys/device-mapper.ts";
-import { parseJsonOrNull } from "../sys/files.ts";
 import { openLibc } from "../sys/libc-ffi.ts";
-import { createLog, type Log } from "../sys/log.ts";
+import type { Log } from "../sys/log.ts";
 
-const rekeyRequestSchema = z.discriminatedUnion("do", [
-  z.object({ do: z.literal("check"), pin: z.string().min(1).max(64) }).strict(),
-  z.object({ do: z.literal("enrol") }).strict(),
-  z.object({ do: z.literal("retire") }).strict(),
-]);
-export type RekeyRequest = z.infer<typeof rekeyRequestSchema>;
+export type RekeyRequest = { do: "check"; pin: string } | { do: "enrol" } | { do: "retire" };
 
 /** A passphrase slot (random, never seen by anyone) added with the volume key, which systemd-cryptenroll can then unlock with. */
 function addPassphraseSlot(device: string): string {
@@ -132,26 +125,25 @@ function answer(
   }
 }
 
-/** argv: the vault partition's device. Ends when bay0 closes its stdin. */
+/** argv: the vault partition's device. Ends with the dialog, reporting `{rekeyed}`: null once done, else why not. */
 export async function runVaultRekey([device = ""]: string[]): Promise<void> {
-  const say = (line: string): void => void process.stdout.write(`${line}\n`);
-  const log = createLog([say]);
+  const { log, ask, say, end } = talkToBay0();
   const state: { checked: boolean; made: Made | null } = { checked: false, made: null };
-  for await (const line of console) {
-    const request = rekeyRequestSchema.safeParse(parseJsonOrNull(line));
-    let reply: OpenReply;
+  const step = (request: RekeyRequest): OpenReply => {
     try {
-      reply = !/^\/dev\/[a-z0-9]+$/.test(device)
-        ? { ok: false, error: "bad arguments" }
-        : request.success
-          ? answer(request.data, device, log, state)
-          : { ok: false, error: "bad request" };
+      return answer(request, device, log, state);
     } catch (error) {
-      reply =
-        error instanceof StepFailed
-          ? { ok: false, step: error.step, error: error.message }
-          : { ok: false, error: String(error) };
+      return error instanceof StepFailed
+        ? { ok: false, step: error.step, error: error.message }
+        : { ok: false, error: String(error) };
     }
-    say(JSON.stringify(reply));
+  };
+  let rekeyed: string | null;
+  try {
+    rekeyed = /^\/dev\/[a-z0-9]+$/.test(device) ? await rekeyDialog({ log, ask, step }, device) : "bad arguments";
+  } catch (error) {
+    rekeyed = String(error);
   }
+  say({ rekeyed });
+  end();
 }

@@ -1,20 +1,16 @@
 import { describe, expect, it } from "vitest";
 import type { PromptAnswer, PromptRequest } from "../../../console/protocol.ts";
 import { startVault, type Vault } from "../../../init/vault.ts";
-import type { OpenReply, VaultReport } from "../../../vault/open-protocol.ts";
+import type { VaultReport } from "../../../vault/open-protocol.ts";
 import { FakeLibc } from "../../../sys/libc-fake.ts";
 import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";
 import type { ChildExit, Spawner } from "../../../sys/spawn.ts";
 
 const PARTITION = { device: "/dev/vda4", disk: "/dev/vda", number: 4 };
-const NEW_KEY = "hhhhhhhh-gggggggg-ffffffff-eeeeeeee-dddddddd-cccccccc-bbbbbbbb-aaaaaaaa";
 
-type Request = { mode: string; do: string; [field: string]: unknown };
-/** What the fake rekey helper answers each request with. */
-type Script = (request: Request) => OpenReply;
 /** What the fake person answers each prompt with. */
 type Person = (request: PromptRequest, asked: number) => PromptAnswer;
-/** The fake opening helper, as the test drives it: what it says, the answers bay0 wrote it, its end. */
+/** A fake vault helper, as the test drives it: what it says, the answers bay0 wrote it, its end. */
 type Opener = { argv: string[]; say: (message: object) => void; answers: unknown[]; end: (exit: ChildExit) => void };
 
 const pin = (value: string | null): PromptAnswer => ({ kind: "secret", value });
@@ -28,13 +24,16 @@ const openAtOnce = (helper: Opener): void => {
 };
 
 /**
- * startVault with a fake opening helper (driven by `opening`), a fake
- * rekey helper answering by `script`, a fake person at the prompt, and the
- * log's records: bay0's side of the vault without a VM, a TPM or a disk.
+ * startVault with fake vault helpers (the opening one driven by `opening`,
+ * a rekey one by `rekeying`), a fake person at the prompt, and the log's
+ * records: bay0's side of the vault without a VM, a TPM or a disk.
  */
-function harness(script: Script, person: Person, opening: (helper: Opener) => void = openAtOnce) {
+function harness(
+  person: Person,
+  opening: (helper: Opener) => void = openAtOnce,
+  rekeying: (helper: Opener) => void = (helper) => helper.end({ status: 0, signal: null }),
+) {
   const records: LogRecord[] = [];
-  const requests: Request[] = [];
   const prompts: PromptRequest[] = [];
   const openers: Opener[] = [];
   const intoVault: unknown[] = [];
@@ -43,31 +42,15 @@ function harness(script: Script, person: Person, opening: (helper: Opener) => vo
     spawn(argv, onLine) {
       let end: (exit: ChildExit) => void = () => undefined;
       const exited = new Promise<ChildExit>((resolve) => (end = resolve));
-      const mode = argv[1] ?? "";
-      if (mode === "vault-open") {
-        const opener: Opener = { argv, say: (m) => onLine("stdout", JSON.stringify(m)), answers: [], end };
-        openers.push(opener);
-        opening(opener);
-        return {
-          pid: 4241,
-          exited,
-          stdin: {
-            write: (text) => void opener.answers.push((JSON.parse(text) as { answer: unknown }).answer),
-            end: () => undefined,
-          },
-        };
-      }
+      const opener: Opener = { argv, say: (m) => onLine("stdout", JSON.stringify(m)), answers: [], end };
+      openers.push(opener);
+      (argv[1] === "vault-open" ? opening : rekeying)(opener);
       return {
-        pid: 4242,
+        pid: 4241,
         exited,
         stdin: {
-          write(text) {
-            const request = { mode, ...(JSON.parse(text) as { do: string }) };
-            requests.push(request);
-            const reply = script(request);
-            setTimeout(() => onLine("stdout", JSON.stringify(reply)), 0);
-          },
-          end: () => end({ status: 0, signal: null }),
+          write: (text) => void opener.answers.push((JSON.parse(text) as { answer: unknown }).answer),
+          end: () => undefined,
         },
       };
     },
@@ -90,7 +73,7 @@ function harness(script: Script, person: Person, opening: (helper: Opener) => vo
     },
     PARTITION,
   );
-  return { vault, records, requests, prompts, openers, intoVault, libc, events: () => records.map((r) => r.event) };
+  return { vault, records, prompts, openers, intoVault, libc, events: () => records.map((r) => r.event) };
 }
 
 /** Until `vault` leaves the states that are still under way. */
@@ -104,7 +87,6 @@ const drained = () => new Promise((r) => setTimeout(r, 20));
 describe("the vault at boot", () => {
   it("runs the helper's dialog: shows its prompts at the console, writes back the answers, and opens when told", async () => {
     const { vault, openers, prompts, records, intoVault } = harness(
-      () => ({ ok: true }),
       () => pin("kestrel42"),
       (helper) => {
         const unlock = { kind: "secret", title: "Vault: unlock", label: "PIN", minLength: 6, maxLength: 64 };
@@ -132,14 +114,12 @@ describe("the vault at boot", () => {
 
   it("keeps the state the helper reported when it ends, and fails the vault when the helper dies", async () => {
     const declined = harness(
-      () => ({ ok: true }),
       () => pin(null),
       (helper) => setTimeout(() => helper.end({ status: 0, signal: null }), 0),
     );
     await drained();
     expect(declined.vault.state()).toBe("locked");
     const refused = harness(
-      () => ({ ok: true }),
       () => pin(null),
       (helper) => {
         helper.say({ state: "unavailable" });
@@ -148,7 +128,6 @@ describe("the vault at boot", () => {
     );
     expect(await settled(refused.vault)).toBe("unavailable");
     const dead = harness(
-      () => ({ ok: true }),
       () => pin(null),
       (helper) => {
         helper.say({ state: "not set up" });
@@ -166,10 +145,7 @@ describe("the vault at boot", () => {
 
 describe("the open vault", () => {
   it("locks from the dashboard only without a write under way, and then says until reboot", async () => {
-    const { vault, libc, records } = harness(
-      () => ({ ok: true }),
-      () => pin("kestrel42"),
-    );
+    const { vault, libc, records } = harness(() => pin("kestrel42"));
     expect(await settled(vault)).toBe("open");
     const release = vault.writing("big.bin from notes");
     expect(await vault.lock("dashboard")).toBe("a write into the vault is in progress: big.bin from notes");
@@ -181,33 +157,42 @@ describe("the open vault", () => {
     expect(vault.writing("late.bin")).toBeNull();
   });
 
-  it("makes a new recovery key only after the TPM passed the PIN, and removes the old one only after the person confirmed the new", async () => {
-    const rekey = (r: Request): OpenReply =>
-      r.do === "check"
-        ? r.pin === "kestrel42"
-          ? { ok: true }
-          : { ok: false, reason: "pin", tries_left: 1 }
-        : r.do === "enrol"
-          ? { ok: true, recovery_key: NEW_KEY }
-          : { ok: true };
-    const confirmed: string[] = [];
-    let typed = "harrier17";
-    const { vault, requests, prompts, records } = harness(rekey, (request) => {
-      if (request.kind === "confirm") confirmed.push(requests.map((r) => r.do).join(","));
-      return request.kind === "secret" ? pin(typed) : { kind: "confirm" };
-    });
+  it("has the rekey helper run its dialog with the vault held open, and says what it reported", async () => {
+    let release: () => void = () => undefined;
+    const { vault, openers, prompts } = harness(
+      () => pin("kestrel42"),
+      openAtOnce,
+      (helper) => {
+        helper.say({
+          prompt: { kind: "secret", title: "Vault: a new key", label: "PIN", minLength: 6, maxLength: 64 },
+        });
+        release = () => {
+          helper.say({ rekeyed: helper.answers.length === 1 ? null : "no answer" });
+          helper.end({ status: 0, signal: null });
+        };
+      },
+    );
     expect(await settled(vault)).toBe("open");
-    const rekeyed = () => requests.filter((r) => r.mode === "vault-rekey").map((r) => r.do);
-    expect(await vault.newRecoveryKey()).toBe("wrong PIN, 1 try left");
-    expect(rekeyed()).toEqual(["check"]);
-    expect(records.at(-1)).toMatchObject({ event: "vault.recovery_key_refused", reason: "pin", tries_left: 1 });
-    typed = "kestrel42";
-    expect(await vault.newRecoveryKey()).toBeNull();
-    expect(rekeyed()).toEqual(["check", "check", "enrol", "retire"]);
-    expect(confirmed.at(-1)).toMatch(/check,enrol$/);
-    expect(prompts.at(-1)).toMatchObject({ kind: "confirm", title: "Vault: your new recovery key" });
-    expect(records.at(-1)).toMatchObject({ event: "vault.recovery_key_replaced", device: "/dev/vda4" });
+    const made = vault.newRecoveryKey();
+    await drained();
+    expect(openers[1]?.argv.slice(1)).toEqual(["vault-rekey", "/dev/vda4"]);
+    expect(prompts.map((p) => p.title)).toEqual(["Vault: a new key"]);
+    // Meanwhile the dashboard cannot lock the vault, nor start a second one.
+    expect(await vault.lock("dashboard")).toBe("a write into the vault is in progress: a new recovery key");
+    expect(await vault.newRecoveryKey()).toBe("a new recovery key is being made already");
+    release();
+    expect(await made).toBeNull();
     await vault.lock("shutdown");
     expect(await vault.newRecoveryKey()).toBe("the vault is locked until reboot");
+  });
+
+  it("says how a rekey helper that dies ended", async () => {
+    const { vault } = harness(
+      () => pin(null),
+      openAtOnce,
+      (helper) => helper.end({ status: null, signal: "SIGKILL" }),
+    );
+    expect(await settled(vault)).toBe("open");
+    expect(await vault.newRecoveryKey()).toBe("the vault helper ended (SIGKILL): ");
   });
 });

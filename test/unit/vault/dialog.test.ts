@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { PromptAnswer, PromptRequest } from "../../../console/protocol.ts";
 import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";
-import { unlockDialog } from "../../../vault/dialog.ts";
+import { rekeyDialog, unlockDialog } from "../../../vault/dialog.ts";
+import type { RekeyRequest } from "../../../vault/rekey.ts";
 import type { OpenRequest } from "../../../vault/open.ts";
-import type { OpenReply, VaultReport } from "../../../vault/open-protocol.ts";
+import type { OpenReply } from "../../../vault/dialog.ts";
+import type { VaultReport } from "../../../vault/open-protocol.ts";
 
 const PARTITION = { device: "/dev/vda4", disk: "/dev/vda", number: 4 };
 const KEY = "aaaaaaaa-bbbbbbbb-cccccccc-dddddddd-eeeeeeee-ffffffff-gggggggg-hhhhhhhh";
@@ -195,5 +197,50 @@ describe("the vault at boot", () => {
     expect(await broken.settled()).toBe("failed");
     expect(broken.prompts).toHaveLength(1);
     expect(broken.records.at(-1)).toMatchObject({ event: "vault.unlock_failed", error: "/dev/tpmrm0 did not answer" });
+  });
+});
+
+describe("a new recovery key's dialog", () => {
+  const NEW_KEY = "hhhhhhhh-gggggggg-ffffffff-eeeeeeee-dddddddd-cccccccc-bbbbbbbb-aaaaaaaa";
+  const steps = (r: RekeyRequest): OpenReply =>
+    r.do === "check"
+      ? r.pin === "kestrel42"
+        ? { ok: true }
+        : { ok: false, reason: "pin", tries_left: 1 }
+      : r.do === "enrol"
+        ? { ok: true, recovery_key: NEW_KEY }
+        : { ok: true };
+
+  it("makes a new recovery key only after the TPM passed the PIN, and removes the old one only after the person confirmed the new", async () => {
+    const records: LogRecord[] = [];
+    const requests: RekeyRequest[] = [];
+    const prompts: PromptRequest[] = [];
+    const confirmed: string[] = [];
+    let typed = "harrier17";
+    const deps = {
+      log: createLog([memorySink(records)]),
+      ask: async (request: PromptRequest): Promise<PromptAnswer> => {
+        prompts.push(request);
+        if (request.kind === "confirm") confirmed.push(requests.map((r) => r.do).join(","));
+        return request.kind === "secret" ? pin(typed) : { kind: "confirm" };
+      },
+      step: (request: RekeyRequest) => {
+        requests.push(request);
+        return steps(request);
+      },
+    };
+    expect(await rekeyDialog(deps, "/dev/vda4")).toBe("wrong PIN, 1 try left");
+    expect(requests.map((r) => r.do)).toEqual(["check"]);
+    expect(records.at(-1)).toMatchObject({ event: "vault.recovery_key_refused", reason: "pin", tries_left: 1 });
+    typed = "kestrel42";
+    expect(await rekeyDialog(deps, "/dev/vda4")).toBeNull();
+    expect(requests.map((r) => r.do)).toEqual(["check", "check", "enrol", "retire"]);
+    expect(confirmed.at(-1)).toMatch(/check,enrol$/);
+    expect(prompts.at(-1)).toMatchObject({ kind: "confirm", title: "Vault: your new recovery key" });
+    expect(records.at(-1)).toMatchObject({ event: "vault.recovery_key_replaced", device: "/dev/vda4" });
+    typed = "";
+    const declined = { ...deps, ask: async (): Promise<PromptAnswer> => pin(null) };
+    expect(await rekeyDialog(declined, "/dev/vda4")).toBe("the recovery key stays as it is");
+    expect(JSON.stringify(records)).not.toContain("kestrel42");
   });
 });
