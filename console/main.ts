@@ -11,7 +11,8 @@
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { EVIOCGRAB, inputDeviceName, readInputDevice } from "../sys/evdev.ts";
-import { FRAMEBUFFER, framebufferOn } from "../sys/framebuffer.ts";
+import { FRAMEBUFFER } from "../sys/framebuffer.ts";
+import { framebufferOn } from "../sys/framebuffer-draw.ts";
 import { parseJsonOrNull } from "../sys/files.ts";
 import { openLibc } from "../sys/libc-ffi.ts";
 import { createLineSplitter } from "../sys/lines.ts";

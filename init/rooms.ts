@@ -14,7 +14,7 @@ import { AUTOSTART_FILE, POLICY_DIR } from "./layout.ts";
 import { startRoomBuilder, type RoomBuilder } from "./room-builder.ts";
 import { RoomSupervisor } from "../rooms/supervisor.ts";
 import { readTextOrNull } from "../sys/files.ts";
-import { cgroupFs } from "../sys/fs-node.ts";
+import { cgroupFs } from "../sys/cgroup-fs.ts";
 import type { Libc } from "../sys/libc.ts";
 import type { Log } from "../sys/log.ts";
 import type { Spawner } from "../sys/spawn.ts";

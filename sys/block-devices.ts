@@ -6,11 +6,23 @@
  */
 import { open, readFile } from "node:fs/promises";
 import { readdirSync, realpathSync } from "node:fs";
-import { readHead, readTextOrNull } from "./files.ts";
+import { readTextOrNull } from "./files.ts";
 
 /** Enough for the protective MBR, the GPT header and 128 entries on 512- or 4096-byte sectors. */
 const HEAD_BYTES = 65536;
 const VIRTUAL = /^(loop|dm-|ram|zram|sr|nbd)/;
+
+/** The first `bytes` of a block device (fewer if it is smaller); throws when it cannot be read. */
+async function readHead(device: string, bytes: number): Promise<Uint8Array> {
+  const file = await open(device, "r");
+  try {
+    const buffer = new Uint8Array(bytes);
+    const { bytesRead } = await file.read(buffer, 0, bytes, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await file.close();
+  }
+}
 
 export type RawDisk = {
   name: string;

@@ -1,5 +1,4 @@
 import { readFileSync } from "node:fs";
-import { open } from "node:fs/promises";
 
 /** A small file's text (/proc, /sys, /etc), or null when it cannot be read. */
 export function readTextOrNull(path: string): string | null {
@@ -32,16 +31,4 @@ export function parseJsonOrNull(text: string): unknown {
 export function readJsonOrNull(path: string): unknown {
   const text = readTextOrNull(path);
   return text === null ? null : parseJsonOrNull(text);
-}
-
-/** The first `bytes` of a block device (fewer if it is smaller); throws when it cannot be read. */
-export async function readHead(device: string, bytes: number): Promise<Uint8Array> {
-  const file = await open(device, "r");
-  try {
-    const buffer = new Uint8Array(bytes);
-    const { bytesRead } = await file.read(buffer, 0, bytes, 0);
-    return buffer.subarray(0, bytesRead);
-  } finally {
-    await file.close();
-  }
 }

@@ -1,18 +1,12 @@
-import { chownSync, existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { readTextOrNull } from "./files.ts";
 
 /**
- * The real file operations behind the rooms' cgroup, root and image code
- * (rooms/cgroup.ts CgroupFs, rooms/rootfs.ts RootfsFs, rooms/images.ts
- * ImageFs); tests pass fakes of the same shapes.
+ * The real file operations behind the helpers' rooms' root and image code
+ * (rooms/rootfs.ts RootfsFs for the room builder, rooms/images.ts ImageFs for
+ * the image helper); tests pass fakes of the same shapes. The cgroups' are
+ * sys/cgroup-fs.ts.
  */
-export const cgroupFs = {
-  mkdir: (path: string): void => void mkdirSync(path, { recursive: true }),
-  write: (path: string, value: string): void => writeFileSync(path, value),
-  read: readTextOrNull,
-  rmdir: (path: string): void => rmdirSync(path),
-};
-
 export const rootfsFs = {
   // Traversable (not readable) by others: crun resolves the room's root from inside its user namespace.
   mkdir: (path: string): void => void mkdirSync(path, { recursive: true, mode: 0o711 }),
