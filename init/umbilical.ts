@@ -18,6 +18,7 @@ import {
   fromUmbilicalSchema,
   refusal,
   UMBILICAL_LINE_MAX,
+  UMBILICAL_RATE,
   UMBILICAL_USER,
   type Forwarded,
   type FromUmbilical,
@@ -28,8 +29,7 @@ import type { Courier } from "./courier.ts";
 import { keepResident, type ResidentChild } from "./resident.ts";
 
 /** Twice the server's own rate: reached only by a server that no longer keeps it. */
-const REQUESTS_BURST = 20;
-const REQUESTS_PER_SECOND = 4;
+const RATE = { burst: 2 * UMBILICAL_RATE.burst, perSecond: 2 * UMBILICAL_RATE.perSecond };
 /** A room starts without waiting longer for its socket: a server down now makes it when it is back. */
 const LISTEN_WAIT_MS = 5000;
 
@@ -145,7 +145,7 @@ export function startUmbilical(deps: UmbilicalDeps): Umbilical {
       } catch (error) {
         return `umbilical ${plan.dirs.umbilical}: ${String(error)}`;
       }
-      rooms.set(plan.id, { plan, rate: tokenBucket(REQUESTS_BURST, REQUESTS_PER_SECOND, deps.now) });
+      rooms.set(plan.id, { plan, rate: tokenBucket(RATE.burst, RATE.perSecond, deps.now) });
       const child = resident.current();
       if (child === null) return null;
       let timer: ReturnType<typeof setTimeout> | undefined;

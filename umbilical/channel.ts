@@ -16,6 +16,8 @@ export const UMBILICAL_RUN_DIR = "/run/umbilical";
 export const UMBILICAL_SOCKET = "umbilical";
 /** A forwarded request carries a policy of up to 32 KiB of TOML as JSON: bay0 reads lines this long from the server. */
 export const UMBILICAL_LINE_MAX = 256 * 1024;
+/** The requests a room may send, per room: a burst, then so many a second (the server's limit; bay0 allows twice as many). */
+export const UMBILICAL_RATE = { burst: 10, perSecond: 2 } as const;
 
 export type ErrorCode = "malformed" | "oversized" | "not_allowed" | "rate_limited" | "refused" | "unavailable";
 export type Refusal = { ok: false; error: { code: ErrorCode; message: string } };

@@ -25,12 +25,11 @@ import {
   type Forwarded,
   type Refusal,
   type Reply,
+  UMBILICAL_RATE,
 } from "./channel.ts";
 import { admit, encodeFrame, frameReader, type UmbilicalRequest } from "./protocol.ts";
 import type { UMBILICAL_REQUESTS } from "../policies/schema.ts";
 
-const REQUESTS_BURST = 10;
-const REQUESTS_PER_SECOND = 2;
 /** Refusals a connection may collect before it is hung up on. */
 const ABUSE_LIMIT = 5;
 /** Connections one room may hold open at once; more are closed on arrival. */
@@ -95,7 +94,7 @@ export function createServer(
   const open: Served["open"] = (room, dir, allow) => {
     close(room);
     const path = `${dir}/${UMBILICAL_SOCKET}`;
-    const rate = tokenBucket(REQUESTS_BURST, REQUESTS_PER_SECOND, now);
+    const rate = tokenBucket(UMBILICAL_RATE.burst, UMBILICAL_RATE.perSecond, now);
     const logged = tokenBucket(LOGGED_BURST, LOGGED_PER_SECOND, now);
     let unlogged = 0;
     const live = new Set<Socket<Connection>>();
@@ -141,7 +140,7 @@ export function createServer(
       if (!admitted.ok) return refuse(socket, "?", admitted.reply);
       const { type } = admitted.request;
       if (!rate.take(1))
-        return refuse(socket, type, refusal("rate_limited", `more than ${REQUESTS_PER_SECOND} requests a second`));
+        return refuse(socket, type, refusal("rate_limited", `more than ${UMBILICAL_RATE.perSecond} requests a second`));
       // One request at a time per connection, its parsing included: a room cannot pile up work here or in bay0.
       if (socket.data.busy) return refuse(socket, type, refusal("rate_limited", "one request at a time"));
       socket.data.busy = true;
