@@ -25,9 +25,16 @@ while [ "$i" -lt 100 ]; do
   i=$((i + 1))
 done
 echo "orphans-started=$i"
-sleep 4
-echo "orphan-zombies=$(cat /proc/[0-9]*/stat 2>/dev/null | awk '$3 == "Z" && $4 == 1' | wc -l)"
-echo "orphans-left=$(cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(sleep)" && $4 == 1' | wc -l)"
+# Until bay0 has reaped them all (each lives a second), at most a minute: a busy boot may take its time, never forever.
+zombies() { cat /proc/[0-9]*/stat 2>/dev/null | awk '$3 == "Z" && $4 == 1' | wc -l; }
+left() { cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(sleep)" && $4 == 1' | wc -l; }
+i=0
+while [ "$i" -lt 60 ] && [ "$(zombies)" != 0 -o "$(left)" != 0 ]; do
+  sleep 1
+  i=$((i + 1))
+done
+echo "orphan-zombies=$(zombies)"
+echo "orphans-left=$(left)"
 kill -USR1 1
 sleep 1
 # The audit log, once both autostart rooms are in it.
