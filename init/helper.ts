@@ -3,7 +3,7 @@
  * (init/main.ts lists them), started as root, never PID 1. Each line it
  * prints is JSON: either one of its log records, which bay0 logs as its own
  * when the event is under the helper's `prefix` (a helper speaks only of its
- * own concern), or a reply that `reply` accepts. Anything else is kept as
+ * own concern), or a reply that `reply` accepts. Any other text is kept as
  * its last words, for the error when it ends without the reply awaited.
  */
 import { z } from "zod";
@@ -42,7 +42,8 @@ export function startHelper<T>(
       const reply = options.reply.safeParse(value);
       if (reply.success) return options.onReply(reply.data);
       const record = records.safeParse(value);
-      if (!record.success) return void (said = line.slice(0, 300));
+      // A JSON message out of shape is not kept as words: it may carry what a prompt shows (a recovery key).
+      if (!record.success) return void (said = value === null ? line.slice(0, 300) : "a message bay0 could not read");
       const { level, event, ts: _, ...fields } = record.data;
       deps.log[level](event, fields);
     },

@@ -140,6 +140,7 @@ function main(): void {
           rooms?.umbilical.stopRestarting();
           rooms?.builder.stopRestarting();
           trusted?.stopRestarting();
+          vault?.shuttingDown();
         },
         beforeUnmount: async () => void (await vault?.lock("shutdown")),
         stopWatchdog: () => watchdog?.stop(),

@@ -61,6 +61,8 @@ export function keepResident<In, Out>(
   };
 
   const start = (): void => {
+    // A restart already scheduled when the machine began to shut down.
+    if (stopping) return;
     const startedAt = deps.now();
     let ours: number | null = null;
     let theirs: number[] = [];

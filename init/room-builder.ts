@@ -66,8 +66,10 @@ export function startRoomBuilder(deps: { libc: Libc; log: Log; spawner: Spawner;
           const slash = plan.id.lastIndexOf("/");
           const parent = slash < 0 ? null : { id: plan.id.slice(0, slash), depth: plan.depth - 1 };
           const timer = setTimeout(() => {
+            const asked = entry.sentTo;
             entry.done(`the room builder did not answer within ${BUILD_MS / 1000} s`);
-            builder.kill();
+            // Only the builder that was asked is stalled; one started since has not been asked yet.
+            if (asked !== null && asked === builder.current()?.generation) builder.kill();
           }, BUILD_MS);
           const entry: Pending = {
             request: { id, do: what, room: plan.id, policy: plan.policy, parent },
@@ -89,6 +91,8 @@ export function startRoomBuilder(deps: { libc: Libc; log: Log; spawner: Spawner;
     stopRestarting: () => {
       stopping = true;
       builder.stopRestarting();
+      // None running now, and none will start: what waits for one is answered.
+      if (builder.current() === null) for (const entry of pending.values()) entry.done(SHUTTING_DOWN);
     },
     kill: builder.kill,
   };

@@ -56,6 +56,8 @@ export type Vault = {
   lock(reason: "dashboard" | "shutdown"): Promise<string | null>;
   /** From the dashboard: the PIN checked by the TPM, a new recovery key shown, then the old one removed; null once done, else why not. */
   newRecoveryKey(): Promise<string | null>;
+  /** The machine is shutting down: a vault helper that ends now was stopped, not broken. */
+  shuttingDown(): void;
 };
 
 type Ask = (request: PromptRequest) => Promise<PromptAnswer>;
@@ -97,6 +99,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
   let found: CopiesFound | null = null;
   /** Whether the TPM took the barrier in PCR 11 when the vault opened: then nothing can unseal it again this boot. */
   let barrier = false;
+  let ending = false;
   const opened = (how: Extract<VaultReport, { opened: unknown }>["opened"]): void => {
     state = "open";
     barrier = how.barrier;
@@ -190,6 +193,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
       },
     );
     if (ended === null || standing() === "open") return;
+    if (ending) return log.info("vault.locked", { reason: "the machine shut down before it was unlocked" });
     state = "failed";
     log.error("vault.unlock_failed", { reason: "unknown", tries_left: null, error: ended });
   })().catch((error: unknown) => {
@@ -200,6 +204,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
     state: standing,
     lock,
     newRecoveryKey,
+    shuttingDown: () => void (ending = true),
     writing: startWrite,
     rooms: {
       open: (plan) => {

@@ -45,6 +45,7 @@ const size = (what: string, min: number) => {
   const error = `${what} must be a size such as "256M" (units K, M, G) or a number of bytes`;
   return z
     .union([z.number().int().min(0), z.string().regex(SIZE).transform(parseSize)], { error })
+    .refine((n) => Number.isSafeInteger(n), `${what} is too large`)
     .refine((n) => n >= min, `${what} must be at least ${min} bytes`);
 };
 

@@ -15,8 +15,11 @@ export type BuilderRequest = {
   parent: { id: string; depth: number } | null;
 };
 
+/** The longest reason the builder gives. */
+export const ERROR_MAX = 2000;
+
 export const builderReplySchema = z.object({
   id: z.number().int(),
-  error: z.string().max(2000).nullable(),
+  error: z.string().max(ERROR_MAX).nullable(),
 });
 export type BuilderReply = z.infer<typeof builderReplySchema>;

@@ -13,7 +13,7 @@ import { cgroupFs } from "../sys/cgroup-fs.ts";
 import { rootfsFs } from "../sys/fs-node.ts";
 import type { Libc } from "../sys/libc.ts";
 import { createLog } from "../sys/log.ts";
-import type { BuilderReply } from "./builder-protocol.ts";
+import { ERROR_MAX, type BuilderReply } from "./builder-protocol.ts";
 import { CgroupError, type CgroupFs } from "./cgroup.ts";
 import { availableControllers, availableLimits, prepareRoomCgroup, removeRoomCgroup } from "./cgroup-setup.ts";
 import { cgroupLimits, ociConfig } from "./oci.ts";
@@ -75,9 +75,11 @@ export function answer(deps: BuilderDeps, profile: ContainersProfile | null, lin
   const { id, room, policy, parent } = request.data;
   const plan = planRoom(policy, parent);
   if (plan.id !== room) return { id, error: `the plan is of '${plan.id}', not '${room}'` };
-  if (request.data.do === "teardown") return { id, error: teardownRoom(deps, plan) };
+  // Cut to what bay0 reads (rooms/builder-protocol.ts): a longer answer would be dropped, and the request wait.
+  const cut = (error: string | null): string | null => error?.slice(0, ERROR_MAX) ?? null;
+  if (request.data.do === "teardown") return { id, error: cut(teardownRoom(deps, plan)) };
   if (profile === null) return { id, error: `the seccomp profile ${SECCOMP_PROFILE} is missing or invalid` };
-  return { id, error: prepareRoom(deps, plan, profile) };
+  return { id, error: cut(prepareRoom(deps, plan, profile)) };
 }
 
 /** The helper's main: requests on stdin, one at a time, answers on stdout; ends when bay0 closes stdin. */

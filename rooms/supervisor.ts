@@ -92,6 +92,11 @@ export type TerminalHandler = (room: string, masterFd: number) => void;
 
 export class RoomSupervisor {
   private readonly rooms = new Map<string, LiveRoom>();
+  /**
+   * Rooms being started, by id, from the first step: the id is theirs while the builder works (a second start of
+   * it is refused, a parent's children count it), and a kill meanwhile cancels the start before crun runs.
+   */
+  private readonly starting = new Map<string, { parent: string | null; cancelled: boolean }>();
   private stopping = false;
   private terminalHandler: TerminalHandler | null = null;
 
@@ -148,7 +153,10 @@ export class RoomSupervisor {
     if (!parent)
       return Promise.resolve(this.refuse(id, [{ field: "parent", reason: `room '${parentId}' is not running` }]));
     const violations = subsetViolations(parent.plan.policy, policy, parent.plan.depth);
-    const children = [...this.rooms.values()].filter((r) => r.parent === parentId).length;
+    const children = new Set([
+      ...[...this.rooms.values()].filter((r) => r.parent === parentId).map((r) => r.plan.id),
+      ...[...this.starting].filter(([, start]) => start.parent === parentId).map(([child]) => child),
+    ]).size;
     if (children >= MAX_CHILDREN)
       violations.push({
         field: "nesting",
@@ -158,10 +166,12 @@ export class RoomSupervisor {
     return this.launch(planRoom(policy, parent.plan), parentId);
   }
 
-  /** Kills a room and every room below it: all their processes die at once. */
+  /** Kills a room and every room below it: all their processes die at once; one still being built never runs. */
   async kill(id: string, why: "killed" | "reset" = "killed"): Promise<boolean> {
+    for (const [startingId, start] of this.starting)
+      if (startingId === id || startingId.startsWith(`${id}/`)) start.cancelled = true;
     const room = this.rooms.get(id);
-    if (!room) return false;
+    if (!room) return this.starting.has(id);
     const family = [...this.rooms.values()].filter((r) => r.plan.id === id || r.plan.id.startsWith(`${id}/`));
     for (const member of family) member.ending ??= member === room ? why : "killed";
     this.killCgroup(room);
@@ -214,9 +224,20 @@ export class RoomSupervisor {
   }
 
   private async launch(plan: RoomPlan, parent: string | null): Promise<StartResult> {
-    const { log } = this.deps;
     if (this.stopping) return this.refuse(plan.id, [{ field: "bay0", reason: "the machine is shutting down" }]);
-    if (this.rooms.has(plan.id)) return { ok: false, reason: `room '${plan.id}' is already running` };
+    if (this.rooms.has(plan.id) || this.starting.has(plan.id))
+      return { ok: false, reason: `room '${plan.id}' is already running` };
+    const start = { parent, cancelled: false };
+    this.starting.set(plan.id, start);
+    try {
+      return await this.run(plan, parent, start);
+    } finally {
+      this.starting.delete(plan.id);
+    }
+  }
+
+  private async run(plan: RoomPlan, parent: string | null, start: { cancelled: boolean }): Promise<StartResult> {
+    const { log } = this.deps;
     const startedAt = this.deps.now();
     log.info("room.starting", { room: plan.id, image: plan.policy.image, parent });
     const vault =
@@ -227,6 +248,9 @@ export class RoomSupervisor {
           : this.deps.vault.open(plan);
     const notReady = vault ?? (await this.prepare(plan)) ?? (await this.deps.umbilical?.open(plan)) ?? null;
     if (notReady !== null) return this.failed(plan, notReady);
+    // What happened while the builder worked.
+    if (this.stopping) return this.failed(plan, "the machine is shutting down");
+    if (start.cancelled) return this.failed(plan, "killed while starting");
 
     let console: LiveRoom["console"] = null;
     if (plan.policy.terminal) {

@@ -44,7 +44,8 @@ export const vaultReportSchema = z.union([
 export type VaultReport = z.infer<typeof vaultReportSchema>;
 
 /** A new recovery key's end, as the rekey helper's dialog tells bay0: null once made, else why not. */
-const rekeyedSchema = z.object({ rekeyed: z.string().max(500).nullable() }).strict();
+export const REKEYED_MAX = 500;
+const rekeyedSchema = z.object({ rekeyed: z.string().max(REKEYED_MAX).nullable() }).strict();
 
 /** What a vault helper says besides its records: a report, or a prompt for bay0 to show (answered `{answer}` on its stdin). */
 export const fromVaultHelperSchema = z.union([

@@ -20,6 +20,7 @@ import { checkCommand, parsePinCheck } from "./pin-check.ts";
 import { run, StepFailed } from "./provision.ts";
 import { cryptVolumeKey, recoverySlots } from "./rekey-parse.ts";
 import { VAULT_MAPPER } from "./tools.ts";
+import { REKEYED_MAX } from "./open-protocol.ts";
 import { readTable } from "../sys/device-mapper.ts";
 import { openLibc } from "../sys/libc-ffi.ts";
 import type { Log } from "../sys/log.ts";
@@ -144,6 +145,6 @@ export async function runVaultRekey([device = ""]: string[]): Promise<void> {
   } catch (error) {
     rekeyed = String(error);
   }
-  say({ rekeyed });
+  say({ rekeyed: rekeyed?.slice(0, REKEYED_MAX) ?? null });
   end();
 }

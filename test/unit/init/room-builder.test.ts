@@ -73,4 +73,23 @@ describe("bay0's side of the room builder", () => {
     await vi.advanceTimersByTimeAsync(60_000);
     expect(helpers).toHaveLength(1);
   });
+
+  it("kills the builder it asked when it is late; once shutting down, answers what waits for a builder that will not come", async () => {
+    const { builder, helpers, libc } = setup();
+    const plan = planRoom(policy("web"));
+    helpers[0]?.end({ status: null, signal: "SIGKILL" });
+    await vi.advanceTimersByTimeAsync(0);
+    // Asked while none runs; the next one starts after half a second and is asked then.
+    const late = builder.prepare(plan);
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(await late).toBe("the room builder did not answer within 30 s");
+    expect(libc.calls.filter((c) => c.fn === "kill")).toEqual([{ fn: "kill", args: [202, 9] }]);
+    helpers[1]?.end({ status: null, signal: "SIGKILL" });
+    await vi.advanceTimersByTimeAsync(0);
+    const waiting = builder.teardown(plan);
+    builder.stopRestarting();
+    expect(await waiting).toBe("the machine is shutting down");
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(helpers).toHaveLength(2);
+  });
 });

@@ -136,9 +136,23 @@ describe("the vault at boot", () => {
       },
     );
     expect(await settled(dead.vault)).toBe("failed");
+    // Stopped at shutdown, not broken: it stays locked.
+    let stop: () => void = () => undefined;
+    const stopped = harness(
+      () => pin(null),
+      (helper) => (stop = () => helper.end({ status: null, signal: "SIGTERM" })),
+    );
+    stopped.vault.shuttingDown();
+    stop();
+    await drained();
+    expect(stopped.vault.state()).toBe("locked");
+    expect(stopped.records.at(-1)).toMatchObject({
+      event: "vault.locked",
+      reason: "the machine shut down before it was unlocked",
+    });
     expect(dead.records.at(-1)).toMatchObject({
       event: "vault.unlock_failed",
-      error: expect.stringMatching(/the vault helper ended \(status 1\): \{"state":"bogus"\}/),
+      error: "the vault helper ended (status 1): a message bay0 could not read",
     });
   });
 });

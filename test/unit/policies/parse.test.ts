@@ -76,6 +76,11 @@ describe("parsePolicy", () => {
     }
     const bytes = parsePolicy(`${MINIMAL}[limits]\nmemory_max = 8388608\n`, "t.toml");
     expect(bytes.ok && bytes.policy.limits.memory_max).toBe(8 * 1024 * 1024);
+    // Only sizes a byte count can say again exactly.
+    const huge = parsePolicy(`${MINIMAL}[limits]\nmemory_max = "8388608G"\n`, "t.toml");
+    expect(huge.ok ? [] : huge.errors.map(formatPolicyError)).toEqual([
+      "t.toml:5:1: limits.memory_max: memory_max is too large",
+    ]);
   });
 
   it("reports unknown fields, wrong types and missing fields in plain words", () => {

@@ -309,6 +309,28 @@ describe("RoomSupervisor: every start ends in room.started or room.failed, whate
     expect((await w.supervisor.start(policy('name = "web"'))).ok).toBe(true);
   });
 
+  it("holds a room's name while the builder works: a second start is refused, a kill or a shutdown meanwhile stops it before crun", async () => {
+    const w = world();
+    const built: (() => void)[] = [];
+    const prepare = w.deps.builder.prepare;
+    w.deps.builder.prepare = (plan) => new Promise((resolve) => built.push(() => void prepare(plan).then(resolve)));
+    const first = w.supervisor.start(policy('name = "web"'));
+    expect(await w.supervisor.start(policy('name = "web"'))).toEqual({
+      ok: false,
+      reason: "room 'web' is already running",
+    });
+    expect(await w.supervisor.kill("web")).toBe(true);
+    built.shift()?.();
+    expect(await first).toEqual({ ok: false, reason: "killed while starting" });
+    const second = w.supervisor.start(policy('name = "web"'));
+    await flush();
+    w.supervisor.stopAccepting();
+    built.shift()?.();
+    expect(await second).toEqual({ ok: false, reason: "the machine is shutting down" });
+    expect(w.spawned).toHaveLength(0);
+    expect(outcome(w, "web")).toEqual(["room.failed", "room.failed"]);
+  });
+
   it("refuses every start once shutdown has begun", async () => {
     const w = world();
     w.supervisor.stopAccepting();
@@ -331,11 +353,14 @@ describe("RoomSupervisor nesting", () => {
   it(`refuses a child beyond ${MAX_CHILDREN} live children of one room`, async () => {
     const w = world();
     await w.supervisor.start(policy(PARENT));
-    for (let i = 0; i < MAX_CHILDREN; i++)
-      expect((await w.supervisor.spawnChild("parent", policy(`name = "kid${i}"`))).ok).toBe(true);
+    // Asked all at once, as a room's concurrent connections could: the ones still being built count too.
+    const asked = Array.from({ length: MAX_CHILDREN }, (_, i) =>
+      w.supervisor.spawnChild("parent", policy(`name = "kid${i}"`)),
+    );
     const refused = await w.supervisor.spawnChild("parent", policy('name = "onemore"'));
     expect(refused.ok).toBe(false);
     expect(refused.ok ? "" : refused.reason).toMatch(/already has 8 child rooms/);
+    expect((await Promise.all(asked)).map((r) => r.ok)).toEqual(Array(MAX_CHILDREN).fill(true));
   });
 
   it("kills only the room the cgroup.kill names, and its children", async () => {
