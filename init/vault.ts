@@ -6,7 +6,7 @@
  * recovery key's dialog. No PIN or key ever reaches the log.
  */
 import type { CopiesFound } from "../audit/verify.ts";
-import type { VaultPartition } from "../vault/dialog.ts";
+import type { Ask, VaultPartition } from "../vault/dialog.ts";
 import { fromVaultHelperSchema, type FromVaultHelper, type VaultReport } from "../vault/open-protocol.ts";
 import { PERSIST, toolEnv, VAULT_AUDIT, VAULT_MAPPER, VAULT_ROOMS } from "../vault/tools.ts";
 import { VAULT_TOOLS } from "./layout.ts";
@@ -17,7 +17,6 @@ import { bindVaultFolder, unbindVaultFolder } from "../sys/vault-folders.ts";
 import type { Log } from "../sys/log.ts";
 import type { Spawner } from "../sys/spawn.ts";
 import type { ToolRunner } from "../sys/tool.ts";
-import type { PromptAnswer, PromptRequest } from "../console/protocol.ts";
 import { exitText, startHelper } from "./helper.ts";
 
 const TPM_DEVICE = "/dev/tpmrm0";
@@ -27,7 +26,7 @@ export type VaultDeps = {
   log: Log;
   spawner: Spawner;
   tool: ToolRunner;
-  ask: () => ((request: PromptRequest) => Promise<PromptAnswer>) | null;
+  ask: () => Ask | null;
   /** Stops every room that sees the vault; their ids. */
   stopRooms: () => Promise<string[]>;
   /** Where the TPM's resource manager is: no vault without it (tests name one that is there). */
@@ -59,8 +58,6 @@ export type Vault = {
   /** The machine is shutting down: a vault helper that ends now was stopped, not broken. */
   shuttingDown(): void;
 };
-
-type Ask = (request: PromptRequest) => Promise<PromptAnswer>;
 
 /**
  * A vault helper's dialog (vault/dialog.ts): its prompts shown at the

@@ -8,13 +8,12 @@
  * vault's events. No PIN or key ever reaches the log.
  */
 import { z } from "zod";
-import { promptAnswerSchema } from "../console/protocol.ts";
+import { promptAnswerSchema, type PromptAnswer, type PromptRequest } from "../console/protocol.ts";
 import { parseJsonOrNull } from "../sys/files.ts";
 import { createLog, type Log } from "../sys/log.ts";
 import type { CopiesFound } from "../audit/verify.ts";
 import type { VaultReport } from "./open-protocol.ts";
 import type { OpenRequest } from "./open.ts";
-import { secret, showRecoveryKey, type Ask } from "./prompts.ts";
 import type { RekeyRequest } from "./rekey.ts";
 
 /** What each of the helpers' steps answers (vault/open.ts, vault/rekey.ts). */
@@ -42,6 +41,38 @@ export type OpenReply = {
 
 /** The person's answers to the prompts, in order, one `{answer}` line each on stdin. */
 const answerLineSchema = z.object({ answer: promptAnswerSchema }).strict();
+
+const PIN = { minLength: 6, maxLength: 64 } as const;
+
+export type Ask = (request: PromptRequest) => Promise<PromptAnswer>;
+
+/** A secret typed at the prompt; null when the person gives up (Esc). */
+const secret = async (
+  ask: Ask,
+  title: string,
+  label: string,
+  length: { minLength: number; maxLength: number } = PIN,
+): Promise<string | null> => {
+  const answer = await ask({ kind: "secret", title, label, ...length });
+  return answer.kind === "secret" ? answer.value : null;
+};
+
+/** Only Enter on its one choice ends it: no Esc, no timeout. */
+async function showRecoveryKey(ask: Ask, title: string, key: string): Promise<void> {
+  const words = key.split("-");
+  await ask({
+    kind: "confirm",
+    title,
+    lines: [
+      "Write it down now; it is shown only this once.",
+      "It opens the vault if the PIN or the TPM fail.",
+      "",
+      words.slice(0, 4).join("-"),
+      words.slice(4).join("-"),
+    ],
+    choice: "I have written it down",
+  });
+}
 
 /** How long a notice that needs no answer stays (the TPM taken, Secure Boot off). */
 const NOTICE_SHOWN_MS = 10 * 60_000;

@@ -3,48 +3,12 @@ import type { FromConsole, PromptAnswer, PromptRequest, ToConsole } from "../../
 import { startConsoleLink } from "../../../init/console-link.ts";
 import { FakeLibc } from "../../../sys/libc-fake.ts";
 import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";
-import type { ChildExit, ChildStream, Spawner } from "../../../sys/spawn.ts";
-
-/** A spawner whose children are this test's: it reads what bay0 wrote to each, speaks for it, and ends it. */
-function fakeConsoles() {
-  const children: {
-    pid: number;
-    argv: string[];
-    fds: number[];
-    user: unknown;
-    written: ToConsole[];
-    say: (message: FromConsole) => void;
-    end: (exit: ChildExit) => void;
-  }[] = [];
-  const spawner: Spawner = {
-    isOwn: () => false,
-    spawn(argv, onLine: (stream: ChildStream, line: string) => void, options = {}) {
-      let end: (exit: ChildExit) => void = () => undefined;
-      const exited = new Promise<ChildExit>((resolve) => (end = resolve));
-      const written: ToConsole[] = [];
-      children.push({
-        pid: 100 + children.length,
-        argv,
-        fds: options.fds ?? [],
-        user: options.user,
-        written,
-        say: (m) => onLine("stdout", JSON.stringify(m)),
-        end,
-      });
-      return {
-        pid: 100 + children.length - 1,
-        exited,
-        stdin: { write: (text: string) => void written.push(JSON.parse(text) as ToConsole), end: () => undefined },
-      };
-    },
-  };
-  return { spawner, children };
-}
+import { fakeResidents } from "./fake-residents.ts";
 
 function setup() {
   const records: LogRecord[] = [];
   const libc = new FakeLibc();
-  const { spawner, children } = fakeConsoles();
+  const { spawner, helpers: children } = fakeResidents<ToConsole, FromConsole>(100);
   const clock = { ms: 0 };
   const acted: string[] = [];
   const inputs = ["/dev/input/event0", "/dev/input/event9"];
