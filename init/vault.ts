@@ -2,8 +2,9 @@
  * The vault: at boot the vault helper (vault/open.ts) runs its dialog
  * (vault/dialog.ts: provisioning, the PIN, the recovery key), asking bay0 to
  * show its prompts at the trusted console and telling it where the vault
- * stands; bay0 keeps the state, the rooms' folders, the lock and a new
- * recovery key's dialog. No PIN or key ever reaches the log.
+ * stands; a new recovery key's dialog runs in the rekey helper (vault/rekey.ts)
+ * the same way. bay0 keeps the state, the rooms' folders and the lock. No PIN
+ * or key ever reaches the log.
  */
 import type { CopiesFound } from "../audit/verify.ts";
 import type { Ask, VaultPartition } from "../vault/dialog.ts";
@@ -97,15 +98,15 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
   /** Whether the TPM took the barrier in PCR 11 when the vault opened: then nothing can unseal it again this boot. */
   let barrier = false;
   let ending = false;
-  const opened = (how: Extract<VaultReport, { opened: unknown }>["opened"]): void => {
+  const opened = (report: Extract<VaultReport, { opened: unknown }>["opened"]): void => {
     state = "open";
-    barrier = how.barrier;
+    barrier = report.barrier;
     log.info("vault.unlocked", {
-      how: how.how,
+      how: report.how,
       mount: PERSIST,
-      ...(how.ms === undefined ? {} : { ms: how.ms, attach_ms: how.attach_ms ?? 0 }),
+      ...(report.ms === undefined ? {} : { ms: report.ms, attach_ms: report.attach_ms ?? 0 }),
     });
-    found = how.audit;
+    found = report.audit;
     deps.audit.intoVault(VAULT_AUDIT, found);
   };
   const lock = async (reason: "dashboard" | "shutdown"): Promise<string | null> => {
