@@ -84,12 +84,17 @@ describe("the vault across boots", () => {
     await vm.waitFor("run.output", UEFI_BOOT_MS, (r) => String(r.line).startsWith("forwarding"));
     return vm;
   };
-  /** The recovery key on the screen titled `title`, from a whole frame (a screendump can catch the prompt half painted). */
+  /**
+   * The recovery key on the screen titled `title`, from a whole frame (a screendump can catch the prompt half painted).
+   * The minute for a whole frame counts from the title's first showing: making the key can take longer than that.
+   */
   const readKey = async (title: RegExp): Promise<string> => {
-    for (const deadline = Date.now() + 60_000; ;) {
-      const key = (await screen.wait(title, VAULT_MS)).join("\n").match(/[a-z]{8}(-[a-z]{8}){3}/g) ?? [];
+    let lines = await screen.wait(title, VAULT_MS);
+    for (const deadline = Date.now() + 60_000; ; lines = await screen.wait(title, VAULT_MS)) {
+      const key = lines.join("\n").match(/[a-z]{8}(-[a-z]{8}){3}/g) ?? [];
       if (key.length === 2) return key.join("-");
-      if (Date.now() > deadline) throw new Error(`no whole recovery key under ${title} on the screen`);
+      if (Date.now() > deadline)
+        throw new Error(`no whole recovery key under ${title} on the screen:\n${lines.join("\n")}`);
     }
   };
   /** Types into the masked prompt labelled `label`, checked by its dots, then Enter. */
