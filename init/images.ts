@@ -1,6 +1,6 @@
 /**
  * bay0's side of the image helper (rooms/mount-images.ts): starts it, logs
- * its image records as bay0's own, and returns its report as soon as it has
+ * its image, kernel and TPM records as bay0's own, and returns its report as soon as it has
  * it, or null (logged as `image.failed`) when it ended without one or did not
  * finish in time: a disk that stalls every read must not hold the rooms and
  * the vault for ever. The helper gives each disk's reads their own deadline;
@@ -27,7 +27,8 @@ export async function mountImagesByHelper(
     reported = () => resolve("reported");
   });
   const helper = startHelper({ spawner, log }, ["mount-images"], {
-    prefix: "image",
+    // Besides its images, what it saw of the kernel's hardening and the TPM's boot PCRs.
+    prefix: "(?:image|kernel|tpm)",
     reply: imagesReportSchema,
     lineMax: REPORT_LINE_MAX,
     onReply: (value) => {

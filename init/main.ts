@@ -7,7 +7,7 @@
  */
 // First: when module evaluation began (boot.timing).
 import { EVALUATION_STARTED_MS } from "./boot-clock.ts";
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { tpmQueue } from "../sys/tpm-device.ts";
 import { openLibc } from "../sys/libc-ffi.ts";
 import { SIG } from "../sys/libc.ts";
@@ -24,7 +24,6 @@ import { mountImagesByHelper } from "./images.ts";
 import { parseCmdline } from "./cmdline.ts";
 import { guarded, installCrashGuards } from "./guard.ts";
 import { helperRecordSchema } from "./helper.ts";
-import { assessHardening, type ReadOnlyFs } from "./hardening.ts";
 import { bootTiming } from "./boot-timing.ts";
 import { consoleAction, startConsoleLink, type ConsoleLink } from "./console-link.ts";
 import { reapOrphans } from "./reaper.ts";
@@ -34,7 +33,6 @@ import { runOnce } from "./run.ts";
 import { shutdown } from "./shutdown.ts";
 import { createPowerControl, installSignalHandlers } from "./signals.ts";
 import { installTestHooks } from "./test-hooks.ts";
-import { readPcrs } from "./tpm.ts";
 import { armWatchdog } from "./watchdog.ts";
 
 /** preinit's stage 1 records (init/preinit.c), its own events and bay0.error. */
@@ -70,8 +68,6 @@ function openLog(): Log {
   return createLog(sinks);
 }
 
-const hostFs: ReadOnlyFs = { read: readTextOrNull, exists: existsSync };
-
 /** The EFI stub's (or a boot loader's) LoaderTimeInitUSec: when it started, in µs since the machine's reset. */
 const LOADER_TIME_INIT = "/sys/firmware/efi/efivars/LoaderTimeInitUSec-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f";
 
@@ -95,10 +91,6 @@ function main(): void {
   rmSync(PREINIT_RECORDS, { force: true });
 
   const audit = startAudit(log, auditFeed, tpmQueue);
-  log.info("kernel.hardening", assessHardening(hostFs));
-  const pcrs = readPcrs(hostFs);
-  if (pcrs === null) log.warn("tpm.absent", { reason: "no TPM 2.0 PCR bank in sysfs" });
-  else log.info("tpm.pcrs", pcrs);
 
   const watchdog = armWatchdog(
     {

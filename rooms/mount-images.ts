@@ -7,10 +7,14 @@
  * dm-verity, reads it whole, mounts it where room plans expect it, reads
  * the image's room policies (their TOML is parsed here, not in PID 1), and
  * prints its log records and then one report (rooms/images-report.ts).
+ * First it logs the kernel's hardening and the TPM's boot PCRs, as bay0's
+ * records (`kernel.hardening`, `tpm.pcrs`), so PID 1 carries none of that.
  */
 import { IMAGE_MANIFEST, POLICY_DIR } from "../init/layout.ts";
 import { loadPolicies } from "../policies/load.ts";
-import { constants } from "node:fs";
+import { constants, existsSync } from "node:fs";
+import { assessHardening } from "../init/hardening.ts";
+import { readPcrs } from "../init/tpm.ts";
 import { chooseBootDisk, disksWithGpt, parseBootOption, parseLoaderPartUuid, PARTITION } from "./boot-disk.ts";
 import { imageManifestSchema, mountImage, openVerified } from "./images.ts";
 import type { ImagesReport } from "./images-report.ts";
@@ -91,6 +95,12 @@ async function mountImages(log: Log, mounted: string[]): Promise<ImagesReport["v
 
 export async function runMountImages(): Promise<void> {
   const log = createLog([(line) => void process.stdout.write(`${line}\n`)]);
+  // What the kernel and the TPM show at boot: read here, not in PID 1, which has no use for it but the log.
+  const host = { read: readTextOrNull, exists: existsSync };
+  log.info("kernel.hardening", assessHardening(host));
+  const pcrs = readPcrs(host);
+  if (pcrs === null) log.warn("tpm.absent", { reason: "no TPM 2.0 PCR bank in sysfs" });
+  else log.info("tpm.pcrs", pcrs);
   const mounted: string[] = [];
   const vault = await mountImages(log, mounted).catch((error: unknown) => {
     log.error("image.failed", { reason: String(error) });

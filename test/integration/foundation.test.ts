@@ -71,7 +71,7 @@ describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () =
   it("runs the hardened kernel: no module support at all, lockdown in confidentiality mode", async () => {
     expect(value("module-support")).toBe("absent");
     expect(value("lockdown")).toBe("none integrity [confidentiality]");
-    expect(await booted.vm.waitFor("kernel.hardening", 0)).toMatchObject({
+    expect(await booted.vm.waitFor("kernel.hardening", 60_000)).toMatchObject({
       modules: "impossible",
       lockdown: "confidentiality",
       lsm: expect.arrayContaining(["landlock", "lockdown", "yama"]),

@@ -84,7 +84,8 @@ describe("signed UKI under OVMF with Secure Boot enforced and a TPM", () => {
       });
       // The same kernel and initramfs, another command line, signed the same way.
       const variantEfi = variantUki("variant", [systemPin(builtSystem().verity), "anchor.watchdog_sec=29"]);
-      variant = await bootUefi("uki-variant", variantEfi, (vm) => vm.waitFor("bay0.ready", UEFI_BOOT_MS));
+      // The image helper logs the PCRs, after bay0.ready.
+      variant = await bootUefi("uki-variant", variantEfi, (vm) => vm.waitFor("tpm.pcrs", UEFI_BOOT_MS));
     },
     2 * UEFI_BOOT_MS + 60_000,
   );

@@ -18,7 +18,7 @@ function helperSaying(lines: [ChildStream, string][], exit: ChildExit): { spawne
 }
 
 describe("mountImagesByHelper", () => {
-  it("starts bay0 in mount-images mode, logs its image records as bay0's, and returns its report", async () => {
+  it("starts bay0 in mount-images mode, logs its image, kernel and TPM records as bay0's, and returns its report", async () => {
     const records: LogRecord[] = [];
     const report = {
       mounted: ["minimal"],
@@ -32,14 +32,18 @@ describe("mountImagesByHelper", () => {
           "stdout",
           JSON.stringify({ ts: "then", level: "info", event: "image.mounted", image: "minimal", device: "/dev/dm-1" }),
         ],
+        ["stdout", JSON.stringify({ ts: "then", level: "info", event: "kernel.hardening", modules: "impossible" })],
+        ["stdout", JSON.stringify({ ts: "then", level: "warn", event: "tpm.absent", reason: "no TPM" })],
         ["stdout", JSON.stringify({ ts: "then", level: "info", event: "vault.unlocked", how: "pin" })],
+        ["stdout", JSON.stringify({ ts: "then", level: "info", event: "kernel.hardeningx.y" })],
         ["stdout", JSON.stringify(report)],
       ],
       { status: 0, signal: null },
     );
     expect(await mountImagesByHelper(spawner, createLog([memorySink(records)]), () => undefined)).toEqual(report);
     expect(argv).toEqual([["/usr/lib/bay0/bay0", "mount-images"]]);
-    expect(records).toHaveLength(1);
+    // What it saw of the kernel and the TPM too; another concern's event is not its to log.
+    expect(records.map((r) => r.event)).toEqual(["image.mounted", "kernel.hardening", "tpm.absent"]);
     expect(records[0]).toMatchObject({ level: "info", event: "image.mounted", image: "minimal", device: "/dev/dm-1" });
     expect(records[0]?.ts).not.toBe("then");
   });
