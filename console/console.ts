@@ -8,14 +8,8 @@ import type { Chord, Key } from "./keymap.ts";
 import { INITIAL_LAUNCHER, launcherKey, type Command, type Entry, type LauncherState } from "./launcher.ts";
 import { createPainter, layout, type Surface } from "./painter.ts";
 import { ARMING_MS, drawPrompt, isArmed, openPrompt, promptKey, type PromptState } from "./prompt.ts";
-import {
-  denial,
-  SHOWN_EVENTS,
-  type PromptAnswer,
-  type PromptRequest,
-  type RoomSnapshot,
-  type ShownRecord,
-} from "./protocol.ts";
+import { denial, SHOWN_EVENTS, type PromptAnswer, type PromptRequest } from "./protocol.ts";
+import type { RoomSnapshot, ShownRecord } from "./to-console.ts";
 
 /** What the console needs of bay0's rooms. */
 export type ConsoleRooms = {

@@ -21,7 +21,8 @@ import { ptyIo } from "../sys/pty.ts";
 import { createConsole, type ConsoleRooms } from "./console.ts";
 import { CONSOLE_FONT, parsePsf2 } from "./font.ts";
 import { createInputRouter } from "./input.ts";
-import { toConsoleSchema, type Action, type FromConsole, type RoomSnapshot, type ToConsole } from "./protocol.ts";
+import type { Action, FromConsole } from "./protocol.ts";
+import { toConsoleSchema, type RoomSnapshot, type ToConsole } from "./to-console.ts";
 
 const REFRESH_MS = 500;
 const ALIVE_MS = 1000;

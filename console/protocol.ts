@@ -3,12 +3,13 @@
  * other: one JSON object per line, bay0's on the helper's stdin, the
  * helper's on its stdout (beside its log records); a room's terminal travels
  * as a file descriptor on the helper's fd 3 just before the line naming it.
- * Both sides parse with these schemas: bay0 trusts the helper no more than
- * it must (it parses rooms' terminal output, the most hostile input there is).
+ * Each side parses what it receives with these schemas (bay0's messages, which
+ * only the helper parses, are in console/to-console.ts): bay0 trusts the helper
+ * no more than it must (it parses rooms' terminal output, the most hostile input there is).
  */
 import { z } from "zod";
 
-const text = (max: number) => z.string().max(max);
+export const text = (max: number) => z.string().max(max);
 const lines = z.array(text(200)).max(16);
 
 /**
@@ -51,57 +52,14 @@ export type PromptAnswer = z.infer<typeof promptAnswerSchema>;
 export const denial = (request: Exclude<PromptRequest, { kind: "confirm" }>, timedOut: boolean): PromptAnswer =>
   request.kind === "secret" ? { kind: "secret", value: null } : { kind: "choice", index: 0, timedOut };
 
-const roomName = text(64);
-
-export const roomSnapshotSchema = z.object({
-  id: roomName,
-  started: z.boolean(),
-  frozen: z.boolean(),
-  uptimeMs: z.number(),
-  usage: z.object({
-    memoryCurrent: z.number().nullable(),
-    memoryMax: z.number().nullable(),
-    pids: z.number().nullable(),
-    cpuUsec: z.number().nullable(),
-  }),
-});
-export type RoomSnapshot = z.infer<typeof roomSnapshotSchema>;
+export const roomName = text(64);
 
 /** What the person can have bay0 do from the dashboard. */
 export const actionSchema = z.enum(["start", "kill", "reset", "freeze", "thaw", "lock-vault", "recovery-key"]);
 export type Action = z.infer<typeof actionSchema>;
 
-/** A log record the dashboard shows (recent events, how a room ended): bay0 sends these fields of those events only. */
-export const shownRecordSchema = z.object({
-  event: text(64),
-  ts: text(40),
-  room: roomName.optional(),
-  status: z.number().nullable().optional(),
-  signal: z.string().max(16).nullable().optional(),
-});
-export type ShownRecord = z.infer<typeof shownRecordSchema>;
 export const SHOWN_EVENTS =
   /^(room\.(started|exited|killed|failed|refused|oom|reset|frozen|thawed)|image\.(mounted|verity_failed|failed)|policy\.rejected|watchdog\.|shutdown\.begin|bay0\.error)/;
-
-export const toConsoleSchema = z.discriminatedUnion("type", [
-  /** The framebuffer, opened by bay0 (its fd sent just before), with what became of the kernel's VT; or why there is none. */
-  z.object({ type: z.literal("screen"), device: text(64), vt: text(80) }),
-  z.object({ type: z.literal("no-screen"), reason: text(300) }),
-  /** An input device bay0 opened (its fd sent just before): the helper grabs and reads it. */
-  z.object({ type: z.literal("input"), device: text(64) }),
-  z.object({
-    type: z.literal("state"),
-    rooms: z.array(roomSnapshotSchema).max(256),
-    policies: z.array(roomName).max(256),
-    vault: text(80),
-    watchdog: text(80),
-  }),
-  z.object({ type: z.literal("record"), record: shownRecordSchema }),
-  z.object({ type: z.literal("ask"), id: z.number().int(), request: promptRequestSchema }),
-  z.object({ type: z.literal("terminal"), room: roomName }),
-  z.object({ type: z.literal("acted"), id: z.number().int(), reason: text(300).nullable() }),
-]);
-export type ToConsole = z.infer<typeof toConsoleSchema>;
 
 export const fromConsoleSchema = z.discriminatedUnion("type", [
   /** Set up: input watched, and the screen taken (cols and rows) or not (`console.absent` said why). */

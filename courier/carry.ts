@@ -32,7 +32,8 @@ import { openLibc } from "../sys/libc-ffi.ts";
 import { SIG, type Libc } from "../sys/libc.ts";
 import { closeInbox, openInbox, openRoomFile, type Inbox } from "../sys/room-files.ts";
 import { createBunSpawner } from "../sys/spawn-bun.ts";
-import { carryRequestSchema, copyDeadlineMs, type CarryReply, type CarryRequest } from "./carry-protocol.ts";
+import { copyDeadlineMs, type CarryReply } from "./carry-protocol.ts";
+import { carryRequestSchema, type CarryRequest } from "./carry-request.ts";
 import { courierCgroup, courierConfig, MOUNT_POINTS } from "./sandbox.ts";
 
 /** Staged files, root's alone (no room's user namespace maps root). */

@@ -22,9 +22,8 @@ import {
   type FromConsole,
   type PromptAnswer,
   type PromptRequest,
-  type RoomSnapshot,
-  type ToConsole,
 } from "../console/protocol.ts";
+import type { RoomSnapshot, ToConsole } from "../console/to-console.ts";
 import { keepResident, type ResidentChild } from "./resident.ts";
 import type { Rooms } from "./rooms.ts";
 import type { Vault } from "./vault.ts";

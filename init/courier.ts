@@ -10,7 +10,8 @@
  */
 import { rmdirSync } from "node:fs";
 import { decide, destinations, transferPrompt, type Transfer } from "../courier/arbiter.ts";
-import { carryReplySchema, copyDeadlineMs, type CarryReply, type CarryRequest } from "../courier/carry-protocol.ts";
+import { carryReplySchema, copyDeadlineMs, type CarryReply } from "../courier/carry-protocol.ts";
+import type { CarryRequest } from "../courier/carry-request.ts";
 import { createCourierGate, type Outcome } from "../courier/gate.ts";
 import { fileNameOf } from "../courier/names.ts";
 import { refusal, type Reply } from "../umbilical/channel.ts";

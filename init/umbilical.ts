@@ -23,8 +23,8 @@ import {
   type Forwarded,
   type FromUmbilical,
   type Reply,
-  type ToUmbilical,
 } from "../umbilical/channel.ts";
+import type { ToUmbilical } from "../umbilical/to-umbilical.ts";
 import type { Courier } from "./courier.ts";
 import { keepResident, type ResidentChild } from "./resident.ts";
 

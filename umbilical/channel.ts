@@ -3,17 +3,15 @@
  * one JSON line each way: bay0 opens and closes rooms' sockets and answers
  * requests; the server reads rooms' frames, admits them, parses a nested
  * room's policy, and forwards what a room asked. bay0 validates every line
- * again: the server parses hostile input, so bay0 trusts none of it.
+ * again: the server parses hostile input, so bay0 trusts none of it. What
+ * bay0 says, which only the server parses, is in umbilical/to-umbilical.ts.
  */
 import { z } from "zod";
-import { UMBILICAL_REQUESTS } from "../policies/schema.ts";
 
 /** Who the server runs as: no room's id (rooms map theirs from 100000), not root, not the console's. */
 export const UMBILICAL_USER = { uid: 991, gid: 991 } as const;
 /** Where bay0 makes each room's socket directory (bind-mounted at the room's /run/anchor): traversable by the server, unlike /run/anchor. */
 export const UMBILICAL_RUN_DIR = "/run/umbilical";
-/** The socket's name in that directory: the room finds it at /run/anchor/umbilical. */
-export const UMBILICAL_SOCKET = "umbilical";
 /** A forwarded request carries a policy of up to 32 KiB of TOML as JSON: bay0 reads lines this long from the server. */
 export const UMBILICAL_LINE_MAX = 256 * 1024;
 /** The requests a room may send, per room: a burst, then so many a second (the server's limit; bay0 allows twice as many). */
@@ -25,18 +23,7 @@ export type Reply = ({ ok: true } & Record<string, unknown>) | Refusal;
 
 export const refusal = (code: ErrorCode, message: string): Refusal => ({ ok: false, error: { code, message } });
 
-const room = z.string().min(1).max(300);
-
-export const toUmbilicalSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("open"), room, dir: z.string(), allow: z.array(z.enum(UMBILICAL_REQUESTS)) }),
-  z.object({ type: z.literal("close"), room }),
-  z.object({
-    type: z.literal("reply"),
-    id: z.number().int(),
-    reply: z.custom<Reply>((value) => typeof value === "object" && value !== null && "ok" in value),
-  }),
-]);
-export type ToUmbilical = z.infer<typeof toUmbilicalSchema>;
+export const room = z.string().min(1).max(300);
 
 /** A request as the server forwards it: a nested room's policy as the plain data its TOML held. */
 export const forwardedSchema = z.discriminatedUnion("type", [

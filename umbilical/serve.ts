@@ -17,16 +17,8 @@ import { parseJsonOrNull } from "../sys/files.ts";
 import { openLibc } from "../sys/libc-ffi.ts";
 import { createLineSplitter } from "../sys/lines.ts";
 import { createLog, roomText } from "../sys/log.ts";
-import {
-  refusal,
-  toUmbilicalSchema,
-  UMBILICAL_SOCKET,
-  type FromUmbilical,
-  type Forwarded,
-  type Refusal,
-  type Reply,
-  UMBILICAL_RATE,
-} from "./channel.ts";
+import { refusal, type FromUmbilical, type Forwarded, type Refusal, type Reply, UMBILICAL_RATE } from "./channel.ts";
+import { toUmbilicalSchema, UMBILICAL_SOCKET } from "./to-umbilical.ts";
 import { admit, encodeFrame, frameReader, type UmbilicalRequest } from "./protocol.ts";
 import type { UMBILICAL_REQUESTS } from "../policies/schema.ts";
 

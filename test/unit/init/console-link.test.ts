@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { FromConsole, PromptAnswer, PromptRequest, ToConsole } from "../../../console/protocol.ts";
+import type { FromConsole, PromptAnswer, PromptRequest } from "../../../console/protocol.ts";
+import type { ToConsole } from "../../../console/to-console.ts";
 import { startConsoleLink } from "../../../init/console-link.ts";
 import { FakeLibc } from "../../../sys/libc-fake.ts";
 import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";

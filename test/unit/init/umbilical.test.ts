@@ -5,7 +5,8 @@ import type { RoomSupervisor } from "../../../rooms/supervisor.ts";
 import { policySchema } from "../../../policies/schema.ts";
 import { FakeLibc } from "../../../sys/libc-fake.ts";
 import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";
-import type { FromUmbilical, ToUmbilical } from "../../../umbilical/channel.ts";
+import type { FromUmbilical } from "../../../umbilical/channel.ts";
+import type { ToUmbilical } from "../../../umbilical/to-umbilical.ts";
 import { fakeResidents } from "./fake-residents.ts";
 
 const policy = (name: string, allow: string[]) =>
