@@ -30,12 +30,6 @@ export function destinations(sender: RoomPlan, running: readonly RoomPlan[], vau
   return sender.policy.vault !== undefined && vaultOpen ? [...rooms, { kind: "vault", room: sender }] : rooms;
 }
 
-/** Why the sender's policy refuses a file of `size` bytes, or null. */
-export function refuseBySize(sender: RoomPlan, size: number): string | null {
-  const max = sender.policy.courier.max_size;
-  return size > max ? `the file is ${size} bytes; ${sender.id}'s policy sends at most ${max}` : null;
-}
-
 const sizeText = (bytes: number): string =>
   bytes < 1024
     ? `${bytes} bytes`

@@ -12,7 +12,12 @@
  * appears there whole or not at all. It prints one JSON line saying which.
  */
 import { closeSync, constants, fsyncSync, linkSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
-import { suffixed } from "./names.ts";
+
+/** The n-th name tried when `name` is taken (n ≥ 2): "report-2.txt", "archive-2.tar.gz", "notes-2". */
+export function suffixed(name: string, n: number): string {
+  const dot = name.indexOf(".", 1);
+  return dot < 0 ? `${name}-${n}` : `${name.slice(0, dot)}-${n}${name.slice(dot)}`;
+}
 
 const SOURCE_FD = 0;
 const FOLDER = "/proc/self/fd/3";

@@ -18,9 +18,3 @@ export function fileNameOf(path: string): { ok: true; name: string } | { ok: fal
     return { ok: false, reason: `the file name is longer than ${MAX_NAME_CHARS} characters` };
   return { ok: true, name };
 }
-
-/** The n-th name tried when `name` is taken (n ≥ 2): "report-2.txt", "archive-2.tar.gz", "notes-2". */
-export function suffixed(name: string, n: number): string {
-  const dot = name.indexOf(".", 1);
-  return dot < 0 ? `${name}-${n}` : `${name.slice(0, dot)}-${n}${name.slice(dot)}`;
-}

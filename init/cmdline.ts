@@ -63,25 +63,8 @@ const OPTIONS: Record<string, (value: string, into: BootOptions) => string | nul
 
 /** Splits a kernel command line into words, honouring double quotes like the kernel. */
 export function splitCmdline(text: string): string[] {
-  const words: string[] = [];
-  let current = "";
-  let quoted = false;
-  let inWord = false;
-  for (const ch of text) {
-    if (ch === '"') {
-      quoted = !quoted;
-      inWord = true;
-    } else if (!quoted && /\s/.test(ch)) {
-      if (inWord) words.push(current);
-      current = "";
-      inWord = false;
-    } else {
-      current += ch;
-      inWord = true;
-    }
-  }
-  if (inWord) words.push(current);
-  return words;
+  // A word runs to whitespace outside quotes; a quote left open runs to the end.
+  return (text.match(/(?:[^\s"]+|"[^"]*"?)+/g) ?? []).map((word) => word.replaceAll('"', ""));
 }
 
 /**

@@ -180,11 +180,10 @@ function main(): void {
     let vt: string | null = null;
     rooms = startRooms({ libc, log, spawner, tool, ask, vault: () => vault, mounted }, options.autostart);
     const started = rooms;
-    if (started !== null)
-      setInterval(
-        guarded(log, "rooms.oom", () => started.supervisor.checkOom()),
-        2000,
-      );
+    setInterval(
+      guarded(log, "rooms.oom", () => started?.supervisor.checkOom()),
+      2000,
+    );
     const link = startConsoleLink({
       libc,
       log,

@@ -52,11 +52,7 @@ export function startRooms({ ask, vault, mounted, ...deps }: RoomsDeps, autostar
     courier: createCourier({
       ...deps,
       ask,
-      running: () =>
-        supervisor
-          .list()
-          .filter((room) => room.started)
-          .map((room) => room.plan),
+      running: () => supervisor.list().flatMap((room) => (room.started ? [room.plan] : [])),
       stop: (room) => supervisor.kill(room.id),
       clockMs: () => performance.now(),
       vault: {

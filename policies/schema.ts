@@ -8,7 +8,6 @@ import { z } from "zod";
  */
 
 export const NAMESPACES = ["pid", "mount", "uts", "ipc", "network", "cgroup", "user"] as const;
-export type Namespace = (typeof NAMESPACES)[number];
 
 /** Capabilities a policy may grant inside its user namespace (the workshop's "root"). */
 export const CAPABILITIES = [

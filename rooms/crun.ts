@@ -16,21 +16,8 @@ export const CRUN_ROOT = "/run/crun";
  */
 export function crunRun(spawner: Spawner, plan: RoomPlan, onLine: (stream: ChildStream, line: string) => void): Child {
   const terminal = plan.policy.terminal ? ["--console-socket", plan.dirs.consoleSocket] : [];
-  return spawner.spawn(
-    [
-      "crun",
-      "--root",
-      CRUN_ROOT,
-      "run",
-      "--bundle",
-      plan.dirs.bundle,
-      "--pid-file",
-      plan.dirs.pidFile,
-      ...terminal,
-      plan.containerId,
-    ],
-    onLine,
-  );
+  const run = ["run", "--bundle", plan.dirs.bundle, "--pid-file", plan.dirs.pidFile, ...terminal, plan.containerId];
+  return spawner.spawn(["crun", "--root", CRUN_ROOT, ...run], onLine);
 }
 
 /** Forgets a stopped (or killed) container's state. */

@@ -118,10 +118,6 @@ export class RoomSupervisor {
     }));
   }
 
-  isRunning(id: string): boolean {
-    return this.rooms.has(id);
-  }
-
   /** Terminals of rooms started from now on are shown to `handler`. */
   onTerminal(handler: TerminalHandler): void {
     this.terminalHandler = handler;

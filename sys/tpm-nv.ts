@@ -1,5 +1,5 @@
 /** TPM commands on NV indices (the vault helpers': the PIN's check, the count of vault openings). */
-import { passwordCommand } from "./tpm-device.ts";
+import { passwordCommand } from "./tpm-command.ts";
 
 /** `command` (one handle, then a password session) with `handle` added as its second handle, which needs no authorization. */
 export function withSecondHandle(command: Uint8Array, handle: number): Uint8Array {

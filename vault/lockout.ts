@@ -5,7 +5,7 @@
  * lockout authorization is set. bay0 reads it before and after an unlock
  * attempt instead of parsing any program's messages.
  */
-import { passwordCommand } from "../sys/tpm-device.ts";
+import { passwordCommand } from "../sys/tpm-command.ts";
 
 export const GET_DA_PROPERTIES = Uint8Array.from([
   0x80,

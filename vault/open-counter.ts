@@ -9,7 +9,7 @@
  * has given before. Anyone may add one (an empty authorization): that can
  * only raise a false alarm, never hide a missing file.
  */
-import { passwordCommand } from "../sys/tpm-device.ts";
+import { passwordCommand } from "../sys/tpm-command.ts";
 import { nvIndexCommand } from "../sys/tpm-nv.ts";
 
 /** In the owner's range of NV indices (TCG's handle registry: 0x01800000-0x01BFFFFF). */

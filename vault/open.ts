@@ -60,7 +60,8 @@ import { linesOfFile } from "../sys/file-lines.ts";
 import { MS } from "../sys/libc.ts";
 import { openLibc } from "../sys/libc-ffi.ts";
 import type { Log } from "../sys/log.ts";
-import { pcrExtendCommand, tpmSucceeded } from "../sys/tpm-device.ts";
+import { tpmSucceeded } from "../sys/tpm-command.ts";
+import { pcrExtendCommand } from "../sys/tpm-device.ts";
 
 const TPM_DEVICE = "/dev/tpmrm0";
 

@@ -11,7 +11,7 @@
  * a PIN opens a vault that has none.
  */
 import { createHash } from "node:crypto";
-import { passwordCommand } from "../sys/tpm-device.ts";
+import { passwordCommand } from "../sys/tpm-command.ts";
 import { nvIndexCommand, withSecondHandle } from "../sys/tpm-nv.ts";
 
 /** Beside the count of openings (vault/open-counter.ts), in the owner's range of NV indices. */

@@ -139,6 +139,7 @@ describe("the TPM anchor", () => {
       `80020000004100000182${"0000000f"}00000009${"40000009"}0000000000000000010${"00b"}abab`,
     );
     expect(command.length).toBe(65);
+    expect(command.subarray(35).toString("hex")).toBe("ab".repeat(30));
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decide, destinations, PROMPT_TIMEOUT_MS, refuseBySize, transferPrompt } from "../../../courier/arbiter.ts";
+import { decide, destinations, PROMPT_TIMEOUT_MS, transferPrompt } from "../../../courier/arbiter.ts";
 import { policySchema } from "../../../policies/schema.ts";
 import { planRoom } from "../../../rooms/plan.ts";
 
@@ -31,11 +31,6 @@ describe("the arbiter", () => {
     expect(
       transferPrompt({ from: "notes", name: "a", size: 1, sha256: SHA }, destinations(keeper, [keeper], true)).choices,
     ).toEqual(["Deny", "Deliver to the vault (notes: /vault)", "Deny and stop notes"]);
-  });
-
-  it("refuses a file over the sender's max_size, naming both sizes", () => {
-    expect(refuseBySize(sender, 1024 * 1024)).toBeNull();
-    expect(refuseBySize(sender, 1024 * 1024 + 1)).toBe("the file is 1048577 bytes; web's policy sends at most 1048576");
   });
 
   it("shows the sender, name, size and the whole hash, with Deny first, Deny and stop last and a 30 s timeout; Ctrl-Alt-Esc may dismiss it", () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { fileNameOf, MAX_NAME_CHARS, suffixed } from "../../../courier/names.ts";
+import { suffixed } from "../../../courier/deliver.ts";
+import { fileNameOf, MAX_NAME_CHARS } from "../../../courier/names.ts";
 
 describe("file names", () => {
   it("takes the last component of the path", () => {

@@ -12,6 +12,10 @@ describe("splitCmdline", () => {
   it("returns nothing for an empty line", () => {
     expect(splitCmdline("   ")).toEqual([]);
   });
+
+  it("joins quoted parts into their word, keeps an empty quoted word, and runs an open quote to the end", () => {
+    expect(splitCmdline('a"b c"d\t""  x="y z')).toEqual(["ab cd", "", "x=y z"]);
+  });
 });
 
 describe("parseCmdline", () => {

@@ -164,7 +164,7 @@ describe("RoomSupervisor", () => {
     ]);
     expect(w.records.find((r) => r.event === "room.exited")?.status).toBe(3);
     expect(w.tools).toEqual([["crun", "--root", "/run/crun", "delete", "--force", "anchor-web"]]);
-    expect(w.supervisor.isRunning("web")).toBe(false);
+    expect(w.supervisor.list().some((r) => r.id === "web")).toBe(false);
   });
 
   it("refuses a room whose image is missing, and a wider child, with reasons", async () => {
@@ -202,7 +202,7 @@ describe("RoomSupervisor", () => {
       "reset",
     ]);
     expect(w.records.some((r) => r.event === "room.reset" && r.room === "web")).toBe(true);
-    expect(w.supervisor.isRunning("web")).toBe(true);
+    expect(w.supervisor.list().some((r) => r.id === "web")).toBe(true);
   });
 
   it("reports OOM kills once per new kill, and freezes through cgroup.freeze", async () => {
@@ -244,7 +244,7 @@ describe("RoomSupervisor: every start ends in room.started or room.failed, whate
     });
     expect(outcome(w, "web")).toEqual(["room.failed"]);
     expect(w.records.some((r) => r.event === "room.exited")).toBe(false);
-    expect(w.supervisor.isRunning("web")).toBe(false);
+    expect(w.supervisor.list().some((r) => r.id === "web")).toBe(false);
   });
 
   it("gives up on a crun that never creates the room: kills it and reports room.failed, not room.started", async () => {
@@ -254,7 +254,7 @@ describe("RoomSupervisor: every start ends in room.started or room.failed, whate
     expect(result.ok ? "" : result.reason).toMatch(/did not create the room within 60 s/);
     expect(w.libc.calls.find((c) => c.fn === "kill")?.args).toEqual([100, 9]);
     expect(outcome(w, "web")).toEqual(["room.failed"]);
-    expect(w.supervisor.isRunning("web")).toBe(false);
+    expect(w.supervisor.list().some((r) => r.id === "web")).toBe(false);
   });
 
   it("turns a throwing preparation into room.failed, and the next start works", async () => {
@@ -295,7 +295,7 @@ describe("RoomSupervisor: every start ends in room.started or room.failed, whate
     w.spawned[0]?.end({ status: 0, signal: null });
     await flush();
     await flush();
-    expect(w.supervisor.isRunning("web")).toBe(false);
+    expect(w.supervisor.list().some((r) => r.id === "web")).toBe(false);
     expect(w.records.filter((r) => r.event === "room.cleanup").map((r) => r.error)).toEqual([
       "crun delete exploded",
       "EBUSY",

@@ -8,7 +8,7 @@ import {
   setLockoutAuthCommand,
   unlockFailure,
 } from "../../../vault/lockout.ts";
-import { tpmSucceeded } from "../../../sys/tpm-device.ts";
+import { tpmSucceeded } from "../../../sys/tpm-command.ts";
 
 /** A TPM2_GetCapability reply carrying `properties` (TPM_CAP_TPM_PROPERTIES). */
 function reply(properties: [number, number][], rc = 0): Uint8Array {
