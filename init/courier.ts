@@ -20,7 +20,7 @@ import { hostUser, type RoomPlan } from "../rooms/plan.ts";
 import { SIG, type Libc } from "../sys/libc.ts";
 import { roomText, type Log } from "../sys/log.ts";
 import type { Spawner } from "../sys/spawn.ts";
-import { openHelperSession } from "./helper.ts";
+import { exitText, startHelper } from "./helper.ts";
 import type { PromptAnswer, PromptRequest } from "../console/protocol.ts";
 
 /** What bay0 allows the carrier beyond the copy's own deadline (its start, the inbox, crun) before it is killed. */
@@ -56,25 +56,36 @@ export function createCourier(deps: CourierDeps): Courier {
 
   /** A transfer's carrier: each phase answered within its deadline, else it is killed and the phase fails with why. */
   const startCarrier = () => {
-    const session = openHelperSession<CarryRequest, CarryReply>(deps, ["courier-carry"], {
+    let answer: (reply: CarryReply) => void = () => undefined;
+    const carrier = startHelper(deps, ["courier-carry"], {
       prefix: "courier",
       reply: carryReplySchema,
-      gone: (exit, words) => ({ ok: false, reason: `the carrier ended (${exit}): ${words}` }),
+      onReply: (reply) => answer(reply),
+      input: true,
+    });
+    const { child } = carrier;
+    let gone: CarryReply | null = null;
+    const ended = child.exited.then((exit): CarryReply => {
+      gone = { ok: false, reason: `the carrier ended (${exitText(exit)}): ${carrier.lastWords()}` };
+      return gone;
     });
     return {
       ask: async (request: CarryRequest, deadlineMs: number): Promise<CarryReply> => {
-        const timer = setTimeout(() => libc.kill(session.pid, SIG.SIGKILL), deadlineMs + CARRIER_SLACK_MS);
+        if (gone !== null) return gone;
+        const timer = setTimeout(() => libc.kill(child.pid, SIG.SIGKILL), deadlineMs + CARRIER_SLACK_MS);
         try {
-          return await session.ask(request);
+          const replied = new Promise<CarryReply>((resolve) => (answer = resolve));
+          child.stdin?.write(`${JSON.stringify(request)}\n`);
+          return await Promise.race([replied, ended]);
         } finally {
           clearTimeout(timer);
         }
       },
       end: async (cgroupNode: string): Promise<void> => {
-        session.end();
-        await session.exited;
+        child.stdin?.end();
+        await child.exited;
         // The carrier's cgroup in the sender's, if it was killed before it left it.
-        rmdirSafely(`${CGROUP_ROOT}${cgroupNode}/.courier-stage-${String(session.pid)}`);
+        rmdirSafely(`${CGROUP_ROOT}${cgroupNode}/.courier-stage-${String(child.pid)}`);
       },
     };
   };
