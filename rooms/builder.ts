@@ -14,14 +14,20 @@ import { rootfsFs } from "../sys/fs-node.ts";
 import type { Libc } from "../sys/libc.ts";
 import { createLog } from "../sys/log.ts";
 import { ERROR_MAX, type BuilderReply } from "./builder-protocol.ts";
-import { CgroupError, type CgroupFs } from "./cgroup.ts";
-import { availableControllers, availableLimits, prepareRoomCgroup, removeRoomCgroup } from "./cgroup-setup.ts";
+import {
+  availableControllers,
+  availableLimits,
+  CgroupError,
+  prepareRoomCgroup,
+  removeRoomCgroup,
+  type CgroupSetupFs,
+} from "./cgroup-setup.ts";
 import { cgroupLimits, ociConfig } from "./oci.ts";
 import { planRoom, type RoomPlan } from "./plan.ts";
 import { prepareRootfs, teardownRootfs, type RootfsFs } from "./rootfs.ts";
 import { containersProfileSchema, type ContainersProfile } from "./seccomp.ts";
 
-export type BuilderDeps = { libc: Libc; cgroupFs: CgroupFs; rootfsFs: RootfsFs };
+export type BuilderDeps = { libc: Libc; cgroupFs: CgroupSetupFs; rootfsFs: RootfsFs };
 
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 

@@ -2,8 +2,30 @@
  * Making and removing a room's cgroup node: the room builder's part
  * (rooms/builder.ts); bay0 keeps moving, killing, freezing and reading.
  */
-import { CGROUP_ROOT, writeCgroup as write, type CgroupFs } from "./cgroup.ts";
+import { CGROUP_ROOT, type CgroupFs } from "./cgroup.ts";
 import type { RoomPlan } from "./plan.ts";
+
+/** What the builder does to cgroups: bay0's writes and reads, and making and removing nodes. */
+export type CgroupSetupFs = CgroupFs & { mkdir(path: string): void; rmdir(path: string): void };
+
+/** A cgroup write that failed: which file, what value, why. A room must not start half-confined. */
+export class CgroupError extends Error {
+  constructor(
+    readonly file: string,
+    readonly value: string,
+    cause: unknown,
+  ) {
+    super(`writing '${value}' to ${file} failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
+
+function write(fs: CgroupFs, file: string, value: string): void {
+  try {
+    fs.write(file, value);
+  } catch (error) {
+    throw new CgroupError(file, value, error);
+  }
+}
 
 const WANTED_CONTROLLERS = ["cpu", "memory", "pids", "io"];
 
@@ -23,7 +45,7 @@ export function availableControllers(fs: CgroupFs): string[] {
  * process whose move failed would run unconfined. Throws CgroupError.
  */
 export function prepareRoomCgroup(
-  fs: CgroupFs,
+  fs: CgroupSetupFs,
   plan: RoomPlan,
   controllers: string[],
   limits: Record<string, string>,
@@ -46,7 +68,7 @@ export function availableLimits(controllers: string[], limits: Record<string, st
 }
 
 /** Removes the room's emptied leaf and node (a node with live child rooms stays). */
-export function removeRoomCgroup(fs: CgroupFs, plan: RoomPlan): void {
+export function removeRoomCgroup(fs: CgroupSetupFs, plan: RoomPlan): void {
   for (const path of [plan.cgroup.leaf, plan.cgroup.node]) {
     try {
       fs.rmdir(`${CGROUP_ROOT}${path}`);

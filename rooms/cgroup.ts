@@ -2,45 +2,21 @@ import type { RoomPlan } from "./plan.ts";
 
 export const CGROUP_ROOT = "/sys/fs/cgroup";
 
-/** The file operations cgroup management needs (a fake in tests). */
-export type CgroupFs = {
-  mkdir(path: string): void;
-  write(path: string, value: string): void;
-  read(path: string): string | null;
-  rmdir(path: string): void;
-};
+/** The file operations bay0's cgroup work needs (a fake in tests); the room builder's also make and remove nodes. */
+export type CgroupFs = { write(path: string, value: string): void; read(path: string): string | null };
 
-/** A cgroup write that failed: which file, what value, why. A room must not start half-confined. */
-export class CgroupError extends Error {
-  constructor(
-    readonly file: string,
-    readonly value: string,
-    cause: unknown,
-  ) {
-    super(`writing '${value}' to ${file} failed: ${cause instanceof Error ? cause.message : String(cause)}`);
-  }
-}
-
-export function writeCgroup(fs: CgroupFs, file: string, value: string): void {
-  try {
-    fs.write(file, value);
-  } catch (error) {
-    throw new CgroupError(file, value, error);
-  }
-}
-
-/** Moves a process into a leaf cgroup (cgroup.procs); throws CgroupError. */
+/** Moves a process into a leaf cgroup (cgroup.procs); throws why not. */
 export function moveIntoCgroup(fs: CgroupFs, leaf: string, pid: number): void {
-  writeCgroup(fs, `${CGROUP_ROOT}${leaf}/cgroup.procs`, String(pid));
+  fs.write(`${CGROUP_ROOT}${leaf}/cgroup.procs`, String(pid));
 }
 
 /** Kills every process in the room and its descendant rooms at once (cgroup.kill). */
 export function killRoomCgroup(fs: CgroupFs, plan: RoomPlan): void {
-  writeCgroup(fs, `${CGROUP_ROOT}${plan.cgroup.node}/cgroup.kill`, "1");
+  fs.write(`${CGROUP_ROOT}${plan.cgroup.node}/cgroup.kill`, "1");
 }
 
 export function freezeRoomCgroup(fs: CgroupFs, plan: RoomPlan, frozen: boolean): void {
-  writeCgroup(fs, `${CGROUP_ROOT}${plan.cgroup.node}/cgroup.freeze`, frozen ? "1" : "0");
+  fs.write(`${CGROUP_ROOT}${plan.cgroup.node}/cgroup.freeze`, frozen ? "1" : "0");
 }
 
 /** True while any process is left in the room's node (cgroup.events "populated 1"). */

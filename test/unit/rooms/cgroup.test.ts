@@ -1,13 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { parsePolicy } from "../../../policies/parse.ts";
-import { CgroupError, killRoomCgroup, oomKills, type CgroupFs } from "../../../rooms/cgroup.ts";
+import { killRoomCgroup, oomKills } from "../../../rooms/cgroup.ts";
+import { CgroupError, type CgroupSetupFs } from "../../../rooms/cgroup-setup.ts";
 import { availableControllers, availableLimits, prepareRoomCgroup } from "../../../rooms/cgroup-setup.ts";
 import { planRoom } from "../../../rooms/plan.ts";
 
 function fakeFs(files: Record<string, string> = {}, failing: string[] = []) {
   const writes: [string, string][] = [];
   const dirs: string[] = [];
-  const fs: CgroupFs = {
+  const fs: CgroupSetupFs = {
     mkdir: (path) => dirs.push(path),
     write: (path, value) => {
       if (failing.includes(path)) throw new Error("EBUSY");
@@ -25,7 +26,7 @@ const parent = planRoom({ ...result.policy, name: "work" });
 const kid = planRoom(result.policy, parent);
 
 /** What the supervisor does: limits reduced to the offered controllers, then the node prepared. */
-function prepare(fs: CgroupFs, plan: typeof parent, limits: Record<string, string>): void {
+function prepare(fs: CgroupSetupFs, plan: typeof parent, limits: Record<string, string>): void {
   const controllers = availableControllers(fs);
   prepareRoomCgroup(fs, plan, controllers, availableLimits(controllers, limits));
 }
