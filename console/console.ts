@@ -9,12 +9,16 @@ import { INITIAL_LAUNCHER, launcherKey, type Command, type Entry, type LauncherS
 import { createPainter, layout, type Surface } from "./painter.ts";
 import { ARMING_MS, drawPrompt, isArmed, openPrompt, promptKey, type PromptState } from "./prompt.ts";
 import { denial, SHOWN_EVENTS, type PromptAnswer, type PromptRequest } from "./protocol.ts";
+import type { RoomUsage } from "./room-usage.ts";
 import type { RoomSnapshot, ShownRecord } from "./to-console.ts";
+
+/** A live room as the dashboard shows it: as bay0 said, and what it uses now. */
+export type RoomView = Omit<RoomSnapshot, "node"> & { usage: RoomUsage };
 
 /** What the console needs of bay0's rooms. */
 export type ConsoleRooms = {
   policies(): string[];
-  snapshot(): RoomSnapshot[];
+  snapshot(): RoomView[];
   start(name: string): Promise<{ ok: boolean; reason?: string }>;
   kill(id: string): Promise<boolean>;
   reset(id: string): Promise<{ ok: boolean; reason?: string }>;

@@ -22,6 +22,7 @@ import { createConsole, type ConsoleRooms } from "./console.ts";
 import { CONSOLE_FONT, parsePsf2 } from "./font.ts";
 import { createInputRouter } from "./input.ts";
 import type { Action, FromConsole } from "./protocol.ts";
+import { roomUsage } from "./room-usage.ts";
 import { toConsoleSchema, type RoomSnapshot, type ToConsole } from "./to-console.ts";
 
 const REFRESH_MS = 500;
@@ -55,7 +56,7 @@ export function runConsole(): void {
   };
   const rooms: ConsoleRooms = {
     policies: () => state.policies,
-    snapshot: () => state.rooms,
+    snapshot: () => state.rooms.map(({ node, ...room }) => ({ ...room, usage: roomUsage(node) })),
     start: (name) => outcome("start", name),
     kill: (id) => ok("kill", id),
     reset: (id) => outcome("reset", id),

@@ -11,12 +11,8 @@ export const roomSnapshotSchema = z.object({
   started: z.boolean(),
   frozen: z.boolean(),
   uptimeMs: z.number(),
-  usage: z.object({
-    memoryCurrent: z.number().nullable(),
-    memoryMax: z.number().nullable(),
-    pids: z.number().nullable(),
-    cpuUsec: z.number().nullable(),
-  }),
+  /** Its cgroup node below /sys/fs/cgroup: the helper reads the room's usage there. */
+  node: z.string().max(400),
 });
 export type RoomSnapshot = z.infer<typeof roomSnapshotSchema>;
 

@@ -29,27 +29,3 @@ export function oomKills(fs: CgroupFs, plan: RoomPlan): number {
   const match = /^oom_kill (\d+)$/m.exec(fs.read(`${CGROUP_ROOT}${plan.cgroup.node}/memory.events`) ?? "");
   return match?.[1] === undefined ? 0 : Number(match[1]);
 }
-
-/** What a room uses now, from its node's files; null where the kernel offers no such file. */
-export type RoomUsage = {
-  memoryCurrent: number | null;
-  memoryMax: number | null;
-  pids: number | null;
-  cpuUsec: number | null;
-};
-
-const numberIn = (text: string | null): number | null => {
-  const n = text === null ? Number.NaN : Number(text.trim());
-  return Number.isFinite(n) ? n : null;
-};
-
-export function roomUsage(fs: CgroupFs, plan: RoomPlan): RoomUsage {
-  const at = (file: string): string | null => fs.read(`${CGROUP_ROOT}${plan.cgroup.node}/${file}`);
-  const cpu = /^usage_usec (\d+)$/m.exec(at("cpu.stat") ?? "")?.[1];
-  return {
-    memoryCurrent: numberIn(at("memory.current")),
-    memoryMax: numberIn(at("memory.max")),
-    pids: numberIn(at("pids.current")),
-    cpuUsec: cpu === undefined ? null : Number(cpu),
-  };
-}

@@ -4,16 +4,7 @@ import { SIG, type Libc } from "../sys/libc.ts";
 import type { Log } from "../sys/log.ts";
 import type { ChildExit, Spawner } from "../sys/spawn.ts";
 import type { ToolRunner } from "../sys/tool.ts";
-import {
-  freezeRoomCgroup,
-  isPopulated,
-  killRoomCgroup,
-  moveIntoCgroup,
-  oomKills,
-  roomUsage,
-  type CgroupFs,
-  type RoomUsage,
-} from "./cgroup.ts";
+import { freezeRoomCgroup, isPopulated, killRoomCgroup, moveIntoCgroup, oomKills, type CgroupFs } from "./cgroup.ts";
 import { crunDelete, crunRun } from "./crun.ts";
 import { planRoom, type RoomPlan } from "./plan.ts";
 import { createOutputLimiter } from "./output.ts";
@@ -106,15 +97,15 @@ export class RoomSupervisor {
     return [...this.rooms.values()].map((r) => ({ id: r.plan.id, parent: r.parent, started: r.started, plan: r.plan }));
   }
 
-  /** Every live room with its state and usage now (the console's dashboard). */
-  snapshot(): { id: string; started: boolean; frozen: boolean; uptimeMs: number; usage: RoomUsage }[] {
+  /** Every live room with its state and cgroup node (the console's dashboard reads its usage there). */
+  snapshot(): { id: string; started: boolean; frozen: boolean; uptimeMs: number; node: string }[] {
     const now = this.deps.now();
     return [...this.rooms.values()].map((r) => ({
       id: r.plan.id,
       started: r.started,
       frozen: r.frozen,
       uptimeMs: now - r.startedAt,
-      usage: roomUsage(this.deps.cgroupFs, r.plan),
+      node: r.plan.cgroup.node,
     }));
   }
 
