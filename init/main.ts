@@ -18,7 +18,6 @@ import { FRAMEBUFFER, openFramebufferDevice, vtToGraphics } from "../sys/framebu
 import { inputDevices, openInputDevice } from "../sys/input-devices.ts";
 import { listProcesses, memoryInUseKb, mountPoints } from "../sys/procfs.ts";
 import { createBunSpawner } from "../sys/spawn-bun.ts";
-import { createBunToolRunner } from "../sys/tool-bun.ts";
 import { startAudit } from "./audit.ts";
 import { mountImagesByHelper } from "./images.ts";
 import { parseCmdline } from "./cmdline.ts";
@@ -107,7 +106,6 @@ function main(): void {
 
   const ownChildren = new Set<number>();
   const spawner = createBunSpawner(ENV, ownChildren);
-  const tool = createBunToolRunner(ENV, ownChildren);
   const reap = (): void => {
     reapOrphans({ libc, log, processes: () => listProcesses(), isOwnChild: spawner.isOwn, self });
   };
@@ -178,7 +176,7 @@ function main(): void {
     const ask = () => trusted?.ask() ?? null;
     /** The VT's state once bay0 put it into graphics mode (once a boot). */
     let vt: string | null = null;
-    rooms = startRooms({ libc, log, spawner, tool, ask, vault: () => vault, mounted }, options.autostart);
+    rooms = startRooms({ libc, log, spawner, ask, vault: () => vault, mounted }, options.autostart);
     const started = rooms;
     setInterval(
       guarded(log, "rooms.oom", () => started?.supervisor.checkOom()),
@@ -232,7 +230,7 @@ function main(): void {
     };
     // Whether the vault can ask for a PIN depends on the screen, which the console helper reports.
     await Promise.race([link.ready, Bun.sleep(CONSOLE_HELLO_MS)]);
-    if (partition !== null) vault = startVault({ libc, log, spawner, tool, ask, stopRooms, audit }, partition);
+    if (partition !== null) vault = startVault({ libc, log, spawner, ask, stopRooms, audit }, partition);
     if (ANCHOR_TEST_HOOKS) installTestHooks(process, log, libc, started, link);
     if (options.run !== null) void runOnce(spawner, log, options.run);
   };

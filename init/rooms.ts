@@ -18,7 +18,6 @@ import { cgroupFs } from "../sys/cgroup-fs.ts";
 import type { Libc } from "../sys/libc.ts";
 import type { Log } from "../sys/log.ts";
 import type { Spawner } from "../sys/spawn.ts";
-import type { ToolRunner } from "../sys/tool.ts";
 
 export type Rooms = {
   supervisor: RoomSupervisor;
@@ -31,7 +30,6 @@ type RoomsDeps = {
   libc: Libc;
   log: Log;
   spawner: Spawner;
-  tool: ToolRunner;
   ask: () => ((request: PromptRequest) => Promise<PromptAnswer>) | null;
   /** The vault, once it started (its rooms' folders). */
   vault: () => Vault | null;

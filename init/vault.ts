@@ -17,7 +17,6 @@ import type { Libc } from "../sys/libc.ts";
 import { bindVaultFolder, unbindVaultFolder } from "../sys/vault-folders.ts";
 import type { Log } from "../sys/log.ts";
 import type { Spawner } from "../sys/spawn.ts";
-import type { ToolRunner } from "../sys/tool.ts";
 import { exitText, startHelper } from "./helper.ts";
 
 const TPM_DEVICE = "/dev/tpmrm0";
@@ -26,7 +25,6 @@ export type VaultDeps = {
   libc: Libc;
   log: Log;
   spawner: Spawner;
-  tool: ToolRunner;
   ask: () => Ask | null;
   /** Stops every room that sees the vault; their ids. */
   stopRooms: () => Promise<string[]>;
@@ -118,13 +116,16 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
     deps.audit.outOfVault();
     deps.libc.sync();
     const unmounted = deps.libc.umount2(PERSIST, 0);
-    const closed = unmounted.ok
-      ? await deps.tool([`${VAULT_TOOLS}/bin/cryptsetup`, "close", VAULT_MAPPER], { env: toolEnv() })
+    let said = "";
+    const close = [`${VAULT_TOOLS}/bin/cryptsetup`, "close", VAULT_MAPPER];
+    const closing = unmounted.ok
+      ? deps.spawner.spawn(close, (_, line) => void (said = line), { env: toolEnv() })
       : null;
+    const closed = await closing?.exited;
     const error = !unmounted.ok
       ? `unmounting ${PERSIST}: ${unmounted.message}`
       : closed?.status !== 0
-        ? `closing it: ${closed?.stderr.trim().split("\n").at(-1) ?? ""}`
+        ? `closing it: ${said}`
         : null;
     if (error !== null) {
       state = unmounted.ok ? "failed" : "open";

@@ -2,9 +2,10 @@
  * The room builder (`bay0 builder`): a resident helper, root, that makes
  * what a room needs before crun runs it (its cgroup node with limits, its
  * root of image and tmpfs overlay, its OCI bundle with the seccomp filter)
- * and takes it away after. bay0 decides which rooms start and runs crun;
+ * and takes it away after (crun's record of the container too). bay0 decides which rooms start and runs crun;
  * the bulk of building stays out of PID 1 and dies alone.
  */
+import { existsSync } from "node:fs";
 import { z } from "zod";
 import { SECCOMP_PROFILE } from "../init/layout.ts";
 import { policySchema } from "../policies/schema.ts";
@@ -22,23 +23,41 @@ import {
   removeRoomCgroup,
   type CgroupSetupFs,
 } from "./cgroup-setup.ts";
+import { CRUN_ROOT } from "./crun.ts";
 import { cgroupLimits, ociConfig } from "./oci.ts";
 import { planRoom, type RoomPlan } from "./plan.ts";
 import { prepareRootfs, teardownRootfs, type RootfsFs } from "./rootfs.ts";
 import { containersProfileSchema, type ContainersProfile } from "./seccomp.ts";
 
-export type BuilderDeps = { libc: Libc; cgroupFs: CgroupSetupFs; rootfsFs: RootfsFs };
+export type BuilderDeps = {
+  libc: Libc;
+  cgroupFs: CgroupSetupFs;
+  rootfsFs: RootfsFs;
+  /** `crun delete --force` of a container crun made (nothing when it made none): null, or why not. */
+  deleteContainer: (containerId: string) => string | null;
+};
 
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
-/** Drops the room's root and every write it held, then its emptied cgroup. Null, or why not. */
+/** Drops crun's record of the room, its root and every write it held, then its emptied cgroup. Null, or why not. */
 export function teardownRoom(deps: BuilderDeps, plan: RoomPlan): string | null {
+  const deleted = deps.deleteContainer(plan.containerId);
   try {
     teardownRootfs(deps.libc, deps.rootfsFs, plan);
     removeRoomCgroup(deps.cgroupFs, plan);
-    return null;
+    return deleted;
   } catch (error) {
-    return describe(error);
+    return `${deleted === null ? "" : `${deleted}; `}${describe(error)}`;
+  }
+}
+
+function deleteContainer(containerId: string): string | null {
+  if (!existsSync(`${CRUN_ROOT}/${containerId}`)) return null;
+  try {
+    const run = Bun.spawnSync(["crun", "--root", CRUN_ROOT, "delete", "--force", containerId], { stdout: "ignore" });
+    return run.exitCode === 0 ? null : `crun delete: ${run.stderr.toString().trim()}`;
+  } catch (error) {
+    return `crun delete: ${describe(error)}`;
   }
 }
 
@@ -93,7 +112,7 @@ export async function runRoomBuilder(): Promise<void> {
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
   // Loaded here, not above: what the tests import of this file runs under Node, without bun:ffi.
   const { openLibc } = await import("../sys/libc-ffi.ts");
-  const deps: BuilderDeps = { libc: openLibc(), cgroupFs, rootfsFs };
+  const deps: BuilderDeps = { libc: openLibc(), cgroupFs, rootfsFs, deleteContainer };
   const loaded = containersProfileSchema.safeParse(readJsonOrNull(SECCOMP_PROFILE));
   if (!loaded.success)
     createLog([say]).error("rooms.unavailable", { reason: `seccomp profile ${SECCOMP_PROFILE} is missing or invalid` });

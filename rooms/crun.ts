@@ -1,5 +1,4 @@
 import type { Child, ChildStream, Spawner } from "../sys/spawn.ts";
-import type { ToolRunner } from "../sys/tool.ts";
 import type { RoomPlan } from "./plan.ts";
 
 /** crun's state directory: on /run, so it is gone with every reboot. */
@@ -18,10 +17,4 @@ export function crunRun(spawner: Spawner, plan: RoomPlan, onLine: (stream: Child
   const terminal = plan.policy.terminal ? ["--console-socket", plan.dirs.consoleSocket] : [];
   const run = ["run", "--bundle", plan.dirs.bundle, "--pid-file", plan.dirs.pidFile, ...terminal, plan.containerId];
   return spawner.spawn(["crun", "--root", CRUN_ROOT, ...run], onLine);
-}
-
-/** Forgets a stopped (or killed) container's state. */
-export async function crunDelete(tool: ToolRunner, plan: RoomPlan): Promise<string | null> {
-  const result = await tool(["crun", "--root", CRUN_ROOT, "delete", "--force", plan.containerId]);
-  return result.status === 0 ? null : result.stderr.trim();
 }

@@ -3,9 +3,8 @@ import { subsetViolations, type SubsetViolation } from "../policies/subset.ts";
 import { SIG, type Libc } from "../sys/libc.ts";
 import type { Log } from "../sys/log.ts";
 import type { ChildExit, Spawner } from "../sys/spawn.ts";
-import type { ToolRunner } from "../sys/tool.ts";
 import { freezeRoomCgroup, isPopulated, killRoomCgroup, moveIntoCgroup, oomKills, type CgroupFs } from "./cgroup.ts";
-import { crunDelete, crunRun } from "./crun.ts";
+import { crunRun } from "./crun.ts";
 import { planRoom, type RoomPlan } from "./plan.ts";
 import { createOutputLimiter } from "./output.ts";
 
@@ -13,7 +12,6 @@ export type RoomDeps = {
   libc: Libc;
   log: Log;
   spawner: Spawner;
-  tool: ToolRunner;
   cgroupFs: CgroupFs;
   /** A file's text, or null (crun's pid file). */
   readFile: (path: string) => string | null;
@@ -369,8 +367,6 @@ export class RoomSupervisor {
     else log.info("room.killed", { room: id, reason: room.ending, status: exit.status, signal: exit.signal });
     // A room that ends on its own still takes its child rooms with it.
     if (room.ending === null && isPopulated(this.deps.cgroupFs, room.plan.cgroup.node)) this.killCgroup(room);
-    const deleteError = await crunDelete(this.deps.tool, room.plan).catch((error: unknown) => describe(error));
-    if (deleteError !== null && deleteError !== "") log.warn("room.cleanup", { room: id, error: deleteError });
     for (let i = 0; i < EMPTY_WAIT_POLLS && isPopulated(this.deps.cgroupFs, room.plan.cgroup.leaf); i++)
       await this.deps.sleep(10);
   }

@@ -37,9 +37,14 @@ function harness(
   const prompts: PromptRequest[] = [];
   const openers: Opener[] = [];
   const intoVault: unknown[] = [];
+  const closes: string[][] = [];
   const libc = new FakeLibc();
   const spawner: Spawner = {
     spawn(argv, onLine) {
+      if (argv[0]?.endsWith("/cryptsetup")) {
+        closes.push(argv);
+        return { pid: 4242, exited: Promise.resolve({ status: 0, signal: null }) };
+      }
       let end: (exit: ChildExit) => void = () => undefined;
       const exited = new Promise<ChildExit>((resolve) => (end = resolve));
       const opener: Opener = { argv, say: (m) => onLine("stdout", JSON.stringify(m)), answers: [], end };
@@ -65,7 +70,6 @@ function harness(
       libc,
       log: createLog([memorySink(records)]),
       spawner,
-      tool: async () => ({ status: 0, stdout: "", stderr: "" }),
       ask: () => ask,
       stopRooms: async () => ["docs"],
       audit: { intoVault: (dir, found) => void intoVault.push({ dir, found }), outOfVault: () => undefined },
@@ -73,7 +77,7 @@ function harness(
     },
     PARTITION,
   );
-  return { vault, records, prompts, openers, intoVault, libc, events: () => records.map((r) => r.event) };
+  return { vault, records, prompts, openers, intoVault, libc, closes, events: () => records.map((r) => r.event) };
 }
 
 /** Until `vault` leaves the states that are still under way. */
@@ -159,7 +163,7 @@ describe("the vault at boot", () => {
 
 describe("the open vault", () => {
   it("locks from the dashboard only without a write under way, and then says until reboot", async () => {
-    const { vault, libc, records } = harness(() => pin("kestrel42"));
+    const { vault, libc, records, closes } = harness(() => pin("kestrel42"));
     expect(await settled(vault)).toBe("open");
     const release = vault.writing("big.bin from notes");
     expect(await vault.lock("dashboard")).toBe("a write into the vault is in progress: big.bin from notes");
@@ -167,6 +171,7 @@ describe("the open vault", () => {
     expect(await vault.lock("dashboard")).toBeNull();
     expect(vault.state()).toBe("locked until reboot");
     expect(libc.calls.map((c) => c.fn)).toEqual(["sync", "umount2"]);
+    expect(closes).toEqual([["/usr/lib/anchor/vault/bin/cryptsetup", "close", "vault"]]);
     expect(records.at(-1)).toMatchObject({ event: "vault.locked", reason: "dashboard", rooms_stopped: ["docs"] });
     expect(vault.writing("late.bin")).toBeNull();
   });

@@ -18,6 +18,7 @@ function fakes() {
   const libc = new FakeLibc();
   const deps: BuilderDeps = {
     libc,
+    deleteContainer: () => null,
     cgroupFs: {
       mkdir: () => undefined,
       write: (path, value) => void files.set(path, value),

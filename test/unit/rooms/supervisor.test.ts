@@ -39,7 +39,7 @@ function world(options: { crun?: "creates" | "fails" | "hangs" } = {}) {
   const records: LogRecord[] = [];
   const files = new Map<string, string>([["/sys/fs/cgroup/cgroup.controllers", "cpu memory pids"]]);
   const spawned: Spawned[] = [];
-  const tools: string[][] = [];
+  const deleted: string[] = [];
   const libc = new FakeLibc();
   let clock = 0;
   const endChild = (child: Spawned, exit: ChildExit): void => {
@@ -54,6 +54,10 @@ function world(options: { crun?: "creates" | "fails" | "hangs" } = {}) {
   /** The room builder's own code on the same fakes, as if answered from its process. */
   const built: BuilderDeps = {
     libc,
+    deleteContainer: (containerId) => {
+      deleted.push(containerId);
+      return null;
+    },
     cgroupFs: {
       mkdir: () => undefined,
       write: (path, value) => {
@@ -106,10 +110,6 @@ function world(options: { crun?: "creates" | "fails" | "hangs" } = {}) {
         return { pid: child.pid, exited };
       },
     },
-    tool: async (argv) => {
-      tools.push(argv);
-      return { status: 0, stdout: "", stderr: "" };
-    },
     cgroupFs: built.cgroupFs,
     readFile: (path) => files.get(path) ?? null,
     builder: {
@@ -123,7 +123,7 @@ function world(options: { crun?: "creates" | "fails" | "hangs" } = {}) {
       await Promise.resolve();
     },
   };
-  return { supervisor: new RoomSupervisor(deps), deps, built, records, files, spawned, tools, libc };
+  return { supervisor: new RoomSupervisor(deps), deps, built, records, files, spawned, deleted, libc };
 }
 
 const flush = () => new Promise((r) => setTimeout(r, 0));
@@ -163,7 +163,7 @@ describe("RoomSupervisor", () => {
       "room.removed",
     ]);
     expect(w.records.find((r) => r.event === "room.exited")?.status).toBe(3);
-    expect(w.tools).toEqual([["crun", "--root", "/run/crun", "delete", "--force", "anchor-web"]]);
+    expect(w.deleted).toEqual(["anchor-web"]);
     expect(w.supervisor.list().some((r) => r.id === "web")).toBe(false);
   });
 
@@ -285,9 +285,7 @@ describe("RoomSupervisor: every start ends in room.started or room.failed, whate
   it("forgets a room whose cleanup throws, so it can start again instead of being 'already running' forever", async () => {
     const w = world();
     await w.supervisor.start(policy('name = "web"'));
-    w.deps.tool = async () => {
-      throw new Error("crun delete exploded");
-    };
+    w.built.deleteContainer = () => "crun delete: exploded";
     const remove = w.built.rootfsFs.remove;
     w.built.rootfsFs.remove = () => {
       throw new Error("EBUSY");
@@ -297,8 +295,7 @@ describe("RoomSupervisor: every start ends in room.started or room.failed, whate
     await flush();
     expect(w.supervisor.list().some((r) => r.id === "web")).toBe(false);
     expect(w.records.filter((r) => r.event === "room.cleanup").map((r) => r.error)).toEqual([
-      "crun delete exploded",
-      "EBUSY",
+      "crun delete: exploded; EBUSY",
     ]);
     // Nor does a new start build on what the old one left: the builder takes it away first, and says so when it cannot.
     expect(await w.supervisor.start(policy('name = "web"'))).toEqual({

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { createBunSpawner, type StartedProcess } from "../../../sys/spawn-bun.ts";
-import { createBunToolRunner } from "../../../sys/tool-bun.ts";
 
 /** A look-alike of a Bun subprocess whose exit and output streams the test controls. */
 function fakeProcess(pid: number) {
@@ -76,20 +75,5 @@ describe("a child's stdin from bay0", () => {
     fake.exit(0);
     fake.closeStreams();
     expect(await child.exited).toEqual({ status: 0, signal: null });
-  });
-});
-
-describe("createBunToolRunner", () => {
-  it("keeps a tool registered until Bun has waited for it, even when its output streams fail first", async () => {
-    const fake = fakeProcess(99);
-    const live = new Set<number>();
-    const run = createBunToolRunner({}, live, () => fake.proc)(["veritysetup"]);
-    fake.failStreams();
-    await tick();
-    await tick();
-    expect(live.has(99)).toBe(true);
-    fake.exit(3);
-    expect(await run).toEqual({ status: 3, stdout: "", stderr: "" });
-    expect(live.has(99)).toBe(false);
   });
 });
