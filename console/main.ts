@@ -14,7 +14,7 @@ import { EVIOCGRAB, inputDeviceName, readInputDevice } from "../sys/evdev.ts";
 import { FRAMEBUFFER } from "../sys/framebuffer.ts";
 import { framebufferOn } from "../sys/framebuffer-draw.ts";
 import { parseJsonOrNull } from "../sys/files.ts";
-import { openLibc } from "../sys/libc-ffi.ts";
+import { openHelperLibc } from "../sys/libc-helper.ts";
 import { createLineSplitter } from "../sys/lines.ts";
 import { createLog } from "../sys/log.ts";
 import { ptyIo } from "../sys/pty.ts";
@@ -33,7 +33,7 @@ const CHANNEL = 3;
 const send = (message: FromConsole): void => void process.stdout.write(`${JSON.stringify(message)}\n`);
 
 export function runConsole(): void {
-  const libc = openLibc();
+  const libc = openHelperLibc();
   const log = createLog([(line) => void process.stdout.write(`${line}\n`)]);
   let state: { rooms: RoomSnapshot[]; policies: string[]; vault: string; watchdog: string } = {
     rooms: [],

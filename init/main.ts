@@ -231,7 +231,7 @@ function main(): void {
     // Whether the vault can ask for a PIN depends on the screen, which the console helper reports.
     await Promise.race([link.ready, Bun.sleep(CONSOLE_HELLO_MS)]);
     if (partition !== null) vault = startVault({ libc, log, spawner, ask, stopRooms, audit }, partition);
-    if (ANCHOR_TEST_HOOKS) installTestHooks(process, log, libc, started, link);
+    if (ANCHOR_TEST_HOOKS) installTestHooks(process, log, started, link);
     if (options.run !== null) void runOnce(spawner, log, options.run);
   };
   startWorld().catch((error: unknown) => log.error("bay0.error", { where: "start", error: String(error) }));

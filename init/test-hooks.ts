@@ -1,7 +1,7 @@
 import { constants, mkdirSync, openSync, readFileSync } from "node:fs";
 import { verifyAudit } from "../audit/verify.ts";
 import { createLineSplitter } from "../sys/lines.ts";
-import type { Libc } from "../sys/libc.ts";
+import { openHelperLibc } from "../sys/libc-helper.ts";
 import type { Log } from "../sys/log.ts";
 import type { SignalTarget } from "./signals.ts";
 import { guarded } from "./guard.ts";
@@ -125,7 +125,6 @@ async function control(rooms: Rooms, log: Log, line: string, screen: ConsoleLink
 export function installTestHooks(
   target: SignalTarget,
   log: Log,
-  libc: Libc,
   rooms: Rooms | null,
   screen: ConsoleLink | null,
 ): void {
@@ -146,7 +145,7 @@ export function installTestHooks(
   if (rooms === null) return;
   try {
     mkdirSync("/run/anchor", { recursive: true });
-    const fifo = libc.mkfifo(TEST_CONTROL_FIFO, 0o600);
+    const fifo = openHelperLibc().mkfifo(TEST_CONTROL_FIFO, 0o600);
     if (!fifo.ok) throw new Error(`mkfifo ${TEST_CONTROL_FIFO}: ${fifo.message}`);
     // Read-write, so the FIFO never reports end-of-file between writers.
     const fd = openSync(TEST_CONTROL_FIFO, constants.O_RDWR | constants.O_NONBLOCK);

@@ -23,7 +23,7 @@ import { openCharDevice } from "../sys/devices.ts";
 import { deviceMapper } from "../sys/device-mapper.ts";
 import { readJsonOrNull, readTextOrNull } from "../sys/files.ts";
 import { imageFs } from "../sys/fs-node.ts";
-import { openLibc } from "../sys/libc-ffi.ts";
+import { openHelperLibc } from "../sys/libc-helper.ts";
 import { createLog, type Log } from "../sys/log.ts";
 
 const DM_CONTROL = "/dev/mapper/control";
@@ -70,7 +70,7 @@ async function findBootPartitions(
 
 /** Mounts what it can, naming each image in `mounted`; the vault partition. */
 async function mountImages(log: Log, mounted: string[]): Promise<ImagesReport["vault"]> {
-  const libc = openLibc();
+  const libc = openHelperLibc();
   const manifest = imageManifestSchema.safeParse(readJsonOrNull(IMAGE_MANIFEST) ?? {});
   if (!manifest.success)
     log.error("image.failed", { reason: `image manifest ${IMAGE_MANIFEST} is invalid: ${manifest.error.message}` });

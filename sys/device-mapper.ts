@@ -5,7 +5,8 @@
  * one target, remove it, and read a device's table (the vault's helper
  * reads the open vault's key this way).
  */
-import type { Libc, SysResult } from "./libc.ts";
+import type { SysResult } from "./libc.ts";
+import type { HelperLibc } from "./libc-helper.ts";
 
 const HEADER_BYTES = 312;
 const SPEC_BYTES = 40;
@@ -69,7 +70,7 @@ export function replyTableParams(reply: Uint8Array): string | null {
 
 /** Device `name`'s table (its one target's parameters), which for dm-crypt holds the volume key: for a helper, never PID 1. */
 export function readTable(
-  libc: Libc,
+  libc: HelperLibc,
   control: number,
   name: string,
 ): { ok: true; params: string } | { ok: false; error: string } {
@@ -93,7 +94,7 @@ export type DeviceMapper = {
   remove(name: string): void;
 };
 
-export function deviceMapper(libc: Libc, control: number): DeviceMapper {
+export function deviceMapper(libc: HelperLibc, control: number): DeviceMapper {
   const call = (request: number, buffer: Uint8Array, what: string): string | null => {
     const result: SysResult = libc.ioctlBuffer(control, request, buffer);
     return result.ok ? null : `${what}: ${result.message}`;

@@ -1,18 +1,19 @@
-import type { Libc, SysResult } from "./libc.ts";
+import type { SysResult } from "./libc.ts";
+import type { HelperLibc } from "./libc-helper.ts";
 
-export type LibcCall = { fn: keyof Libc; args: unknown[] };
+export type LibcCall = { fn: keyof HelperLibc; args: unknown[] };
 
 /**
  * A recording Libc for tests: every call is kept in `calls`, and `failures`
  * makes chosen calls fail with an errno. Reaped children come from `zombies`.
  */
-export class FakeLibc implements Libc {
+export class FakeLibc implements HelperLibc {
   readonly calls: LibcCall[] = [];
   readonly failures = new Map<string, number>();
   readonly zombies = new Map<number, { code: number; status: number }>();
   pid = 1;
 
-  private record(fn: keyof Libc, args: unknown[], key = String(fn)): SysResult {
+  private record(fn: keyof HelperLibc, args: unknown[], key = String(fn)): SysResult {
     this.calls.push({ fn, args });
     const errno = this.failures.get(key) ?? this.failures.get(String(fn));
     return errno === undefined ? { ok: true, value: 0 } : { ok: false, errno, message: `fake errno ${errno}` };

@@ -14,13 +14,11 @@ const SOCK_CLOEXEC = 0o2000000;
 const MSG_CMSG_CLOEXEC = 0x40000000;
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
-const SO_PEERCRED = 17;
 const MSG_DONTWAIT = 0x40;
 const MSG_NOSIGNAL = 0x4000;
 const F_GETFL = 3;
 const F_SETFL = 4;
 const O_NONBLOCK = 0o4000;
-const TIOCSWINSZ = 0x5414;
 const SUN_PATH_BYTES = 108;
 
 const { i32, i64, u32, u64, ptr: pointer } = FFIType;
@@ -37,7 +35,7 @@ function messageHeader(data: Uint8Array, control: Uint8Array): { header: BigUint
   return { header, iov };
 }
 
-/** Opens libc through bun:ffi. Only `init/` calls this; tests use the fake. */
+/** Opens libc through bun:ffi (bay0 and its helpers; helpers needing more take `openHelperLibc`); tests use the fake. */
 export function openLibc(): Libc {
   const { symbols: c } = dlopen("libc.so.6", {
     mount: { args: [pointer, pointer, pointer, u64, pointer], returns: i32 },
@@ -49,7 +47,6 @@ export function openLibc(): Libc {
     sync: { args: [], returns: FFIType.void },
     syscall: { args: [i64, i32, pointer, pointer, u64], returns: i64 },
     getpid: { args: [], returns: i32 },
-    mkfifo: { args: [pointer, u32], returns: i32 },
     socket: { args: [i32, i32, i32], returns: i32 },
     bind: { args: [i32, pointer, u32], returns: i32 },
     listen: { args: [i32, i32], returns: i32 },
@@ -57,7 +54,6 @@ export function openLibc(): Libc {
     recvmsg: { args: [i32, pointer, i32], returns: i64 },
     sendmsg: { args: [i32, pointer, i32], returns: i64 },
     socketpair: { args: [i32, i32, i32, pointer], returns: i32 },
-    getsockopt: { args: [i32, i32, i32, pointer, pointer], returns: i32 },
     fcntl: { args: [i32, i32, i32], returns: i32 },
     close: { args: [i32], returns: i32 },
     strerror: { args: [i32], returns: FFIType.cstring },
@@ -84,7 +80,6 @@ export function openLibc(): Libc {
       const result = check(c.ioctl(fd, BigInt(request), ptr(arg)));
       return result.ok ? { ok: true, value: arg[0] ?? 0 } : result;
     },
-    ioctlBuffer: (fd, request, buffer) => check(c.ioctl(fd, BigInt(request), ptr(buffer))),
     ioctl: (fd, request, arg) => check(c.ioctl(fd, BigInt(request), arg === 0 ? null : (arg as Pointer))),
     reapPid: (pid) => {
       const info = new Int32Array(SIGINFO_BYTES / 4);
@@ -97,7 +92,6 @@ export function openLibc(): Libc {
     kill: (pid, signal) => check(c.kill(pid, signal)),
     sync: () => c.sync(),
     getpid: () => c.getpid(),
-    mkfifo: (path, mode) => check(c.mkfifo(cstr(path), mode)),
     listenUnix: (path) => {
       const name = Buffer.from(path, "utf8");
       if (name.length >= SUN_PATH_BYTES) return { ok: false, errno: 36, message: `socket path too long: ${path}` };
@@ -147,20 +141,9 @@ export function openLibc(): Libc {
       iov.fill(0n);
       return sent;
     },
-    peerPid: (fd) => {
-      // struct ucred: pid, uid, gid (three 32-bit ints).
-      const credentials = new Int32Array(3);
-      const length = new Uint32Array([credentials.byteLength]);
-      const result = check(c.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ptr(credentials), ptr(length)));
-      return result.ok ? { ok: true, value: credentials[0] ?? 0 } : result;
-    },
     setNonBlocking: (fd) => {
       const flags = c.fcntl(fd, F_GETFL, 0);
       return flags < 0 ? check(flags) : check(c.fcntl(fd, F_SETFL, flags | O_NONBLOCK));
-    },
-    setWindowSize: (fd, rows, cols) => {
-      const size = new Uint16Array([rows, cols, 0, 0]);
-      return check(c.ioctl(fd, BigInt(TIOCSWINSZ), ptr(size)));
     },
     close: (fd) => check(c.close(fd)),
     openat2: (dirFd, path, flags, resolve) => {

@@ -2,7 +2,7 @@
  * The one typed boundary between bay0 and the kernel's libc calls.
  * `libc-ffi.ts` implements it with bun:ffi; `libc-fake.ts` records calls for
  * tests. Everything above `sys/` receives a `Libc` and never calls the kernel
- * directly.
+ * directly. The calls only helpers make are `HelperLibc`'s (`libc-helper.ts`).
  */
 
 /** Result of a libc call: 0 (or a value) on success, or the errno. */
@@ -16,13 +16,10 @@ export interface Libc {
   ioctlInt(fd: number, request: number, value: number): SysResult;
   /** ioctl with no argument or an integer argument passed by value. */
   ioctl(fd: number, request: number, arg: number): SysResult;
-  /** ioctl whose argument points to `buffer`, which the kernel may fill in. */
-  ioctlBuffer(fd: number, request: number, buffer: Uint8Array): SysResult;
   /** waitid(P_PID, pid, …, WEXITED | WNOHANG): the raw status (0 when none). */
   reapPid(pid: number): SysResult & { status?: number; code?: number };
   kill(pid: number, signal: number): SysResult;
   sync(): void;
-  mkfifo(path: string, mode: number): SysResult;
   getpid(): number;
   /** A non-blocking Unix stream socket listening at `path`: its fd. */
   listenUnix(path: string): SysResult;
@@ -34,11 +31,7 @@ export interface Libc {
   socketPair(): { ok: true; fds: [number, number] } | { ok: false; errno: number; message: string };
   /** Sends `fd` over a Unix socket (SCM_RIGHTS) without waiting: EAGAIN when the peer's queue is full. */
   sendFd(socket: number, fd: number): SysResult;
-  /** SO_PEERCRED: the pid of the process that connected a Unix socket, as bay0's pid namespace sees it. */
-  peerPid(fd: number): SysResult;
   setNonBlocking(fd: number): SysResult;
-  /** TIOCSWINSZ: a terminal's size in cells. */
-  setWindowSize(fd: number, rows: number, cols: number): SysResult;
   close(fd: number): SysResult;
   /** openat2(2): `path` opened below `dirFd` (AT_FDCWD for bay0's own paths) with RESOLVE_* rules; the new fd. */
   openat2(dirFd: number, path: string, flags: number, resolve: number): SysResult;

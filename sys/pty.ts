@@ -1,5 +1,5 @@
 import { writeSync } from "node:fs";
-import type { Libc } from "./libc.ts";
+import type { HelperLibc } from "./libc-helper.ts";
 
 /**
  * A room terminal's pseudo-terminal master, as bay0 uses it: the fd is
@@ -8,7 +8,7 @@ import type { Libc } from "./libc.ts";
  * waiting: a room that stops reading its terminal loses keystrokes, and
  * bay0 never stalls on it.
  */
-export function ptyIo(libc: Libc) {
+export function ptyIo(libc: HelperLibc) {
   return {
     async read(fd: number, onChunk: (chunk: Uint8Array) => Promise<void>): Promise<void> {
       for await (const chunk of Bun.file(fd).stream()) await onChunk(chunk);

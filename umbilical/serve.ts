@@ -14,7 +14,7 @@ import type { Socket, UnixSocketListener } from "bun";
 import { formatPolicyError, parsePolicy } from "../policies/parse.ts";
 import { tokenBucket } from "../rooms/output.ts";
 import { parseJsonOrNull } from "../sys/files.ts";
-import { openLibc } from "../sys/libc-ffi.ts";
+import { openHelperLibc } from "../sys/libc-helper.ts";
 import { createLineSplitter } from "../sys/lines.ts";
 import { createLog, roomText } from "../sys/log.ts";
 import { refusal, type FromUmbilical, type Forwarded, type Refusal, type Reply, UMBILICAL_RATE } from "./channel.ts";
@@ -212,7 +212,7 @@ export function createServer(
 
 /** The helper's main: bay0's lines on stdin, its own on stdout. */
 export function runUmbilical(): void {
-  const libc = openLibc();
+  const libc = openHelperLibc();
   const send = (message: FromUmbilical): void => void process.stdout.write(`${JSON.stringify(message)}\n`);
   const log = createLog([(line) => void process.stdout.write(`${line}\n`)]);
   let nextId = 1;

@@ -22,7 +22,7 @@ import { cryptVolumeKey, recoverySlots } from "./rekey-parse.ts";
 import { VAULT_MAPPER } from "./tools.ts";
 import { REKEYED_MAX } from "./open-protocol.ts";
 import { readTable } from "../sys/device-mapper.ts";
-import { openLibc } from "../sys/libc-ffi.ts";
+import { openHelperLibc } from "../sys/libc-helper.ts";
 import type { Log } from "../sys/log.ts";
 
 export type RekeyRequest = { do: "check"; pin: string } | { do: "enrol" } | { do: "retire" };
@@ -32,7 +32,7 @@ function addPassphraseSlot(device: string): string {
   const table = (() => {
     const control = openSync("/dev/mapper/control", constants.O_RDWR);
     try {
-      return readTable(openLibc(), control, VAULT_MAPPER);
+      return readTable(openHelperLibc(), control, VAULT_MAPPER);
     } finally {
       closeSync(control);
     }
