@@ -24,6 +24,7 @@ import {
   type CgroupSetupFs,
 } from "./cgroup-setup.ts";
 import { CRUN_ROOT } from "./crun.ts";
+import { buildPlan } from "./build-plan.ts";
 import { cgroupLimits, ociConfig } from "./oci.ts";
 import { planRoom, type RoomPlan } from "./plan.ts";
 import { prepareRootfs, teardownRootfs, type RootfsFs } from "./rootfs.ts";
@@ -43,7 +44,7 @@ const describe = (error: unknown): string => (error instanceof Error ? error.mes
 export function teardownRoom(deps: BuilderDeps, plan: RoomPlan): string | null {
   const deleted = deps.deleteContainer(plan.containerId);
   try {
-    teardownRootfs(deps.libc, deps.rootfsFs, plan);
+    teardownRootfs(deps.libc, deps.rootfsFs, buildPlan(plan));
     removeRoomCgroup(deps.cgroupFs, plan);
     return deleted;
   } catch (error) {
@@ -66,7 +67,8 @@ function deleteContainer(containerId: string): string | null {
  * its OCI bundle, from nothing: whatever an earlier instance of the same
  * room left (a builder that died mid-way) goes first. Null, or why not.
  */
-export function prepareRoom(deps: BuilderDeps, plan: RoomPlan, profile: ContainersProfile): string | null {
+export function prepareRoom(deps: BuilderDeps, roomPlan: RoomPlan, profile: ContainersProfile): string | null {
+  const plan = buildPlan(roomPlan);
   try {
     teardownRootfs(deps.libc, deps.rootfsFs, plan);
     const controllers = availableControllers(deps.cgroupFs);

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { nameSchema } from "../policies/schema.ts";
 import { MS, type Libc } from "../sys/libc.ts";
 import type { DeviceMapper, DmTarget } from "../sys/device-mapper.ts";
-import { imageMountPoint } from "./plan.ts";
+import { imageMountPoint } from "./build-plan.ts";
 
 export const VERITY_BLOCK = 4096;
 

@@ -1,4 +1,5 @@
 import { RLIMITS } from "../policies/schema.ts";
+import type { BuildPlan } from "./build-plan.ts";
 import { ROOM_ID_MAP, UMBILICAL_DIR, VAULT_PATH, type RoomPlan } from "./plan.ts";
 import { buildSeccomp, type ContainersProfile, type OciSeccomp } from "./seccomp.ts";
 
@@ -103,7 +104,7 @@ export function cgroupLimits(plan: RoomPlan): Record<string, string> {
  * the kernel can apply (cgroupLimits reduced to its controllers). Pure: the
  * same inputs give the same document, and it is exactly what crun receives.
  */
-export function ociConfig(plan: RoomPlan, profile: ContainersProfile, limits: Record<string, string>): OciConfig {
+export function ociConfig(plan: BuildPlan, profile: ContainersProfile, limits: Record<string, string>): OciConfig {
   const { policy } = plan;
   const caps = [...policy.capabilities];
   const seccomp = buildSeccomp(profile, caps, policy.seccomp.deny, policy.network);

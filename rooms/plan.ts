@@ -21,7 +21,7 @@ export const hostUser = (policy: Policy): { uid: number; gid: number } => ({
   gid: ROOM_ID_MAP.hostId + policy.user.gid,
 });
 
-/** Everything needed to start one room, derived from its policy alone. */
+/** Everything bay0 needs to start one room, derived from its policy alone (the builder's more: rooms/build-plan.ts). */
 export type RoomPlan = {
   /** Unique, path-shaped: "web", or "work/kid" for a child of work. */
   id: string;
@@ -30,10 +30,6 @@ export type RoomPlan = {
   dirs: {
     /** Everything of this room's lives below here (one flat directory per room, nested or not). */
     base: string;
-    /** tmpfs of storage.scratchBytes holding upper/ and work/: every write to the root lands here. */
-    scratch: string;
-    upper: string;
-    work: string;
     /** overlay of the image (lower) and scratch/upper: the room's root. */
     rootfs: string;
     bundle: string;
@@ -49,33 +45,11 @@ export type RoomPlan = {
      */
     vault: string;
   };
-  /**
-   * Where the room's writes may go, in bytes, together exactly the policy's
-   * storage.tmpfs_size: /dev (device nodes and symlinks only), /dev/shm, and
-   * the overlay's upper layer (everything else).
-   */
-  storage: { devBytes: number; shmBytes: number; scratchBytes: number };
-  /** The image's read-only mount point. */
-  imageMount: string;
   /** cgroup v2 paths below /sys/fs/cgroup: limits on `node`, processes only in the leaf. */
   cgroup: { node: string; leaf: string };
   /** crun's container id: one flat name per room. */
   containerId: string;
 };
-
-const PAGE = 4096;
-const DEV_BYTES = 64 * PAGE;
-const SHM_MAX_BYTES = 64 * 1024 * 1024;
-
-/** Splits a room's storage promise between /dev, /dev/shm and the writable layer. */
-export function splitStorage(totalBytes: number): RoomPlan["storage"] {
-  const shmBytes = Math.min(SHM_MAX_BYTES, Math.floor(totalBytes / 4 / PAGE) * PAGE);
-  return { devBytes: DEV_BYTES, shmBytes, scratchBytes: totalBytes - DEV_BYTES - shmBytes };
-}
-
-export function imageMountPoint(image: string): string {
-  return `${ROOMS_RUN_DIR}/.images/${image}`;
-}
 
 /** Plans a room; `parent` is the plan of the room that asked for it (nesting). */
 export function planRoom(policy: Policy, parent: Pick<RoomPlan, "id" | "depth"> | null = null): RoomPlan {
@@ -90,9 +64,6 @@ export function planRoom(policy: Policy, parent: Pick<RoomPlan, "id" | "depth"> 
     depth: parent ? parent.depth + 1 : 0,
     dirs: {
       base,
-      scratch: `${base}/scratch`,
-      upper: `${base}/scratch/upper`,
-      work: `${base}/scratch/work`,
       rootfs: `${base}/rootfs`,
       bundle: `${base}/bundle`,
       pidFile: `${base}/crun.pid`,
@@ -100,8 +71,6 @@ export function planRoom(policy: Policy, parent: Pick<RoomPlan, "id" | "depth"> 
       umbilical: `${UMBILICAL_RUN_DIR}/${flat}`,
       vault: `${ROOMS_RUN_DIR}/.vault/${flat}`,
     },
-    storage: splitStorage(policy.storage.tmpfs_size),
-    imageMount: imageMountPoint(policy.image),
     // The node holds the limits (and, for nesting, child nodes); the room's
     // own processes live in the leaf, honouring "no internal processes".
     // "room" is a reserved name, so no child node can be this leaf.

@@ -1,5 +1,6 @@
 import { MNT_DETACH, MS, type Libc } from "../sys/libc.ts";
-import { ROOM_ID_MAP, type RoomPlan } from "./plan.ts";
+import type { BuildPlan } from "./build-plan.ts";
+import { ROOM_ID_MAP } from "./plan.ts";
 
 export type RootfsFs = {
   mkdir(path: string): void;
@@ -16,7 +17,7 @@ export type RootfsFs = {
  * layer. The upper dir belongs to the room's root, so the room owns its
  * copy-on-write view and nothing else. Returns an error message or null.
  */
-export function prepareRootfs(libc: Libc, fs: RootfsFs, plan: RoomPlan): string | null {
+export function prepareRootfs(libc: Libc, fs: RootfsFs, plan: BuildPlan): string | null {
   const { dirs } = plan;
   for (const dir of [dirs.scratch, dirs.rootfs, dirs.bundle]) fs.mkdir(dir);
   const tmpfs = libc.mount(
@@ -41,7 +42,7 @@ export function prepareRootfs(libc: Libc, fs: RootfsFs, plan: RoomPlan): string 
 }
 
 /** Drops the room's root and every write it held. */
-export function teardownRootfs(libc: Libc, fs: RootfsFs, plan: RoomPlan): void {
+export function teardownRootfs(libc: Libc, fs: RootfsFs, plan: BuildPlan): void {
   for (const target of [plan.dirs.rootfs, plan.dirs.scratch]) libc.umount2(target, MNT_DETACH);
   fs.remove(plan.dirs.base);
 }

@@ -7,7 +7,8 @@ import { describe, expect, it } from "vitest";
 import { formatPolicyError, parsePolicy } from "../../../policies/parse.ts";
 import type { Policy } from "../../../policies/schema.ts";
 import { cgroupLimits, ociConfig } from "../../../rooms/oci.ts";
-import { planRoom, splitStorage, type RoomPlan } from "../../../rooms/plan.ts";
+import { buildPlan, splitStorage } from "../../../rooms/build-plan.ts";
+import { planRoom, type RoomPlan } from "../../../rooms/plan.ts";
 import { ANCHOR_DENY, CLONE_NAMESPACE_FLAGS, containersProfileSchema, socketRules } from "../../../rooms/seccomp.ts";
 
 const POLICIES = join(import.meta.dirname, "../../../policies");
@@ -15,7 +16,7 @@ const POLICIES = join(import.meta.dirname, "../../../policies");
 const SCHEMA_DIR = join(import.meta.dirname, "../../fixtures/oci-runtime-spec-schema");
 const PINNED_PROFILE = join(import.meta.dirname, "../../../rooms/seccomp-base/containers-common.json");
 const profile = containersProfileSchema.parse(JSON.parse(readFileSync(PINNED_PROFILE, "utf8")));
-const configOf = (plan: RoomPlan) => ociConfig(plan, profile, cgroupLimits(plan));
+const configOf = (plan: RoomPlan) => ociConfig(buildPlan(plan), profile, cgroupLimits(plan));
 
 function load(file: string): Policy {
   const result = parsePolicy(readFileSync(join(POLICIES, file), "utf8"), file);
@@ -152,7 +153,7 @@ describe("ociConfig", () => {
       expect(split.devBytes + split.shmBytes + split.scratchBytes).toBe(total);
       expect(split.scratchBytes).toBeGreaterThanOrEqual(total / 2);
     }
-    const plan = planRoom(load("web.toml"));
+    const plan = buildPlan(planRoom(load("web.toml")));
     const mounts = configOf(plan).mounts;
     expect(mounts.find((m) => m.destination === "/dev")?.options).toContain(`size=${plan.storage.devBytes}`);
     expect(mounts.find((m) => m.destination === "/dev/shm")?.options).toContain(`size=${plan.storage.shmBytes}`);
@@ -216,7 +217,9 @@ describe("ociConfig", () => {
 
   it("puts in the config exactly the limits it is given (those the kernel can apply)", () => {
     const plan = planRoom(load("web.toml"));
-    expect(ociConfig(plan, profile, { "pids.max": "7" }).linux.resources.unified).toEqual({ "pids.max": "7" });
+    expect(ociConfig(buildPlan(plan), profile, { "pids.max": "7" }).linux.resources.unified).toEqual({
+      "pids.max": "7",
+    });
   });
 
   it("turns cpu_max into a cgroup cpu.max quota", () => {
