@@ -28,8 +28,8 @@ import { ROOMS_RUN_DIR } from "../rooms/plan.ts";
 import { SECCOMP_PROFILE } from "../init/layout.ts";
 import { containersProfileSchema } from "../rooms/seccomp.ts";
 import { parseJsonOrNull, readJsonOrNull, readTextOrNull } from "../sys/files.ts";
-import { openLibc } from "../sys/libc-ffi.ts";
-import { SIG, type Libc } from "../sys/libc.ts";
+import { SIG } from "../sys/libc.ts";
+import { openHelperLibc, type HelperLibc } from "../sys/libc-helper.ts";
 import { closeInbox, openInbox, openRoomFile, type Inbox } from "../sys/room-files.ts";
 import { createBunSpawner } from "../sys/spawn-bun.ts";
 import { copyDeadlineMs, type CarryReply } from "./carry-protocol.ts";
@@ -91,7 +91,7 @@ function copyAndHash(source: number, out: number | null, size: number): string |
  * open instead (the courier then checks the hash as it copies).
  */
 export function stageFile(
-  libc: Libc,
+  libc: HelperLibc,
   request: StageRequest,
   file: string,
   memoryLeft: number | null,
@@ -130,7 +130,7 @@ export function stageFile(
   }
 }
 
-function stage(libc: Libc, id: string, request: StageRequest): { reply: CarryReply; staged: Staged | null } {
+function stage(libc: HelperLibc, id: string, request: StageRequest): { reply: CarryReply; staged: Staged | null } {
   // Into a cgroup of the sender's: the staged pages are charged to its memory, and killing or freezing it does the same to this.
   const cgroup = `${CGROUP_ROOT}${request.cgroupNode}/.courier-stage-${process.pid}`;
   mkdirSync(cgroup);
@@ -146,7 +146,7 @@ function stage(libc: Libc, id: string, request: StageRequest): { reply: CarryRep
 const loadProfile = () => containersProfileSchema.safeParse(readJsonOrNull(SECCOMP_PROFILE));
 
 async function deliver(
-  libc: Libc,
+  libc: HelperLibc,
   id: string,
   staged: Staged,
   request: DeliverRequest,
@@ -207,7 +207,7 @@ async function deliver(
 }
 
 export async function runCarry(): Promise<void> {
-  const libc = openLibc();
+  const libc = openHelperLibc();
   const id = randomUUID().slice(0, 8);
   const say = (reply: CarryReply): void => void process.stdout.write(`${JSON.stringify(reply)}\n`);
   let staged: Staged | null = null;

@@ -9,12 +9,11 @@
 import type { CopiesFound } from "../audit/verify.ts";
 import type { Ask, VaultPartition } from "../vault/dialog.ts";
 import { fromVaultHelperSchema, type FromVaultHelper, type VaultReport } from "../vault/open-protocol.ts";
-import { PERSIST, toolEnv, VAULT_AUDIT, VAULT_MAPPER, VAULT_ROOMS } from "../vault/tools.ts";
+import { PERSIST, toolEnv, VAULT_AUDIT, VAULT_MAPPER } from "../vault/tools.ts";
 import { VAULT_TOOLS } from "./layout.ts";
-import { hostUser, type RoomPlan } from "../rooms/plan.ts";
+import type { RoomPlan } from "../rooms/plan.ts";
 import { existsSync } from "node:fs";
-import type { Libc } from "../sys/libc.ts";
-import { bindVaultFolder, unbindVaultFolder } from "../sys/vault-folders.ts";
+import { MNT_DETACH, type Libc } from "../sys/libc.ts";
 import type { Log } from "../sys/log.ts";
 import type { Spawner } from "../sys/spawn.ts";
 import { exitText, startHelper } from "./helper.ts";
@@ -206,15 +205,13 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
     shuttingDown: () => void (ending = true),
     writing: startWrite,
     rooms: {
-      open: (plan) => {
-        const folder = plan.policy.vault?.folder;
-        if (folder === undefined) return null;
-        if (state !== "open")
-          return `${plan.id} needs the vault, which is ${state}${state === "locked" || state === "not set up" ? ": unlock it at the console first" : ""}`;
-        return bindVaultFolder(deps.libc, VAULT_ROOMS, folder, hostUser(plan.policy), plan.dirs.vault);
-      },
+      open: (plan) =>
+        plan.policy.vault === undefined || state === "open"
+          ? null
+          : `${plan.id} needs the vault, which is ${state}${state === "locked" || state === "not set up" ? ": unlock it at the console first" : ""}`,
+      // The room builder binds it (rooms/builder.ts); bay0 unbinds it, even when no builder is left (at shutdown).
       close: (plan) => {
-        if (plan.policy.vault !== undefined) unbindVaultFolder(deps.libc, plan.dirs.vault);
+        if (plan.policy.vault !== undefined) deps.libc.umount2(plan.dirs.vault, MNT_DETACH);
       },
     },
   };

@@ -14,6 +14,8 @@ import { cgroupFs } from "../sys/cgroup-fs.ts";
 import { rootfsFs } from "../sys/fs-node.ts";
 import type { Libc } from "../sys/libc.ts";
 import { createLog } from "../sys/log.ts";
+import { bindVaultFolder } from "../sys/vault-folders.ts";
+import { VAULT_ROOMS } from "../vault/tools.ts";
 import { ERROR_MAX, type BuilderReply } from "./builder-protocol.ts";
 import {
   availableControllers,
@@ -26,7 +28,7 @@ import {
 import { CRUN_ROOT } from "./crun.ts";
 import { buildPlan } from "./build-plan.ts";
 import { cgroupLimits, ociConfig } from "./oci.ts";
-import { planRoom, type RoomPlan } from "./plan.ts";
+import { hostUser, planRoom, type RoomPlan } from "./plan.ts";
 import { prepareRootfs, teardownRootfs, type RootfsFs } from "./rootfs.ts";
 import { containersProfileSchema, type ContainersProfile } from "./seccomp.ts";
 
@@ -36,6 +38,8 @@ export type BuilderDeps = {
   rootfsFs: RootfsFs;
   /** `crun delete --force` of a container crun made (nothing when it made none): null, or why not. */
   deleteContainer: (containerId: string) => string | null;
+  /** The room's vault folder (made on first use, owned by `owner`) bound at `target`: null, or why not. */
+  bindVault: (folder: string, owner: { uid: number; gid: number }, target: string) => string | null;
 };
 
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
@@ -77,7 +81,9 @@ export function prepareRoom(deps: BuilderDeps, roomPlan: RoomPlan, profile: Cont
     const rootfsError = prepareRootfs(deps.libc, deps.rootfsFs, plan);
     if (rootfsError !== null) return rootfsError;
     deps.rootfsFs.writeFile(`${plan.dirs.bundle}/config.json`, JSON.stringify(ociConfig(plan, profile, limits)));
-    return null;
+    // bay0 asks for a room with a vault folder only while the vault is open, and unbinds the folder after it.
+    const folder = plan.policy.vault?.folder;
+    return folder === undefined ? null : deps.bindVault(folder, hostUser(plan.policy), plan.dirs.vault);
   } catch (error) {
     return error instanceof CgroupError ? error.message : `preparing the room: ${describe(error)}`;
   }
@@ -113,8 +119,11 @@ export function answer(deps: BuilderDeps, profile: ContainersProfile | null, lin
 export async function runRoomBuilder(): Promise<void> {
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
   // Loaded here, not above: what the tests import of this file runs under Node, without bun:ffi.
-  const { openLibc } = await import("../sys/libc-ffi.ts");
-  const deps: BuilderDeps = { libc: openLibc(), cgroupFs, rootfsFs, deleteContainer };
+  const { openHelperLibc } = await import("../sys/libc-helper.ts");
+  const libc = openHelperLibc();
+  const bindVault: BuilderDeps["bindVault"] = (folder, owner, target) =>
+    bindVaultFolder(libc, VAULT_ROOMS, folder, owner, target);
+  const deps: BuilderDeps = { libc, cgroupFs, rootfsFs, deleteContainer, bindVault };
   const loaded = containersProfileSchema.safeParse(readJsonOrNull(SECCOMP_PROFILE));
   if (!loaded.success)
     createLog([say]).error("rooms.unavailable", { reason: `seccomp profile ${SECCOMP_PROFILE} is missing or invalid` });

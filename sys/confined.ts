@@ -1,11 +1,16 @@
 import { mkdirSync } from "node:fs";
-import { RESOLVE } from "./libc.ts";
 
 /**
- * How bay0 and its helpers look up paths inside a room's tree from outside
+ * How bay0's helpers look up paths inside a room's tree from outside
  * it: every lookup stays in that root and that filesystem and never follows
  * a magic link.
  */
+export const AT_FDCWD = -100;
+/** linux/openat2.h */
+export const RESOLVE = { NO_XDEV: 0x01, NO_MAGICLINKS: 0x02, NO_SYMLINKS: 0x04, IN_ROOT: 0x10 } as const;
+/** Open flags Node's constants lack (x86-64). */
+export const O_PATH = 0o10000000;
+
 export const CONFINED = RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS | RESOLVE.NO_XDEV;
 
 /** A path to what `fd` holds (and `name` below it), through procfs: how Node's path calls reach an fd. */

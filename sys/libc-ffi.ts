@@ -4,8 +4,6 @@ import type { Libc, SysResult } from "./libc.ts";
 const P_PID = 1;
 const WEXITED = 4;
 const WNOHANG = 1;
-const SYS_OPENAT2 = 437;
-const OPEN_HOW_BYTES = 24;
 const SIGINFO_BYTES = 128;
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
@@ -45,7 +43,6 @@ export function openLibc(): Libc {
     waitid: { args: [i32, i32, pointer, i32], returns: i32 },
     kill: { args: [i32, i32], returns: i32 },
     sync: { args: [], returns: FFIType.void },
-    syscall: { args: [i64, i32, pointer, pointer, u64], returns: i64 },
     getpid: { args: [], returns: i32 },
     socket: { args: [i32, i32, i32], returns: i32 },
     bind: { args: [i32, pointer, u32], returns: i32 },
@@ -146,10 +143,5 @@ export function openLibc(): Libc {
       return flags < 0 ? check(flags) : check(c.fcntl(fd, F_SETFL, flags | O_NONBLOCK));
     },
     close: (fd) => check(c.close(fd)),
-    openat2: (dirFd, path, flags, resolve) => {
-      // struct open_how: u64 flags, u64 mode, u64 resolve.
-      const how = new BigUint64Array([BigInt(flags), 0n, BigInt(resolve)]);
-      return check(c.syscall(BigInt(SYS_OPENAT2), dirFd, cstr(path), ptr(how), BigInt(OPEN_HOW_BYTES)));
-    },
   };
 }

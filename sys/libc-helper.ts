@@ -1,6 +1,7 @@
 /**
  * The libc calls only helpers make (and the test hooks): bay0's own, and
- * these, kept out of the boundary PID 1 opens (sys/libc.ts).
+ * these, kept out of the boundary PID 1 opens (sys/libc.ts): among them
+ * openat2, with which helpers look into rooms' trees without following links.
  */
 import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
 import type { Libc, SysResult } from "./libc.ts";
@@ -14,23 +15,29 @@ export interface HelperLibc extends Libc {
   peerPid(fd: number): SysResult;
   /** TIOCSWINSZ: a terminal's size in cells. */
   setWindowSize(fd: number, rows: number, cols: number): SysResult;
+  /** openat2(2): `path` opened below `dirFd` (AT_FDCWD for a path of the machine's) with RESOLVE_* rules; the new fd. */
+  openat2(dirFd: number, path: string, flags: number, resolve: number): SysResult;
 }
 
 const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
 const TIOCSWINSZ = 0x5414;
+const SYS_OPENAT2 = 437;
+const OPEN_HOW_BYTES = 24;
 
 export function openHelperLibc(): HelperLibc {
-  const { i32, u32, u64, ptr: pointer } = FFIType;
+  const { i32, i64, u32, u64, ptr: pointer } = FFIType;
   const { symbols: c } = dlopen("libc.so.6", {
     ioctl: { args: [i32, u64, pointer], returns: i32 },
     mkfifo: { args: [pointer, u32], returns: i32 },
     getsockopt: { args: [i32, i32, i32, pointer, pointer], returns: i32 },
+    syscall: { args: [i64, i32, pointer, pointer, u64], returns: i64 },
     strerror: { args: [i32], returns: FFIType.cstring },
     __errno_location: { args: [], returns: pointer },
   });
-  const check = (rc: number): SysResult => {
-    if (rc >= 0) return { ok: true, value: rc };
+  const check = (rc: number | bigint): SysResult => {
+    const value = Number(rc);
+    if (value >= 0) return { ok: true, value };
     const errno = read.i32(c.__errno_location() as Pointer, 0);
     return { ok: false, errno, message: String(c.strerror(errno)) };
   };
@@ -48,6 +55,12 @@ export function openHelperLibc(): HelperLibc {
     setWindowSize: (fd, rows, cols) => {
       const size = new Uint16Array([rows, cols, 0, 0]);
       return check(c.ioctl(fd, BigInt(TIOCSWINSZ), ptr(size)));
+    },
+    openat2: (dirFd, path, flags, resolve) => {
+      // struct open_how: u64 flags, u64 mode, u64 resolve.
+      const how = new BigUint64Array([BigInt(flags), 0n, BigInt(resolve)]);
+      const name = Buffer.from(`${path}\0`, "utf8");
+      return check(c.syscall(BigInt(SYS_OPENAT2), dirFd, name, ptr(how), BigInt(OPEN_HOW_BYTES)));
     },
   };
 }

@@ -33,15 +33,7 @@ export interface Libc {
   sendFd(socket: number, fd: number): SysResult;
   setNonBlocking(fd: number): SysResult;
   close(fd: number): SysResult;
-  /** openat2(2): `path` opened below `dirFd` (AT_FDCWD for bay0's own paths) with RESOLVE_* rules; the new fd. */
-  openat2(dirFd: number, path: string, flags: number, resolve: number): SysResult;
 }
-
-export const AT_FDCWD = -100;
-/** linux/openat2.h */
-export const RESOLVE = { NO_XDEV: 0x01, NO_MAGICLINKS: 0x02, NO_SYMLINKS: 0x04, IN_ROOT: 0x10 } as const;
-/** Open flags Node's constants lack (x86-64). */
-export const O_PATH = 0o10000000;
 
 export const EAGAIN = 11;
 

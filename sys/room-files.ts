@@ -16,8 +16,8 @@ import {
   statfsSync,
   type Stats,
 } from "node:fs";
-import { CONFINED, madeDirIn, through } from "./confined.ts";
-import { AT_FDCWD, O_PATH, RESOLVE, type Libc } from "./libc.ts";
+import { AT_FDCWD, CONFINED, madeDirIn, O_PATH, RESOLVE, through } from "./confined.ts";
+import type { HelperLibc } from "./libc-helper.ts";
 
 const ELOOP = 40;
 const ENOENT = 2;
@@ -32,7 +32,7 @@ function kindOf(stats: Stats): string | null {
   return stats.isSocket() ? "a socket" : "not a regular file";
 }
 
-function openRoot(libc: Libc, rootDir: string): number {
+function openRoot(libc: HelperLibc, rootDir: string): number {
   const root = libc.openat2(AT_FDCWD, rootDir, O_PATH | constants.O_DIRECTORY, 0);
   if (!root.ok) throw new Error(`${rootDir}: ${root.message}`);
   return root.value;
@@ -71,7 +71,7 @@ export function pathComponents(path: string): string[] {
  * the user may read.
  */
 export function openRoomFile(
-  libc: Libc,
+  libc: HelperLibc,
   rootDir: string,
   path: string,
   reader: { uid: number; gid: number },
@@ -120,7 +120,7 @@ export function openRoomFile(
 export type Inbox = { fd: number; freeBytes: number; staging: { fd: number; parent: number; name: string } };
 
 /** A directory of `owner`'s below `parentFd`, made if missing. */
-function ownDir(libc: Libc, parentFd: number, name: string, owner: { uid: number; gid: number }): number {
+function ownDir(libc: HelperLibc, parentFd: number, name: string, owner: { uid: number; gid: number }): number {
   const created = madeDirIn(parentFd, name, 0o755);
   const dir = libc.openat2(parentFd, name, constants.O_RDONLY | constants.O_DIRECTORY, CONFINED | RESOLVE.NO_SYMLINKS);
   if (!dir.ok) throw new Error(`the room's /${name} is not a directory of its own (${dir.message})`);
@@ -141,7 +141,7 @@ export type InboxPlace = { kind: "room"; rootDir: string } | { kind: "vault"; fo
  * ever shows.
  */
 export function openInbox(
-  libc: Libc,
+  libc: HelperLibc,
   place: InboxPlace,
   owner: { uid: number; gid: number },
   stagingName: string,

@@ -1,18 +1,19 @@
 import { chownSync, mkdirSync } from "node:fs";
 import { constants } from "node:fs";
-import { AT_FDCWD, MNT_DETACH, MS, O_PATH, RESOLVE, type Libc } from "./libc.ts";
-import { CONFINED, madeDirIn, through } from "./confined.ts";
+import { MS } from "./libc.ts";
+import type { HelperLibc } from "./libc-helper.ts";
+import { AT_FDCWD, CONFINED, madeDirIn, O_PATH, RESOLVE, through } from "./confined.ts";
 
 /**
  * A room's vault folder, /persist/rooms/FOLDER, made on first use owned by the
- * room's user, and bound (by bay0, at a path of bay0's) for crun to bind on
- * into the room. Rooms write inside their folders, so each step is taken
+ * room's user, and bound (by the room builder, at a path of bay0's) for crun
+ * to bind on into the room; bay0 unbinds it when the room is gone. Rooms write inside their folders, so each step is taken
  * below the one before and never through a link a room may have planted.
  */
 const CONFINED_DIRS = CONFINED | RESOLVE.NO_SYMLINKS;
 
 export function bindVaultFolder(
-  libc: Libc,
+  libc: HelperLibc,
   roomsDir: string,
   folder: string,
   owner: { uid: number; gid: number },
@@ -39,8 +40,4 @@ export function bindVaultFolder(
   } finally {
     for (const fd of open) libc.close(fd);
   }
-}
-
-export function unbindVaultFolder(libc: Libc, target: string): void {
-  libc.umount2(target, MNT_DETACH);
 }

@@ -16,9 +16,9 @@ describe("the carrier's staging (stageFile)", () => {
     JSON.parse(
       inBun(`
         import { stageFile } from ${JSON.stringify(join(ROOT, "courier", "carry.ts"))};
-        import { openLibc } from ${JSON.stringify(join(ROOT, "sys", "libc-ffi.ts"))};
+        import { openHelperLibc } from ${JSON.stringify(join(ROOT, "sys", "libc-helper.ts"))};
         const request = { do: "stage", root: ${JSON.stringify(join(base, "room"))}, path: "/tmp/report.txt", reader: { uid: 1000, gid: 1000 }, cgroupNode: "/rooms/notes", maxBytes: 1024, sender: "notes" };
-        const { reply, held } = stageFile(openLibc(), request, ${JSON.stringify(file)}, ${JSON.stringify(memoryLeft)});
+        const { reply, held } = stageFile(openHelperLibc(), request, ${JSON.stringify(file)}, ${JSON.stringify(memoryLeft)});
         console.log(JSON.stringify({ reply, held: held === null ? null : { ...held, fd: "fd" in held ? "open" : undefined } }));
       `),
     ) as { reply: unknown; held: Record<string, unknown> | null };

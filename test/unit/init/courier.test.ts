@@ -18,6 +18,7 @@ const script = (base: string): string => `
   import { createCourier } from ${JSON.stringify(join(ROOT, "init", "courier.ts"))};
   import { stageFile } from ${JSON.stringify(join(ROOT, "courier", "carry.ts"))};
   import { openLibc } from ${JSON.stringify(join(ROOT, "sys", "libc-ffi.ts"))};
+  import { openHelperLibc } from ${JSON.stringify(join(ROOT, "sys", "libc-helper.ts"))};
   import { createLog, memorySink } from ${JSON.stringify(join(ROOT, "sys", "log.ts"))};
   import { parsePolicy } from ${JSON.stringify(join(ROOT, "policies", "parse.ts"))};
   import { planRoom } from ${JSON.stringify(join(ROOT, "rooms", "plan.ts"))};
@@ -44,7 +45,7 @@ const script = (base: string): string => `
       spawn: (argv, onLine) => {
         let end;
         const exited = new Promise((resolve) => (end = resolve));
-        const libc = openLibc();
+        const libc = openHelperLibc();
         return {
           pid: 4242,
           exited,

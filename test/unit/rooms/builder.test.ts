@@ -15,10 +15,17 @@ const profile = containersProfileSchema.parse(
 function fakes() {
   const files = new Map<string, string>([["/sys/fs/cgroup/cgroup.controllers", "cpu memory pids"]]);
   const removed: string[] = [];
+  const bound: unknown[][] = [];
   const libc = new FakeLibc();
   const deps: BuilderDeps = {
     libc,
     deleteContainer: () => null,
+    bindVault: (...args) => {
+      bound.push(args);
+      return args[0] === "planted"
+        ? "the vault folder planted is not a plain directory (Too many levels of symbolic links)"
+        : null;
+    },
     cgroupFs: {
       mkdir: () => undefined,
       write: (path, value) => void files.set(path, value),
@@ -33,7 +40,7 @@ function fakes() {
       remove: (path) => void removed.push(path),
     },
   };
-  return { deps, files, removed, libc };
+  return { deps, files, removed, libc, bound };
 }
 
 const work = planRoom(
@@ -71,6 +78,31 @@ describe("the room builder", () => {
       error: null,
     });
     expect(files.get("/sys/fs/cgroup/rooms/work/memory.max")).toBe(String(64 * 1024 * 1024));
+  });
+
+  it("binds a room's vault folder, owned by the room's user, where crun binds it on; a folder it cannot bind fails the room", () => {
+    const { deps, bound } = fakes();
+    const docs = policySchema.parse({
+      name: "docs",
+      image: "minimal",
+      command: ["/bin/sh"],
+      vault: { folder: "docs" },
+    });
+    expect(answer(deps, profile, line({ do: "prepare", room: "docs", policy: docs, parent: null }))).toEqual({
+      id: 7,
+      error: null,
+    });
+    expect(bound).toEqual([["docs", { uid: 101000, gid: 101000 }, "/run/rooms/.vault/docs"]]);
+    const planted = { ...docs, vault: { folder: "planted" } };
+    expect(answer(deps, profile, line({ do: "prepare", room: "docs", policy: planted, parent: null }))).toEqual({
+      id: 7,
+      error: "the vault folder planted is not a plain directory (Too many levels of symbolic links)",
+    });
+    expect(answer(deps, profile, line({ do: "prepare", room: "work", policy: work.policy, parent: null }))).toEqual({
+      id: 7,
+      error: null,
+    });
+    expect(bound).toHaveLength(2);
   });
 
   it("takes a room away: its mounts, its directory, its leaf and node", () => {

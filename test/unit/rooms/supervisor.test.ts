@@ -54,6 +54,7 @@ function world(options: { crun?: "creates" | "fails" | "hangs" } = {}) {
   /** The room builder's own code on the same fakes, as if answered from its process. */
   const built: BuilderDeps = {
     libc,
+    bindVault: () => null,
     deleteContainer: (containerId) => {
       deleted.push(containerId);
       return null;

@@ -15,10 +15,10 @@ const BUN_CASE_MS = 60_000;
  */
 function openAll(root: string, paths: string[]): string[] {
   const script = `
-    import { openLibc } from ${JSON.stringify(join(ROOT, "sys", "libc-ffi.ts"))};
+    import { openHelperLibc } from ${JSON.stringify(join(ROOT, "sys", "libc-helper.ts"))};
     import { openRoomFile } from ${JSON.stringify(join(ROOT, "sys", "room-files.ts"))};
     import { closeSync, readFileSync } from "node:fs";
-    const libc = openLibc();
+    const libc = openHelperLibc();
     for (const path of ${JSON.stringify(paths)}) {
       const opened = openRoomFile(libc, ${JSON.stringify(root)}, path, { uid: 1000, gid: 1000 });
       if (opened.ok) {
@@ -34,10 +34,10 @@ function inbox(
   place: { kind: "room"; rootDir: string } | { kind: "vault"; folder: string; stagingDir: string },
 ): string {
   const script = `
-    import { openLibc } from ${JSON.stringify(join(ROOT, "sys", "libc-ffi.ts"))};
+    import { openHelperLibc } from ${JSON.stringify(join(ROOT, "sys", "libc-helper.ts"))};
     import { closeInbox, openInbox } from ${JSON.stringify(join(ROOT, "sys", "room-files.ts"))};
     try {
-      const opened = openInbox(openLibc(), ${JSON.stringify(place)}, { uid: 1000, gid: 1000 }, "stage");
+      const opened = openInbox(openHelperLibc(), ${JSON.stringify(place)}, { uid: 1000, gid: 1000 }, "stage");
       closeInbox(opened);
       console.log("ok");
     } catch (error) {

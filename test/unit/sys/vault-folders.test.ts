@@ -15,10 +15,10 @@ const BUN_CASE_MS = 60_000;
  */
 function bind(roomsDir: string, folder: string): string {
   const script = `
-    import { openLibc } from ${JSON.stringify(join(ROOT, "sys", "libc-ffi.ts"))};
+    import { openHelperLibc } from ${JSON.stringify(join(ROOT, "sys", "libc-helper.ts"))};
     import { bindVaultFolder } from ${JSON.stringify(join(ROOT, "sys", "vault-folders.ts"))};
     import { readlinkSync } from "node:fs";
-    const libc = openLibc();
+    const libc = openHelperLibc();
     const recording = { ...libc, mount: (source, target) => {
       console.log("bind " + readlinkSync(source) + " at " + target);
       return { ok: true, value: 0 };
