@@ -1,12 +1,11 @@
 /**
  * bay0's side of the umbilical. Its server (`bay0 umbilical`,
  * umbilical/serve.ts) is a resident helper that reads rooms' frames and
- * nested policies' TOML; bay0 makes each room's socket directory (owned by
- * the server's user, bind-mounted at the room's /run/anchor, so a server
- * started again serves the same rooms), checks every forwarded request
- * against the room's grants and a rate of its own, and decides.
+ * nested policies' TOML; the room builder makes each room's socket directory
+ * (owned by the server's user, bind-mounted at the room's /run/anchor, so a
+ * server started again serves the same rooms); bay0 checks every forwarded
+ * request against the room's grants and a rate of its own, and decides.
  */
-import { chownSync, mkdirSync, rmSync } from "node:fs";
 import { policySchema } from "../policies/schema.ts";
 import { tokenBucket } from "../rooms/output.ts";
 import type { RoomPlan } from "../rooms/plan.ts";
@@ -48,13 +47,6 @@ export type UmbilicalDeps = {
   now: () => number;
   supervisor: () => RoomSupervisor | null;
   courier: Courier;
-  /** Makes a room's socket directory, the server's alone to write in (tests pass their own). */
-  makeDir?: (dir: string) => void;
-};
-
-const makeServerDir = (dir: string): void => {
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
-  chownSync(dir, UMBILICAL_USER.uid, UMBILICAL_USER.gid);
 };
 
 export function startUmbilical(deps: UmbilicalDeps): Umbilical {
@@ -140,11 +132,6 @@ export function startUmbilical(deps: UmbilicalDeps): Umbilical {
   return {
     async open(plan) {
       if (plan.policy.umbilical.allow.length === 0) return null;
-      try {
-        (deps.makeDir ?? makeServerDir)(plan.dirs.umbilical);
-      } catch (error) {
-        return `umbilical ${plan.dirs.umbilical}: ${String(error)}`;
-      }
       rooms.set(plan.id, { plan, rate: tokenBucket(RATE.burst, RATE.perSecond, deps.now) });
       const child = resident.current();
       if (child === null) return null;
@@ -161,7 +148,6 @@ export function startUmbilical(deps: UmbilicalDeps): Umbilical {
     close(plan) {
       if (!rooms.delete(plan.id)) return;
       resident.current()?.write({ type: "close", room: plan.id });
-      rmSync(plan.dirs.umbilical, { recursive: true, force: true });
     },
     stopRestarting: resident.stopRestarting,
     kill: resident.kill,

@@ -15,6 +15,7 @@ import { rootfsFs } from "../sys/fs-node.ts";
 import type { Libc } from "../sys/libc.ts";
 import { createLog } from "../sys/log.ts";
 import { bindVaultFolder } from "../sys/vault-folders.ts";
+import { UMBILICAL_USER } from "../umbilical/channel.ts";
 import { VAULT_ROOMS } from "../vault/tools.ts";
 import { ERROR_MAX, type BuilderReply } from "./builder-protocol.ts";
 import {
@@ -44,11 +45,12 @@ export type BuilderDeps = {
 
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
-/** Drops crun's record of the room, its root and every write it held, then its emptied cgroup. Null, or why not. */
+/** Drops crun's record of the room, its root and every write it held, its umbilical's directory, then its emptied cgroup. Null, or why not. */
 export function teardownRoom(deps: BuilderDeps, plan: RoomPlan): string | null {
   const deleted = deps.deleteContainer(plan.containerId);
   try {
     teardownRootfs(deps.libc, deps.rootfsFs, buildPlan(plan));
+    deps.rootfsFs.remove(plan.dirs.umbilical);
     removeRoomCgroup(deps.cgroupFs, plan);
     return deleted;
   } catch (error) {
@@ -80,6 +82,11 @@ export function prepareRoom(deps: BuilderDeps, roomPlan: RoomPlan, profile: Cont
     prepareRoomCgroup(deps.cgroupFs, plan, controllers, limits);
     const rootfsError = prepareRootfs(deps.libc, deps.rootfsFs, plan);
     if (rootfsError !== null) return rootfsError;
+    if (plan.policy.umbilical.allow.length > 0) {
+      // The umbilical's socket directory: its server's alone to write in.
+      deps.rootfsFs.mkdir(plan.dirs.umbilical);
+      deps.rootfsFs.chown(plan.dirs.umbilical, UMBILICAL_USER.uid, UMBILICAL_USER.gid);
+    }
     deps.rootfsFs.writeFile(`${plan.dirs.bundle}/config.json`, JSON.stringify(ociConfig(plan, profile, limits)));
     // bay0 asks for a room with a vault folder only while the vault is open, and unbinds the folder after it.
     const folder = plan.policy.vault?.folder;

@@ -16,6 +16,7 @@ function fakes() {
   const files = new Map<string, string>([["/sys/fs/cgroup/cgroup.controllers", "cpu memory pids"]]);
   const removed: string[] = [];
   const bound: unknown[][] = [];
+  const owned: unknown[][] = [];
   const libc = new FakeLibc();
   const deps: BuilderDeps = {
     libc,
@@ -34,13 +35,13 @@ function fakes() {
     },
     rootfsFs: {
       mkdir: () => undefined,
-      chown: () => undefined,
+      chown: (...args) => void owned.push(args),
       writeFile: (path, text) => void files.set(path, text),
       read: (path) => files.get(path) ?? null,
       remove: (path) => void removed.push(path),
     },
   };
-  return { deps, files, removed, libc, bound };
+  return { deps, files, removed, libc, bound, owned };
 }
 
 const work = planRoom(
@@ -105,6 +106,26 @@ describe("the room builder", () => {
     expect(bound).toHaveLength(2);
   });
 
+  it("makes the socket directory of a room granted umbilical requests, its server's user's", () => {
+    const { deps, owned } = fakes();
+    const granted = policySchema.parse({
+      name: "notes",
+      image: "minimal",
+      command: ["/bin/sh"],
+      umbilical: { allow: ["room.status"] },
+    });
+    expect(answer(deps, profile, line({ do: "prepare", room: "notes", policy: granted, parent: null }))).toEqual({
+      id: 7,
+      error: null,
+    });
+    expect(owned).toContainEqual(["/run/umbilical/notes", 991, 991]);
+    expect(answer(deps, profile, line({ do: "prepare", room: "work", policy: work.policy, parent: null }))).toEqual({
+      id: 7,
+      error: null,
+    });
+    expect(owned.filter(([path]) => String(path).startsWith("/run/umbilical/"))).toHaveLength(1);
+  });
+
   it("takes a room away: its mounts, its directory, its leaf and node", () => {
     const { deps, removed, libc } = fakes();
     expect(answer(deps, profile, line({ do: "teardown", room: "work", policy: work.policy, parent: null }))).toEqual({
@@ -112,7 +133,12 @@ describe("the room builder", () => {
       error: null,
     });
     expect(libc.calls.map((c) => c.fn)).toEqual(["umount2", "umount2"]);
-    expect(removed).toEqual(["/run/rooms/work", "/sys/fs/cgroup/rooms/work/room", "/sys/fs/cgroup/rooms/work"]);
+    expect(removed).toEqual([
+      "/run/rooms/work",
+      "/run/umbilical/work",
+      "/sys/fs/cgroup/rooms/work/room",
+      "/sys/fs/cgroup/rooms/work",
+    ]);
   });
 
   it("refuses what does not add up, and builds nothing without its seccomp profile", () => {
