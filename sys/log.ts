@@ -203,10 +203,3 @@ export function relaySink(): { sink: Sink; attach(target: (record: LogRecord) =>
     },
   };
 }
-
-/** Collects records in memory (tests). */
-export function memorySink(records: LogRecord[]): Sink {
-  return (_line, record) => {
-    records.push(record);
-  };
-}

@@ -5,7 +5,8 @@ import { createConsole, type ConsoleRooms } from "../../../console/console.ts";
 import { parsePsf2 } from "../../../console/font.ts";
 import type { Key } from "../../../console/keymap.ts";
 import { ARMING_MS } from "../../../console/prompt.ts";
-import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";
+import { createLog, type LogRecord } from "../../../sys/log.ts";
+import { memorySink } from "../memory-sink.ts";
 
 const font = parsePsf2(gunzipSync(readFileSync("/usr/share/consolefonts/spleen-16x32.psfu.gz")));
 const char = (c: string): Key => ({ name: "char", char: c, ctrl: false, alt: false, shift: false });

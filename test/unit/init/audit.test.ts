@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startAudit } from "../../../init/audit.ts";
 import { summarizeText, verifyAudit } from "../../../audit/verify.ts";
-import { createLog, memorySink, relaySink, type LogRecord } from "../../../sys/log.ts";
+import { createLog, relaySink, type LogRecord } from "../../../sys/log.ts";
+import { memorySink } from "../memory-sink.ts";
 
 describe("the audit log's copy in the vault", () => {
   const scratch = mkdtempSync(join(tmpdir(), "anchor-audit-"));

@@ -3,7 +3,8 @@ import type { FromConsole, PromptAnswer, PromptRequest } from "../../../console/
 import type { ToConsole } from "../../../console/to-console.ts";
 import { startConsoleLink } from "../../../init/console-link.ts";
 import { FakeLibc } from "../../../sys/libc-fake.ts";
-import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";
+import { createLog, type LogRecord } from "../../../sys/log.ts";
+import { memorySink } from "../memory-sink.ts";
 import { fakeResidents } from "./fake-residents.ts";
 
 function setup() {

@@ -19,7 +19,8 @@ const script = (base: string): string => `
   import { stageFile } from ${JSON.stringify(join(ROOT, "courier", "carry.ts"))};
   import { openLibc } from ${JSON.stringify(join(ROOT, "sys", "libc-ffi.ts"))};
   import { openHelperLibc } from ${JSON.stringify(join(ROOT, "sys", "libc-helper.ts"))};
-  import { createLog, memorySink } from ${JSON.stringify(join(ROOT, "sys", "log.ts"))};
+  import { createLog } from ${JSON.stringify(join(ROOT, "sys", "log.ts"))};
+  import { memorySink } from ${JSON.stringify(join(ROOT, "test", "unit", "memory-sink.ts"))};
   import { parsePolicy } from ${JSON.stringify(join(ROOT, "policies", "parse.ts"))};
   import { planRoom } from ${JSON.stringify(join(ROOT, "rooms", "plan.ts"))};
   const records = [];

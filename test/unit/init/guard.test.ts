@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { guarded, installCrashGuards } from "../../../init/guard.ts";
 import { FakeLibc } from "../../../sys/libc-fake.ts";
 import { RB } from "../../../sys/libc.ts";
-import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";
+import { createLog, type LogRecord } from "../../../sys/log.ts";
+import { memorySink } from "../memory-sink.ts";
 
 describe("guarded", () => {
   it("turns thrown errors and rejected promises into bay0.error records", async () => {

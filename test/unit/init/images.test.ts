@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { mountImagesByHelper } from "../../../init/images.ts";
-import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";
+import { createLog, type LogRecord } from "../../../sys/log.ts";
+import { memorySink } from "../memory-sink.ts";
 import type { ChildExit, ChildStream, Spawner } from "../../../sys/spawn.ts";
 
 /** A spawner whose one child says `lines` and then ends with `exit`. */

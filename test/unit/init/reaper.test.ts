@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { reapOrphans } from "../../../init/reaper.ts";
 import { FakeLibc } from "../../../sys/libc-fake.ts";
 import { CLD } from "../../../sys/libc.ts";
-import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";
+import { createLog, type LogRecord } from "../../../sys/log.ts";
+import { memorySink } from "../memory-sink.ts";
 import type { ProcStat } from "../../../sys/procfs.ts";
 
 const proc = (pid: number, state: string, ppid: number, comm = "x"): ProcStat => ({ pid, state, ppid, comm });

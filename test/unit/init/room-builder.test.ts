@@ -4,7 +4,8 @@ import { policySchema } from "../../../policies/schema.ts";
 import type { BuilderReply, BuilderRequest } from "../../../rooms/builder-protocol.ts";
 import { planRoom } from "../../../rooms/plan.ts";
 import { FakeLibc } from "../../../sys/libc-fake.ts";
-import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";
+import { createLog, type LogRecord } from "../../../sys/log.ts";
+import { memorySink } from "../memory-sink.ts";
 import { fakeResidents } from "./fake-residents.ts";
 
 const policy = (name: string) => policySchema.parse({ name, image: "minimal", command: ["/bin/sh"] });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { runOnce } from "../../../init/run.ts";
-import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";
+import { createLog, type LogRecord } from "../../../sys/log.ts";
+import { memorySink } from "../memory-sink.ts";
 import type { Spawner } from "../../../sys/spawn.ts";
 
 describe("runOnce", () => {

@@ -2,7 +2,8 @@ import { EventEmitter } from "node:events";
 import { describe, expect, it } from "vitest";
 import { createPowerControl, installSignalHandlers, SIGNAL_ACTIONS } from "../../../init/signals.ts";
 import type { ShutdownAction } from "../../../init/shutdown.ts";
-import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";
+import { createLog, type LogRecord } from "../../../sys/log.ts";
+import { memorySink } from "../memory-sink.ts";
 
 describe("signals", () => {
   it("maps Ctrl-Alt-Del (SIGINT) to reboot and SIGTERM to power-off, never SIGPWR", () => {

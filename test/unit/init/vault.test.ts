@@ -3,7 +3,8 @@ import type { PromptAnswer, PromptRequest } from "../../../console/protocol.ts";
 import { startVault, type Vault } from "../../../init/vault.ts";
 import type { VaultReport } from "../../../vault/open-protocol.ts";
 import { FakeLibc } from "../../../sys/libc-fake.ts";
-import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";
+import { createLog, type LogRecord } from "../../../sys/log.ts";
+import { memorySink } from "../memory-sink.ts";
 import type { ChildExit, Spawner } from "../../../sys/spawn.ts";
 
 const PARTITION = { device: "/dev/vda4", disk: "/dev/vda", number: 4 };

@@ -6,7 +6,8 @@ import { armWatchdog } from "../../../init/watchdog.ts";
 import { openCharDevice } from "../../../sys/devices.ts";
 import { FakeLibc } from "../../../sys/libc-fake.ts";
 import { WDIOC } from "../../../sys/libc.ts";
-import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";
+import { createLog, type LogRecord } from "../../../sys/log.ts";
+import { memorySink } from "../memory-sink.ts";
 
 describe("armWatchdog", () => {
   it("sets the timeout, feeds at once and then every third of the timeout; stop() ends the feeding", () => {

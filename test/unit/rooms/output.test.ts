@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createOutputLimiter, loggedBytes } from "../../../rooms/output.ts";
-import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";
+import { createLog, type LogRecord } from "../../../sys/log.ts";
+import { memorySink } from "../memory-sink.ts";
 
 describe("createOutputLimiter", () => {
   it("passes a burst of 200 lines, drops the flood beyond it, and reports the count", () => {

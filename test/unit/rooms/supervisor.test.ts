@@ -7,7 +7,8 @@ import { containersProfileSchema } from "../../../rooms/seccomp.ts";
 import { prepareRoom, teardownRoom, type BuilderDeps } from "../../../rooms/builder.ts";
 import { MAX_CHILDREN, RoomSupervisor, type RoomDeps } from "../../../rooms/supervisor.ts";
 import { FakeLibc } from "../../../sys/libc-fake.ts";
-import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";
+import { createLog, type LogRecord } from "../../../sys/log.ts";
+import { memorySink } from "../memory-sink.ts";
 import type { ChildExit, ChildStream } from "../../../sys/spawn.ts";
 
 const profile = containersProfileSchema.parse(

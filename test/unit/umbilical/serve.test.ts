@@ -13,7 +13,8 @@ import { ROOT } from "../../qemu/paths.ts";
  */
 const script = (dir: string): string => `
   import { createServer } from ${JSON.stringify(join(ROOT, "umbilical", "serve.ts"))};
-  import { createLog, memorySink } from ${JSON.stringify(join(ROOT, "sys", "log.ts"))};
+  import { createLog } from ${JSON.stringify(join(ROOT, "sys", "log.ts"))};
+  import { memorySink } from ${JSON.stringify(join(ROOT, "test", "unit", "memory-sink.ts"))};
   import { frameReader } from ${JSON.stringify(join(ROOT, "umbilical", "protocol.ts"))};
   const records = [];
   const path = ${JSON.stringify(join(dir, "umbilical"))};

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { PromptAnswer, PromptRequest } from "../../../console/protocol.ts";
-import { createLog, memorySink, type LogRecord } from "../../../sys/log.ts";
+import { createLog, type LogRecord } from "../../../sys/log.ts";
+import { memorySink } from "../memory-sink.ts";
 import { rekeyDialog, unlockDialog } from "../../../vault/dialog.ts";
 import type { RekeyRequest } from "../../../vault/rekey.ts";
 import type { OpenRequest } from "../../../vault/open.ts";
