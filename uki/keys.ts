@@ -2,16 +2,18 @@
  * `npx bun uki/keys.ts DIR`: makes an owner's Secure Boot keys for a real device.
  * Writes PK, KEK and db key pairs (db.key/db.crt sign Anchor OS: pass
  * `--keys DIR` to the build), pcr.key (signs the PCR 11 policy that the vault
- * is sealed to, so a new UKI from the same owner unseals it), and the signed EFI signature lists to enroll
+ * is sealed to, so a new UKI from the same owner unseals it), the update keys (update-ed25519.key and
+ * update-mldsa65.seed: `npm run bundle -- --keys DIR` signs with both), and the signed EFI signature lists to enroll
  * in the firmware while it is in Setup Mode (PK.auth last: it ends Setup Mode):
  *   efi-updatevar -f db.auth db; efi-updatevar -f KEK.auth KEK; efi-updatevar -f PK.auth PK
  * or load them with the firmware's own key manager or KeyTool.
  */
-import { randomUUID } from "node:crypto";
+import { generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { runHostTool } from "./host-tool.ts";
+import { UPDATE_KEY_FILES } from "./update-keys.ts";
 
 const args = z.tuple([z.string().min(1, "give the folder to write the keys into")]).safeParse(process.argv.slice(2));
 if (!args.success) {
@@ -59,6 +61,10 @@ for (const name of ["PK", "KEK", "db"]) {
 }
 // The vault's PCR 11 policy is signed with RSA 2048: RSA 4096 fails to unseal on real TPMs (systemd#35448).
 run(["openssl", "genrsa", "-out", "pcr.key", "2048"]);
+// The update keys (uki/update-keys.ts): bundles are signed with both, and a UKI trusts only bundles both signed.
+const ed25519 = generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" });
+writeFileSync(join(dir, UPDATE_KEY_FILES.ed25519), ed25519, { mode: 0o600 });
+writeFileSync(join(dir, UPDATE_KEY_FILES.mldsa65), `${randomBytes(32).toString("hex")}\n`, { mode: 0o600 });
 // Each list is signed by the key one level up; PK signs itself.
 run(["sign-efi-sig-list", "-g", owner, "-k", "PK.key", "-c", "PK.crt", "PK", "PK.esl", "PK.auth"]);
 run(["sign-efi-sig-list", "-g", owner, "-k", "PK.key", "-c", "PK.crt", "KEK", "KEK.esl", "KEK.auth"]);

@@ -1,13 +1,16 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { writeBundle } from "../../uki/bundle.ts";
 import { sign, signingKey, SNAKEOIL, verifySignature } from "../../uki/sign.ts";
+import { ownerUpdateSigner, publicUpdateKeys, testUpdateSigner } from "../../uki/update-keys.ts";
+import { checkBundle } from "../../update/bundle.ts";
 import { OUT, ROOT } from "../qemu/vm.ts";
 
 describe("owner Secure Boot keys (bun uki/keys.ts DIR)", () => {
-  it("makes PK/KEK/db and their enrollment lists, and the db key signs a UKI the firmware can verify", () => {
+  it("makes PK/KEK/db and their enrollment lists, and the db key signs a UKI the firmware can verify; the update keys sign a bundle", () => {
     const dir = join(mkdtempSync(join(tmpdir(), "anchor-keys-")), "keys");
     try {
       const bun = join(ROOT, "node_modules", ".bin", "bun");
@@ -17,6 +20,14 @@ describe("owner Secure Boot keys (bun uki/keys.ts DIR)", () => {
         for (const ext of ["key", "crt", "esl", "auth"])
           expect(existsSync(join(dir, `${name}.${ext}`)), `${name}.${ext}`).toBe(true);
       }
+      // The update keys sign a bundle that checks against their public halves, and not against the test keys'.
+      const owner = ownerUpdateSigner(dir);
+      const parts = [{ name: "uki", kind: "uki" as const, file: join(OUT, "build", "anchor-unsigned.efi") }];
+      writeBundle(join(dir, "owner.bundle"), "1.0.0", parts, owner);
+      const bundle = new Uint8Array(readFileSync(join(dir, "owner.bundle")));
+      const from = { size: bundle.length, read: (at: number, length: number) => bundle.slice(at, at + length) };
+      expect(checkBundle(from, publicUpdateKeys(owner)).ok).toBe(true);
+      expect(checkBundle(from, publicUpdateKeys(testUpdateSigner())).ok).toBe(false);
       const signed = join(dir, "anchor.efi");
       sign(join(OUT, "build", "anchor-unsigned.efi"), signed, signingKey(dir, dir));
       expect(verifySignature(signed, join(dir, "db.crt"))).toBe(true);

@@ -1,0 +1,105 @@
+/**
+ * `npm run bundle [-- --keys DIR]`: packs the current build (`npm run build`)
+ * into one update bundle, `out/anchor-X.Y.Z.bundle` (update/bundle.ts has
+ * the format): the UKI, the system image and the base images, each as a slot
+ * holds it (with its verity tree), signed with the owner's update keys from
+ * DIR, or with the test keys. Written to a stick as it is (`dd`), or handed
+ * to a room that may offer it.
+ */
+import { createHash } from "node:crypto";
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, readSync, statSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import { bundlePrefix, planBundle, type BundleHeader, type BundlePart } from "../update/bundle.ts";
+import { ownerUpdateSigner, signBundleHead, testUpdateSigner, type UpdateSigner } from "./update-keys.ts";
+
+const ROOT = join(import.meta.dirname, "..");
+const OUT = join(ROOT, "out");
+const CHUNK_BYTES = 1 << 20;
+
+export type PartFile = { name: string; kind: BundlePart["kind"]; file: string };
+
+/** Calls `each` with the file's bytes, a chunk at a time. */
+function readChunks(file: string, each: (chunk: Uint8Array) => void): void {
+  const fd = openSync(file, "r");
+  try {
+    const buffer = new Uint8Array(CHUNK_BYTES);
+    for (let read = readSync(fd, buffer); read > 0; read = readSync(fd, buffer)) each(buffer.subarray(0, read));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes the bundle of `parts` to `output`: the signed head, then each part at its offset (the gaps left zero). */
+export function writeBundle(output: string, version: string, parts: PartFile[], signer: UpdateSigner): BundleHeader {
+  const sized = parts.map((part) => {
+    const hash = createHash("sha256");
+    readChunks(part.file, (chunk) => hash.update(chunk));
+    return { name: part.name, kind: part.kind, size: statSync(part.file).size, sha256: hash.digest("hex") };
+  });
+  const { header, bytes } = planBundle(version, sized);
+  const prefix = bundlePrefix(bytes.length);
+  const signed = new Uint8Array(prefix.length + bytes.length);
+  signed.set(prefix, 0);
+  signed.set(bytes, prefix.length);
+  const fd = openSync(output, "w", 0o644);
+  try {
+    writeSync(fd, signed, 0, signed.length, 0);
+    const signatures = signBundleHead(signed, signer);
+    writeSync(fd, signatures, 0, signatures.length, signed.length);
+    header.parts.forEach((part, i) => {
+      let at = part.offset;
+      readChunks(parts[i]?.file ?? "", (chunk) => {
+        writeSync(fd, chunk, 0, chunk.length, at);
+        at += chunk.length;
+      });
+    });
+    // The gaps are holes, read as zeros; the length is exactly the header's.
+    ftruncateSync(fd, header.size);
+  } finally {
+    closeSync(fd);
+  }
+  return header;
+}
+
+/** What a slot holds of the current build: the UKI, the system image, the base images in the manifest's order. */
+export function buildParts(out = OUT): PartFile[] {
+  const manifest = z
+    .record(z.string(), z.unknown())
+    .parse(JSON.parse(readFileSync(join(out, "images", "manifest.json"), "utf8")));
+  return [
+    { name: "uki", kind: "uki", file: join(out, "anchor.efi") },
+    { name: "system", kind: "system", file: join(out, "images", "system.squashfs") },
+    ...Object.keys(manifest).map((name): PartFile => ({
+      name,
+      kind: "image",
+      file: join(out, "images", `${name}.squashfs`),
+    })),
+  ];
+}
+
+function main(): void {
+  const args = process.argv.slice(2);
+  const keysAt = args.indexOf("--keys");
+  const keys = keysAt < 0 ? null : (args[keysAt + 1] ?? "");
+  if (keys === "" || args.length !== (keysAt < 0 ? 0 : 2)) {
+    process.stderr.write("usage: npm run bundle [-- --keys DIR]\n");
+    process.exit(2);
+  }
+  const version = z
+    .object({ version: z.string() })
+    .parse(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"))).version;
+  const parts = buildParts();
+  const missing = parts.find((part) => !existsSync(part.file));
+  if (missing !== undefined) {
+    process.stderr.write(`bundle: ${missing.file} is missing: run npm run build first\n`);
+    process.exit(1);
+  }
+  const output = join(OUT, `anchor-${version}.bundle`);
+  const header = writeBundle(output, version, parts, keys === null ? testUpdateSigner() : ownerUpdateSigner(keys));
+  process.stdout.write(
+    `[bundle] ${output}: ${header.size} bytes, ${header.parts.map((p) => p.name).join(", ")}, signed with the ${keys === null ? "test" : "owner's"} update keys\n`,
+  );
+}
+
+if (import.meta.main) main();
