@@ -52,7 +52,8 @@ export type PromptAnswer = z.infer<typeof promptAnswerSchema>;
 export const denial = (request: Exclude<PromptRequest, { kind: "confirm" }>, timedOut: boolean): PromptAnswer =>
   request.kind === "secret" ? { kind: "secret", value: null } : { kind: "choice", index: 0, timedOut };
 
-export const roomName = text(64);
+/** A room's id: a nested one is up to six names of 31 characters and the slashes between (191). */
+export const roomName = text(200);
 
 /** What the person can have bay0 do from the dashboard. */
 export const actionSchema = z.enum(["start", "kill", "reset", "freeze", "thaw", "lock-vault", "recovery-key"]);

@@ -49,8 +49,8 @@ const describe = (error: unknown): string => (error instanceof Error ? error.mes
 export function teardownRoom(deps: BuilderDeps, plan: RoomPlan): string | null {
   const deleted = deps.deleteContainer(plan.containerId);
   try {
-    teardownRootfs(deps.libc, deps.rootfsFs, buildPlan(plan));
     deps.rootfsFs.remove(plan.dirs.umbilical);
+    teardownRootfs(deps.libc, deps.rootfsFs, buildPlan(plan));
     removeRoomCgroup(deps.cgroupFs, plan);
     return deleted;
   } catch (error) {

@@ -43,6 +43,7 @@ export function prepareRootfs(libc: Libc, fs: RootfsFs, plan: BuildPlan): string
 
 /** Drops the room's root and every write it held. */
 export function teardownRootfs(libc: Libc, fs: RootfsFs, plan: BuildPlan): void {
-  for (const target of [plan.dirs.rootfs, plan.dirs.scratch]) libc.umount2(target, MNT_DETACH);
+  // The vault folder's bind too (bay0 unbinds it as well): one a stalled builder made late must not stay.
+  for (const target of [plan.dirs.vault, plan.dirs.rootfs, plan.dirs.scratch]) libc.umount2(target, MNT_DETACH);
   fs.remove(plan.dirs.base);
 }

@@ -41,7 +41,9 @@ export function ownerUpdateSigner(dir: string): UpdateSigner {
   };
   const seed = Buffer.from(readFileSync(path(UPDATE_KEY_FILES.mldsa65), "utf8").trim(), "hex");
   if (seed.length !== 32) throw new Error(`${UPDATE_KEY_FILES.mldsa65} must hold a 32-byte seed in hex`);
-  return { ed25519: createPrivateKey(readFileSync(path(UPDATE_KEY_FILES.ed25519))), mldsa65: ml_dsa65.keygen(seed) };
+  const ed25519 = createPrivateKey(readFileSync(path(UPDATE_KEY_FILES.ed25519)));
+  if (ed25519.asymmetricKeyType !== "ed25519") throw new Error(`${UPDATE_KEY_FILES.ed25519} must hold an Ed25519 key`);
+  return { ed25519, mldsa65: ml_dsa65.keygen(seed) };
 }
 
 /** The public halves, as a UKI pins them. */

@@ -57,7 +57,15 @@ export const headerSchema = z
     version: z.string().regex(/^\d{1,5}\.\d{1,5}\.\d{1,5}$/, "must be X.Y.Z"),
     /** The bundle's length: a disk holding it may be longer. */
     size: byteCount,
-    parts: z.array(partSchema).min(1).max(MAX_PARTS),
+    parts: z
+      .array(partSchema)
+      .min(1)
+      .max(MAX_PARTS)
+      .refine((parts) => new Set(parts.map((p) => p.name)).size === parts.length, "part names must not repeat")
+      .refine(
+        (parts) => ["uki", "system"].every((kind) => parts.filter((p) => p.kind === kind).length === 1),
+        "must hold exactly one uki and one system part",
+      ),
   })
   .strict();
 export type BundleHeader = z.infer<typeof headerSchema>;
@@ -99,7 +107,7 @@ export function planBundle(
       size: last === undefined ? first : last.offset + last.size,
       parts: placed,
     };
-    const bytes = new TextEncoder().encode(JSON.stringify(header));
+    const bytes = new TextEncoder().encode(JSON.stringify(headerSchema.parse(header)));
     if (partsStart(bytes.length) <= first) return { header, bytes };
   }
 }
@@ -204,12 +212,16 @@ export function checkBundle(
   let at = headEnd;
   for (const part of header.parts) {
     for (; at < part.offset; at += CHUNK_BYTES) {
-      const gap = source.read(at, Math.min(CHUNK_BYTES, part.offset - at));
-      if (gap.some((byte) => byte !== 0)) return refused(`a byte before part ${part.name} is not zero`);
+      const want = Math.min(CHUNK_BYTES, part.offset - at);
+      const gap = source.read(at, want);
+      if (gap.length !== want || gap.some((byte) => byte !== 0))
+        return refused(`a byte before part ${part.name} is not zero`);
     }
     const hash = createHash("sha256");
     for (at = part.offset; at < part.offset + part.size; at += CHUNK_BYTES) {
-      const chunk = source.read(at, Math.min(CHUNK_BYTES, part.offset + part.size - at));
+      const want = Math.min(CHUNK_BYTES, part.offset + part.size - at);
+      const chunk = source.read(at, want);
+      if (chunk.length !== want) return refused(`part ${part.name} could not be read whole`);
       hash.update(chunk);
       options.onPart?.(part, chunk);
     }

@@ -22,7 +22,10 @@ describe("owner Secure Boot keys (bun uki/keys.ts DIR)", () => {
       }
       // The update keys sign a bundle that checks against their public halves, and not against the test keys'.
       const owner = ownerUpdateSigner(dir);
-      const parts = [{ name: "uki", kind: "uki" as const, file: join(OUT, "build", "anchor-unsigned.efi") }];
+      const parts = [
+        { name: "uki", kind: "uki" as const, file: join(OUT, "build", "anchor-unsigned.efi") },
+        { name: "system", kind: "system" as const, file: join(OUT, "build", "initramfs.cpio") },
+      ];
       writeBundle(join(dir, "owner.bundle"), "1.0.0", parts, owner);
       const bundle = new Uint8Array(readFileSync(join(dir, "owner.bundle")));
       const from = { size: bundle.length, read: (at: number, length: number) => bundle.slice(at, at + length) };

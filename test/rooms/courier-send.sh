@@ -29,9 +29,8 @@ send missing nothing-here.txt
 echo "prompts next"
 send report report.txt
 send empty empty.txt
-(sleep 4; printf 'version TWO\n' > changing.txt; echo "changed now") &
+# The test changes these two while their prompts are up (through the room's root, from outside).
 send changing changing.txt
-(sleep 4; echo 'line 2' >> growing.log; echo "grown now") &
 send growing growing.log
 send again report.txt
 # Asks again while bay0 says the person denied it a moment ago (the cool-down), then prints the answer.

@@ -68,6 +68,7 @@ describe("the room builder", () => {
     expect(files.get("/sys/fs/cgroup/rooms/work/kid/pids.max")).toBe("256");
     // Whatever an earlier instance left goes first; then the tmpfs and the overlay.
     expect(libc.calls.map((c) => [c.fn, c.fn === "mount" ? c.args[1] : c.args[0]])).toEqual([
+      ["umount2", "/run/rooms/.vault/work--kid"],
       ["umount2", "/run/rooms/work--kid/rootfs"],
       ["umount2", "/run/rooms/work--kid/scratch"],
       ["mount", "/run/rooms/work--kid/scratch"],
@@ -132,10 +133,10 @@ describe("the room builder", () => {
       id: 7,
       error: null,
     });
-    expect(libc.calls.map((c) => c.fn)).toEqual(["umount2", "umount2"]);
+    expect(libc.calls.map((c) => c.fn)).toEqual(["umount2", "umount2", "umount2"]);
     expect(removed).toEqual([
-      "/run/rooms/work",
       "/run/umbilical/work",
+      "/run/rooms/work",
       "/sys/fs/cgroup/rooms/work/room",
       "/sys/fs/cgroup/rooms/work",
     ]);

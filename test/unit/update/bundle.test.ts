@@ -179,6 +179,20 @@ describe("the update bundle", () => {
     expect(hugeRead.readBytes).toBe(PREFIX_BYTES);
   });
 
+  it("refuses a source that reads short rather than take the bytes it did not give as zeros", () => {
+    const checked = checkBundle(source(good), keys);
+    const system = checked.ok ? checked.header.parts.find((p) => p.name === "system") : undefined;
+    if (system === undefined) throw new Error("no system part");
+    // A byte set in the gap before the system part, which a read one byte short would never show.
+    const planted = good.slice();
+    planted[system.offset - 1] = 0x55;
+    const short = source(planted);
+    const read = short.read;
+    short.read = (offset, length) =>
+      offset + length === system.offset ? read(offset, length).subarray(0, length - 1) : read(offset, length);
+    expect(checkBundle(short, keys)).toEqual({ ok: false, reason: "a byte before part system is not zero" });
+  });
+
   it("takes a disk that goes on past the bundle, but not a file with bytes added", () => {
     const disk = new Uint8Array(good.length + ALIGN);
     disk.set(good, 0);
@@ -193,13 +207,15 @@ describe("the update bundle", () => {
   it("refuses a signed header out of shape or out of order: a signature does not make a bad layout good", () => {
     const { header } = planBundle("1.2.3", [
       { name: "a", kind: "uki", size: 10, sha256: "0".repeat(64) },
-      { name: "b", kind: "image", size: 10, sha256: "0".repeat(64) },
+      { name: "b", kind: "system", size: 10, sha256: "0".repeat(64) },
     ]);
     const overlapping = { ...header, parts: header.parts.map((p) => ({ ...p, offset: header.parts[0]?.offset ?? 0 })) };
     const cases: [object, RegExp][] = [
       [{ ...header, compat: "anchor-aarch64" }, /^the signed header is invalid: compat/],
       [{ ...header, extra: true }, /^the signed header is invalid/],
       [overlapping, /^part b overlaps/],
+      [{ ...header, parts: header.parts.map((p) => ({ ...p, name: "a" })) }, /part names must not repeat/],
+      [{ ...header, parts: header.parts.map((p) => ({ ...p, kind: "uki" })) }, /exactly one uki and one system/],
     ];
     for (const [shape, reason] of cases) {
       const head = signedHead(shape);
