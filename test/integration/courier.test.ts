@@ -31,17 +31,17 @@ describe("the courier", () => {
       (r) => r.file === file && vm.records.filter((x) => x.event === "courier.requested").indexOf(r) === count,
     );
     await screen.wait(new RegExp(`file:   ${file.replace(".", "\\.")}`));
-    // The choices come once the prompt is armed (console/prompt.ts), and a screendump may catch a paint half done.
-    return screen.wait(/> Deny/);
+    // A screendump may catch a paint half done: the armed prompt's hint, its last line, is painted after the rest.
+    return screen.wait(/Enter to choose/);
   };
 
   /**
-   * Runs `command` in the sending room's /tmp while its prompt is up (the file staged already), from outside the
-   * room as root, through the room's own root: the change lands after the staging, whatever the host's speed.
+   * Has the sending room change a file while its prompt is up (the file staged already), whatever the host's speed:
+   * the room waits for `mark` in its /tmp, which the test makes through the room's root, then says `done`.
    */
-  const changeInRoom = async (command: string, done: string): Promise<void> => {
-    vm.send(`sh cd /proc/$(cat /run/rooms/courier-send/crun.pid)/root/tmp && ${command} && echo ${done}`);
-    await vm.waitFor("run.output", WAIT_MS, (r) => r.line === done);
+  const changeInRoom = async (mark: string, done: RegExp): Promise<void> => {
+    vm.send(`sh touch /proc/$(cat /run/rooms/courier-send/crun.pid)/root/tmp/${mark}`);
+    await waitOutput("courier-send", done);
   };
   const toInbox = (): Promise<void> => chooseChoice(vm, screen, "Deliver to courier-inbox: /inbox");
 
@@ -137,7 +137,7 @@ describe("the courier", () => {
 
   it("delivers the bytes the person approved, staged out of the sender's reach, though the sender changed the file after", async () => {
     await prompted("changing.txt", 2);
-    await changeInRoom("printf 'version TWO\\n' > changing.txt", "changed-now");
+    await changeInRoom("go-change", /^changed now$/);
     await toInbox();
     expect(await reply("changing")).toMatch(/^changing exit=0 .*"path":"\/inbox\/changing.txt","size":12/);
     await waitOutput("courier-inbox", new RegExp(`^inbox: changing.txt ${sha256("version one\n")} 12 user$`));
@@ -145,7 +145,7 @@ describe("the courier", () => {
 
   it("delivers exactly the approved bytes of a file that grew meanwhile", async () => {
     await prompted("growing.log", 3);
-    await changeInRoom("echo 'line 2' >> growing.log", "grown-now");
+    await changeInRoom("go-grow", /^grown now$/);
     await toInbox();
     expect(await reply("growing")).toMatch(/^growing exit=0 /);
     await waitOutput("courier-inbox", new RegExp(`^inbox: growing.log ${sha256("line 1\n")} 7 user$`));

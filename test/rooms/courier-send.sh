@@ -29,8 +29,10 @@ send missing nothing-here.txt
 echo "prompts next"
 send report report.txt
 send empty empty.txt
-# The test changes these two while their prompts are up (through the room's root, from outside).
+# These two change while their prompts are up: when the test, seeing the prompt, leaves a mark in /tmp.
+(until [ -e go-change ]; do sleep 0.2; done; printf 'version TWO\n' > changing.txt; echo "changed now") &
 send changing changing.txt
+(until [ -e go-grow ]; do sleep 0.2; done; echo 'line 2' >> growing.log; echo "grown now") &
 send growing growing.log
 send again report.txt
 # Asks again while bay0 says the person denied it a moment ago (the cool-down), then prints the answer.
