@@ -59,28 +59,40 @@ export type Vault = {
 
 /**
  * A vault helper's dialog (vault/dialog.ts): its prompts shown at the
- * console, the person's answers written back, its reports to `onReport`.
- * Null once it ended well, else how it ended and its last words.
+ * console, the person's answers written back, its reports to `onReport`,
+ * which returns true for the last one. Null once it ended well (or said its
+ * last report: bay0 then closes its stdin and does not wait for its exit),
+ * else how it ended and its last words.
  */
 async function converse(
   deps: VaultDeps,
   args: string[],
   ask: Ask,
-  onReport: (report: Exclude<FromVaultHelper, { prompt: unknown }>) => void,
+  onReport: (report: Exclude<FromVaultHelper, { prompt: unknown }>) => boolean,
 ): Promise<string | null> {
+  let said: () => void = () => undefined;
+  const last = new Promise<null>((resolve) => (said = () => resolve(null)));
   const helper = startHelper(deps, args, {
     prefix: "vault",
     reply: fromVaultHelperSchema,
     input: true,
     onReply: (message) => {
-      if (!("prompt" in message)) return onReport(message);
+      if (!("prompt" in message)) {
+        if (onReport(message)) {
+          helper.child.stdin?.end();
+          said();
+        }
+        return;
+      }
       void ask(message.prompt)
         .then((answer) => helper.child.stdin?.write(`${JSON.stringify({ answer })}\n`))
         .catch((error: unknown) => deps.log.error("bay0.error", { where: "vault.prompt", error: String(error) }));
     },
   });
-  const exit = await helper.child.exited;
-  return exit.status === 0 ? null : `the vault helper ended (${exitText(exit)}): ${helper.lastWords()}`;
+  const ended = helper.child.exited.then((exit) =>
+    exit.status === 0 ? null : `the vault helper ended (${exitText(exit)}): ${helper.lastWords()}`,
+  );
+  return Promise.race([last, ended]);
 }
 
 /** Opens (or first makes) the vault. */
@@ -153,6 +165,7 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
       let rekeyed: string | null | undefined;
       const ended = await converse(deps, ["vault-rekey", partition.device], ask, (report) => {
         if ("rekeyed" in report) rekeyed = report.rekeyed;
+        return "rekeyed" in report;
       });
       return rekeyed !== undefined ? rekeyed : (ended ?? "the vault helper ended without a word");
     } finally {
@@ -188,6 +201,8 @@ export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {
       (report) => {
         if ("state" in report) state = report.state;
         else if ("opened" in report) opened(report.opened);
+        // It goes on after it opened (the barrier, the lockout's reset): its exit ends the dialog.
+        return false;
       },
     );
     if (ended === null || standing() === "open") return;

@@ -50,8 +50,8 @@ export function registerUntilExit(
 
 /**
  * The real spawner: Bun.spawn, whose pidfd-based wait keeps exit statuses
- * exact. `live` holds the PIDs of every child bay0 started through Bun
- * (shared with the tool runner), which the orphan reaper must not touch.
+ * exact. `live` holds the PIDs of every child bay0 started through Bun,
+ * which the orphan reaper must not touch.
  */
 export function createBunSpawner(
   env: Record<string, string>,

@@ -509,7 +509,7 @@ describe("the vault across boots", () => {
       expect(await forgiven.waitFor("vault.recovery_key_replaced", VAULT_MS)).toMatchObject({
         device: expect.stringMatching(/^\/dev\//),
       });
-      await screen.wait(/vault: the new recovery key replaced the old one/);
+      await screen.wait(/vault: the new recovery key replaced the old one/, 60_000);
       // The right PIN forgave the wrong one.
       expect(await forgiven.waitFor("vault.tries_reset", 60_000, (r) => r.failures === 1)).toMatchObject({ ok: true });
       await powerOff(true);

@@ -12,7 +12,13 @@ const PARTITION = { device: "/dev/vda4", disk: "/dev/vda", number: 4 };
 /** What the fake person answers each prompt with. */
 type Person = (request: PromptRequest, asked: number) => PromptAnswer;
 /** A fake vault helper, as the test drives it: what it says, the answers bay0 wrote it, its end. */
-type Opener = { argv: string[]; say: (message: object) => void; answers: unknown[]; end: (exit: ChildExit) => void };
+type Opener = {
+  argv: string[];
+  say: (message: object) => void;
+  answers: unknown[];
+  end: (exit: ChildExit) => void;
+  stdinClosed: boolean;
+};
 
 const pin = (value: string | null): PromptAnswer => ({ kind: "secret", value });
 const OPENED: VaultReport = { opened: { how: "pin", ms: 12, attach_ms: 5, barrier: true, audit: null } };
@@ -48,7 +54,13 @@ function harness(
       }
       let end: (exit: ChildExit) => void = () => undefined;
       const exited = new Promise<ChildExit>((resolve) => (end = resolve));
-      const opener: Opener = { argv, say: (m) => onLine("stdout", JSON.stringify(m)), answers: [], end };
+      const opener: Opener = {
+        argv,
+        say: (m) => onLine("stdout", JSON.stringify(m)),
+        answers: [],
+        end,
+        stdinClosed: false,
+      };
       openers.push(opener);
       (argv[1] === "vault-open" ? opening : rekeying)(opener);
       return {
@@ -56,7 +68,7 @@ function harness(
         exited,
         stdin: {
           write: (text) => void opener.answers.push((JSON.parse(text) as { answer: unknown }).answer),
-          end: () => undefined,
+          end: () => void (opener.stdinClosed = true),
         },
       };
     },
@@ -204,6 +216,19 @@ describe("the open vault", () => {
     expect(await made).toBeNull();
     await vault.lock("shutdown");
     expect(await vault.newRecoveryKey()).toBe("the vault is locked until reboot");
+  });
+
+  it("takes a rekey helper's report as its last word: closes its stdin and does not wait for its exit", async () => {
+    const { vault, openers } = harness(
+      () => pin(null),
+      openAtOnce,
+      (helper) => setTimeout(() => helper.say({ rekeyed: null }), 0),
+    );
+    expect(await settled(vault)).toBe("open");
+    expect(await vault.newRecoveryKey()).toBeNull();
+    expect(openers[1]?.stdinClosed).toBe(true);
+    // Not held any more: the dashboard may lock the vault.
+    expect(await vault.lock("dashboard")).toBeNull();
   });
 
   it("says how a rekey helper that dies ended", async () => {
