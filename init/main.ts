@@ -16,6 +16,7 @@ import { parseJsonOrNull, readBytesOrNull, readTextOrNull } from "../sys/files.t
 import { consoleSink, createLog, kmsgSink, relaySink, type Log, type Sink } from "../sys/log.ts";
 import { FRAMEBUFFER, openFramebufferDevice, vtToGraphics } from "../sys/framebuffer.ts";
 import { inputDevices, openInputDevice } from "../sys/input-devices.ts";
+import { osReleaseField } from "../sys/os-release.ts";
 import { listProcesses, memoryInUseKb, mountPoints } from "../sys/procfs.ts";
 import { createBunSpawner } from "../sys/spawn-bun.ts";
 import { startAudit } from "./audit.ts";
@@ -145,6 +146,9 @@ function main(): void {
   const uptime = Number.parseFloat((readTextOrNull("/proc/uptime") ?? "0").split(" ")[0] ?? "0");
   log.info("bay0.ready", {
     pid: self,
+    version: osReleaseField(readTextOrNull("/etc/os-release") ?? "", "IMAGE_VERSION"),
+    // preinit's, from the GPT label of the system partition it mapped.
+    slot: process.env.ANCHOR_SLOT === "a" || process.env.ANCHOR_SLOT === "b" ? process.env.ANCHOR_SLOT : null,
     system: options.system,
     boot_ms: Math.round(uptime * 1000),
     rss_kb: Math.round(process.memoryUsage().rss / 1024),

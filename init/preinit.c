@@ -21,7 +21,8 @@
  *      modules then no more, the hardening sysctls, the hostname, Ctrl-Alt-Del
  *      as a signal), whose outcomes bay0 logs, and execve()s bay0, which keeps
  *      PID 1, telling it (ANCHOR_PREINIT_MS) when preinit began and ended on
- *      the kernel's clock.
+ *      the kernel's clock, and (ANCHOR_SLOT) the slot whose system partition
+ *      it mapped, by that partition's GPT label.
  *
  * Any failure before stage 1 is fatal: it says what failed on the console
  * and returns, and the kernel's "attempted to kill init" panic follows.
@@ -51,8 +52,12 @@
 #define DM_NAME "anchor-system"
 #define VERITY_BLOCK 4096
 #define WAIT_SECONDS 60
+#define SLOT_LABEL "anchor-system-"
 
 extern char **environ;
+
+/* The slot whose system partition the pin found ('a' or 'b', from its GPT label), told to bay0 as ANCHOR_SLOT. */
+static char slot;
 
 static int fail(const char *what, const char *path) {
   fprintf(stderr, "preinit: %s %s: %s\n", what, path, strerror(errno));
@@ -184,7 +189,14 @@ static unsigned gpt_partition(const char *disk, const uint8_t guid[16]) {
     if (count <= 1024 && entry_size >= 128 && entry_size <= sizeof entry) {
       for (uint32_t i = 0; i < count && found == 0; i++) {
         if (read_at(fd, entry, entry_size, (off_t)(entries_lba * sector + (uint64_t)i * entry_size)) != 0) break;
-        if (memcmp(entry + 16, guid, 16) == 0) found = i + 1;
+        if (memcmp(entry + 16, guid, 16) != 0) continue;
+        found = i + 1;
+        /* The label is UTF-16LE: "anchor-system-a" or "-b" then a NUL, all ASCII. */
+        size_t n = strlen(SLOT_LABEL);
+        int named = entry[56 + 2 * (n + 1)] == 0 && entry[57 + 2 * (n + 1)] == 0;
+        for (size_t k = 0; k < n && named; k++) named = entry[56 + 2 * k] == (uint8_t)SLOT_LABEL[k] && entry[57 + 2 * k] == 0;
+        uint8_t last = entry[56 + 2 * n];
+        if (named && entry[57 + 2 * n] == 0 && (last == 'a' || last == 'b')) slot = (char)last;
       }
     }
   }
@@ -552,6 +564,9 @@ int main(void) {
   char timing[64];
   snprintf(timing, sizeof timing, "ANCHOR_PREINIT_MS=%ld,%ld", began, uptime_ms());
   putenv(timing);
+  static char slot_env[] = "ANCHOR_SLOT=?";
+  slot_env[sizeof slot_env - 2] = slot;
+  if (slot != 0) putenv(slot_env);
   char *argv[] = {"bay0", NULL};
   execve(BAY0, argv, environ);
   return fail("execve", BAY0), 1;

@@ -22,8 +22,7 @@
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { z } from "zod";
+import { join } from "node:path";
 import { buildHardenedKernel, kernelCacheKey } from "../kernel/build.ts";
 import { compileStaticC, runHostTool } from "./host-tool.ts";
 import { findStockKernel, parseShowDepends, STOCK_MODULES } from "../kernel/stock.ts";
@@ -46,35 +45,17 @@ import {
   type SystemVerity,
 } from "./system-image.ts";
 import { assembleUki, STUB } from "./uki.ts";
+import { buildOptionsSchema } from "./build-options.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const ZSTD_LEVEL = "-19";
 
-const cliSchema = z.array(z.string()).transform((args, ctx) => {
-  const parsed = { testHooks: false, stockKernel: false, keys: null as string | null, out: join(ROOT, "out") };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    const value = args[i + 1];
-    const hasValue = value !== undefined && !value.startsWith("--");
-    if (arg === "--test-hooks") parsed.testHooks = true;
-    else if (arg === "--stock-kernel") parsed.stockKernel = true;
-    else if (arg === "--out" && hasValue) parsed.out = resolve(args[++i] ?? "");
-    else if (arg === "--keys" && hasValue) parsed.keys = resolve(args[++i] ?? "");
-    else
-      ctx.addIssue({
-        code: "custom",
-        message: `unknown or incomplete argument '${arg}' (expected --test-hooks, --stock-kernel, --keys DIR or --out DIR)`,
-      });
-  }
-  return parsed;
-});
-
-const cli = cliSchema.safeParse(process.argv.slice(2));
+const cli = buildOptionsSchema(join(ROOT, "out")).safeParse(process.argv.slice(2));
 if (!cli.success) {
   process.stderr.write(`[build] ${cli.error.issues.map((i) => i.message).join("; ")}\n`);
   process.exit(2);
 }
-const { out: OUT, testHooks, stockKernel, keys } = cli.data;
+const { out: OUT, testHooks, stockKernel, keys, version } = cli.data;
 const WORK = join(OUT, "build");
 
 const paths = {
@@ -124,7 +105,6 @@ async function bay0Sources(): Promise<string[]> {
     .map((file) => join(ROOT, file));
 }
 
-const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 const stock = stockKernel ? findStockKernel() : null;
 const bunVersion = runHostTool([process.execPath, "--version"]).trim();
 const bay0Inputs = { files: [...(await bay0Sources()), join(ROOT, "package-lock.json")], values: [bunVersion] };

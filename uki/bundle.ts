@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { bundlePrefix, planBundle, type BundleHeader, type BundlePart } from "../update/bundle.ts";
 import { ownerUpdateSigner, signBundleHead, testUpdateSigner, type UpdateSigner } from "./update-keys.ts";
+import { ukiVersion } from "./version.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const OUT = join(ROOT, "out");
@@ -86,15 +87,14 @@ function main(): void {
     process.stderr.write("usage: npm run bundle [-- --keys DIR]\n");
     process.exit(2);
   }
-  const version = z
-    .object({ version: z.string() })
-    .parse(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"))).version;
   const parts = buildParts();
   const missing = parts.find((part) => !existsSync(part.file));
   if (missing !== undefined) {
     process.stderr.write(`bundle: ${missing.file} is missing: run npm run build first\n`);
     process.exit(1);
   }
+  // The version the build gave the image, not package.json's now.
+  const version = ukiVersion(parts.find((part) => part.kind === "uki")?.file ?? "");
   const output = join(OUT, `anchor-${version}.bundle`);
   const header = writeBundle(output, version, parts, keys === null ? testUpdateSigner() : ownerUpdateSigner(keys));
   process.stdout.write(

@@ -29,8 +29,15 @@ export function skeleton(): CpioEntry[] {
   ];
 }
 
+/** The image's os-release (os-release(5)): sd-boot and bay0 read its IMAGE_VERSION. */
 export function osRelease(version: string): string {
-  return ['NAME="Anchor OS"', "ID=anchor", `VERSION_ID=${version}`, `PRETTY_NAME="Anchor OS ${version}"`, ""].join(
-    "\n",
-  );
+  return [
+    'NAME="Anchor OS"',
+    "ID=anchor",
+    `VERSION_ID=${version}`,
+    "IMAGE_ID=anchor",
+    `IMAGE_VERSION=${version}`,
+    `PRETTY_NAME="Anchor OS ${version}"`,
+    "",
+  ].join("\n");
 }

@@ -19,6 +19,9 @@ import { createHash, createPublicKey, verify } from "node:crypto";
 import { ml_dsa65 } from "@noble/post-quantum/ml-dsa.js";
 import { z } from "zod";
 
+/** An image's version, as a build, its os-release, a bundle and bay0.ready carry it: X.Y.Z. */
+export const IMAGE_VERSION = /^\d{1,5}\.\d{1,5}\.\d{1,5}$/;
+
 export const BUNDLE_MAGIC = new TextEncoder().encode("ANCHOR-BUNDLE\0v1");
 export const PREFIX_BYTES = 24;
 export const HEADER_MAX = 64 * 1024;
@@ -54,7 +57,7 @@ export const headerSchema = z
   .object({
     format: z.literal(1),
     compat: z.literal(COMPAT),
-    version: z.string().regex(/^\d{1,5}\.\d{1,5}\.\d{1,5}$/, "must be X.Y.Z"),
+    version: z.string().regex(IMAGE_VERSION, "must be X.Y.Z"),
     /** The bundle's length: a disk holding it may be longer. */
     size: byteCount,
     parts: z

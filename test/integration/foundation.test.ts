@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { testSystem } from "../qemu/probe-image.ts";
 import { OUT, ROOT, type Record } from "../qemu/vm.ts";
 import { BOOT_TIMEOUT_MS, parseMountinfo, useProbeVm } from "./helpers.ts";
+import { packageVersion } from "../../uki/version.ts";
 
 describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () => {
   const booted = useProbeVm("foundation", "foundation.sh", {
@@ -20,9 +21,10 @@ describe("bay0 as PID 1 (one boot: foundation probe, then ACPI power-off)", () =
   });
   const value = (key: string): string | undefined => output.find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1);
 
-  it("is PID 1 and reports ready with its pid and boot time", async () => {
+  it("is PID 1 and reports ready with its pid, boot time, the image's version and the slot it runs from", async () => {
     const ready = await booted.vm.waitFor("bay0.ready", 0);
     expect(ready.pid).toBe(1);
+    expect(ready).toMatchObject({ version: packageVersion(), slot: "a" });
     expect(ready.boot_ms).toBeGreaterThan(0);
     expect(value("pid1-exe")).toBe("/usr/lib/bay0/bay0");
     expect(value("hostname")).toBe("anchor");

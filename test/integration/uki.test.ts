@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BASE_CMDLINE, systemPartUuid, systemPin } from "../../uki/cmdline.ts";
 import { buildDiskImage } from "../../uki/disk.ts";
 import { osRelease } from "../../uki/initramfs.ts";
+import { ukiVersion } from "../../uki/version.ts";
 import { policyPcrDigest } from "../../uki/pcr-policy.ts";
 import { pcrSigningKey, sign, signingKey, SNAKEOIL, verifySignature } from "../../uki/sign.ts";
 import { assembleUki } from "../../uki/uki.ts";
@@ -97,7 +98,11 @@ describe("signed UKI under OVMF with Secure Boot enforced and a TPM", () => {
 
   it("boots out/anchor.img with Secure Boot on and starts web and work from its slot-A images partition", () => {
     expect(signed.lines.some((l) => /EFI stub: UEFI Secure Boot is enabled/.test(l))).toBe(true);
-    expect(signed.records.some((r) => r.event === "bay0.ready")).toBe(true);
+    // The UKI's version, and the slot whose system partition its command line pins.
+    expect(signed.records.find((r) => r.event === "bay0.ready")).toMatchObject({
+      version: ukiVersion(join(OUT, "anchor.efi")),
+      slot: "a",
+    });
     // The stub reported the ESP it was started from; bay0 found its disk by that, not by guessing.
     expect(signed.records.find((r) => r.event === "image.boot_disk")).toMatchObject({
       disk: "vda",

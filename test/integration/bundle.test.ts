@@ -1,0 +1,55 @@
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { closeSync, openSync, readFileSync, readSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { publicUpdateKeys, testUpdateSigner } from "../../uki/update-keys.ts";
+import { ukiVersion } from "../../uki/version.ts";
+import { checkBundle } from "../../update/bundle.ts";
+import { OUT, ROOT } from "../qemu/vm.ts";
+
+const sha256 = (file: string): string => createHash("sha256").update(readFileSync(file)).digest("hex");
+
+describe("npm run bundle", () => {
+  it("packs the build into out/anchor-VERSION.bundle, named and headed with the version the UKI carries, every part's bytes the build's", () => {
+    const version = ukiVersion(join(OUT, "anchor.efi"));
+    const output = join(OUT, `anchor-${version}.bundle`);
+    rmSync(output, { force: true });
+    const packed = spawnSync(join(ROOT, "node_modules", ".bin", "bun"), [join(ROOT, "uki", "bundle.ts")], {
+      encoding: "utf8",
+    });
+    expect(packed.status, packed.stderr).toBe(0);
+    expect(packed.stdout).toMatch(/signed with the test update keys/);
+    const fd = openSync(output, "r");
+    try {
+      const hashes = new Map<string, ReturnType<typeof createHash>>();
+      const checked = checkBundle(
+        {
+          size: statSync(output).size,
+          read: (at, length) => {
+            const bytes = new Uint8Array(length);
+            return bytes.subarray(0, readSync(fd, bytes, 0, length, at));
+          },
+        },
+        publicUpdateKeys(testUpdateSigner()),
+        {
+          exact: true,
+          onPart: (part, chunk) => {
+            const hash = hashes.get(part.name) ?? createHash("sha256");
+            hashes.set(part.name, hash.update(chunk));
+          },
+        },
+      );
+      expect(checked.ok, checked.ok ? "" : checked.reason).toBe(true);
+      if (!checked.ok) return;
+      expect(checked.header.version).toBe(version);
+      const byName = new Map(checked.header.parts.map((part) => [part.name, part]));
+      expect(byName.get("uki")?.sha256).toBe(sha256(join(OUT, "anchor.efi")));
+      expect(byName.get("system")?.sha256).toBe(sha256(join(OUT, "images", "system.squashfs")));
+      for (const part of checked.header.parts)
+        expect(hashes.get(part.name)?.digest("hex"), part.name).toBe(part.sha256);
+    } finally {
+      closeSync(fd);
+    }
+  });
+});
