@@ -218,8 +218,15 @@ export function parseBootOption(variable: Uint8Array): PciHop[] | null {
   return null;
 }
 
-/** LoaderDevicePartUUID's efivarfs content: 4 bytes of attributes, then a UTF-16LE GUID. */
+/** A Boot Loader Interface string in efivarfs: 4 bytes of attributes, then UTF-16LE up to a NUL; printable, or null. */
+export function loaderText(efivar: Uint8Array | null): string | null {
+  if (efivar === null) return null;
+  const text = new TextDecoder("utf-16le").decode(efivar.subarray(4)).replace(/\0.*$/s, "");
+  return /^[\x20-\x7e]{1,200}$/.test(text) ? text : null;
+}
+
+/** LoaderDevicePartUUID's efivarfs content: the ESP's partition UUID, lower case. */
 export function parseLoaderPartUuid(efivar: Uint8Array): string | null {
-  const text = new TextDecoder("utf-16le").decode(efivar.subarray(4)).replace(/\0+$/, "").trim().toLowerCase();
+  const text = loaderText(efivar)?.trim().toLowerCase() ?? "";
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(text) ? text : null;
 }

@@ -15,10 +15,17 @@ import { loadPolicies } from "../policies/load.ts";
 import { constants, existsSync } from "node:fs";
 import { assessHardening } from "../init/hardening.ts";
 import { readPcrs } from "../init/tpm.ts";
-import { chooseBootDisk, disksWithGpt, parseBootOption, parseLoaderPartUuid, PARTITION } from "./boot-disk.ts";
+import {
+  chooseBootDisk,
+  disksWithGpt,
+  parseBootOption,
+  loaderText,
+  parseLoaderPartUuid,
+  PARTITION,
+} from "./boot-disk.ts";
 import { imageManifestSchema, mountImage, openVerified } from "./images.ts";
 import type { ImagesReport } from "./images-report.ts";
-import { readBootCurrentOption, readDisks, readLoaderPartUuidVariable, readWhole } from "../sys/block-devices.ts";
+import { readBootCurrentOption, readDisks, readLoaderVariable, readWhole } from "../sys/block-devices.ts";
 import { openCharDevice } from "../sys/devices.ts";
 import { deviceMapper } from "../sys/device-mapper.ts";
 import { readJsonOrNull, readTextOrNull } from "../sys/files.ts";
@@ -36,7 +43,7 @@ async function findBootPartitions(
   log: Log,
 ): Promise<{ slot: { device: string; majorMinor: string } | null; vault: ImagesReport["vault"] }> {
   const raw = await readDisks((disk, error) => log.warn("image.ignored", { disk, reason: `unreadable: ${error}` }));
-  const efivar = await readLoaderPartUuidVariable();
+  const efivar = await readLoaderVariable("LoaderDevicePartUUID");
   const option = await readBootCurrentOption();
   const choice = chooseBootDisk(
     disksWithGpt(raw),
@@ -101,6 +108,11 @@ export async function runMountImages(): Promise<void> {
   const pcrs = readPcrs(host);
   if (pcrs === null) log.warn("tpm.absent", { reason: "no TPM 2.0 PCR bank in sysfs" });
   else log.info("tpm.pcrs", pcrs);
+  // Which loader started the UKI, and which of the ESP's UKIs it chose: systemd-boot says so, a UKI booted alone not.
+  const [loader, stub, entry] = await Promise.all(
+    ["LoaderInfo", "StubInfo", "LoaderEntrySelected"].map(async (name) => loaderText(await readLoaderVariable(name))),
+  );
+  log.info("image.loader", { loader, stub, entry });
   const mounted: string[] = [];
   const vault = await mountImages(log, mounted).catch((error: unknown) => {
     log.error("image.failed", { reason: String(error) });

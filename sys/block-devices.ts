@@ -103,10 +103,10 @@ export async function readBootCurrentOption(): Promise<Uint8Array | null> {
   }
 }
 
-/** The EFI stub's LoaderDevicePartUUID variable (efivarfs), or null on a boot without it. */
-export async function readLoaderPartUuidVariable(): Promise<Uint8Array | null> {
+/** A variable systemd-boot or its stub set (efivarfs, the Boot Loader Interface's vendor), or null on a boot without it. */
+export async function readLoaderVariable(name: string): Promise<Uint8Array | null> {
   try {
-    return await readFile("/sys/firmware/efi/efivars/LoaderDevicePartUUID-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f");
+    return await readFile(`/sys/firmware/efi/efivars/${name}-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f`);
   } catch {
     return null;
   }

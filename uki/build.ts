@@ -6,7 +6,8 @@
  *                       system image's files and the modules, since that kernel cannot map it early)
  *   out/anchor.efi      the signed Unified Kernel Image (kernel + initramfs + command line pinning
  *                       the system image by root hash + os-release)
- *   out/esp/            an EFI System Partition tree that boots it (EFI/BOOT/BOOTX64.EFI)
+ *   out/esp/            an EFI System Partition tree that boots it: systemd-boot, signed, as
+ *                       EFI/BOOT/BOOTX64.EFI, loader/loader.conf, the UKI as EFI/Linux/anchor_VERSION.efi
  *   out/images/system.squashfs the system image (uki/system-image.ts): bay0, crun, policies, the
  *                              vault's tools…, dm-verity hash tree appended
  *   out/images/NAME.squashfs   base images for rooms, dm-verity hash tree appended:
@@ -30,7 +31,7 @@ import { BASE_CMDLINE, systemPin } from "./cmdline.ts";
 import { writeCpio, type CpioEntry } from "./cpio.ts";
 import { buildMinimalImage, buildWorkshopImage, hostDebianMirror } from "./images.ts";
 import { formatVerity } from "./verity.ts";
-import { buildDiskImage, slotManifest, type VerityImage } from "./disk.ts";
+import { buildDiskImage, slotManifest, writeEspTree, type VerityImage } from "./disk.ts";
 import { hostFile, osRelease, skeleton } from "./initramfs.ts";
 import { pcrSigningKey, sign, signingKey } from "./sign.ts";
 import { progress, runStep, type Step } from "./steps.ts";
@@ -44,7 +45,7 @@ import {
   systemInputFiles,
   type SystemVerity,
 } from "./system-image.ts";
-import { assembleUki, STUB } from "./uki.ts";
+import { assembleUki, LOADER, STUB } from "./uki.ts";
 import { buildOptionsSchema } from "./build-options.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -62,7 +63,8 @@ const paths = {
   vmlinuz: join(OUT, "vmlinuz"),
   initramfs: join(OUT, "initramfs.img"),
   uki: join(OUT, "anchor.efi"),
-  espBoot: join(OUT, "esp", "EFI", "BOOT", "BOOTX64.EFI"),
+  esp: join(OUT, "esp"),
+  loader: join(OUT, "esp", "EFI", "BOOT", "BOOTX64.EFI"),
   preinit: join(WORK, "preinit"),
   bay0: join(WORK, "bay0"),
   cpio: join(WORK, "initramfs.cpio"),
@@ -299,15 +301,28 @@ const steps: Step[] = [
   },
   {
     name: "esp",
-    inputs: { files: [paths.uki], values: [] },
-    outputs: [paths.espBoot],
-    run: () => copyFileSync(paths.uki, paths.espBoot),
+    inputs: {
+      files: [paths.uki, LOADER, join(ROOT, "uki", "disk.ts"), ...(keys ? [join(keys, "db.crt")] : [])],
+      values: [version, keys ?? "snakeoil"],
+    },
+    outputs: [paths.loader],
+    run: () => {
+      const scratch = mkdtempSync(join(tmpdir(), "anchor-loader-"));
+      try {
+        const signed = join(scratch, "BOOTX64.EFI");
+        sign(LOADER, signed, signingKey(keys, scratch));
+        writeEspTree(paths.esp, { loader: signed, uki: paths.uki, version });
+      } finally {
+        rmSync(scratch, { recursive: true, force: true });
+      }
+    },
   },
   {
     name: "disk",
     inputs: {
       files: [
         paths.uki,
+        paths.loader,
         paths.imageManifest,
         paths.minimalImage,
         paths.workshopImage,
@@ -321,7 +336,7 @@ const steps: Step[] = [
       const system = stock ? null : { file: paths.systemImage, verity: systemVerity() };
       buildDiskImage({
         output: paths.disk,
-        uki: paths.uki,
+        esp: { loader: paths.loader, uki: paths.uki, version },
         images: builtImages(),
         system,
         seed: readFileSync(paths.imageManifest, "utf8"),

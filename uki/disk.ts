@@ -10,6 +10,7 @@ import {
   closeSync,
   copyFileSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   openSync,
   readFileSync,
@@ -22,7 +23,7 @@ import {
   writeSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { parseGpt, PARTITION } from "../rooms/boot-disk.ts";
 import type { ImageManifest, ImageManifestEntry } from "../rooms/images.ts";
 import { systemPartUuid } from "./cmdline.ts";
@@ -122,30 +123,82 @@ function writeAt(fd: number, file: string, offset: number): void {
   for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done, offset + done);
 }
 
-/** An ESP FAT image holding the UKI as EFI/BOOT/BOOTX64.EFI. */
-function espImage(uki: string, scratch: string): string {
+/**
+ * What the ESP holds: systemd-boot, signed with the db key, as the removable
+ * media loader, and the UKI under `EFI/Linux/` named by its version, which
+ * systemd-boot lists by itself. With `loader` null the UKI alone is the
+ * loader, as images before 0.1.0's boot path were made (a test compares PCR 7).
+ */
+export type EspContents = { loader: string | null; uki: string; version: string };
+
+/** systemd-boot's settings: no menu, no editor, no entries found elsewhere, nothing written but boot counters. */
+export const LOADER_CONF = [
+  "timeout 0",
+  "editor no",
+  "auto-entries no",
+  "auto-firmware no",
+  "random-seed-mode off",
+  "",
+].join("\n");
+
+/** Where each file goes on the ESP. */
+export function espFiles(esp: EspContents): { path: string; from: string | { text: string } }[] {
+  if (esp.loader === null) return [{ path: "EFI/BOOT/BOOTX64.EFI", from: esp.uki }];
+  return [
+    { path: "EFI/BOOT/BOOTX64.EFI", from: esp.loader },
+    { path: "loader/loader.conf", from: { text: LOADER_CONF } },
+    { path: `EFI/Linux/anchor_${esp.version}.efi`, from: esp.uki },
+  ];
+}
+
+/** The ESP as a tree of files under `dir` (`out/esp/`), made anew. */
+export function writeEspTree(dir: string, esp: EspContents): void {
+  rmSync(dir, { recursive: true, force: true });
+  for (const { path, from } of espFiles(esp)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    if (typeof from === "string") copyFileSync(from, join(dir, path));
+    else writeFileSync(join(dir, path), from.text);
+  }
+}
+
+/** The ESP as a FAT image. */
+function espImage(esp: EspContents, scratch: string): string {
   const image = join(scratch, "esp.img");
-  const staged = join(scratch, "BOOTX64.EFI");
-  copyFileSync(uki, staged);
-  utimesSync(staged, FAT_EPOCH, FAT_EPOCH);
   const env = { SOURCE_DATE_EPOCH: String(FAT_EPOCH) };
   runHostTool(
     ["mkfs.vfat", "-C", "-F", "32", "-n", "ANCHOR-ESP", "-i", "414e4348", "--invariant", image, String(ESP_MIB * 1024)],
     { env },
   );
-  runHostTool(["mmd", "-i", image, "::/EFI", "::/EFI/BOOT"], { env });
-  runHostTool(["mcopy", "-m", "-i", image, staged, "::/EFI/BOOT/BOOTX64.EFI"], { env });
+  const files = espFiles(esp);
+  const dirs = [
+    ...new Set(
+      files.flatMap(({ path }) =>
+        path
+          .split("/")
+          .slice(0, -1)
+          .map((_, i, all) => all.slice(0, i + 1).join("/")),
+      ),
+    ),
+  ];
+  runHostTool(["mmd", "-i", image, ...dirs.sort().map((dir) => `::/${dir}`)], { env });
+  files.forEach(({ path, from }, i) => {
+    const staged = join(scratch, `esp-file-${i}`);
+    if (typeof from === "string") copyFileSync(from, staged);
+    else writeFileSync(staged, from.text);
+    utimesSync(staged, FAT_EPOCH, FAT_EPOCH);
+    runHostTool(["mcopy", "-m", "-i", image, staged, `::/${path}`], { env });
+  });
   return image;
 }
 
 /**
- * Writes the disk image: the table, the ESP (unless `uki` is null: test
+ * Writes the disk image: the table, the ESP (unless `esp` is null: test
  * disks booted directly), slot A's images at their manifest offsets and its
  * system image. Empty space stays sparse in the file. Returns the layout written.
  */
 export function buildDiskImage(options: {
   output: string;
-  uki: string | null;
+  esp: EspContents | null;
   images: VerityImage[];
   system: SystemImage | null;
   seed: string;
@@ -169,7 +222,7 @@ export function buildDiskImage(options: {
     const fd = openSync(options.output, "r+");
     try {
       const [esp, slotA] = layout;
-      if (esp && options.uki !== null) writeAt(fd, espImage(options.uki, scratch), esp.startMib * MiB);
+      if (esp && options.esp !== null) writeAt(fd, espImage(options.esp, scratch), esp.startMib * MiB);
       const systemA = layout.find((p) => p.label === PARTITION.systemA.label);
       if (systemA && system !== null) writeAt(fd, system.file, systemA.startMib * MiB);
       for (const image of options.images) {

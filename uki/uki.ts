@@ -8,6 +8,8 @@ import { measuredPcr11, pcrSignature } from "./pcr-policy.ts";
 
 /** systemd's EFI stub from Debian's systemd-boot-efi. */
 export const STUB = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
+/** systemd-boot (Debian's systemd-boot-efi), which the build signs with the db key: the ESP's loader. */
+export const LOADER = "/usr/lib/systemd/boot/efi/systemd-bootx64.efi";
 
 /**
  * Assembles a Unified Kernel Image (UAPI UKI specification) from systemd's

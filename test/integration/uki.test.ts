@@ -7,12 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BASE_CMDLINE, systemPartUuid, systemPin } from "../../uki/cmdline.ts";
 import { buildDiskImage } from "../../uki/disk.ts";
 import { osRelease } from "../../uki/initramfs.ts";
-import { ukiVersion } from "../../uki/version.ts";
+import { packageVersion, ukiVersion } from "../../uki/version.ts";
 import { policyPcrDigest } from "../../uki/pcr-policy.ts";
 import { pcrSigningKey, sign, signingKey, SNAKEOIL, verifySignature } from "../../uki/sign.ts";
 import { assembleUki } from "../../uki/uki.ts";
-import { builtImages, builtSystem } from "../qemu/probe-image.ts";
-import { OUT, ROOT, Vm, type Record } from "../qemu/vm.ts";
+import { BUILT_LOADER, builtImages, builtSystem } from "../qemu/probe-image.ts";
+import { OUT, Vm, type Record } from "../qemu/vm.ts";
 
 /** Firmware + stub + kernel under TCG; a TPM makes the firmware hash the whole image (slow). */
 const UEFI_BOOT_MS = 240_000;
@@ -20,18 +20,27 @@ const ACCESS_DENIED = /Access Denied/;
 const scratch = mkdtempSync(join(tmpdir(), "anchor-uki-test-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-/** The Anchor disk with `efi` on its ESP as the removable-media boot loader (out/anchor.img itself for the built UKI). */
-function diskWith(name: string, efi: string): string {
+/**
+ * The Anchor disk with `efi` on its ESP for systemd-boot to start (out/anchor.img itself for the built UKI), or with
+ * `loader` null as the removable-media boot loader itself, as images were made before systemd-boot.
+ */
+function diskWith(name: string, efi: string, loader: string | null = BUILT_LOADER): string {
   if (efi === join(OUT, "anchor.efi")) return join(OUT, "anchor.img");
   const disk = join(scratch, `${name}.img`);
-  buildDiskImage({ output: disk, uki: efi, images: builtImages(), system: builtSystem(), seed: name });
+  buildDiskImage({
+    output: disk,
+    esp: { loader, uki: efi, version: packageVersion() },
+    images: builtImages(),
+    system: builtSystem(),
+    seed: name,
+  });
   return disk;
 }
 
 /** out/anchor.efi's kernel and initramfs with another command line, signed the same way. */
 function variantUki(name: string, extra: string[]): string {
   const unsigned = join(scratch, `${name}-unsigned.efi`);
-  const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+  const version = packageVersion();
   assembleUki(
     {
       vmlinuz: join(OUT, "vmlinuz"),
@@ -48,8 +57,13 @@ function variantUki(name: string, extra: string[]): string {
   return efi;
 }
 
-async function bootUefi(name: string, efi: string, until: (vm: Vm) => Promise<unknown>): Promise<Vm> {
-  const vm = await Vm.boot({ name, uefiDisk: diskWith(name, efi), tpm: true, noReboot: true });
+async function bootUefi(
+  name: string,
+  efi: string,
+  until: (vm: Vm) => Promise<unknown>,
+  loader: string | null = BUILT_LOADER,
+): Promise<Vm> {
+  const vm = await Vm.boot({ name, uefiDisk: diskWith(name, efi, loader), tpm: true, noReboot: true });
   try {
     await until(vm);
   } finally {
@@ -66,13 +80,14 @@ function section(efi: string, name: string): string {
   return readFileSync(file, "utf8");
 }
 
-const pcr11 = (vm: Vm): string => {
+const pcr = (vm: Vm, index: 7 | 11): string => {
   const record = vm.records.find((r) => r.event === "tpm.pcrs") as
     (Record & { pcrs: { [k: string]: string } }) | undefined;
-  const value = record?.pcrs["11"];
-  if (value === undefined) throw new Error(`no PCR 11 in ${vm.logFile}`);
+  const value = record?.pcrs[String(index)];
+  if (value === undefined) throw new Error(`no PCR ${index} in ${vm.logFile}`);
   return value;
 };
+const pcr11 = (vm: Vm): string => pcr(vm, 11);
 
 describe("signed UKI under OVMF with Secure Boot enforced and a TPM", () => {
   let signed: Vm;
@@ -85,8 +100,8 @@ describe("signed UKI under OVMF with Secure Boot enforced and a TPM", () => {
       });
       // The same kernel and initramfs, another command line, signed the same way.
       const variantEfi = variantUki("variant", [systemPin(builtSystem().verity), "anchor.watchdog_sec=29"]);
-      // The image helper logs the PCRs, after bay0.ready.
-      variant = await bootUefi("uki-variant", variantEfi, (vm) => vm.waitFor("tpm.pcrs", UEFI_BOOT_MS));
+      // The image helper logs the PCRs, then the loader, after bay0.ready. This UKI boots alone, without systemd-boot.
+      variant = await bootUefi("uki-variant", variantEfi, (vm) => vm.waitFor("image.loader", UEFI_BOOT_MS), null);
     },
     2 * UEFI_BOOT_MS + 60_000,
   );
@@ -114,6 +129,23 @@ describe("signed UKI under OVMF with Secure Boot enforced and a TPM", () => {
       "workshop",
     ]);
     expect(signed.records.filter((r) => r.event === "room.started").map((r) => r.room)).toEqual(["web", "work"]);
+  });
+
+  it("boots through systemd-boot with the same PCR 7 as the UKI alone: a vault sealed before the loader came still opens", () => {
+    // systemd-boot chose the UKI the ESP holds by its version; the other disk's UKI started alone.
+    expect(signed.records.find((r) => r.event === "image.loader")).toMatchObject({
+      loader: expect.stringMatching(/^systemd-boot 252\./),
+      stub: expect.stringMatching(/^systemd-stub 252\./),
+      entry: `anchor_${ukiVersion(join(OUT, "anchor.efi"))}.efi`,
+    });
+    expect(variant.records.find((r) => r.event === "image.loader")).toMatchObject({
+      loader: null,
+      entry: null,
+      stub: expect.stringMatching(/^systemd-stub 252\./),
+    });
+    const seven = pcr(signed, 7);
+    expect(seven).toMatch(/^[0-9a-f]{64}$/);
+    expect(pcr(variant, 7)).toBe(seven);
   });
 
   it("runs the hardened kernel: no module support, lockdown in confidentiality mode", () => {

@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CLOSING_EVENT } from "../../audit/chain.ts";
 import { verifyAudit } from "../../audit/verify.ts";
 import { PARTITION } from "../../rooms/boot-disk.ts";
+import { packageVersion } from "../../uki/version.ts";
 import { pcrSigningKey } from "../../uki/sign.ts";
 import {
   diskPartition,
@@ -46,10 +47,11 @@ describe("the vault across boots", () => {
     vaultTestUki(scratch, ukis.otherKey, [], otherPcrKey);
     vaultTestDisk(disk, ukis.first);
   }, 180_000);
-  /** Puts `uki` on the disk's ESP in place of the one there, as an update would. */
+  /** Puts `uki` on the disk's ESP in place of the one systemd-boot starts, as an update of the same version would. */
   const install = (uki: string): void => {
     const esp = diskPartition(disk, PARTITION.esp.label);
-    const copied = spawnSync("mcopy", ["-o", "-i", `${disk}@@${esp.offset}`, uki, "::/EFI/BOOT/BOOTX64.EFI"], {
+    const into = `::/EFI/Linux/anchor_${packageVersion()}.efi`;
+    const copied = spawnSync("mcopy", ["-o", "-i", `${disk}@@${esp.offset}`, uki, into], {
       encoding: "utf8",
       env: { ...process.env, MTOOLS_SKIP_CHECK: "1" },
     });

@@ -67,6 +67,9 @@ export function builtImages(): VerityImage[] {
 }
 
 /** The system image `npm run build` made (out/images/system.squashfs), as the release UKI pins it. */
+/** The build's systemd-boot, signed with the test key, as out/esp holds it. */
+export const BUILT_LOADER = join(OUT, "esp", "EFI", "BOOT", "BOOTX64.EFI");
+
 export const builtSystem = (): SystemImage => ({
   file: join(OUT, "images", "system.squashfs"),
   verity: readSystemVerity(OUT),
@@ -88,6 +91,6 @@ export function testDisk(
   images: VerityImage[],
   system: SystemImage | null = null,
 ): { file: string; manifest: ImageManifest } {
-  buildDiskImage({ output: file, uki: null, images, system, seed: file });
+  buildDiskImage({ output: file, esp: null, images, system, seed: file });
   return { file, manifest: slotManifest(images) };
 }

@@ -14,11 +14,13 @@ import { join } from "node:path";
 import { parseGpt, PARTITION } from "../../rooms/boot-disk.ts";
 import { BASE_CMDLINE, systemPin } from "../../uki/cmdline.ts";
 import { buildDiskImage, slotManifest } from "../../uki/disk.ts";
+import { packageVersion } from "../../uki/version.ts";
+import { BUILT_LOADER } from "./probe-image.ts";
 import { osRelease } from "../../uki/initramfs.ts";
 import { sign, signingKey } from "../../uki/sign.ts";
 import { assembleUki } from "../../uki/uki.ts";
 import { testOverlay } from "./overlay.ts";
-import { OUT, ROOT } from "./paths.ts";
+import { OUT } from "./paths.ts";
 import { builtImages, probeImage, testSystem } from "./probe-image.ts";
 import { withOverlay } from "./vm.ts";
 
@@ -44,7 +46,7 @@ export function vaultTestUki(scratch: string, output: string, extra: string[], p
     };
     withOverlay(join(OUT, "initramfs.img"), [...testOverlay({ roomPolicies: true }), pin], initramfs);
   }
-  const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+  const version = packageVersion();
   const unsigned = join(scratch, "unsigned.efi");
   const cmdline = [...BASE_CMDLINE, systemPin(testSystem().verity), "anchor.run=/test/forward.sh", ...extra].join(" ");
   assembleUki(
@@ -59,7 +61,13 @@ export function vaultTestUki(scratch: string, output: string, extra: string[], p
  * cut may leave whole, and another) with `uki` on its ESP, the test images and the test system image in slot A.
  */
 export function vaultTestDisk(output: string, uki: string): void {
-  buildDiskImage({ output, uki, images: images(), system: testSystem(), seed: "vault-test" });
+  buildDiskImage({
+    output,
+    esp: { loader: BUILT_LOADER, uki, version: packageVersion() },
+    images: images(),
+    system: testSystem(),
+    seed: "vault-test",
+  });
   truncateSync(output, DISK_BYTES);
 }
 const HEADER_BYTES = 16 * 1024 * 1024;

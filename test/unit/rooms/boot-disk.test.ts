@@ -7,6 +7,7 @@ import {
   crc32,
   parseBootOption,
   parseGpt,
+  loaderText,
   parseLoaderPartUuid,
   pciPathOf,
   PARTITION,
@@ -20,7 +21,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 describe("parseGpt", () => {
   // The table comes from sfdisk (util-linux), the field tool the build uses.
   const image = join(scratch, "disk.img");
-  const layout = buildDiskImage({ output: image, uki: null, images: [], system: null, seed: "unit" });
+  const layout = buildDiskImage({ output: image, esp: null, images: [], system: null, seed: "unit" });
   const head = readFileSync(image).subarray(0, 65536);
 
   it("reads labels, types, UUIDs and extents as sfdisk wrote them", () => {
@@ -165,5 +166,20 @@ describe("parseLoaderPartUuid", () => {
     expect(
       parseLoaderPartUuid(Buffer.concat([Buffer.from([6, 0, 0, 0]), Buffer.from("not-a-guid", "utf16le")])),
     ).toBeNull();
+  });
+});
+
+describe("loaderText", () => {
+  const variable = (text: string): Uint8Array =>
+    Buffer.concat([Buffer.from([6, 0, 0, 0]), Buffer.from(text, "utf16le")]);
+  it("reads what systemd-boot says of itself and of the entry it chose, up to the NUL", () => {
+    expect(loaderText(variable("systemd-boot 252.39-1~deb12u2\0"))).toBe("systemd-boot 252.39-1~deb12u2");
+    expect(loaderText(variable("anchor_0.1.0.efi\0junk"))).toBe("anchor_0.1.0.efi");
+  });
+  it("gives null for no variable, an empty one, or one that is not printable text", () => {
+    expect(loaderText(null)).toBeNull();
+    expect(loaderText(variable("\0"))).toBeNull();
+    expect(loaderText(variable("a\u001b[2Jb"))).toBeNull();
+    expect(loaderText(variable("x".repeat(201)))).toBeNull();
   });
 });

@@ -1,16 +1,26 @@
 import { spawnSync } from "node:child_process";
-import { closeSync, copyFileSync, mkdtempSync, openSync, readSync, rmSync, utimesSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  copyFileSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { PARTITION } from "../../../rooms/boot-disk.ts";
-import { buildDiskImage, diskPartitions, refreshDeviceDisk } from "../../../uki/disk.ts";
+import { buildDiskImage, diskPartitions, espFiles, LOADER_CONF, refreshDeviceDisk } from "../../../uki/disk.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "anchor-disk-unit-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const image = join(scratch, "anchor.img");
-buildDiskImage({ output: image, uki: null, images: [], system: null, seed: "unit" });
+buildDiskImage({ output: image, esp: null, images: [], system: null, seed: "unit" });
 const start = (label: string): number => diskPartitions(image).find((p) => p.label === label)?.start ?? -1;
 
 function poke(file: string, at: number, text: string): void {
@@ -51,5 +61,28 @@ describe("refreshDeviceDisk (npm run boot's out/disk.img)", () => {
     expect(spawnSync("sfdisk", ["--quiet", "--part-label", disk, "2", "something-else"]).status).toBe(0);
     expect(refreshDeviceDisk(image, disk)).toMatch(/partition table differs \(its vault is gone\)/);
     expect(diskPartitions(disk).map((p) => p.label)).toEqual(diskPartitions(image).map((p) => p.label));
+  });
+});
+
+describe("the ESP", () => {
+  it("holds systemd-boot as the removable-media loader, its settings and the UKI named by its version", () => {
+    const loader = join(scratch, "loader.efi");
+    const uki = join(scratch, "uki.efi");
+    writeFileSync(loader, "LOADER");
+    writeFileSync(uki, "UKI");
+    const disk = join(scratch, "esp.img");
+    buildDiskImage({ output: disk, esp: { loader, uki, version: "4.5.6" }, images: [], system: null, seed: "esp" });
+    const esp = `${disk}@@${start(PARTITION.esp.label)}`;
+    const env = { ...process.env, MTOOLS_SKIP_CHECK: "1" };
+    const read = (path: string) => spawnSync("mtype", ["-i", esp, `::/${path}`], { encoding: "utf8", env }).stdout;
+    expect(read("EFI/BOOT/BOOTX64.EFI")).toBe("LOADER");
+    expect(read("EFI/Linux/anchor_4.5.6.efi")).toBe("UKI");
+    expect(read("loader/loader.conf")).toBe(LOADER_CONF);
+    // No menu to wait at or edit the command line in, nothing found elsewhere, no seed written.
+    expect(LOADER_CONF.split("\n")).toEqual(
+      expect.arrayContaining(["timeout 0", "editor no", "auto-entries no", "auto-firmware no", "random-seed-mode off"]),
+    );
+    // Without a loader, the UKI alone is the loader, as images before systemd-boot were made.
+    expect(espFiles({ loader: null, uki, version: "4.5.6" })).toEqual([{ path: "EFI/BOOT/BOOTX64.EFI", from: uki }]);
   });
 });
