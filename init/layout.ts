@@ -14,6 +14,8 @@ export const AUTOSTART_FILE = "/etc/anchor/autostart";
 export const IMAGE_MANIFEST = "/etc/anchor/images.json";
 /** The pinned base seccomp profile (containers-common's). */
 export const SECCOMP_PROFILE = "/etc/anchor/seccomp.json";
+/** The update keys the image trusts (update/pinned-keys.ts). */
+export const UPDATE_KEYS = "/etc/anchor/update-keys.json";
 /** The vault's tools (cryptsetup, systemd-cryptenroll, e2fsprogs) and their libraries. */
 export const VAULT_TOOLS = "/usr/lib/anchor/vault";
 

@@ -47,6 +47,8 @@ import {
 } from "./system-image.ts";
 import { assembleUki, LOADER, STUB } from "./uki.ts";
 import { buildOptionsSchema } from "./build-options.ts";
+import { ownerUpdateSigner, publicUpdateKeys, testUpdateSigner } from "./update-keys.ts";
+import { pinnedKeysText } from "../update/pinned-keys.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const ZSTD_LEVEL = "-19";
@@ -127,7 +129,10 @@ function compileBay0(outfile: string, hooks: boolean): void {
 }
 
 /** The system image (or, for the stock kernel, its files) of `bay0`, with the built manifest. */
-const systemOf = (bay0: string): CpioEntry[] => systemEntries({ bay0, imageManifest: paths.imageManifest, version });
+/** The update keys the image will trust: the owner's, or in a test build the test keys. */
+const updateKeys = pinnedKeysText(publicUpdateKeys(keys ? ownerUpdateSigner(keys) : testUpdateSigner()));
+const systemOf = (bay0: string): CpioEntry[] =>
+  systemEntries({ bay0, imageManifest: paths.imageManifest, version, updateKeys });
 
 /** The system image and its verity record. */
 function packSystem(bay0: string, image: string, record: string): void {
@@ -233,7 +238,7 @@ const steps: Step[] = [
           name: "system",
           inputs: {
             files: [paths.bay0, paths.imageManifest, ...systemInputFiles()],
-            values: [version, ...SYSTEM_SQUASHFS, ...AUTOSTART],
+            values: [version, updateKeys, ...SYSTEM_SQUASHFS, ...AUTOSTART],
           },
           outputs: [paths.systemImage, paths.systemVerity],
           run: () => packSystem(paths.bay0, paths.systemImage, paths.systemVerity),
@@ -243,7 +248,7 @@ const steps: Step[] = [
     name: "initramfs",
     inputs: {
       files: [paths.preinit, ...(stock ? [paths.bay0, paths.imageManifest, ...systemInputFiles()] : [])],
-      values: [stock?.version ?? "hardened", version, ZSTD_LEVEL, ...STOCK_MODULES, ...AUTOSTART],
+      values: [stock?.version ?? "hardened", version, updateKeys, ZSTD_LEVEL, ...STOCK_MODULES, ...AUTOSTART],
     },
     outputs: [paths.initramfs],
     run: () => {
@@ -356,7 +361,7 @@ const testSteps: Step[] = [
     name: "system-test",
     inputs: {
       files: [paths.testBay0, paths.imageManifest, ...systemInputFiles()],
-      values: [version, ...SYSTEM_SQUASHFS, ...AUTOSTART],
+      values: [version, updateKeys, ...SYSTEM_SQUASHFS, ...AUTOSTART],
     },
     outputs: [paths.testSystemImage, paths.testSystemVerity],
     run: () => packSystem(paths.testBay0, paths.testSystemImage, paths.testSystemVerity),

@@ -21,9 +21,28 @@ if (!args.success) {
   process.exit(2);
 }
 const dir = resolve(args.data[0]);
+
+/** The update keys (uki/update-keys.ts): bundles are signed with both, and an image trusts only bundles both signed. */
+function writeUpdateKeys(): void {
+  const ed25519 = generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" });
+  writeFileSync(join(dir, UPDATE_KEY_FILES.ed25519), ed25519, { mode: 0o600, flag: "wx" });
+  writeFileSync(join(dir, UPDATE_KEY_FILES.mldsa65), `${randomBytes(32).toString("hex")}\n`, {
+    mode: 0o600,
+    flag: "wx",
+  });
+}
+
 if (existsSync(join(dir, "PK.key"))) {
-  process.stderr.write(`keys: ${dir} already holds keys; refusing to overwrite them\n`);
-  process.exit(1);
+  // Keys made before updates existed: the update keys are added, nothing there is touched.
+  if (Object.values(UPDATE_KEY_FILES).some((name) => existsSync(join(dir, name)))) {
+    process.stderr.write(`keys: ${dir} already holds keys; refusing to overwrite them\n`);
+    process.exit(1);
+  }
+  writeUpdateKeys();
+  process.stdout.write(
+    `keys: ${dir} held Secure Boot keys but no update keys: added ${Object.values(UPDATE_KEY_FILES).join(" and ")}\n`,
+  );
+  process.exit(0);
 }
 mkdirSync(dir, { recursive: true, mode: 0o700 });
 
@@ -61,10 +80,7 @@ for (const name of ["PK", "KEK", "db"]) {
 }
 // The vault's PCR 11 policy is signed with RSA 2048: RSA 4096 fails to unseal on real TPMs (systemd#35448).
 run(["openssl", "genrsa", "-out", "pcr.key", "2048"]);
-// The update keys (uki/update-keys.ts): bundles are signed with both, and a UKI trusts only bundles both signed.
-const ed25519 = generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" });
-writeFileSync(join(dir, UPDATE_KEY_FILES.ed25519), ed25519, { mode: 0o600 });
-writeFileSync(join(dir, UPDATE_KEY_FILES.mldsa65), `${randomBytes(32).toString("hex")}\n`, { mode: 0o600 });
+writeUpdateKeys();
 // Each list is signed by the key one level up; PK signs itself.
 run(["sign-efi-sig-list", "-g", owner, "-k", "PK.key", "-c", "PK.crt", "PK", "PK.esl", "PK.auth"]);
 run(["sign-efi-sig-list", "-g", owner, "-k", "PK.key", "-c", "PK.crt", "KEK", "KEK.esl", "KEK.auth"]);

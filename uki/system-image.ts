@@ -23,7 +23,15 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { CONSOLE_FONT } from "../console/font.ts";
-import { AUTOSTART_FILE, BAY0, IMAGE_MANIFEST, inImage, POLICY_DIR, SECCOMP_PROFILE } from "../init/layout.ts";
+import {
+  AUTOSTART_FILE,
+  BAY0,
+  IMAGE_MANIFEST,
+  inImage,
+  POLICY_DIR,
+  SECCOMP_PROFILE,
+  UPDATE_KEYS,
+} from "../init/layout.ts";
 import type { ImageManifestEntry } from "../rooms/images.ts";
 import { withParents, type CpioEntry } from "./cpio.ts";
 import { runHostTool } from "./host-tool.ts";
@@ -80,7 +88,13 @@ export function systemInputFiles(): string[] {
 }
 
 /** What the system holds, as entries at their paths (also what the stock kernel's initramfs carries). */
-export function systemEntries(inputs: { bay0: string; imageManifest: string; version: string }): CpioEntry[] {
+export function systemEntries(inputs: {
+  bay0: string;
+  imageManifest: string;
+  version: string;
+  /** The update keys' file (update/pinned-keys.ts). */
+  updateKeys: string;
+}): CpioEntry[] {
   const libraries = [...new Set([inputs.bay0, CRUN].flatMap((bin) => parseLdd(runHostTool(["ldd", bin]))))].sort();
   return [
     ...skeleton().filter((entry) => entry.kind === "dir"),
@@ -95,6 +109,7 @@ export function systemEntries(inputs: { bay0: string; imageManifest: string; ver
     ...policyFiles().map((file) => hostFile(file, 0o644, `${inImage(POLICY_DIR)}/${file.split("/").pop() ?? ""}`)),
     { kind: "file", path: inImage(AUTOSTART_FILE), mode: 0o644, data: Buffer.from(`${AUTOSTART.join("\n")}\n`) },
     { kind: "file", path: "etc/os-release", mode: 0o644, data: Buffer.from(osRelease(inputs.version)) },
+    { kind: "file", path: inImage(UPDATE_KEYS), mode: 0o644, data: Buffer.from(inputs.updateKeys) },
     ...vaultToolEntries(),
   ];
 }

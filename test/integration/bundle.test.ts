@@ -6,6 +6,8 @@ import { describe, expect, it } from "vitest";
 import { publicUpdateKeys, testUpdateSigner } from "../../uki/update-keys.ts";
 import { ukiVersion } from "../../uki/version.ts";
 import { checkBundle } from "../../update/bundle.ts";
+import { parsePinnedKeys } from "../../update/pinned-keys.ts";
+import { inImage, UPDATE_KEYS } from "../../init/layout.ts";
 import { OUT, ROOT } from "../qemu/vm.ts";
 
 const sha256 = (file: string): string => createHash("sha256").update(readFileSync(file)).digest("hex");
@@ -51,5 +53,14 @@ describe("npm run bundle", () => {
     } finally {
       closeSync(fd);
     }
+  });
+
+  it("is checked against the keys the built image pins: its system image holds the test update keys that signed it", () => {
+    const cat = spawnSync("unsquashfs", ["-cat", join(OUT, "images", "system.squashfs"), inImage(UPDATE_KEYS)], {
+      encoding: "utf8",
+    });
+    expect(cat.status, cat.stderr).toBe(0);
+    const pinned = parsePinnedKeys(cat.stdout);
+    expect(pinned).toEqual({ ok: true, keys: publicUpdateKeys(testUpdateSigner()) });
   });
 });

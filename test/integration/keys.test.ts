@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { writeBundle } from "../../uki/bundle.ts";
 import { sign, signingKey, SNAKEOIL, verifySignature } from "../../uki/sign.ts";
-import { ownerUpdateSigner, publicUpdateKeys, testUpdateSigner } from "../../uki/update-keys.ts";
+import { ownerUpdateSigner, publicUpdateKeys, testUpdateSigner, UPDATE_KEY_FILES } from "../../uki/update-keys.ts";
 import { checkBundle } from "../../update/bundle.ts";
 import { OUT, ROOT } from "../qemu/vm.ts";
 
@@ -38,6 +38,14 @@ describe("owner Secure Boot keys (bun uki/keys.ts DIR)", () => {
       const again = spawnSync(bun, [join(ROOT, "uki", "keys.ts"), dir], { encoding: "utf8" });
       expect(again.status).toBe(1);
       expect(again.stderr).toMatch(/refusing to overwrite/);
+      // Keys made before updates existed get update keys of their own, and nothing else changes.
+      const db = readFileSync(join(dir, "db.key"));
+      for (const name of Object.values(UPDATE_KEY_FILES)) rmSync(join(dir, name));
+      const added = spawnSync(bun, [join(ROOT, "uki", "keys.ts"), dir], { encoding: "utf8" });
+      expect(added.status, added.stderr).toBe(0);
+      expect(added.stdout).toMatch(/added update-ed25519.key and update-mldsa65.seed/);
+      expect(readFileSync(join(dir, "db.key"))).toEqual(db);
+      expect(publicUpdateKeys(ownerUpdateSigner(dir)).ed25519).not.toEqual(publicUpdateKeys(owner).ed25519);
     } finally {
       rmSync(join(dir, ".."), { recursive: true, force: true });
     }
