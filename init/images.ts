@@ -15,10 +15,12 @@ export const IMAGES_DEADLINE_MS = 600_000;
 /** The report is one line, the image's policies in it. */
 const REPORT_LINE_MAX = 1 << 20;
 
+/** `slot`: the slot this boot runs from, whose images partition holds the base images its system image pins. */
 export async function mountImagesByHelper(
   spawner: Spawner,
   log: Log,
   kill: (pid: number) => void,
+  slot: "a" | "b",
   deadlineMs = IMAGES_DEADLINE_MS,
 ): Promise<ImagesReport | null> {
   let got: ImagesReport | null = null;
@@ -26,7 +28,7 @@ export async function mountImagesByHelper(
   const report = new Promise<"reported">((resolve) => {
     reported = () => resolve("reported");
   });
-  const helper = startHelper({ spawner, log }, ["mount-images"], {
+  const helper = startHelper({ spawner, log }, ["mount-images", slot], {
     // Besides its images, what it saw of the kernel's hardening and the TPM's boot PCRs.
     prefix: "(?:image|kernel|tpm)",
     reply: imagesReportSchema,

@@ -143,12 +143,13 @@ function main(): void {
   );
   installSignalHandlers(process, log, { shutdown: requestShutdown, childExited: reap });
 
+  // preinit's, from the GPT label of the system partition it mapped; none on the stock kernel's boot.
+  const slot = process.env.ANCHOR_SLOT === "a" || process.env.ANCHOR_SLOT === "b" ? process.env.ANCHOR_SLOT : null;
   const uptime = Number.parseFloat((readTextOrNull("/proc/uptime") ?? "0").split(" ")[0] ?? "0");
   log.info("bay0.ready", {
     pid: self,
     version: osReleaseField(readTextOrNull("/etc/os-release") ?? "", "IMAGE_VERSION"),
-    // preinit's, from the GPT label of the system partition it mapped.
-    slot: process.env.ANCHOR_SLOT === "a" || process.env.ANCHOR_SLOT === "b" ? process.env.ANCHOR_SLOT : null,
+    slot,
     system: options.system,
     boot_ms: Math.round(uptime * 1000),
     rss_kb: Math.round(process.memoryUsage().rss / 1024),
@@ -171,7 +172,7 @@ function main(): void {
   const startWorld = async (): Promise<void> => {
     const [{ startRooms }, { startVault }] = await Promise.all([import("./rooms.ts"), import("./vault.ts")]);
     // Only now: a second Bun starting beside the evaluation of these modules slows both, and the watchdog waits on them.
-    const mounted = mountImagesByHelper(spawner, log, (pid) => void libc.kill(pid, SIG.SIGKILL)).catch(
+    const mounted = mountImagesByHelper(spawner, log, (pid) => void libc.kill(pid, SIG.SIGKILL), slot ?? "a").catch(
       (error: unknown) => {
         log.error("image.failed", { reason: `the image helper did not start: ${String(error)}` });
         return null;
@@ -249,7 +250,7 @@ function main(): void {
 if (process.argv[2] === "courier")
   void import("../courier/deliver.ts").then(({ runCourier }) => runCourier(process.argv.slice(3)));
 else if (process.argv[2] === "mount-images")
-  void import("../rooms/mount-images.ts").then(({ runMountImages }) => runMountImages());
+  void import("../rooms/mount-images.ts").then(({ runMountImages }) => runMountImages(process.argv.slice(3)));
 else if (process.argv[2] === "vault-open")
   void import("../vault/open.ts").then(({ runVaultOpen }) => runVaultOpen(process.argv.slice(3)));
 else if (process.argv[2] === "courier-carry") void import("../courier/carry.ts").then(({ runCarry }) => runCarry());

@@ -36,11 +36,13 @@ import { createLog, type Log } from "../sys/log.ts";
 const DM_CONTROL = "/dev/mapper/control";
 
 /**
- * Slot A's images partition and the vault's partition on the disk bay0
- * booted from; other disks' Anchor partitions are logged and left alone.
+ * The images partition of the slot bay0 runs from and the vault's partition
+ * on the disk bay0 booted from; other disks' Anchor partitions are logged
+ * and left alone.
  */
 async function findBootPartitions(
   log: Log,
+  slotLabel: string,
 ): Promise<{ slot: { device: string; majorMinor: string } | null; vault: ImagesReport["vault"] }> {
   const raw = await readDisks((disk, error) => log.warn("image.ignored", { disk, reason: `unreadable: ${error}` }));
   const efivar = await readLoaderVariable("LoaderDevicePartUUID");
@@ -61,12 +63,12 @@ async function findBootPartitions(
     log.error("image.failed", { reason: `no boot disk: ${choice.reason}` });
     return { slot: null, vault: null };
   }
-  const slot = choice.disk.partitions.find((p) => p.label === PARTITION.imagesA.label);
+  const slot = choice.disk.partitions.find((p) => p.label === slotLabel);
   const vault = choice.disk.partitions.find((p) => p.label === PARTITION.vault.label);
   log.info("image.boot_disk", { disk: choice.disk.name, how: choice.how, slot: slot?.device ?? null });
   if (slot === undefined)
     log.error("image.failed", {
-      reason: `the boot disk ${choice.disk.name} has no ${PARTITION.imagesA.label} partition`,
+      reason: `the boot disk ${choice.disk.name} has no ${slotLabel} partition`,
     });
   return {
     slot: slot ?? null,
@@ -76,12 +78,12 @@ async function findBootPartitions(
 }
 
 /** Mounts what it can, naming each image in `mounted`; the vault partition. */
-async function mountImages(log: Log, mounted: string[]): Promise<ImagesReport["vault"]> {
+async function mountImages(log: Log, mounted: string[], slotLabel: string): Promise<ImagesReport["vault"]> {
   const libc = openHelperLibc();
   const manifest = imageManifestSchema.safeParse(readJsonOrNull(IMAGE_MANIFEST) ?? {});
   if (!manifest.success)
     log.error("image.failed", { reason: `image manifest ${IMAGE_MANIFEST} is invalid: ${manifest.error.message}` });
-  const { slot, vault } = await findBootPartitions(log);
+  const { slot, vault } = await findBootPartitions(log, slotLabel);
   if (slot === null) return vault;
   const control = openCharDevice(DM_CONTROL, constants.O_RDWR);
   const dm = deviceMapper(libc, control);
@@ -100,7 +102,8 @@ async function mountImages(log: Log, mounted: string[]): Promise<ImagesReport["v
   return vault;
 }
 
-export async function runMountImages(): Promise<void> {
+/** argv: the slot bay0 runs from, `a` or `b`. */
+export async function runMountImages([slot = ""]: string[]): Promise<void> {
   const log = createLog([(line) => void process.stdout.write(`${line}\n`)]);
   // What the kernel and the TPM show at boot: read here, not in PID 1, which has no use for it but the log.
   const host = { read: readTextOrNull, exists: existsSync };
@@ -114,7 +117,8 @@ export async function runMountImages(): Promise<void> {
   );
   log.info("image.loader", { loader, stub, entry });
   const mounted: string[] = [];
-  const vault = await mountImages(log, mounted).catch((error: unknown) => {
+  const slotLabel = slot === "b" ? PARTITION.imagesB.label : PARTITION.imagesA.label;
+  const vault = await mountImages(log, mounted, slotLabel).catch((error: unknown) => {
     log.error("image.failed", { reason: String(error) });
     return null;
   });

@@ -64,6 +64,9 @@ export function slotMib(manifest: ImageManifest): number {
 /** A UUID (version 4 layout) derived from `seed`: stable for the same inputs. */
 export const derivedUuid = (seed: string): string => systemPartUuid(createHash("sha256").update(seed).digest("hex"));
 
+/** A slot: the built image goes into A; an update, or a test, may fill B. */
+export type Slot = "a" | "b";
+
 export type DiskLayout = { label: string; type: string; uuid: string; startMib: number; sizeMib: number }[];
 
 /** A system slot's size: the image and half again, in 64 MiB steps, at least 128 MiB. */
@@ -72,14 +75,15 @@ export const systemSlotMib = (bytes: number): number => Math.max(128, alignUp(Ma
 /**
  * The partitions of the disk, in order: ESP, images slot A, images slot B
  * (empty), system slot A, system slot B (empty), vault (placeholder, last:
- * it grows to the end of the disk). Slot A's system partition is named by
- * its image's root hash (`systemRootHash`), the others by `seed`.
+ * it grows to the end of the disk). The system partition of `system.slot`
+ * (A unless said) is named by its image's root hash, the others by `seed`.
  */
 export function diskLayout(
   slotSizeMib: number,
   seed: string,
-  system: { sizeMib: number; rootHash: string | null } = { sizeMib: 128, rootHash: null },
+  system: { sizeMib: number; rootHash: string | null; slot?: Slot } = { sizeMib: 128, rootHash: null },
 ): DiskLayout {
+  const systemLabel = system.slot === "b" ? PARTITION.systemB.label : PARTITION.systemA.label;
   const parts = [
     { ...PARTITION.esp, sizeMib: ESP_MIB },
     { ...PARTITION.imagesA, sizeMib: slotSizeMib },
@@ -91,7 +95,7 @@ export function diskLayout(
   let startMib = 1;
   return parts.map((p) => {
     const uuid =
-      p.label === PARTITION.systemA.label && system.rootHash !== null
+      p.label === systemLabel && system.rootHash !== null
         ? systemPartUuid(system.rootHash)
         : derivedUuid(`${seed}:${p.label}`);
     const placed = { label: p.label, type: p.type, uuid, startMib, sizeMib: p.sizeMib };
@@ -193,8 +197,8 @@ function espImage(esp: EspContents, scratch: string): string {
 
 /**
  * Writes the disk image: the table, the ESP (unless `esp` is null: test
- * disks booted directly), slot A's images at their manifest offsets and its
- * system image. Empty space stays sparse in the file. Returns the layout written.
+ * disks booted directly), and in `slot` (A unless said) the images at their
+ * manifest offsets and the system image. Empty space stays sparse in the file. Returns the layout written.
  */
 export function buildDiskImage(options: {
   output: string;
@@ -202,12 +206,18 @@ export function buildDiskImage(options: {
   images: VerityImage[];
   system: SystemImage | null;
   seed: string;
+  slot?: Slot;
 }): DiskLayout {
+  const slotLabels =
+    options.slot === "b"
+      ? { images: PARTITION.imagesB.label, system: PARTITION.systemB.label }
+      : { images: PARTITION.imagesA.label, system: PARTITION.systemA.label };
   const manifest = slotManifest(options.images);
   const system = options.system;
   const layout = diskLayout(slotMib(manifest), options.seed, {
     sizeMib: systemSlotMib(system?.verity.size ?? 0),
     rootHash: system?.verity.root_hash ?? null,
+    slot: options.slot,
   });
   const last = layout[layout.length - 1];
   const totalBytes = ((last?.startMib ?? 0) + (last?.sizeMib ?? 0) + 1) * MiB;
@@ -221,13 +231,14 @@ export function buildDiskImage(options: {
     runHostTool(["sh", "-c", `sfdisk --quiet --no-reread --no-tell-kernel "$0" < "$1"`, options.output, script]);
     const fd = openSync(options.output, "r+");
     try {
-      const [esp, slotA] = layout;
+      const [esp] = layout;
       if (esp && options.esp !== null) writeAt(fd, espImage(options.esp, scratch), esp.startMib * MiB);
-      const systemA = layout.find((p) => p.label === PARTITION.systemA.label);
-      if (systemA && system !== null) writeAt(fd, system.file, systemA.startMib * MiB);
+      const systemPart = layout.find((p) => p.label === slotLabels.system);
+      if (systemPart && system !== null) writeAt(fd, system.file, systemPart.startMib * MiB);
+      const imagesPart = layout.find((p) => p.label === slotLabels.images);
       for (const image of options.images) {
         const entry = manifest[image.name];
-        if (slotA && entry) writeAt(fd, image.file, slotA.startMib * MiB + entry.offset);
+        if (imagesPart && entry) writeAt(fd, image.file, imagesPart.startMib * MiB + entry.offset);
       }
     } finally {
       closeSync(fd);

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { SystemImage } from "../../uki/disk.ts";
 import { testSystem } from "../qemu/probe-image.ts";
 import { Vm } from "../qemu/vm.ts";
+import { BOOT_TIMEOUT_MS } from "./helpers.ts";
 
 /** A direct boot to the kernel's panic: kernel, preinit, the first read of the system image. */
 const PANIC_MS = 120_000;
@@ -66,5 +67,26 @@ describe("the system image, verified by dm-verity from the pinned root hash", ()
       expect(vm.records.some((r) => r.event === "bay0.ready")).toBe(false);
     },
     PANIC_MS + 30_000,
+  );
+});
+
+describe("slot B", () => {
+  it(
+    "boots the system image and the base images from slot B when slot B holds them: bay0.ready says so, and a room starts from them",
+    async () => {
+      const vm = await Vm.boot({ name: "system-slot-b", slot: "b", noReboot: true });
+      try {
+        expect(await vm.waitFor("bay0.ready", BOOT_TIMEOUT_MS)).toMatchObject({ slot: "b" });
+        // Partition 3 is anchor-images-b; slot A's partitions are empty on this disk.
+        expect(await vm.waitFor("image.boot_disk", BOOT_TIMEOUT_MS)).toMatchObject({ slot: "/dev/vda3" });
+        expect(await vm.waitFor("image.mounted", BOOT_TIMEOUT_MS, (r) => r.image === "minimal")).toMatchObject({
+          root_hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+        });
+        expect(await vm.waitFor("room.started", BOOT_TIMEOUT_MS, (r) => r.room === "web")).toBeTruthy();
+      } finally {
+        await vm.stop();
+      }
+    },
+    4 * BOOT_TIMEOUT_MS,
   );
 });

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { imageManifestSchema, type ImageManifest } from "../../rooms/images.ts";
-import { buildDiskImage, slotManifest, type SystemImage, type VerityImage } from "../../uki/disk.ts";
+import { buildDiskImage, slotManifest, type Slot, type SystemImage, type VerityImage } from "../../uki/disk.ts";
 import { buildMinimalImage } from "../../uki/images.ts";
 import { readSystemVerity } from "../../uki/system-image.ts";
 import { formatVerity } from "../../uki/verity.ts";
@@ -90,7 +90,8 @@ export function testDisk(
   file: string,
   images: VerityImage[],
   system: SystemImage | null = null,
+  slot: Slot = "a",
 ): { file: string; manifest: ImageManifest } {
-  buildDiskImage({ output: file, esp: null, images, system, seed: file });
+  buildDiskImage({ output: file, esp: null, images, system, seed: file, slot });
   return { file, manifest: slotManifest(images) };
 }

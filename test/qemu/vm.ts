@@ -4,7 +4,7 @@ import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { appendArchive, type CpioEntry } from "../../uki/cpio.ts";
-import type { SystemImage, VerityImage } from "../../uki/disk.ts";
+import type { Slot, SystemImage, VerityImage } from "../../uki/disk.ts";
 import { systemPin } from "../../uki/cmdline.ts";
 import { startSwtpm } from "../../uki/swtpm.ts";
 import { OVMF, qemuArgs, type BootMedia, type DiskAttachment, type QemuBoot } from "../../uki/qemu.ts";
@@ -49,6 +49,8 @@ export type VmOptions = Pick<
    * image with out/vmlinuz, none with another kernel, whose initramfs is the system); `pin` overrides the pin.
    */
   system?: { image: SystemImage; pin?: string } | null;
+  /** Direct boots: the slot whose partitions hold the images and the system image (default A). */
+  slot?: Slot;
   /** More disks attached after the boot disk (a USB stick someone plugged in). */
   extraDisks?: string[];
   /** Add the "anchor.test" virtio-serial port; `send()` writes lines to it. */
@@ -138,6 +140,7 @@ export class Vm {
         join(scratch, "disk.img"),
         options.images ?? builtImages().filter((i) => i.name === "minimal"),
         system?.image ?? null,
+        options.slot,
       );
       const pin: CpioEntry = {
         kind: "file",

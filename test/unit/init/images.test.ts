@@ -41,8 +41,8 @@ describe("mountImagesByHelper", () => {
       ],
       { status: 0, signal: null },
     );
-    expect(await mountImagesByHelper(spawner, createLog([memorySink(records)]), () => undefined)).toEqual(report);
-    expect(argv).toEqual([["/usr/lib/bay0/bay0", "mount-images"]]);
+    expect(await mountImagesByHelper(spawner, createLog([memorySink(records)]), () => undefined, "b")).toEqual(report);
+    expect(argv).toEqual([["/usr/lib/bay0/bay0", "mount-images", "b"]]);
     // What it saw of the kernel and the TPM too; another concern's event is not its to log.
     expect(records.map((r) => r.event)).toEqual(["image.mounted", "kernel.hardening", "tpm.absent"]);
     expect(records[0]).toMatchObject({ level: "info", event: "image.mounted", image: "minimal", device: "/dev/dm-1" });
@@ -55,7 +55,7 @@ describe("mountImagesByHelper", () => {
       status: null,
       signal: "SIGSEGV",
     });
-    expect(await mountImagesByHelper(spawner, createLog([memorySink(records)]), () => undefined)).toBeNull();
+    expect(await mountImagesByHelper(spawner, createLog([memorySink(records)]), () => undefined, "a")).toBeNull();
     expect(records).toEqual([
       expect.objectContaining({
         level: "error",
@@ -74,7 +74,7 @@ describe("mountImagesByHelper", () => {
         return { pid: 7, exited: new Promise<ChildExit>(() => undefined) };
       },
     };
-    expect(await mountImagesByHelper(spawner, createLog([]), () => undefined, 60_000)).toEqual(report);
+    expect(await mountImagesByHelper(spawner, createLog([]), () => undefined, "a", 60_000)).toEqual(report);
   });
 
   it("kills a helper that does not finish in time and goes on without images, saying so", async () => {
@@ -88,7 +88,7 @@ describe("mountImagesByHelper", () => {
       },
     };
     expect(
-      await mountImagesByHelper(spawner, createLog([memorySink(records)]), (pid) => void killed.push(pid), 50),
+      await mountImagesByHelper(spawner, createLog([memorySink(records)]), (pid) => void killed.push(pid), "a", 50),
     ).toBeNull();
     expect(killed).toEqual([9]);
     expect(records).toEqual([

@@ -14,7 +14,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { PARTITION } from "../../../rooms/boot-disk.ts";
-import { buildDiskImage, diskPartitions, espFiles, LOADER_CONF, refreshDeviceDisk } from "../../../uki/disk.ts";
+import {
+  buildDiskImage,
+  diskLayout,
+  diskPartitions,
+  espFiles,
+  LOADER_CONF,
+  refreshDeviceDisk,
+} from "../../../uki/disk.ts";
+import { systemPartUuid } from "../../../uki/cmdline.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "anchor-disk-unit-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -84,5 +92,17 @@ describe("the ESP", () => {
     );
     // Without a loader, the UKI alone is the loader, as images before systemd-boot were made.
     expect(espFiles({ loader: null, uki, version: "4.5.6" })).toEqual([{ path: "EFI/BOOT/BOOTX64.EFI", from: uki }]);
+  });
+});
+
+describe("a slot's partitions", () => {
+  it("name the system partition of the slot that holds the image by its root hash, the other by the seed", () => {
+    const rootHash = "ab".repeat(32);
+    const uuidOf = (slot: "a" | "b", label: string) =>
+      diskLayout(128, "seed", { sizeMib: 128, rootHash, slot }).find((p) => p.label === label)?.uuid;
+    expect(uuidOf("a", PARTITION.systemA.label)).toBe(systemPartUuid(rootHash));
+    expect(uuidOf("a", PARTITION.systemB.label)).not.toBe(systemPartUuid(rootHash));
+    expect(uuidOf("b", PARTITION.systemB.label)).toBe(systemPartUuid(rootHash));
+    expect(uuidOf("b", PARTITION.systemA.label)).not.toBe(systemPartUuid(rootHash));
   });
 });
