@@ -171,8 +171,8 @@ static int read_at(int fd, void *buffer, size_t size, off_t offset) {
 static uint32_t le32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32; }
 
-/* The number (1-based) of the partition of `disk` whose GPT entry has `guid`, or 0. */
-static unsigned gpt_partition(const char *disk, const uint8_t guid[16]) {
+/* The number (1-based) of the partition of `disk` whose GPT entry has `guid`, or 0; its slot letter (or 0) in *letter. */
+static unsigned gpt_partition(const char *disk, const uint8_t guid[16], char *letter) {
   char path[300], text[32];
   snprintf(path, sizeof path, "/sys/block/%s/queue/logical_block_size", disk);
   unsigned long sector = read_text(path, text, sizeof text) == 0 ? strtoul(text, NULL, 10) : 512;
@@ -196,7 +196,7 @@ static unsigned gpt_partition(const char *disk, const uint8_t guid[16]) {
         int named = entry[56 + 2 * (n + 1)] == 0 && entry[57 + 2 * (n + 1)] == 0;
         for (size_t k = 0; k < n && named; k++) named = entry[56 + 2 * k] == (uint8_t)SLOT_LABEL[k] && entry[57 + 2 * k] == 0;
         uint8_t last = entry[56 + 2 * n];
-        if (named && entry[57 + 2 * n] == 0 && (last == 'a' || last == 'b')) slot = (char)last;
+        *letter = named && entry[57 + 2 * n] == 0 && (last == 'a' || last == 'b') ? (char)last : 0;
       }
     }
   }
@@ -231,8 +231,9 @@ static int find_partition(const struct pin *pin, char *dev, size_t size) {
     for (struct dirent *e = readdir(block); e != NULL && !found; e = readdir(block)) {
       const char *n = e->d_name;
       if (n[0] == '.' || !strncmp(n, "loop", 4) || !strncmp(n, "ram", 3) || !strncmp(n, "dm-", 3) || !strncmp(n, "sr", 2) || !strncmp(n, "zram", 4)) continue;
-      unsigned number = gpt_partition(n, pin->guid);
-      if (number > 0 && partition_dev(n, number, dev, size) == 0) found = 1;
+      char letter = 0;
+      unsigned number = gpt_partition(n, pin->guid, &letter);
+      if (number > 0 && partition_dev(n, number, dev, size) == 0) found = 1, slot = letter;
     }
     closedir(block);
     if (found) return 0;

@@ -92,7 +92,11 @@ async function converse(
   const ended = helper.child.exited.then((exit) =>
     exit.status === 0 ? null : `the vault helper ended (${exitText(exit)}): ${helper.lastWords()}`,
   );
-  return Promise.race([last, ended]);
+  const outcome = await Promise.race([last, ended]);
+  // Ended after its last report: what went wrong then is only logged.
+  if (outcome === null)
+    void ended.then((late) => late !== null && deps.log.warn("vault.helper_ended", { helper: args[0], error: late }));
+  return outcome;
 }
 
 /** Opens (or first makes) the vault. */

@@ -130,7 +130,14 @@ function compileBay0(outfile: string, hooks: boolean): void {
 
 /** The system image (or, for the stock kernel, its files) of `bay0`, with the built manifest. */
 /** The update keys the image will trust: the owner's, or in a test build the test keys. */
-const updateKeys = pinnedKeysText(publicUpdateKeys(keys ? ownerUpdateSigner(keys) : testUpdateSigner()));
+const updateKeys = ((): string => {
+  try {
+    return pinnedKeysText(publicUpdateKeys(keys ? ownerUpdateSigner(keys) : testUpdateSigner()));
+  } catch (error) {
+    process.stderr.write(`[build] ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
+})();
 const systemOf = (bay0: string): CpioEntry[] =>
   systemEntries({ bay0, imageManifest: paths.imageManifest, version, updateKeys });
 
@@ -287,6 +294,8 @@ const steps: Step[] = [
         paths.vmlinuz,
         paths.initramfs,
         STUB,
+        // The .osrel text (osRelease) and the sections' assembly.
+        ...["initramfs.ts", "uki.ts", "pcr-policy.ts"].map((f) => join(ROOT, "uki", f)),
         ...(stock ? [] : [paths.systemVerity]),
         ...(keys ? [join(keys, "pcr.key")] : []),
       ],
@@ -310,7 +319,11 @@ const steps: Step[] = [
       files: [paths.uki, LOADER, join(ROOT, "uki", "disk.ts"), ...(keys ? [join(keys, "db.crt")] : [])],
       values: [version, keys ?? "snakeoil"],
     },
-    outputs: [paths.loader],
+    outputs: [
+      paths.loader,
+      join(paths.esp, "loader", "loader.conf"),
+      join(paths.esp, "EFI", "Linux", `anchor_${version}.efi`),
+    ],
     run: () => {
       const scratch = mkdtempSync(join(tmpdir(), "anchor-loader-"));
       try {

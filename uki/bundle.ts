@@ -11,7 +11,16 @@ import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, readSync,
 import { join } from "node:path";
 import { z } from "zod";
 import { bundlePrefix, planBundle, type BundleHeader, type BundlePart } from "../update/bundle.ts";
-import { ownerUpdateSigner, signBundleHead, testUpdateSigner, type UpdateSigner } from "./update-keys.ts";
+import {
+  ownerUpdateSigner,
+  publicUpdateKeys,
+  signBundleHead,
+  testUpdateSigner,
+  type UpdateSigner,
+} from "./update-keys.ts";
+import { parsePinnedKeys, pinnedKeysText } from "../update/pinned-keys.ts";
+import { inImage, UPDATE_KEYS } from "../init/layout.ts";
+import { runHostTool } from "./host-tool.ts";
 import { ukiVersion } from "./version.ts";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -95,8 +104,19 @@ function main(): void {
   }
   // The version the build gave the image, not package.json's now.
   const version = ukiVersion(parts.find((part) => part.kind === "uki")?.file ?? "");
+  const signer = keys === null ? testUpdateSigner() : ownerUpdateSigner(keys);
+  // A bundle the built image itself would refuse is no use: its system image pins the keys it trusts.
+  const pinned = parsePinnedKeys(
+    runHostTool(["unsquashfs", "-cat", join(OUT, "images", "system.squashfs"), inImage(UPDATE_KEYS)]),
+  );
+  if (!pinned.ok || pinnedKeysText(pinned.keys) !== pinnedKeysText(publicUpdateKeys(signer))) {
+    process.stderr.write(
+      `bundle: the build trusts other update keys than the ${keys === null ? "test" : "owner's"} ones signing: build and bundle with the same --keys\n`,
+    );
+    process.exit(1);
+  }
   const output = join(OUT, `anchor-${version}.bundle`);
-  const header = writeBundle(output, version, parts, keys === null ? testUpdateSigner() : ownerUpdateSigner(keys));
+  const header = writeBundle(output, version, parts, signer);
   process.stdout.write(
     `[bundle] ${output}: ${header.size} bytes, ${header.parts.map((p) => p.name).join(", ")}, signed with the ${keys === null ? "test" : "owner's"} update keys\n`,
   );

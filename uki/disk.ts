@@ -135,12 +135,16 @@ function writeAt(fd: number, file: string, offset: number): void {
  */
 export type EspContents = { loader: string | null; uki: string; version: string };
 
-/** systemd-boot's settings: no menu, no editor, no entries found elsewhere, nothing written but boot counters. */
+/**
+ * systemd-boot's settings: no menu unless a key is held at boot, no editor, no entries found elsewhere, no key
+ * enrolment offered, nothing written but boot counters.
+ */
 export const LOADER_CONF = [
   "timeout 0",
   "editor no",
   "auto-entries no",
   "auto-firmware no",
+  "secure-boot-enroll off",
   "random-seed-mode off",
   "",
 ].join("\n");

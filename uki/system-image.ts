@@ -82,6 +82,8 @@ export function systemInputFiles(): string[] {
     ...policyFiles(),
     ...vaultToolInputs(),
     join(ROOT, "uki", "system-image.ts"),
+    // The os-release text (osRelease).
+    join(ROOT, "uki", "initramfs.ts"),
     join(ROOT, "uki", "vault-tools.ts"),
     join(ROOT, "init", "layout.ts"),
   ];

@@ -36,7 +36,7 @@ export function ownerUpdateSigner(dir: string): UpdateSigner {
   const path = (name: string): string => {
     const file = join(dir, name);
     if (!existsSync(file))
-      throw new Error(`owner key file ${file} is missing (make the keys with: npx bun uki/keys.ts)`);
+      throw new Error(`owner key file ${file} is missing (add the update keys with: npx bun uki/keys.ts ${dir})`);
     return file;
   };
   const seed = Buffer.from(readFileSync(path(UPDATE_KEY_FILES.mldsa65), "utf8").trim(), "hex");

@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { closeSync, openSync, readFileSync, readSync, rmSync, statSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { publicUpdateKeys, testUpdateSigner } from "../../uki/update-keys.ts";
@@ -62,5 +63,22 @@ describe("npm run bundle", () => {
     expect(cat.status, cat.stderr).toBe(0);
     const pinned = parsePinnedKeys(cat.stdout);
     expect(pinned).toEqual({ ok: true, keys: publicUpdateKeys(testUpdateSigner()) });
+  });
+
+  it("refuses to sign with other keys than the build pins: a bundle the built image would refuse is not written", () => {
+    const dir = join(mkdtempSync(join(tmpdir(), "anchor-bundle-keys-")), "keys");
+    try {
+      const bun = join(ROOT, "node_modules", ".bin", "bun");
+      const made = spawnSync(bun, [join(ROOT, "uki", "keys.ts"), dir], { encoding: "utf8" });
+      expect(made.status, made.stderr).toBe(0);
+      const version = ukiVersion(join(OUT, "anchor.efi"));
+      rmSync(join(OUT, `anchor-${version}.bundle`), { force: true });
+      const packed = spawnSync(bun, [join(ROOT, "uki", "bundle.ts"), "--keys", dir], { encoding: "utf8" });
+      expect(packed.status).toBe(1);
+      expect(packed.stderr).toMatch(/the build trusts other update keys than the owner's ones signing/);
+      expect(existsSync(join(OUT, `anchor-${version}.bundle`))).toBe(false);
+    } finally {
+      rmSync(join(dir, ".."), { recursive: true, force: true });
+    }
   });
 });

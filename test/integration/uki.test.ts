@@ -20,20 +20,32 @@ const ACCESS_DENIED = /Access Denied/;
 const scratch = mkdtempSync(join(tmpdir(), "anchor-uki-test-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
+/** How a test lays out the ESP: `loader` null boots the UKI alone, as images were made before systemd-boot. */
+type EspLayout = { loader: string | null; version: string; beside: { name: string; file: string }[] };
+const SYSTEMD_BOOT: EspLayout = { loader: BUILT_LOADER, version: packageVersion(), beside: [] };
+
 /**
- * The Anchor disk with `efi` on its ESP for systemd-boot to start (out/anchor.img itself for the built UKI), or with
- * `loader` null as the removable-media boot loader itself, as images were made before systemd-boot.
+ * The Anchor disk with `efi` on its ESP for systemd-boot to start (out/anchor.img itself for the built UKI), named
+ * by `esp.version`, with the UKIs `esp.beside` next to it in EFI/Linux/.
  */
-function diskWith(name: string, efi: string, loader: string | null = BUILT_LOADER): string {
+function diskWith(name: string, efi: string, esp: EspLayout): string {
   if (efi === join(OUT, "anchor.efi")) return join(OUT, "anchor.img");
   const disk = join(scratch, `${name}.img`);
-  buildDiskImage({
+  const layout = buildDiskImage({
     output: disk,
-    esp: { loader, uki: efi, version: packageVersion() },
+    esp: { loader: esp.loader, uki: efi, version: esp.version },
     images: builtImages(),
     system: builtSystem(),
     seed: name,
   });
+  const at = (layout[0]?.startMib ?? 0) * 1048576;
+  for (const { name: file, file: from } of esp.beside) {
+    const copied = spawnSync("mcopy", ["-i", `${disk}@@${at}`, from, `::/EFI/Linux/${file}`], {
+      encoding: "utf8",
+      env: { ...process.env, MTOOLS_SKIP_CHECK: "1" },
+    });
+    if (copied.status !== 0) throw new Error(`mcopy ${file}: ${copied.stderr}`);
+  }
   return disk;
 }
 
@@ -61,9 +73,9 @@ async function bootUefi(
   name: string,
   efi: string,
   until: (vm: Vm) => Promise<unknown>,
-  loader: string | null = BUILT_LOADER,
+  esp: EspLayout = SYSTEMD_BOOT,
 ): Promise<Vm> {
-  const vm = await Vm.boot({ name, uefiDisk: diskWith(name, efi, loader), tpm: true, noReboot: true });
+  const vm = await Vm.boot({ name, uefiDisk: diskWith(name, efi, esp), tpm: true, noReboot: true });
   try {
     await until(vm);
   } finally {
@@ -101,7 +113,10 @@ describe("signed UKI under OVMF with Secure Boot enforced and a TPM", () => {
       // The same kernel and initramfs, another command line, signed the same way.
       const variantEfi = variantUki("variant", [systemPin(builtSystem().verity), "anchor.watchdog_sec=29"]);
       // The image helper logs the PCRs, then the loader, after bay0.ready. This UKI boots alone, without systemd-boot.
-      variant = await bootUefi("uki-variant", variantEfi, (vm) => vm.waitFor("image.loader", UEFI_BOOT_MS), null);
+      variant = await bootUefi("uki-variant", variantEfi, (vm) => vm.waitFor("image.loader", UEFI_BOOT_MS), {
+        ...SYSTEMD_BOOT,
+        loader: null,
+      });
     },
     2 * UEFI_BOOT_MS + 60_000,
   );
@@ -190,14 +205,20 @@ describe("signed UKI under OVMF with Secure Boot enforced and a TPM", () => {
 
 describe("the firmware refuses a disk whose UKI is not properly signed", () => {
   it(
-    "refuses the UKI with one byte changed",
+    "refuses the UKI with one byte changed, which systemd-boot tried first as the newest version (0.10.0 before 0.9.0)",
     async () => {
       const image = readFileSync(join(OUT, "anchor.efi"));
       const middle = Math.floor(image.length / 2);
       image.writeUInt8((image.readUInt8(middle) ^ 0x01) & 0xff, middle);
       const tampered = join(scratch, "tampered.efi");
       writeFileSync(tampered, image);
-      const vm = await bootUefi("uki-tampered", tampered, (v) => v.waitForLine(ACCESS_DENIED, UEFI_BOOT_MS));
+      const esp = {
+        ...SYSTEMD_BOOT,
+        version: "0.10.0",
+        beside: [{ name: "anchor_0.9.0.efi", file: join(OUT, "anchor.efi") }],
+      };
+      const vm = await bootUefi("uki-tampered", tampered, (v) => v.waitForLine(ACCESS_DENIED, UEFI_BOOT_MS), esp);
+      expect(vm.lines.find((l) => ACCESS_DENIED.test(l))).toMatch(/anchor_0\.10\.0\.efi/);
       expect(vm.records.some((r) => r.event === "bay0.ready")).toBe(false);
     },
     UEFI_BOOT_MS + 30_000,

@@ -66,10 +66,10 @@ export function builtImages(): VerityImage[] {
   }));
 }
 
-/** The system image `npm run build` made (out/images/system.squashfs), as the release UKI pins it. */
-/** The build's systemd-boot, signed with the test key, as out/esp holds it. */
+/** The build's systemd-boot, signed as the UKI is (the snakeoil key in tests), as out/esp holds it. */
 export const BUILT_LOADER = join(OUT, "esp", "EFI", "BOOT", "BOOTX64.EFI");
 
+/** The system image `npm run build` made (out/images/system.squashfs), as the release UKI pins it. */
 export const builtSystem = (): SystemImage => ({
   file: join(OUT, "images", "system.squashfs"),
   verity: readSystemVerity(OUT),

@@ -15,13 +15,12 @@ import { parseGpt, PARTITION } from "../../rooms/boot-disk.ts";
 import { BASE_CMDLINE, systemPin } from "../../uki/cmdline.ts";
 import { buildDiskImage, slotManifest } from "../../uki/disk.ts";
 import { packageVersion } from "../../uki/version.ts";
-import { BUILT_LOADER } from "./probe-image.ts";
 import { osRelease } from "../../uki/initramfs.ts";
 import { sign, signingKey } from "../../uki/sign.ts";
 import { assembleUki } from "../../uki/uki.ts";
 import { testOverlay } from "./overlay.ts";
 import { OUT } from "./paths.ts";
-import { builtImages, probeImage, testSystem } from "./probe-image.ts";
+import { BUILT_LOADER, builtImages, probeImage, testSystem } from "./probe-image.ts";
 import { withOverlay } from "./vm.ts";
 
 const LBA = 512;

@@ -219,7 +219,7 @@ describe("the open vault", () => {
   });
 
   it("takes a rekey helper's report as its last word: closes its stdin and does not wait for its exit", async () => {
-    const { vault, openers } = harness(
+    const { vault, openers, records } = harness(
       () => pin(null),
       openAtOnce,
       (helper) => setTimeout(() => helper.say({ rekeyed: null }), 0),
@@ -229,6 +229,10 @@ describe("the open vault", () => {
     expect(openers[1]?.stdinClosed).toBe(true);
     // Not held any more: the dashboard may lock the vault.
     expect(await vault.lock("dashboard")).toBeNull();
+    // A failure after its last report is logged, not answered.
+    openers[1]?.end({ status: 1, signal: null });
+    await drained();
+    expect(records.find((r) => r.event === "vault.helper_ended")).toMatchObject({ helper: "vault-rekey" });
   });
 
   it("says how a rekey helper that dies ended", async () => {
