@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { PARTITION } from "../../rooms/boot-disk.ts";
 import { diskPartitions } from "../../uki/disk.ts";
+import { packageVersion } from "../../uki/version.ts";
 import { OUT, ROOT } from "../qemu/vm.ts";
 
 const sha256 = (path: string): string => createHash("sha256").update(readFileSync(path)).digest("hex");
@@ -65,21 +66,34 @@ describe("image build", () => {
       ]) {
         expect(sha256(join(out, artifact)), artifact).toBe(sha256(join(OUT, artifact)));
       }
-      // The signed UKIs differ only in their signatures, which carry the signing time, and the checksum over them.
-      const uki = readFileSync(join(OUT, "anchor.efi"));
-      const ranges = signatureRanges(uki);
-      expect(signatureRanges(readFileSync(join(out, "anchor.efi")))).toEqual(ranges);
-      const ukiDifferences = differences(uki, readFileSync(join(out, "anchor.efi")));
-      for (const [first, last] of ukiDifferences)
-        expect(inside(ranges, first, last), `anchor.efi differs at ${first}..${last}`).toBe(true);
-      // The disk images differ only there too: in the UKI's signature on the ESP. (The unsigned UKI pins the system
-      // image's root hash, and the system image every room image's: they matched above, so slot A is the same.)
+      // The signed UKIs, and systemd-boot signed alike, differ only in their signatures, which carry the signing time,
+      // and the checksum over them.
+      const signed = (file: string) => {
+        const built = readFileSync(join(OUT, file));
+        const ranges = signatureRanges(built);
+        expect(signatureRanges(readFileSync(join(out, file))), file).toEqual(ranges);
+        for (const [first, last] of differences(built, readFileSync(join(out, file))))
+          expect(inside(ranges, first, last), `${file} differs at ${first}..${last}`).toBe(true);
+        return { built, ranges };
+      };
+      const { built: uki, ranges } = signed("anchor.efi");
+      const { built: loader, ranges: loaderRanges } = signed("esp/EFI/BOOT/BOOTX64.EFI");
+      for (const file of ["esp/loader/loader.conf", `esp/EFI/Linux/anchor_${packageVersion()}.efi`])
+        expect(readFileSync(join(out, file)).length, file).toBeGreaterThan(0);
+      // The disk images differ only there too: in the UKI's and systemd-boot's signatures on the ESP. (The unsigned UKI
+      // pins the system image's root hash, and the system image every room image's: they matched above, so slot A is
+      // the same.)
       const disk = readFileSync(join(OUT, "anchor.img"));
       const esp = diskPartitions(join(OUT, "anchor.img")).find((p) => p.label === PARTITION.esp.label);
       const ukiAt = disk.indexOf(uki.subarray(0, 65536), esp?.start ?? 0);
       expect(ukiAt).toBeGreaterThan(esp?.start ?? 0);
+      const loaderAt = disk.indexOf(loader.subarray(0, 65536), esp?.start ?? 0);
+      expect(loaderAt).toBeGreaterThan(esp?.start ?? 0);
       for (const [first, last] of differences(disk, readFileSync(join(out, "anchor.img")))) {
-        expect(inside(ranges, first, last, ukiAt), `anchor.img differs at ${first}..${last}`).toBe(true);
+        expect(
+          inside(ranges, first, last, ukiAt) || inside(loaderRanges, first, last, loaderAt),
+          `anchor.img differs at ${first}..${last}`,
+        ).toBe(true);
       }
     } finally {
       rmSync(out, { recursive: true, force: true });

@@ -43,13 +43,16 @@ while [ "$i" -lt 60 ] && [ "$(grep -c '"event":"room.started"' /run/anchor/audit
   sleep 1
   i=$((i + 1))
 done
-# PCR 15 holds the chain's head; read it once it has settled (extends are queued behind the TPM).
+# PCR 15 holds the chain's head; read it with the log once neither has changed for 2 s (a record is written, then
+# extended behind the TPM's queue: one that lands between the two reads would be in the file and not in the PCR).
 pcr=""
-while [ "$pcr" != "$(cat /sys/class/tpm/tpm0/pcr-sha256/15)" ]; do
+log=""
+while [ "$pcr" != "$(cat /sys/class/tpm/tpm0/pcr-sha256/15)" ] || [ "$log" != "$(cat /run/anchor/audit.jsonl)" ]; do
   pcr=$(cat /sys/class/tpm/tpm0/pcr-sha256/15)
-  sleep 1
+  log=$(cat /run/anchor/audit.jsonl)
+  sleep 2
 done
 echo "audit-pcr=$pcr"
-while read -r line; do echo "audit $line"; done < /run/anchor/audit.jsonl
+echo "$log" | while read -r line; do echo "audit $line"; done
 echo "probe-done"
 exit 42
