@@ -16,6 +16,8 @@ export const IMAGE_MANIFEST = "/etc/anchor/images.json";
 export const SECCOMP_PROFILE = "/etc/anchor/seccomp.json";
 /** The update keys the image trusts (update/pinned-keys.ts). */
 export const UPDATE_KEYS = "/etc/anchor/update-keys.json";
+/** The certificate (db) the image's UKIs are signed with: an update's UKI must be too (update/uki-signer.ts). */
+export const SECURE_BOOT_CERT = "/etc/anchor/secure-boot-db.crt";
 /** The vault's tools (cryptsetup, systemd-cryptenroll, e2fsprogs) and their libraries. */
 export const VAULT_TOOLS = "/usr/lib/anchor/vault";
 

@@ -33,7 +33,7 @@ import { buildMinimalImage, buildWorkshopImage, hostDebianMirror } from "./image
 import { formatVerity } from "./verity.ts";
 import { buildDiskImage, slotManifest, writeEspTree, type VerityImage } from "./disk.ts";
 import { hostFile, osRelease, skeleton } from "./initramfs.ts";
-import { pcrSigningKey, sign, signingKey } from "./sign.ts";
+import { pcrSigningKey, sign, signingKey, SNAKEOIL } from "./sign.ts";
 import { progress, runStep, type Step } from "./steps.ts";
 import {
   AUTOSTART,
@@ -138,8 +138,10 @@ const updateKeys = ((): string => {
     process.exit(2);
   }
 })();
+/** The certificate the build signs with, which the image pins for its updates' UKIs. */
+const dbCert = keys ? join(keys, "db.crt") : SNAKEOIL.cert;
 const systemOf = (bay0: string): CpioEntry[] =>
-  systemEntries({ bay0, imageManifest: paths.imageManifest, version, updateKeys });
+  systemEntries({ bay0, imageManifest: paths.imageManifest, version, updateKeys, dbCert });
 
 /** The system image and its verity record. */
 function packSystem(bay0: string, image: string, record: string): void {
@@ -244,7 +246,7 @@ const steps: Step[] = [
         {
           name: "system",
           inputs: {
-            files: [paths.bay0, paths.imageManifest, ...systemInputFiles()],
+            files: [paths.bay0, paths.imageManifest, dbCert, ...systemInputFiles()],
             values: [version, updateKeys, ...SYSTEM_SQUASHFS, ...AUTOSTART],
           },
           outputs: [paths.systemImage, paths.systemVerity],
@@ -254,7 +256,7 @@ const steps: Step[] = [
   {
     name: "initramfs",
     inputs: {
-      files: [paths.preinit, ...(stock ? [paths.bay0, paths.imageManifest, ...systemInputFiles()] : [])],
+      files: [paths.preinit, ...(stock ? [paths.bay0, paths.imageManifest, dbCert, ...systemInputFiles()] : [])],
       values: [stock?.version ?? "hardened", version, updateKeys, ZSTD_LEVEL, ...STOCK_MODULES, ...AUTOSTART],
     },
     outputs: [paths.initramfs],
@@ -373,7 +375,7 @@ const testSteps: Step[] = [
   {
     name: "system-test",
     inputs: {
-      files: [paths.testBay0, paths.imageManifest, ...systemInputFiles()],
+      files: [paths.testBay0, paths.imageManifest, dbCert, ...systemInputFiles()],
       values: [version, updateKeys, ...SYSTEM_SQUASHFS, ...AUTOSTART],
     },
     outputs: [paths.testSystemImage, paths.testSystemVerity],

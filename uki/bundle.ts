@@ -6,9 +6,9 @@
  * DIR, or with the test keys. Written to a stick as it is (`dd`), or handed
  * to a room that may offer it.
  */
-import { createHash } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, readSync, statSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { z } from "zod";
 import { bundlePrefix, planBundle, type BundleHeader, type BundlePart } from "../update/bundle.ts";
 import {
@@ -19,7 +19,8 @@ import {
   type UpdateSigner,
 } from "./update-keys.ts";
 import { parsePinnedKeys, pinnedKeysText } from "../update/pinned-keys.ts";
-import { inImage, UPDATE_KEYS } from "../init/layout.ts";
+import { inImage, SECURE_BOOT_CERT, UPDATE_KEYS } from "../init/layout.ts";
+import { signerProblem } from "../update/uki-signer.ts";
 import { runHostTool } from "./host-tool.ts";
 import { ukiVersion } from "./version.ts";
 
@@ -90,13 +91,18 @@ export function buildParts(out = OUT): PartFile[] {
 
 function main(): void {
   const args = process.argv.slice(2);
-  const keysAt = args.indexOf("--keys");
-  const keys = keysAt < 0 ? null : (args[keysAt + 1] ?? "");
-  if (keys === "" || args.length !== (keysAt < 0 ? 0 : 2)) {
-    process.stderr.write("usage: npm run bundle [-- --keys DIR]\n");
-    process.exit(2);
+  let keys: string | null = null;
+  let out = OUT;
+  for (let i = 0; i < args.length; i += 2) {
+    const value = args[i + 1];
+    if (value !== undefined && !value.startsWith("--") && args[i] === "--keys") keys = resolve(value);
+    else if (value !== undefined && !value.startsWith("--") && args[i] === "--out") out = resolve(value);
+    else {
+      process.stderr.write("usage: npm run bundle [-- --keys DIR] [--out DIR]\n");
+      process.exit(2);
+    }
   }
-  const parts = buildParts();
+  const parts = buildParts(out);
   const missing = parts.find((part) => !existsSync(part.file));
   if (missing !== undefined) {
     process.stderr.write(`bundle: ${missing.file} is missing: run npm run build first\n`);
@@ -104,19 +110,31 @@ function main(): void {
   }
   // The version the build gave the image, not package.json's now.
   const version = ukiVersion(parts.find((part) => part.kind === "uki")?.file ?? "");
-  const signer = keys === null ? testUpdateSigner() : ownerUpdateSigner(keys);
-  // A bundle the built image itself would refuse is no use: its system image pins the keys it trusts.
-  const pinned = parsePinnedKeys(
-    runHostTool(["unsquashfs", "-cat", join(OUT, "images", "system.squashfs"), inImage(UPDATE_KEYS)]),
+  const updateSigner = keys === null ? testUpdateSigner() : ownerUpdateSigner(keys);
+  // A bundle the built image itself would refuse is no use: its system image pins the keys it trusts, and the
+  // certificate its UKIs are signed with, without which the firmware refuses the UKI and systemd-boot stops.
+  const pinnedFile = (path: string): string =>
+    runHostTool(["unsquashfs", "-cat", join(out, "images", "system.squashfs"), inImage(path)]);
+  const uki = parts.find((part) => part.kind === "uki")?.file ?? "";
+  const problem = signerProblem(
+    new Uint8Array(readFileSync(uki)),
+    new X509Certificate(pinnedFile(SECURE_BOOT_CERT)).raw,
   );
-  if (!pinned.ok || pinnedKeysText(pinned.keys) !== pinnedKeysText(publicUpdateKeys(signer))) {
+  if (problem !== null) {
+    process.stderr.write(
+      `bundle: ${uki} is ${problem}: the image pins ${SECURE_BOOT_CERT}, and its firmware would refuse it\n`,
+    );
+    process.exit(1);
+  }
+  const pinned = parsePinnedKeys(pinnedFile(UPDATE_KEYS));
+  if (!pinned.ok || pinnedKeysText(pinned.keys) !== pinnedKeysText(publicUpdateKeys(updateSigner))) {
     process.stderr.write(
       `bundle: the build trusts other update keys than the ${keys === null ? "test" : "owner's"} ones signing: build and bundle with the same --keys\n`,
     );
     process.exit(1);
   }
-  const output = join(OUT, `anchor-${version}.bundle`);
-  const header = writeBundle(output, version, parts, signer);
+  const output = join(out, `anchor-${version}.bundle`);
+  const header = writeBundle(output, version, parts, updateSigner);
   process.stdout.write(
     `[bundle] ${output}: ${header.size} bytes, ${header.parts.map((p) => p.name).join(", ")}, signed with the ${keys === null ? "test" : "owner's"} update keys\n`,
   );

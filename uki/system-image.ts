@@ -30,6 +30,7 @@ import {
   inImage,
   POLICY_DIR,
   SECCOMP_PROFILE,
+  SECURE_BOOT_CERT,
   UPDATE_KEYS,
 } from "../init/layout.ts";
 import type { ImageManifestEntry } from "../rooms/images.ts";
@@ -96,6 +97,8 @@ export function systemEntries(inputs: {
   version: string;
   /** The update keys' file (update/pinned-keys.ts). */
   updateKeys: string;
+  /** The Secure Boot certificate (PEM) the build signs with. */
+  dbCert: string;
 }): CpioEntry[] {
   const libraries = [...new Set([inputs.bay0, CRUN].flatMap((bin) => parseLdd(runHostTool(["ldd", bin]))))].sort();
   return [
@@ -112,6 +115,7 @@ export function systemEntries(inputs: {
     { kind: "file", path: inImage(AUTOSTART_FILE), mode: 0o644, data: Buffer.from(`${AUTOSTART.join("\n")}\n`) },
     { kind: "file", path: "etc/os-release", mode: 0o644, data: Buffer.from(osRelease(inputs.version)) },
     { kind: "file", path: inImage(UPDATE_KEYS), mode: 0o644, data: Buffer.from(inputs.updateKeys) },
+    hostFile(inputs.dbCert, 0o644, inImage(SECURE_BOOT_CERT)),
     ...vaultToolEntries(),
   ];
 }

@@ -1,6 +1,18 @@
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from "node:fs";
+import { createHash, X509Certificate } from "node:crypto";
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -8,7 +20,9 @@ import { publicUpdateKeys, testUpdateSigner } from "../../uki/update-keys.ts";
 import { ukiVersion } from "../../uki/version.ts";
 import { checkBundle } from "../../update/bundle.ts";
 import { parsePinnedKeys } from "../../update/pinned-keys.ts";
-import { inImage, UPDATE_KEYS } from "../../init/layout.ts";
+import { inImage, SECURE_BOOT_CERT, UPDATE_KEYS } from "../../init/layout.ts";
+import { SNAKEOIL } from "../../uki/sign.ts";
+import { signerProblem } from "../../update/uki-signer.ts";
 import { OUT, ROOT } from "../qemu/vm.ts";
 
 const sha256 = (file: string): string => createHash("sha256").update(readFileSync(file)).digest("hex");
@@ -56,13 +70,22 @@ describe("npm run bundle", () => {
     }
   });
 
-  it("is checked against the keys the built image pins: its system image holds the test update keys that signed it", () => {
+  it("is checked against what the built image pins: the test update keys that signed it, and the certificate of its UKI", () => {
     const cat = spawnSync("unsquashfs", ["-cat", join(OUT, "images", "system.squashfs"), inImage(UPDATE_KEYS)], {
       encoding: "utf8",
     });
     expect(cat.status, cat.stderr).toBe(0);
     const pinned = parsePinnedKeys(cat.stdout);
     expect(pinned).toEqual({ ok: true, keys: publicUpdateKeys(testUpdateSigner()) });
+    // And the certificate its UKI is signed with, which an update's UKI must carry too.
+    const cert = spawnSync("unsquashfs", ["-cat", join(OUT, "images", "system.squashfs"), inImage(SECURE_BOOT_CERT)]);
+    expect(cert.status, String(cert.stderr)).toBe(0);
+    expect(cert.stdout).toEqual(readFileSync(SNAKEOIL.cert));
+    const der = new X509Certificate(cert.stdout).raw;
+    expect(signerProblem(new Uint8Array(readFileSync(join(OUT, "anchor.efi"))), der)).toBeNull();
+    expect(signerProblem(new Uint8Array(readFileSync(join(OUT, "build", "anchor-unsigned.efi"))), der)).toBe(
+      "unsigned",
+    );
   });
 
   it("refuses to sign with other keys than the build pins: a bundle the built image would refuse is not written", () => {
@@ -79,6 +102,28 @@ describe("npm run bundle", () => {
       expect(existsSync(join(OUT, `anchor-${version}.bundle`))).toBe(false);
     } finally {
       rmSync(join(dir, ".."), { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a UKI the image's firmware would refuse: one not signed with the certificate the image pins", () => {
+    const out = mkdtempSync(join(tmpdir(), "anchor-bundle-out-"));
+    try {
+      mkdirSync(join(out, "images"));
+      for (const name of readdirSync(join(OUT, "images")).filter((n) => /\.(squashfs|json)$/.test(n)))
+        copyFileSync(join(OUT, "images", name), join(out, "images", name));
+      copyFileSync(join(OUT, "build", "anchor-unsigned.efi"), join(out, "anchor.efi"));
+      const bun = join(ROOT, "node_modules", ".bin", "bun");
+      const packed = spawnSync(bun, [join(ROOT, "uki", "bundle.ts"), "--out", out], { encoding: "utf8" });
+      expect(packed.status).toBe(1);
+      expect(packed.stderr).toMatch(/anchor\.efi is unsigned: the image pins \/etc\/anchor\/secure-boot-db\.crt/);
+      expect(readdirSync(out).filter((n) => n.endsWith(".bundle"))).toEqual([]);
+      // The same tree with the signed UKI packs.
+      copyFileSync(join(OUT, "anchor.efi"), join(out, "anchor.efi"));
+      const good = spawnSync(bun, [join(ROOT, "uki", "bundle.ts"), "--out", out], { encoding: "utf8" });
+      expect(good.status, good.stderr).toBe(0);
+      expect(readdirSync(out).filter((n) => n.endsWith(".bundle"))).toHaveLength(1);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
     }
   });
 });
