@@ -23,7 +23,8 @@ import { parsePinnedKeys } from "../../update/pinned-keys.ts";
 import { inImage, SECURE_BOOT_CERT, UPDATE_KEYS } from "../../init/layout.ts";
 import { SNAKEOIL } from "../../uki/sign.ts";
 import { signerProblem } from "../../update/uki-signer.ts";
-import { OUT, ROOT } from "../qemu/vm.ts";
+import { runScript } from "../qemu/paths.ts";
+import { OUT } from "../qemu/vm.ts";
 
 const sha256 = (file: string): string => createHash("sha256").update(readFileSync(file)).digest("hex");
 
@@ -32,9 +33,7 @@ describe("npm run bundle", () => {
     const version = ukiVersion(join(OUT, "anchor.efi"));
     const output = join(OUT, `anchor-${version}.bundle`);
     rmSync(output, { force: true });
-    const packed = spawnSync(join(ROOT, "node_modules", ".bin", "bun"), [join(ROOT, "uki", "bundle.ts")], {
-      encoding: "utf8",
-    });
+    const packed = runScript("uki/bundle.ts");
     expect(packed.status, packed.stderr).toBe(0);
     expect(packed.stdout).toMatch(/signed with the test update keys/);
     const fd = openSync(output, "r");
@@ -91,12 +90,11 @@ describe("npm run bundle", () => {
   it("refuses to sign with other keys than the build pins: a bundle the built image would refuse is not written", () => {
     const dir = join(mkdtempSync(join(tmpdir(), "anchor-bundle-keys-")), "keys");
     try {
-      const bun = join(ROOT, "node_modules", ".bin", "bun");
-      const made = spawnSync(bun, [join(ROOT, "uki", "keys.ts"), dir], { encoding: "utf8" });
+      const made = runScript("uki/keys.ts", [dir]);
       expect(made.status, made.stderr).toBe(0);
       const version = ukiVersion(join(OUT, "anchor.efi"));
       rmSync(join(OUT, `anchor-${version}.bundle`), { force: true });
-      const packed = spawnSync(bun, [join(ROOT, "uki", "bundle.ts"), "--keys", dir], { encoding: "utf8" });
+      const packed = runScript("uki/bundle.ts", ["--keys", dir]);
       expect(packed.status).toBe(1);
       expect(packed.stderr).toMatch(/the build trusts other update keys than the owner's ones signing/);
       expect(existsSync(join(OUT, `anchor-${version}.bundle`))).toBe(false);
@@ -112,14 +110,13 @@ describe("npm run bundle", () => {
       for (const name of readdirSync(join(OUT, "images")).filter((n) => /\.(squashfs|json)$/.test(n)))
         copyFileSync(join(OUT, "images", name), join(out, "images", name));
       copyFileSync(join(OUT, "build", "anchor-unsigned.efi"), join(out, "anchor.efi"));
-      const bun = join(ROOT, "node_modules", ".bin", "bun");
-      const packed = spawnSync(bun, [join(ROOT, "uki", "bundle.ts"), "--out", out], { encoding: "utf8" });
+      const packed = runScript("uki/bundle.ts", ["--out", out]);
       expect(packed.status).toBe(1);
       expect(packed.stderr).toMatch(/anchor\.efi is unsigned: the image pins \/etc\/anchor\/secure-boot-db\.crt/);
       expect(readdirSync(out).filter((n) => n.endsWith(".bundle"))).toEqual([]);
       // The same tree with the signed UKI packs.
       copyFileSync(join(OUT, "anchor.efi"), join(out, "anchor.efi"));
-      const good = spawnSync(bun, [join(ROOT, "uki", "bundle.ts"), "--out", out], { encoding: "utf8" });
+      const good = runScript("uki/bundle.ts", ["--out", out]);
       expect(good.status, good.stderr).toBe(0);
       expect(readdirSync(out).filter((n) => n.endsWith(".bundle"))).toHaveLength(1);
     } finally {

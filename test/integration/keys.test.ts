@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,14 +6,14 @@ import { writeBundle } from "../../uki/bundle.ts";
 import { sign, signingKey, SNAKEOIL, verifySignature } from "../../uki/sign.ts";
 import { ownerUpdateSigner, publicUpdateKeys, testUpdateSigner, UPDATE_KEY_FILES } from "../../uki/update-keys.ts";
 import { checkBundle } from "../../update/bundle.ts";
-import { OUT, ROOT } from "../qemu/vm.ts";
+import { runScript } from "../qemu/paths.ts";
+import { OUT } from "../qemu/vm.ts";
 
 describe("owner Secure Boot keys (bun uki/keys.ts DIR)", () => {
   it("makes PK/KEK/db and their enrollment lists, and the db key signs a UKI the firmware can verify; the update keys sign a bundle", () => {
     const dir = join(mkdtempSync(join(tmpdir(), "anchor-keys-")), "keys");
     try {
-      const bun = join(ROOT, "node_modules", ".bin", "bun");
-      const made = spawnSync(bun, [join(ROOT, "uki", "keys.ts"), dir], { encoding: "utf8" });
+      const made = runScript("uki/keys.ts", [dir]);
       expect(made.status, made.stderr).toBe(0);
       for (const name of ["PK", "KEK", "db"]) {
         for (const ext of ["key", "crt", "esl", "auth"])
@@ -35,13 +34,13 @@ describe("owner Secure Boot keys (bun uki/keys.ts DIR)", () => {
       sign(join(OUT, "build", "anchor-unsigned.efi"), signed, signingKey(dir, dir));
       expect(verifySignature(signed, join(dir, "db.crt"))).toBe(true);
       expect(verifySignature(signed, SNAKEOIL.cert)).toBe(false);
-      const again = spawnSync(bun, [join(ROOT, "uki", "keys.ts"), dir], { encoding: "utf8" });
+      const again = runScript("uki/keys.ts", [dir]);
       expect(again.status).toBe(1);
       expect(again.stderr).toMatch(/refusing to overwrite/);
       // Keys made before updates existed get update keys of their own, and nothing else changes.
       const db = readFileSync(join(dir, "db.key"));
       for (const name of Object.values(UPDATE_KEY_FILES)) rmSync(join(dir, name));
-      const added = spawnSync(bun, [join(ROOT, "uki", "keys.ts"), dir], { encoding: "utf8" });
+      const added = runScript("uki/keys.ts", [dir]);
       expect(added.status, added.stderr).toBe(0);
       expect(added.stdout).toMatch(/added update-ed25519.key and update-mldsa65.seed/);
       expect(readFileSync(join(dir, "db.key"))).toEqual(db);

@@ -12,6 +12,7 @@ import { policyPcrDigest } from "../../uki/pcr-policy.ts";
 import { pcrSigningKey, sign, signingKey, SNAKEOIL, verifySignature } from "../../uki/sign.ts";
 import { assembleUki } from "../../uki/uki.ts";
 import { BUILT_LOADER, builtImages, builtSystem } from "../qemu/probe-image.ts";
+import { putOnEsp } from "../qemu/vault-disk.ts";
 import { OUT, Vm, type Record } from "../qemu/vm.ts";
 
 /** Firmware + stub + kernel under TCG; a TPM makes the firmware hash the whole image (slow). */
@@ -31,21 +32,14 @@ const SYSTEMD_BOOT: EspLayout = { loader: BUILT_LOADER, version: packageVersion(
 function diskWith(name: string, efi: string, esp: EspLayout): string {
   if (efi === join(OUT, "anchor.efi")) return join(OUT, "anchor.img");
   const disk = join(scratch, `${name}.img`);
-  const layout = buildDiskImage({
+  buildDiskImage({
     output: disk,
     esp: { loader: esp.loader, uki: efi, version: esp.version },
     images: builtImages(),
     system: builtSystem(),
     seed: name,
   });
-  const at = (layout[0]?.startMib ?? 0) * 1048576;
-  for (const { name: file, file: from } of esp.beside) {
-    const copied = spawnSync("mcopy", ["-i", `${disk}@@${at}`, from, `::/EFI/Linux/${file}`], {
-      encoding: "utf8",
-      env: { ...process.env, MTOOLS_SKIP_CHECK: "1" },
-    });
-    if (copied.status !== 0) throw new Error(`mcopy ${file}: ${copied.stderr}`);
-  }
+  for (const { name: file, file: from } of esp.beside) putOnEsp(disk, from, `EFI/Linux/${file}`);
   return disk;
 }
 

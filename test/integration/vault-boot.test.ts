@@ -6,15 +6,14 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CLOSING_EVENT } from "../../audit/chain.ts";
 import { verifyAudit } from "../../audit/verify.ts";
-import { PARTITION } from "../../rooms/boot-disk.ts";
 import { packageVersion } from "../../uki/version.ts";
 import { pcrSigningKey } from "../../uki/sign.ts";
 import {
-  diskPartition,
   openVaultOnHost,
   vaultHeader,
   vaultPartition,
   vaultTestDisk,
+  putOnEsp,
   vaultTestUki,
 } from "../qemu/vault-disk.ts";
 import { ROOT, Vm } from "../qemu/vm.ts";
@@ -48,15 +47,7 @@ describe("the vault across boots", () => {
     vaultTestDisk(disk, ukis.first);
   }, 180_000);
   /** Puts `uki` on the disk's ESP in place of the one systemd-boot starts, as an update of the same version would. */
-  const install = (uki: string): void => {
-    const esp = diskPartition(disk, PARTITION.esp.label);
-    const into = `::/EFI/Linux/anchor_${packageVersion()}.efi`;
-    const copied = spawnSync("mcopy", ["-o", "-i", `${disk}@@${esp.offset}`, uki, into], {
-      encoding: "utf8",
-      env: { ...process.env, MTOOLS_SKIP_CHECK: "1" },
-    });
-    expect(copied.status, copied.stderr).toBe(0);
-  };
+  const install = (uki: string): void => putOnEsp(disk, uki, `EFI/Linux/anchor_${packageVersion()}.efi`);
   let vm: Vm | null = null;
   /** The recovery key, as read off the screen at the first boot, and once replaced from the dashboard, the new one. */
   let recoveryKey = "";

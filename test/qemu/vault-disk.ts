@@ -78,6 +78,16 @@ function run(argv: string[], input = ""): string {
   return result.stdout;
 }
 
+/** Puts `file` on the ESP of the disk image as `path` (`EFI/Linux/…`), in place of what was there, as an update would. */
+export function putOnEsp(disk: string, file: string, path: string): void {
+  const esp = diskPartition(disk, PARTITION.esp.label);
+  const copied = spawnSync("mcopy", ["-o", "-i", `${disk}@@${esp.offset}`, file, `::/${path}`], {
+    encoding: "utf8",
+    env: { ...process.env, MTOOLS_SKIP_CHECK: "1" },
+  });
+  if (copied.status !== 0) throw new Error(`mcopy ${path}: ${copied.stderr}`);
+}
+
 /** A partition of an Anchor disk image, by its label: its byte offset and length. */
 export function diskPartition(disk: string, label: string): { offset: number; bytes: number } {
   const fd = openSync(disk, "r");
