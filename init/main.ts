@@ -170,7 +170,11 @@ function main(): void {
   // Rooms and the console come after ready, loaded only then: bay0's own duties first (the watchdog is
   // fed meanwhile), the policy, image and screen work after. Evaluating their modules takes a second under TCG.
   const startWorld = async (): Promise<void> => {
-    const [{ startRooms }, { startVault }] = await Promise.all([import("./rooms.ts"), import("./vault.ts")]);
+    const [{ startRooms }, { startVault }, updates] = await Promise.all([
+      import("./rooms.ts"),
+      import("./vault.ts"),
+      import("./update.ts"),
+    ]);
     // Only now: a second Bun starting beside the evaluation of these modules slows both, and the watchdog waits on them.
     const mounted = mountImagesByHelper(spawner, log, (pid) => void libc.kill(pid, SIG.SIGKILL), slot ?? "a").catch(
       (error: unknown) => {
@@ -235,6 +239,13 @@ function main(): void {
     };
     // Whether the vault can ask for a PIN depends on the screen, which the console helper reports.
     await Promise.race([link.ready, Bun.sleep(CONSOLE_HELLO_MS)]);
+    const updating = { spawner, log, sleep: Bun.sleep };
+    // A version on trial asks for no PIN before it is blessed (init/update.ts says why).
+    if (updates.onTrial())
+      await updates.blessWhenHealthy(updating, updates.health(started, Bun.sleep), () =>
+        requestShutdown("reboot", "update-unhealthy"),
+      );
+    else if (slot !== null) void updates.offerUpdates(updating, slot, ask());
     if (partition !== null) vault = startVault({ libc, log, spawner, ask, stopRooms, audit }, partition);
     if (ANCHOR_TEST_HOOKS) installTestHooks(process, log, started, link);
     if (options.run !== null) void runOnce(spawner, log, options.run);
@@ -245,8 +256,8 @@ function main(): void {
 // The courier is this same program, started by bay0 under crun as a room's user (courier/sandbox.ts). preinit
 // execs bay0 with no arguments, so the machine's PID 1 is never the courier (which is PID 1 of its own namespace).
 // Mounting the base images (rooms/mount-images.ts), provisioning or opening the vault (vault/open.ts), the trusted
-// console (console/main.ts), the umbilical's server (umbilical/serve.ts), the room builder (rooms/builder.ts) and a
-// transfer's carrier (courier/carry.ts) are helpers in the same way, started by bay0 (init/helper.ts).
+// console (console/main.ts), the umbilical's server (umbilical/serve.ts), the room builder (rooms/builder.ts), the
+// updates (update/run.ts) and a transfer's carrier (courier/carry.ts) are helpers in the same way, started by bay0 (init/helper.ts).
 if (process.argv[2] === "courier")
   void import("../courier/deliver.ts").then(({ runCourier }) => runCourier(process.argv.slice(3)));
 else if (process.argv[2] === "mount-images")
@@ -259,6 +270,8 @@ else if (process.argv[2] === "umbilical")
   void import("../umbilical/serve.ts").then(({ runUmbilical }) => runUmbilical());
 else if (process.argv[2] === "builder")
   void import("../rooms/builder.ts").then(({ runRoomBuilder }) => runRoomBuilder());
+else if (process.argv[2] === "update")
+  void import("../update/run.ts").then(({ runUpdate }) => runUpdate(process.argv.slice(3)));
 else if (process.argv[2] === "vault-rekey")
   void import("../vault/rekey.ts").then(({ runVaultRekey }) => runVaultRekey(process.argv.slice(3)));
 else main();

@@ -24,6 +24,8 @@ export type Rooms = {
   policies: Map<string, Policy>;
   umbilical: Umbilical;
   builder: RoomBuilder;
+  /** Null once the base images are mounted and every autostart room started; else the first thing that did not. */
+  autostarted: Promise<string | null>;
 };
 
 type RoomsDeps = {
@@ -82,7 +84,7 @@ export function startRooms({ ask, vault, mounted, ...deps }: RoomsDeps, autostar
   });
 
   const names = autostart ?? (readTextOrNull(AUTOSTART_FILE) ?? "").split(/\s+/).filter((n) => n !== "");
-  void (async () => {
+  const autostarted = (async (): Promise<string | null> => {
     const report = await mounted;
     for (const name of report?.mounted ?? []) images.add(name);
     for (const error of report?.rejected ?? []) log.error("policy.rejected", error);
@@ -93,17 +95,25 @@ export function startRooms({ ask, vault, mounted, ...deps }: RoomsDeps, autostar
       else log.error("policy.rejected", { file: POLICY_DIR, field: "", message: policy.error.message.slice(0, 300) });
     }
     log.info("policy.loaded", { policies: [...policies.keys()] });
+    let problem = report === null ? "the base images were not mounted" : null;
     for (const name of names) {
       const policy = policies.get(name);
       if (!policy) {
         log.error("room.failed", { room: name, reason: `no valid policy named '${name}'` });
+        problem ??= `no valid policy named '${name}'`;
         continue;
       }
       // start() never throws by contract; this guard keeps one broken room from stopping the rest if it ever did.
-      await supervisor
-        .start(policy)
-        .catch((error: unknown) => log.error("room.failed", { room: name, reason: String(error) }));
+      const started = await supervisor.start(policy).catch((error: unknown) => {
+        log.error("room.failed", { room: name, reason: String(error) });
+        return { ok: false as const, reason: String(error) };
+      });
+      if (!started.ok) problem ??= `room ${name} did not start: ${started.reason}`;
     }
-  })().catch((error: unknown) => log.error("bay0.error", { where: "rooms.autostart", error: String(error) }));
-  return { supervisor, policies, umbilical, builder };
+    return problem;
+  })().catch((error: unknown) => {
+    log.error("bay0.error", { where: "rooms.autostart", error: String(error) });
+    return String(error);
+  });
+  return { supervisor, policies, umbilical, builder, autostarted };
 }

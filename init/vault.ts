@@ -16,7 +16,7 @@ import { existsSync } from "node:fs";
 import { MNT_DETACH, type Libc } from "../sys/libc.ts";
 import type { Log } from "../sys/log.ts";
 import type { Spawner } from "../sys/spawn.ts";
-import { exitText, startHelper } from "./helper.ts";
+import { converse as converseWith } from "./helper.ts";
 
 const TPM_DEVICE = "/dev/tpmrm0";
 
@@ -57,47 +57,13 @@ export type Vault = {
   shuttingDown(): void;
 };
 
-/**
- * A vault helper's dialog (vault/dialog.ts): its prompts shown at the
- * console, the person's answers written back, its reports to `onReport`,
- * which returns true for the last one. Null once it ended well (or said its
- * last report: bay0 then closes its stdin and does not wait for its exit),
- * else how it ended and its last words.
- */
-async function converse(
+/** A vault helper's dialog (vault/dialog.ts), as init/helper.ts `converse` runs it. */
+const converse = (
   deps: VaultDeps,
   args: string[],
   ask: Ask,
   onReport: (report: Exclude<FromVaultHelper, { prompt: unknown }>) => boolean,
-): Promise<string | null> {
-  let said: () => void = () => undefined;
-  const last = new Promise<null>((resolve) => (said = () => resolve(null)));
-  const helper = startHelper(deps, args, {
-    prefix: "vault",
-    reply: fromVaultHelperSchema,
-    input: true,
-    onReply: (message) => {
-      if (!("prompt" in message)) {
-        if (onReport(message)) {
-          helper.child.stdin?.end();
-          said();
-        }
-        return;
-      }
-      void ask(message.prompt)
-        .then((answer) => helper.child.stdin?.write(`${JSON.stringify({ answer })}\n`))
-        .catch((error: unknown) => deps.log.error("bay0.error", { where: "vault.prompt", error: String(error) }));
-    },
-  });
-  const ended = helper.child.exited.then((exit) =>
-    exit.status === 0 ? null : `the vault helper ended (${exitText(exit)}): ${helper.lastWords()}`,
-  );
-  const outcome = await Promise.race([last, ended]);
-  // Ended after its last report: what went wrong then is only logged.
-  if (outcome === null)
-    void ended.then((late) => late !== null && deps.log.warn("vault.helper_ended", { helper: args[0], error: late }));
-  return outcome;
-}
+): Promise<string | null> => converseWith(deps, args, { prefix: "vault", reply: fromVaultHelperSchema, ask, onReport });
 
 /** Opens (or first makes) the vault. */
 export function startVault(deps: VaultDeps, partition: VaultPartition): Vault {

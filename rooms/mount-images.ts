@@ -15,17 +15,10 @@ import { loadPolicies } from "../policies/load.ts";
 import { constants, existsSync } from "node:fs";
 import { assessHardening } from "../init/hardening.ts";
 import { readPcrs } from "../init/tpm.ts";
-import {
-  chooseBootDisk,
-  disksWithGpt,
-  parseBootOption,
-  loaderText,
-  parseLoaderPartUuid,
-  PARTITION,
-} from "./boot-disk.ts";
+import { loaderText, PARTITION } from "./boot-disk.ts";
 import { imageManifestSchema, mountImage, openVerified } from "./images.ts";
 import type { ImagesReport } from "./images-report.ts";
-import { readBootCurrentOption, readDisks, readLoaderVariable, readWhole } from "../sys/block-devices.ts";
+import { findBootDisk, readDisks, readLoaderVariable, readWhole } from "../sys/block-devices.ts";
 import { openCharDevice } from "../sys/devices.ts";
 import { deviceMapper } from "../sys/device-mapper.ts";
 import { readJsonOrNull, readTextOrNull } from "../sys/files.ts";
@@ -45,13 +38,7 @@ async function findBootPartitions(
   slotLabel: string,
 ): Promise<{ slot: { device: string; majorMinor: string } | null; vault: ImagesReport["vault"] }> {
   const raw = await readDisks((disk, error) => log.warn("image.ignored", { disk, reason: `unreadable: ${error}` }));
-  const efivar = await readLoaderVariable("LoaderDevicePartUUID");
-  const option = await readBootCurrentOption();
-  const choice = chooseBootDisk(
-    disksWithGpt(raw),
-    efivar === null ? null : parseLoaderPartUuid(efivar),
-    option === null ? null : parseBootOption(option),
-  );
+  const choice = await findBootDisk(raw);
   for (const disk of choice.ignored) {
     log.warn("image.ignored", {
       disk: disk.name,

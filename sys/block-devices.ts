@@ -7,6 +7,13 @@
 import { open, readFile } from "node:fs/promises";
 import { readdirSync, realpathSync } from "node:fs";
 import { readTextOrNull } from "./files.ts";
+import {
+  chooseBootDisk,
+  disksWithGpt,
+  parseBootOption,
+  parseLoaderPartUuid,
+  type BootDiskChoice,
+} from "../rooms/boot-disk.ts";
 
 /** Enough for the protective MBR, the GPT header and 128 entries on 512- or 4096-byte sectors. */
 const HEAD_BYTES = 65536;
@@ -132,4 +139,15 @@ export async function readWhole(device: string): Promise<string | null> {
   } finally {
     await file.close();
   }
+}
+
+/** The disk among `raw` this machine booted from, as the loader and the firmware's boot entry tell it (rooms/boot-disk.ts). */
+export async function findBootDisk(raw: RawDisk[]): Promise<BootDiskChoice> {
+  const efivar = await readLoaderVariable("LoaderDevicePartUUID");
+  const option = await readBootCurrentOption();
+  return chooseBootDisk(
+    disksWithGpt(raw),
+    efivar === null ? null : parseLoaderPartUuid(efivar),
+    option === null ? null : parseBootOption(option),
+  );
 }

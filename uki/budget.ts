@@ -33,6 +33,7 @@ export const HELPER_ENTRIES: readonly string[] = [
   "rooms/builder.ts",
   "rooms/mount-images.ts",
   "umbilical/serve.ts",
+  "update/run.ts",
   "vault/open.ts",
   "vault/rekey.ts",
 ];

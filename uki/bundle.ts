@@ -28,7 +28,7 @@ const ROOT = join(import.meta.dirname, "..");
 const OUT = join(ROOT, "out");
 const CHUNK_BYTES = 1 << 20;
 
-export type PartFile = { name: string; kind: BundlePart["kind"]; file: string };
+export type PartFile = Pick<BundlePart, "name" | "kind" | "slot_offset"> & { file: string };
 
 /** Calls `each` with the file's bytes, a chunk at a time. */
 function readChunks(file: string, each: (chunk: Uint8Array) => void): void {
@@ -46,7 +46,8 @@ export function writeBundle(output: string, version: string, parts: PartFile[], 
   const sized = parts.map((part) => {
     const hash = createHash("sha256");
     readChunks(part.file, (chunk) => hash.update(chunk));
-    return { name: part.name, kind: part.kind, size: statSync(part.file).size, sha256: hash.digest("hex") };
+    const { file, ...described } = part;
+    return { ...described, size: statSync(file).size, sha256: hash.digest("hex") };
   });
   const { header, bytes } = planBundle(version, sized);
   const prefix = bundlePrefix(bytes.length);
@@ -76,14 +77,15 @@ export function writeBundle(output: string, version: string, parts: PartFile[], 
 /** What a slot holds of the current build: the UKI, the system image, the base images in the manifest's order. */
 export function buildParts(out = OUT): PartFile[] {
   const manifest = z
-    .record(z.string(), z.unknown())
+    .record(z.string(), z.object({ offset: z.number() }))
     .parse(JSON.parse(readFileSync(join(out, "images", "manifest.json"), "utf8")));
   return [
     { name: "uki", kind: "uki", file: join(out, "anchor.efi") },
     { name: "system", kind: "system", file: join(out, "images", "system.squashfs") },
-    ...Object.keys(manifest).map((name): PartFile => ({
+    ...Object.entries(manifest).map(([name, entry]): PartFile => ({
       name,
       kind: "image",
+      slot_offset: entry.offset,
       file: join(out, "images", `${name}.squashfs`),
     })),
   ];

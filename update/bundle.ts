@@ -49,8 +49,13 @@ export const partSchema = z
     offset: byteCount.refine((n) => n % ALIGN === 0, `must be a multiple of ${ALIGN}`),
     size: byteCount,
     sha256: sha256Hex,
+    /** A base image's place in the slot's images partition (the offset its system image's manifest names). */
+    slot_offset: byteCount.refine((n) => n % ALIGN === 0, `must be a multiple of ${ALIGN}`).optional(),
   })
-  .strict();
+  .strict()
+  .refine((part) => (part.kind === "image") === (part.slot_offset !== undefined), {
+    message: "a base image, and only a base image, has a slot_offset",
+  });
 export type BundlePart = z.infer<typeof partSchema>;
 
 export const headerSchema = z
@@ -93,7 +98,7 @@ export function bundlePrefix(headerBytes: number): Uint8Array {
  */
 export function planBundle(
   version: string,
-  parts: { name: string; kind: BundlePart["kind"]; size: number; sha256: string }[],
+  parts: Omit<BundlePart, "offset">[],
 ): { header: BundleHeader; bytes: Uint8Array } {
   for (let first = ALIGN; ; first += ALIGN) {
     let offset = first;
@@ -123,7 +128,11 @@ export type BundleSource = {
   read(offset: number, length: number): Uint8Array;
 };
 
-export type BundleCheck = { ok: true; header: BundleHeader } | { ok: false; reason: string };
+/** Why a bundle is refused, as `update.refused` names it, and what exactly. */
+export type BundleRefusal = { ok: false; kind: "signature" | "format" | "hash"; reason: string };
+export type BundleCheck = { ok: true; header: BundleHeader } | BundleRefusal;
+/** A bundle whose head verified: its header, and where its signatures end. */
+export type OpenedBundle = { ok: true; header: BundleHeader; headEnd: number };
 
 const ED25519_SPKI = Buffer.from("302a300506032b6570032100", "hex");
 
@@ -148,38 +157,40 @@ export function signaturesProblem(message: Uint8Array, signatures: Uint8Array, k
   return quantumSafe ? null : "the ML-DSA-65 signature is not the update key's";
 }
 
-const refused = (reason: string): BundleCheck => ({ ok: false, reason });
+const refused = (kind: BundleRefusal["kind"], reason: string): BundleRefusal => ({ ok: false, kind, reason });
+const format = (reason: string): BundleRefusal => refused("format", reason);
 
-/** The header, trusted only once both signatures verified; why not, or the layout's first fault. */
-function readHead(source: BundleSource, keys: BundleKeys): { header: BundleHeader; headEnd: number } | string {
-  if (source.size < PREFIX_BYTES) return "too short to be a bundle";
+/** The header, trusted only once both signatures verified; why not. */
+function readHead(source: BundleSource, keys: BundleKeys): OpenedBundle | BundleRefusal {
+  if (source.size < PREFIX_BYTES) return format("too short to be a bundle");
   const prefix = source.read(0, PREFIX_BYTES);
-  if (!BUNDLE_MAGIC.every((byte, i) => prefix[i] === byte)) return "not an Anchor OS bundle (no ANCHOR-BUNDLE v1 mark)";
+  if (!BUNDLE_MAGIC.every((byte, i) => prefix[i] === byte))
+    return format("not an Anchor OS bundle (no ANCHOR-BUNDLE v1 mark)");
   const view = new DataView(prefix.buffer, prefix.byteOffset, PREFIX_BYTES);
   const headerBytes = view.getUint32(16, true);
-  if (view.getUint32(20, true) !== 0) return "bytes 20 to 23 are not zero";
+  if (view.getUint32(20, true) !== 0) return format("bytes 20 to 23 are not zero");
   if (headerBytes < 2 || headerBytes > HEADER_MAX)
-    return `the header's length ${headerBytes} is not 2 to ${HEADER_MAX}`;
+    return format(`the header's length ${headerBytes} is not 2 to ${HEADER_MAX}`);
   const headEnd = PREFIX_BYTES + headerBytes + SIGNATURES_BYTES;
-  if (source.size < headEnd) return "cut short inside its head";
+  if (source.size < headEnd) return format("cut short inside its head");
   const rest = source.read(PREFIX_BYTES, headerBytes + SIGNATURES_BYTES);
   const message = new Uint8Array(PREFIX_BYTES + headerBytes);
   message.set(prefix, 0);
   message.set(rest.subarray(0, headerBytes), PREFIX_BYTES);
   const unsigned = signaturesProblem(message, rest.subarray(headerBytes), keys);
-  if (unsigned !== null) return unsigned;
+  if (unsigned !== null) return refused("signature", unsigned);
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(rest.subarray(0, headerBytes)));
   } catch {
-    return "the signed header is not JSON";
+    return format("the signed header is not JSON");
   }
   const header = headerSchema.safeParse(json);
   if (!header.success) {
     const issue = header.error.issues[0];
-    return `the signed header is invalid: ${issue?.path.join(".") ?? ""}: ${issue?.message ?? "?"}`;
+    return format(`the signed header is invalid: ${issue?.path.join(".") ?? ""}: ${issue?.message ?? "?"}`);
   }
-  return { header: header.data, headEnd };
+  return { ok: true, header: header.data, headEnd };
 }
 
 /** The header's parts, in order, each inside the bundle and past the one before; the first fault, or null. */
@@ -196,40 +207,58 @@ function layoutProblem(header: BundleHeader, headEnd: number, source: BundleSour
 }
 
 /**
- * Checks a bundle from `source` against the pinned `keys`: its head, then
- * every other byte once, in order (the gaps zero, each part's SHA-256 the
- * signed one), each part's bytes given to `onPart` as they are read (where
- * an installer writes them; nothing of a part is to be trusted before the
- * check's end says ok). A file is exact; a disk may go on past the bundle.
+ * A bundle's head from `source`, checked against the pinned `keys` (both
+ * signatures, then the signed header's shape and layout): what an installer
+ * decides on before it reads the payload. A file is exact; a disk may go
+ * on past the bundle.
  */
-export function checkBundle(
-  source: BundleSource,
-  keys: BundleKeys,
-  options: { exact: boolean; onPart?: (part: BundlePart, chunk: Uint8Array) => void } = { exact: true },
-): BundleCheck {
+export function openBundle(source: BundleSource, keys: BundleKeys, exact: boolean): OpenedBundle | BundleRefusal {
   const head = readHead(source, keys);
-  if (typeof head === "string") return refused(head);
-  const { header, headEnd } = head;
-  const layout = layoutProblem(header, headEnd, source, options.exact);
-  if (layout !== null) return refused(layout);
+  if (!head.ok) return head;
+  const layout = layoutProblem(head.header, head.headEnd, source, exact);
+  return layout === null ? head : format(layout);
+}
+
+/**
+ * Reads every byte of an opened bundle past its head once, in order (the
+ * gaps zero, each part's SHA-256 the signed one), each part's bytes given
+ * to `onPart` as they are read (where an installer writes them; nothing of
+ * a part is to be trusted before this says ok).
+ */
+export function readParts(
+  source: BundleSource,
+  { header, headEnd }: OpenedBundle,
+  onPart?: (part: BundlePart, chunk: Uint8Array) => void,
+): BundleCheck {
   let at = headEnd;
   for (const part of header.parts) {
     for (; at < part.offset; at += CHUNK_BYTES) {
       const want = Math.min(CHUNK_BYTES, part.offset - at);
       const gap = source.read(at, want);
       if (gap.length !== want || gap.some((byte) => byte !== 0))
-        return refused(`a byte before part ${part.name} is not zero`);
+        return refused("hash", `a byte before part ${part.name} is not zero`);
     }
     const hash = createHash("sha256");
     for (at = part.offset; at < part.offset + part.size; at += CHUNK_BYTES) {
       const want = Math.min(CHUNK_BYTES, part.offset + part.size - at);
       const chunk = source.read(at, want);
-      if (chunk.length !== want) return refused(`part ${part.name} could not be read whole`);
+      if (chunk.length !== want) return refused("hash", `part ${part.name} could not be read whole`);
       hash.update(chunk);
-      options.onPart?.(part, chunk);
+      onPart?.(part, chunk);
     }
     at = part.offset + part.size;
-    if (hash.digest("hex") !== part.sha256) return refused(`part ${part.name} is not the bytes the header signed`);
+    if (hash.digest("hex") !== part.sha256)
+      return refused("hash", `part ${part.name} is not the bytes the header signed`);
   }
   return { ok: true, header };
+}
+
+/** Checks a whole bundle: its head (openBundle), then its payload (readParts), each part's bytes given to `onPart`. */
+export function checkBundle(
+  source: BundleSource,
+  keys: BundleKeys,
+  options: { exact: boolean; onPart?: (part: BundlePart, chunk: Uint8Array) => void } = { exact: true },
+): BundleCheck {
+  const opened = openBundle(source, keys, options.exact);
+  return opened.ok ? readParts(source, opened, options.onPart) : opened;
 }

@@ -4,6 +4,7 @@
  * image by its root hash, so only an owner-signed image decides which
  * bundles it accepts.
  */
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { BundleKeys } from "./bundle.ts";
 
@@ -38,3 +39,7 @@ export function parsePinnedKeys(text: string): { ok: true; keys: BundleKeys } | 
     },
   };
 }
+
+/** The keys' fingerprint as prompts and records show it: SHA-256 over both public keys, its first 16 bytes in hex. */
+export const keyFingerprint = (keys: BundleKeys): string =>
+  createHash("sha256").update(keys.ed25519).update(keys.mldsa65).digest("hex").slice(0, 32);

@@ -41,7 +41,7 @@ const PARTS = {
 const partFiles = () => [
   { name: "uki", kind: "uki" as const, file: fileOf("uki.efi", PARTS.uki) },
   { name: "system", kind: "system" as const, file: fileOf("system.squashfs", PARTS.system) },
-  { name: "minimal", kind: "image" as const, file: fileOf("minimal.squashfs", PARTS.minimal) },
+  { name: "minimal", kind: "image" as const, slot_offset: 0, file: fileOf("minimal.squashfs", PARTS.minimal) },
 ];
 
 /** A bundle of PARTS signed by `by`. */
@@ -150,6 +150,7 @@ describe("the update bundle", () => {
     const classicalOnly: UpdateSigner = { ed25519: signer.ed25519, mldsa65: ml_dsa65.keygen(seed) };
     expect(checkBundle(source(bundle(classicalOnly)), keys)).toEqual({
       ok: false,
+      kind: "signature",
       reason: "the ML-DSA-65 signature is not the update key's",
     });
     const pkcs8 = Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seed]);
@@ -159,6 +160,7 @@ describe("the update bundle", () => {
     };
     expect(checkBundle(source(bundle(quantumOnly)), keys)).toEqual({
       ok: false,
+      kind: "signature",
       reason: "the Ed25519 signature is not the update key's",
     });
   });
@@ -174,6 +176,7 @@ describe("the update bundle", () => {
     const hugeRead = source(huge);
     expect(checkBundle(hugeRead, keys)).toEqual({
       ok: false,
+      kind: "format",
       reason: "the header's length 1073741824 is not 2 to 65536",
     });
     expect(hugeRead.readBytes).toBe(PREFIX_BYTES);
@@ -190,7 +193,11 @@ describe("the update bundle", () => {
     const read = short.read;
     short.read = (offset, length) =>
       offset + length === system.offset ? read(offset, length).subarray(0, length - 1) : read(offset, length);
-    expect(checkBundle(short, keys)).toEqual({ ok: false, reason: "a byte before part system is not zero" });
+    expect(checkBundle(short, keys)).toEqual({
+      ok: false,
+      kind: "hash",
+      reason: "a byte before part system is not zero",
+    });
   });
 
   it("takes a disk that goes on past the bundle, but not a file with bytes added", () => {

@@ -1,0 +1,72 @@
+/**
+ * Updates, bay0's side. The update helper (update/run.ts) does the work;
+ * bay0 decides when. On a trial boot (the loader is trying a new version:
+ * it set LoaderBootCountPath), the version is blessed once it is healthy,
+ * and only then may the vault ask for the PIN: a trial image that took the
+ * PIN and then wedged would cost a try of the TPM's dictionary-attack
+ * lockout. Not healthy in time, it reboots, and the loader counts the try.
+ * On any other boot the helper clears what earlier boots left and offers
+ * an update it finds, at the console (or, headless, installs it).
+ */
+import { existsSync } from "node:fs";
+import { fromUpdateHelperSchema } from "../update/protocol.ts";
+import type { PromptAnswer, PromptRequest } from "../console/protocol.ts";
+import type { Log } from "../sys/log.ts";
+import type { Spawner } from "../sys/spawn.ts";
+import { converse } from "./helper.ts";
+import type { Rooms } from "./rooms.ts";
+
+const COUNT_PATH = "/sys/firmware/efi/efivars/LoaderBootCountPath-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f";
+/** A trial boot not healthy by then reboots (the base images alone may take minutes on a slow disk). */
+const HEALTH_DEADLINE_MS = 15 * 60_000;
+/** Autostart rooms must still run this long after they all started. */
+const SETTLE_MS = 10_000;
+
+type UpdateDeps = { spawner: Spawner; log: Log; sleep: (ms: number) => Promise<void> };
+type Ask = (request: PromptRequest) => Promise<PromptAnswer>;
+
+/** Whether the loader is trying this version. */
+export const onTrial = (): boolean => existsSync(COUNT_PATH);
+
+/** Null once the base images are mounted and every autostart room started and still runs after SETTLE_MS; else why not. */
+export async function health(rooms: Rooms, sleep: (ms: number) => Promise<void>): Promise<string | null> {
+  const problem = await rooms.autostarted;
+  if (problem !== null) return problem;
+  const started = rooms.supervisor
+    .list()
+    .filter((room) => room.started)
+    .map((room) => room.id);
+  await sleep(SETTLE_MS);
+  const running = new Set(rooms.supervisor.list().map((room) => room.id));
+  const gone = started.filter((id) => !running.has(id));
+  return gone.length === 0 ? null : `${gone.join(", ")} ended within ${SETTLE_MS / 1000} s of starting`;
+}
+
+/** A trial boot: blessed once `healthy` resolves to null; else (or not in time) `reboot`. */
+export async function blessWhenHealthy(
+  deps: UpdateDeps,
+  healthy: Promise<string | null>,
+  reboot: () => void,
+): Promise<void> {
+  const late = deps.sleep(HEALTH_DEADLINE_MS).then(() => `not healthy within ${HEALTH_DEADLINE_MS / 60_000} min`);
+  const problem = await Promise.race([healthy, late]);
+  if (problem !== null) {
+    deps.log.error("update.unhealthy", { reason: problem });
+    return reboot();
+  }
+  await run(deps, ["update", "bless"], null);
+}
+
+/** A boot that is not a trial: what earlier boots left is cleared, and an update found is offered through `ask` (null: headless). */
+export const offerUpdates = (deps: UpdateDeps, slot: "a" | "b", ask: Ask | null): Promise<void> =>
+  run(deps, ["update", "offer", slot, ask === null ? "headless" : "console"], ask);
+
+async function run(deps: UpdateDeps, args: string[], ask: Ask | null): Promise<void> {
+  const ended = await converse(deps, args, {
+    prefix: "update",
+    reply: fromUpdateHelperSchema,
+    ask,
+    onReport: () => true,
+  });
+  if (ended !== null) deps.log.error("update.failed", { reason: ended });
+}
