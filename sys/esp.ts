@@ -47,10 +47,11 @@ function syncFolderOf(path: string): void {
   }
 }
 
-/** Mounts the ESP partition `device` (read-write, nothing on it executable by Linux): the ESP, or why not. */
-export function mountEsp(libc: Libc, device: string): Esp | string {
+/** Mounts the ESP partition `device` (nothing on it executable by Linux, no access times): the ESP, or why not. */
+export function mountEsp(libc: Libc, device: string, writable: boolean): Esp | string {
   mkdirSync(MOUNT_POINT, { recursive: true, mode: 0o700 });
-  const mounted = libc.mount(device, MOUNT_POINT, "vfat", MS.NOSUID | MS.NODEV | MS.NOEXEC, "umask=077");
+  const flags = MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.NOATIME | (writable ? 0n : MS.RDONLY);
+  const mounted = libc.mount(device, MOUNT_POINT, "vfat", flags, "umask=077");
   if (!mounted.ok) return `cannot mount the ESP ${device}: ${mounted.message}`;
   const at = (path: string): string => join(MOUNT_POINT, path);
   return {

@@ -42,6 +42,7 @@ export const MS = {
   NOSUID: 2n,
   NODEV: 4n,
   NOEXEC: 8n,
+  NOATIME: 1024n,
   BIND: 4096n,
 } as const;
 

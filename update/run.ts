@@ -117,7 +117,14 @@ function setPartitionUuid(disk: RawDisk, number: number, uuid: string): void {
   }
 }
 
-/** What an earlier boot left: a version the loader fell back from, an install cut short. */
+/** Whether an earlier boot left something to clear on the ESP (read with it mounted read-only). */
+function leftSomething(esp: Esp, running: string): boolean {
+  const files = esp.list(ENTRIES_DIR);
+  const { rolledBack, partial } = leftovers(files, running);
+  return rolledBack.length > 0 || partial.length > 0 || files.includes(INSTALLING_MARK);
+}
+
+/** Clears what an earlier boot left: a version the loader fell back from, an install cut short. */
 function settle(log: Log, esp: Esp, running: string, inactiveSystem: string, inactive: Slot): void {
   const files = esp.list(ENTRIES_DIR);
   const { rolledBack, partial } = leftovers(files, running);
@@ -212,7 +219,7 @@ async function install(at: Installation, stick: RawDisk): Promise<void> {
           ? new Refusal("timeout", `nobody answered within ${PROMPT_TIMEOUT_MS / 1000} s`)
           : new Refusal("denied", "denied at the console");
     }
-    const esp = mountEsp(openHelperLibc(), at.espDevice);
+    const esp = mountEsp(openHelperLibc(), at.espDevice, true);
     if (typeof esp === "string") throw new Error(esp);
     try {
       await write(at, esp, header, opened, source, system.device, images.device, system.number);
@@ -310,13 +317,19 @@ async function offer(log: Log, ask: Ask | null, slot: Slot): Promise<Done> {
   const found = await bootDisk();
   const inactive = otherSlot(slot);
   const inactiveSystem = partition(found.bootDisk, slotLabels(inactive).system).device;
-  const esp = mountEsp(openHelperLibc(), found.esp);
-  if (typeof esp === "string") throw new Error(esp);
-  try {
-    settle(log, esp, running, inactiveSystem, inactive);
-  } finally {
-    const closed = esp.close();
-    if (closed !== null) log.warn("update.failed", { reason: closed });
+  // Mounted read-only to look, read-write only when something is to be cleared: a boot that finds nothing writes nothing.
+  for (const writable of [false, true]) {
+    const esp = mountEsp(openHelperLibc(), found.esp, writable);
+    if (typeof esp === "string") throw new Error(esp);
+    let more = false;
+    try {
+      if (writable) settle(log, esp, running, inactiveSystem, inactive);
+      else more = leftSomething(esp, running);
+    } finally {
+      const closed = esp.close();
+      if (closed !== null) log.warn("update.failed", { reason: closed });
+    }
+    if (!more) break;
   }
   const sticks = found.raw.filter(
     (d) => d.name !== found.disk.name && BUNDLE_MAGIC.every((byte, i) => d.head[i] === byte),
@@ -345,7 +358,7 @@ async function bless(log: Log): Promise<Done> {
   const names = path === null ? null : blessing(path);
   if (names === null) throw new Error(`not a trial boot of an Anchor entry (${path ?? "no LoaderBootCountPath"})`);
   const found = await bootDisk();
-  const esp = mountEsp(openHelperLibc(), found.esp);
+  const esp = mountEsp(openHelperLibc(), found.esp, true);
   if (typeof esp === "string") throw new Error(esp);
   try {
     esp.rename(inEntries(names.from), inEntries(names.to));
