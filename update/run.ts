@@ -28,7 +28,14 @@ import type { Log } from "../sys/log.ts";
 import { osReleaseField } from "../sys/os-release.ts";
 import { SECURE_BOOT_CERT, UPDATE_KEYS } from "../init/layout.ts";
 import { talkToBay0, type Ask } from "../vault/dialog.ts";
-import { BUNDLE_MAGIC, openBundle, readParts, type BundleHeader, type BundleRefusal } from "./bundle.ts";
+import {
+  BUNDLE_MAGIC,
+  openBundle,
+  readParts,
+  type BundleHeader,
+  type BundlePart,
+  type BundleRefusal,
+} from "./bundle.ts";
 import {
   blessing,
   compareVersions,
@@ -168,7 +175,31 @@ type Installation = {
   espDevice: string;
 };
 
-/** Offers the bundle on `stick` and installs it into the inactive slot: throws a Refusal when it does not. */
+/** The UKI part's bytes as `readParts` gives them, and every part's chunks to `each` (where the slot's writes go). */
+function readBundle(
+  source: Parameters<typeof readParts>[0],
+  opened: Parameters<typeof readParts>[1],
+  each: (part: BundlePart, chunk: Uint8Array, offset: number) => void = () => undefined,
+): { uki: Uint8Array; problem: Refusal | null } {
+  const part = opened.header.parts.find((p) => p.kind === "uki");
+  const uki = new Uint8Array(part?.size ?? 0);
+  const read = new Map<string, number>();
+  const checked = readParts(source, opened, (part, chunk) => {
+    const offset = read.get(part.name) ?? 0;
+    if (part.kind === "uki") uki.set(chunk, offset);
+    each(part, chunk, offset);
+    read.set(part.name, offset + chunk.length);
+  });
+  return { uki, problem: checked.ok ? ukiProblem(uki, opened.header) : new Refusal(checked.kind, checked.reason) };
+}
+
+/**
+ * Checks the bundle on `stick` whole, offers it and installs it into the
+ * inactive slot: throws a Refusal when it does not. Nothing is written
+ * before every byte of it checked, so a bundle refused leaves the disk as
+ * it was; the writes read it a second time, hashing again (a stick that
+ * changes its bytes between the reads is caught, and the slot wiped).
+ */
 async function install(at: Installation, stick: RawDisk): Promise<void> {
   const { log, inactive } = at;
   const pinned = parsePinnedKeys(readTextOrNull(UPDATE_KEYS) ?? "");
@@ -193,6 +224,8 @@ async function install(at: Installation, stick: RawDisk): Promise<void> {
       const room = part.kind === "system" ? sizeOf(system) : part.kind === "image" ? sizeOf(images) : Infinity;
       if (end > room) throw new Refusal("space", `part ${part.name} needs ${end} bytes; slot ${inactive} has ${room}`);
     }
+    const checked = readBundle(source, opened);
+    if (checked.problem !== null) throw checked.problem;
     log.info("update.offered", {
       from: at.running,
       to: header.version,
@@ -258,38 +291,33 @@ async function write(
     system: openBlockDevice(systemDevice, true),
     image: openBlockDevice(imagesDevice, true),
   };
-  const ukiBytes = new Uint8Array(uki?.size ?? 0);
-  let problem: Refusal | null = null;
+  let written: ReturnType<typeof readBundle>;
   try {
-    const written = new Map<string, number>();
+    const total = header.parts.reduce((n, part) => n + part.size, 0);
     let done = 0;
     let reported = -1;
-    const checked = readParts(source, opened, (part, chunk) => {
-      const offset = written.get(part.name) ?? 0;
-      if (part.kind === "uki") ukiBytes.set(chunk, offset);
-      else targets[part.kind].write((part.slot_offset ?? 0) + offset, chunk);
-      written.set(part.name, offset + chunk.length);
+    written = readBundle(source, opened, (part, chunk, offset) => {
+      if (part.kind !== "uki") targets[part.kind].write((part.slot_offset ?? 0) + offset, chunk);
       done += chunk.length;
-      const percent = Math.floor((done / header.size) * 10) * 10;
+      const percent = Math.floor((done / total) * 10) * 10;
       if (percent > reported) log.info("update.installing", { version: header.version, percent });
       reported = Math.max(reported, percent);
     });
     targets.system.sync();
     targets.image.sync();
-    problem = checked.ok ? ukiProblem(ukiBytes, header) : new Refusal(checked.kind, checked.reason);
   } finally {
     targets.system.close();
     targets.image.close();
   }
-  if (problem !== null) {
+  if (written.problem !== null) {
     wipeSystem(systemDevice);
     esp.remove(inEntries(INSTALLING_MARK));
-    throw problem;
+    throw written.problem;
   }
   // The slot's system partition now answers to the PARTUUID the new UKI pins, and only then is the UKI put in place.
-  setPartitionUuid(at.disk, systemNumber, ukiFacts(ukiBytes).systemPartUuid ?? "");
+  setPartitionUuid(at.disk, systemNumber, ukiFacts(written.uki).systemPartUuid ?? "");
   const partial = inEntries(`anchor_${header.version}${PARTIAL_SUFFIX}`);
-  esp.write(partial, ukiBytes);
+  esp.write(partial, written.uki);
   esp.rename(partial, inEntries(entryFile(header.version, TRIES)));
   esp.remove(inEntries(INSTALLING_MARK));
   log.info("update.installed", {
@@ -334,23 +362,23 @@ async function offer(log: Log, ask: Ask | null, slot: Slot): Promise<Done> {
   const sticks = found.raw.filter(
     (d) => d.name !== found.disk.name && BUNDLE_MAGIC.every((byte, i) => d.head[i] === byte),
   );
-  const stick = sticks[0];
-  if (stick === undefined) return "none";
   const runningEntry = loaderText(await readLoaderVariable("LoaderEntrySelected"));
-  try {
-    if (sticks.length > 1) throw new Refusal("busy", `${sticks.length} disks hold a bundle: offer one at a time`);
-    if (runningEntry === null || parseEntry(runningEntry) === null)
-      throw new Refusal("format", "this machine was not started by systemd-boot from an Anchor entry");
-    await install(
-      { log, ask, running, runningEntry, inactive, disk: found.disk, bootDisk: found.bootDisk, espDevice: found.esp },
-      stick,
-    );
-    return "installed";
-  } catch (error) {
-    if (!(error instanceof Refusal)) throw error;
-    log.warn("update.refused", { reason: error.kind, detail: error.detail, source: `disk ${stick.name}` });
-    return "none";
+  let done: Done = "none";
+  // Each disk in turn, in the kernel's order; once one installed, the others wait for the next boot.
+  for (const stick of sticks) {
+    try {
+      if (done === "installed") throw new Refusal("busy", "an update was installed from another disk this boot");
+      if (runningEntry === null || parseEntry(runningEntry) === null)
+        throw new Refusal("format", "this machine was not started by systemd-boot from an Anchor entry");
+      const at = { log, ask, running, runningEntry, inactive, disk: found.disk, bootDisk: found.bootDisk };
+      await install({ ...at, espDevice: found.esp }, stick);
+      done = "installed";
+    } catch (error) {
+      if (!(error instanceof Refusal)) throw error;
+      log.warn("update.refused", { reason: error.kind, detail: error.detail, source: `disk ${stick.name}` });
+    }
   }
+  return done;
 }
 
 async function bless(log: Log): Promise<Done> {

@@ -8,14 +8,16 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { closeSync, copyFileSync, mkdtempSync, openSync, readSync, rmSync, statSync } from "node:fs";
+import { closeSync, copyFileSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseGpt, PARTITION } from "../../rooms/boot-disk.ts";
 import { systemPartUuid } from "../../uki/cmdline.ts";
 import { readSystemVerity } from "../../uki/system-image.ts";
+import { ownerUpdateSigner, signBundleHead, testUpdateSigner, type UpdateSigner } from "../../uki/update-keys.ts";
 import { packageVersion } from "../../uki/version.ts";
+import { bundlePrefix, headerSchema, PREFIX_BYTES, ED25519_SIGNATURE_BYTES } from "../../update/bundle.ts";
 import { chooseChoice } from "../qemu/keyboard.ts";
 import { runScript } from "../qemu/paths.ts";
 import { screenReader } from "../qemu/screen.ts";
@@ -48,11 +50,47 @@ const sha256Of = (file: string, offset = 0, bytes = statSync(file).size - offset
   return hash.digest("hex");
 };
 
+/** A bundle file's head: its header's bytes as JSON, and where its two signatures are. */
+function headOf(file: string): { header: ReturnType<typeof headerSchema.parse>; signaturesAt: number } {
+  const fd = openSync(file, "r");
+  try {
+    const prefix = Buffer.alloc(PREFIX_BYTES);
+    readSync(fd, prefix, 0, PREFIX_BYTES, 0);
+    const length = prefix.readUInt32LE(16);
+    const header = Buffer.alloc(length);
+    readSync(fd, header, 0, length, PREFIX_BYTES);
+    return { header: headerSchema.parse(JSON.parse(header.toString("utf8"))), signaturesAt: PREFIX_BYTES + length };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A copy of `file` as `into`, with `bytes` written at `offset`. */
+function patched(file: string, into: string, offset: number, bytes: Uint8Array): string {
+  copyFileSync(file, into);
+  const fd = openSync(into, "r+");
+  try {
+    writeSync(fd, bytes, 0, bytes.length, offset);
+  } finally {
+    closeSync(fd);
+  }
+  return into;
+}
+
+/** The bundle's head with `header` in it, signed by `signer`. */
+function signedHead(header: object, signer: UpdateSigner): Uint8Array {
+  const text = new TextEncoder().encode(JSON.stringify(header));
+  const message = new Uint8Array([...bundlePrefix(text.length), ...text]);
+  return new Uint8Array([...message, ...signBundleHead(message, signer)]);
+}
+
 describe("an update from a raw disk", () => {
   const scratch = mkdtempSync(join(tmpdir(), "anchor-update-"));
   const next = join(scratch, "next");
   const disk = join(scratch, "disk.img");
   const bundle = join(next, `anchor-${Y}.bundle`);
+  /** Forged copies of the bundle, on the disks before the good one, each with the reason it is refused. */
+  const forged: { file: string; reason: string; detail: RegExp }[] = [];
   let vm: Vm | null = null;
   const screen = screenReader(() => {
     if (vm === null) throw new Error("no VM");
@@ -65,6 +103,51 @@ describe("an update from a raw disk", () => {
     const packed = runScript("uki/bundle.ts", ["--out", next]);
     expect(packed.status, packed.stderr).toBe(0);
     copyFileSync(join(OUT, "anchor.img"), disk);
+    const { header, signaturesAt } = headOf(bundle);
+    const system = header.parts.find((p) => p.kind === "system");
+    if (system === undefined) throw new Error("no system part");
+    const flip = (at: number): Uint8Array => {
+      const byte = Buffer.alloc(1);
+      const fd = openSync(bundle, "r");
+      readSync(fd, byte, 0, 1, at);
+      closeSync(fd);
+      return Uint8Array.of((byte[0] ?? 0) ^ 0x01);
+    };
+    const keys = join(scratch, "other-keys");
+    const made = runScript("uki/keys.ts", [keys]);
+    expect(made.status, made.stderr).toBe(0);
+    forged.push(
+      {
+        file: patched(bundle, join(scratch, "payload.bundle"), system.offset + 4096, flip(system.offset + 4096)),
+        reason: "hash",
+        detail: /part system is not the bytes the header signed/,
+      },
+      {
+        file: patched(bundle, join(scratch, "other-key.bundle"), 0, signedHead(header, ownerUpdateSigner(keys))),
+        reason: "signature",
+        detail: /Ed25519/,
+      },
+      {
+        file: patched(
+          bundle,
+          join(scratch, "ml-dsa.bundle"),
+          signaturesAt + ED25519_SIGNATURE_BYTES + 100,
+          flip(signaturesAt + ED25519_SIGNATURE_BYTES + 100),
+        ),
+        reason: "signature",
+        detail: /ML-DSA-65/,
+      },
+      {
+        file: patched(
+          bundle,
+          join(scratch, "huge.bundle"),
+          0,
+          signedHead({ ...header, size: 2 ** 50 }, testUpdateSigner()),
+        ),
+        reason: "format",
+        detail: /^the header says 1125899906842624 bytes/,
+      },
+    );
   }, BUILD_MS);
   afterEach(async () => {
     await vm?.stop();
@@ -72,7 +155,7 @@ describe("an update from a raw disk", () => {
   });
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-  const boot = async (name: string): Promise<Vm> => {
+  const boot = async (name: string, extraDisks = [bundle]): Promise<Vm> => {
     vm = await Vm.boot({
       name,
       uefiDisk: disk,
@@ -80,7 +163,7 @@ describe("an update from a raw disk", () => {
       usbKeyboard: true,
       memoryMb: 2048,
       noReboot: true,
-      extraDisks: [bundle],
+      extraDisks,
     });
     return vm;
   };
@@ -122,12 +205,21 @@ describe("an update from a raw disk", () => {
     });
 
   it(
-    `${X} offers ${Y} from the disk at the console and, approved, writes it into slot B and its UKI with 3 tries`,
+    `${X} refuses forged bundles, writing nothing, offers ${Y} from the disk at the console and, approved, writes it into slot B and its UKI with 3 tries`,
     async () => {
-      const booted = await boot("update-offer");
+      const before = diskState();
+      const booted = await boot("update-offer", [...forged.map((f) => f.file), bundle]);
       expect(await booted.waitFor("bay0.ready", UEFI_BOOT_MS)).toMatchObject({ version: X, slot: "a" });
+      const good = `disk vd${String.fromCharCode("b".charCodeAt(0) + forged.length)}`;
       const offered = await booted.waitFor("update.offered", UEFI_BOOT_MS);
-      expect(offered).toMatchObject({ from: X, to: Y, source: "disk vdb", size: statSync(bundle).size });
+      expect(offered).toMatchObject({ from: X, to: Y, source: good, size: statSync(bundle).size });
+      const refused = booted.records.filter((r) => r.event === "update.refused");
+      expect(refused.map((r) => [r.source, r.reason])).toEqual(
+        forged.map((f, i) => [`disk vd${String.fromCharCode("b".charCodeAt(0) + i)}`, f.reason]),
+      );
+      forged.forEach((f, i) => expect(String(refused[i]?.detail)).toMatch(f.detail));
+      // Checked whole before it is offered: the forged ones wrote nothing, and neither did this one yet.
+      expect(diskState()).toEqual(before);
       expect(offered.key).toMatch(/^[0-9a-f]{32}$/);
       await screen.wait(
         new RegExp(`Update: Anchor OS ${X.replaceAll(".", "\\.")} to ${Y.replaceAll(".", "\\.")}`),
