@@ -8,7 +8,17 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { closeSync, copyFileSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  copyFileSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -22,6 +32,10 @@ import { chooseChoice } from "../qemu/keyboard.ts";
 import { runScript } from "../qemu/paths.ts";
 import { screenReader } from "../qemu/screen.ts";
 import { diskPartition } from "../qemu/vault-disk.ts";
+import { osRelease } from "../../uki/initramfs.ts";
+import { pcrSigningKey, sign, signingKey } from "../../uki/sign.ts";
+import { assembleUki } from "../../uki/uki.ts";
+import { peSection, ukiFacts } from "../../update/uki-sections.ts";
 import { OUT, Vm } from "../qemu/vm.ts";
 
 /** Firmware, systemd-boot, the stub and bay0 under TCG, and a host twice as slow. */
@@ -31,7 +45,11 @@ const INSTALL_MS = 600_000;
 const BUILD_MS = 900_000;
 
 const X = packageVersion();
-const Y = X.replace(/^(\d+)\.(\d+)\.\d+$/, (_, major: string, minor: string) => `${major}.${Number(minor) + 1}.0`);
+const later = (version: string, by: number): string =>
+  version.replace(/^(\d+)\.(\d+)\.\d+$/, (_, major: string, minor: string) => `${major}.${Number(minor) + by}.0`);
+const Y = later(X, 1);
+/** A version that never becomes healthy. */
+const Z = later(X, 2);
 
 const sha256Of = (file: string, offset = 0, bytes = statSync(file).size - offset): string => {
   const hash = createHash("sha256");
@@ -84,9 +102,34 @@ function signedHead(header: object, signer: UpdateSigner): Uint8Array {
   return new Uint8Array([...message, ...signBundleHead(message, signer)]);
 }
 
+/**
+ * Makes the build in `dir` a version that never becomes healthy: its UKI,
+ * signed alike, autostarts a room no policy names.
+ */
+function neverHealthy(dir: string, scratch: string): void {
+  const uki = join(dir, "anchor.efi");
+  const image = new Uint8Array(readFileSync(uki));
+  const cmdline = new TextDecoder().decode(peSection(image, ".cmdline") ?? new Uint8Array()).replace(/\0.*$/s, "");
+  const version = ukiFacts(image).version ?? "";
+  const unsigned = join(scratch, "never-healthy.efi");
+  assembleUki(
+    {
+      vmlinuz: join(dir, "vmlinuz"),
+      initramfs: join(dir, "initramfs.img"),
+      cmdline: `${cmdline.trim()} anchor.autostart=absent`,
+      osRelease: osRelease(version),
+      version,
+      pcrKey: pcrSigningKey(null, scratch),
+    },
+    unsigned,
+  );
+  sign(unsigned, uki, signingKey(null, scratch));
+}
+
 describe("an update from a raw disk", () => {
   const scratch = mkdtempSync(join(tmpdir(), "anchor-update-"));
   const next = join(scratch, "next");
+  const failing = join(scratch, "failing");
   const disk = join(scratch, "disk.img");
   const bundle = join(next, `anchor-${Y}.bundle`);
   /** Forged copies of the bundle, on the disks before the good one, each with the reason it is refused. */
@@ -102,6 +145,11 @@ describe("an update from a raw disk", () => {
     expect(built.status, built.stderr).toBe(0);
     const packed = runScript("uki/bundle.ts", ["--out", next]);
     expect(packed.status, packed.stderr).toBe(0);
+    const builtZ = runScript("uki/build.ts", ["--test-hooks", "--version", Z, "--out", failing]);
+    expect(builtZ.status, builtZ.stderr).toBe(0);
+    neverHealthy(failing, scratch);
+    const packedZ = runScript("uki/bundle.ts", ["--out", failing]);
+    expect(packedZ.status, packedZ.stderr).toBe(0);
     copyFileSync(join(OUT, "anchor.img"), disk);
     const { header, signaturesAt } = headOf(bundle);
     const system = header.parts.find((p) => p.kind === "system");
@@ -155,14 +203,15 @@ describe("an update from a raw disk", () => {
   });
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-  const boot = async (name: string, extraDisks = [bundle]): Promise<Vm> => {
+  /** Boots the disk with `extraDisks` (the bundle unless said); QEMU ends at the first reboot unless `reboots`. */
+  const boot = async (name: string, extraDisks = [bundle], reboots = false): Promise<Vm> => {
     vm = await Vm.boot({
       name,
       uefiDisk: disk,
       persistDisk: true,
       usbKeyboard: true,
       memoryMb: 2048,
-      noReboot: true,
+      noReboot: !reboots,
       extraDisks,
     });
     return vm;
@@ -273,5 +322,35 @@ describe("an update from a raw disk", () => {
       expect(diskState()).toEqual(before);
     },
     UEFI_BOOT_MS * 2,
+  );
+
+  it(
+    `${Z}, installed from ${Y} and never healthy, is tried 3 times; then systemd-boot boots ${Y}, which logs the rollback and deletes ${Z}`,
+    async () => {
+      const booted = await boot("update-rollback", [join(failing, `anchor-${Z}.bundle`)], true);
+      expect(await booted.waitFor("bay0.ready", UEFI_BOOT_MS)).toMatchObject({ version: Y, slot: "b" });
+      await screen.wait(
+        new RegExp(`Update: Anchor OS ${Y.replaceAll(".", "\\.")} to ${Z.replaceAll(".", "\\.")}`),
+        UEFI_BOOT_MS,
+      );
+      await chooseChoice(booted, screen, `Install ${Z}`);
+      expect(await booted.waitFor("update.installed", INSTALL_MS)).toMatchObject({
+        version: Z,
+        slot: "a",
+        replaced: [`anchor_${X}.efi`],
+      });
+      await booted.sendKeys(["ctrl", "alt", "delete"]);
+      const rolledBack = await booted.waitFor("update.rolled_back", UEFI_BOOT_MS * 5);
+      expect(rolledBack).toMatchObject({ version: Z, entry: `anchor_${Z}+0-3.efi`, running: Y });
+      const readies = booted.records.filter((r) => r.event === "bay0.ready").map((r) => [r.version, r.slot]);
+      expect(readies).toEqual([[Y, "b"], ...Array.from({ length: 3 }, () => [Z, "a"]), [Y, "b"]]);
+      const unhealthy = booted.records.filter((r) => r.event === "update.unhealthy");
+      expect(unhealthy).toHaveLength(3);
+      expect(String(unhealthy[0]?.reason)).toMatch(/absent/);
+      expect(booted.records.some((r) => r.event === "update.blessed")).toBe(false);
+      await booted.stop();
+      expect(entries()).toEqual([`anchor_${Y}.efi`]);
+    },
+    UEFI_BOOT_MS * 7,
   );
 });
