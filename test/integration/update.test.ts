@@ -308,27 +308,23 @@ describe("an update from a raw disk", () => {
   );
 
   it(
-    `${Y}, blessed, boots again by itself and refuses the same bundle as no upgrade, changing nothing on the disk`,
+    `${Y}, blessed, boots by itself, refuses its own bundle as no upgrade, writing nothing; ${Z}, installed from ${Y} and never healthy, is tried 3 times; then systemd-boot boots ${Y}, which logs the rollback and deletes ${Z}`,
     async () => {
       const before = diskState();
-      const booted = await boot("update-again");
+      const booted = await boot("update-rollback", [bundle, join(failing, `anchor-${Z}.bundle`)], true);
       expect(await booted.waitFor("bay0.ready", UEFI_BOOT_MS)).toMatchObject({ version: Y, slot: "b" });
       expect(await booted.waitFor("update.refused", UEFI_BOOT_MS)).toMatchObject({
         reason: "downgrade",
         source: "disk vdb",
+        detail: `${Y} is not newer than the running ${Y}`,
+      });
+      expect(await booted.waitFor("update.offered", UEFI_BOOT_MS)).toMatchObject({
+        from: Y,
+        to: Z,
+        source: "disk vdc",
       });
       expect(booted.records.some((r) => r.event === "update.blessed")).toBe(false);
-      await reboot(booted);
       expect(diskState()).toEqual(before);
-    },
-    UEFI_BOOT_MS * 2,
-  );
-
-  it(
-    `${Z}, installed from ${Y} and never healthy, is tried 3 times; then systemd-boot boots ${Y}, which logs the rollback and deletes ${Z}`,
-    async () => {
-      const booted = await boot("update-rollback", [join(failing, `anchor-${Z}.bundle`)], true);
-      expect(await booted.waitFor("bay0.ready", UEFI_BOOT_MS)).toMatchObject({ version: Y, slot: "b" });
       await screen.wait(
         new RegExp(`Update: Anchor OS ${Y.replaceAll(".", "\\.")} to ${Z.replaceAll(".", "\\.")}`),
         UEFI_BOOT_MS,
@@ -352,5 +348,37 @@ describe("an update from a raw disk", () => {
       expect(entries()).toEqual([`anchor_${Y}.efi`]);
     },
     UEFI_BOOT_MS * 7,
+  );
+
+  it(
+    `a power cut while ${Z}'s slot is written leaves ${Y} running; the next boot logs update.interrupted, and the same bundle installs cleanly`,
+    async () => {
+      const stick = join(failing, `anchor-${Z}.bundle`);
+      const cut = await boot("update-power-cut", [stick]);
+      await screen.wait(new RegExp(`Update: Anchor OS ${Y.replaceAll(".", "\\.")} to`), UEFI_BOOT_MS);
+      await chooseChoice(cut, screen, `Install ${Z}`);
+      await cut.waitFor("update.installing", INSTALL_MS, (r) => Number(r.percent) >= 40);
+      await cut.stop();
+      expect(cut.records.some((r) => r.event === "update.installed")).toBe(false);
+      expect(entries()).toEqual([`anchor-installing.json`, `anchor_${Y}.efi`]);
+
+      const after = await boot("update-after-cut", [stick]);
+      expect(await after.waitFor("bay0.ready", UEFI_BOOT_MS)).toMatchObject({ version: Y, slot: "b" });
+      expect(await after.waitFor("update.interrupted", UEFI_BOOT_MS)).toMatchObject({
+        version: Z,
+        slot: "a",
+        removed: [],
+      });
+      await screen.wait(new RegExp(`Update: Anchor OS ${Y.replaceAll(".", "\\.")} to`), UEFI_BOOT_MS);
+      await chooseChoice(after, screen, `Install ${Z}`);
+      expect(await after.waitFor("update.installed", INSTALL_MS)).toMatchObject({
+        version: Z,
+        slot: "a",
+        replaced: [],
+      });
+      await after.stop();
+      expect(entries()).toEqual([`anchor_${Y}.efi`, `anchor_${Z}+3.efi`]);
+    },
+    UEFI_BOOT_MS * 3 + INSTALL_MS,
   );
 });
