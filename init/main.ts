@@ -241,11 +241,11 @@ function main(): void {
     await Promise.race([link.ready, Bun.sleep(CONSOLE_HELLO_MS)]);
     const updating = { spawner, log, sleep: Bun.sleep };
     // A version on trial asks for no PIN before it is blessed (init/update.ts says why).
-    if (updates.onTrial())
-      await updates.blessWhenHealthy(updating, updates.health(started, Bun.sleep), () =>
-        requestShutdown("reboot", "update-unhealthy"),
-      );
-    else if (slot !== null) void updates.offerUpdates(updating, slot, ask());
+    if (updates.onTrial()) {
+      const healthy = updates.health(started, Bun.sleep);
+      if (!(await updates.blessWhenHealthy(updating, healthy, () => requestShutdown("reboot", "update-unhealthy"))))
+        return;
+    } else if (slot !== null) void updates.offerUpdates(updating, slot, ask());
     if (partition !== null) vault = startVault({ libc, log, spawner, ask, stopRooms, audit }, partition);
     if (ANCHOR_TEST_HOOKS) installTestHooks(process, log, started, link);
     if (options.run !== null) void runOnce(spawner, log, options.run);

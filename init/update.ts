@@ -42,19 +42,21 @@ export async function health(rooms: Rooms, sleep: (ms: number) => Promise<void>)
   return gone.length === 0 ? null : `${gone.join(", ")} ended within ${SETTLE_MS / 1000} s of starting`;
 }
 
-/** A trial boot: blessed once `healthy` resolves to null; else (or not in time) `reboot`. */
+/** A trial boot: blessed once `healthy` resolves to null; else (or not in time) `reboot`. Whether it was healthy. */
 export async function blessWhenHealthy(
   deps: UpdateDeps,
   healthy: Promise<string | null>,
   reboot: () => void,
-): Promise<void> {
+): Promise<boolean> {
   const late = deps.sleep(HEALTH_DEADLINE_MS).then(() => `not healthy within ${HEALTH_DEADLINE_MS / 60_000} min`);
   const problem = await Promise.race([healthy, late]);
   if (problem !== null) {
     deps.log.error("update.unhealthy", { reason: problem });
-    return reboot();
+    reboot();
+    return false;
   }
   await run(deps, ["update", "bless"], null);
+  return true;
 }
 
 /** A boot that is not a trial: what earlier boots left is cleared, and an update found is offered through `ask` (null: headless). */

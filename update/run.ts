@@ -20,7 +20,7 @@
 import { X509Certificate } from "node:crypto";
 import { PARTITION, loaderText, type Disk } from "../rooms/boot-disk.ts";
 import { findBootDisk, readDisks, readLoaderVariable, type RawDisk } from "../sys/block-devices.ts";
-import { openBlockDevice, type BlockDevice } from "../sys/block-device.ts";
+import { openBlockDevice, type BlockDevice } from "../sys/block-io.ts";
 import { mountEsp, type Esp } from "../sys/esp.ts";
 import { readTextOrNull, parseJsonOrNull } from "../sys/files.ts";
 import { openHelperLibc } from "../sys/libc-helper.ts";

@@ -51,13 +51,15 @@ describe("updates, bay0's side", () => {
       end({ status: 0, signal: null });
     });
     let reboots = 0;
-    await blessWhenHealthy(healthy.deps, Promise.resolve(null), () => void reboots++);
+    expect(await blessWhenHealthy(healthy.deps, Promise.resolve(null), () => void reboots++)).toBe(true);
     expect(healthy.started.map((argv) => argv.slice(1))).toEqual([["update", "bless"]]);
     expect(healthy.records.map((r) => r.event)).toEqual(["update.blessed"]);
     expect(reboots).toBe(0);
 
     const sick = harness(() => undefined);
-    await blessWhenHealthy(sick.deps, Promise.resolve("room web did not start: no image"), () => void reboots++);
+    expect(
+      await blessWhenHealthy(sick.deps, Promise.resolve("room web did not start: no image"), () => void reboots++),
+    ).toBe(false);
     expect(sick.started).toEqual([]);
     expect(reboots).toBe(1);
     expect(sick.records).toMatchObject([{ event: "update.unhealthy", reason: "room web did not start: no image" }]);
