@@ -24,6 +24,8 @@ export type Rooms = {
   policies: Map<string, Policy>;
   umbilical: Umbilical;
   builder: RoomBuilder;
+  /** The rooms started at boot, by name (the image's autostart list, or the command line's). */
+  autostart: string[];
   /** Null once the base images are mounted and every autostart room started; else the first thing that did not. */
   autostarted: Promise<string | null>;
 };
@@ -115,5 +117,5 @@ export function startRooms({ ask, vault, mounted, ...deps }: RoomsDeps, autostar
     log.error("bay0.error", { where: "rooms.autostart", error: String(error) });
     return String(error);
   });
-  return { supervisor, policies, umbilical, builder, autostarted };
+  return { supervisor, policies, umbilical, builder, autostart: names, autostarted };
 }

@@ -32,17 +32,13 @@ export const onTrial = (): boolean => existsSync(COUNT_PATH);
 export async function health(rooms: Rooms, sleep: (ms: number) => Promise<void>): Promise<string | null> {
   const problem = await rooms.autostarted;
   if (problem !== null) return problem;
-  const started = rooms.supervisor
-    .list()
-    .filter((room) => room.started)
-    .map((room) => room.id);
   await sleep(SETTLE_MS);
-  const running = new Set(rooms.supervisor.list().map((room) => room.id));
-  const gone = started.filter((id) => !running.has(id));
-  return gone.length === 0 ? null : `${gone.join(", ")} ended within ${SETTLE_MS / 1000} s of starting`;
+  const running = new Set(rooms.supervisor.list().flatMap((room) => (room.started ? [room.id] : [])));
+  const gone = rooms.autostart.filter((name) => !running.has(name));
+  return gone.length === 0 ? null : `${gone.join(", ")} not running ${SETTLE_MS / 1000} s after the autostart`;
 }
 
-/** A trial boot: blessed once `healthy` resolves to null; else (or not in time) `reboot`. Whether it was healthy. */
+/** A trial boot: blessed once `healthy` resolves to null; else (or not in time, or not blessed) `reboot`. Whether it was blessed. */
 export async function blessWhenHealthy(
   deps: UpdateDeps,
   healthy: Promise<string | null>,
@@ -50,25 +46,29 @@ export async function blessWhenHealthy(
 ): Promise<boolean> {
   const late = deps.sleep(HEALTH_DEADLINE_MS).then(() => `not healthy within ${HEALTH_DEADLINE_MS / 60_000} min`);
   const problem = await Promise.race([healthy, late]);
-  if (problem !== null) {
-    deps.log.error("update.unhealthy", { reason: problem });
-    reboot();
-    return false;
-  }
-  await run(deps, ["update", "bless"], null);
-  return true;
+  const blessed = problem === null ? await Promise.race([run(deps, ["update", "bless"], null), late]) : null;
+  if (blessed === "blessed") return true;
+  deps.log.error("update.unhealthy", { reason: problem ?? "healthy, but the update helper did not bless it" });
+  reboot();
+  return false;
 }
 
 /** A boot that is not a trial: what earlier boots left is cleared, and an update found is offered through `ask` (null: headless). */
-export const offerUpdates = (deps: UpdateDeps, slot: "a" | "b", ask: Ask | null): Promise<void> =>
-  run(deps, ["update", "offer", slot, ask === null ? "headless" : "console"], ask);
+export const offerUpdates = async (deps: UpdateDeps, slot: "a" | "b", ask: Ask | null): Promise<void> =>
+  void (await run(deps, ["update", "offer", slot, ask === null ? "headless" : "console"], ask));
 
-async function run(deps: UpdateDeps, args: string[], ask: Ask | null): Promise<void> {
+/** The helper's dialog: how it said it ended, or null when it did not. */
+async function run(deps: UpdateDeps, args: string[], ask: Ask | null): Promise<string | null> {
+  let done: string | null = null;
   const ended = await converse(deps, args, {
     prefix: "update",
     reply: fromUpdateHelperSchema,
     ask,
-    onReport: () => true,
+    onReport: (report) => {
+      done = report.done;
+      return true;
+    },
   });
   if (ended !== null) deps.log.error("update.failed", { reason: ended });
+  return done;
 }

@@ -27,6 +27,8 @@ export type Esp = {
   list(dir: string): string[];
   /** A small file's bytes (at most `max`), or null when it is missing or larger. */
   read(path: string, max: number): Uint8Array | null;
+  /** A file's size, 0 when it is missing. */
+  size(path: string): number;
   /** Bytes free on the ESP. */
   free(): number;
   /** Writes `bytes` as `path`, synced with its folder. */
@@ -67,6 +69,13 @@ export function mountEsp(libc: Libc, device: string, writable: boolean): Esp | s
         return statSync(at(path)).size <= max ? new Uint8Array(readFileSync(at(path))) : null;
       } catch {
         return null;
+      }
+    },
+    size: (path) => {
+      try {
+        return statSync(at(path)).size;
+      } catch {
+        return 0;
       }
     },
     free: () => {

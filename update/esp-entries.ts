@@ -6,6 +6,7 @@
  * every other). What an update, a blessing and a boot after a rollback do
  * with those names is decided here.
  */
+import { z } from "zod";
 import { IMAGE_VERSION } from "./bundle.ts";
 
 /** Where the UKIs live on the ESP, as systemd-boot finds them. */
@@ -59,23 +60,72 @@ export function blessing(countPath: string): { from: string; to: string } | null
   return entry === null || entry.left === null ? null : { from: entry.file, to: entryFile(entry.version) };
 }
 
+/** The version a half-written UKI (`anchor_X.Y.Z.tmp`) was to be, or null. */
+const partialVersion = (file: string): string | null =>
+  /^anchor_(\d{1,5}\.\d{1,5}\.\d{1,5})\.tmp$/.exec(file)?.[1] ?? null;
+
 /**
- * What a boot that is not a trial finds to clear on the ESP: entries of a
- * newer version whose tries ran out (the loader fell back from it: it was
- * rolled back), and UKIs left half-written by an install cut short.
+ * What a boot that is not a trial finds on the ESP: entries of a newer
+ * version whose tries ran out (the loader fell back from it: it was rolled
+ * back); UKIs left half-written by an install cut short (`partial`, to
+ * delete); and half-written names beside an entry of their version
+ * (`twins`, kept: a rename FAT tore may have left both names on the same
+ * clusters, and deleting one would free the other's).
  */
-export function leftovers(files: string[], running: string): { rolledBack: Entry[]; partial: string[] } {
-  const rolledBack = files
-    .map(parseEntry)
-    .filter((e): e is Entry => e !== null && e.left === 0 && compareVersions(e.version, running) > 0);
-  return { rolledBack, partial: files.filter((f) => f.startsWith("anchor_") && f.endsWith(PARTIAL_SUFFIX)) };
+export function leftovers(
+  files: string[],
+  running: string,
+): { rolledBack: Entry[]; partial: string[]; twins: string[] } {
+  const entries = files.map(parseEntry).filter((e): e is Entry => e !== null);
+  const rolledBack = entries.filter((e) => e.left === 0 && compareVersions(e.version, running) > 0);
+  const temporary = files.filter((f) => partialVersion(f) !== null);
+  const twinned = (f: string): boolean => entries.some((e) => e.version === partialVersion(f));
+  return { rolledBack, partial: temporary.filter((f) => !twinned(f)), twins: temporary.filter(twinned) };
 }
 
 /**
- * The entries an install of a new version removes first: every one but the
- * one running (the last known good), so the ESP never holds more than the
- * running version and the one being installed, and no UKI is left that
- * pins the slot about to be overwritten.
+ * Whether an entry other than the running version's is on the ESP: then it
+ * may pin the other slot (the fallback, or an install that finished), which
+ * must not be cleared.
  */
-export const replacedBy = (files: string[], runningFile: string): string[] =>
-  files.filter((f) => parseEntry(f) !== null && f !== runningFile);
+export const otherVersionPinned = (files: string[], running: string): boolean =>
+  files.some((f) => {
+    const entry = parseEntry(f);
+    return entry !== null && entry.version !== running;
+  });
+
+/**
+ * The entries an install of a new version removes first: every one but the
+ * running version's (the last known good, and any twin a torn rename left
+ * of it), so the ESP holds the running version and the one being
+ * installed, and no UKI is left that pins the slot about to be overwritten.
+ */
+export const replacedBy = (files: string[], running: string): string[] =>
+  files.filter((f) => {
+    const entry = parseEntry(f);
+    return entry !== null && entry.version !== running;
+  });
+
+/** The versions this machine rolled back, so a headless one does not install them again at every boot. */
+export const ROLLED_BACK_FILE = "anchor-rolled-back.json";
+const ROLLED_BACK_KEPT = 8;
+const rolledBackSchema = z
+  .object({ versions: z.array(z.string().regex(IMAGE_VERSION)).max(ROLLED_BACK_KEPT) })
+  .strict();
+
+/** The rolled-back versions the file names (none when it is missing or not ours). */
+export function rolledBackVersions(text: string | null): string[] {
+  if (text === null) return [];
+  try {
+    const parsed = rolledBackSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data.versions : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The file's text with `version` added (the newest kept). */
+export const withRolledBack = (text: string | null, version: string): string =>
+  JSON.stringify({
+    versions: [...rolledBackVersions(text).filter((v) => v !== version), version].slice(-ROLLED_BACK_KEPT),
+  });

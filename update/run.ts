@@ -43,10 +43,14 @@ import {
   entryFile,
   INSTALLING_MARK,
   leftovers,
+  otherVersionPinned,
   parseEntry,
   PARTIAL_SUFFIX,
   replacedBy,
+  ROLLED_BACK_FILE,
+  rolledBackVersions,
   TRIES,
+  withRolledBack,
 } from "./esp-entries.ts";
 import { gptHeaderFields, withPartitionGuid } from "./gpt-edit.ts";
 import { keyFingerprint, parsePinnedKeys } from "./pinned-keys.ts";
@@ -76,7 +80,7 @@ const inEntries = (file: string): string => `${ENTRIES_DIR}/${file}`;
 
 class Refusal extends Error {
   constructor(
-    readonly kind: BundleRefusal["kind"] | "downgrade" | "space" | "denied" | "timeout" | "busy",
+    readonly kind: BundleRefusal["kind"] | "downgrade" | "space" | "denied" | "timeout" | "busy" | "rolled_back",
     readonly detail: string,
   ) {
     super(detail);
@@ -106,19 +110,28 @@ function setPartitionUuid(disk: RawDisk, number: number, uuid: string): void {
   const device = openBlockDevice(`/dev/${disk.name}`, true);
   try {
     const sector = disk.sectorSize;
-    const rewrite = (headerLba: bigint): bigint => {
+    /** A GPT copy edited, as one write: its header and its entries, adjacent (entries after the primary, before the backup). */
+    const edit = (headerLba: bigint): { at: number; bytes: Uint8Array; alternateLba: bigint } => {
       const header = device.read(Number(headerLba) * sector, sector);
       const fields = gptHeaderFields(header);
       if (!fields.ok) throw new Error(`GPT at LBA ${headerLba}: ${fields.error}`);
       const entriesAt = Number(fields.entriesLba) * sector;
       const edited = withPartitionGuid(header, device.read(entriesAt, fields.entriesBytes), number, uuid);
       if (!edited.ok) throw new Error(`GPT at LBA ${headerLba}: ${edited.error}`);
-      device.write(entriesAt, edited.entries);
-      device.write(Number(headerLba) * sector, edited.header);
-      device.sync();
-      return fields.alternateLba;
+      const headerAt = Number(headerLba) * sector;
+      if (entriesAt === headerAt + sector)
+        return { at: headerAt, bytes: new Uint8Array([...edited.header, ...edited.entries]), ...fields };
+      if (entriesAt + fields.entriesBytes === headerAt)
+        return { at: entriesAt, bytes: new Uint8Array([...edited.entries, ...edited.header]), ...fields };
+      throw new Error(`GPT at LBA ${headerLba}: its entries are not beside its header`);
     };
-    rewrite(rewrite(1n));
+    // Both copies checked before either is written; the backup first, so a cut leaves the primary whole.
+    const primary = edit(1n);
+    const backup = edit(primary.alternateLba);
+    for (const copy of [backup, primary]) {
+      device.write(copy.at, copy.bytes);
+      device.sync();
+    }
   } finally {
     device.close();
   }
@@ -131,26 +144,42 @@ function leftSomething(esp: Esp, running: string): boolean {
   return rolledBack.length > 0 || partial.length > 0 || files.includes(INSTALLING_MARK);
 }
 
-/** Clears what an earlier boot left: a version the loader fell back from, an install cut short. */
+const readText = (esp: Esp, file: string): string | null => {
+  const bytes = esp.read(inEntries(file), 4096);
+  return bytes === null ? null : new TextDecoder().decode(bytes);
+};
+
+/**
+ * Clears what an earlier boot left: a version the loader fell back from
+ * (recorded, so it is not installed again unasked), an install cut short.
+ * The other slot is wiped only when no entry but the running version's is
+ * left, so nothing can pin it: a mark left by an install cut after its
+ * UKI's rename leaves that version (or the fallback) bootable.
+ */
 function settle(log: Log, esp: Esp, running: string, inactiveSystem: string, inactive: Slot): void {
-  const files = esp.list(ENTRIES_DIR);
-  const { rolledBack, partial } = leftovers(files, running);
+  const { rolledBack, partial, twins } = leftovers(esp.list(ENTRIES_DIR), running);
   for (const entry of rolledBack) {
     esp.remove(inEntries(entry.file));
+    esp.write(
+      inEntries(ROLLED_BACK_FILE),
+      new TextEncoder().encode(withRolledBack(readText(esp, ROLLED_BACK_FILE), entry.version)),
+    );
     log.warn("update.rolled_back", { version: entry.version, entry: entry.file, running });
   }
+  const files = esp.list(ENTRIES_DIR);
   if (!files.includes(INSTALLING_MARK) && partial.length === 0) return;
-  const mark = markSchema.safeParse(
-    parseJsonOrNull(new TextDecoder().decode(esp.read(inEntries(INSTALLING_MARK), 4096) ?? new Uint8Array())),
-  );
+  const mark = markSchema.safeParse(parseJsonOrNull(readText(esp, INSTALLING_MARK) ?? ""));
   for (const file of partial) esp.remove(inEntries(file));
-  wipeSystem(inactiveSystem);
+  const cleared = !otherVersionPinned(files, running);
+  if (cleared) wipeSystem(inactiveSystem);
   esp.remove(inEntries(INSTALLING_MARK));
-  log.warn("update.interrupted", {
-    version: mark.success ? mark.data.version : null,
-    slot: inactive,
-    removed: partial,
-  });
+  if (cleared || partial.length > 0)
+    log.warn("update.interrupted", {
+      version: mark.success ? mark.data.version : null,
+      slot: cleared ? inactive : null,
+      removed: partial,
+      kept: twins,
+    });
 }
 
 /** Why the new UKI must not be installed (the firmware would refuse it, or it is not the bundle's version): null when it may. */
@@ -168,7 +197,8 @@ type Installation = {
   log: Log;
   ask: Ask | null;
   running: string;
-  runningEntry: string;
+  /** Versions this machine rolled back (update/esp-entries.ts). */
+  rolledBack: string[];
   inactive: Slot;
   disk: RawDisk;
   bootDisk: Disk;
@@ -226,6 +256,9 @@ async function install(at: Installation, stick: RawDisk): Promise<void> {
     }
     const checked = readBundle(source, opened);
     if (checked.problem !== null) throw checked.problem;
+    const failedHere = at.rolledBack.includes(header.version);
+    if (failedHere && at.ask === null)
+      throw new Refusal("rolled_back", `${header.version} was rolled back on this machine before`);
     log.info("update.offered", {
       from: at.running,
       to: header.version,
@@ -242,6 +275,7 @@ async function install(at: Installation, stick: RawDisk): Promise<void> {
           `key:   ${keyFingerprint(pinned.keys)}`,
           `size:  ${(header.size / 1048576).toFixed(1)} MiB`,
           `into:  slot ${inactive}; ${at.running} stays as the fallback`,
+          ...(failedHere ? [`note:  ${header.version} was rolled back here before`] : []),
         ],
         choices: ["Deny", `Install ${header.version}`],
         timeoutMs: PROMPT_TIMEOUT_MS,
@@ -279,10 +313,11 @@ async function write(
   const { log, inactive } = at;
   const started = performance.now();
   const uki = header.parts.find((p) => p.kind === "uki");
-  const replaced = replacedBy(esp.list(ENTRIES_DIR), at.runningEntry);
+  const replaced = replacedBy(esp.list(ENTRIES_DIR), at.running);
+  // Checked before anything is removed: a bundle refused for space leaves the fallback's UKI.
+  const free = esp.free() + replaced.reduce((n, file) => n + esp.size(inEntries(file)), 0);
+  if (free < (uki?.size ?? 0) + ESP_SLACK) throw new Refusal("space", `the ESP has ${free} bytes for a UKI`);
   for (const file of replaced) esp.remove(inEntries(file));
-  const free = esp.free();
-  if (free < (uki?.size ?? 0) + ESP_SLACK) throw new Refusal("space", `the ESP has ${free} bytes free`);
   esp.write(
     inEntries(INSTALLING_MARK),
     new TextEncoder().encode(JSON.stringify({ version: header.version, slot: inactive })),
@@ -339,6 +374,17 @@ async function bootDisk(): Promise<{ raw: RawDisk[]; disk: RawDisk; bootDisk: Di
   return { raw, disk, bootDisk: choice.disk, esp: partition(choice.disk, PARTITION.esp.label).device };
 }
 
+/** A small file of the ESP's UKI folder, read with it mounted read-only, or null. */
+function espText(device: string, file: string): string | null {
+  const esp = mountEsp(openHelperLibc(), device, false);
+  if (typeof esp === "string") return null;
+  try {
+    return readText(esp, file);
+  } finally {
+    esp.close();
+  }
+}
+
 async function offer(log: Log, ask: Ask | null, slot: Slot): Promise<Done> {
   const running = osReleaseField(readTextOrNull("/etc/os-release") ?? "", "IMAGE_VERSION");
   if (running === null) throw new Error("the running image has no IMAGE_VERSION");
@@ -363,6 +409,7 @@ async function offer(log: Log, ask: Ask | null, slot: Slot): Promise<Done> {
     (d) => d.name !== found.disk.name && BUNDLE_MAGIC.every((byte, i) => d.head[i] === byte),
   );
   const runningEntry = loaderText(await readLoaderVariable("LoaderEntrySelected"));
+  const rolledBack = rolledBackVersions(espText(found.esp, ROLLED_BACK_FILE));
   let done: Done = "none";
   // Each disk in turn, in the kernel's order; once one installed, the others wait for the next boot.
   for (const stick of sticks) {
@@ -370,7 +417,7 @@ async function offer(log: Log, ask: Ask | null, slot: Slot): Promise<Done> {
       if (done === "installed") throw new Refusal("busy", "an update was installed from another disk this boot");
       if (runningEntry === null || parseEntry(runningEntry) === null)
         throw new Refusal("format", "this machine was not started by systemd-boot from an Anchor entry");
-      const at = { log, ask, running, runningEntry, inactive, disk: found.disk, bootDisk: found.bootDisk };
+      const at = { log, ask, running, rolledBack, inactive, disk: found.disk, bootDisk: found.bootDisk };
       await install({ ...at, espDevice: found.esp }, stick);
       done = "installed";
     } catch (error) {
@@ -389,6 +436,8 @@ async function bless(log: Log): Promise<Done> {
   const esp = mountEsp(openHelperLibc(), found.esp, true);
   if (typeof esp === "string") throw new Error(esp);
   try {
+    // Both names: a rename FAT tore may have left them on the same clusters; renaming over one would free them.
+    if (esp.list(ENTRIES_DIR).includes(names.to)) throw new Error(`${names.to} is there beside ${names.from}`);
     esp.rename(inEntries(names.from), inEntries(names.to));
   } finally {
     const closed = esp.close();

@@ -33,15 +33,13 @@ function harness(script: (argv: string[], say: (message: object) => void, end: (
   return { deps, records, started, answers };
 }
 
-const rooms = (autostarted: string | null, lists: string[][]): Rooms => {
-  let call = 0;
-  return {
+/** Rooms whose autostart of web and work ended with `autostarted`, listing `running` after the settle time. */
+const rooms = (autostarted: string | null, running: { id: string; started: boolean }[]): Rooms =>
+  ({
+    autostart: ["web", "work"],
     autostarted: Promise.resolve(autostarted),
-    supervisor: {
-      list: () => (lists[Math.min(call++, lists.length - 1)] ?? []).map((id) => ({ id, started: true })),
-    },
-  } as unknown as Rooms;
-};
+    supervisor: { list: () => running },
+  }) as unknown as Rooms;
 
 describe("updates, bay0's side", () => {
   it("blesses a healthy trial boot through the helper, and reboots one that is not, without blessing it", async () => {
@@ -76,19 +74,26 @@ describe("updates, bay0's side", () => {
 
   it("calls a boot healthy only when the autostart rooms started and still run after the settle time", async () => {
     const wait = () => Promise.resolve();
-    expect(
-      await health(
-        rooms(null, [
-          ["web", "work"],
-          ["web", "work"],
-        ]),
-        wait,
-      ),
-    ).toBeNull();
-    expect(await health(rooms(null, [["web", "work"], ["work"]]), wait)).toBe("web ended within 10 s of starting");
-    expect(await health(rooms("the base images were not mounted", [[]]), wait)).toBe(
-      "the base images were not mounted",
+    const up = (id: string, started = true) => ({ id, started });
+    expect(await health(rooms(null, [up("web"), up("work"), up("extra")]), wait)).toBeNull();
+    // One that died while the other was still being started counts as much as one that died after.
+    expect(await health(rooms(null, [up("work")]), wait)).toBe("web not running 10 s after the autostart");
+    expect(await health(rooms(null, [up("web", false), up("work")]), wait)).toBe(
+      "web not running 10 s after the autostart",
     );
+    expect(await health(rooms("the base images were not mounted", []), wait)).toBe("the base images were not mounted");
+  });
+
+  it("reboots a healthy trial boot the helper could not bless, and starts nothing after it", async () => {
+    const refuses = harness((_argv, say, end) => {
+      say({ level: "warn", event: "update.failed", reason: "anchor_0.2.0.efi is there beside anchor_0.2.0+2-1.efi" });
+      say({ done: "none" });
+      end({ status: 0, signal: null });
+    });
+    let reboots = 0;
+    expect(await blessWhenHealthy(refuses.deps, Promise.resolve(null), () => void reboots++)).toBe(false);
+    expect(reboots).toBe(1);
+    expect(refuses.records.map((r) => r.event)).toEqual(["update.failed", "update.unhealthy"]);
   });
 
   it("shows the helper's prompt at the console and writes the answer back; headless, it asks nobody", async () => {

@@ -4,9 +4,12 @@ import {
   compareVersions,
   entryFile,
   leftovers,
+  otherVersionPinned,
   parseEntry,
   replacedBy,
+  rolledBackVersions,
   TRIES,
+  withRolledBack,
 } from "../../../update/esp-entries.ts";
 
 describe("the UKIs on the ESP, as systemd-boot counts them", () => {
@@ -63,9 +66,37 @@ describe("the UKIs on the ESP, as systemd-boot counts them", () => {
     expect(leftovers(["anchor_0.2.0+1-2.efi"], "0.1.0").rolledBack).toEqual([]);
   });
 
-  it("replaces every entry but the running one, so the ESP holds two versions at most", () => {
+  it("keeps a half-written name beside an entry of its version: a torn rename may have left both on one file's clusters", () => {
+    expect(leftovers(["anchor_0.1.0.efi", "anchor_0.2.0.tmp", "anchor_0.2.0+3.efi"], "0.1.0")).toMatchObject({
+      partial: [],
+      twins: ["anchor_0.2.0.tmp"],
+    });
+  });
+
+  it("clears the other slot only when no entry but the running version's could pin it", () => {
+    // Cut before the new UKI's rename: only the running version is left.
+    expect(otherVersionPinned(["anchor_0.1.0.efi", "anchor-installing.json", "anchor_0.2.0.tmp"], "0.1.0")).toBe(false);
+    // Cut after it (the mark not yet removed), and the new version now running: the fallback pins the other slot.
+    expect(otherVersionPinned(["anchor_0.1.0.efi", "anchor_0.2.0.efi", "anchor-installing.json"], "0.2.0")).toBe(true);
+    expect(otherVersionPinned(["anchor_0.2.0.efi", "anchor_0.2.0+2-1.efi"], "0.2.0")).toBe(false);
+  });
+
+  it("replaces every entry but the running version's (twins of it included), so the ESP holds two versions at most", () => {
     expect(
-      replacedBy(["anchor_0.1.0.efi", "anchor_0.2.0.efi", "anchor_0.3.0+0-3.efi", "x.txt"], "anchor_0.2.0.efi"),
+      replacedBy(
+        ["anchor_0.1.0.efi", "anchor_0.2.0.efi", "anchor_0.2.0+2-1.efi", "anchor_0.3.0+0-3.efi", "x.txt"],
+        "0.2.0",
+      ),
     ).toEqual(["anchor_0.1.0.efi", "anchor_0.3.0+0-3.efi"]);
+  });
+
+  it("remembers the versions rolled back, the newest eight, and reads nothing from a file not its own", () => {
+    let text: string | null = null;
+    for (let minor = 1; minor <= 10; minor++) text = withRolledBack(text, `0.${minor}.0`);
+    text = withRolledBack(text, "0.5.0");
+    expect(rolledBackVersions(text)).toEqual(["0.3.0", "0.4.0", "0.6.0", "0.7.0", "0.8.0", "0.9.0", "0.10.0", "0.5.0"]);
+    expect(rolledBackVersions('{"versions":["x"]}')).toEqual([]);
+    expect(rolledBackVersions("not json")).toEqual([]);
+    expect(rolledBackVersions(null)).toEqual([]);
   });
 });
