@@ -60,9 +60,15 @@ export function blessing(countPath: string): { from: string; to: string } | null
   return entry === null || entry.left === null ? null : { from: entry.file, to: entryFile(entry.version) };
 }
 
-/** The version a half-written UKI (`anchor_X.Y.Z.tmp`) was to be, or null. */
+/**
+ * A UKI being written: `anchor_X.Y.Z.NONCE.tmp`, a name no earlier install
+ * used, so a name a torn rename left behind is never written again.
+ */
+export const partialFile = (version: string, nonce: string): string => `anchor_${version}.${nonce}${PARTIAL_SUFFIX}`;
+
+/** The version a half-written UKI was to be, or null. */
 const partialVersion = (file: string): string | null =>
-  /^anchor_(\d{1,5}\.\d{1,5}\.\d{1,5})\.tmp$/.exec(file)?.[1] ?? null;
+  /^anchor_(\d{1,5}\.\d{1,5}\.\d{1,5})\.[0-9a-f]{8}\.tmp$/.exec(file)?.[1] ?? null;
 
 /**
  * What a boot that is not a trial finds on the ESP: entries of a newer

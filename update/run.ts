@@ -17,7 +17,7 @@
  * `bless` (a trial boot bay0 found healthy): the entry the loader is trying
  * loses its counter, so it is this machine's good version from now on.
  */
-import { X509Certificate } from "node:crypto";
+import { randomBytes, X509Certificate } from "node:crypto";
 import { PARTITION, loaderText, type Disk } from "../rooms/boot-disk.ts";
 import { findBootDisk, readDisks, readLoaderVariable, type RawDisk } from "../sys/block-devices.ts";
 import { openBlockDevice, type BlockDevice } from "../sys/block-io.ts";
@@ -45,7 +45,7 @@ import {
   leftovers,
   otherVersionPinned,
   parseEntry,
-  PARTIAL_SUFFIX,
+  partialFile,
   replacedBy,
   ROLLED_BACK_FILE,
   rolledBackVersions,
@@ -351,7 +351,7 @@ async function write(
   }
   // The slot's system partition now answers to the PARTUUID the new UKI pins, and only then is the UKI put in place.
   setPartitionUuid(at.disk, systemNumber, ukiFacts(written.uki).systemPartUuid ?? "");
-  const partial = inEntries(`anchor_${header.version}${PARTIAL_SUFFIX}`);
+  const partial = inEntries(partialFile(header.version, randomBytes(4).toString("hex")));
   esp.write(partial, written.uki);
   esp.rename(partial, inEntries(entryFile(header.version, TRIES)));
   esp.remove(inEntries(INSTALLING_MARK));

@@ -4,6 +4,7 @@ import {
   compareVersions,
   entryFile,
   leftovers,
+  partialFile,
   otherVersionPinned,
   parseEntry,
   replacedBy,
@@ -24,7 +25,7 @@ describe("the UKIs on the ESP, as systemd-boot counts them", () => {
     expect(parseEntry("anchor_10.0.1+0-3.efi")).toMatchObject({ version: "10.0.1", left: 0, done: 3 });
     for (const other of [
       "anchor_0.2.efi",
-      "anchor_0.2.0.tmp",
+      "anchor_0.2.0.0a1b2c3d.tmp",
       "linux.efi",
       "anchor_0.2.0+x.efi",
       "anchor_0.2.0.efi.bak",
@@ -32,6 +33,7 @@ describe("the UKIs on the ESP, as systemd-boot counts them", () => {
       expect(parseEntry(other), other).toBeNull();
     expect(entryFile("1.2.3", TRIES)).toBe("anchor_1.2.3+3.efi");
     expect(entryFile("1.2.3")).toBe("anchor_1.2.3.efi");
+    expect(partialFile("1.2.3", "0a1b2c3d")).toBe("anchor_1.2.3.0a1b2c3d.tmp");
   });
 
   it("orders versions by number, not by text", () => {
@@ -56,26 +58,28 @@ describe("the UKIs on the ESP, as systemd-boot counts them", () => {
       "anchor_0.1.0.efi",
       "anchor_0.2.0+0-3.efi",
       "anchor_0.0.9+0-3.efi",
-      "anchor_0.3.0.tmp",
+      "anchor_0.3.0.0a1b2c3d.tmp",
       "loader.conf",
     ];
     const found = leftovers(files, "0.1.0");
     expect(found.rolledBack.map((e) => e.file)).toEqual(["anchor_0.2.0+0-3.efi"]);
-    expect(found.partial).toEqual(["anchor_0.3.0.tmp"]);
+    expect(found.partial).toEqual(["anchor_0.3.0.0a1b2c3d.tmp"]);
     // A newer entry with tries left is not a rollback (the person chose the older one from the menu).
     expect(leftovers(["anchor_0.2.0+1-2.efi"], "0.1.0").rolledBack).toEqual([]);
   });
 
   it("keeps a half-written name beside an entry of its version: a torn rename may have left both on one file's clusters", () => {
-    expect(leftovers(["anchor_0.1.0.efi", "anchor_0.2.0.tmp", "anchor_0.2.0+3.efi"], "0.1.0")).toMatchObject({
+    expect(leftovers(["anchor_0.1.0.efi", "anchor_0.2.0.0a1b2c3d.tmp", "anchor_0.2.0+3.efi"], "0.1.0")).toMatchObject({
       partial: [],
-      twins: ["anchor_0.2.0.tmp"],
+      twins: ["anchor_0.2.0.0a1b2c3d.tmp"],
     });
   });
 
   it("clears the other slot only when no entry but the running version's could pin it", () => {
     // Cut before the new UKI's rename: only the running version is left.
-    expect(otherVersionPinned(["anchor_0.1.0.efi", "anchor-installing.json", "anchor_0.2.0.tmp"], "0.1.0")).toBe(false);
+    expect(
+      otherVersionPinned(["anchor_0.1.0.efi", "anchor-installing.json", "anchor_0.2.0.0a1b2c3d.tmp"], "0.1.0"),
+    ).toBe(false);
     // Cut after it (the mark not yet removed), and the new version now running: the fallback pins the other slot.
     expect(otherVersionPinned(["anchor_0.1.0.efi", "anchor_0.2.0.efi", "anchor-installing.json"], "0.2.0")).toBe(true);
     expect(otherVersionPinned(["anchor_0.2.0.efi", "anchor_0.2.0+2-1.efi"], "0.2.0")).toBe(false);
