@@ -379,9 +379,7 @@ describe("an update from a raw disk", () => {
         slot: "a",
         replaced: [],
       });
-      expect(after.records.find((r) => r.event === "vault.absent")?.reason).toBe(
-        "no trusted console to ask for the PIN",
-      );
+      expect(after.records.some((r) => r.event === "console.absent")).toBe(true);
       expect(after.records.some((r) => r.event === "console.prompt")).toBe(false);
       await after.stop();
       expect(entries()).toEqual([`anchor_${Y}.efi`, `anchor_${Z}+3.efi`]);
