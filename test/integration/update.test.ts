@@ -312,10 +312,11 @@ describe("an update from a raw disk", () => {
   );
 
   it(
-    `${Y}, blessed, boots by itself, refuses its own bundle as no upgrade, writing nothing; ${Z}, installed from ${Y} and never healthy, is tried 3 times; then systemd-boot boots ${Y}, which logs the rollback and deletes ${Z}`,
+    `${Y}, blessed, boots by itself, headless: refuses its own bundle as no upgrade, writing nothing, and installs ${Z} unasked; ${Z} is never healthy, is tried 3 times; then systemd-boot boots ${Y}, which logs the rollback, deletes ${Z} and refuses it from then on`,
     async () => {
       const before = diskState();
-      const booted = await boot("update-rollback", [bundle, join(failing, `anchor-${Z}.bundle`)], true);
+      const failingBundle = join(failing, `anchor-${Z}.bundle`);
+      const booted = await boot("update-rollback", [bundle, failingBundle], true, true);
       expect(await booted.waitFor("bay0.ready", UEFI_BOOT_MS)).toMatchObject({ version: Y, slot: "b" });
       expect(await booted.waitFor("update.refused", UEFI_BOOT_MS)).toMatchObject({
         reason: "downgrade",
@@ -329,17 +330,16 @@ describe("an update from a raw disk", () => {
       });
       expect(booted.records.some((r) => r.event === "update.blessed")).toBe(false);
       expect(diskState()).toEqual(before);
-      await screen.wait(
-        new RegExp(`Update: Anchor OS ${Y.replaceAll(".", "\\.")} to ${Z.replaceAll(".", "\\.")}`),
-        UEFI_BOOT_MS,
-      );
-      await chooseChoice(booted, screen, `Install ${Z}`);
+      // No console: the owner's signature decides.
       expect(await booted.waitFor("update.installed", INSTALL_MS)).toMatchObject({
         version: Z,
         slot: "a",
         replaced: [`anchor_${X}.efi`],
       });
-      await booted.sendKeys(["ctrl", "alt", "delete"]);
+      expect(booted.records.some((r) => r.event === "console.absent")).toBe(true);
+      expect(booted.records.some((r) => r.event === "console.prompt")).toBe(false);
+      // The reset button, as someone without a screen restarts: everything the install wrote was synced before it said so.
+      await booted.reset();
       const rolledBack = await booted.waitFor("update.rolled_back", UEFI_BOOT_MS * 5);
       expect(rolledBack).toMatchObject({ version: Z, entry: `anchor_${Z}+0-3.efi`, running: Y });
       const readies = booted.records.filter((r) => r.event === "bay0.ready").map((r) => [r.version, r.slot]);
@@ -347,42 +347,46 @@ describe("an update from a raw disk", () => {
       const unhealthy = booted.records.filter((r) => r.event === "update.unhealthy");
       expect(unhealthy).toHaveLength(3);
       expect(String(unhealthy[0]?.reason)).toMatch(/absent/);
+      // Back on Y, headless, the stick still in: Z is not installed again.
+      expect(await booted.waitFor("update.refused", UEFI_BOOT_MS, (r) => r.reason === "rolled_back")).toMatchObject({
+        source: "disk vdc",
+        detail: `${Z} was rolled back on this machine before`,
+      });
       expect(booted.records.some((r) => r.event === "update.blessed")).toBe(false);
       await booted.stop();
-      expect(entries()).toEqual([`anchor_${Y}.efi`]);
+      expect(entries()).toEqual(["anchor-rolled-back.json", `anchor_${Y}.efi`]);
     },
     UEFI_BOOT_MS * 7,
   );
 
   it(
-    `a power cut while ${Z}'s slot is written leaves ${Y} running; the next boot logs update.interrupted, and the same bundle installs cleanly, headless without asking`,
+    `a power cut while ${Z}'s slot is written leaves ${Y} running; the next boot logs update.interrupted, and the same bundle, rolled back before but approved at the console, installs cleanly`,
     async () => {
       const stick = join(failing, `anchor-${Z}.bundle`);
       const cut = await boot("update-power-cut", [stick]);
-      await screen.wait(new RegExp(`Update: Anchor OS ${Y.replaceAll(".", "\\.")} to`), UEFI_BOOT_MS);
+      await screen.wait(new RegExp(`${Z.replaceAll(".", "\\.")} was rolled back here before`), UEFI_BOOT_MS);
       await chooseChoice(cut, screen, `Install ${Z}`);
       await cut.waitFor("update.installing", INSTALL_MS, (r) => Number(r.percent) >= 40);
       await cut.stop();
       expect(cut.records.some((r) => r.event === "update.installed")).toBe(false);
-      expect(entries()).toEqual([`anchor-installing.json`, `anchor_${Y}.efi`]);
+      expect(entries()).toEqual(["anchor-installing.json", "anchor-rolled-back.json", `anchor_${Y}.efi`]);
 
-      // Headless this time: no console to ask, so a bundle that verifies is installed, the owner's signature deciding.
-      const after = await boot("update-after-cut", [stick], false, true);
+      const after = await boot("update-after-cut", [stick]);
       expect(await after.waitFor("bay0.ready", UEFI_BOOT_MS)).toMatchObject({ version: Y, slot: "b" });
       expect(await after.waitFor("update.interrupted", UEFI_BOOT_MS)).toMatchObject({
         version: Z,
         slot: "a",
         removed: [],
       });
+      await screen.wait(new RegExp(`Update: Anchor OS ${Y.replaceAll(".", "\\.")} to`), UEFI_BOOT_MS);
+      await chooseChoice(after, screen, `Install ${Z}`);
       expect(await after.waitFor("update.installed", INSTALL_MS)).toMatchObject({
         version: Z,
         slot: "a",
         replaced: [],
       });
-      expect(after.records.some((r) => r.event === "console.absent")).toBe(true);
-      expect(after.records.some((r) => r.event === "console.prompt")).toBe(false);
       await after.stop();
-      expect(entries()).toEqual([`anchor_${Y}.efi`, `anchor_${Z}+3.efi`]);
+      expect(entries()).toEqual(["anchor-rolled-back.json", `anchor_${Y}.efi`, `anchor_${Z}+3.efi`]);
     },
     UEFI_BOOT_MS * 3 + INSTALL_MS,
   );

@@ -312,6 +312,11 @@ export class Vm {
     return this.qmp.command("system_powerdown");
   }
 
+  /** The reset button: the machine restarts at once, as after a power cut (QEMU goes on unless it was told -no-reboot). */
+  reset(): Promise<unknown> {
+    return this.qmp.command("system_reset");
+  }
+
   /** Stops QEMU (if still running) and removes scratch files; safe to call twice. */
   async stop(): Promise<void> {
     if (this.exitCode === null) {
