@@ -312,9 +312,8 @@ describe("an update from a raw disk", () => {
   );
 
   it(
-    `${Y}, blessed, boots by itself, headless: refuses its own bundle as no upgrade, writing nothing, and installs ${Z} unasked; ${Z} is never healthy, is tried 3 times; then systemd-boot boots ${Y}, which logs the rollback, deletes ${Z} and refuses it from then on`,
+    `${Y}, blessed, boots by itself, headless: refuses its own bundle as no upgrade and installs ${Z} unasked; ${Z} is never healthy, is tried 3 times; then systemd-boot boots ${Y}, which logs the rollback, deletes ${Z} and refuses it from then on`,
     async () => {
-      const before = diskState();
       const failingBundle = join(failing, `anchor-${Z}.bundle`);
       const booted = await boot("update-rollback", [bundle, failingBundle], true, true);
       expect(await booted.waitFor("bay0.ready", UEFI_BOOT_MS)).toMatchObject({ version: Y, slot: "b" });
@@ -329,8 +328,7 @@ describe("an update from a raw disk", () => {
         source: "disk vdc",
       });
       expect(booted.records.some((r) => r.event === "update.blessed")).toBe(false);
-      expect(diskState()).toEqual(before);
-      // No console: the owner's signature decides.
+      // No console: the owner's signature decides, at once (so the disk is not compared here: the first test's is).
       expect(await booted.waitFor("update.installed", INSTALL_MS)).toMatchObject({
         version: Z,
         slot: "a",
