@@ -286,20 +286,30 @@ async function install(at: Installation, stick: RawDisk): Promise<void> {
           ? new Refusal("timeout", `nobody answered within ${PROMPT_TIMEOUT_MS / 1000} s`)
           : new Refusal("denied", "denied at the console");
     }
+    const started = performance.now();
     const esp = mountEsp(openHelperLibc(), at.espDevice, true);
     if (typeof esp === "string") throw new Error(esp);
+    let replaced: string[];
     try {
-      await write(at, esp, header, opened, source, system.device, images.device, system.number);
+      replaced = await write(at, esp, header, opened, source, system.device, images.device, system.number);
     } finally {
       const closed = esp.close();
       if (closed !== null) log.warn("update.failed", { reason: closed });
     }
+    // Said once the ESP is unmounted (FAT marks a volume mounted read-write dirty until then): a reset now is safe.
+    log.info("update.installed", {
+      version: header.version,
+      slot: inactive,
+      entry: entryFile(header.version, TRIES),
+      replaced,
+      ms: Math.round(performance.now() - started),
+    });
   } finally {
     device.close();
   }
 }
 
-/** The install's writes, in the order a power cut at any point leaves the running version bootable. */
+/** The install's writes, in the order a power cut at any point leaves the running version bootable; the UKIs it replaced. */
 async function write(
   at: Installation,
   esp: Esp,
@@ -309,9 +319,8 @@ async function write(
   systemDevice: string,
   imagesDevice: string,
   systemNumber: number,
-): Promise<void> {
+): Promise<string[]> {
   const { log, inactive } = at;
-  const started = performance.now();
   const uki = header.parts.find((p) => p.kind === "uki");
   const replaced = replacedBy(esp.list(ENTRIES_DIR), at.running);
   // Checked before anything is removed: a bundle refused for space leaves the fallback's UKI.
@@ -355,13 +364,7 @@ async function write(
   esp.write(partial, written.uki);
   esp.rename(partial, inEntries(entryFile(header.version, TRIES)));
   esp.remove(inEntries(INSTALLING_MARK));
-  log.info("update.installed", {
-    version: header.version,
-    slot: inactive,
-    entry: entryFile(header.version, TRIES),
-    replaced,
-    ms: Math.round(performance.now() - started),
-  });
+  return replaced;
 }
 
 /** The boot disk as read now, and its raw form; throws when it cannot be told. */
